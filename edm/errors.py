@@ -1,0 +1,59 @@
+"""Errors a user can cause, each with a message that says what to fix.
+
+    EdmError
+    ├── ConfigError          settings file or environment is wrong
+    ├── ImportDataError      a customer/order file has bad rows
+    ├── CampaignError        a campaign file is broken or unknown
+    ├── TemplateError        a template is missing or fails to render
+    └── DeliveryError        the SMTP relay did not take a message
+        ├── TransientDeliveryError   4xx or connection trouble: retry later
+        └── PermanentDeliveryError   5xx: the address bounced, never retry
+
+A programmer's misuse (wrong argument types, broken invariants) is not an
+`EdmError`; it raises the usual built-in exceptions.
+"""
+
+from __future__ import annotations
+
+
+class EdmError(Exception):
+    """Root of every error a user can cause; the CLI prints it without a traceback."""
+
+
+class ConfigError(EdmError):
+    """The settings file or an `EDM_*` environment variable is missing or invalid."""
+
+
+class ImportDataError(EdmError):
+    """A data file has invalid rows; `problems` lists each as (row, column, reason)."""
+
+    def __init__(self, path: str, problems: list[tuple[int, str, str]]) -> None:
+        self.path = path
+        self.problems = problems
+        shown = "\n".join(f"  {path}: row {row}, column {col!r}: {why}" for row, col, why in problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        super().__init__(f"{len(problems)} invalid row(s), nothing was imported:\n{shown}{more}")
+
+
+class CampaignError(EdmError):
+    """A campaign file is invalid, or a named campaign does not exist."""
+
+
+class TemplateError(EdmError):
+    """A template is missing, unsafe, or refers to a value that does not exist."""
+
+
+class DeliveryError(EdmError):
+    """The relay did not accept a message."""
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class TransientDeliveryError(DeliveryError):
+    """Worth retrying later: a 4xx reply, a dropped connection, a relay that is down."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """A hard bounce (5xx): the address is suppressed and never tried again."""

@@ -1,0 +1,165 @@
+"""The schema: typed SQLAlchemy 2 models that run unchanged on SQLite and PostgreSQL.
+
+Models hold data only: no I/O, no application globals. Times are UTC-aware,
+money is `Decimal`, events are append-only.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SCHEMA_VERSION = 1
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC and hands them back aware, on every dialect."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given where UTC is required")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {
+        datetime: UTCDateTime,
+        date: Date,
+        Decimal: Numeric(14, 2),
+        dict[str, Any]: JSON,
+    }
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "company" or "person"
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    industry: Mapped[str | None] = mapped_column(String(32))
+    birthday: Mapped[date | None]
+    founded_on: Mapped[date | None]
+    created_at: Mapped[datetime]
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    ordered_at: Mapped[datetime]
+    amount: Mapped[Decimal]
+    product_line: Mapped[str | None] = mapped_column(String(64))
+
+
+class CustomerProfile(Base):
+    """What classification and engagement concluded about a customer; always recomputable."""
+
+    __tablename__ = "customer_profiles"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    value_tier: Mapped[str] = mapped_column(String(16), index=True)
+    lifecycle_stage: Mapped[str] = mapped_column(String(16), index=True)
+    order_count: Mapped[int]
+    revenue: Mapped[Decimal]
+    first_order_at: Mapped[datetime | None]
+    last_order_at: Mapped[datetime | None]
+    computed_at: Mapped[datetime]
+    contact_interval_days: Mapped[float | None]
+    interval_updated_at: Mapped[datetime | None]
+
+
+class Campaign(Base):
+    """The last loaded definition of each campaign, kept for reports and audits."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    source: Mapped[str] = mapped_column(String(500))
+    definition: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class OutboxMessage(Base):
+    """One planned mail. `key` is deterministic, so planning twice never queues twice."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    campaign: Mapped[str] = mapped_column(String(100), index=True)
+    step: Mapped[int] = mapped_column(default=0)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    occurrence: Mapped[date]
+    to_address: Mapped[str] = mapped_column(String(320))
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    last_reply: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class Event(Base):
+    """Something a recipient or the relay did. Append-only: never updated, never deleted."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_customer_time", "customer_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # open, click, unsubscribe, bounce
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), index=True)
+    occurred_at: Mapped[datetime]
+    url: Mapped[str | None] = mapped_column(Text)
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+
+
+class Suppression(Base):
+    """Addresses that must never be mailed again (unsubscribed, hard-bounced)."""
+
+    __tablename__ = "suppressions"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]

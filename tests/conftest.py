@@ -1,0 +1,85 @@
+"""Shared fixtures: a real SQLite file per test, PostgreSQL when reachable, a clean environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from edm.store import Base, create_schema, make_engine, session_factory
+
+POSTGRES_URL = os.environ.get(
+    "EDM_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_reachable() -> bool:
+    try:
+        engine = make_engine(POSTGRES_URL)
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+        engine.dispose()
+    except Exception:
+        return False
+    return True
+
+
+POSTGRES_UP = _postgres_reachable()
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No EDM_* setting from the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("EDM_") and not name.startswith("EDM_TEST_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'edm.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """Runs the test on a SQLite file and on PostgreSQL (skipped only if no server answers)."""
+    if request.param == "sqlite":
+        return sqlite_url
+    if not POSTGRES_UP:
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}")
+    return POSTGRES_URL
+
+
+def _fresh_engine(url: str) -> Iterator[Engine]:
+    engine = make_engine(url)
+    if engine.dialect.name == "postgresql":
+        Base.metadata.drop_all(engine)
+    create_schema(engine)
+    yield engine
+    if engine.dialect.name == "postgresql":
+        Base.metadata.drop_all(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(sqlite_url: str) -> Iterator[Engine]:
+    yield from _fresh_engine(sqlite_url)
+
+
+@pytest.fixture
+def any_engine(any_db_url: str) -> Iterator[Engine]:
+    yield from _fresh_engine(any_db_url)
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return session_factory(engine)
+
+
+@pytest.fixture
+def any_sessions(any_engine: Engine) -> sessionmaker[Session]:
+    return session_factory(any_engine)

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from edm.store import Customer, Order, OutboxMessage, upsert
+
+NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+
+
+def _customer(external_id: str, name: str) -> dict[str, object]:
+    return {
+        "external_id": external_id, "name": name, "email": f"{external_id}@example.com",
+        "kind": "person", "locale": "zh-CN", "timezone": "Asia/Shanghai", "created_at": NOW,
+    }
+
+
+def test_upsert_inserts_then_updates_by_key(any_sessions: sessionmaker[Session]) -> None:
+    with any_sessions.begin() as session:
+        upsert(session, Customer, [_customer("c1", "王芳")], key="external_id", update=["name"])
+    with any_sessions.begin() as session:
+        upsert(session, Customer, [_customer("c1", "王芳芳"), _customer("c2", "Bob")],
+               key="external_id", update=["name"])
+    with any_sessions() as session:
+        names = session.scalars(select(Customer.name).order_by(Customer.external_id)).all()
+    assert names == ["王芳芳", "Bob"]
+
+
+def test_datetimes_come_back_utc_aware_and_money_exact(any_sessions: sessionmaker[Session]) -> None:
+    with any_sessions.begin() as session:
+        upsert(session, Customer, [_customer("c1", "Ann")], key="external_id")
+        customer_id = session.scalars(select(Customer.id)).one()
+        session.add(Order(external_id="o1", customer_id=customer_id, ordered_at=NOW,
+                          amount=Decimal("1234.56"), product_line="valves"))
+    with any_sessions() as session:
+        order = session.scalars(select(Order)).one()
+    assert order.ordered_at == NOW and order.ordered_at.tzinfo is not None
+    assert order.amount == Decimal("1234.56")
+
+
+def test_outbox_key_is_unique(any_sessions: sessionmaker[Session]) -> None:
+    with any_sessions.begin() as session:
+        upsert(session, Customer, [_customer("c1", "Ann")], key="external_id")
+        customer_id = session.scalars(select(Customer.id)).one()
+    row = {"key": "k1", "campaign": "win_back", "step": 0, "customer_id": customer_id,
+           "occurrence": date(2026, 11, 24), "to_address": "c1@example.com", "state": "queued",
+           "attempts": 0, "next_attempt_at": NOW, "created_at": NOW}
+    for _ in range(2):
+        with any_sessions.begin() as session:
+            upsert(session, OutboxMessage, [row], key="key")
+    with any_sessions() as session:
+        assert len(session.scalars(select(OutboxMessage)).all()) == 1
+
+
+def test_naive_datetimes_are_refused(sessions: sessionmaker[Session]) -> None:
+    with pytest.raises(Exception, match="naive datetime"), sessions.begin() as session:
+        session.add(Customer(**{**_customer("c1", "Ann"), "created_at": datetime(2026, 1, 1)}))
