@@ -98,6 +98,11 @@ class EngagementSettings(_Section):
     ignored_factor: float = Field(1.5, ge=1)
     response_window_days: float = Field(3.0, ge=0)
 
+    def base_interval(self, tier: str) -> float:
+        """The starting interval for a tier; an unlisted tier gets the longest (the safe side)."""
+        by_tier = {str(name): days for name, days in self.base_interval_days.items()}
+        return by_tier.get(tier, max(by_tier.values()))
+
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -118,7 +123,8 @@ class Settings(BaseModel):
             raise ConfigError(
                 "EDM_SECRET_KEY is not set: tracking and unsubscribe links must be signed. "
                 "Set it to a long random value, e.g. "
-                "export EDM_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+                "export EDM_SECRET_KEY="
+                "$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
             )
         return [key.get_secret_value().encode() for key in self.secret_keys]
 

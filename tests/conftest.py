@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import email
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.delivery.sink import free_port
 from edm.store import Base, create_schema, make_engine, session_factory
 
 POSTGRES_URL = os.environ.get(
@@ -83,3 +90,45 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
 @pytest.fixture
 def any_sessions(any_engine: Engine) -> sessionmaker[Session]:
     return session_factory(any_engine)
+
+
+class RecordingHandler:
+    """An aiosmtpd handler that keeps every message and can refuse chosen recipients."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.refuse: dict[str, str] = {}  # recipient -> SMTP reply, e.g. "550 5.1.1 no such user"
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = email.message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address in str(m["To"])]
+
+
+@dataclass
+class SmtpServer:
+    handler: RecordingHandler
+    host: str
+    port: int
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a free loopback port, recording what it receives."""
+    handler = RecordingHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield SmtpServer(handler, "127.0.0.1", port)
+    controller.stop()

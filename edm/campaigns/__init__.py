@@ -1,0 +1,1 @@
+"""Campaigns: the YAML language, its loader, audiences and the planner."""

@@ -1,0 +1,56 @@
+"""Load campaign files from disk, with errors that name file, line and field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from edm.campaigns.schema import Campaign
+from edm.errors import CampaignError, TemplateError
+from edm.render import check_template
+from edm.yamlfile import load_model
+
+
+@dataclass(frozen=True)
+class CampaignFile:
+    path: Path
+    campaign: Campaign
+
+
+def load_campaign(path: Path) -> CampaignFile:
+    """Parse and check one campaign file, including that its template exists."""
+    campaign = load_model(path, Campaign, CampaignError)
+    try:
+        check_template(campaign.template)
+    except TemplateError as exc:
+        raise CampaignError(f"{path}: template: {exc}") from exc
+    return CampaignFile(path, campaign)
+
+
+def load_campaigns(folder: Path) -> dict[str, CampaignFile]:
+    """Every `*.yaml` / `*.yml` campaign in `folder`, by name; all errors reported at once."""
+    if not folder.is_dir():
+        raise CampaignError(f"{folder}: no such campaigns folder")
+    found: dict[str, CampaignFile] = {}
+    problems: list[str] = []
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+        try:
+            loaded = load_campaign(path)
+        except CampaignError as exc:
+            problems.append(str(exc))
+            continue
+        name = loaded.campaign.name
+        if name in found:
+            problems.append(f"{path}: name: {name!r} is already used by {found[name].path}")
+        found[name] = loaded
+    if problems:
+        raise CampaignError("\n".join(problems))
+    return found
+
+
+def find_campaign(folder: Path, name: str) -> CampaignFile:
+    campaigns = load_campaigns(folder)
+    if name not in campaigns:
+        known = ", ".join(sorted(campaigns)) or "none"
+        raise CampaignError(f"no campaign named {name!r} in {folder} (found: {known})")
+    return campaigns[name]

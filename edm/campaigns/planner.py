@@ -1,0 +1,144 @@
+"""The planner: turn a due campaign into outbox rows, one per eligible customer.
+
+The outbox key is derived from (campaign, step, customer, occurrence), so planning
+the same occurrence twice queues nothing new and a restart never re-sends.
+Policy, in order: the audience (tier and stage), the suppression list, then the
+customer's adaptive contact interval (marketing mail only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from edm.campaigns.audience import audience_filter
+from edm.campaigns.schema import Campaign
+from edm.config import EngagementSettings
+from edm.engagement import may_contact
+from edm.store import Customer, CustomerProfile, OutboxMessage, Suppression, upsert
+
+# States in which a mail counts as contact for the frequency policy.
+CONTACT_STATES = ("queued", "sending", "sent", "deferred")
+BATCH = 500
+
+
+def outbox_key(campaign: str, step: int, customer_id: int, occurrence: date) -> str:
+    raw = f"{campaign}|{step}|{customer_id}|{occurrence.isoformat()}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass
+class PlanResult:
+    campaign: str
+    occurrence: date
+    audience: int = 0
+    queued: int = 0
+    already_planned: int = 0
+    suppressed: int = 0
+    too_soon: int = 0
+    sample: list[str] = field(default_factory=list)
+
+
+def plan_campaign(
+    sessions: sessionmaker[Session],
+    campaign: Campaign,
+    *,
+    occurrence: date,
+    now: datetime,
+    rules: EngagementSettings,
+    dry_run: bool = False,
+) -> PlanResult:
+    """Queue the campaign for every eligible customer; with `dry_run`, only count."""
+    result = PlanResult(campaign.name, occurrence)
+    pending: list[dict[str, Any]] = []
+    with sessions.begin() as session:
+        for row in _candidates(session, campaign, occurrence):
+            result.audience += 1
+            if row.planned:
+                result.already_planned += 1
+            elif row.suppressed:
+                result.suppressed += 1
+            elif campaign.respects_contact_interval and not may_contact(
+                row.last_contact, _interval(row, rules), now
+            ):
+                result.too_soon += 1
+            else:
+                result.queued += 1
+                if len(result.sample) < 5:
+                    result.sample.append(row.email)
+                pending.append(_outbox_row(campaign, row.id, row.email, occurrence, now))
+            if len(pending) >= BATCH:
+                _queue(session, pending, dry_run)
+        _queue(session, pending, dry_run)
+    return result
+
+
+def _queue(session: Session, rows: list[dict[str, Any]], dry_run: bool) -> None:
+    """Insert a batch of outbox rows (existing keys are left alone) and empty the batch."""
+    if rows and not dry_run:
+        upsert(session, OutboxMessage, rows, key="key")
+    rows.clear()
+
+
+def _interval(row: Any, rules: EngagementSettings) -> float:
+    if row.interval is not None:
+        return float(row.interval)
+    return rules.base_interval(row.tier)
+
+
+def _candidates(session: Session, campaign: Campaign, occurrence: date) -> Iterator[Any]:
+    """The audience, streamed, with what policy needs to know about each customer."""
+    this_run = and_(OutboxMessage.campaign == campaign.name, OutboxMessage.occurrence == occurrence)
+    last_contact = (
+        select(
+            OutboxMessage.customer_id,
+            func.max(func.coalesce(OutboxMessage.sent_at, OutboxMessage.created_at)).label("at"),
+        )
+        .where(OutboxMessage.state.in_(CONTACT_STATES), ~this_run)
+        .group_by(OutboxMessage.customer_id)
+        .subquery()
+    )
+    planned = (
+        select(OutboxMessage.customer_id).where(this_run, OutboxMessage.step == 0).subquery()
+    )
+    query = (
+        select(
+            Customer.id,
+            Customer.email,
+            CustomerProfile.value_tier.label("tier"),
+            CustomerProfile.contact_interval_days.label("interval"),
+            last_contact.c.at.label("last_contact"),
+            Suppression.email.is_not(None).label("suppressed"),
+            planned.c.customer_id.is_not(None).label("planned"),
+        )
+        .join(CustomerProfile, CustomerProfile.customer_id == Customer.id)
+        .outerjoin(last_contact, last_contact.c.customer_id == Customer.id)
+        .outerjoin(Suppression, Suppression.email == Customer.email)
+        .outerjoin(planned, planned.c.customer_id == Customer.id)
+        .where(audience_filter(campaign.audience))
+        .order_by(Customer.id)
+    )
+    yield from session.execute(query.execution_options(yield_per=2000))
+
+
+def _outbox_row(
+    campaign: Campaign, customer_id: int, email: str, occurrence: date, now: datetime
+) -> dict[str, Any]:
+    return {
+        "key": outbox_key(campaign.name, 0, customer_id, occurrence),
+        "campaign": campaign.name,
+        "step": 0,
+        "customer_id": customer_id,
+        "occurrence": occurrence,
+        "to_address": email,
+        "state": "queued",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }

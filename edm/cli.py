@@ -1,0 +1,280 @@
+"""The `edm` command line: thin commands that parse, call one library function, report.
+
+Errors users can cause (`EdmError`) are printed without a traceback and exit 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from edm import __version__
+from edm.clock import SystemClock
+from edm.config import Settings, load_settings
+from edm.errors import EdmError
+from edm.resources import bundled_config_dir
+
+F = TypeVar("F", bound=Callable[..., Any])
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class EdmGroup(click.Group):
+    """Turns every `EdmError` raised by a command into a clean message and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EdmError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+def with_settings(command: F) -> F:
+    """Adds `--config` and passes the loaded `Settings` as `settings`."""
+
+    @click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), envvar="EDM_CONFIG",
+        help="Settings file (default: ./edm.yaml, else the bundled defaults). Env: EDM_CONFIG.",
+    )
+    @functools.wraps(command)
+    def wrapper(*args: Any, config_path: Path | None, **kwargs: Any) -> Any:
+        return command(*args, settings=load_settings(config_path), **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(cls=EdmGroup, context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="edm")
+def main() -> None:
+    """Email marketing that keeps old customers: classify, greet, re-engage, win back, measure.
+
+    Start with `edm demo`, or `edm init` to make a working folder of your own.
+    """
+
+
+@main.command()
+@click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
+def init(folder: Path) -> None:
+    """Create a working folder: settings, example campaigns and a SQLite database.
+
+    Example: edm init acme && cd acme && edm import customers customers.csv
+    """
+    settings = initialise_folder(folder)
+    click.echo(f"Working folder ready: {folder.resolve()}")
+    click.echo(f"  settings   {folder / 'edm.yaml'}")
+    click.echo(f"  campaigns  {settings.campaigns_dir}")
+    click.echo(f"  database   {settings.database_url}")
+    click.echo("Next: set EDM_SECRET_KEY, then edm import customers FILE, edm import orders FILE, edm classify")
+
+
+def initialise_folder(folder: Path) -> Settings:
+    """Copy the bundled settings and campaigns into `folder` (never overwriting) and create the store."""
+    from edm.runner import open_store
+
+    folder.mkdir(parents=True, exist_ok=True)
+    bundled = bundled_config_dir()
+    if not (folder / "edm.yaml").exists():
+        shutil.copy(bundled / "edm.yaml", folder / "edm.yaml")
+    (folder / "campaigns").mkdir(exist_ok=True)
+    for source in sorted((bundled / "campaigns").glob("*.yaml")):
+        if not (folder / "campaigns" / source.name).exists():
+            shutil.copy(source, folder / "campaigns" / source.name)
+    settings = load_settings(folder / "edm.yaml")
+    open_store(settings)
+    return settings
+
+
+@main.command()
+@click.option("--dir", "folder", default="edm-demo", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Working folder (recreated).")
+@click.option("--customers", default=360, show_default=True, type=click.IntRange(50, 100_000),
+              help="How many sample customers to generate.")
+def demo(folder: Path, customers: int) -> None:
+    """Run the whole product once on embedded defaults, with nothing else installed.
+
+    Imports sample customers, classifies them, sends three campaigns to a local SMTP
+    sink, simulates recipients over HTTP, adapts contact intervals and writes a report.
+
+    Example: edm demo --dir /tmp/edm-demo
+    """
+    from edm.demo import run_demo
+
+    run_demo(folder, customers=customers, echo=click.echo)
+
+
+@main.group(name="import")
+def import_group() -> None:
+    """Import customers and orders from CSV files (idempotent: re-importing changes nothing)."""
+
+
+@import_group.command(name="customers")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_settings
+def import_customers_command(file: Path, settings: Settings) -> None:
+    """Import customers (external_id,name,kind,email,...); nothing is written if any row is bad.
+
+    Example: edm import customers customers.csv
+    """
+    from edm.customers import import_customers
+    from edm.runner import open_store
+
+    result = import_customers(open_store(settings), file, SystemClock())
+    click.echo(f"{file}: {result.rows} rows, {result.inserted} new, {result.updated} updated, "
+               f"{result.unchanged} unchanged")
+
+
+@import_group.command(name="orders")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_settings
+def import_orders_command(file: Path, settings: Settings) -> None:
+    """Import orders (external_id,customer_external_id,ordered_at,amount,product_line).
+
+    Example: edm import orders orders.csv
+    """
+    from edm.customers import import_orders
+    from edm.runner import open_store
+
+    result = import_orders(open_store(settings), file)
+    click.echo(f"{file}: {result.rows} rows, {result.inserted} new, {result.updated} updated, "
+               f"{result.unchanged} unchanged")
+
+
+@main.command()
+@with_settings
+def classify(settings: Settings) -> None:
+    """Recompute every customer's value tier and lifecycle stage.
+
+    Example: edm classify
+    """
+    from edm.customers import recompute_profiles
+    from edm.runner import open_store
+
+    summary = recompute_profiles(open_store(settings), settings.classification, SystemClock())
+    click.echo(format_classification(summary.tiers, summary.stages, summary.total, summary.changed))
+
+
+def format_classification(tiers: dict[str, int], stages: dict[str, int], total: int, changed: int) -> str:
+    tier_text = ", ".join(f"{name} {count}" for name, count in tiers.items())
+    stage_text = ", ".join(f"{name} {count}" for name, count in stages.items())
+    return f"{total} customers ({changed} changed)\n  value tier: {tier_text}\n  lifecycle:  {stage_text}"
+
+
+@main.group()
+def campaign() -> None:
+    """Check and run campaigns defined in YAML."""
+
+
+@campaign.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check campaign files; errors name the file, line and field.
+
+    Example: edm campaign validate campaigns/*.yaml
+    """
+    from edm.campaigns.loader import load_campaign
+
+    problems: list[str] = []
+    for path in files:
+        try:
+            loaded = load_campaign(path)
+        except EdmError as exc:
+            problems.append(str(exc))
+        else:
+            click.echo(f"{path}: ok ({loaded.campaign.name})")
+    if problems:
+        raise click.ClickException("\n".join(problems))
+
+
+@campaign.command()
+@click.argument("names", nargs=-1)
+@click.option("--all", "run_all", is_flag=True, help="Run every campaign in the campaigns folder.")
+@click.option("--dry-run", is_flag=True, help="Only show who would receive it; queue and send nothing.")
+@with_settings
+def run(names: tuple[str, ...], run_all: bool, dry_run: bool, settings: Settings) -> None:
+    """Plan campaigns for today and send them. Running twice the same day sends nothing new.
+
+    Example: edm campaign run win_back --dry-run
+    """
+    from edm.runner import open_store, run_campaigns
+
+    if not names and not run_all:
+        raise click.UsageError("name at least one campaign, or pass --all")
+    report = asyncio.run(
+        run_campaigns(settings, open_store(settings), SystemClock(), list(names) or None, dry_run=dry_run)
+    )
+    for line in format_run(report):
+        click.echo(line)
+
+
+def format_run(report: Any) -> list[str]:
+    lines = []
+    for plan in report.plans:
+        lines.append(
+            f"{plan.campaign} {plan.occurrence}: audience {plan.audience}, queued {plan.queued}, "
+            f"already planned {plan.already_planned}, suppressed {plan.suppressed}, too soon {plan.too_soon}"
+        )
+    if report.delivery is not None:
+        d = report.delivery
+        lines.append(f"sent {d.sent}, deferred {d.deferred}, bounced {d.bounced}, "
+                     f"suppressed {d.suppressed}, failed {d.failed}")
+    return lines
+
+
+@main.group()
+def track() -> None:
+    """The tracking server: open pixel, click redirect, unsubscribe."""
+
+
+@track.command()
+@click.option("--host", help="Interface to listen on (default: tracking.host from settings).")
+@click.option("--port", type=int, help="Port (default: tracking.port from settings).")
+@with_settings
+def serve(host: str | None, port: int | None, settings: Settings) -> None:
+    """Serve tracking links until interrupted. Needs EDM_SECRET_KEY (the key the mail was signed with).
+
+    Example: EDM_SECRET_KEY=... edm track serve --port 8080
+    """
+    from edm.runner import open_store
+    from edm.tracking import create_tracking_app, serve_forever
+
+    app = create_tracking_app(open_store(settings), settings.signing_keys(), SystemClock())
+    serve_forever(app, host or settings.tracking.host, port or settings.tracking.port)
+
+
+@main.group()
+def report() -> None:
+    """Reports for analysts."""
+
+
+@report.command()
+@click.option("--by", default="campaign,tier,stage", show_default=True,
+              help="Comma-separated groupings; each is a table: campaign, tier, stage, or a+b to combine.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First day included (UTC).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="First day excluded (UTC).")
+@click.option("--format", "fmt", type=click.Choice(["html", "csv"]), default="html", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="Output file (default: engagement.html/.csv).")
+@with_settings
+def engagement(by: str, since: datetime | None, until: datetime | None, fmt: str, out: Path | None,
+               settings: Settings) -> None:
+    """Sent, opens, clicks and unsubscribes by campaign, value tier and lifecycle stage.
+
+    Example: edm report engagement --by campaign,tier --since 2026-01-01 --format csv
+    """
+    from edm.reports import engagement_report
+
+    groupings = [tuple(part.split("+")) for part in by.split(",") if part]
+    path = engagement_report(
+        settings, groupings, since=_utc(since), until=_utc(until), fmt=fmt,
+        out=out or Path(f"engagement.{fmt}"), now=SystemClock().now(),
+    )
+    click.echo(f"wrote {path}")
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value else None

@@ -1,0 +1,165 @@
+"""`edm demo`: the whole product path once, on embedded defaults, in one folder.
+
+Real parts only: a SQLite file, an SMTP server (aiosmtpd) writing `.eml` files, the
+tracking app served by uvicorn and fetched over HTTP as a mail client would.
+Time is a `FixedClock`, so the demo can show what happens a week later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import random
+import re
+import secrets
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email import policy
+from pathlib import Path
+
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from edm.cli import format_classification, format_run, initialise_folder
+from edm.clock import FixedClock, SystemClock
+from edm.customers import import_customers, import_orders, recompute_profiles
+from edm.delivery.sink import smtp_sink
+from edm.reports import engagement_report
+from edm.runner import open_store, run_campaigns
+from edm.sample import write_sample_data
+from edm.store import CustomerProfile, Event, OutboxMessage
+from edm.tracking import create_tracking_app, serve_in_background
+
+Echo = Callable[[str], None]
+FOLLOW_UP_AFTER = timedelta(days=8)
+FOLLOW_UP_CAMPAIGNS = ["re_engagement", "win_back"]
+
+
+def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
+    for stale in ("edm.db", "edm.db-wal", "edm.db-shm", "mail", "campaigns", "edm.yaml"):
+        path = folder / stale
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    settings = initialise_folder(folder)
+    sessions = open_store(settings)
+    clock = FixedClock(SystemClock().now())
+    if not settings.secret_keys:  # a throwaway signing key, never printed
+        settings = settings.model_copy(update={"secret_keys": (SecretStr(secrets.token_urlsafe(32)),)})
+    echo(f"1. Working folder {folder.resolve()} with database {settings.database_url}")
+
+    files = write_sample_data(folder, clock.now().date(), customers=customers)
+    imported = import_customers(sessions, files.customers_csv, clock)
+    orders = import_orders(sessions, files.orders_csv)
+    echo(f"2. Imported {imported.rows} customers and {orders.rows} orders from {folder}")
+
+    summary = recompute_profiles(sessions, settings.classification, clock)
+    echo("3. Classified " + format_classification(summary.tiers, summary.stages, summary.total,
+                                                   summary.changed))
+
+    app = create_tracking_app(sessions, settings.signing_keys(), clock)
+    with smtp_sink(settings.mail_dir) as (host, port), serve_in_background(app) as base_url:
+        settings = settings.model_copy(update={
+            "smtp": settings.smtp.model_copy(update={"host": host, "port": port}),
+            "tracking": settings.tracking.model_copy(update={"base_url": base_url}),
+        })
+        echo(f"4. SMTP sink on {host}:{port} (mail in {settings.mail_dir}), tracking at {base_url}")
+
+        report = asyncio.run(run_campaigns(settings, sessions, clock))
+        echo("5. Ran every campaign:")
+        for line in format_run(report):
+            echo("   " + line)
+
+        reactions = simulate_recipients(settings.mail_dir, random.Random(7))
+        echo(f"6. Recipients' mail clients fetched {reactions.opens} pixels, followed {reactions.clicks} "
+             f"links and sent {reactions.unsubscribes} one-click unsubscribes over HTTP")
+
+        again = asyncio.run(run_campaigns(settings, sessions, clock))
+        queued = sum(plan.queued for plan in again.plans)
+        echo(f"7. Ran every campaign again the same day: {queued} new messages (each goes out once)")
+
+        clock.advance(FOLLOW_UP_AFTER)
+        follow_up = asyncio.run(run_campaigns(settings, sessions, clock, FOLLOW_UP_CAMPAIGNS))
+        echo(f"8. {FOLLOW_UP_AFTER.days} days later the follow-up campaigns run again; intervals adapted "
+             f"({follow_up.intervals.shortened} shortened, {follow_up.intervals.lengthened} lengthened):")
+        for line in format_run(follow_up):
+            echo("   " + line)
+        echo("   " + explain_follow_up(sessions, clock.now() - FOLLOW_UP_AFTER))
+
+    path = engagement_report(settings, [("campaign",), ("tier",), ("stage",)], since=None, until=None,
+                             fmt="html", out=folder / "report.html", now=clock.now(), echo=echo)
+    echo(f"9. Report written to {path.resolve()}")
+
+
+@dataclass
+class Reactions:
+    opens: int = 0
+    clicks: int = 0
+    unsubscribes: int = 0
+
+
+_PIXEL = re.compile(r'<img[^>]+src="([^"]+/o/[^"]+)"')
+_LINK = re.compile(r'href="([^"]+/c/[^"]+)"')
+
+
+def simulate_recipients(mail_dir: Path, rng: random.Random) -> Reactions:
+    """Behave like recipients: about half open, a fifth of those click, a few unsubscribe."""
+    reactions = Reactions()
+    no_redirects = urllib.request.build_opener(_NoRedirect)
+    for path in sorted(mail_dir.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        html_part = message.get_body(("html",))  # type: ignore[attr-defined]
+        html = html_part.get_content() if html_part else ""
+        roll = rng.random()
+        if roll < 0.5 and (pixel := _PIXEL.search(html)):
+            _fetch(no_redirects, pixel.group(1))
+            reactions.opens += 1
+            if roll < 0.2 and (link := _LINK.search(html)):
+                _fetch(no_redirects, link.group(1))
+                reactions.clicks += 1
+        elif roll > 0.97:
+            unsubscribe = str(message["List-Unsubscribe"]).strip("<>")
+            _fetch(no_redirects, unsubscribe, data=b"List-Unsubscribe=One-Click")
+            reactions.unsubscribes += 1
+    return reactions
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A click's 302 goes to the shop's site, which the demo does not need to reach."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def _fetch(opener: urllib.request.OpenerDirector, url: str, data: bytes | None = None) -> int:
+    try:
+        with opener.open(url, data=data, timeout=10) as response:
+            status: int = response.status
+    except urllib.error.HTTPError as redirect:
+        status = redirect.code
+    return status
+
+
+def explain_follow_up(sessions: sessionmaker[Session], first_run: datetime) -> str:
+    """Check, from the store, that the follow-up reached only customers who had reacted."""
+    with sessions() as session:
+        later = session.scalars(
+            select(OutboxMessage.customer_id).where(OutboxMessage.campaign.in_(FOLLOW_UP_CAMPAIGNS),
+                                                    OutboxMessage.created_at > first_run)
+        ).all()
+        reacted = set(session.scalars(select(Event.customer_id).where(Event.kind.in_(("open", "click")))))
+        intervals = session.execute(
+            select(CustomerProfile.value_tier, CustomerProfile.contact_interval_days)
+            .where(CustomerProfile.contact_interval_days.is_not(None))
+        ).all()
+    engaged = sum(1 for customer in later if customer in reacted)
+    shortest = min((days for _, days in intervals), default=0)
+    longest = max((days for _, days in intervals), default=0)
+    return (f"{engaged} of {len(later)} follow-ups went to customers who had opened or clicked; "
+            f"contact intervals now range {shortest:g}-{longest:g} days")

@@ -1,0 +1,100 @@
+"""One run of the product path: refresh intervals, plan the campaigns, send.
+
+This wires the parts together for the CLI, the demo and (later) the daemon;
+each part stays usable on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from edm.campaigns.loader import load_campaigns
+from edm.campaigns.planner import PlanResult, plan_campaign
+from edm.campaigns.schema import Campaign
+from edm.clock import Clock
+from edm.config import Settings
+from edm.delivery.compose import Composer
+from edm.delivery.sender import SendSummary, send_due
+from edm.delivery.transport import SmtpTransport, Transport
+from edm.engagement import IntervalSummary, refresh_intervals
+from edm.errors import CampaignError
+from edm.render import Renderer
+from edm.store import create_schema, make_engine, session_factory
+from edm.tracking import TrackingLinks
+
+
+def open_store(settings: Settings) -> sessionmaker[Session]:
+    """Sessions on the configured database, creating the schema if it is new."""
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    return session_factory(engine)
+
+
+def occurrence_of(campaign: Campaign, now: datetime) -> date:
+    """The campaign's local calendar day: the unit of "send at most once"."""
+    zone = ZoneInfo(campaign.schedule.timezone) if campaign.schedule else ZoneInfo("UTC")
+    return now.astimezone(zone).date()
+
+
+@dataclass
+class RunReport:
+    intervals: IntervalSummary
+    plans: list[PlanResult] = field(default_factory=list)
+    delivery: SendSummary | None = None
+
+
+async def run_campaigns(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    names: Sequence[str] | None = None,
+    *,
+    dry_run: bool = False,
+    transport: Transport | None = None,
+) -> RunReport:
+    """Plan the named campaigns (all when `names` is None) for today, then send what is due."""
+    if not dry_run:
+        settings.signing_keys()  # fail before planning, not halfway through sending
+    available = {name: loaded.campaign for name, loaded in load_campaigns(settings.campaigns_dir).items()}
+    unknown = [name for name in names or () if name not in available]
+    if unknown:
+        raise CampaignError(
+            f"no campaign named {', '.join(map(repr, unknown))} in {settings.campaigns_dir} "
+            f"(found: {', '.join(sorted(available)) or 'none'})"
+        )
+    chosen = [available[name] for name in names] if names else list(available.values())
+    report = RunReport(intervals=refresh_intervals(sessions, settings.engagement, clock))
+    now = clock.now()
+    for campaign in chosen:
+        report.plans.append(
+            plan_campaign(sessions, campaign, occurrence=occurrence_of(campaign, now), now=now,
+                          rules=settings.engagement, dry_run=dry_run)
+        )
+    if not dry_run:
+        report.delivery = await send_pending(settings, sessions, clock, available, transport)
+    return report
+
+
+async def send_pending(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    campaigns: dict[str, Campaign],
+    transport: Transport | None = None,
+) -> SendSummary:
+    composer = Composer(
+        Renderer(), TrackingLinks(settings.tracking.base_url, settings.signing_keys()), settings.sender
+    )
+    return await send_due(
+        sessions,
+        campaigns=campaigns,
+        composer=composer,
+        transport=transport or SmtpTransport(settings.smtp),
+        settings=settings.smtp,
+        clock=clock,
+    )
