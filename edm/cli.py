@@ -266,14 +266,17 @@ def engagement(by: str, since: datetime | None, until: datetime | None, fmt: str
 
     Example: edm report engagement --by campaign,tier --since 2026-01-01 --format csv
     """
-    from edm.reports import engagement_report
+    from edm.reports import format_summary, write_engagement_report
+    from edm.runner import open_store
 
-    groupings = [tuple(part.split("+")) for part in by.split(",") if part]
-    path = engagement_report(
-        settings, groupings, since=_utc(since), until=_utc(until), fmt=fmt,
+    groupings = [part.split("+") for part in by.split(",") if part]
+    paths, summary = write_engagement_report(
+        open_store(settings), groupings, since=_utc(since), until=_utc(until), fmt=fmt,
         out=out or Path(f"engagement.{fmt}"), now=SystemClock().now(),
     )
-    click.echo(f"wrote {path}")
+    click.echo(format_summary(summary))
+    for path in paths:
+        click.echo(f"wrote {path}")
 
 
 def _utc(value: datetime | None) -> datetime | None:

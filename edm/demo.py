@@ -29,7 +29,7 @@ from edm.cli import format_classification, format_run, initialise_folder
 from edm.clock import FixedClock, SystemClock
 from edm.customers import import_customers, import_orders, recompute_profiles
 from edm.delivery.sink import smtp_sink
-from edm.reports import engagement_report
+from edm.reports import format_summary, write_engagement_report
 from edm.runner import open_store, run_campaigns
 from edm.sample import write_sample_data
 from edm.store import CustomerProfile, Event, OutboxMessage
@@ -92,9 +92,11 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
             echo("   " + line)
         echo("   " + explain_follow_up(sessions, clock.now() - FOLLOW_UP_AFTER))
 
-    path = engagement_report(settings, [("campaign",), ("tier",), ("stage",)], since=None, until=None,
-                             fmt="html", out=folder / "report.html", now=clock.now(), echo=echo)
-    echo(f"9. Report written to {path.resolve()}")
+    [path], summary = write_engagement_report(
+        sessions, [["campaign"], ["tier"], ["stage"]], out=folder / "report.html", fmt="html", now=clock.now()
+    )
+    echo(f"9. Engagement: {format_summary(summary)}")
+    echo(f"   Report written to {path.resolve()}")
 
 
 @dataclass

@@ -29,8 +29,8 @@ class _Strict(BaseModel):
 class Audience(_Strict):
     """Who may receive the campaign, by value tier and lifecycle stage (both must match)."""
 
-    tiers: tuple[Tier, ...] = Field(default=TIERS, min_length=1)
-    stages: tuple[Stage, ...] = Field(default=STAGES, min_length=1)
+    tiers: list[Tier] = Field(default_factory=lambda: list(TIERS), min_length=1)
+    stages: list[Stage] = Field(default_factory=lambda: list(STAGES), min_length=1)
 
 
 class Schedule(_Strict):

@@ -15,7 +15,7 @@ from edm.campaigns.schema import Campaign
 from edm.config import SenderSettings
 from edm.delivery.message import build_message, message_id
 from edm.errors import TemplateError
-from edm.render import Renderer, render_subject
+from edm.render import Renderer
 from edm.store import Customer, CustomerProfile, OutboxMessage
 from edm.tracking import TrackingLinks
 
@@ -72,7 +72,9 @@ class Composer:
             reply_to=self._sender.reply_to,
             to_name=customer.contact_name or customer.name,
             to_address=row.to_address,
-            subject=render_subject(subject_source, context),
+            subject=self._renderer.render_subject(
+                subject_source, context, name=f"{campaign.name} subject ({body.language})"
+            ),
             text=body.text,
             html=body.html,
             message_id=message_id(row.key, self._sender.from_address),

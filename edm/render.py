@@ -1,0 +1,265 @@
+"""Render marketers' templates into personalised mail, safely.
+
+Templates are written by marketers, not programmers, and they see customer data, so
+they run in Jinja's immutable sandbox: no Python internals, no mutating the context
+that is reused for the next customer. Every problem a template can cause (a typo'd
+variable, a syntax error, a sandbox violation, a missing file) surfaces as a
+`TemplateError` that names the template, the language and the line to fix, so that
+`edm campaign preview` catches it before a single mail is queued.
+
+Layout on disk: `<templates_dir>/<template>/<lang>.html.j2` and `<lang>.txt.j2`, with
+shared layouts (`base.html.j2`, `base.txt.j2`) at the top. HTML is autoescaped, the
+plain-text part is not (it is not HTML, and escaping would show `&amp;` to readers).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from edm.errors import TemplateError
+from edm.resources import templates_dir as default_templates_dir
+
+FALLBACK_LANGUAGE = "en"
+HTML_SUFFIX = ".html.j2"
+TEXT_SUFFIX = ".txt.j2"
+_TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_SUBTAG_SEPARATOR = re.compile(r"[-_.@]")
+_SUBJECT_CACHE_SIZE = 256
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedBody:
+    """Both parts of one message, and the language that was actually used."""
+
+    html: str
+    text: str
+    language: str
+
+
+def resolve_language(locale: str, available: Collection[str]) -> str:
+    """The best of `available` for a customer's `locale`, falling back to English.
+
+    Tries the exact tag (case-insensitive, `_` read as `-`), then its primary language
+    subtag (`zh-TW`, `zh-Hans`, `zh_CN.UTF-8` -> `zh`), then `en`. A customer record
+    with an odd or empty locale still gets mail, in English.
+    """
+    by_lower = {name.lower(): name for name in available}
+    tag = locale.strip().lower().replace("_", "-")
+    if tag in by_lower:
+        return by_lower[tag]
+    primary = _SUBTAG_SEPARATOR.split(tag, maxsplit=1)[0]
+    if primary in by_lower:
+        return by_lower[primary]
+    return by_lower.get(FALLBACK_LANGUAGE, FALLBACK_LANGUAGE)
+
+
+def templates_available(templates_dir: Path | None = None) -> list[str]:
+    """Names of the templates that can be used: those with at least an English html+text pair."""
+    root = default_templates_dir() if templates_dir is None else templates_dir
+    if not root.is_dir():
+        return []
+    return sorted(
+        entry.name
+        for entry in root.iterdir()
+        if _TEMPLATE_NAME.match(entry.name) and FALLBACK_LANGUAGE in _languages_in(entry)
+    )
+
+
+def check_template(template: str, templates_dir: Path | None = None) -> None:
+    """Raise `TemplateError` unless `template` has the English pair every locale falls back to."""
+    root = default_templates_dir() if templates_dir is None else templates_dir
+    _check_name(template)
+    if FALLBACK_LANGUAGE in _languages_in(root / template):
+        return
+    known = ", ".join(templates_available(root)) or "none"
+    raise TemplateError(
+        f"no template {template!r} in {root}: it needs {template}/{FALLBACK_LANGUAGE}{HTML_SUFFIX} "
+        f"and {template}/{FALLBACK_LANGUAGE}{TEXT_SUFFIX} (available: {known})"
+    )
+
+
+def template_languages(template: str, templates_dir: Path | None = None) -> list[str]:
+    """The languages `template` ships in: those with both an html and a text file."""
+    root = default_templates_dir() if templates_dir is None else templates_dir
+    _check_name(template)
+    return sorted(_languages_in(root / template))
+
+
+class Renderer:
+    """A sandboxed Jinja environment over one templates folder; cheap to keep, safe to share."""
+
+    def __init__(self, templates_dir: Path | None = None) -> None:
+        self.templates_dir = default_templates_dir() if templates_dir is None else templates_dir
+        self._env = ImmutableSandboxedEnvironment(
+            loader=jinja2.FileSystemLoader(self.templates_dir, encoding="utf-8"),
+            undefined=jinja2.StrictUndefined,
+            autoescape=jinja2.select_autoescape(
+                enabled_extensions=("html.j2", "html"),
+                disabled_extensions=("txt.j2", "txt"),
+                default_for_string=False,
+                default=False,
+            ),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._subjects: dict[str, jinja2.Template] = {}
+
+    def templates_available(self) -> list[str]:
+        return templates_available(self.templates_dir)
+
+    def check_template(self, template: str) -> None:
+        check_template(template, self.templates_dir)
+
+    def render(self, template: str, locale: str, context: Mapping[str, Any]) -> RenderedBody:
+        """The html and text parts of `template` in the best language for `locale`."""
+        self.check_template(template)
+        language = resolve_language(locale, _languages_in(self.templates_dir / template))
+        values = dict(context)
+        html = self._render_file(template, language, HTML_SUFFIX, values)
+        text = self._render_file(template, language, TEXT_SUFFIX, values)
+        return RenderedBody(html=html, text=_tidy_text(text), language=language)
+
+    def render_subject(
+        self, source: str, context: Mapping[str, Any], *, name: str = "subject"
+    ) -> str:
+        """A subject line from a campaign's template string, as one safe header line.
+
+        All whitespace and control characters (CR/LF included) become single spaces,
+        so no customer name can inject a header. `name` labels errors (e.g. "win_back
+        subject (zh)").
+        """
+        try:
+            compiled = self._subjects.get(source)
+            if compiled is None:
+                compiled = self._env.from_string(source)
+                if len(self._subjects) >= _SUBJECT_CACHE_SIZE:
+                    self._subjects.pop(next(iter(self._subjects)))
+                self._subjects[source] = compiled
+            rendered = compiled.render(dict(context))
+        except Exception as exc:
+            raise TemplateError(f"{name}: {_describe(exc, self.templates_dir)}") from exc
+        return _one_header_line(rendered)
+
+    def _render_file(
+        self, template: str, language: str, suffix: str, values: dict[str, Any]
+    ) -> str:
+        path = f"{template}/{language}{suffix}"
+        try:
+            return self._env.get_template(path).render(values)
+        except Exception as exc:
+            # Any exception is the template's doing (bad filter input, a link name the
+            # campaign does not define...): report it as the marketer's error to fix.
+            part = suffix.removeprefix(".").removesuffix(".j2")
+            problem = _describe(exc, self.templates_dir, path)
+            raise TemplateError(f"template {template!r} ({language}, {part}): {problem}") from exc
+
+
+def _check_name(template: str) -> None:
+    if not _TEMPLATE_NAME.match(template):
+        raise TemplateError(
+            f"invalid template name {template!r}: use letters, digits, '_' and '-' "
+            "(the name of a folder in the templates directory)"
+        )
+
+
+def _languages_in(folder: Path) -> set[str]:
+    """Languages with both parts present; a lone html or text file is not usable."""
+    if not folder.is_dir():
+        return set()
+    html = {p.name.removesuffix(HTML_SUFFIX) for p in folder.glob(f"*{HTML_SUFFIX}") if p.is_file()}
+    text = {p.name.removesuffix(TEXT_SUFFIX) for p in folder.glob(f"*{TEXT_SUFFIX}") if p.is_file()}
+    return html & text
+
+
+def _tidy_text(text: str) -> str:
+    """No trailing spaces, at most one blank line in a row: template tags leave both behind."""
+    lines = "\n".join(line.rstrip() for line in text.strip().splitlines())
+    return _BLANK_RUNS.sub("\n\n", lines) + "\n"
+
+
+def _one_header_line(rendered: str) -> str:
+    cleaned = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in rendered)
+    return " ".join(cleaned.split())
+
+
+_HINTS: list[tuple[type[BaseException], str]] = [
+    (jinja2.exceptions.SecurityError, "templates may not touch Python internals"),
+    (jinja2.UndefinedError, "check the spelling, or the campaign's params and links"),
+]
+
+
+def _describe(exc: BaseException, templates_dir: Path, own: str | None = None) -> str:
+    """'<file> line <n>: <problem> (<hint>)' for any error raised while loading or rendering.
+
+    `own` is the file that was asked for: when the error surfaces in a layout or macro,
+    the line in `own` that led there is named too, since that is usually what to fix.
+    """
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        where = _where(exc.filename or exc.name, exc.lineno, templates_dir)
+        return f"{where}: syntax error: {exc.message}"
+    if isinstance(exc, jinja2.TemplateNotFound):
+        return f"template file {exc.name!r} not found in {templates_dir}"
+    where = _error_location(_template_frames(exc.__traceback__), own, templates_dir)
+    if isinstance(exc, jinja2.TemplateError):
+        message = exc.message or type(exc).__name__
+    else:
+        message = f"{type(exc).__name__}: {exc}"
+    hint = next((text for kind, text in _HINTS if isinstance(exc, kind)), None)
+    return f"{where}: {message}" + (f" ({hint})" if hint else "")
+
+
+def _error_location(frames: list[tuple[str, int]], own: str | None, templates_dir: Path) -> str:
+    if not frames:
+        return "while rendering"
+    inner = _where(*frames[-1], templates_dir)
+    mine = [f for f in frames if own is not None and _relative(f[0], templates_dir) == own]
+    if not mine or mine[-1] == frames[-1]:
+        return inner
+    return f"{_where(*mine[-1], templates_dir)} (in {inner})"
+
+
+def _where(file: str | None, line: int | None, templates_dir: Path) -> str:
+    shown = "<string>" if file in (None, "<template>") else _relative(file, templates_dir)
+    return f"{shown} line {line}" if line else shown
+
+
+def _relative(file: str, templates_dir: Path) -> str:
+    try:
+        return Path(file).resolve().relative_to(templates_dir.resolve()).as_posix()
+    except (ValueError, OSError):
+        return file
+
+
+def _template_frames(tb: TracebackType | None) -> list[tuple[str, int]]:
+    """Frames in template code, outermost first; Jinja rewrites them to template lines."""
+    frames: list[tuple[str, int]] = []
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if (filename.endswith(".j2") or filename == "<template>") and (
+            not frames or frames[-1] != (filename, tb.tb_lineno)
+        ):
+            frames.append((filename, tb.tb_lineno))
+        tb = tb.tb_next
+    return frames
+
+
+__all__ = [
+    "FALLBACK_LANGUAGE",
+    "RenderedBody",
+    "Renderer",
+    "check_template",
+    "resolve_language",
+    "template_languages",
+    "templates_available",
+]
+

@@ -1,0 +1,406 @@
+"""Bundled sample data for `edm demo`: customers and three years of orders, as CSV.
+
+Deterministic (a seeded `random.Random`, no external data, no network) and dated
+relative to `today`, so every run of the demo finds every lifecycle stage: prospects,
+new, growing, steady, at risk, churned and reacquired customers. Revenue is skewed
+(lognormal per-customer spend, companies larger than persons) so the top fifth of
+customers make most of it, as in the handbooks' 80/20 rule.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from edm.errors import EdmError
+
+CUSTOMER_COLUMNS = (
+    "external_id",
+    "name",
+    "kind",
+    "contact_name",
+    "email",
+    "locale",
+    "timezone",
+    "industry",
+    "birthday",
+    "founded_on",
+)
+ORDER_COLUMNS = ("external_id", "customer_external_id", "ordered_at", "amount", "product_line")
+PRODUCT_LINES = ("valves", "pumps", "sensors", "fittings", "maintenance")
+HISTORY_DAYS = 3 * 365  # no order is older than this many days before `today`
+
+# Segment name -> share of customers. The order fixes how remainders are handed out.
+SEGMENTS: dict[str, float] = {
+    "steady": 0.35,
+    "growing": 0.15,
+    "at_risk": 0.15,
+    "churned": 0.15,
+    "new": 0.10,
+    "prospect": 0.05,
+    "reacquired": 0.05,
+}
+
+# locale -> (share, time zones)
+_LOCALES: dict[str, tuple[float, tuple[str, ...]]] = {
+    "zh-CN": (0.36, ("Asia/Shanghai",)),
+    "zh-TW": (0.08, ("Asia/Taipei",)),
+    "zh-HK": (0.06, ("Asia/Hong_Kong",)),
+    "en-US": (0.22, ("America/New_York", "America/Chicago", "America/Los_Angeles")),
+    "en-GB": (0.12, ("Europe/London",)),
+    "en-SG": (0.08, ("Asia/Singapore",)),
+    "en-AU": (0.08, ("Australia/Sydney", "Australia/Melbourne", "Australia/Perth")),
+}
+_DOMAINS = ("example.com", "example.net", "example.org")
+_INDUSTRIES = ("manufacturing", "services", "trade", "other")
+_INDUSTRY_WEIGHTS = (45, 20, 25, 10)
+_ROLES = ("orders", "purchasing", "procurement", "info", "accounts")
+
+
+def _words(text: str) -> tuple[str, ...]:
+    """Word lists written as one string, to keep the data below compact."""
+    return tuple(text.split())
+
+
+def _pairs(text: str) -> tuple[tuple[str, str], ...]:
+    """Parse "王:wang 李:li" into (("王", "wang"), ("李", "li"))."""
+    return tuple((hanzi, ascii_) for hanzi, ascii_ in (item.split(":") for item in text.split()))
+
+
+# (hanzi, pinyin) pairs; the pinyin makes ASCII email local parts.
+_ZH_SURNAMES = _pairs(
+    "王:wang 李:li 张:zhang 刘:liu 陈:chen 杨:yang 黄:huang 赵:zhao 吴:wu 周:zhou 徐:xu "
+    "孙:sun 马:ma 朱:zhu 胡:hu 郭:guo 何:he 林:lin 高:gao 罗:luo 郑:zheng 梁:liang"
+)
+_ZH_GIVEN = _pairs(
+    "芳:fang 伟:wei 静:jing 敏:min 磊:lei 洋:yang 丽娟:lijuan 建国:jianguo 海燕:haiyan "
+    "志强:zhiqiang 秀英:xiuying 晓明:xiaoming 欣怡:xinyi 子涵:zihan 浩然:haoran 雪梅:xuemei "
+    "国华:guohua 嘉怡:jiayi 文杰:wenjie 美玲:meiling 家豪:jiahao 慧敏:huimin"
+)
+_ZH_CITIES = {
+    "zh-CN": _words("宁波 苏州 温州 东莞 佛山 无锡 青岛 天津 成都 杭州 厦门"),
+    "zh-TW": _words("台北 新竹 台中 高雄 桃园"),
+    "zh-HK": _words("香港"),
+}
+_ZH_BRANDS = _words("恒达 鑫源 华通 永盛 金泰 瑞丰 宏远 中联 东方 德隆 天成 博新 信诚 利群")
+_ZH_TRADES = _words("阀门 泵业 流体设备 机电 仪表 管件 五金 自动化 环保科技 贸易")
+_ZH_SUFFIXES = {
+    "zh-CN": ("有限公司", "有限公司", "股份有限公司"),
+    "zh-TW": ("股份有限公司", "有限公司"),
+    "zh-HK": ("有限公司",),
+}
+# Simplified -> traditional for the characters above, for Taiwan and Hong Kong names.
+_TRADITIONAL = str.maketrans(
+    "达华丰远联东诚阀门业体设备机电仪动环贸张刘陈杨黄赵吴孙马罗郑伟静丽国强晓杰园",
+    "達華豐遠聯東誠閥門業體設備機電儀動環貿張劉陳楊黃趙吳孫馬羅鄭偉靜麗國強曉傑園",
+)
+
+_EN_FIRST = _words(
+    "Emily James Olivia Michael Sophie Daniel Grace Thomas Chloe Benjamin Hannah Ryan Jessica "
+    "Lucas Amelia Nathan Priya Arjun Rachel Samuel Isabel Marcus"
+)
+_EN_SURNAMES = _words(
+    "Carter Smith Johnson Brown Taylor Wilson Evans Walker Hughes Patel Nguyen Tan Lim Murphy "
+    "Bennett Reid Foster Hayes Clarke Morgan Shah Cooper"
+)
+_EN_WORDS = _words(
+    "Harbor Summit Northgate Bluewater Ironbridge Redwood Keystone Pioneer Crestline Silverline "
+    "Granite Meridian Beacon Eastfield"
+)
+_EN_TRADES = _words("Valve Pump Flow Fluid Sensor Pipe Controls Hydraulic Instrument")
+_EN_KINDS = _words("Supply Systems Industries Engineering Solutions Trading Services")
+_EN_SUFFIXES = {
+    "en-US": ("Inc", "LLC", "Corp"),
+    "en-GB": ("Ltd", "Ltd", "plc"),
+    "en-SG": ("Pte Ltd",),
+    "en-AU": ("Pty Ltd",),
+}
+
+
+@dataclass(frozen=True)
+class SampleFiles:
+    """Where `write_sample_data` put the two files the importer reads."""
+
+    customers_csv: Path
+    orders_csv: Path
+
+
+@dataclass(frozen=True)
+class SampleCustomer:
+    """One customers.csv row, plus the behaviour segment it was generated for."""
+
+    external_id: str
+    name: str
+    kind: str
+    contact_name: str | None
+    email: str
+    locale: str
+    timezone: str
+    industry: str | None
+    birthday: date | None
+    founded_on: date | None
+    segment: str
+
+
+@dataclass(frozen=True)
+class SampleOrder:
+    """One orders.csv row."""
+
+    external_id: str
+    customer_external_id: str
+    ordered_at: date
+    amount: Decimal
+    product_line: str
+
+
+def segment_counts(customers: int) -> dict[str, int]:
+    """Split `customers` over `SEGMENTS` by largest remainder, so the counts add up exactly."""
+    raw = {name: share * customers for name, share in SEGMENTS.items()}
+    counts = {name: int(value) for name, value in raw.items()}
+    by_remainder = sorted(SEGMENTS, key=lambda name: counts[name] - raw[name])
+    for name in by_remainder[: customers - sum(counts.values())]:
+        counts[name] += 1
+    return counts
+
+
+def generate_sample(
+    today: date, *, customers: int = 360, seed: int = 20261124
+) -> tuple[list[SampleCustomer], list[SampleOrder]]:
+    """Customers and their orders, in memory; the same arguments always give the same data."""
+    if customers < 1:
+        raise EdmError(
+            f"the sample needs at least 1 customer (got {customers}); pass a larger number"
+        )
+    rng = random.Random(seed)  # noqa: S311 - sample data, not security
+    segments = [name for name, count in segment_counts(customers).items() for _ in range(count)]
+    rng.shuffle(segments)
+    people: list[SampleCustomer] = []
+    dated: list[tuple[date, str, Decimal, str]] = []
+    taken_names: set[str] = set()
+    for number, segment in enumerate(segments, start=1):
+        customer = _customer(rng, number, segment, today, taken_names)
+        people.append(customer)
+        for ordered_at, amount, line in _orders(rng, customer, today):
+            dated.append((ordered_at, customer.external_id, amount, line))
+    dated.sort(key=lambda row: (row[0], row[1]))
+    orders = [
+        SampleOrder(f"O{index:06d}", customer_id, ordered_at, amount, line)
+        for index, (ordered_at, customer_id, amount, line) in enumerate(dated, start=1)
+    ]
+    return people, orders
+
+
+def write_sample_data(
+    folder: Path, today: date, *, customers: int = 360, seed: int = 20261124
+) -> SampleFiles:
+    """Write customers.csv and orders.csv (UTF-8) into `folder`, creating it if needed."""
+    people, orders = generate_sample(today, customers=customers, seed=seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = SampleFiles(folder / "customers.csv", folder / "orders.csv")
+    _write_csv(files.customers_csv, CUSTOMER_COLUMNS, [_customer_row(c) for c in people])
+    _write_csv(files.orders_csv, ORDER_COLUMNS, [_order_row(o) for o in orders])
+    return files
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: list[list[str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _customer_row(c: SampleCustomer) -> list[str]:
+    def iso(day: date | None) -> str:
+        return day.isoformat() if day else ""
+
+    return [
+        c.external_id,
+        c.name,
+        c.kind,
+        c.contact_name or "",
+        c.email,
+        c.locale,
+        c.timezone,
+        c.industry or "",
+        iso(c.birthday),
+        iso(c.founded_on),
+    ]
+
+
+def _order_row(o: SampleOrder) -> list[str]:
+    return [
+        o.external_id,
+        o.customer_external_id,
+        o.ordered_at.isoformat(),
+        str(o.amount),
+        o.product_line,
+    ]
+
+
+def _customer(
+    rng: random.Random, number: int, segment: str, today: date, taken_names: set[str]
+) -> SampleCustomer:
+    """A company (~60%) or a person, named and located to match a random locale."""
+    external_id = f"C{number:04d}"
+    tag = external_id.lower()
+    locale = rng.choices(list(_LOCALES), weights=[share for share, _ in _LOCALES.values()])[0]
+    timezone = rng.choice(_LOCALES[locale][1])
+    domain = rng.choice(_DOMAINS)
+    person, person_ascii = _person_name(rng, locale)
+    if rng.random() < 0.6:
+        name = _company_name(rng, locale)
+        for _ in range(20):  # a few retries keep company names distinct
+            if name not in taken_names:
+                break
+            name = _company_name(rng, locale)
+        taken_names.add(name)
+        local = f"{person_ascii}.{tag}" if rng.random() < 0.5 else f"{rng.choice(_ROLES)}.{tag}"
+        return SampleCustomer(
+            external_id=external_id,
+            name=name,
+            kind="company",
+            contact_name=person,
+            email=f"{local}@{domain}",
+            locale=locale,
+            timezone=timezone,
+            industry=rng.choices(_INDUSTRIES, weights=_INDUSTRY_WEIGHTS)[0],
+            birthday=None,
+            founded_on=_random_day(rng, rng.randint(1985, 2022)),
+            segment=segment,
+        )
+    industry = None
+    if rng.random() < 0.6:
+        industry = rng.choices(_INDUSTRIES, weights=_INDUSTRY_WEIGHTS)[0]
+    return SampleCustomer(
+        external_id=external_id,
+        name=person,
+        kind="person",
+        contact_name=None,
+        email=f"{person_ascii}.{tag}@{domain}",
+        locale=locale,
+        timezone=timezone,
+        industry=industry,
+        birthday=_random_day(rng, today.year - rng.randint(22, 70)),
+        founded_on=None,
+        segment=segment,
+    )
+
+
+def _person_name(rng: random.Random, locale: str) -> tuple[str, str]:
+    """A display name and its ASCII form for email local parts (`wang.fang`, `emily.carter`)."""
+    if locale.startswith("zh"):
+        surname, surname_ascii = rng.choice(_ZH_SURNAMES)
+        given, given_ascii = rng.choice(_ZH_GIVEN)
+        name = surname + given
+        return _script(name, locale), f"{surname_ascii}.{given_ascii}"
+    first, last = rng.choice(_EN_FIRST), rng.choice(_EN_SURNAMES)
+    return f"{first} {last}", f"{first.lower()}.{last.lower()}"
+
+
+def _company_name(rng: random.Random, locale: str) -> str:
+    if locale.startswith("zh"):
+        parts = (
+            rng.choice(_ZH_CITIES[locale]),
+            rng.choice(_ZH_BRANDS),
+            rng.choice(_ZH_TRADES),
+            rng.choice(_ZH_SUFFIXES[locale]),
+        )
+        return _script("".join(parts), locale)
+    word = rng.choice(_EN_WORDS)
+    if locale != "en-US" and word == "Harbor":
+        word = "Harbour"
+    suffix = rng.choice(_EN_SUFFIXES[locale])
+    return f"{word} {rng.choice(_EN_TRADES)} {rng.choice(_EN_KINDS)} {suffix}"
+
+
+def _script(text: str, locale: str) -> str:
+    """Traditional characters for Taiwan and Hong Kong, simplified for the mainland."""
+    return text if locale == "zh-CN" else text.translate(_TRADITIONAL)
+
+
+def _random_day(rng: random.Random, year: int) -> date:
+    return date(year, 1, 1) + timedelta(days=rng.randint(0, 364))
+
+
+def _orders(
+    rng: random.Random, customer: SampleCustomer, today: date
+) -> list[tuple[date, Decimal, str]]:
+    """The customer's orders: dates shaped by segment, amounts by size, lines by habit."""
+    interval = rng.randint(20, 120)  # the customer's usual days between orders
+    ages = _segment_ages(rng, customer.segment, interval)
+    if not ages:
+        return []
+    ages.sort(reverse=True)  # oldest first
+    company = customer.kind == "company"
+    typical = rng.lognormvariate(7.6, 1.1) if company else rng.lognormvariate(5.3, 0.8)
+    drift = {"growing": 1.2, "at_risk": -0.8, "churned": -0.4}.get(customer.segment, 0.0)
+    lines = rng.sample(PRODUCT_LINES, k=rng.randint(1, 3))
+    line_weights = [rng.uniform(0.5, 3.0) for _ in lines]
+    # Partial churn: some long-standing buyers stop buying one of their product lines.
+    dropped_after = ages[len(ages) // 2] if len(lines) > 1 and rng.random() < 0.25 else None
+    span = max(ages[0] - ages[-1], 1)
+    orders = []
+    for age in ages:
+        choices = list(zip(lines, line_weights, strict=True))
+        if dropped_after is not None and age < dropped_after:
+            choices = choices[1:]
+        line = rng.choices([c[0] for c in choices], weights=[c[1] for c in choices])[0]
+        progress = (ages[0] - age) / span  # 0 at the first order, 1 at the last
+        scale = max(0.3, 1 + drift * (progress - 0.5))
+        if line == "maintenance":
+            scale *= 0.4
+        value = typical * scale * rng.lognormvariate(0, 0.35)
+        amount = max(Decimal("5.00"), Decimal(value).quantize(Decimal("0.01"), ROUND_HALF_UP))
+        orders.append((today - timedelta(days=age), amount, line))
+    return orders
+
+
+def _segment_ages(rng: random.Random, segment: str, interval: int) -> list[int]:
+    """Order ages (days before today) that the lifecycle classifier will read as `segment`."""
+    if segment == "prospect":
+        return []
+    if segment == "new":  # first order within the last 90 days
+        first = rng.randint(3, 85)
+        ages = [first]
+        while len(ages) < 3 and ages[-1] - (step := rng.randint(10, 40)) >= 0:
+            ages.append(ages[-1] - step)
+        return ages
+    if segment == "growing":  # started 3-12 months ago, still ordering
+        return _regular(rng, rng.randint(0, min(interval, 60)), rng.randint(95, 360), interval)
+    if segment == "steady":  # years of regular orders, up to today
+        return _regular(
+            rng, rng.randint(0, min(interval, 90)), rng.randint(400, HISTORY_DAYS - 5), interval
+        )
+    if segment == "at_risk":  # regular buyer, silent for 160-330 days
+        last = rng.randint(160, 330)
+        return _regular(rng, last, rng.randint(last + 200, HISTORY_DAYS - 5), interval)
+    if segment == "churned":  # silent for more than a year
+        last = rng.randint(400, 1000)
+        return _regular(rng, last, rng.randint(last, min(HISTORY_DAYS - 5, last + 700)), interval)
+    if segment == "reacquired":  # a gap of over 400 days, then back within the last 60 days
+        recent = rng.randint(5, 59)
+        ages = [recent] + ([rng.randint(0, recent - 1)] if rng.random() < 0.5 else [])
+        old_last = recent + rng.randint(410, 600)
+        old_first = rng.randint(old_last, min(HISTORY_DAYS - 5, old_last + 400))
+        return ages + _regular(rng, old_last, old_first, interval)
+    raise ValueError(f"unknown segment {segment!r}")
+
+
+def _regular(rng: random.Random, last: int, first: int, interval: int) -> list[int]:
+    """Ages from `last` back to `first`, about `interval` days apart, jittered by ±30%."""
+    ages = [last]
+    age = last + round(interval * rng.uniform(0.7, 1.3))
+    while age < first:
+        ages.append(age)
+        age += round(interval * rng.uniform(0.7, 1.3))
+    if first > last:
+        if len(ages) > 1 and first - ages[-1] < interval * 0.3:
+            ages[-1] = first  # avoid two orders a few days apart at the start
+        else:
+            ages.append(first)
+    return ages

@@ -1,0 +1,81 @@
+"""Tracking links: the URLs put into mail, and reading their tokens back.
+
+Each token names its kind (o = open pixel, c = click, u = unsubscribe), so a token taken
+from one link cannot be replayed on another route; a click token seals its target URL, so
+the redirect can never be pointed anywhere else (no open redirect).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from edm.tracking.tokens import sign, verify
+
+Kind = Literal["o", "c", "u"]
+KINDS: tuple[Kind, ...] = ("o", "c", "u")
+
+
+@dataclass(frozen=True)
+class Link:
+    """What a verified token says: which mail, which customer, and for clicks where to go."""
+
+    kind: Kind
+    outbox_id: int
+    customer_id: int
+    url: str | None = None
+
+
+def is_web_url(url: str) -> bool:
+    """An absolute http(s) URL with a host and nothing that could break a Location header."""
+    if not isinstance(url, str) or any(ch.isspace() or not ch.isprintable() for ch in url):
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+class TrackingLinks:
+    """Builds signed open, click and unsubscribe URLs under one public base URL."""
+
+    def __init__(self, base_url: str, keys: Sequence[bytes]) -> None:
+        if not keys:
+            raise ValueError("TrackingLinks needs at least one signing key")
+        self._base = base_url.rstrip("/")
+        self._keys = tuple(keys)
+
+    def open_url(self, outbox_id: int, customer_id: int) -> str:
+        return f"{self._base}/o/{self._token('o', outbox_id, customer_id)}.gif"
+
+    def click_url(self, outbox_id: int, customer_id: int, url: str) -> str:
+        if not is_web_url(url):
+            raise ValueError(f"click target must be an absolute http(s) URL, not {url!r}")
+        return f"{self._base}/c/{self._token('c', outbox_id, customer_id, url)}"
+
+    def unsubscribe_url(self, outbox_id: int, customer_id: int) -> str:
+        return f"{self._base}/u/{self._token('u', outbox_id, customer_id)}"
+
+    def _token(self, kind: Kind, outbox_id: int, customer_id: int, url: str | None = None) -> str:
+        payload: dict[str, Any] = {"k": kind, "m": outbox_id, "c": customer_id}
+        if url is not None:
+            payload["u"] = url
+        return sign(payload, self._keys)
+
+
+def read_token(token: str, keys: Sequence[bytes], kind: Kind) -> Link | None:
+    """The link behind `token` if it verifies and is of `kind`; None for anything else."""
+    payload = verify(token, keys)
+    if payload is None or payload.get("k") != kind:
+        return None
+    outbox_id, customer_id, url = payload.get("m"), payload.get("c"), payload.get("u")
+    if type(outbox_id) is not int or type(customer_id) is not int:
+        return None
+    if kind == "c":
+        if not isinstance(url, str) or not is_web_url(url):
+            return None
+        return Link(kind, outbox_id, customer_id, url)
+    return Link(kind, outbox_id, customer_id) if url is None else None

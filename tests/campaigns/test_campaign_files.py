@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from edm.campaigns.loader import load_campaign, load_campaigns
+from edm.cli import main
+from edm.errors import CampaignError
+from edm.resources import bundled_config_dir
+
+GOOD = """\
+name: spring_greeting
+audience:
+  tiers: [high]
+  stages: [mature]
+template: holiday_greeting
+subject:
+  en: "Happy Spring Festival, {{ greeting_name }}"
+schedule:
+  cron: "0 9 * * 1"
+  timezone: Asia/Shanghai
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "campaign.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_bundled_campaigns_load() -> None:
+    campaigns = load_campaigns(bundled_config_dir() / "campaigns")
+    assert set(campaigns) == {"holiday_greeting", "re_engagement", "win_back"}
+    assert campaigns["win_back"].campaign.audience.stages == ["churned"]
+
+
+def test_a_misspelled_key_names_file_line_and_suggests_the_key(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD.replace("template:", "templat:"))
+    with pytest.raises(CampaignError) as caught:
+        load_campaign(path)
+    message = str(caught.value)
+    assert f"{path}:5:1: templat: unknown key 'templat'; did you mean 'template'?" in message
+    assert "template: Field required" in message
+
+
+def test_a_nested_misspelling_points_at_the_nested_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD.replace("  stages:", "  stage:"))
+    message = str(pytest.raises(CampaignError, load_campaign, path).value)
+    assert f"{path}:4:3: audience.stage: unknown key 'stage'; did you mean 'stages'?" in message
+
+
+def test_a_wrong_type_names_file_line_and_field(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD.replace("tiers: [high]", "tiers: [platinum]"))
+    message = str(pytest.raises(CampaignError, load_campaign, path).value)
+    assert f"{path}:3:11: audience.tiers.0:" in message
+    assert "'high', 'medium' or 'low'" in message
+
+
+def test_bad_cron_timezone_and_template_are_explained(tmp_path: Path) -> None:
+    cron = _write(tmp_path, GOOD.replace('"0 9 * * 1"', '"0 99 * * 1"'), "cron.yaml")
+    assert "schedule.cron" in str(pytest.raises(CampaignError, load_campaign, cron).value)
+    zone = _write(tmp_path, GOOD.replace("Asia/Shanghai", "Asia/Peking"), "zone.yaml")
+    assert "unknown time zone 'Asia/Peking'" in str(pytest.raises(CampaignError, load_campaign, zone).value)
+    template = _write(tmp_path, GOOD.replace("template: holiday_greeting", "template: nope"), "t.yaml")
+    assert "nope" in str(pytest.raises(CampaignError, load_campaign, template).value)
+
+
+def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD.replace("  stages: [mature]", "  stages: [mature"))
+    message = str(pytest.raises(CampaignError, load_campaign, path).value)
+    assert message.startswith(f"{path}:") and "invalid YAML" in message
+
+
+def test_duplicate_campaign_names_are_refused(tmp_path: Path) -> None:
+    _write(tmp_path, GOOD, "a.yaml")
+    _write(tmp_path, GOOD, "b.yaml")
+    assert "already used" in str(pytest.raises(CampaignError, load_campaigns, tmp_path).value)
+
+
+def test_cli_validate_reports_each_broken_file_and_exits_non_zero(tmp_path: Path) -> None:
+    good = _write(tmp_path, GOOD, "good.yaml")
+    misspelled = _write(tmp_path, GOOD.replace("subject:", "subjekt:"), "misspelled.yaml")
+    wrong_type = _write(tmp_path, GOOD.replace("tiers: [high]", "tiers: high"), "wrong.yaml")
+    result = CliRunner().invoke(main, ["campaign", "validate", str(good), str(misspelled), str(wrong_type)],
+                                catch_exceptions=False)
+    assert result.exit_code == 1
+    assert f"{good}: ok (spring_greeting)" in result.output
+    assert f"{misspelled}:6:1: subjekt: unknown key 'subjekt'; did you mean 'subject'?" in result.output
+    assert f"{wrong_type}:3:10: audience.tiers: Input should be a valid list" in result.output
+    assert "Traceback" not in result.output
