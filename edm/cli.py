@@ -70,7 +70,8 @@ def init(folder: Path) -> None:
     click.echo(f"  settings   {folder / 'edm.yaml'}")
     click.echo(f"  campaigns  {settings.campaigns_dir}")
     click.echo(f"  database   {settings.database_url}")
-    click.echo("Next: set EDM_SECRET_KEY, then edm import customers FILE, edm import orders FILE, edm classify")
+    click.echo("Next: set EDM_SECRET_KEY, then: edm import customers FILE; edm import orders FILE; "
+               "edm classify")
 
 
 def initialise_folder(folder: Path) -> Settings:

@@ -59,9 +59,9 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
     orders = import_orders(sessions, files.orders_csv)
     echo(f"2. Imported {imported.rows} customers and {orders.rows} orders from {folder}")
 
-    summary = recompute_profiles(sessions, settings.classification, clock)
-    echo("3. Classified " + format_classification(summary.tiers, summary.stages, summary.total,
-                                                   summary.changed))
+    classes = recompute_profiles(sessions, settings.classification, clock)
+    echo("3. Classified " + format_classification(classes.tiers, classes.stages, classes.total,
+                                                   classes.changed))
 
     app = create_tracking_app(sessions, settings.signing_keys(), clock)
     with smtp_sink(settings.mail_dir) as (host, port), serve_in_background(app) as base_url:
@@ -76,7 +76,7 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
         for line in format_run(report):
             echo("   " + line)
 
-        reactions = simulate_recipients(settings.mail_dir, random.Random(7))
+        reactions = simulate_recipients(settings.mail_dir, random.Random(7))  # noqa: S311 - simulated readers, not security
         echo(f"6. Recipients' mail clients fetched {reactions.opens} pixels, followed {reactions.clicks} "
              f"links and sent {reactions.unsubscribes} one-click unsubscribes over HTTP")
 
@@ -116,7 +116,7 @@ def simulate_recipients(mail_dir: Path, rng: random.Random) -> Reactions:
     no_redirects = urllib.request.build_opener(_NoRedirect)
     for path in sorted(mail_dir.glob("*.eml")):
         message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
-        html_part = message.get_body(("html",))  # type: ignore[attr-defined]
+        html_part = message.get_body(("html",))
         html = html_part.get_content() if html_part else ""
         roll = rng.random()
         if roll < 0.5 and (pixel := _PIXEL.search(html)):
@@ -156,12 +156,9 @@ def explain_follow_up(sessions: sessionmaker[Session], first_run: datetime) -> s
                                                     OutboxMessage.created_at > first_run)
         ).all()
         reacted = set(session.scalars(select(Event.customer_id).where(Event.kind.in_(("open", "click")))))
-        intervals = session.execute(
-            select(CustomerProfile.value_tier, CustomerProfile.contact_interval_days)
-            .where(CustomerProfile.contact_interval_days.is_not(None))
-        ).all()
+        intervals = [days for days in session.scalars(select(CustomerProfile.contact_interval_days))
+                     if days is not None]
     engaged = sum(1 for customer in later if customer in reacted)
-    shortest = min((days for _, days in intervals), default=0)
-    longest = max((days for _, days in intervals), default=0)
+    shortest, longest = min(intervals, default=0), max(intervals, default=0)
     return (f"{engaged} of {len(later)} follow-ups went to customers who had opened or clicked; "
             f"contact intervals now range {shortest:g}-{longest:g} days")

@@ -25,14 +25,23 @@ class ConfigError(EdmError):
 
 
 class ImportDataError(EdmError):
-    """A data file has invalid rows; `problems` lists each as (row, column, reason)."""
+    """A data file is unreadable or has invalid rows; nothing of it was written.
+
+    `problems` lists each as (row, column, reason); a problem with the whole file
+    has the column `FILE`.
+    """
+
+    FILE = "(file)"
 
     def __init__(self, path: str, problems: list[tuple[int, str, str]]) -> None:
         self.path = path
         self.problems = problems
-        shown = "\n".join(f"  {path}: row {row}, column {col!r}: {why}" for row, col, why in problems[:20])
+        shown = "\n".join(
+            f"  {path}: {why}" if col == self.FILE else f"  {path}: row {row}, column {col!r}: {why}"
+            for row, col, why in problems[:20]
+        )
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        super().__init__(f"{len(problems)} invalid row(s), nothing was imported:\n{shown}{more}")
+        super().__init__(f"nothing was imported from {path}, {len(problems)} problem(s):\n{shown}{more}")
 
 
 class CampaignError(EdmError):

@@ -15,6 +15,7 @@ plain-text part is not (it is not HTML, and escaping would show `&amp;` to reade
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -113,6 +114,7 @@ class Renderer:
             lstrip_blocks=True,
         )
         self._subjects: dict[str, jinja2.Template] = {}
+        self._subjects_lock = threading.Lock()
 
     def templates_available(self) -> list[str]:
         return templates_available(self.templates_dir)
@@ -139,16 +141,21 @@ class Renderer:
         subject (zh)").
         """
         try:
+            rendered = self._compiled_subject(source).render(dict(context))
+        except Exception as exc:
+            raise TemplateError(f"{name}: {_describe(exc, self.templates_dir)}") from exc
+        return _one_header_line(rendered)
+
+    def _compiled_subject(self, source: str) -> jinja2.Template:
+        """Compiling is far slower than rendering, and a campaign has only a few subjects."""
+        with self._subjects_lock:
             compiled = self._subjects.get(source)
             if compiled is None:
                 compiled = self._env.from_string(source)
                 if len(self._subjects) >= _SUBJECT_CACHE_SIZE:
                     self._subjects.pop(next(iter(self._subjects)))
                 self._subjects[source] = compiled
-            rendered = compiled.render(dict(context))
-        except Exception as exc:
-            raise TemplateError(f"{name}: {_describe(exc, self.templates_dir)}") from exc
-        return _one_header_line(rendered)
+            return compiled
 
     def _render_file(
         self, template: str, language: str, suffix: str, values: dict[str, Any]
@@ -207,10 +214,10 @@ def _describe(exc: BaseException, templates_dir: Path, own: str | None = None) -
     if isinstance(exc, jinja2.TemplateSyntaxError):
         where = _where(exc.filename or exc.name, exc.lineno, templates_dir)
         return f"{where}: syntax error: {exc.message}"
-    if isinstance(exc, jinja2.TemplateNotFound):
-        return f"template file {exc.name!r} not found in {templates_dir}"
     where = _error_location(_template_frames(exc.__traceback__), own, templates_dir)
-    if isinstance(exc, jinja2.TemplateError):
+    if isinstance(exc, jinja2.TemplateNotFound):
+        message = f"template file {exc.name!r} not found in {templates_dir}"
+    elif isinstance(exc, jinja2.TemplateError):
         message = exc.message or type(exc).__name__
     else:
         message = f"{type(exc).__name__}: {exc}"
@@ -262,4 +269,3 @@ __all__ = [
     "template_languages",
     "templates_available",
 ]
-

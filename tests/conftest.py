@@ -57,6 +57,8 @@ def any_db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
     if request.param == "sqlite":
         return sqlite_url
     if not POSTGRES_UP:
+        if os.environ.get("EDM_TEST_REQUIRE_POSTGRES"):
+            pytest.fail(f"EDM_TEST_REQUIRE_POSTGRES is set but no PostgreSQL answers at {POSTGRES_URL}")
         pytest.skip(f"no PostgreSQL at {POSTGRES_URL}")
     return POSTGRES_URL
 

@@ -112,18 +112,18 @@ def read_csv(path: Path, required: Sequence[str], optional: Sequence[str]) -> pd
                 index_col=False,
             )
     except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
-        problems = _ragged_rows(path) or [(HEADER_ROW, "(file)", f"cannot be read as CSV: {exc}")]
+        problems = _ragged_rows(path) or [(HEADER_ROW, ImportDataError.FILE, f"cannot be read as CSV: {exc}")]
         raise ImportDataError(str(path), problems) from exc
     except FileNotFoundError as exc:
-        raise ImportDataError(str(path), [(HEADER_ROW, "(file)", "file not found")]) from exc
+        raise ImportDataError(str(path), [(HEADER_ROW, ImportDataError.FILE, "file not found")]) from exc
     except pd.errors.EmptyDataError as exc:
-        raise ImportDataError(str(path), [(HEADER_ROW, "(file)", "file is empty")]) from exc
+        raise ImportDataError(str(path), [(HEADER_ROW, ImportDataError.FILE, "file is empty")]) from exc
     except UnicodeDecodeError as exc:
         reason = "not a UTF-8 text file; save it as 'CSV UTF-8'"
-        raise ImportDataError(str(path), [(HEADER_ROW, "(file)", reason)]) from exc
+        raise ImportDataError(str(path), [(HEADER_ROW, ImportDataError.FILE, reason)]) from exc
     except (OSError, ValueError) as exc:
         reason = f"cannot be read as CSV: {exc}"
-        raise ImportDataError(str(path), [(HEADER_ROW, "(file)", reason)]) from exc
+        raise ImportDataError(str(path), [(HEADER_ROW, ImportDataError.FILE, reason)]) from exc
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     missing = [c for c in required if c not in frame.columns]
     if missing:

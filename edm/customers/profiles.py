@@ -15,16 +15,14 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Float, Select, func, select
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from edm.clock import Clock
 from edm.config import ClassificationSettings
 from edm.customers.classify import LIFECYCLE_STAGES, VALUE_TIERS, classify
 from edm.store import Customer, CustomerProfile, Order, upsert
+from edm.store.sql import days_between
 
 CHUNK = 500
 PROFILE_COLUMNS = (
@@ -48,26 +46,6 @@ class ClassificationSummary:
     total: int
 
 
-class DaysBetween(FunctionElement[float]):
-    """`later - earlier` in fractional days; NULL when either side is NULL."""
-
-    type = Float()
-    name = "days_between"
-    inherit_cache = True
-
-
-@compiles(DaysBetween, "sqlite")
-def _days_between_sqlite(element: DaysBetween, compiler: SQLCompiler, **kw: Any) -> str:
-    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
-    return f"(julianday({later}) - julianday({earlier}))"
-
-
-@compiles(DaysBetween, "postgresql")
-def _days_between_postgresql(element: DaysBetween, compiler: SQLCompiler, **kw: Any) -> str:
-    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400 AS DOUBLE PRECISION)"
-
-
 def aggregates_query() -> Select[Any]:
     """One row per customer (prospects included) with order aggregates and the old profile."""
     previous_at = func.lag(Order.ordered_at).over(
@@ -83,7 +61,7 @@ def aggregates_query() -> Select[Any]:
             func.sum(orders.c.amount).label("revenue"),
             func.min(orders.c.ordered_at).label("first_order_at"),
             func.max(orders.c.ordered_at).label("last_order_at"),
-            func.max(DaysBetween(orders.c.ordered_at, orders.c.previous_at)).label(
+            func.max(days_between(orders.c.ordered_at, orders.c.previous_at)).label(
                 "longest_gap_days"
             ),
         )

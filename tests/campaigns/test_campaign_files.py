@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,12 @@ def _write(tmp_path: Path, text: str, name: str = "campaign.yaml") -> Path:
     return path
 
 
+def _error(load: Callable[[Path], object], path: Path) -> str:
+    with pytest.raises(CampaignError) as caught:
+        load(path)
+    return str(caught.value)
+
+
 def test_bundled_campaigns_load() -> None:
     campaigns = load_campaigns(bundled_config_dir() / "campaigns")
     assert set(campaigns) == {"holiday_greeting", "re_engagement", "win_back"}
@@ -47,36 +54,36 @@ def test_a_misspelled_key_names_file_line_and_suggests_the_key(tmp_path: Path) -
 
 def test_a_nested_misspelling_points_at_the_nested_line(tmp_path: Path) -> None:
     path = _write(tmp_path, GOOD.replace("  stages:", "  stage:"))
-    message = str(pytest.raises(CampaignError, load_campaign, path).value)
+    message = str(_error(load_campaign, path))
     assert f"{path}:4:3: audience.stage: unknown key 'stage'; did you mean 'stages'?" in message
 
 
 def test_a_wrong_type_names_file_line_and_field(tmp_path: Path) -> None:
     path = _write(tmp_path, GOOD.replace("tiers: [high]", "tiers: [platinum]"))
-    message = str(pytest.raises(CampaignError, load_campaign, path).value)
+    message = str(_error(load_campaign, path))
     assert f"{path}:3:11: audience.tiers.0:" in message
     assert "'high', 'medium' or 'low'" in message
 
 
 def test_bad_cron_timezone_and_template_are_explained(tmp_path: Path) -> None:
     cron = _write(tmp_path, GOOD.replace('"0 9 * * 1"', '"0 99 * * 1"'), "cron.yaml")
-    assert "schedule.cron" in str(pytest.raises(CampaignError, load_campaign, cron).value)
+    assert "schedule.cron" in str(_error(load_campaign, cron))
     zone = _write(tmp_path, GOOD.replace("Asia/Shanghai", "Asia/Peking"), "zone.yaml")
-    assert "unknown time zone 'Asia/Peking'" in str(pytest.raises(CampaignError, load_campaign, zone).value)
+    assert "unknown time zone 'Asia/Peking'" in str(_error(load_campaign, zone))
     template = _write(tmp_path, GOOD.replace("template: holiday_greeting", "template: nope"), "t.yaml")
-    assert "nope" in str(pytest.raises(CampaignError, load_campaign, template).value)
+    assert "nope" in str(_error(load_campaign, template))
 
 
 def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
     path = _write(tmp_path, GOOD.replace("  stages: [mature]", "  stages: [mature"))
-    message = str(pytest.raises(CampaignError, load_campaign, path).value)
+    message = str(_error(load_campaign, path))
     assert message.startswith(f"{path}:") and "invalid YAML" in message
 
 
 def test_duplicate_campaign_names_are_refused(tmp_path: Path) -> None:
     _write(tmp_path, GOOD, "a.yaml")
     _write(tmp_path, GOOD, "b.yaml")
-    assert "already used" in str(pytest.raises(CampaignError, load_campaigns, tmp_path).value)
+    assert "already used" in str(_error(load_campaigns, tmp_path))
 
 
 def test_cli_validate_reports_each_broken_file_and_exits_non_zero(tmp_path: Path) -> None:

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from edm.cli import main
+from edm.config import load_settings
+from edm.runner import open_store
+from edm.store import Customer, CustomerProfile, Event, OutboxMessage
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((*prefix, name))
+        if isinstance(command, click.Group):
+            found += _commands(command, (*prefix, name))
+    return found
+
+
+@pytest.mark.parametrize("path", _commands(main), ids=" ".join)
+def test_every_command_has_useful_help(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(main, [*path, "-h"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+    command = main
+    for name in path:
+        assert isinstance(command, click.Group)
+        command = command.commands[name]
+    if not isinstance(command, click.Group):
+        assert "Example:" in result.output
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0 and "edm" in result.output
+
+
+def test_demo_runs_the_whole_path_and_leaves_a_usable_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    result = CliRunner().invoke(main, ["demo", "--dir", str(folder), "--customers", "120"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "0 new messages" in result.output
+    assert (folder / "report.html").stat().st_size > 0
+    mails = list((folder / "mail").glob("*.eml"))
+    sessions = open_store(load_settings(folder / "edm.yaml"))
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Customer)) == 120
+        assert session.scalar(select(func.count()).select_from(CustomerProfile)) == 120
+        sent = session.scalar(select(func.count()).where(OutboxMessage.state == "sent"))
+        opens = session.scalar(select(func.count()).where(Event.kind == "open"))
+    assert sent == len(mails) > 0
+    assert opens and opens > 0
+    # The folder works with the other commands afterwards.
+    report = CliRunner().invoke(main, ["report", "engagement", "--config", str(folder / "edm.yaml"),
+                                       "--format", "csv", "--by", "campaign",
+                                       "--out", str(tmp_path / "e.csv")], catch_exceptions=False)
+    assert report.exit_code == 0, report.output
+    assert f"sent {sent}," in report.output
+    assert (tmp_path / "e.csv").read_text(encoding="utf-8-sig").startswith("campaign,sent")
+
+
+def test_import_reports_row_and_column_and_writes_nothing(tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", str(tmp_path)], catch_exceptions=False).exit_code == 0
+    config = str(tmp_path / "edm.yaml")
+    bad = tmp_path / "customers.csv"
+    bad.write_text("external_id,name,kind,email\nC1,Ann,person,ann@example.com\nC2,Bob,robot,not-an-email\n",
+                   encoding="utf-8")
+    result = runner.invoke(main, ["import", "customers", str(bad), "--config", config],
+                           catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "row 3, column 'kind'" in result.output and "row 3, column 'email'" in result.output
+    assert "Traceback" not in result.output
+    with open_store(load_settings(tmp_path / "edm.yaml"))() as session:
+        assert session.scalar(select(func.count()).select_from(Customer)) == 0
+
+
+def test_campaign_run_needs_a_signing_key_and_says_how_to_set_it(tmp_path: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(main, ["init", str(tmp_path)], catch_exceptions=False)
+    result = runner.invoke(main, ["campaign", "run", "win_back", "--config", str(tmp_path / "edm.yaml")],
+                           catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "EDM_SECRET_KEY is not set" in result.output
+
+
+def test_campaign_run_dry_run_counts_without_queueing(tmp_path: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(main, ["init", str(tmp_path)], catch_exceptions=False)
+    config = ["--config", str(tmp_path / "edm.yaml")]
+    result = runner.invoke(main, ["campaign", "run", "win_back", "--dry-run", *config],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "win_back" in result.output and "queued 0" in result.output
+    unknown = runner.invoke(main, ["campaign", "run", "nope", "--dry-run", *config], catch_exceptions=False)
+    assert unknown.exit_code == 1 and "no campaign named 'nope'" in unknown.output

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edm.config import load_settings
+from edm.errors import ConfigError
+from edm.resources import bundled_config_dir
+
+
+def test_bundled_settings_load_with_paths_relative_to_the_file(tmp_path: Path) -> None:
+    (tmp_path / "edm.yaml").write_text("database_url: sqlite:///data/edm.db\n", encoding="utf-8")
+    settings = load_settings(tmp_path / "edm.yaml", environ={})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'data/edm.db'}"
+    assert settings.campaigns_dir == tmp_path / "campaigns"
+    assert load_settings(bundled_config_dir() / "edm.yaml", environ={}).smtp.port == 1025
+
+
+def test_environment_overrides_nested_keys_and_brings_secrets(tmp_path: Path) -> None:
+    (tmp_path / "edm.yaml").write_text("{}\n", encoding="utf-8")
+    settings = load_settings(tmp_path / "edm.yaml", environ={
+        "EDM_SMTP__PORT": "2525", "EDM_SECRET_KEY": "new-key, old-key", "EDM_SMTP__PASSWORD": "12345",
+        "EDM_DATABASE_URL": "postgresql+psycopg://edm@db/edm",
+    })
+    assert settings.smtp.port == 2525
+    assert settings.signing_keys() == [b"new-key", b"old-key"]
+    assert settings.smtp.password is not None and settings.smtp.password.get_secret_value() == "12345"
+    assert settings.database_url == "postgresql+psycopg://edm@db/edm"
+    assert "12345" not in repr(settings) and "new-key" not in repr(settings)
+
+
+@pytest.mark.parametrize(("environ", "message"), [
+    ({"EDM_SMTP__PORT": "many"}, "smtp.port"),
+    ({"EDM_SMPT__PORT": "25"}, "EDM_SMPT__PORT: there is no settings section 'smpt'"),
+    ({"EDM_SMTP__HOSTNAME": "x"}, "there is no setting 'smtp.hostname'"),
+])
+def test_a_bad_environment_value_names_the_variable(tmp_path: Path, environ: dict[str, str],
+                                                     message: str) -> None:
+    (tmp_path / "edm.yaml").write_text("{}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        load_settings(tmp_path / "edm.yaml", environ=environ)
+
+
+def test_a_bad_settings_file_names_file_line_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "edm.yaml"
+    path.write_text("smtp:\n  host: relay\n  prot: 25\n", encoding="utf-8")
+    expected = r"edm.yaml:3:3: smtp.prot: unknown key 'prot'; did you mean 'port'\?"
+    with pytest.raises(ConfigError, match=expected):
+        load_settings(path, environ={})
+
+
+def test_secrets_in_the_settings_file_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "edm.yaml"
+    path.write_text("smtp:\n  password: hunter2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="secrets belong in the environment") as caught:
+        load_settings(path, environ={})
+    assert "hunter2" not in str(caught.value)
+
+
+def test_no_signing_key_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "edm.yaml").write_text("{}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="EDM_SECRET_KEY is not set"):
+        load_settings(tmp_path / "edm.yaml", environ={}).signing_keys()

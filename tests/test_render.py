@@ -1,0 +1,552 @@
+"""The sandboxed renderer and the shipped templates."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from markupsafe import escape
+
+from edm.errors import EdmError, TemplateError
+from edm.render import (
+    RenderedBody,
+    Renderer,
+    check_template,
+    resolve_language,
+    template_languages,
+    templates_available,
+)
+
+SHIPPED = ["holiday_greeting", "re_engagement", "win_back"]
+LINKS_USED = {
+    "holiday_greeting": {"card"},
+    "re_engagement": {"catalog", "feedback"},
+    "win_back": {"offer"},
+}
+PIXEL = "https://t.example.com/o/PIXELTOKEN"
+UNSUBSCRIBE = "https://t.example.com/u/UNSUBTOKEN"
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+NASTY_NAME = "<b>Tom & Co</b>"
+
+
+@dataclass(frozen=True)
+class Customer:
+    name: str
+    contact_name: str | None
+    kind: str
+    industry: str | None
+    locale: str
+
+
+@dataclass(frozen=True)
+class Profile:
+    value_tier: str
+    lifecycle_stage: str
+    order_count: int
+    days_since_last_order: int | None
+
+
+def tracked(name: str) -> str:
+    return f"https://t.example.com/c/{name}?sig=abc&n=1"
+
+
+def make_context(
+    *,
+    greeting_name: str = "Alice Wang",
+    customer: Customer | None = None,
+    profile: Profile | None = None,
+    params: dict[str, Any] | None = None,
+    link: Callable[[str], str] = tracked,
+) -> dict[str, Any]:
+    return {
+        "customer": customer
+        or Customer("Acme Trading", greeting_name, "company", "manufacturing", "en"),
+        "greeting_name": greeting_name,
+        "profile": profile or Profile("medium", "mature", 8, 200),
+        "params": params
+        if params is not None
+        else {
+            "holiday_en": "the Mid-Autumn Festival",
+            "holiday_zh": "中秋节",
+            "discount": "15%",
+            "offer_code": "COMEBACK15",
+        },
+        "link": link,
+        "sender_name": "Li Wei",
+        "open_pixel_url": PIXEL,
+        "unsubscribe_url": UNSUBSCRIBE,
+    }
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer()
+
+
+def write_template(root: Path, name: str, lang: str, html: str, text: str = "text") -> None:
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{lang}.html.j2").write_text(html, encoding="utf-8")
+    (folder / f"{lang}.txt.j2").write_text(text, encoding="utf-8")
+
+
+# --- the shipped templates -------------------------------------------------------------
+
+
+def test_the_three_campaign_templates_ship_in_english_and_chinese() -> None:
+    assert set(SHIPPED) <= set(templates_available())
+    for name in SHIPPED:
+        check_template(name)
+        assert template_languages(name) == ["en", "zh"]
+
+
+@pytest.mark.parametrize("template", SHIPPED)
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_personal_values_are_escaped_in_html_and_raw_in_text(
+    renderer: Renderer, template: str, lang: str
+) -> None:
+    customer = Customer(NASTY_NAME, NASTY_NAME, "company", None, lang)
+    body = renderer.render(
+        template, lang, make_context(greeting_name=NASTY_NAME, customer=customer)
+    )
+
+    assert body.language == lang
+    assert "&lt;b&gt;Tom &amp; Co&lt;/b&gt;" in body.html
+    assert NASTY_NAME not in body.html
+    assert NASTY_NAME in body.text
+    assert "Li Wei" in body.html and "Li Wei" in body.text
+
+
+@pytest.mark.parametrize("template", SHIPPED)
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_message_carries_the_open_pixel_and_the_unsubscribe_link(
+    renderer: Renderer, template: str, lang: str
+) -> None:
+    body = renderer.render(template, lang, make_context())
+
+    assert f'<img src="{PIXEL}" width="1" height="1" alt="">' in body.html
+    assert body.html.rstrip().endswith("</html>")
+    assert f'<a href="{UNSUBSCRIBE}"' in body.html
+    assert "Unsubscribe / 退订" in body.html
+    assert f"Unsubscribe / 退订: {UNSUBSCRIBE}" in body.text
+    assert PIXEL not in body.text
+
+
+@pytest.mark.parametrize("template", SHIPPED)
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_links_are_the_campaigns_own_escaped_in_html_and_raw_in_text(
+    renderer: Renderer, template: str, lang: str
+) -> None:
+    asked: list[str] = []
+
+    def link(name: str) -> str:
+        asked.append(name)
+        return tracked(name)
+
+    body = renderer.render(template, lang, make_context(link=link))
+
+    assert set(asked) == LINKS_USED[template]
+    for name in LINKS_USED[template]:
+        assert f'href="{escape(tracked(name))}"' in body.html
+        assert tracked(name) in body.text
+
+
+@pytest.mark.parametrize("template", SHIPPED)
+def test_chinese_templates_are_written_in_chinese_and_english_ones_in_english(
+    renderer: Renderer, template: str
+) -> None:
+    zh = renderer.render(template, "zh-CN", make_context())
+    en = renderer.render(template, "en-US", make_context())
+
+    assert len(CHINESE.findall(zh.text)) > 40
+    assert len(CHINESE.findall(zh.html)) > 40
+    assert 'lang="zh-CN"' in zh.html
+    # The only Chinese in English mail is the bilingual unsubscribe label.
+    assert CHINESE.findall(en.text) == ["退", "订"]
+    assert 'lang="en"' in en.html
+
+
+@pytest.mark.parametrize("template", SHIPPED)
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_text_part_is_plain_and_tidy(renderer: Renderer, template: str, lang: str) -> None:
+    text = renderer.render(template, lang, make_context()).text
+
+    assert not re.search(r"<[a-z/]", text)
+    assert "{{" not in text and "{%" not in text
+    assert "\n\n\n" not in text
+    assert all(line == line.rstrip() for line in text.splitlines())
+    assert text.startswith(("Dear Alice Wang,", "尊敬的Alice Wang："))
+
+
+@pytest.mark.parametrize("template", SHIPPED)
+def test_html_uses_an_email_safe_layout(renderer: Renderer, template: str) -> None:
+    html = renderer.render(template, "en", make_context()).html
+
+    assert html.startswith("<!DOCTYPE html>")
+    assert 'role="presentation"' in html
+    assert "max-width:600px" in html
+    assert "<style" not in html  # mail clients drop style blocks; everything is inline
+    assert re.search(r'<div style="display:none;[^"]*">[^<]+</div>', html)  # the preheader
+
+
+def test_holiday_greeting_names_the_holiday_and_never_sells(renderer: Renderer) -> None:
+    en = renderer.render("holiday_greeting", "en", make_context())
+    zh = renderer.render("holiday_greeting", "zh", make_context())
+
+    assert "the Mid-Autumn Festival" in en.text
+    assert "中秋节快乐" in zh.text
+    for body in (en, zh):
+        assert "15%" not in body.text and "COMEBACK15" not in body.text
+        assert "%" not in body.text and "优惠" not in body.text
+
+
+def test_holiday_greeting_without_a_holiday_param_wishes_happy_holidays(
+    renderer: Renderer,
+) -> None:
+    context = make_context(params={})
+
+    assert "the holiday season" in renderer.render("holiday_greeting", "en", context).text
+    assert "节日快乐" in renderer.render("holiday_greeting", "zh", context).text
+
+
+def test_holiday_greeting_sends_regards_to_the_whole_company(renderer: Renderer) -> None:
+    company = renderer.render("holiday_greeting", "en", make_context())
+    person = make_context(customer=Customer("Alice Wang", None, "person", None, "en"))
+
+    assert "everyone at Acme Trading" in company.text
+    assert "everyone at" not in renderer.render("holiday_greeting", "en", person).text
+
+
+def test_re_engagement_says_how_long_it_has_been_and_asks_what_is_wrong(
+    renderer: Renderer,
+) -> None:
+    en = renderer.render("re_engagement", "en", make_context()).text
+    zh = renderer.render("re_engagement", "zh", make_context()).text
+
+    assert "It has been about 7 months since your last order" in en
+    assert "Is something wrong?" in en
+    assert "10%" not in en and "15% off your next order" in en
+    assert "manufacturing businesses like yours" in en
+    assert "大约7个月" in zh and "是不是我们哪里做得不够好" in zh and "制造业" in zh
+
+
+@pytest.mark.parametrize(
+    ("days", "en", "zh"),
+    [
+        (None, "It has been a while since", "已经有一段时间了"),
+        (1, "It has been 1 day since", "已经1天了"),
+        (45, "It has been 45 days since", "已经45天了"),
+        (400, "It has been over a year since", "已经一年多了"),
+        (1000, "It has been over 2 years since", "已经2年多了"),
+    ],
+)
+def test_re_engagement_phrases_the_time_since_the_last_order(
+    renderer: Renderer, days: int | None, en: str, zh: str
+) -> None:
+    context = make_context(profile=Profile("low", "at_risk", 3, days))
+
+    assert en in renderer.render("re_engagement", "en", context).text
+    assert zh in renderer.render("re_engagement", "zh", context).text
+
+
+def test_re_engagement_offer_is_left_out_when_the_campaign_sets_no_discount(
+    renderer: Renderer,
+) -> None:
+    text = renderer.render("re_engagement", "en", make_context(params={})).text
+
+    assert "off your next order" not in text
+    assert "Is something wrong?" in text
+
+
+@pytest.mark.parametrize("template", ["re_engagement", "win_back"])
+def test_high_value_customers_get_a_personal_note(renderer: Renderer, template: str) -> None:
+    high = make_context(profile=Profile("high", "at_risk", 30, 200))
+    low = make_context(profile=Profile("low", "at_risk", 2, 200))
+
+    assert "myself" in renderer.render(template, "en", high).text
+    assert "myself" not in renderer.render(template, "en", low).text
+    assert "亲自" in renderer.render(template, "zh", high).text
+    assert "亲自" not in renderer.render(template, "zh", low).text
+
+
+def test_win_back_carries_the_offer_code_and_discount(renderer: Renderer) -> None:
+    context = make_context(params={"discount": "20%", "offer_code": "WELCOME20"})
+    en = renderer.render("win_back", "en", context)
+    zh = renderer.render("win_back", "zh", context)
+
+    assert "20% off your next order" in en.text and "WELCOME20" in en.text
+    assert "WELCOME20" in en.html and "Claim your 20% off" in en.html
+    assert "20% 优惠" in zh.text and "WELCOME20" in zh.text
+    assert "valid until" not in en.text
+
+
+def test_win_back_shows_the_expiry_when_given(renderer: Renderer) -> None:
+    params = {"discount": "20%", "offer_code": "W20", "valid_until": "31 March 2025"}
+
+    assert (
+        "valid until 31 March 2025"
+        in renderer.render("win_back", "en", make_context(params=params)).text
+    )
+
+
+def test_win_back_without_an_offer_code_is_a_template_error(renderer: Renderer) -> None:
+    with pytest.raises(TemplateError) as caught:
+        renderer.render("win_back", "zh", make_context(params={"discount": "15%"}))
+
+    message = str(caught.value)
+    assert "'win_back'" in message and "(zh, html)" in message
+    assert "offer_code" in message
+    assert re.search(r"win_back/zh\.html\.j2 line \d+", message)
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+def test_a_missing_variable_names_template_language_and_line(renderer: Renderer) -> None:
+    context = make_context()
+    del context["profile"]
+
+    with pytest.raises(TemplateError) as caught:
+        renderer.render("re_engagement", "en-GB", context)
+
+    message = str(caught.value)
+    assert "'re_engagement' (en, html)" in message
+    assert re.search(r"re_engagement/en\.html\.j2 line \d+: 'profile' is undefined", message)
+
+
+def test_a_missing_layout_value_names_the_layout_and_the_template(renderer: Renderer) -> None:
+    context = make_context()
+    del context["open_pixel_url"]
+
+    with pytest.raises(
+        TemplateError,
+        match=r"holiday_greeting/en\.html\.j2 line \d+ "
+        r"\(in base\.html\.j2 line \d+\): 'open_pixel_url' is undefined",
+    ):
+        renderer.render("holiday_greeting", "en", context)
+
+
+def test_an_unknown_link_name_is_a_template_error(renderer: Renderer) -> None:
+    def only_card(name: str) -> str:
+        return {"card": tracked("card")}[name]
+
+    with pytest.raises(TemplateError, match=r"re_engagement.*KeyError: 'feedback'"):
+        renderer.render("re_engagement", "en", make_context(link=only_card))
+
+
+def test_sandbox_refuses_python_internals(tmp_path: Path) -> None:
+    write_template(tmp_path, "evil", "en", "{{ ''.__class__.__mro__[1].__subclasses__() }}")
+
+    with pytest.raises(TemplateError) as caught:
+        Renderer(tmp_path).render("evil", "en", {})
+
+    message = str(caught.value)
+    assert "'evil' (en, html)" in message and "evil/en.html.j2 line 1" in message
+    assert "unsafe" in message
+
+
+def test_templates_cannot_change_the_context_they_are_given(tmp_path: Path) -> None:
+    write_template(tmp_path, "mutate", "en", "{{ params.update({'discount': '90%'}) }}")
+    params = {"discount": "10%"}
+
+    with pytest.raises(TemplateError):
+        Renderer(tmp_path).render("mutate", "en", {"params": params})
+    assert params == {"discount": "10%"}
+
+
+def test_a_syntax_error_reports_file_and_line(tmp_path: Path) -> None:
+    write_template(tmp_path, "broken", "en", "fine\nstill fine\n{% if x %}never closed\n")
+
+    with pytest.raises(
+        TemplateError,
+        match=r"'broken' \(en, html\): broken/en\.html\.j2 line \d: "
+        r"syntax error",
+    ):
+        Renderer(tmp_path).render("broken", "en", {"x": True})
+
+
+def test_a_missing_include_is_a_template_error(tmp_path: Path) -> None:
+    write_template(tmp_path, "inc", "en", "{% include 'nowhere.html.j2' %}")
+
+    with pytest.raises(TemplateError, match=r"'nowhere\.html\.j2' not found"):
+        Renderer(tmp_path).render("inc", "en", {})
+
+
+def test_template_errors_are_edm_errors() -> None:
+    assert issubclass(TemplateError, EdmError)
+
+
+def test_an_unknown_template_lists_the_ones_there_are(renderer: Renderer) -> None:
+    with pytest.raises(TemplateError, match=r"no template 'birthdy'.*available: .*win_back"):
+        renderer.render("birthdy", "en", make_context())
+
+
+@pytest.mark.parametrize("name", ["../secrets", "a/b", "", ".hidden", "base.html.j2"])
+def test_template_names_cannot_escape_the_templates_folder(name: str) -> None:
+    with pytest.raises(TemplateError):
+        check_template(name)
+
+
+def test_a_template_needs_an_english_pair_to_be_available(tmp_path: Path) -> None:
+    write_template(tmp_path, "only_zh", "zh", "<p>你好</p>")
+    write_template(tmp_path, "complete", "en", "<p>hi</p>")
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "en.html.j2").write_text("<p>no text part</p>")
+
+    assert templates_available(tmp_path) == ["complete"]
+    check_template("complete", tmp_path)
+    for name in ("only_zh", "half"):
+        with pytest.raises(TemplateError, match=rf"{name}/en\.html\.j2 and {name}/en\.txt\.j2"):
+            check_template(name, tmp_path)
+    assert templates_available(tmp_path / "missing") == []
+
+
+def test_a_language_without_its_text_part_falls_back_to_english(tmp_path: Path) -> None:
+    write_template(tmp_path, "t", "en", "<p>hello</p>", "hello")
+    (tmp_path / "t" / "zh.html.j2").write_text("<p>你好</p>")
+
+    body = Renderer(tmp_path).render("t", "zh", {})
+    assert body == RenderedBody(html="<p>hello</p>", text="hello\n", language="en")
+
+
+# --- locale resolution ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("en", "en"),
+        ("zh", "zh"),
+        ("zh-CN", "zh"),
+        ("zh-TW", "zh"),
+        ("zh-HK", "zh"),
+        ("zh-Hans", "zh"),
+        ("ZH-hant-TW", "zh"),
+        ("zh_CN", "zh"),
+        ("zh_CN.UTF-8", "zh"),
+        ("en-GB", "en"),
+        ("EN-us", "en"),
+        ("fr-FR", "en"),
+        ("de", "en"),
+        ("", "en"),
+        ("  zh-cn ", "zh"),
+    ],
+)
+def test_locale_resolution(locale: str, expected: str) -> None:
+    assert resolve_language(locale, {"en", "zh"}) == expected
+
+
+def test_an_exact_regional_template_wins_over_the_language() -> None:
+    available = {"en", "zh", "zh-tw"}
+
+    assert resolve_language("zh-TW", available) == "zh-tw"
+    assert resolve_language("zh_tw", available) == "zh-tw"
+    assert resolve_language("zh-HK", available) == "zh"
+
+
+@given(st.text())
+def test_any_locale_resolves_to_an_available_language(locale: str) -> None:
+    assert resolve_language(locale, {"en", "zh"}) in {"en", "zh"}
+    assert resolve_language(locale, ["en"]) == "en"
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(locale=st.text(max_size=20))
+def test_any_customer_locale_renders(renderer: Renderer, locale: str) -> None:
+    body = renderer.render("win_back", locale, make_context())
+
+    assert body.language in {"en", "zh"}
+    assert UNSUBSCRIBE in body.text
+
+
+_NAMES = (
+    st.text(
+        st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"), blacklist_characters="\x85"),
+        min_size=1,
+        max_size=40,
+    )
+    .map(str.strip)
+    .filter(bool)
+)
+
+
+@settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=_NAMES, template=st.sampled_from(SHIPPED), lang=st.sampled_from(["en", "zh"]))
+def test_any_name_is_escaped_in_html_and_verbatim_in_text(
+    renderer: Renderer, name: str, template: str, lang: str
+) -> None:
+    customer = Customer(name, name, "company", None, lang)
+    body = renderer.render(template, lang, make_context(greeting_name=name, customer=customer))
+
+    assert str(escape(name)) in body.html
+    assert name in body.text
+    if "<" in name:
+        assert name not in body.html
+
+
+# --- subjects --------------------------------------------------------------------------------
+
+
+def test_subject_renders_in_the_sandbox_without_html_escaping(renderer: Renderer) -> None:
+    subject = renderer.render_subject(
+        "We miss you, {{ greeting_name }} - {{ params.discount }} off",
+        make_context(greeting_name="Tom & Co <sales>"),
+    )
+
+    assert subject == "We miss you, Tom & Co <sales> - 15% off"
+
+
+def test_subject_collapses_line_breaks_so_no_header_can_be_injected(renderer: Renderer) -> None:
+    context = make_context(greeting_name="Tom\r\nBcc: everyone@example.com\n")
+
+    subject = renderer.render_subject("  Hello,\n {{ greeting_name }}\t!  ", context)
+
+    assert subject == "Hello, Tom Bcc: everyone@example.com !"
+
+
+_SUBJECT_RENDERER = Renderer()
+
+
+@given(name=st.text())
+def test_subject_is_always_one_line(name: str) -> None:
+    subject = _SUBJECT_RENDERER.render_subject(
+        "{{ greeting_name }}，好久不见 / {{ greeting_name }}", {"greeting_name": name}
+    )
+
+    assert "\r" not in subject and "\n" not in subject
+    assert subject == subject.strip()
+    assert "  " not in subject
+
+
+def test_subject_errors_are_template_errors_with_the_line(renderer: Renderer) -> None:
+    with pytest.raises(
+        TemplateError,
+        match=r"win_back subject \(zh\): <string> line 1: "
+        r"'nobody' is undefined",
+    ):
+        renderer.render_subject("{{ nobody }}", {}, name="win_back subject (zh)")
+    with pytest.raises(TemplateError, match="syntax error"):
+        renderer.render_subject("{{ greeting_name }", {"greeting_name": "x"})
+    with pytest.raises(TemplateError, match="unsafe"):
+        renderer.render_subject("{{ ''.__class__.__mro__[1].__subclasses__() }}", {})
+
+
+def test_subject_cache_does_not_mix_up_subjects(renderer: Renderer) -> None:
+    for number in range(300):
+        assert renderer.render_subject(f"#{number} {{{{ n }}}}", {"n": number}) == (
+            f"#{number} {number}"
+        )
+
+
+def test_a_customer_record_can_be_a_plain_dataclass_copy(renderer: Renderer) -> None:
+    """Callers build the context from frozen records; a copy with other values just works."""
+    base = make_context()
+    newer = dict(base, profile=replace(base["profile"], lifecycle_stage="new"))
+
+    assert "You joined us only recently" in renderer.render("holiday_greeting", "en", newer).text
