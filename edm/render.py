@@ -26,7 +26,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from edm.errors import TemplateError
+from edm.errors import EdmError, TemplateError
 from edm.resources import templates_dir as default_templates_dir
 
 FALLBACK_LANGUAGE = "en"
@@ -219,6 +219,8 @@ def _describe(exc: BaseException, templates_dir: Path, own: str | None = None) -
         message = f"template file {exc.name!r} not found in {templates_dir}"
     elif isinstance(exc, jinja2.TemplateError):
         message = exc.message or type(exc).__name__
+    elif isinstance(exc, EdmError):
+        message = str(exc)  # already written for the user, e.g. by the caller's link()
     else:
         message = f"{type(exc).__name__}: {exc}"
     hint = next((text for kind, text in _HINTS if isinstance(exc, kind)), None)

@@ -340,6 +340,18 @@ def test_an_unknown_link_name_is_a_template_error(renderer: Renderer) -> None:
         renderer.render("re_engagement", "en", make_context(link=only_card))
 
 
+def test_a_users_error_from_the_link_function_keeps_its_message(renderer: Renderer) -> None:
+    def link(name: str) -> str:
+        raise TemplateError(f"campaign 'x' has no link {name!r} (links: none)")
+
+    with pytest.raises(TemplateError) as caught:
+        renderer.render("win_back", "en", make_context(link=link))
+
+    message = str(caught.value)
+    assert message.startswith("template 'win_back' (en, html): win_back/en.html.j2 line ")
+    assert message.endswith(": campaign 'x' has no link 'offer' (links: none)")
+
+
 def test_sandbox_refuses_python_internals(tmp_path: Path) -> None:
     write_template(tmp_path, "evil", "en", "{{ ''.__class__.__mro__[1].__subclasses__() }}")
 
