@@ -11,7 +11,7 @@ import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -20,6 +20,9 @@ from edm.clock import SystemClock
 from edm.config import Settings, load_settings
 from edm.errors import EdmError
 from edm.resources import bundled_config_dir
+
+if TYPE_CHECKING:
+    from edm.runner import RunReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -213,7 +216,7 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, settings: Settings
         click.echo(line)
 
 
-def format_run(report: Any) -> list[str]:
+def format_run(report: RunReport) -> list[str]:
     lines = []
     for plan in report.plans:
         lines.append(

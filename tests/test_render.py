@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
 
+from edm.delivery.compose import ProfileView as Profile
+from edm.delivery.compose import RecipientView as Customer
 from edm.errors import EdmError, TemplateError
 from edm.render import (
     RenderedBody,
@@ -33,23 +35,6 @@ PIXEL = "https://t.example.com/o/PIXELTOKEN"
 UNSUBSCRIBE = "https://t.example.com/u/UNSUBTOKEN"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 NASTY_NAME = "<b>Tom & Co</b>"
-
-
-@dataclass(frozen=True)
-class Customer:
-    name: str
-    contact_name: str | None
-    kind: str
-    industry: str | None
-    locale: str
-
-
-@dataclass(frozen=True)
-class Profile:
-    value_tier: str
-    lifecycle_stage: str
-    order_count: int
-    days_since_last_order: int | None
 
 
 def tracked(name: str) -> str:
