@@ -54,7 +54,8 @@ def population(any_sessions: sessionmaker[Session]) -> dict[str, int]:
 
 def _queued(sessions: sessionmaker[Session]) -> set[str]:
     with sessions() as session:
-        return set(session.scalars(select(OutboxMessage.to_address).where(OutboxMessage.campaign == "win_back")))
+        query = select(OutboxMessage.to_address).where(OutboxMessage.campaign == "win_back")
+        return set(session.scalars(query))
 
 
 def test_plan_applies_audience_suppression_and_interval_then_is_idempotent(
