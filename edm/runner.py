@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from edm.campaigns.loader import load_campaigns
+from edm.campaigns.loader import CampaignFile, load_campaigns
 from edm.campaigns.planner import PlanResult, plan_campaign
 from edm.campaigns.schema import Campaign
 from edm.clock import Clock
@@ -24,7 +24,7 @@ from edm.delivery.transport import SmtpTransport, Transport
 from edm.engagement import IntervalSummary, refresh_intervals
 from edm.errors import CampaignError
 from edm.render import Renderer
-from edm.store import create_schema, make_engine, session_factory
+from edm.store import CampaignRecord, create_schema, make_engine, session_factory, upsert
 from edm.tracking import TrackingLinks
 
 
@@ -60,7 +60,8 @@ async def run_campaigns(
     """Plan the named campaigns (all when `names` is None) for today, then send what is due."""
     if not dry_run:
         settings.signing_keys()  # fail before planning, not halfway through sending
-    available = {name: loaded.campaign for name, loaded in load_campaigns(settings.campaigns_dir).items()}
+    files = load_campaigns(settings.campaigns_dir)
+    available = {name: loaded.campaign for name, loaded in files.items()}
     unknown = [name for name in names or () if name not in available]
     if unknown:
         raise CampaignError(
@@ -70,6 +71,8 @@ async def run_campaigns(
     chosen = [available[name] for name in names] if names else list(available.values())
     report = RunReport(intervals=refresh_intervals(sessions, settings.engagement, clock))
     now = clock.now()
+    if not dry_run:
+        remember_campaigns(sessions, [files[c.name] for c in chosen], now)
     for campaign in chosen:
         report.plans.append(
             plan_campaign(sessions, campaign, occurrence=occurrence_of(campaign, now), now=now,
@@ -78,6 +81,17 @@ async def run_campaigns(
     if not dry_run:
         report.delivery = await send_pending(settings, sessions, clock, available, transport)
     return report
+
+
+def remember_campaigns(sessions: sessionmaker[Session], files: Sequence[CampaignFile], now: datetime) -> None:
+    """Keep the definition each run used, so reports and audits can tell what was sent."""
+    rows = [
+        {"name": f.campaign.name, "source": str(f.path), "definition": f.campaign.model_dump(mode="json"),
+         "updated_at": now}
+        for f in files
+    ]
+    with sessions.begin() as session:
+        upsert(session, CampaignRecord, rows, key="name", update=["source", "definition", "updated_at"])
 
 
 async def send_pending(

@@ -22,7 +22,7 @@ from edm.config import EngagementSettings, Settings, SmtpSettings, TrackingSetti
 from edm.customers import import_customers, import_orders, recompute_profiles
 from edm.resources import bundled_config_dir
 from edm.runner import RunReport, run_campaigns
-from edm.store import Customer, CustomerProfile, Event, OutboxMessage, Suppression
+from edm.store import CampaignRecord, Customer, CustomerProfile, Event, OutboxMessage, Suppression
 from edm.tracking import create_tracking_app, serve_in_background
 from tests.conftest import SmtpServer
 
@@ -125,6 +125,10 @@ def test_the_right_customers_get_one_personal_multipart_message_each(world: Worl
 
     report = world.run()
     assert report.delivery is not None and report.delivery.sent == len(world.smtp.handler.messages)
+    with world.sessions() as session:
+        recorded = dict(session.execute(select(CampaignRecord.name, CampaignRecord.definition)).all())
+    assert set(recorded) == {"holiday_greeting", "re_engagement", "win_back"}
+    assert recorded["win_back"]["audience"]["stages"] == ["churned"]
 
     expected = {
         "re_engagement": {"david@delta.example.com": "David Dunn", "eve@example.org": "Eve Quiet"},

@@ -4,7 +4,7 @@ from edm.store.engine import create_schema, make_engine, session_factory, upsert
 from edm.store.models import (
     SCHEMA_VERSION,
     Base,
-    Campaign,
+    CampaignRecord,
     Customer,
     CustomerProfile,
     Event,
@@ -16,7 +16,7 @@ from edm.store.models import (
 __all__ = [
     "SCHEMA_VERSION",
     "Base",
-    "Campaign",
+    "CampaignRecord",
     "Customer",
     "CustomerProfile",
     "Event",

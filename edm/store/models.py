@@ -105,7 +105,7 @@ class CustomerProfile(Base):
     interval_updated_at: Mapped[datetime | None]
 
 
-class Campaign(Base):
+class CampaignRecord(Base):
     """The last loaded definition of each campaign, kept for reports and audits."""
 
     __tablename__ = "campaigns"
