@@ -51,16 +51,19 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'edm.db'}"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def any_db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
-    """Runs the test on a SQLite file and on PostgreSQL (skipped only if no server answers)."""
-    if request.param == "sqlite":
-        return sqlite_url
+def _postgres_url() -> str:
+    """The test server's URL; skips only when none answers (and fails if CI promised one)."""
     if not POSTGRES_UP:
         if os.environ.get("EDM_TEST_REQUIRE_POSTGRES"):
             pytest.fail(f"EDM_TEST_REQUIRE_POSTGRES is set but no PostgreSQL answers at {POSTGRES_URL}")
         pytest.skip(f"no PostgreSQL at {POSTGRES_URL}")
     return POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """Runs the test on a SQLite file and on PostgreSQL."""
+    return sqlite_url if request.param == "sqlite" else _postgres_url()
 
 
 def _fresh_engine(url: str) -> Iterator[Engine]:
@@ -82,6 +85,13 @@ def engine(sqlite_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def any_engine(any_db_url: str) -> Iterator[Engine]:
     yield from _fresh_engine(any_db_url)
+
+
+@pytest.fixture
+def postgres_sessions() -> Iterator[sessionmaker[Session]]:
+    """For behaviour only PostgreSQL has (SKIP LOCKED)."""
+    for engine in _fresh_engine(_postgres_url()):
+        yield session_factory(engine)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from edm.delivery.outbox import CLAIM_LEASE, claim_batch
 from edm.resources import bundled_config_dir
 from edm.runner import send_pending
 from edm.store import Customer, CustomerProfile, OutboxMessage, Suppression
-from tests.conftest import POSTGRES_UP, SmtpServer
+from tests.conftest import SmtpServer
 
 NOW = datetime(2026, 11, 24, 9, tzinfo=UTC)
 
@@ -60,12 +60,9 @@ def test_a_crashed_workers_claim_expires_and_is_taken_again(any_sessions: sessio
 
 
 @pytest.mark.postgres
-@pytest.mark.skipif(not POSTGRES_UP, reason="needs PostgreSQL")
-def test_concurrent_claims_on_postgres_never_share_a_row(any_sessions: sessionmaker[Session]) -> None:
-    if any_sessions.kw["bind"].dialect.name != "postgresql":
-        pytest.skip("SKIP LOCKED is PostgreSQL's")
-    _queue(any_sessions, *(f"u{i}@example.com" for i in range(6)))
-    with any_sessions.begin() as first, any_sessions.begin() as second:
+def test_concurrent_claims_on_postgres_never_share_a_row(postgres_sessions: sessionmaker[Session]) -> None:
+    _queue(postgres_sessions, *(f"u{i}@example.com" for i in range(6)))
+    with postgres_sessions.begin() as first, postgres_sessions.begin() as second:
         mine = claim_batch(first, NOW, limit=4)
         theirs = claim_batch(second, NOW, limit=4)  # does not wait for the first transaction
     assert len(mine) == 4 and len(theirs) == 2 and not set(mine) & set(theirs)
