@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +18,6 @@ from edm import __version__
 from edm.clock import SystemClock
 from edm.config import Settings, load_settings
 from edm.errors import EdmError
-from edm.resources import bundled_config_dir
 
 if TYPE_CHECKING:
     from edm.runner import RunReport
@@ -68,6 +66,8 @@ def init(folder: Path) -> None:
 
     Example: edm init acme && cd acme && edm import customers customers.csv
     """
+    from edm.runner import initialise_folder
+
     settings = initialise_folder(folder)
     click.echo(f"Working folder ready: {folder.resolve()}")
     click.echo(f"  settings   {folder / 'edm.yaml'}")
@@ -75,23 +75,6 @@ def init(folder: Path) -> None:
     click.echo(f"  database   {settings.database_url}")
     click.echo("Next: set EDM_SECRET_KEY, then: edm import customers FILE; edm import orders FILE; "
                "edm classify")
-
-
-def initialise_folder(folder: Path) -> Settings:
-    """Copy the bundled settings and campaigns into `folder` (never overwriting) and create the store."""
-    from edm.runner import open_store
-
-    folder.mkdir(parents=True, exist_ok=True)
-    bundled = bundled_config_dir()
-    if not (folder / "edm.yaml").exists():
-        shutil.copy(bundled / "edm.yaml", folder / "edm.yaml")
-    (folder / "campaigns").mkdir(exist_ok=True)
-    for source in sorted((bundled / "campaigns").glob("*.yaml")):
-        if not (folder / "campaigns" / source.name).exists():
-            shutil.copy(source, folder / "campaigns" / source.name)
-    settings = load_settings(folder / "edm.yaml")
-    open_store(settings)
-    return settings
 
 
 @main.command()

@@ -25,12 +25,13 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from edm.cli import format_classification, format_run, initialise_folder
+from edm.cli import format_classification, format_run
 from edm.clock import FixedClock, SystemClock
 from edm.customers import import_customers, import_orders, recompute_profiles
 from edm.delivery.sink import smtp_sink
+from edm.errors import EdmError
 from edm.reports import format_summary, write_engagement_report
-from edm.runner import open_store, run_campaigns
+from edm.runner import initialise_folder, open_store, run_campaigns
 from edm.sample import write_sample_data
 from edm.store import CustomerProfile, Event, OutboxMessage
 from edm.tracking import create_tracking_app, serve_in_background
@@ -40,18 +41,24 @@ FOLLOW_UP_AFTER = timedelta(days=8)
 FOLLOW_UP_CAMPAIGNS = ["re_engagement", "win_back"]
 
 
+MARKER = ".edm-demo"
+
+
 def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
+    if (folder / "edm.yaml").exists() and not (folder / MARKER).exists():
+        raise EdmError(f"{folder} is a working folder of yours; the demo only recreates its own folders")
     for stale in ("edm.db", "edm.db-wal", "edm.db-shm", "mail", "campaigns", "edm.yaml"):
         path = folder / stale
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
-    settings = initialise_folder(folder)
+    settings = initialise_folder(folder, environ={})  # never the operator's database or relay
+    (folder / MARKER).touch()
     sessions = open_store(settings)
     clock = FixedClock(SystemClock().now())
-    if not settings.secret_keys:  # a throwaway signing key, never printed
-        settings = settings.model_copy(update={"secret_keys": (SecretStr(secrets.token_urlsafe(32)),)})
+    throwaway_key = SecretStr(secrets.token_urlsafe(32))  # never printed
+    settings = settings.model_copy(update={"secret_keys": (throwaway_key,)})
     echo(f"1. Working folder {folder.resolve()} with database {settings.database_url}")
 
     files = write_sample_data(folder, clock.now().date(), customers=customers)
@@ -76,7 +83,8 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
         for line in format_run(report):
             echo("   " + line)
 
-        reactions = simulate_recipients(settings.mail_dir, random.Random(7))  # noqa: S311 - simulated readers, not security
+        readers = random.Random(7)  # noqa: S311 - simulated readers, not security
+        reactions = simulate_recipients(settings.mail_dir, readers)
         echo(f"6. Recipients' mail clients fetched {reactions.opens} pixels, followed {reactions.clicks} "
              f"links and sent {reactions.unsubscribes} one-click unsubscribes over HTTP")
 

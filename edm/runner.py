@@ -6,9 +6,11 @@ each part stays usable on its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,13 +19,14 @@ from edm.campaigns.loader import CampaignFile, load_campaigns
 from edm.campaigns.planner import PlanResult, plan_campaign
 from edm.campaigns.schema import Campaign
 from edm.clock import Clock
-from edm.config import Settings
+from edm.config import Settings, load_settings
 from edm.delivery.compose import Composer
 from edm.delivery.sender import SendSummary, send_due
 from edm.delivery.transport import SmtpTransport, Transport
 from edm.engagement import IntervalSummary, refresh_intervals
 from edm.errors import CampaignError
 from edm.render import Renderer
+from edm.resources import bundled_config_dir
 from edm.store import CampaignRecord, create_schema, make_engine, session_factory, upsert
 from edm.tracking import TrackingLinks
 
@@ -33,6 +36,21 @@ def open_store(settings: Settings) -> sessionmaker[Session]:
     engine = make_engine(settings.database_url)
     create_schema(engine)
     return session_factory(engine)
+
+
+def initialise_folder(folder: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Copy the bundled settings and campaigns into `folder` (never overwriting) and create the store."""
+    folder.mkdir(parents=True, exist_ok=True)
+    bundled = bundled_config_dir()
+    if not (folder / "edm.yaml").exists():
+        shutil.copy(bundled / "edm.yaml", folder / "edm.yaml")
+    (folder / "campaigns").mkdir(exist_ok=True)
+    for source in sorted((bundled / "campaigns").glob("*.yaml")):
+        if not (folder / "campaigns" / source.name).exists():
+            shutil.copy(source, folder / "campaigns" / source.name)
+    settings = load_settings(folder / "edm.yaml", environ)
+    open_store(settings)
+    return settings
 
 
 def occurrence_of(campaign: Campaign, now: datetime) -> date:

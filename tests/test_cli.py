@@ -42,10 +42,12 @@ def test_version() -> None:
 
 def test_demo_runs_the_whole_path_and_leaves_a_usable_folder(tmp_path: Path) -> None:
     folder = tmp_path / "demo"
+    elsewhere = f"sqlite:///{tmp_path / 'production.db'}"  # the demo must never touch this
     result = CliRunner().invoke(main, ["demo", "--dir", str(folder), "--customers", "120"],
-                                catch_exceptions=False)
+                                env={"EDM_DATABASE_URL": elsewhere}, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "0 new messages" in result.output
+    assert not (tmp_path / "production.db").exists()
     assert (folder / "report.html").stat().st_size > 0
     mails = list((folder / "mail").glob("*.eml"))
     sessions = open_store(load_settings(folder / "edm.yaml"))
@@ -63,6 +65,13 @@ def test_demo_runs_the_whole_path_and_leaves_a_usable_folder(tmp_path: Path) -> 
     assert report.exit_code == 0, report.output
     assert f"sent {sent}," in report.output
     assert (tmp_path / "e.csv").read_text(encoding="utf-8-sig").startswith("campaign,sent")
+
+
+def test_demo_refuses_to_recreate_a_users_working_folder(tmp_path: Path) -> None:
+    CliRunner().invoke(main, ["init", str(tmp_path)], catch_exceptions=False)
+    result = CliRunner().invoke(main, ["demo", "--dir", str(tmp_path)], catch_exceptions=False)
+    assert result.exit_code == 1 and "working folder of yours" in result.output
+    assert (tmp_path / "edm.yaml").exists() and (tmp_path / "edm.db").exists()
 
 
 def test_import_reports_row_and_column_and_writes_nothing(tmp_path: Path) -> None:
