@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from edm.classes import Tier
 from edm.errors import ConfigError
 from edm.resources import bundled_config_dir
 from edm.yamlfile import load_model
@@ -24,7 +25,6 @@ DEFAULT_DATABASE_URL = "sqlite:///edm.db"
 DEFAULT_SMTP_PORT = 1025
 DEFAULT_TRACKING_PORT = 8080
 SECRET_ENV = ("EDM_SECRET_KEY", "EDM_SMTP__USERNAME", "EDM_SMTP__PASSWORD")
-Tier = Literal["high", "medium", "low"]
 
 
 class _Section(BaseModel):

@@ -13,12 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
-Tier = Literal["high", "medium", "low"]
-Stage = Literal["prospect", "new", "growing", "mature", "at_risk", "churned", "reacquired"]
-TIERS: tuple[Tier, ...] = ("high", "medium", "low")
-STAGES: tuple[Stage, ...] = (
-    "prospect", "new", "growing", "mature", "at_risk", "churned", "reacquired",
-)
+from edm.classes import LIFECYCLE_STAGES, VALUE_TIERS, Stage, Tier
+
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 
 
@@ -29,8 +25,8 @@ class _Strict(BaseModel):
 class Audience(_Strict):
     """Who may receive the campaign, by value tier and lifecycle stage (both must match)."""
 
-    tiers: list[Tier] = Field(default_factory=lambda: list(TIERS), min_length=1)
-    stages: list[Stage] = Field(default_factory=lambda: list(STAGES), min_length=1)
+    tiers: list[Tier] = Field(default_factory=lambda: list(VALUE_TIERS), min_length=1)
+    stages: list[Stage] = Field(default_factory=lambda: list(LIFECYCLE_STAGES), min_length=1)
 
 
 class Schedule(_Strict):

@@ -1,8 +1,7 @@
 """Customers: CSV import, classification (pure, pandas) and stored profiles."""
 
+from edm.classes import LIFECYCLE_STAGES, VALUE_TIERS
 from edm.customers.classify import (
-    LIFECYCLE_STAGES,
-    VALUE_TIERS,
     TierThresholds,
     assign_lifecycle_stage,
     assign_value_tier,

@@ -20,8 +20,6 @@ import pandas as pd
 
 from edm.config import ClassificationSettings, LifecycleRules, ValueTierRules
 
-VALUE_TIERS = ("high", "medium", "low")
-LIFECYCLE_STAGES = ("prospect", "new", "growing", "mature", "at_risk", "churned", "reacquired")
 AGGREGATE_COLUMNS = (
     "customer_id",
     "order_count",

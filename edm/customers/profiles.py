@@ -18,9 +18,10 @@ import pandas as pd
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.classes import LIFECYCLE_STAGES, VALUE_TIERS
 from edm.clock import Clock
 from edm.config import ClassificationSettings
-from edm.customers.classify import LIFECYCLE_STAGES, VALUE_TIERS, classify
+from edm.customers.classify import classify
 from edm.store import Customer, CustomerProfile, Order, upsert
 from edm.store.sql import days_between
 

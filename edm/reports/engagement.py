@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from edm.classes import LIFECYCLE_STAGES, VALUE_TIERS
 from edm.errors import EdmError
 from edm.store import CustomerProfile, Event, OutboxMessage
 
@@ -27,8 +28,8 @@ UNKNOWN = "unknown"
 
 # Analysts read tiers and stages in their natural order, not alphabetically.
 _NATURAL_ORDER: dict[str, tuple[str, ...]] = {
-    "tier": ("high", "medium", "low"),
-    "stage": ("prospect", "new", "growing", "mature", "at_risk", "churned", "reacquired"),
+    "tier": VALUE_TIERS,
+    "stage": LIFECYCLE_STAGES,
 }
 
 GroupKey = tuple[str, ...]
