@@ -59,3 +59,11 @@ def test_outbox_key_is_unique(any_sessions: sessionmaker[Session]) -> None:
 def test_naive_datetimes_are_refused(sessions: sessionmaker[Session]) -> None:
     with pytest.raises(Exception, match="naive datetime"), sessions.begin() as session:
         session.add(Customer(**{**_customer("c1", "Ann"), "created_at": datetime(2026, 1, 1)}))
+
+
+def test_upsert_takes_more_rows_than_one_statement_can_bind(any_sessions: sessionmaker[Session]) -> None:
+    rows = [_customer(f"c{i}", f"name {i}") for i in range(2 * 500 + 7)]
+    with any_sessions.begin() as session:
+        upsert(session, Customer, rows, key="external_id", update=["name"])
+    with any_sessions() as session:
+        assert len(session.scalars(select(Customer.id)).all()) == len(rows)

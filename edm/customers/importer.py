@@ -361,8 +361,7 @@ def _write(
         if r["external_id"] in stored
         and stored[r["external_id"]] != tuple(r[f] for f in fields)
     ]
-    for chunk in _chunks([*fresh, *changed]):
-        upsert(session, model, chunk, key="external_id", update=fields)
+    upsert(session, model, [*fresh, *changed], key="external_id", update=fields)
     return ImportResult(
         rows=len(records),
         inserted=len(fresh),

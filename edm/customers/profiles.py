@@ -25,7 +25,6 @@ from edm.customers.classify import classify
 from edm.store import Customer, CustomerProfile, Order, upsert
 from edm.store.sql import days_between
 
-CHUNK = 500
 PROFILE_COLUMNS = (
     "value_tier",
     "lifecycle_stage",
@@ -110,14 +109,7 @@ def recompute_profiles(
             }
             for row, tier, stage in zip(rows, tiers, stages, strict=True)
         ]
-        for start in range(0, len(profiles), CHUNK):
-            upsert(
-                session,
-                CustomerProfile,
-                profiles[start : start + CHUNK],
-                key="customer_id",
-                update=PROFILE_COLUMNS,
-            )
+        upsert(session, CustomerProfile, profiles, key="customer_id", update=PROFILE_COLUMNS)
     changed = sum(
         (row[6], row[7]) != (tier, stage) for row, tier, stage in zip(rows, tiers, stages, strict=True)
     )

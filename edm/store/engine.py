@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.store.models import Base
 
+UPSERT_BATCH = 500  # rows per INSERT: SQLite allows 32766 bound parameters per statement
+
 
 def make_engine(url: str) -> Engine:
     """An engine with sane per-dialect settings; SQLite gets WAL and foreign keys."""
@@ -47,21 +49,22 @@ def upsert(
 ) -> None:
     """Insert rows, or update the listed columns where `key` already exists.
 
-    With `update=None` existing rows are left untouched (insert-or-ignore).
+    With `update=None` existing rows are left untouched (insert-or-ignore). Rows go in
+    batches, so any number stays within the database's limit on bound parameters.
     """
     values = [dict(row) for row in rows]
-    if not values:
-        return
-    insert = _dialect_insert(session)(model).values(values)
     columns = list(update) if update is not None else []
-    statement = (
-        insert.on_conflict_do_update(
-            index_elements=[key], set_={c: getattr(insert.excluded, c) for c in columns}
+    dialect_insert = _dialect_insert(session)
+    for start in range(0, len(values), UPSERT_BATCH):
+        insert = dialect_insert(model).values(values[start : start + UPSERT_BATCH])
+        statement = (
+            insert.on_conflict_do_update(
+                index_elements=[key], set_={c: getattr(insert.excluded, c) for c in columns}
+            )
+            if columns
+            else insert.on_conflict_do_nothing(index_elements=[key])
         )
-        if columns
-        else insert.on_conflict_do_nothing(index_elements=[key])
-    )
-    session.execute(statement)
+        session.execute(statement)
 
 
 def _dialect_insert(session: Session) -> Any:
