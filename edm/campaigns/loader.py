@@ -47,10 +47,3 @@ def load_campaigns(folder: Path) -> dict[str, CampaignFile]:
         raise CampaignError("\n".join(problems))
     return found
 
-
-def find_campaign(folder: Path, name: str) -> CampaignFile:
-    campaigns = load_campaigns(folder)
-    if name not in campaigns:
-        known = ", ".join(sorted(campaigns)) or "none"
-        raise CampaignError(f"no campaign named {name!r} in {folder} (found: {known})")
-    return campaigns[name]

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from edm.config import SmtpSettings
 from edm.delivery.transport import Delivery
 from edm.errors import PermanentDeliveryError
-from edm.store import Event, OutboxMessage, Suppression, upsert
+from edm.store import Event, OutboxMessage
+from edm.suppression import HARD_BOUNCE, suppress
 
 CLAIM_LEASE = timedelta(minutes=10)
 
@@ -57,7 +58,7 @@ def record_results(
         elif isinstance(delivery.error, PermanentDeliveryError):
             row.state = "bounced"
             session.add(Event(kind="bounce", customer_id=row.customer_id, outbox_id=row.id, occurred_at=now))
-            suppress(session, row.to_address, "hard_bounce", now)
+            suppress(session, [row.to_address], HARD_BOUNCE, now)
         elif row.attempts >= settings.max_attempts:
             row.state = "failed"
         else:
@@ -70,7 +71,3 @@ def settle(session: Session, outbox_id: int, state: str, reason: str) -> None:
     """Close a claimed row without sending it (suppressed, or failed before the relay)."""
     row = session.get_one(OutboxMessage, outbox_id)
     row.state, row.last_reply, row.claimed_until = state, reason[:1000], None
-
-
-def suppress(session: Session, email: str, reason: str, now: datetime) -> None:
-    upsert(session, Suppression, [{"email": email, "reason": reason, "created_at": now}], key="email")

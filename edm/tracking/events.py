@@ -10,10 +10,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from edm.store import Customer, Event, OutboxMessage, Suppression, upsert
+from edm.store import Customer, Event, OutboxMessage
+from edm.suppression import UNSUBSCRIBED, suppress
 
 USER_AGENT_MAX = 500  # the width of events.user_agent
-UNSUBSCRIBED = "unsubscribed"
 
 
 def record_event(
@@ -77,9 +77,5 @@ def unsubscribe(
         occurred_at=occurred_at,
         user_agent=user_agent,
     )
-    rows = [
-        {"email": address, "reason": UNSUBSCRIBED, "created_at": occurred_at}
-        for address in sorted(addresses)
-    ]
-    upsert(session, Suppression, rows, key="email")
+    suppress(session, addresses, UNSUBSCRIBED, occurred_at)
     return email
