@@ -20,6 +20,7 @@ from edm.config import Settings, load_settings
 from edm.errors import EdmError
 
 if TYPE_CHECKING:
+    from edm.customers import ClassificationSummary, ImportResult
     from edm.runner import RunReport
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -112,8 +113,7 @@ def import_customers_command(file: Path, settings: Settings) -> None:
     from edm.runner import open_store
 
     result = import_customers(open_store(settings), file, SystemClock())
-    click.echo(f"{file}: {result.rows} rows, {result.inserted} new, {result.updated} updated, "
-               f"{result.unchanged} unchanged")
+    click.echo(format_import(file, result))
 
 
 @import_group.command(name="orders")
@@ -128,8 +128,12 @@ def import_orders_command(file: Path, settings: Settings) -> None:
     from edm.runner import open_store
 
     result = import_orders(open_store(settings), file)
-    click.echo(f"{file}: {result.rows} rows, {result.inserted} new, {result.updated} updated, "
-               f"{result.unchanged} unchanged")
+    click.echo(format_import(file, result))
+
+
+def format_import(file: Path, result: ImportResult) -> str:
+    return (f"{file}: {result.rows} rows, {result.inserted} new, {result.updated} updated, "
+            f"{result.unchanged} unchanged")
 
 
 @main.command()
@@ -143,13 +147,14 @@ def classify(settings: Settings) -> None:
     from edm.runner import open_store
 
     summary = recompute_profiles(open_store(settings), settings.classification, SystemClock())
-    click.echo(format_classification(summary.tiers, summary.stages, summary.total, summary.changed))
+    click.echo(format_classification(summary))
 
 
-def format_classification(tiers: dict[str, int], stages: dict[str, int], total: int, changed: int) -> str:
-    tier_text = ", ".join(f"{name} {count}" for name, count in tiers.items())
-    stage_text = ", ".join(f"{name} {count}" for name, count in stages.items())
-    return f"{total} customers ({changed} changed)\n  value tier: {tier_text}\n  lifecycle:  {stage_text}"
+def format_classification(summary: ClassificationSummary) -> str:
+    tiers = ", ".join(f"{name} {count}" for name, count in summary.tiers.items())
+    stages = ", ".join(f"{name} {count}" for name, count in summary.stages.items())
+    return (f"{summary.total} customers ({summary.changed} changed)\n"
+            f"  value tier: {tiers}\n  lifecycle:  {stages}")
 
 
 @main.group()

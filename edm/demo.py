@@ -67,8 +67,7 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
     echo(f"2. Imported {imported.rows} customers and {orders.rows} orders from {folder}")
 
     classes = recompute_profiles(sessions, settings.classification, clock)
-    echo("3. Classified " + format_classification(classes.tiers, classes.stages, classes.total,
-                                                   classes.changed))
+    echo("3. Classified " + format_classification(classes))
 
     app = create_tracking_app(sessions, settings.signing_keys(), clock)
     with smtp_sink(settings.mail_dir) as (host, port), serve_in_background(app) as base_url:
