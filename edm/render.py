@@ -144,7 +144,7 @@ class Renderer:
             rendered = self._compiled_subject(source).render(dict(context))
         except Exception as exc:
             raise TemplateError(f"{name}: {_describe(exc, self.templates_dir)}") from exc
-        return _one_header_line(rendered)
+        return one_line(rendered)
 
     def _compiled_subject(self, source: str) -> jinja2.Template:
         """Compiling is far slower than rendering, and a campaign has only a few subjects."""
@@ -194,7 +194,9 @@ def _tidy_text(text: str) -> str:
     return _BLANK_RUNS.sub("\n\n", lines) + "\n"
 
 
-def _one_header_line(rendered: str) -> str:
+def one_line(rendered: str) -> str:
+    """Control characters (CR and LF among them) and whitespace runs become one space:
+    the value can never start a new header."""
     cleaned = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in rendered)
     return " ".join(cleaned.split())
 

@@ -6,19 +6,13 @@ customer's name or a subject can never start a new header.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
-_WHITESPACE = re.compile(r"\s+")
-
-
-def one_line(value: str) -> str:
-    """Collapse every run of whitespace (CR and LF included) to one space."""
-    return _WHITESPACE.sub(" ", value).strip()
+from edm.render import one_line
 
 
 def build_message(
