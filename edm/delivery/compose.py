@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
+from email.utils import parseaddr
 from typing import Any
 
 from edm.campaigns.schema import Campaign
@@ -100,5 +101,4 @@ def _profile_view(profile: CustomerProfile | None, now: datetime) -> ProfileView
 
 
 def _display_name(address: str) -> str:
-    name, _, _ = address.partition("<")
-    return name.strip().strip('"') or address
+    return parseaddr(address)[0] or address
