@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,11 +21,15 @@ from edm.config import Settings, load_settings
 from edm.errors import EdmError
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from edm.customers import ClassificationSummary, ImportResult
+    from edm.customers.card import CustomerCard
     from edm.runner import RunReport
 
 F = TypeVar("F", bound=Callable[..., Any])
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+WIDTH = 100
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": WIDTH}
 
 
 class EdmGroup(click.Group):
@@ -139,7 +144,9 @@ def format_import(file: Path, result: ImportResult) -> str:
 @main.command()
 @with_settings
 def classify(settings: Settings) -> None:
-    """Recompute every customer's value tier and lifecycle stage.
+    """Recompute every customer's classes in all nine dimensions, and the churn risk.
+
+    Prints customers per class and how many moved since the last run.
 
     Example: edm classify
     """
@@ -147,14 +154,100 @@ def classify(settings: Settings) -> None:
     from edm.runner import open_store
 
     summary = recompute_profiles(open_store(settings), settings.classification, SystemClock())
-    click.echo(format_classification(summary))
+    click.echo(render(classification_table(summary)), nl=False)
 
 
 def format_classification(summary: ClassificationSummary) -> str:
-    tiers = ", ".join(f"{name} {count}" for name, count in summary.tiers.items())
-    stages = ", ".join(f"{name} {count}" for name, count in summary.stages.items())
-    return (f"{summary.total} customers ({summary.changed} changed)\n"
+    """Two short lines (value tier, lifecycle stage) for progress output such as the demo's."""
+    counts = summary.counts
+    tiers = ", ".join(f"{name} {n}" for name, n in counts["value_tier"].items())
+    stages = ", ".join(f"{name} {n}" for name, n in counts["lifecycle_stage"].items() if n)
+    return (f"{summary.total} customers ({summary.customers_moved} moved)\n"
             f"  value tier: {tiers}\n  lifecycle:  {stages}")
+
+
+def classification_table(summary: ClassificationSummary) -> Table:
+    from rich.table import Table
+
+    table = Table(
+        title=f"{summary.total:,} customers classified at {summary.computed_at:%Y-%m-%d %H:%M} UTC",
+        caption=(
+            f"{summary.customers_moved:,} moved since the last run; "
+            f"{summary.first_profiles:,} classified for the first time"
+        ),
+    )
+    for header, justify in (("dimension", "left"), ("class", "left"), ("customers", "right"),
+                            ("share", "right"), ("moved in", "right")):
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for dimension, counts in summary.counts.items():
+        for index, (name, count) in enumerate(counts.items()):
+            share = f"{count / summary.total:.1%}" if summary.total else "-"
+            moved_in = summary.moved_into.get(dimension, {}).get(name, 0)
+            table.add_row(dimension if index == 0 else "", name, f"{count:,}", share, f"{moved_in:,}",
+                          end_section=index == len(counts) - 1)
+    if summary.churn_model is not None:
+        model = summary.churn_model
+        table.caption = (f"{table.caption}\nchurn model (BG/NBD, weeks): r={model.r:.3g} "
+                         f"alpha={model.alpha:.3g} a={model.a:.3g} b={model.b:.3g}")
+    return table
+
+
+@main.group()
+def customers() -> None:
+    """Look at individual customers."""
+
+
+@customers.command()
+@click.argument("customer_id")
+@with_settings
+def show(customer_id: str, settings: Settings) -> None:
+    """One customer's profile: every class with its reason, churn risk, recent moves.
+
+    CUSTOMER_ID is the id from your CRM (external_id) or edm's internal number.
+
+    Example: edm customers show C-1042
+    """
+    from edm.customers.card import customer_card
+    from edm.runner import open_store
+
+    card = customer_card(open_store(settings), customer_id, settings.classification)
+    click.echo(render(*card_tables(card)), nl=False)
+
+
+def card_tables(card: CustomerCard) -> list[Table | str]:
+    from rich.table import Table
+
+    customer, profile = card.customer, card.profile
+    header = (f"{customer.name} ({customer.external_id}, #{customer.id}) <{customer.email}>\n"
+              f"{customer.kind}, industry {customer.industry or '-'}, locale {customer.locale}, "
+              f"time zone {customer.timezone}")
+    if profile is None:
+        return [header, "Not classified yet: run `edm classify`."]
+    classes = Table(title=f"Profile computed at {profile.computed_at:%Y-%m-%d %H:%M} UTC")
+    classes.add_column("dimension")
+    classes.add_column("class")
+    classes.add_column("why")
+    for dimension, explanation in card.explanations.items():
+        stored = getattr(profile, dimension, None)
+        classes.add_row(dimension, str(stored or explanation.value), explanation.reason)
+    moves = Table(title="Recent moves")
+    for column in ("when (UTC)", "dimension", "from", "to"):
+        moves.add_column(column)
+    for move in card.transitions:
+        moves.add_row(f"{move.computed_at:%Y-%m-%d %H:%M}", move.dimension, move.old or "-", move.new)
+    if not card.transitions:
+        moves.add_row("-", "no class changes recorded", "", "")
+    return [header, classes, moves]
+
+
+def render(*parts: Any) -> str:
+    """Rich renderables as plain text at a fixed width, so output is the same in a pipe and in tests."""
+    from rich.console import Console
+
+    console = Console(width=WIDTH, record=True, file=io.StringIO(), color_system=None)
+    for part in parts:
+        console.print(part)
+    return console.export_text()
 
 
 @main.group()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
@@ -55,22 +55,99 @@ class TrackingSettings(_Section):
     port: int = Field(DEFAULT_TRACKING_PORT, ge=0, le=65535)
 
 
-class ValueTierRules(_Section):
-    """Revenue quantiles: at or above `high_quantile` is high, above `medium_quantile` medium."""
+class Quantile(_Section):
+    """A threshold given as a quantile of the population, e.g. `{quantile: 0.8}`: the top 20% are above."""
 
-    high_quantile: float = Field(0.8, gt=0, lt=1)
-    medium_quantile: float = Field(0.45, gt=0, lt=1)
+    quantile: float = Field(gt=0, lt=1)
+
+
+Threshold = float | Quantile
+"""An absolute figure (money, orders per year) or a quantile over the customers who have ordered."""
+
+
+def _check_order(lower: Threshold, upper: Threshold, lower_name: str, upper_name: str) -> None:
+    """Thresholds of the same kind must be ordered; mixed kinds are ordered when resolved."""
+    if isinstance(lower, Quantile) and isinstance(upper, Quantile):
+        lower, upper = lower.quantile, upper.quantile
+    if isinstance(lower, float | int) and isinstance(upper, float | int) and lower >= upper:
+        raise ValueError(f"{lower_name} must be below {upper_name}")
+
+
+class ScaleRules(_Section):
+    """Sales to the customer over the last 365 days: from `large` it is large, from `medium` medium."""
+
+    large: Threshold = 1_000_000.0
+    medium: Threshold = 100_000.0
+
+
+class ValueTierRules(_Section):
+    """`metric` over the customer's whole history: at or above `high` is high, above `medium` medium."""
+
+    metric: Literal["revenue", "margin"] = "revenue"
+    high: Threshold = Quantile(quantile=0.8)
+    medium: Threshold = Quantile(quantile=0.45)
 
     @model_validator(mode="after")
     def _ordered(self) -> ValueTierRules:
-        if self.medium_quantile >= self.high_quantile:
-            raise ValueError("medium_quantile must be below high_quantile")
+        _check_order(self.medium, self.high, "medium", "high")
+        return self
+
+
+class PurchaseFrequencyRules(_Section):
+    """Orders per year over the last `window_days`: from `high` it is high, from `medium` medium."""
+
+    high: Threshold = 12.0
+    medium: Threshold = 4.0
+    window_days: int = Field(365, ge=30)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PurchaseFrequencyRules:
+        _check_order(self.medium, self.high, "medium", "high")
+        return self
+
+
+IndustryWithWords = Literal["manufacturing", "services", "trade"]
+DEFAULT_INDUSTRY_SYNONYMS: dict[IndustryWithWords, list[str]] = {
+    "manufacturing": ["manufacturing", "manufacturer", "factory", "industrial", "制造", "制造业", "工厂"],
+    "services": ["services", "service", "consulting", "software", "logistics", "服务", "服务业", "咨询"],
+    "trade": ["trade", "trading", "retail", "wholesale", "distribution", "distributor",
+              "贸易", "贸易业", "零售", "批发", "商贸"],
+}
+
+
+class IndustryRules(_Section):
+    """Words (any case, any language) that put a free-text industry in a class; the rest is other."""
+
+    synonyms: dict[IndustryWithWords, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_INDUSTRY_SYNONYMS.items()}
+    )
+
+
+class LoyaltyRules(_Section):
+    """Loyal: a customer for `loyal_years` who still buys at their usual pace; at risk when the pace falls.
+
+    The pace is "clearly falling" when orders over the last `recent_days` run below
+    `falling_ratio` of the customer's usual rate, or when the churn model gives a
+    probability of still being active below `at_risk_probability`.
+    """
+
+    loyal_years: float = Field(2.0, gt=0)
+    fairly_loyal_years: float = Field(1.0, gt=0)
+    recent_days: int = Field(180, ge=30)
+    falling_ratio: float = Field(0.5, gt=0, lt=1)
+    at_risk_probability: float = Field(0.5, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LoyaltyRules:
+        if self.fairly_loyal_years > self.loyal_years:
+            raise ValueError("fairly_loyal_years must not exceed loyal_years")
         return self
 
 
 class LifecycleRules(_Section):
-    """Day thresholds, measured from the first and the last order."""
+    """Day thresholds, measured from the first and the last order (and the last open or click, for leads)."""
 
+    lead_days: int = Field(90, ge=1)
     new_days: int = Field(90, ge=1)
     mature_days: int = Field(365, ge=1)
     at_risk_days: int = Field(150, ge=1)
@@ -83,9 +160,77 @@ class LifecycleRules(_Section):
         return self
 
 
+class RelationshipRules(_Section):
+    """Key-account stage by share of wallet (our share of what the customer spends in the category).
+
+    Below `initial` is gestation, from `initial` initial, from `middle` middle, from
+    `partner` strategic partner; trading that stopped for `interrupted_days` is interrupted.
+    """
+
+    initial: float = Field(0.30, gt=0, le=1)
+    middle: float = Field(0.50, gt=0, le=1)
+    partner: float = Field(0.95, gt=0, le=1)
+    interrupted_days: int = Field(180, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RelationshipRules:
+        if not self.initial < self.middle < self.partner:
+            raise ValueError("the shares must rise: initial < middle < partner")
+        return self
+
+
+class ChurnKindRules(_Section):
+    """Partial churn: a product line bought in the year before the last `recent_days` but not within them."""
+
+    recent_days: int = Field(180, ge=1)
+
+
+class ProfitProfileRules(_Section):
+    """Red, black and white faces among key customers (value tier high), by margin rate and buying pattern.
+
+    Black: margin rate at most `black_max_margin`. White: margin rate at most
+    `white_max_margin` on volume (sales over the last 365 days) at or above `white_min_volume`.
+    Red: margin rate at least `red_min_margin` with irregular buying (coefficient of
+    variation of the gaps between orders at least `red_min_irregularity`).
+    """
+
+    black_max_margin: float = Field(0.02, ge=-1, lt=1)
+    white_max_margin: float = Field(0.12, ge=-1, lt=1)
+    white_min_volume: Threshold = Quantile(quantile=0.5)
+    red_min_margin: float = Field(0.30, gt=-1, lt=1)
+    red_min_irregularity: float = Field(0.75, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ProfitProfileRules:
+        if not self.black_max_margin < self.white_max_margin < self.red_min_margin:
+            raise ValueError("margins must rise: black_max_margin < white_max_margin < red_min_margin")
+        return self
+
+
 class ClassificationSettings(_Section):
+    scale: ScaleRules = ScaleRules()
     value_tier: ValueTierRules = ValueTierRules()
+    industry: IndustryRules = IndustryRules()
+    purchase_frequency: PurchaseFrequencyRules = PurchaseFrequencyRules()
+    loyalty: LoyaltyRules = LoyaltyRules()
     lifecycle: LifecycleRules = LifecycleRules()
+    relationship: RelationshipRules = RelationshipRules()
+    churn_kind: ChurnKindRules = ChurnKindRules()
+    profit_profile: ProfitProfileRules = ProfitProfileRules()
+
+
+ImportKind = Literal["customers", "orders", "wallet", "contacts"]
+
+
+class ImportSettings(_Section):
+    """How files are read: `columns` maps, per kind of file, edm's field name to the file's header.
+
+    e.g. `columns: {customers: {external_id: 客户编号, email: 邮箱}}` imports a CRM export
+    as it is; fields not listed are looked up by their own name.
+    """
+
+    columns: dict[ImportKind, dict[str, str]] = {}
+    chunk_rows: int = Field(100_000, ge=1)
 
 
 class EngagementSettings(_Section):
@@ -114,6 +259,7 @@ class Settings(BaseModel):
     smtp: SmtpSettings = SmtpSettings()
     tracking: TrackingSettings = TrackingSettings()
     classification: ClassificationSettings = ClassificationSettings()
+    imports: ImportSettings = ImportSettings()
     engagement: EngagementSettings = EngagementSettings()
     secret_keys: tuple[SecretStr, ...] = ()
 

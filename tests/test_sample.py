@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from email_validator import validate_email
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from edm.config import ClassificationSettings
 from edm.customers.classify import classify
+from edm.customers.features import NO_LINE, CustomerColumns, OrderColumns, customer_features, epoch_day
 from edm.errors import EdmError
 from edm.sample import (
     CUSTOMER_COLUMNS,
@@ -236,38 +238,28 @@ def test_a_customer_count_below_one_is_refused(tmp_path: Path) -> None:
     ("today", "seed"), [(TODAY, 20261124), (date(2024, 2, 29), 1), (date(2031, 1, 1), 99)]
 )
 def test_classification_puts_every_customer_in_the_intended_stage(today: date, seed: int) -> None:
-    """End to end with the real classifier: each generated segment is read as its stage."""
+    """End to end with the real figures and classifier: each generated segment is read as its stage."""
     people, orders = generate_sample(today, seed=seed)
-    frame = pd.DataFrame(
-        {
-            "customer_external_id": [o.customer_external_id for o in orders],
-            "ordered_at": pd.to_datetime([o.ordered_at for o in orders]).tz_localize("UTC"),
-            "amount": [float(o.amount) for o in orders],
-        }
+    number = {p.external_id: n for n, p in enumerate(people, start=1)}
+    stamps = pd.to_datetime([o.ordered_at for o in orders]).tz_localize("UTC")
+    customers = CustomerColumns(
+        customer_id=np.arange(1, len(people) + 1, dtype=np.int64),
+        industry_text=[p.industry or "" for p in people],
+        share=np.full(len(people), np.nan),
+        category_spend=np.full(len(people), np.nan),
+        engaged_day=np.full(len(people), np.nan),
     )
-    per = _per_customer_frame(frame)
-    ids = [p.external_id for p in people]
-    aggregates = per.reindex(ids).rename_axis("customer_id").reset_index()
-    aggregates["order_count"] = aggregates["order_count"].fillna(0).astype(int)
-    aggregates["revenue"] = aggregates["revenue"].fillna(0.0)
+    columns = OrderColumns(
+        customer_id=np.array([number[o.customer_external_id] for o in orders], dtype=np.int64),
+        day=np.asarray(stamps.as_unit("ns").asi8 / 86_400e9, dtype=float),
+        amount=np.array([float(o.amount) for o in orders]),
+        margin=np.full(len(orders), np.nan),
+        line=np.full(len(orders), NO_LINE, dtype=np.int64),
+        line_names=(),
+    )
     now = datetime.combine(today, datetime.min.time(), tzinfo=UTC)
-    stages = classify(aggregates, ClassificationSettings(), now)["lifecycle_stage"]
+    rules = ClassificationSettings()
+    features, _ = customer_features(customers, columns, epoch_day(now), rules)
+    stages = classify(features, rules)[0]["lifecycle_stage"]
     intended = [{"steady": "mature"}.get(p.segment, p.segment) for p in people]
     assert stages.tolist() == intended
-
-
-def _per_customer_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Aggregates in the shape `edm.customers.classify` expects, indexed by customer."""
-    frame = frame.sort_values(["customer_external_id", "ordered_at"])
-    gaps = frame.groupby("customer_external_id")["ordered_at"].diff().dt.total_seconds() / 86_400
-    return (
-        frame.assign(gap=gaps)
-        .groupby("customer_external_id")
-        .agg(
-            order_count=("amount", "size"),
-            revenue=("amount", "sum"),
-            first_order_at=("ordered_at", "min"),
-            last_order_at=("ordered_at", "max"),
-            longest_gap_days=("gap", "max"),
-        )
-    )

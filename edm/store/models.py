@@ -22,11 +22,12 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -85,7 +86,37 @@ class Order(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     ordered_at: Mapped[datetime]
     amount: Mapped[Decimal]
+    margin: Mapped[Decimal | None]  # amount minus cost, where the cost is known
     product_line: Mapped[str | None] = mapped_column(String(64))
+
+
+class WalletEstimate(Base):
+    """Our estimated share of what the customer spends in the category (key-account stage).
+
+    Either the share itself, or the customer's annual category spend, from which the
+    share is our sales over the last 365 days divided by that spend.
+    """
+
+    __tablename__ = "wallet_estimates"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    share: Mapped[float | None]
+    category_spend: Mapped[Decimal | None]
+    estimated_on: Mapped[date]
+
+
+class Contact(Base):
+    """A person at a customer company: who receives mail, and whose birthday to remember."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("customer_id", "email"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(100))
+    birthday: Mapped[date | None]
 
 
 class CustomerProfile(Base):
@@ -94,15 +125,71 @@ class CustomerProfile(Base):
     __tablename__ = "customer_profiles"
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    # the nine classes (edm.classes.DIMENSIONS)
+    scale: Mapped[str] = mapped_column(String(16))
     value_tier: Mapped[str] = mapped_column(String(16), index=True)
+    industry: Mapped[str] = mapped_column(String(16))
+    purchase_frequency: Mapped[str] = mapped_column(String(16))
+    loyalty: Mapped[str] = mapped_column(String(16))
     lifecycle_stage: Mapped[str] = mapped_column(String(16), index=True)
+    relationship_stage: Mapped[str] = mapped_column(String(16))
+    churn_kind: Mapped[str] = mapped_column(String(16))
+    profit_profile: Mapped[str] = mapped_column(String(16))
+    # the figures they were decided on, kept so every class can be explained later
     order_count: Mapped[int]
+    order_days: Mapped[int]
     revenue: Mapped[Decimal]
+    annual_revenue: Mapped[Decimal]
+    margin: Mapped[Decimal | None]
+    margin_rate: Mapped[float | None]
+    orders_per_year: Mapped[float]
+    recent_orders_per_year: Mapped[float]
+    usual_orders_per_year: Mapped[float | None]
+    longest_gap_days: Mapped[float | None]
+    mean_gap_days: Mapped[float | None]
+    gap_variation: Mapped[float | None]
+    share_of_wallet: Mapped[float | None]
+    dropped_lines: Mapped[str | None] = mapped_column(Text)  # product lines, comma-separated
+    probability_alive: Mapped[float | None]
     first_order_at: Mapped[datetime | None]
     last_order_at: Mapped[datetime | None]
+    last_engaged_at: Mapped[datetime | None]
     computed_at: Mapped[datetime]
     contact_interval_days: Mapped[float | None]
     interval_updated_at: Mapped[datetime | None]
+
+
+class ProfileTransition(Base):
+    """A customer moved from one class to another in a dimension (old is None the first time).
+
+    Append-only; campaigns trigger on them ("entered at_risk", "became churned").
+    """
+
+    __tablename__ = "profile_transitions"
+    __table_args__ = (
+        Index("ix_transitions_entered", "dimension", "new", "computed_at"),
+        Index("ix_transitions_customer", "customer_id", "computed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    dimension: Mapped[str] = mapped_column(String(32))
+    old: Mapped[str | None] = mapped_column(String(16))
+    new: Mapped[str] = mapped_column(String(16))
+    computed_at: Mapped[datetime]
+
+
+class ClassificationRun(Base):
+    """One recompute: when, the thresholds as resolved to figures, the churn model's parameters."""
+
+    __tablename__ = "classification_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    computed_at: Mapped[datetime] = mapped_column(index=True)
+    customers: Mapped[int]
+    moved: Mapped[int]
+    thresholds: Mapped[dict[str, Any]]
+    churn_model: Mapped[dict[str, Any] | None]
 
 
 class CampaignRecord(Base):

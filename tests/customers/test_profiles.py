@@ -1,29 +1,42 @@
+"""Profiles recomputed from the store: every class stored, transitions recorded, nothing lost."""
+
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.classes import DIMENSIONS
 from edm.clock import FixedClock
 from edm.config import ClassificationSettings
 from edm.customers import recompute_profiles
-from edm.customers.profiles import aggregates_query
-from edm.store import Customer, CustomerProfile, Order
+from edm.customers.card import customer_card
+from edm.store import (
+    ClassificationRun,
+    Customer,
+    CustomerProfile,
+    Event,
+    Order,
+    ProfileTransition,
+    WalletEstimate,
+)
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 RULES = ClassificationSettings()  # new 90, mature 365, at risk 150, churned 365 days
 
-# customer -> orders as (days ago, amount)
-HISTORY: dict[str, list[tuple[float, str]]] = {
+# customer -> orders as (days ago, amount, margin, product line)
+Row = tuple[float, str, str | None, str | None]
+HISTORY: dict[str, list[Row]] = {
     "prospect": [],
-    "new": [(10, "100.00")],
-    "mature": [(500, "4000.00"), (300, "2500.00"), (20, "1500.00")],
-    "churned": [(400, "0.10"), (399.5, "0.20")],
-    "reacquired": [(1000, "800.00"), (500, "700.00"), (10.25, "900.00")],
-    "at_risk": [(300, "50.00"), (200, "60.00")],
+    "lead": [],
+    "new": [(10, "100.00", None, None)],
+    "mature": [(500, "4000.00", "1200.00", "ink"), (300, "2500.00", "800.00", "paper"),
+               (20, "1500.00", "450.00", "ink")],
+    "churned": [(400, "0.10", None, None), (399.5, "0.20", None, None)],
+    "reacquired": [(1000, "800.00", None, None), (500, "700.00", None, None), (10.25, "900.00", None, None)],
+    "at_risk": [(300, "50.00", None, None), (200, "60.00", None, None)],
 }
 
 
@@ -32,13 +45,16 @@ def _seed(sessions: sessionmaker[Session]) -> dict[str, int]:
         for name in HISTORY:
             session.add(Customer(external_id=name, name=f"客户 {name}", email=f"{name}@example.com",
                                  kind="company", locale="zh-CN", timezone="Asia/Shanghai",
-                                 created_at=NOW))
+                                 industry="制造业" if name == "mature" else None, created_at=NOW))
         session.flush()
         ids = dict(session.execute(select(Customer.external_id, Customer.id)).all())
         for name, orders in HISTORY.items():
-            for n, (days, amount) in enumerate(orders):
+            for n, (days, amount, margin, line) in enumerate(orders):
                 session.add(Order(external_id=f"{name}-{n}", customer_id=ids[name],
-                                  ordered_at=NOW - timedelta(days=days), amount=Decimal(amount)))
+                                  ordered_at=NOW - timedelta(days=days), amount=Decimal(amount),
+                                  margin=None if margin is None else Decimal(margin), product_line=line))
+        session.add(Event(kind="click", customer_id=ids["lead"], occurred_at=NOW - timedelta(days=5)))
+        session.add(WalletEstimate(customer_id=ids["mature"], share=0.6, estimated_on=date(2026, 1, 1)))
     return ids
 
 
@@ -48,45 +64,44 @@ def _profiles(sessions: sessionmaker[Session], ids: dict[str, int]) -> dict[str,
         return {names[p.customer_id]: p for p in session.scalars(select(CustomerProfile))}
 
 
-def test_profiles_hold_each_customers_stage_tier_and_totals(
-    any_sessions: sessionmaker[Session],
-) -> None:
+def _transitions(sessions: sessionmaker[Session]) -> list[tuple[int, str, str | None, str]]:
+    with sessions() as session:
+        query = select(ProfileTransition.customer_id, ProfileTransition.dimension,
+                       ProfileTransition.old, ProfileTransition.new)
+        return [tuple(row) for row in session.execute(query.order_by(ProfileTransition.id))]  # type: ignore[misc]
+
+
+def test_profiles_hold_every_class_and_the_figures_behind_them(any_sessions: sessionmaker[Session]) -> None:
     ids = _seed(any_sessions)
     summary = recompute_profiles(any_sessions, RULES, FixedClock(NOW))
     profiles = _profiles(any_sessions, ids)
-    assert {name: p.lifecycle_stage for name, p in profiles.items()} == {
-        name: name for name in HISTORY
+    assert {name: p.lifecycle_stage for name, p in profiles.items()} == {name: name for name in HISTORY}
+    assert summary.total == 7 and summary.first_profiles == 7 and summary.customers_moved == 0
+    assert summary.counts["lifecycle_stage"] == {stage: 1 if stage in HISTORY else 0
+                                                 for stage in DIMENSIONS["lifecycle_stage"]}
+    assert {dimension: sum(counts.values()) for dimension, counts in summary.counts.items()} == {
+        dimension: 7 for dimension in DIMENSIONS
     }
-    assert summary.total == 6 and summary.changed == 6
-    assert summary.stages == {
-        "prospect": 1, "new": 1, "growing": 0, "mature": 1, "at_risk": 1, "churned": 1,
-        "reacquired": 1,
-    }
-    assert summary.tiers == {"high": 1, "medium": 2, "low": 3}
     mature = profiles["mature"]
-    assert (mature.order_count, mature.revenue) == (3, Decimal("8000.00"))
-    assert mature.value_tier == "high"
+    assert (mature.order_count, mature.order_days, mature.revenue) == (3, 3, Decimal("8000.00"))
+    assert mature.margin == Decimal("2450.00") and abs(mature.margin_rate - 2450 / 8000) < 1e-9
+    assert mature.annual_revenue == Decimal("4000.00")
+    assert (mature.value_tier, mature.industry) == ("high", "manufacturing")
+    assert mature.relationship_stage == "middle"
     assert mature.first_order_at == NOW - timedelta(days=500)
     assert mature.last_order_at == NOW - timedelta(days=20)
     assert mature.computed_at == NOW
-    assert profiles["churned"].revenue == Decimal("0.30")
+    assert profiles["lead"].last_engaged_at == NOW - timedelta(days=5)
     prospect = profiles["prospect"]
     assert (prospect.order_count, prospect.revenue, prospect.value_tier) == (0, Decimal("0"), "low")
-    assert prospect.first_order_at is None and prospect.last_order_at is None
+    assert prospect.first_order_at is None and prospect.probability_alive is None
+    assert (prospect.purchase_frequency, prospect.churn_kind, prospect.relationship_stage) == (
+        "none", "none", "gestation")
+    assert profiles["churned"].churn_kind == "full" and profiles["churned"].loyalty == "churned"
+    assert 0.0 <= profiles["at_risk"].probability_alive <= 1.0
 
 
-def test_longest_gap_between_orders_is_computed_in_sql(
-    any_sessions: sessionmaker[Session],
-) -> None:
-    ids = _seed(any_sessions)
-    with any_sessions() as session:
-        gaps = {row[0]: row[5] for row in session.execute(aggregates_query())}
-    assert gaps[ids["reacquired"]] == pytest.approx(500.0)
-    assert gaps[ids["churned"]] == pytest.approx(0.5)
-    assert gaps[ids["new"]] is None and gaps[ids["prospect"]] is None
-
-
-def test_recompute_counts_only_real_changes_and_keeps_the_contact_interval(
+def test_recompute_records_only_real_moves_and_keeps_the_contact_interval(
     any_sessions: sessionmaker[Session],
 ) -> None:
     ids = _seed(any_sessions)
@@ -99,7 +114,9 @@ def test_recompute_counts_only_real_changes_and_keeps_the_contact_interval(
             .where(CustomerProfile.customer_id == ids["at_risk"])
             .values(contact_interval_days=10.5, interval_updated_at=interval_at)
         )
-    assert recompute_profiles(any_sessions, RULES, clock).changed == 0
+    again = recompute_profiles(any_sessions, RULES, clock)
+    assert (again.customers_moved, again.first_profiles, again.moved_into) == (0, 0, {})
+    assert _transitions(any_sessions) == []
 
     with any_sessions.begin() as session:
         session.add(Order(external_id="at_risk-back", customer_id=ids["at_risk"],
@@ -107,15 +124,52 @@ def test_recompute_counts_only_real_changes_and_keeps_the_contact_interval(
     clock.advance(timedelta(days=1))
     summary = recompute_profiles(any_sessions, RULES, clock)
     profile = _profiles(any_sessions, ids)["at_risk"]
-    assert summary.changed == 1
     assert (profile.lifecycle_stage, profile.order_count) == ("growing", 3)
     assert profile.revenue == Decimal("120.00")
     assert profile.computed_at == NOW + timedelta(days=1)
-    assert profile.contact_interval_days == 10.5
-    assert profile.interval_updated_at == interval_at
+    assert (profile.contact_interval_days, profile.interval_updated_at) == (10.5, interval_at)
+    moves = [m for m in _transitions(any_sessions) if m[0] == ids["at_risk"]]
+    assert (ids["at_risk"], "lifecycle_stage", "at_risk", "growing") in moves
+    assert summary.moved_into["lifecycle_stage"]["growing"] >= 1
+    with any_sessions() as session:
+        stamps = set(session.scalars(select(ProfileTransition.computed_at)))
+        runs = session.scalars(select(ClassificationRun).order_by(ClassificationRun.id)).all()
+    assert stamps == {NOW + timedelta(days=1)}
+    assert [run.computed_at for run in runs] == [NOW, NOW, NOW + timedelta(days=1)]
+    assert runs[-1].moved == summary.customers_moved and runs[-1].customers == 7
+
+
+def test_a_dropped_product_line_is_partial_churn(any_sessions: sessionmaker[Session]) -> None:
+    ids = _seed(any_sessions)
+    with any_sessions.begin() as session:
+        for n, (days, line) in enumerate([(300, "toner"), (250, "toner"), (30, "paper"), (5, "paper")]):
+            session.add(Order(external_id=f"lines-{n}", customer_id=ids["new"], product_line=line,
+                              ordered_at=NOW - timedelta(days=days), amount=Decimal("40.00")))
+    recompute_profiles(any_sessions, RULES, FixedClock(NOW))
+    profile = _profiles(any_sessions, ids)["new"]
+    assert (profile.churn_kind, profile.dropped_lines) == ("partial", "toner")
+
+
+def test_the_card_explains_every_class_and_lists_moves(any_sessions: sessionmaker[Session]) -> None:
+    ids = _seed(any_sessions)
+    clock = FixedClock(NOW)
+    recompute_profiles(any_sessions, RULES, clock)
+    clock.advance(timedelta(days=200))
+    recompute_profiles(any_sessions, RULES, clock)
+    card = customer_card(any_sessions, "new", RULES)
+    assert card.customer.id == ids["new"] and card.profile is not None
+    assert set(card.explanations) == {*DIMENSIONS, "churn_risk"}
+    assert card.explanations["lifecycle_stage"].value == card.profile.lifecycle_stage == "at_risk"
+    assert "210" in card.explanations["lifecycle_stage"].reason  # days since the last order
+    assert [(m.dimension, m.old, m.new) for m in card.transitions if m.dimension == "lifecycle_stage"] == [
+        ("lifecycle_stage", "new", "at_risk")
+    ]
+    assert customer_card(any_sessions, str(ids["new"]), RULES).customer.external_id == "new"
 
 
 def test_an_empty_store_gives_an_empty_summary(any_sessions: sessionmaker[Session]) -> None:
     summary = recompute_profiles(any_sessions, RULES, FixedClock(NOW))
-    assert (summary.total, summary.changed) == (0, 0)
-    assert set(summary.tiers.values()) == {0} and set(summary.stages.values()) == {0}
+    assert (summary.total, summary.customers_moved, summary.churn_model) == (0, 0, None)
+    assert all(set(counts.values()) == {0} for counts in summary.counts.values())
+    with any_sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ClassificationRun)) == 1

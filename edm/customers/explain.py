@@ -1,0 +1,304 @@
+"""Every class of one customer with a short plain-English reason, for `edm customers show ID`.
+
+The classes come from the classification code itself (run on a one-row frame with the thresholds
+the run resolved), so an explanation can never disagree with the stored profile; this module only
+words the figure and the threshold that decided each class.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import pandas as pd
+
+from edm.classes import DIMENSIONS
+from edm.config import ClassificationSettings
+from edm.customers.classify import (
+    DAYS_PER_YEAR,
+    FEATURE_COLUMNS,
+    ResolvedThresholds,
+    assign_classes,
+    falling_pace,
+    has_ordered,
+    industry_of,
+)
+
+NO_ORDERS = "no orders yet"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A class (or figure) and why."""
+
+    value: str
+    reason: str
+
+
+def explain(
+    row: Mapping[str, Any], resolved: ResolvedThresholds, rules: ClassificationSettings
+) -> dict[str, Explanation]:
+    """Each dimension's class with its reason, plus "churn_risk" (1 − P(alive), e.g. "72%").
+
+    `row` holds the `FEATURE_COLUMNS` of one customer (None or NaN where unknown).
+    """
+    missing = [c for c in FEATURE_COLUMNS if c not in row]
+    if missing:
+        raise ValueError(f"the customer's features lack: {', '.join(missing)}")
+    frame = pd.DataFrame({c: [row[c]] for c in FEATURE_COLUMNS})
+    decided = assign_classes(frame, rules, resolved)
+    classes = {name: str(decided[name].iloc[0]) for name in DIMENSIONS}
+    f = _Figures.of(row)
+    ordered = bool(has_ordered(frame)[0])
+    falling = bool(falling_pace(frame, rules.loyalty).iloc[0])
+    words = _Reasons(f, resolved, rules, ordered, falling, classes["value_tier"])
+    reasons: dict[str, Callable[[str], str]] = {
+        "scale": words.scale,
+        "value_tier": words.value_tier,
+        "industry": words.industry,
+        "purchase_frequency": words.purchase_frequency,
+        "loyalty": words.loyalty,
+        "lifecycle_stage": words.lifecycle_stage,
+        "relationship_stage": words.relationship_stage,
+        "churn_kind": words.churn_kind,
+        "profit_profile": words.profit_profile,
+    }
+    explained = {name: Explanation(value, reasons[name](value)) for name, value in classes.items()}
+    explained["churn_risk"] = _churn_risk(f, ordered)
+    return explained
+
+
+@dataclass(frozen=True)
+class _Figures:
+    """The row's numbers as floats (NaN when unknown: None, NaN, unparseable) and texts as stripped str."""
+
+    industry_text: str
+    dropped_lines: str
+    revenue: float
+    margin: float
+    margin_rate: float
+    annual_revenue: float
+    days_since_first: float
+    days_since_last: float
+    longest_gap_days: float
+    mean_gap_days: float
+    gap_variation: float
+    orders_per_year: float
+    recent_orders_per_year: float
+    usual_orders_per_year: float
+    probability_alive: float
+    share_of_wallet: float
+    days_since_engaged: float
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> _Figures:
+        texts = ("industry_text", "dropped_lines")
+        numbers = {f.name: _float(row[f.name]) for f in fields(cls) if f.name not in texts}
+        return cls(_text(row["industry_text"]), _text(row["dropped_lines"]), **numbers)
+
+
+class _Reasons:
+    """One method per dimension: the reason for the class it was given."""
+
+    def __init__(
+        self, f: _Figures, t: ResolvedThresholds, rules: ClassificationSettings, ordered: bool,
+        falling: bool, tier: str,
+    ) -> None:
+        self.f, self.t, self.rules, self.ordered, self.falling = f, t, rules, ordered, falling
+        self.tier = tier
+
+    def scale(self, value: str) -> str:
+        sales = f"sales over the last 365 days {_num(self.f.annual_revenue)}"
+        return _banded(sales, self.f.annual_revenue, value, ("large", self.t.scale_large),
+                       ("medium", self.t.scale_medium), at_least=True)
+
+    def value_tier(self, value: str) -> str:
+        if not self.ordered:
+            return NO_ORDERS
+        metric = self.rules.value_tier.metric
+        figure = self.f.revenue if metric == "revenue" else self.f.margin
+        if math.isnan(figure):
+            return f"lifetime {metric} unknown"
+        named = f"lifetime {'sales' if metric == 'revenue' else 'margin'} {_num(figure)}"
+        return _banded(named, figure, value, ("high", self.t.tier_high), ("medium", self.t.tier_medium),
+                       at_least=False)
+
+    def industry(self, value: str) -> str:
+        text = self.f.industry_text
+        if not text:
+            return "no industry given"
+        _, word = industry_of(text, self.rules.industry)
+        if word is None:
+            return f'industry "{text}" names none of the listed words'
+        return f'industry "{text}" contains "{word}"'
+
+    def purchase_frequency(self, value: str) -> str:
+        if not self.ordered:
+            return NO_ORDERS
+        window = self.rules.purchase_frequency.window_days
+        rate = f"{_num(self.f.orders_per_year, 1)} orders a year over the last {window} days"
+        return _banded(rate, self.f.orders_per_year, value, ("high", self.t.frequency_high),
+                       ("medium", self.t.frequency_medium), at_least=True)
+
+    def loyalty(self, value: str) -> str:
+        r = self.rules.loyalty
+        if not self.ordered:
+            return NO_ORDERS
+        if value == "churned":
+            return self.lifecycle_stage("churned")
+        if value == "at_risk":
+            causes = []
+            if self.falling:
+                causes.append(
+                    f"{_num(self.f.recent_orders_per_year, 1)} orders a year over the last {r.recent_days} "
+                    f"days, below {_num(r.falling_ratio)} × the usual {_num(self.f.usual_orders_per_year, 1)}"
+                )
+            if self.f.probability_alive < r.at_risk_probability:
+                causes.append(f"chance still active {_pct(self.f.probability_alive)}, "
+                              f"below {_pct(r.at_risk_probability)}")
+            return "; ".join(causes)
+        years = f"customer for {_num(self.f.days_since_first / DAYS_PER_YEAR, 1)} years"
+        if value == "loyal":
+            return f"{years} (loyal: {_num(r.loyal_years)} or more) and buying at the usual pace"
+        if value == "fairly_loyal":
+            fairly = _num(r.fairly_loyal_years)
+            return f"{years} (fairly loyal: {fairly} or more; loyal from {_num(r.loyal_years)})"
+        return f"{years}, under {_num(r.fairly_loyal_years)}"
+
+    def lifecycle_stage(self, value: str) -> str:
+        r = self.rules.lifecycle
+        f = self.f
+        if value in ("prospect", "lead"):
+            if math.isnan(f.days_since_engaged):
+                return f"{NO_ORDERS}; never opened or clicked a mail"
+            seen = f"{NO_ORDERS}; last opened or clicked {_days(f.days_since_engaged)} days ago"
+            return f"{seen} ({value}: {'within' if value == 'lead' else 'not within'} {r.lead_days})"
+        silent = f"no order for {_days(f.days_since_last)} days"
+        first = f"first order {_days(f.days_since_first)} days ago"
+        return {
+            "churned": f"{silent} (churned: more than {r.churned_days})",
+            "at_risk": f"{silent} (at risk: more than {r.at_risk_days})",
+            "new": f"{first} (new: within {r.new_days})",
+            "reacquired": f"back after {_days(f.longest_gap_days)} days without an order "
+                          f"(more than {r.churned_days}); last order {_days(f.days_since_last)} days ago",
+            "growing": f"{first} (growing: under {r.mature_days})",
+            "mature": f"{first} (mature: {r.mature_days} or more)",
+        }[value]
+
+    def relationship_stage(self, value: str) -> str:
+        r = self.rules.relationship
+        if not self.ordered:
+            return NO_ORDERS
+        if value == "interrupted":
+            silent = _days(self.f.days_since_last)
+            return f"no order for {silent} days (interrupted: {r.interrupted_days} or more)"
+        if value == "unknown":
+            return "no share-of-wallet estimate"
+        share = f"share of wallet {_pct(self.f.share_of_wallet)}"
+        bands = [("partner", r.partner), ("middle", r.middle), ("initial", r.initial)]
+        for index, (name, floor) in enumerate(bands):
+            if value == name:
+                above = f", below {bands[index - 1][0]} {_pct(bands[index - 1][1])}" if index else ""
+                return f"{share} ≥ {name} {_pct(floor)}{above}"
+        return f"{share}, below initial {_pct(r.initial)}"
+
+    def churn_kind(self, value: str) -> str:
+        if not self.ordered:
+            return NO_ORDERS
+        if value == "full":
+            return self.lifecycle_stage("churned")
+        if value == "partial":
+            lines = ", ".join(p.strip() for p in self.f.dropped_lines.split(",") if p.strip())
+            return f"dropped product lines: {lines}"
+        window = self.rules.churn_kind.recent_days
+        if self.f.days_since_last > window:
+            return f"no order within the last {window} days, not yet churned"
+        return f"no product line dropped within the last {window} days"
+
+    def profit_profile(self, value: str) -> str:
+        p = self.rules.profit_profile
+        f = self.f
+        if value == "not_key":
+            return f"not a key customer (value tier {self.tier})"
+        rate = f"margin rate {_pct(f.margin_rate)}"
+        volume = f"sales over the last 365 days {_num(f.annual_revenue)}"
+        irregular = f"gap variation {_num(f.gap_variation)}"
+        if value == "unknown":
+            return "key customer, margin unknown"
+        if value == "black":
+            return f"{rate} ≤ black {_pct(p.black_max_margin)}"
+        if value == "white":
+            return f"{rate} ≤ white {_pct(p.white_max_margin)} on {volume} ≥ {_num(self.t.white_min_volume)}"
+        if value == "red":
+            return f"{rate} ≥ red {_pct(p.red_min_margin)} with {irregular} ≥ {_num(p.red_min_irregularity)}"
+        if f.margin_rate <= p.white_max_margin:
+            return f"{rate} but {volume} below white volume {_num(self.t.white_min_volume)}"
+        if f.margin_rate >= p.red_min_margin:
+            shown = irregular if not math.isnan(f.gap_variation) else "gap variation unknown"
+            return f"{rate} but buying regular ({shown}, red needs {_num(p.red_min_irregularity)})"
+        return f"{rate}: between white {_pct(p.white_max_margin)} and red {_pct(p.red_min_margin)}"
+
+
+def _churn_risk(f: _Figures, ordered: bool) -> Explanation:
+    if not ordered:
+        return Explanation("unknown", NO_ORDERS)
+    silent = "ordered today" if f.days_since_last < 0.5 else f"no order for {_days(f.days_since_last)} days"
+    usual = (f"usually orders every {_days(f.mean_gap_days)} days" if not math.isnan(f.mean_gap_days)
+             else "ordered on one day only")
+    reason = f"{silent}; {usual}"
+    if math.isnan(f.probability_alive):
+        return Explanation("unknown", f"no churn-model estimate; {reason}")
+    return Explanation(f"{100 * (1 - f.probability_alive):.0f}%", reason)
+
+
+def _banded(
+    named: str, figure: float, value: str, upper: tuple[str, float], lower: tuple[str, float], *,
+    at_least: bool,
+) -> str:
+    """The reason for a three-band class (top / middle / bottom) decided by two thresholds.
+
+    `at_least`: the middle band starts at its threshold (scale, frequency); else above it (tier).
+    """
+    (top, top_at), (middle, middle_at) = upper, lower
+    middle_sign = "≥" if at_least else ">"
+    if value == top:
+        both = f" and {middle_sign} {middle} threshold {_num(middle_at)}" if middle_at > top_at else ""
+        return f"{named} ≥ {top} threshold {_num(top_at)}{both}"
+    if value == middle:
+        return f"{named} {middle_sign} {middle} threshold {_num(middle_at)}, below {top} {_num(top_at)}"
+    if at_least and figure <= 0 and middle_at <= 0:
+        return f"{named}: none, so not {middle}"
+    return f"{named}, {'below' if at_least else 'not above'} {middle} threshold {_num(middle_at)}"
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    return "" if value is None or pd.isna(value) else str(value).strip()
+
+
+def _num(value: float, digits: int = 2) -> str:
+    """1250000 → "1,250,000"; 8.25 → "8.25"; inf → "∞"."""
+    if math.isnan(value):
+        return "unknown"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    text = f"{value:,.{digits}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _pct(fraction: float) -> str:
+    return "unknown" if math.isnan(fraction) else f"{_num(fraction * 100, 1)}%"
+
+
+def _days(days: float) -> str:
+    return _num(days, 0)

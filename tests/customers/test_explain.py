@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import given
+
+from edm.classes import DIMENSIONS
+from edm.config import ClassificationSettings, ValueTierRules
+from edm.customers.classify import assign_classes, classify
+from edm.customers.explain import explain
+from tests.customers.test_classify import BUYER, FIXED, PROSPECT, NaN, feature_frames, settings
+
+RULES = ClassificationSettings()
+
+
+def _explained(base: dict[str, Any], rules: ClassificationSettings = RULES, **changes: Any) -> dict[str, Any]:
+    return {name: (e.value, e.reason) for name, e in explain({**base, **changes}, FIXED, rules).items()}
+
+
+@pytest.mark.parametrize(
+    ("changes", "dimension", "value", "pieces"),
+    [
+        ({"annual_revenue": 1_250_000.0}, "scale", "large",
+         ["sales over the last 365 days 1,250,000", "≥ large threshold 1,000"]),
+        ({"annual_revenue": 500.0}, "scale", "medium", ["500", "medium threshold 100", "large 1,000"]),
+        ({"annual_revenue": 40.5}, "scale", "small", ["40.5", "below medium threshold 100"]),
+        ({"revenue": 1000.0}, "value_tier", "high", ["lifetime sales 1,000", "high threshold 100"]),
+        ({"revenue": 75.0}, "value_tier", "medium", ["75", "> medium threshold 50", "high 100"]),
+        ({"revenue": 50.0}, "value_tier", "low", ["50", "not above medium threshold 50"]),
+        ({"industry_text": "机械制造"}, "industry", "manufacturing", ['"机械制造"', '"制造"']),
+        ({"industry_text": "Farming"}, "industry", "other", ['"Farming"']),
+        ({"industry_text": ""}, "industry", "other", ["no industry"]),
+        ({"orders_per_year": 12.5}, "purchase_frequency", "high", ["12.5 orders a year", "365 days", "12"]),
+        ({"orders_per_year": 2.0}, "purchase_frequency", "low", ["2 orders a year", "medium threshold 4"]),
+        ({"days_since_first": 1100.0}, "loyalty", "loyal", ["3 years", "2"]),
+        ({"days_since_first": 400.0}, "loyalty", "fairly_loyal", ["1.1 years", "1"]),
+        ({"days_since_first": 200.0, "days_since_last": 5.0}, "loyalty", "general", ["0.5 years", "under 1"]),
+        ({"probability_alive": 0.3}, "loyalty", "at_risk", ["30%", "below 50%"]),
+        ({"usual_orders_per_year": 12.0, "recent_orders_per_year": 2.0}, "loyalty", "at_risk",
+         ["2 orders a year over the last 180 days", "usual 12"]),
+        ({"days_since_last": 400.0}, "loyalty", "churned", ["no order for 400 days", "365"]),
+        ({"days_since_first": 40.0, "days_since_last": 3.0}, "lifecycle_stage", "new",
+         ["first order 40 days ago (new: within 90)"]),
+        ({"days_since_last": 200.0}, "lifecycle_stage", "at_risk",
+         ["no order for 200 days", "more than 150"]),
+        ({"days_since_first": 1000.0, "longest_gap_days": 500.0}, "lifecycle_stage", "reacquired",
+         ["500 days", "365", "10 days ago"]),
+        ({"days_since_first": 200.0}, "lifecycle_stage", "growing", ["200 days", "under 365"]),
+        ({"days_since_first": 800.0}, "lifecycle_stage", "mature", ["800 days", "365 or more"]),
+        ({"share_of_wallet": 0.4}, "relationship_stage", "initial", ["40%", "initial 30%", "middle 50%"]),
+        ({"share_of_wallet": 0.96}, "relationship_stage", "partner", ["96%", "partner 95%"]),
+        ({"share_of_wallet": 0.1}, "relationship_stage", "gestation", ["10%", "initial 30%"]),
+        ({"share_of_wallet": NaN}, "relationship_stage", "unknown", ["no share-of-wallet estimate"]),
+        ({"days_since_last": 190.0}, "relationship_stage", "interrupted", ["190 days", "180"]),
+        ({"dropped_lines": "ink, paper"}, "churn_kind", "partial", ["dropped product lines: ink, paper"]),
+        ({"dropped_lines": "ink", "days_since_last": 200.0}, "churn_kind", "none", ["180 days"]),
+        ({"days_since_last": 500.0}, "churn_kind", "full", ["no order for 500 days"]),
+        ({"revenue": 60.0}, "profit_profile", "not_key", ["value tier medium"]),
+        ({"margin_rate": 0.01}, "profit_profile", "black", ["margin rate 1%", "black 2%"]),
+        ({"margin_rate": 0.08, "annual_revenue": 2_000_000.0}, "profit_profile", "white",
+         ["8%", "white 12%", "2,000,000", "500"]),
+        ({"margin_rate": 0.35, "gap_variation": 0.9}, "profit_profile", "red",
+         ["35%", "red 30%", "gap variation 0.9", "0.75"]),
+        ({"margin_rate": 0.08, "annual_revenue": 100.0}, "profit_profile", "balanced", ["8%", "100", "500"]),
+        ({"margin_rate": 0.2}, "profit_profile", "balanced", ["20%", "12%", "30%"]),
+        ({"margin_rate": None}, "profit_profile", "unknown", ["margin unknown"]),
+    ],
+)
+def test_each_reason_names_the_deciding_figure_and_threshold(
+    changes: dict[str, Any], dimension: str, value: str, pieces: list[str]
+) -> None:
+    decided, reason = _explained(BUYER, **changes)[dimension]
+    assert decided == value
+    for piece in pieces:
+        assert piece in reason, (piece, reason)
+
+
+def test_churn_risk_names_the_silence_and_the_usual_rhythm() -> None:
+    risk = explain({**BUYER, "probability_alive": 0.28, "days_since_last": 210.0, "mean_gap_days": 45.0},
+                   FIXED, RULES)["churn_risk"]
+    assert risk.value == "72%"
+    assert risk.reason == "no order for 210 days; usually orders every 45 days"
+    once = explain({**BUYER, "mean_gap_days": NaN, "probability_alive": None}, FIXED, RULES)["churn_risk"]
+    assert once.value == "unknown"
+    assert "one day" in once.reason and "no order for 10 days" in once.reason
+
+
+def test_a_prospect_is_explained_as_not_yet_trading() -> None:
+    explained = _explained(PROSPECT, days_since_engaged=12.0)
+    assert explained["churn_risk"] == ("unknown", "no orders yet")
+    assert explained["lifecycle_stage"][0] == "lead"
+    assert "12 days ago" in explained["lifecycle_stage"][1] and "90" in explained["lifecycle_stage"][1]
+    assert explained["value_tier"] == ("low", "no orders yet")
+    never = ("prospect", "no orders yet; never opened or clicked a mail")
+    assert _explained(PROSPECT)["lifecycle_stage"] == never
+
+
+def test_explain_reads_rows_as_a_stored_profile_gives_them() -> None:
+    row = {**BUYER, "revenue": Decimal("1000.00"), "annual_revenue": Decimal("1250000.00"),
+           "share_of_wallet": None, "dropped_lines": None, "gap_variation": None, "industry_text": pd.NA}
+    explained = _explained(row)
+    assert explained["scale"][0] == "large" and "1,250,000" in explained["scale"][1]
+    assert explained["relationship_stage"][0] == "unknown"
+    assert explained["churn_kind"][0] == "none"
+    assert explained["industry"] == ("other", "no industry given")
+
+
+def test_explain_follows_the_metric_setting() -> None:
+    rules = ClassificationSettings(value_tier=ValueTierRules(metric="margin", high=100.0, medium=50.0))
+    value, reason = _explained(BUYER, rules, margin=150.0, revenue=1.0)["value_tier"]
+    assert value == "high" and "lifetime margin 150" in reason
+
+
+def test_explain_names_missing_features() -> None:
+    row = {k: v for k, v in BUYER.items() if k != "days_since_last"}
+    with pytest.raises(ValueError, match="days_since_last"):
+        explain(row, FIXED, RULES)
+
+
+@given(feature_frames(min_size=1), settings())
+def test_explain_agrees_with_classify_on_every_row(
+    frame: pd.DataFrame, rules: ClassificationSettings
+) -> None:
+    classes, resolved = classify(frame, rules)
+    assert assign_classes(frame, rules, resolved).equals(classes)
+    for position in range(len(frame)):
+        row = {str(name): value for name, value in frame.iloc[position].items()}
+        explained = explain(row, resolved, rules)
+        assert set(explained) == {*DIMENSIONS, "churn_risk"}
+        assert {d: explained[d].value for d in DIMENSIONS} == classes.iloc[position].to_dict()
+        assert all(e.reason.strip() for e in explained.values())
+        assert explained["churn_risk"].value == "unknown" or explained["churn_risk"].value.endswith("%")
