@@ -25,6 +25,7 @@ DEFAULT_DATABASE_URL = "sqlite:///edm.db"
 DEFAULT_SMTP_PORT = 1025
 DEFAULT_TRACKING_PORT = 8080
 SECRET_ENV = ("EDM_SECRET_KEY", "EDM_SMTP__USERNAME", "EDM_SMTP__PASSWORD")
+NOT_SETTINGS = ("EDM_SECRET_KEY", "EDM_CONFIG")  # read elsewhere: the signing keys, the settings file path
 
 
 class _Section(BaseModel):
@@ -78,6 +79,11 @@ class ScaleRules(_Section):
 
     large: Threshold = 1_000_000.0
     medium: Threshold = 100_000.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScaleRules:
+        _check_order(self.medium, self.large, "medium", "large")
+        return self
 
 
 class ValueTierRules(_Section):
@@ -305,7 +311,7 @@ def _overlay_environment(data: dict[str, Any], environ: Mapping[str, str]) -> No
     if keys:
         data["secret_keys"] = tuple(k.strip() for k in keys.split(",") if k.strip())
     for name, raw in environ.items():
-        if not name.startswith("EDM_") or name == "EDM_SECRET_KEY" or name.startswith("EDM_TEST_"):
+        if not name.startswith("EDM_") or name in NOT_SETTINGS or name.startswith("EDM_TEST_"):
             continue
         path = name.removeprefix("EDM_").lower().split("__")
         target = data

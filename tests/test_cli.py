@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from edm.classes import DIMENSIONS
 from edm.cli import main
 from edm.config import load_settings
 from edm.runner import open_store
@@ -65,6 +66,18 @@ def test_demo_runs_the_whole_path_and_leaves_a_usable_folder(tmp_path: Path) -> 
     assert report.exit_code == 0, report.output
     assert f"sent {sent}," in report.output
     assert (tmp_path / "e.csv").read_text(encoding="utf-8-sig").startswith("campaign,sent")
+    config = ["--config", str(folder / "edm.yaml")]
+    classified = CliRunner().invoke(main, ["classify", *config], catch_exceptions=False)
+    assert classified.exit_code == 0, classified.output
+    assert "120 customers classified" in classified.output
+    assert "moved since the last run; 0 classified for the first time" in classified.output
+    for dimension in DIMENSIONS:
+        assert dimension in classified.output
+    card = CliRunner().invoke(main, ["customers", "show", "C0001", *config], catch_exceptions=False)
+    assert card.exit_code == 0, card.output
+    assert "(C0001, #1)" in card.output and "churn_risk" in card.output
+    missing = CliRunner().invoke(main, ["customers", "show", "nobody", *config], catch_exceptions=False)
+    assert missing.exit_code == 1 and "no customer with id 'nobody'" in missing.output
 
 
 def test_demo_refuses_to_recreate_a_users_working_folder(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from edm.config import load_settings
+from edm.config import Quantile, load_settings
 from edm.errors import ConfigError
 from edm.resources import bundled_config_dir
 
@@ -22,6 +22,7 @@ def test_environment_overrides_nested_keys_and_brings_secrets(tmp_path: Path) ->
     settings = load_settings(tmp_path / "edm.yaml", environ={
         "EDM_SMTP__PORT": "2525", "EDM_SECRET_KEY": "new-key, old-key", "EDM_SMTP__PASSWORD": "12345",
         "EDM_DATABASE_URL": "postgresql+psycopg://edm@db/edm",
+        "EDM_CONFIG": str(tmp_path / "edm.yaml"),  # the settings file's path, not a setting
     })
     assert settings.smtp.port == 2525
     assert settings.signing_keys() == [b"new-key", b"old-key"]
@@ -62,3 +63,16 @@ def test_no_signing_key_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "edm.yaml").write_text("{}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="EDM_SECRET_KEY is not set"):
         load_settings(tmp_path / "edm.yaml", environ={}).signing_keys()
+
+
+def test_thresholds_are_figures_or_quantiles_and_must_be_ordered(tmp_path: Path) -> None:
+    (tmp_path / "edm.yaml").write_text(
+        "classification:\n  value_tier: {high: 50000, medium: {quantile: 0.5}}\n"
+        "  scale: {large: {quantile: 0.9}, medium: {quantile: 0.6}}\n", encoding="utf-8")
+    rules = load_settings(tmp_path / "edm.yaml", environ={}).classification
+    assert rules.value_tier.high == 50000 and rules.value_tier.medium == Quantile(quantile=0.5)
+    assert rules.scale.large == Quantile(quantile=0.9)
+    (tmp_path / "edm.yaml").write_text(
+        "classification:\n  scale: {large: {quantile: 0.5}, medium: {quantile: 0.6}}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="medium must be below large"):
+        load_settings(tmp_path / "edm.yaml", environ={})
