@@ -42,7 +42,7 @@ from edm.store import (
     ProfileTransition,
     WalletEstimate,
 )
-from edm.store.bulk import bulk_upsert, sql_timestamps
+from edm.store.bulk import bulk_upsert, nullable, sql_timestamps
 from edm.store.sql import epoch_days
 
 FETCH_ROWS = 200_000
@@ -228,10 +228,8 @@ def _write_profiles(
     data: dict[str, list[Any]] = {"customer_id": features["customer_id"].tolist()}
     data.update({d: classes[d].tolist() for d in DIMENSIONS})
     for name in FIGURES:
-        column = features[name]
-        if name in MONEY:
-            column = column.round(2)
-        data[name] = column.astype(object).where(column.notna(), None).tolist()
+        column = features[name].round(2) if name in MONEY else features[name]
+        data[name] = nullable(column.to_numpy(), dialect) if column.dtype.kind == "f" else column.tolist()
     data["dropped_lines"] = [text or None for text in features["dropped_lines"]]
     times = {
         "first_order_at": day_timestamps(features["first_order_day"].to_numpy()),

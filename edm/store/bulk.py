@@ -62,6 +62,13 @@ def bulk_upsert(
     return written
 
 
+def nullable(values: np.ndarray[Any, Any], dialect_name: str) -> list[Any]:
+    """Floats with NaN as NULL. SQLite already stores a bound NaN as NULL, so only others pay for it."""
+    if dialect_name == "sqlite":
+        return list(values.tolist())
+    return [None if v != v else v for v in values.tolist()]  # v != v only for NaN
+
+
 def sql_timestamps(values: np.ndarray[Any, Any], dialect_name: str) -> list[str | None]:
     """UTC datetime64 values as the text each database reads back as the same instant.
 

@@ -125,25 +125,25 @@ class CustomerProfile(Base):
     __tablename__ = "customer_profiles"
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
-    # the nine classes (edm.classes.DIMENSIONS)
-    scale: Mapped[str] = mapped_column(String(16))
+    # the nine classes (edm.classes.DIMENSIONS); the defaults are what a customer without orders gets
+    scale: Mapped[str] = mapped_column(String(16), default="small")
     value_tier: Mapped[str] = mapped_column(String(16), index=True)
-    industry: Mapped[str] = mapped_column(String(16))
-    purchase_frequency: Mapped[str] = mapped_column(String(16))
-    loyalty: Mapped[str] = mapped_column(String(16))
+    industry: Mapped[str] = mapped_column(String(16), default="other")
+    purchase_frequency: Mapped[str] = mapped_column(String(16), default="none")
+    loyalty: Mapped[str] = mapped_column(String(16), default="general")
     lifecycle_stage: Mapped[str] = mapped_column(String(16), index=True)
-    relationship_stage: Mapped[str] = mapped_column(String(16))
-    churn_kind: Mapped[str] = mapped_column(String(16))
-    profit_profile: Mapped[str] = mapped_column(String(16))
+    relationship_stage: Mapped[str] = mapped_column(String(16), default="gestation")
+    churn_kind: Mapped[str] = mapped_column(String(16), default="none")
+    profit_profile: Mapped[str] = mapped_column(String(16), default="not_key")
     # the figures they were decided on, kept so every class can be explained later
     order_count: Mapped[int]
-    order_days: Mapped[int]
+    order_days: Mapped[int] = mapped_column(default=0)
     revenue: Mapped[Decimal]
-    annual_revenue: Mapped[Decimal]
+    annual_revenue: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     margin: Mapped[Decimal | None]
     margin_rate: Mapped[float | None]
-    orders_per_year: Mapped[float]
-    recent_orders_per_year: Mapped[float]
+    orders_per_year: Mapped[float] = mapped_column(default=0.0)
+    recent_orders_per_year: Mapped[float] = mapped_column(default=0.0)
     usual_orders_per_year: Mapped[float | None]
     longest_gap_days: Mapped[float | None]
     mean_gap_days: Mapped[float | None]
