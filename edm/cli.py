@@ -103,42 +103,115 @@ def demo(folder: Path, customers: int) -> None:
 
 @main.group(name="import")
 def import_group() -> None:
-    """Import customers and orders from CSV files (idempotent: re-importing changes nothing)."""
+    """Import customers, orders, share-of-wallet estimates and contacts from CSV or XLSX files.
+
+    Re-importing a file changes nothing; an updated file updates. If any row is bad nothing is
+    written (or, with --skip-invalid, the bad rows go to a rejects file). Map your own column
+    headers to edm's fields under `imports.columns` in edm.yaml.
+    """
+
+
+def import_options(command: F) -> F:
+    """FILE, --skip-invalid, --rejects and --config, shared by every import command."""
+    command = click.option(
+        "--rejects", type=click.Path(dir_okay=False, path_type=Path),
+        help="Where --skip-invalid writes the rejected rows (default: beside FILE, as NAME.rejects.csv).",
+    )(command)
+    command = click.option(
+        "--skip-invalid", is_flag=True,
+        help="Import the good rows; write the bad ones, with row, column and reason, to a rejects file.",
+    )(command)
+    command = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))(command)
+    return with_settings(command)
 
 
 @import_group.command(name="customers")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@with_settings
-def import_customers_command(file: Path, settings: Settings) -> None:
-    """Import customers (external_id,name,kind,email,...); nothing is written if any row is bad.
+@import_options
+def import_customers_command(file: Path, skip_invalid: bool, rejects: Path | None,
+                             settings: Settings) -> None:
+    """Import customers, matched by external_id.
+
+    Columns: external_id, name, kind (company or person), email; optional contact_name, locale,
+    timezone, industry, birthday, founded_on.
 
     Example: edm import customers customers.csv
     """
-    from edm.customers import import_customers
-    from edm.runner import open_store
-
-    result = import_customers(open_store(settings), file, SystemClock())
-    click.echo(format_import(file, result))
+    _run_import("customers", file, skip_invalid, rejects, settings)
 
 
 @import_group.command(name="orders")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@with_settings
-def import_orders_command(file: Path, settings: Settings) -> None:
-    """Import orders (external_id,customer_external_id,ordered_at,amount,product_line).
+@import_options
+def import_orders_command(file: Path, skip_invalid: bool, rejects: Path | None, settings: Settings) -> None:
+    """Import orders, matched by external_id (import the customers first).
 
-    Example: edm import orders orders.csv
+    Columns: external_id, customer_external_id, ordered_at, amount; optional product_line, cost,
+    margin (amount minus cost; give either).
+
+    Example: edm import orders orders.xlsx --skip-invalid
     """
-    from edm.customers import import_orders
+    _run_import("orders", file, skip_invalid, rejects, settings)
+
+
+@import_group.command(name="wallet")
+@import_options
+def import_wallet_command(file: Path, skip_invalid: bool, rejects: Path | None, settings: Settings) -> None:
+    """Import share-of-wallet estimates, one per customer.
+
+    Columns: customer_external_id, and share (0.35 or 35%) or category_spend (the customer's
+    yearly spend in our category) or both; optional estimated_on (default: today).
+
+    Example: edm import wallet wallet.csv
+    """
+    _run_import("wallet", file, skip_invalid, rejects, settings)
+
+
+@import_group.command(name="contacts")
+@import_options
+def import_contacts_command(file: Path, skip_invalid: bool, rejects: Path | None, settings: Settings) -> None:
+    """Import contacts at customer companies, matched by customer and email.
+
+    Columns: customer_external_id, email; optional name, role, birthday.
+
+    Example: edm import contacts contacts.csv --skip-invalid --rejects bad-contacts.csv
+    """
+    _run_import("contacts", file, skip_invalid, rejects, settings)
+
+
+def _run_import(kind: str, file: Path, skip_invalid: bool, rejects: Path | None, settings: Settings) -> None:
+    """Import with a progress line (rows and rows/s) on a terminal's stderr, then one summary line."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from edm.customers.importer import import_file, import_kind
     from edm.runner import open_store
 
-    result = import_orders(open_store(settings), file)
+    if rejects is not None and not skip_invalid:
+        raise click.UsageError("--rejects names the file --skip-invalid writes; pass --skip-invalid too")
+    sessions = open_store(settings)
+    console = Console(stderr=True)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[done]}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(f"importing {file.name}", total=None, done="")
+        started = time.monotonic()
+
+        def progress(rows: int) -> None:
+            rate = rows / max(time.monotonic() - started, 1e-6)
+            bar.update(task, done=f"{rows:,} rows, {rate:,.0f} rows/s")
+
+        result = import_file(sessions, import_kind(kind), file, SystemClock(), settings=settings.imports,
+                             skip_invalid=skip_invalid, rejects=rejects, progress=progress)
     click.echo(format_import(file, result))
 
 
 def format_import(file: Path, result: ImportResult) -> str:
-    return (f"{file}: {result.rows} rows, {result.inserted} new, {result.updated} updated, "
+    line = (f"{file}: {result.rows} rows, {result.inserted} new, {result.updated} updated, "
             f"{result.unchanged} unchanged")
+    if result.rejected:
+        line += f", {result.rejected} rejected (see {result.rejects_path})"
+    return line
 
 
 @main.command()

@@ -27,21 +27,24 @@ class ConfigError(EdmError):
 class ImportDataError(EdmError):
     """A data file is unreadable or has invalid rows; nothing of it was written.
 
-    `problems` lists each as (row, column, reason); a problem with the whole file
-    has the column `FILE`.
+    `problems` lists each as (row, column, reason), in file order; a problem with the
+    whole file has the column `FILE`. A huge file may keep only the first problems:
+    `total` counts them all. The message shows the first `SHOWN`.
     """
 
     FILE = "(file)"
+    SHOWN = 20
 
-    def __init__(self, path: str, problems: list[tuple[int, str, str]]) -> None:
+    def __init__(self, path: str, problems: list[tuple[int, str, str]], total: int | None = None) -> None:
         self.path = path
         self.problems = problems
+        self.total = len(problems) if total is None else total
         shown = "\n".join(
             f"  {path}: {why}" if col == self.FILE else f"  {path}: row {row}, column {col!r}: {why}"
-            for row, col, why in problems[:20]
+            for row, col, why in problems[: self.SHOWN]
         )
-        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        super().__init__(f"nothing was imported from {path}, {len(problems)} problem(s):\n{shown}{more}")
+        more = f"\n  ... and {self.total - self.SHOWN} more" if self.total > self.SHOWN else ""
+        super().__init__(f"nothing was imported from {path}, {self.total} problem(s):\n{shown}{more}")
 
 
 class CampaignError(EdmError):
