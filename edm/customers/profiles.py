@@ -54,7 +54,6 @@ FIGURES = (
     "mean_gap_days", "gap_variation", "share_of_wallet", "dropped_lines", "probability_alive",
 )
 MONEY = ("revenue", "annual_revenue", "margin")
-TIMES = ("first_order_at", "last_order_at", "last_engaged_at", "computed_at")
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,9 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from edm.customers.checks import Target
 from edm.store import Base
+from edm.store.bulk import BATCH_ROWS, sql_timestamps
 
 Storage = Literal["money", "float", "int", "date", "timestamp", "text"]
-BATCH_ROWS = 50_000  # rows per executemany: bounds the driver's buffers
 
 
 class BulkStore(Protocol):
@@ -232,13 +232,11 @@ def _sqlite_values(values: NDArray[Any], storage: Storage) -> list[Any]:
     if storage in ("money", "float"):
         numbers = values / 100 if storage == "money" else values
         return _nulls(numbers.tolist(), np.isnan(numbers))
-    if storage in ("date", "timestamp"):
-        unit: Literal["D", "us"] = "D" if storage == "date" else "us"
-        stamps: NDArray[np.datetime64] = values.astype(f"datetime64[{unit}]")
-        texts = np.datetime_as_string(stamps, unit=unit)
-        if storage == "timestamp" and texts.dtype.itemsize > 40:  # 'YYYY-MM-DDTHH:..' -> 'YYYY-MM-DD HH:..'
-            texts.view(np.uint32).reshape(len(texts), -1)[:, 10] = ord(" ")
-        return _nulls(texts.tolist(), np.isnat(stamps))
+    if storage == "timestamp":
+        return sql_timestamps(values, "sqlite")
+    if storage == "date":
+        days: NDArray[np.datetime64] = values.astype("datetime64[D]")
+        return _nulls(np.datetime_as_string(days, unit="D").tolist(), np.isnat(days))
     return values.tolist()  # type: ignore[no-any-return]
 
 

@@ -78,7 +78,12 @@ def sql_timestamps(values: np.ndarray[Any, Any], dialect_name: str) -> list[str 
     micro = np.asarray(values).astype("datetime64[us]")
     if not micro.size:
         return []
-    text = np.char.add(np.char.replace(np.datetime_as_string(micro, unit="us"), "T", " "),
-                       "" if dialect_name == "sqlite" else "+00:00")
-    missing = np.isnat(micro).tolist()
-    return [None if gap else t for t, gap in zip(text.tolist(), missing, strict=True)]
+    texts = np.datetime_as_string(micro, unit="us")
+    if texts.dtype.itemsize > 40:  # 'YYYY-MM-DDTHH:..' -> 'YYYY-MM-DD HH:..', in place
+        texts.view(np.uint32).reshape(len(texts), -1)[:, 10] = ord(" ")
+    if dialect_name != "sqlite":
+        texts = np.char.add(texts, "+00:00")
+    missing = np.isnat(micro)
+    if not missing.any():
+        return list(texts.tolist())
+    return [None if gap else t for t, gap in zip(texts.tolist(), missing.tolist(), strict=True)]

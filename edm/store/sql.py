@@ -10,26 +10,6 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 
-class days_between(FunctionElement[float]):
-    """`later - earlier` in fractional days; NULL when either side is NULL."""
-
-    type = Float()
-    name = "days_between"
-    inherit_cache = True
-
-
-@compiles(days_between, "sqlite")
-def _days_between_sqlite(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
-    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
-    return f"(julianday({later}) - julianday({earlier}))"
-
-
-@compiles(days_between, "postgresql")
-def _days_between_postgresql(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
-    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400 AS DOUBLE PRECISION)"
-
-
 class epoch_days(FunctionElement[float]):
     """A timestamp as fractional days since 1970-01-01 UTC (SQLite: to the millisecond)."""
 
