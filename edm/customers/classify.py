@@ -111,8 +111,10 @@ def resolve_thresholds(features: pd.DataFrame, rules: ClassificationSettings) ->
     (a NaN margin) are left out too. The white-face volume is a quantile of the annual sales of
     all customers who ordered (as `Threshold` says), not of the key customers only.
     """
-    _require(features, ("order_count", "days_since_last", "annual_revenue", "orders_per_year",
-                        rules.value_tier.metric))
+    _require(
+        features,
+        ("order_count", "days_since_last", "annual_revenue", "orders_per_year", rules.value_tier.metric),
+    )
     ordered = has_ordered(features)
 
     def known(column: str) -> Floats:
@@ -161,8 +163,9 @@ def assign_classes(
         "churn_kind": _churn_kind(features, rules, ordered, stage),
         "profit_profile": _profit_profile(features, rules, resolved, tier),
     }
-    return pd.DataFrame({name: _labels(features, name, codes[name]) for name in DIMENSIONS},
-                        index=features.index)
+    return pd.DataFrame(
+        {name: _labels(features, name, codes[name]) for name in DIMENSIONS}, index=features.index
+    )
 
 
 def has_ordered(features: pd.DataFrame) -> Mask:
@@ -202,8 +205,9 @@ def assign_purchase_frequency(features: pd.DataFrame, resolved: ResolvedThreshol
 
     As with scale, a class above low needs at least one order in the window.
     """
-    return _labels(features, "purchase_frequency",
-                   _purchase_frequency(features, resolved, has_ordered(features)))
+    return _labels(
+        features, "purchase_frequency", _purchase_frequency(features, resolved, has_ordered(features))
+    )
 
 
 def assign_loyalty(features: pd.DataFrame, rules: ClassificationSettings) -> pd.Series:
@@ -247,8 +251,9 @@ def assign_relationship_stage(features: pd.DataFrame, rules: RelationshipRules) 
     No share estimate: unknown. Then partner / middle / initial at or above each share, else
     gestation.
     """
-    return _labels(features, "relationship_stage",
-                   _relationship_stage(features, rules, has_ordered(features)))
+    return _labels(
+        features, "relationship_stage", _relationship_stage(features, rules, has_ordered(features))
+    )
 
 
 def assign_churn_kind(features: pd.DataFrame, rules: ClassificationSettings) -> pd.Series:

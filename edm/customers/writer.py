@@ -169,8 +169,9 @@ class _CustomerIds:
         return np.where(at >= 0, self.ids[at] if len(self.ids) else -1, -1)
 
 
-def _clustered(target: Target, values: Mapping[str, NDArray[Any]],
-               rows: NDArray[np.bool_]) -> NDArray[np.intp]:
+def _clustered(
+    target: Target, values: Mapping[str, NDArray[Any]], rows: NDArray[np.bool_]
+) -> NDArray[np.intp]:
     """Positions of the rows to write, in `target.cluster` order.
 
     Orders arrive in file order, which is random by customer, so every row would land

@@ -1,0 +1,57 @@
+"""The store read as columns: the parallel order read gives exactly what one reader gives."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from edm.customers.columns import load_order_columns, load_profile_classes
+from edm.store import Customer, CustomerProfile, Order
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _seed(sessions: sessionmaker[Session]) -> list[int]:
+    """Three customers; product lines chosen so each half of the id range knows different ones."""
+    lines = ["valves", None, "pumps", "valves", "seals", None, "pumps", "acids"]
+    with sessions.begin() as session:
+        for n in range(3):
+            session.add(Customer(external_id=f"c{n}", name=f"c{n}", email=f"c{n}@example.com",
+                                 kind="person", locale="en", timezone="UTC", created_at=NOW))
+        session.flush()
+        ids = list(session.scalars(select(Customer.id).order_by(Customer.id)))
+        for n, line in enumerate(lines):
+            session.add(Order(external_id=f"o{n}", customer_id=ids[n % 3], ordered_at=NOW - timedelta(days=n * 1.5),
+                              amount=Decimal(f"{n}.25"), margin=Decimal("1.10") if n % 2 else None,
+                              product_line=line))
+    return ids
+
+
+def test_the_parallel_read_equals_the_single_read(any_sessions: sessionmaker[Session]) -> None:
+    ids = _seed(any_sessions)
+    with any_sessions() as session:
+        single = load_order_columns(session.connection(), workers=1)
+        parallel = load_order_columns(session.connection(), workers=2)
+    assert single.line_names == parallel.line_names == ("acids", "pumps", "seals", "valves")
+    names = [None if code < 0 else single.line_names[code] for code in single.line.tolist()]
+    assert names == ["valves", None, "pumps", "valves", "seals", None, "pumps", "acids"]
+    assert single.customer_id.tolist() == [ids[n % 3] for n in range(8)]
+    assert np.allclose(single.amount, [n + 0.25 for n in range(8)])
+    assert np.isnan(single.margin[::2]).all() and np.allclose(single.margin[1::2], 1.10)
+    for field in ("customer_id", "day", "amount", "margin", "line"):
+        assert np.array_equal(getattr(single, field), getattr(parallel, field), equal_nan=True), field
+
+
+def test_stored_classes_align_with_the_customer_ids(any_sessions: sessionmaker[Session]) -> None:
+    ids = _seed(any_sessions)
+    with any_sessions.begin() as session:
+        session.add(CustomerProfile(customer_id=ids[1], value_tier="vip", lifecycle_stage="mature",
+                                    order_count=3, revenue=Decimal("9.00"), computed_at=NOW))
+    with any_sessions() as session:
+        classes = load_profile_classes(session.connection(), np.array(ids, dtype=np.int64))
+    assert classes["value_tier"].tolist() == [None, "vip", None]
+    assert classes["scale"].tolist() == [None, "small", None]  # the column default
