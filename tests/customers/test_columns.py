@@ -25,7 +25,8 @@ def _seed(sessions: sessionmaker[Session]) -> list[int]:
         session.flush()
         ids = list(session.scalars(select(Customer.id).order_by(Customer.id)))
         for n, line in enumerate(lines):
-            session.add(Order(external_id=f"o{n}", customer_id=ids[n % 3], ordered_at=NOW - timedelta(days=n * 1.5),
+            session.add(Order(external_id=f"o{n}", customer_id=ids[n % 3],
+                              ordered_at=NOW - timedelta(days=n * 1.5),
                               amount=Decimal(f"{n}.25"), margin=Decimal("1.10") if n % 2 else None,
                               product_line=line))
     return ids
