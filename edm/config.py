@@ -116,8 +116,19 @@ IndustryWithWords = Literal["manufacturing", "services", "trade"]
 DEFAULT_INDUSTRY_SYNONYMS: dict[IndustryWithWords, list[str]] = {
     "manufacturing": ["manufacturing", "manufacturer", "factory", "industrial", "制造", "制造业", "工厂"],
     "services": ["services", "service", "consulting", "software", "logistics", "服务", "服务业", "咨询"],
-    "trade": ["trade", "trading", "retail", "wholesale", "distribution", "distributor",
-              "贸易", "贸易业", "零售", "批发", "商贸"],
+    "trade": [
+        "trade",
+        "trading",
+        "retail",
+        "wholesale",
+        "distribution",
+        "distributor",
+        "贸易",
+        "贸易业",
+        "零售",
+        "批发",
+        "商贸",
+    ],
 }
 
 

@@ -93,8 +93,14 @@ async def run_campaigns(
         remember_campaigns(sessions, [files[c.name] for c in chosen], now)
     for campaign in chosen:
         report.plans.append(
-            plan_campaign(sessions, campaign, occurrence=occurrence_of(campaign, now), now=now,
-                          rules=settings.engagement, dry_run=dry_run)
+            plan_campaign(
+                sessions,
+                campaign,
+                occurrence=occurrence_of(campaign, now),
+                now=now,
+                rules=settings.engagement,
+                dry_run=dry_run,
+            )
         )
     if not dry_run:
         report.delivery = await send_pending(settings, sessions, clock, available, transport)
@@ -104,8 +110,12 @@ async def run_campaigns(
 def remember_campaigns(sessions: sessionmaker[Session], files: Sequence[CampaignFile], now: datetime) -> None:
     """Keep the definition each run used, so reports and audits can tell what was sent."""
     rows = [
-        {"name": f.campaign.name, "source": str(f.path), "definition": f.campaign.model_dump(mode="json"),
-         "updated_at": now}
+        {
+            "name": f.campaign.name,
+            "source": str(f.path),
+            "definition": f.campaign.model_dump(mode="json"),
+            "updated_at": now,
+        }
         for f in files
     ]
     with sessions.begin() as session:

@@ -21,28 +21,13 @@ from edm.customers import fields as f
 from edm.customers.seen import SeenKeys
 from edm.customers.sources import HEADER_ROW, Chunk
 from edm.errors import ConfigError, ImportDataError
+from edm.store.bulk import Upsert
 
 Problem = tuple[int, str, str]
 Texts = NDArray[np.object_]
 Mask = NDArray[np.bool_]
 Lookup = Callable[[Texts], NDArray[np.int64]]  # external ids -> store ids, -1 where unknown
 Reader = Callable[[Texts], tuple[NDArray[Any], Mask]]
-
-
-@dataclass(frozen=True)
-class Target:
-    """How checked rows are written: `insert` columns, upserted by `key`.
-
-    On a conflict the `update` columns are set, but only if one of the `compare`
-    columns differs, so an unchanged row is never rewritten (and counts as unchanged).
-    """
-
-    table: str
-    key: tuple[str, ...]
-    insert: tuple[str, ...]
-    update: tuple[str, ...]
-    compare: tuple[str, ...]
-    cluster: str | None = None  # write a chunk's rows in this column's order (see writer)
 
 
 @dataclass(frozen=True)
@@ -53,7 +38,7 @@ class Kind:
     table: str
     required: tuple[str, ...]
     optional: tuple[str, ...]
-    check: Callable[[_Check, Context], Target]
+    check: Callable[[_Check, Context], Upsert]
     one_of: tuple[str, ...] = ()  # at least one of these columns must be there
 
     @property
@@ -95,7 +80,7 @@ class BadCells:
 class Checked:
     """One chunk, checked: values per target column (all rows), which rows are good, what is bad."""
 
-    target: Target
+    target: Upsert
     values: dict[str, NDArray[Any]]
     good: Mask
     bad: list[BadCells] = field(default_factory=list)
@@ -265,7 +250,7 @@ def _utc(now: datetime) -> np.datetime64:
 # ---- the kinds ----------------------------------------------------------------------------
 
 
-def _check_customers(check: _Check, context: Context) -> Target:
+def _check_customers(check: _Check, context: Context) -> Upsert:
     external_id = check.text_value("external_id", 64, required=True)
     check.values.update(
         external_id=external_id,
@@ -293,10 +278,10 @@ def _check_customers(check: _Check, context: Context) -> Target:
         "founded_on",
     )
     update = ("name", "email", "kind", *check.present(*fields[3:]))
-    return Target("customers", ("external_id",), ("external_id", *fields, "created_at"), update, update)
+    return Upsert("customers", ("external_id",), ("external_id", *fields, "created_at"), update, update)
 
 
-def _check_orders(check: _Check, context: Context) -> Target:
+def _check_orders(check: _Check, context: Context) -> Upsert:
     external_id = check.text_value("external_id", 64, required=True)
     customer_id = check.customer("customer_external_id", context.customer_ids)
     ordered_at = check.read(
@@ -326,7 +311,7 @@ def _check_orders(check: _Check, context: Context) -> Target:
         *(("margin",) if check.present("cost", "margin") else ()),
     )
     insert = ("external_id", "customer_id", "ordered_at", "amount", "margin", "product_line")
-    return Target("orders", ("external_id",), insert, update, update, cluster="customer_id")
+    return Upsert("orders", ("external_id",), insert, update, update, cluster="customer_id")
 
 
 def _margin_reason(
@@ -341,7 +326,7 @@ def _margin_reason(
     )
 
 
-def _check_wallet(check: _Check, context: Context) -> Target:
+def _check_wallet(check: _Check, context: Context) -> Upsert:
     customer_id = check.customer("customer_external_id", context.customer_ids)
     share = check.read("share", f.read_share, f.parse_share, np.nan)
     category_spend = _money(check, "category_spend")
@@ -364,7 +349,7 @@ def _check_wallet(check: _Check, context: Context) -> Target:
     data = check.present("share", "category_spend")
     # Without a date column, the date is today's only when the estimate itself changed.
     compare = (*data, *check.present("estimated_on"))
-    return Target(
+    return Upsert(
         "wallet_estimates",
         ("customer_id",),
         ("customer_id", "share", "category_spend", "estimated_on"),
@@ -374,7 +359,7 @@ def _check_wallet(check: _Check, context: Context) -> Target:
     )
 
 
-def _check_contacts(check: _Check, context: Context) -> Target:
+def _check_contacts(check: _Check, context: Context) -> Upsert:
     customer_id = check.customer("customer_external_id", context.customer_ids)
     email = check.read("email", f.read_email, f.parse_email, None, required=True)
     check.values.update(
@@ -388,7 +373,7 @@ def _check_contacts(check: _Check, context: Context) -> Target:
     keys = np.array([f"{c}\x1f{e}" if e else "" for c, e in zip(names, email, strict=True)], dtype=object)
     check.unique("email", keys, context.seen, _contact)
     update = check.present("name", "role", "birthday")
-    return Target(
+    return Upsert(
         "contacts",
         ("customer_id", "email"),
         ("customer_id", "email", "name", "role", "birthday"),

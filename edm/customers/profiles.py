@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import insert
+from sqlalchemy import Connection, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.classes import DIMENSIONS
@@ -25,8 +26,8 @@ from edm.customers.churn_model import BgNbdParams
 from edm.customers.classify import classify
 from edm.customers.columns import load_customer_columns, load_order_columns, load_profile_classes
 from edm.customers.features import customer_features, day_timestamps, epoch_day
-from edm.store import ClassificationRun, CustomerProfile, ProfileTransition
-from edm.store.bulk import bulk_upsert, nullable, sql_timestamps
+from edm.store import ClassificationRun, ProfileTransition
+from edm.store.bulk import Upsert, write_columns
 
 FIGURES = (
     "order_count",
@@ -74,7 +75,7 @@ def recompute_profiles(
         classes, thresholds = classify(features, rules)
         previous = load_profile_classes(connection, customers.customer_id)
         moves = _transitions(customers.customer_id, previous, classes)
-        _write_profiles(session, features, classes, customers.engaged_day, now)
+        _write_profiles(connection, features, classes, customers.engaged_day, now)
         _write_transitions(session, moves, now)
         moved_customers = int(moves["customer_id"].nunique())
         session.add(
@@ -131,29 +132,29 @@ def _transitions(
 
 
 def _write_profiles(
-    session: Session,
+    connection: Connection,
     features: pd.DataFrame,
     classes: pd.DataFrame,
     engaged_day: np.ndarray[Any, np.dtype[np.float64]],
     now: datetime,
 ) -> None:
-    dialect = session.get_bind().dialect.name
-    data: dict[str, list[Any]] = {"customer_id": features["customer_id"].tolist()}
-    data.update({d: classes[d].tolist() for d in DIMENSIONS})
-    for name in FIGURES:
-        column = features[name].round(2) if name in MONEY else features[name]
-        data[name] = nullable(column.to_numpy(), dialect) if column.dtype.kind == "f" else column.tolist()
-    data["dropped_lines"] = [text or None for text in features["dropped_lines"]]
-    times = {
-        "first_order_at": day_timestamps(features["first_order_day"].to_numpy()),
-        "last_order_at": day_timestamps(features["last_order_day"].to_numpy()),
-        "last_engaged_at": day_timestamps(engaged_day),
-        "computed_at": np.full(len(features), np.datetime64(now.astimezone(UTC).replace(tzinfo=None), "us")),
-    }
-    data.update({name: sql_timestamps(values, dialect) for name, values in times.items()})
-    columns = list(data)
-    rows = list(zip(*data.values(), strict=True))
-    bulk_upsert(session, CustomerProfile.__table__, columns, rows, key=["customer_id"])  # type: ignore[arg-type]
+    values = {"customer_id": features["customer_id"].to_numpy()}
+    values.update({d: classes[d].to_numpy(dtype=object) for d in DIMENSIONS})
+    values.update({name: features[name].to_numpy() for name in FIGURES})
+    values.update({name: np.round(features[name].to_numpy() * 100) for name in MONEY})  # cents
+    values["dropped_lines"] = features["dropped_lines"].replace("", None).to_numpy(dtype=object)
+    values["first_order_at"] = day_timestamps(features["first_order_day"].to_numpy())
+    values["last_order_at"] = day_timestamps(features["last_order_day"].to_numpy())
+    values["last_engaged_at"] = day_timestamps(engaged_day)
+    moment = np.datetime64(now.astimezone(UTC).replace(tzinfo=None), "us")
+    values["computed_at"] = np.full(len(features), moment)
+    write_columns(connection, _profile_upsert(tuple(values)), values)
+
+
+@cache
+def _profile_upsert(columns: tuple[str, ...]) -> Upsert:
+    """Every column rewritten on every recompute: `computed_at` changes even when nothing else does."""
+    return Upsert("customer_profiles", ("customer_id",), columns, columns[1:], ())
 
 
 def _write_transitions(session: Session, moves: pd.DataFrame, now: datetime) -> None:

@@ -1,89 +1,200 @@
-"""Bulk writes at DBAPI speed, inside the session's transaction.
+"""Bulk upserts of column arrays, inside the caller's transaction, at driver speed.
 
-ORM or Core inserts cost microseconds of Python per row, which is minutes at ten million
-rows. Here rows are plain tuples already in the form the database stores (see
-`sql_timestamps`), handed to the driver's `executemany` in one upsert statement, so the
-only per-row cost left is the driver's own.
+ORM or Core statements per row cost tens of microseconds, which is minutes at ten
+million rows. So on SQLite the rows go, as tuples already in SQLAlchemy's storage
+format (UTC 'YYYY-MM-DD HH:MM:SS.ffffff', dates 'YYYY-MM-DD', money as float), to the
+driver's `executemany` of one upsert statement. On PostgreSQL a Core upsert is
+executed with a list of parameter sets, which SQLAlchemy sends many rows per INSERT.
+
+The upsert is compiled by SQLAlchemy from the models, so column names and the
+"update only if something differs" clause come from one definition on both databases,
+and each column's storage follows from its declared type.
+
+Values come as numpy arrays, one per column: NaN and NaT mean NULL, money is in cents
+(float, so an unknown amount can be NaN), and text columns are object arrays.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC
+from decimal import Decimal
+from functools import cache
+from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import Table
-from sqlalchemy.orm import Session
+from numpy.typing import NDArray
+from sqlalchemy import Connection, Date, Float, Integer, Numeric, bindparam, or_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
-BATCH_ROWS = 50_000  # rows per executemany call: bounds the driver's buffers on PostgreSQL
+from edm.store.models import Base
+
+BATCH_ROWS = 50_000  # rows per executemany call: bounds the driver's buffers
+Storage = Literal["money", "float", "int", "date", "timestamp", "text"]
 
 
-def bulk_upsert(
-    session: Session,
-    table: Table,
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    *,
-    key: Sequence[str],
-    update: Sequence[str] | None = None,
-) -> int:
-    """Insert `rows`, or update `update` columns where `key` exists and a value differs.
+@dataclass(frozen=True)
+class Upsert:
+    """How rows are written: `insert` columns, upserted by `key`.
 
-    Returns how many rows were inserted or changed: rows whose stored values are already
-    the same are not rewritten and not counted. `update=None` updates every non-key column.
+    On a conflict the `update` columns are set, but only if one of the `compare`
+    columns differs, so an unchanged row is never rewritten (and is not counted).
     """
-    if not rows:
-        return 0
-    dialect = session.get_bind().dialect
-    quote = dialect.identifier_preparer.quote
-    update = [c for c in columns if c not in key] if update is None else list(update)
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    target = quote(table.name)
-    names = ", ".join(quote(c) for c in columns)
-    values = ", ".join(marker for _ in columns)
-    conflict = ", ".join(quote(c) for c in key)
-    statement = f"INSERT INTO {target} ({names}) VALUES ({values}) ON CONFLICT ({conflict}) "  # noqa: S608
-    if update:
-        assignments = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
-        differs = " OR ".join(f"{target}.{quote(c)} IS DISTINCT FROM excluded.{quote(c)}" for c in update)
-        if dialect.name == "sqlite":
-            differs = differs.replace("IS DISTINCT FROM", "IS NOT")
-        statement += f"DO UPDATE SET {assignments} WHERE {differs}"
-    else:
-        statement += "DO NOTHING"
-    cursor = session.connection().connection.cursor()
+
+    table: str
+    key: tuple[str, ...]
+    insert: tuple[str, ...]
+    update: tuple[str, ...]
+    compare: tuple[str, ...]
+    cluster: str | None = None  # write rows in this column's order (see `_clustered`)
+
+
+def write_columns(
+    connection: Connection,
+    upsert: Upsert,
+    values: Mapping[str, NDArray[Any]],
+    rows: NDArray[np.bool_] | None = None,
+) -> int:
+    """Upsert the selected `rows` (all when None); returns how many were inserted or changed."""
+    at = _clustered(upsert, values, rows)
+    if connection.dialect.name == "sqlite":
+        return _write_sqlite(connection, upsert, values, at)
+    if connection.dialect.name == "postgresql":
+        return _write_postgres(connection, upsert, values, at)
+    raise NotImplementedError(f"edm supports SQLite and PostgreSQL, not {connection.dialect.name}")
+
+
+def _write_sqlite(
+    connection: Connection, upsert: Upsert, values: Mapping[str, NDArray[Any]], at: NDArray[np.intp]
+) -> int:
+    sql, order = _sqlite_statement(upsert)
+    columns = [_sqlite_values(values[name][at], _storage(upsert.table, name)) for name in order]
+    tuples = list(zip(*columns, strict=True))
+    cursor = connection.connection.cursor()
     written = 0
     try:
-        for start in range(0, len(rows), BATCH_ROWS):
-            cursor.executemany(statement, rows[start : start + BATCH_ROWS])
+        for start in range(0, len(tuples), BATCH_ROWS):
+            cursor.executemany(sql, tuples[start : start + BATCH_ROWS])
             written += max(cursor.rowcount, 0)
     finally:
         cursor.close()
     return written
 
 
-def nullable(values: np.ndarray[Any, Any], dialect_name: str) -> list[Any]:
-    """Floats with NaN as NULL. SQLite already stores a bound NaN as NULL, so only others pay for it."""
-    if dialect_name == "sqlite":
-        return list(values.tolist())
-    return [None if v != v else v for v in values.tolist()]  # v != v only for NaN
+def _write_postgres(
+    connection: Connection, upsert: Upsert, values: Mapping[str, NDArray[Any]], at: NDArray[np.intp]
+) -> int:
+    # SQLAlchemy sends many rows per INSERT here (insertmanyvalues), which leaves no
+    # usable rowcount; RETURNING one column gives a row per inserted or changed row.
+    table = Base.metadata.tables[upsert.table]
+    statement = _statement(upsert, postgresql.insert).returning(table.c[upsert.key[0]])
+    names = list(upsert.insert)
+    columns = [_postgres_values(values[name][at], _storage(upsert.table, name)) for name in names]
+    records = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    written = 0
+    for start in range(0, len(records), BATCH_ROWS):
+        written += len(connection.execute(statement, records[start : start + BATCH_ROWS]).all())
+    return written
 
 
-def sql_timestamps(values: np.ndarray[Any, Any], dialect_name: str) -> list[str | None]:
-    """UTC datetime64 values as the text each database reads back as the same instant.
+def _clustered(
+    upsert: Upsert, values: Mapping[str, NDArray[Any]], rows: NDArray[np.bool_] | None
+) -> NDArray[np.intp]:
+    """Positions of the rows to write, in `upsert.cluster` order.
 
-    SQLite gets SQLAlchemy's own storage format ('YYYY-MM-DD HH:MM:SS.ffffff', UTC);
-    PostgreSQL gets ISO text with an explicit +00:00. NaT becomes NULL.
+    Orders arrive in file order, which is random by customer, so every row would land
+    on a random page of the customer index; written in customer order within a chunk,
+    the index is updated page by page (measured: 1.5 times the rows per second).
     """
-    micro = np.asarray(values).astype("datetime64[us]")
+    positions = np.arange(len(values[upsert.insert[0]])) if rows is None else np.flatnonzero(rows)
+    if upsert.cluster is None:
+        return positions
+    return positions[np.argsort(values[upsert.cluster][positions], kind="stable")]
+
+
+def _statement(upsert: Upsert, insert: Any) -> Any:
+    """INSERT .. ON CONFLICT (key) DO UPDATE SET .. WHERE <a compared column differs>."""
+    table = Base.metadata.tables[upsert.table]
+    statement = insert(table).values({name: bindparam(name) for name in upsert.insert})
+    if not upsert.update:
+        return statement.on_conflict_do_nothing(index_elements=list(upsert.key))
+    differs = or_(*(table.c[name].is_distinct_from(statement.excluded[name]) for name in upsert.compare))
+    return statement.on_conflict_do_update(
+        index_elements=list(upsert.key),
+        set_={name: statement.excluded[name] for name in upsert.update},
+        where=differs if upsert.compare else None,
+    )
+
+
+@cache
+def _sqlite_statement(upsert: Upsert) -> tuple[str, tuple[str, ...]]:
+    """The upsert as SQLite text with `?` markers, and the column each marker takes."""
+    compiled = _statement(upsert, sqlite.insert).compile(dialect=sqlite.dialect())
+    return compiled.string, tuple(compiled.positiontup or ())
+
+
+@cache
+def _storage(table: str, name: str) -> Storage:
+    """How a column's values are stored, from its SQLAlchemy type."""
+    kind: TypeEngine[Any] = Base.metadata.tables[table].c[name].type
+    if isinstance(kind, TypeDecorator):
+        kind = kind.impl_instance
+    if isinstance(kind, Float):
+        return "float"
+    if isinstance(kind, Numeric):
+        return "money"
+    if isinstance(kind, Integer):
+        return "int"
+    if isinstance(kind, Date):
+        return "date"
+    if kind.python_type is not str:
+        return "timestamp"
+    return "text"
+
+
+def _sqlite_values(values: NDArray[Any], storage: Storage) -> list[Any]:
+    """Values exactly as SQLAlchemy's SQLite dialect binds them; NaN and NaT become NULL.
+
+    SQLite itself stores a bound NaN as NULL, so floats need no pass over them here.
+    """
+    if storage == "money":
+        return (values / 100).tolist()  # type: ignore[no-any-return]
+    if storage == "timestamp":
+        return _sqlite_timestamps(values)
+    if storage == "date":
+        days: NDArray[np.datetime64] = values.astype("datetime64[D]")
+        return _nulls(np.datetime_as_string(days, unit="D").tolist(), np.isnat(days))
+    return values.tolist()  # type: ignore[no-any-return]
+
+
+def _postgres_values(values: NDArray[Any], storage: Storage) -> list[Any]:
+    """Python values for Core to bind (aware datetimes, dates, Decimals); NaN and NaT become None."""
+    if storage == "money":
+        return [None if np.isnan(c) else Decimal(int(c)).scaleb(-2) for c in values.tolist()]
+    if storage == "float":
+        return [None if np.isnan(v) else v for v in values.tolist()]
+    if storage == "date":
+        return values.astype("datetime64[D]").astype(object).tolist()  # type: ignore[no-any-return]
+    if storage == "timestamp":
+        stamps = values.astype("datetime64[us]").astype(object).tolist()
+        return [None if s is None else s.replace(tzinfo=UTC) for s in stamps]
+    return values.tolist()  # type: ignore[no-any-return]
+
+
+def _nulls(values: list[Any], missing: NDArray[np.bool_]) -> list[Any]:
+    if not missing.any():
+        return values
+    return [None if gone else value for value, gone in zip(values, missing.tolist(), strict=True)]
+
+
+def _sqlite_timestamps(values: NDArray[Any]) -> list[str | None]:
+    """UTC datetime64 values as SQLAlchemy's SQLite storage text, 'YYYY-MM-DD HH:MM:SS.ffffff'."""
+    micro = values.astype("datetime64[us]")
     if not micro.size:
         return []
     texts = np.datetime_as_string(micro, unit="us")
     if texts.dtype.itemsize > 40:  # 'YYYY-MM-DDTHH:..' -> 'YYYY-MM-DD HH:..', in place
         texts.view(np.uint32).reshape(len(texts), -1)[:, 10] = ord(" ")
-    if dialect_name != "sqlite":
-        texts = np.char.add(texts, "+00:00")
-    missing = np.isnat(micro)
-    if not missing.any():
-        return list(texts.tolist())
-    return [None if gap else t for t, gap in zip(texts.tolist(), missing.tolist(), strict=True)]
+    return _nulls(texts.tolist(), np.isnat(micro))
