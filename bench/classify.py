@@ -2,6 +2,7 @@
 
     python bench/classify.py                      # 100k customers / 1M orders, then 1M / 10M
     python bench/classify.py --sizes 20000:200000 # quicker
+    python bench/classify.py --keep /tmp/edm-bench  # keep (and reuse) each size's database
 
 For each size it prints the CSV import rate, the classification time (read the store,
 compute figures, fit the churn model, classify, write profiles) and that phase's peak RSS,
@@ -44,11 +45,30 @@ def classify_phase(url: str, results: multiprocessing.Queue[tuple[float, float, 
 
 
 def run(customers: int, orders: int, folder: Path) -> tuple[float, float]:
+    url = f"sqlite:///{folder / 'bench.db'}"
+    labels = ("first classification", "recompute (nothing changed)")
+    if (folder / "bench.db").exists():
+        print(f"\n{customers:,} customers / {orders:,} orders: reusing {folder / 'bench.db'}")
+        labels = ("recompute", "recompute (nothing changed)")
+    else:
+        populate(customers, orders, folder, url)
+    context = multiprocessing.get_context("spawn")
+    for label in labels:
+        results: multiprocessing.Queue[tuple[float, float, int]] = context.Queue()
+        process = context.Process(target=classify_phase, args=(url, results))
+        process.start()
+        seconds, peak_mib, moved = results.get()
+        process.join()
+        print(f"  classify, {label}: {seconds:.1f} s, peak RSS {peak_mib:,.0f} MiB, "
+              f"{seconds / orders * 1e6:.2f} s per million orders, {moved:,} moved")
+    return seconds, peak_mib
+
+
+def populate(customers: int, orders: int, folder: Path, url: str) -> None:
     started = time.perf_counter()
     customers_csv, orders_csv = write_population(folder, customers=customers, orders=orders, today=TODAY)
     generated = time.perf_counter() - started
     print(f"\n{customers:,} customers / {orders:,} orders: generated in {generated:.1f} s")
-    url = f"sqlite:///{folder / 'bench.db'}"
     engine = make_engine(url)
     create_schema(engine)
     sessions = session_factory(engine)
@@ -61,30 +81,26 @@ def run(customers: int, orders: int, folder: Path) -> tuple[float, float]:
     engine.dispose()
     print(f"  import: customers {customers / customer_seconds:,.0f} rows/s, "
           f"orders {orders / order_seconds:,.0f} rows/s ({order_seconds:.1f} s)")
-    context = multiprocessing.get_context("spawn")
-    for label in ("first classification", "recompute (nothing changed)"):
-        results: multiprocessing.Queue[tuple[float, float, int]] = context.Queue()
-        process = context.Process(target=classify_phase, args=(url, results))
-        process.start()
-        seconds, peak_mib, moved = results.get()
-        process.join()
-        print(f"  classify, {label}: {seconds:.1f} s, peak RSS {peak_mib:,.0f} MiB, "
-              f"{seconds / orders * 1e6:.2f} s per million orders, {moved:,} moved")
-    return seconds, peak_mib
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--keep", type=Path, help="keep each size's files in a folder here, and reuse them")
     parser.add_argument("--sizes", nargs="+", default=["100000:1000000", "1000000:10000000"],
                         help="customers:orders pairs, smallest first")
     args = parser.parse_args()
     timings = []
     for size in args.sizes:
         customers, orders = (int(n) for n in size.split(":"))
-        with tempfile.TemporaryDirectory(prefix="edm-bench-") as folder:
-            seconds, peak = run(customers, orders, Path(folder))
+        if args.keep:
+            folder = args.keep / f"{customers}-{orders}"
+            folder.mkdir(parents=True, exist_ok=True)
+            seconds, peak = run(customers, orders, folder)
+        else:
+            with tempfile.TemporaryDirectory(prefix="edm-bench-") as temporary:
+                seconds, peak = run(customers, orders, Path(temporary))
         timings.append((orders, seconds, peak))
     if len(timings) > 1:
         (small, small_s, _), (large, large_s, peak) = timings[0], timings[-1]

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain, pairwise
 from typing import Any
@@ -24,7 +25,7 @@ import pandas as pd
 from sqlalchemy import Connection, Dialect, Float, Select, cast, func, select
 
 from edm.classes import DIMENSIONS
-from edm.customers.features import NO_LINE, CustomerColumns, IntArray, OrderColumns
+from edm.customers.features import NO_LINE, CustomerColumns, IntArray, OrderColumns, by_customer_then_day
 from edm.store import Customer, CustomerProfile, Event, Order, WalletEstimate
 from edm.store.sql import epoch_days
 
@@ -85,10 +86,20 @@ def load_profile_classes(connection: Connection, ids: IntArray) -> dict[str, np.
 
 
 def load_order_columns(connection: Connection, *, workers: int | None = None) -> OrderColumns:
-    """Every order as arrays; product lines as codes into their sorted names.
+    """Every order as arrays; product lines as codes into their sorted names."""
+    with reading_orders(connection, workers=workers) as orders:
+        return orders()
 
-    `workers=None` reads in parallel (one process per core) only when the table is
-    large and the database is one other processes can open.
+
+@contextmanager
+def reading_orders(
+    connection: Connection, *, workers: int | None = None
+) -> Iterator[Callable[[], OrderColumns]]:
+    """Start reading every order; the yielded function waits for them.
+
+    With worker processes the caller can read other things meanwhile. `workers=None`
+    means one process per core when the table is large and the database is one other
+    processes can open, else a plain read in this process when the function is called.
     """
     low, high, count = connection.execute(select(func.min(Order.id), func.max(Order.id), func.count())).one()
     url = connection.engine.url
@@ -96,15 +107,16 @@ def load_order_columns(connection: Connection, *, workers: int | None = None) ->
         shareable = url.database not in (None, "", ":memory:")
         workers = (os.cpu_count() or 1) if shareable and count >= PARALLEL_FROM_ORDERS else 1
     if workers <= 1 or not count:
-        parts = [_read_orders(connection, _order_query(connection.dialect, (low or 1) - 1, high or 0))]
-    else:
-        bounds = np.linspace(low - 1, high, workers + 1).astype(np.int64).tolist()
-        queries = [_order_query(connection.dialect, a, b) for a, b in pairwise(bounds)]
-        context = multiprocessing.get_context("spawn")  # fork is unsafe with the daemon's threads
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            address = url.render_as_string(hide_password=False)
-            parts = list(pool.map(_read_orders_in_worker, [address] * workers, queries))
-    return _combine(parts)
+        sql = _order_query(connection.dialect, (low or 1) - 1, high or 0)
+        yield lambda: _combine([_read_orders(connection, sql)])
+        return
+    bounds = np.linspace(low - 1, high, workers + 1).astype(np.int64).tolist()
+    queries = [_order_query(connection.dialect, a, b) for a, b in pairwise(bounds)]
+    context = multiprocessing.get_context("spawn")  # fork is unsafe with the daemon's threads
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        address = url.render_as_string(hide_password=False)
+        parts = [pool.submit(_read_orders_in_worker, address, query) for query in queries]
+        yield lambda: _combine([part.result() for part in parts])
 
 
 def _order_query(dialect: Dialect, after_id: int, last_id: int) -> str:
@@ -153,7 +165,7 @@ def _read_orders(connection: Connection, sql: str) -> _OrderPart:
 
 
 def _combine(parts: Sequence[_OrderPart]) -> OrderColumns:
-    """One set of columns, product lines recoded into the sorted names of all parts."""
+    """One set of columns sorted by customer and time, lines coded by the sorted names of all parts."""
     names = sorted(set(chain.from_iterable(part.names for part in parts)))
     position = {name: code for code, name in enumerate(names)}
     lines = []
@@ -164,13 +176,15 @@ def _combine(parts: Sequence[_OrderPart]) -> OrderColumns:
     def column(name: str) -> np.ndarray[Any, Any]:
         return np.concatenate([part.columns[name] for part in parts])
 
-    return OrderColumns(
-        customer_id=column("customer_id"),
-        day=column("day"),
-        amount=column("amount"),
-        margin=column("margin"),
-        line=np.concatenate(lines),
-        line_names=tuple(names),
+    return by_customer_then_day(
+        OrderColumns(
+            customer_id=column("customer_id"),
+            day=column("day"),
+            amount=column("amount"),
+            margin=column("margin"),
+            line=np.concatenate(lines),
+            line_names=tuple(names),
+        )
     )
 
 

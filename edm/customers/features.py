@@ -62,11 +62,8 @@ def customer_features(
     """
     ids = customers.customer_id
     n = len(ids)
-    order = _by_customer_then_day(orders.customer_id, orders.day)
-    cid = orders.customer_id[order]
-    day = orders.day[order]
-    amount = orders.amount[order]
-    margin = orders.margin[order]
+    orders = by_customer_then_day(orders)
+    cid, day, amount, margin = orders.customer_id, orders.day, orders.amount, orders.margin
     starts = np.flatnonzero(np.r_[True, cid[1:] != cid[:-1]]) if len(cid) else np.empty(0, np.int64)
     sizes = np.diff(np.r_[starts, len(cid)])
     ends = starts + sizes - 1
@@ -115,7 +112,7 @@ def customer_features(
             "recent_orders_per_year": _rate(who, day, n, now_day, since_first, rules.loyalty.recent_days),
             "usual_orders_per_year": _usual_rate(who, day, n, now_day, first, rules.loyalty.recent_days),
             "share_of_wallet": _share_of_wallet(customers, annual_revenue),
-            "dropped_lines": _dropped_lines(orders, order, who, n, now_day, rules.churn_kind.recent_days),
+            "dropped_lines": _dropped_lines(orders, who, n, now_day, rules.churn_kind.recent_days),
             "days_since_engaged": now_day - customers.engaged_day,
             "first_order_day": first,
             "last_order_day": last,
@@ -125,20 +122,31 @@ def customer_features(
     return frame, model
 
 
-def _by_customer_then_day(customer_id: IntArray, day: FloatArray) -> IntArray:
-    """The orders' positions sorted by customer, then time.
+def by_customer_then_day(orders: OrderColumns) -> OrderColumns:
+    """The orders sorted by customer, then time to the second (the same object when they already are).
 
     A stable sort of one int64 key (customer in the high bits, the second within the
     span of all orders in the low 32) is a radix sort: about a seventh of `np.lexsort`
     on ten million orders. Ids or spans too large for the key fall back to lexsort.
+    Each column is replaced as it is sorted, so at most one extra column is alive.
     """
-    if not len(day):
-        return np.empty(0, np.int64)
-    seconds = np.round((day - day.min()) * SECONDS_PER_DAY)
-    if customer_id.min() < 0 or customer_id.max() >= 2**31 or seconds.max() >= 2**32:
-        return np.lexsort((day, customer_id)).astype(np.int64)
-    key = (customer_id << 32) | seconds.astype(np.int64)
-    return np.argsort(key, kind="stable")
+    if not len(orders.day):
+        return orders
+    seconds = np.round((orders.day - orders.day.min()) * SECONDS_PER_DAY)
+    cid = orders.customer_id
+    if cid.min() < 0 or cid.max() >= 2**31 or seconds.max() >= 2**32:
+        order = np.lexsort((seconds, cid))
+    else:
+        key = (cid << 32) | seconds.astype(np.int64)
+        if (key[1:] >= key[:-1]).all():
+            return orders
+        order = np.argsort(key, kind="stable")
+        del key
+    del seconds
+    columns = {name: getattr(orders, name) for name in ("customer_id", "day", "amount", "margin", "line")}
+    for name, values in columns.items():
+        columns[name] = values[order]
+    return OrderColumns(**columns, line_names=orders.line_names)
 
 
 @dataclass(frozen=True)
@@ -201,20 +209,26 @@ def _share_of_wallet(customers: CustomerColumns, annual_revenue: FloatArray) -> 
 
 
 def _dropped_lines(
-    orders: OrderColumns, order: IntArray, who: IntArray, n: int, now_day: float, recent_days: float
+    orders: OrderColumns, who: IntArray, n: int, now_day: float, recent_days: float
 ) -> list[str]:
-    """Per customer, the product lines bought in the year before the recent window but not since."""
+    """Per customer, the product lines bought in the year before the recent window but not since.
+
+    `orders` are sorted by customer then time, so a stable sort by (customer, line)
+    leaves each pair's last order at the end of its group.
+    """
     dropped = [""] * n
-    line = orders.line[order]
-    day = orders.day[order]
     names = len(orders.line_names)
-    if not names or not len(line):
+    valid = orders.line != NO_LINE
+    if not names or not valid.any():
         return dropped
+    pair = (who * names + orders.line)[valid]
+    day = orders.day[valid]
+    order = np.argsort(pair, kind="stable")
+    pair, day = pair[order], day[order]
+    ends = np.flatnonzero(np.r_[pair[1:] != pair[:-1], True])
+    last_day = day[ends]
     cut = now_day - recent_days
-    pair = who * names + line
-    valid = line != NO_LINE
-    last_day = pd.Series(day[valid]).groupby(pair[valid]).max()
-    gone = last_day[(last_day <= cut) & (last_day > cut - LINE_LOOKBACK_DAYS)].index.to_numpy()
+    gone = pair[ends][(last_day <= cut) & (last_day > cut - LINE_LOOKBACK_DAYS)]
     for customer, code in zip((gone // names).tolist(), (gone % names).tolist(), strict=True):
         name = orders.line_names[code]  # pairs come sorted, and names are sorted: so is each list
         dropped[customer] = f"{dropped[customer]}, {name}" if dropped[customer] else name

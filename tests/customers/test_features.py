@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given, settings
 
 from edm.config import ClassificationSettings
-from edm.customers.features import NO_LINE, CustomerColumns, OrderColumns, customer_features
+from edm.customers.features import (
+    NO_LINE,
+    CustomerColumns,
+    OrderColumns,
+    by_customer_then_day,
+    customer_features,
+)
 
 NOW = 20_000.0  # epoch day
 RULES = ClassificationSettings()  # frequency window 365, loyalty recent 180, churn-kind recent 180
@@ -145,3 +151,22 @@ def test_figures_agree_with_a_plain_groupby(rows: list[tuple[int, float, float, 
     bought = frame["order_count"] > 0
     assert frame.loc[bought, "days_since_first"].ge(frame.loc[bought, "days_since_last"]).all()
     assert frame.loc[~bought, "probability_alive"].isna().all()
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([1, 2, 7, 2**31 - 1, 2**40]), st.floats(-40_000, 80_000, allow_nan=False)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_orders_sort_by_customer_then_time_like_lexsort(rows: list[tuple[int, float]]) -> None:
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    days = np.array([r[1] for r in rows])
+    orders = OrderColumns(ids, days, np.arange(len(rows), dtype=float), np.full(len(rows), np.nan),
+                          np.full(len(rows), NO_LINE, dtype=np.int64), ())
+    expected = np.lexsort((np.round((days - days.min()) * 86_400), ids))  # stable: ties keep their order
+    result = by_customer_then_day(orders)
+    assert result.customer_id.tolist() == ids[expected].tolist()
+    assert result.day.tolist() == days[expected].tolist()
+    assert result.amount.tolist() == expected.tolist()  # each order once, its columns kept together
