@@ -24,7 +24,7 @@ from edm.clock import Clock
 from edm.config import ClassificationSettings
 from edm.customers.churn_model import BgNbdParams
 from edm.customers.classify import classify
-from edm.customers.columns import load_customer_columns, load_profile_classes, reading_orders
+from edm.customers.columns import load_store_columns
 from edm.customers.features import customer_features, day_timestamps, epoch_day
 from edm.store import ClassificationRun, ProfileTransition
 from edm.store.bulk import Upsert, write_columns
@@ -69,10 +69,8 @@ def recompute_profiles(
     now = clock.now()
     with sessions.begin() as session:
         connection = session.connection()
-        with reading_orders(connection) as orders_read:  # in other processes, when large
-            customers = load_customer_columns(connection)
-            previous = load_profile_classes(connection, customers.customer_id)
-            orders = orders_read()
+        store = load_store_columns(connection)
+        customers, previous, orders = store.customers, store.stored_classes, store.orders
         features, model = customer_features(customers, orders, epoch_day(now), rules)
         classes, thresholds = classify(features, rules)
         moves = _transitions(customers.customer_id, previous, classes)

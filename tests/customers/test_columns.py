@@ -1,4 +1,4 @@
-"""The store read as columns: the parallel order read gives exactly what one reader gives."""
+"""The store read as columns: read large (worker processes, ADBC on SQLite) or small, the same."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from edm.customers.columns import load_order_columns, load_profile_classes
+from edm.customers.columns import load_store_columns
 from edm.store import Customer, CustomerProfile, Order
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -32,11 +32,11 @@ def _seed(sessions: sessionmaker[Session]) -> list[int]:
     return ids
 
 
-def test_the_parallel_read_equals_the_single_read(any_sessions: sessionmaker[Session]) -> None:
+def test_a_large_read_in_ranges_equals_a_small_read(any_sessions: sessionmaker[Session]) -> None:
     ids = _seed(any_sessions)
     with any_sessions() as session:
-        single = load_order_columns(session.connection(), workers=1)
-        parallel = load_order_columns(session.connection(), workers=2)
+        single = load_store_columns(session.connection(), readers=1, large=False).orders
+        parallel = load_store_columns(session.connection(), readers=3, large=True).orders
     assert single.line_names == parallel.line_names == ("acids", "pumps", "seals", "valves")
     names = [None if code < 0 else single.line_names[code] for code in single.line.tolist()]
     margins = [None if np.isnan(m) else round(m, 2) for m in single.margin.tolist()]
@@ -55,6 +55,6 @@ def test_stored_classes_align_with_the_customer_ids(any_sessions: sessionmaker[S
         session.add(CustomerProfile(customer_id=ids[1], value_tier="vip", lifecycle_stage="mature",
                                     order_count=3, revenue=Decimal("9.00"), computed_at=NOW))
     with any_sessions() as session:
-        classes = load_profile_classes(session.connection(), np.array(ids, dtype=np.int64))
+        classes = load_store_columns(session.connection()).stored_classes
     assert classes["value_tier"].tolist() == [None, "vip", None]
     assert classes["scale"].tolist() == [None, "small", None]  # the column default
