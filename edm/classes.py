@@ -14,7 +14,9 @@ Tier = Literal["high", "medium", "low"]
 Industry = Literal["manufacturing", "services", "trade", "other"]
 Frequency = Literal["high", "medium", "low", "none"]
 Loyalty = Literal["loyal", "fairly_loyal", "general", "at_risk", "churned"]
-Stage = Literal["prospect", "lead", "new", "growing", "mature", "at_risk", "churned", "reacquired"]
+Stage = Literal[
+    "prospect", "lead", "new", "growing", "mature", "at_risk", "churned", "reacquired"
+]
 Relationship = Literal["gestation", "initial", "middle", "partner", "interrupted", "unknown"]
 ChurnKind = Literal["none", "partial", "full"]
 ProfitProfile = Literal["red", "black", "white", "balanced", "unknown", "not_key"]

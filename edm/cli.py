@@ -46,10 +46,7 @@ def with_settings(command: F) -> F:
     """Adds `--config` and passes the loaded `Settings` as `settings`."""
 
     @click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        envvar="EDM_CONFIG",
+        "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), envvar="EDM_CONFIG",
         help="Settings file (default: ./edm.yaml, else the bundled defaults). Env: EDM_CONFIG.",
     )
     @functools.wraps(command)
@@ -82,27 +79,15 @@ def init(folder: Path) -> None:
     click.echo(f"  settings   {folder / 'edm.yaml'}")
     click.echo(f"  campaigns  {settings.campaigns_dir}")
     click.echo(f"  database   {settings.database_url}")
-    click.echo(
-        "Next: set EDM_SECRET_KEY, then: edm import customers FILE; edm import orders FILE; edm classify"
-    )
+    click.echo("Next: set EDM_SECRET_KEY, then: edm import customers FILE; edm import orders FILE; "
+               "edm classify")
 
 
 @main.command()
-@click.option(
-    "--dir",
-    "folder",
-    default="edm-demo",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Working folder (recreated).",
-)
-@click.option(
-    "--customers",
-    default=360,
-    show_default=True,
-    type=click.IntRange(50, 100_000),
-    help="How many sample customers to generate.",
-)
+@click.option("--dir", "folder", default="edm-demo", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Working folder (recreated).")
+@click.option("--customers", default=360, show_default=True, type=click.IntRange(50, 100_000),
+              help="How many sample customers to generate.")
 def demo(folder: Path, customers: int) -> None:
     """Run the whole product once on embedded defaults, with nothing else installed.
 
@@ -129,13 +114,11 @@ def import_group() -> None:
 def import_options(command: F) -> F:
     """FILE, --skip-invalid, --rejects and --config, shared by every import command."""
     command = click.option(
-        "--rejects",
-        type=click.Path(dir_okay=False, path_type=Path),
+        "--rejects", type=click.Path(dir_okay=False, path_type=Path),
         help="Where --skip-invalid writes the rejected rows (default: beside FILE, as NAME.rejects.csv).",
     )(command)
     command = click.option(
-        "--skip-invalid",
-        is_flag=True,
+        "--skip-invalid", is_flag=True,
         help="Import the good rows; write the bad ones, with row, column and reason, to a rejects file.",
     )(command)
     command = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))(command)
@@ -144,9 +127,8 @@ def import_options(command: F) -> F:
 
 @import_group.command(name="customers")
 @import_options
-def import_customers_command(
-    file: Path, skip_invalid: bool, rejects: Path | None, settings: Settings
-) -> None:
+def import_customers_command(file: Path, skip_invalid: bool, rejects: Path | None,
+                             settings: Settings) -> None:
     """Import customers, matched by external_id.
 
     Columns: external_id, name, kind (company or person), email; optional contact_name, locale,
@@ -209,12 +191,8 @@ def _run_import(kind: str, file: Path, skip_invalid: bool, rejects: Path | None,
         raise click.UsageError("--rejects names the file --skip-invalid writes; pass --skip-invalid too")
     sessions = open_store(settings)
     console = Console(stderr=True)
-    columns = (
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TextColumn("{task.fields[done]}"),
-        TimeElapsedColumn(),
-    )
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[done]}"),
+               TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task(f"importing {file.name}", total=None, done="")
         started = time.monotonic()
@@ -223,24 +201,14 @@ def _run_import(kind: str, file: Path, skip_invalid: bool, rejects: Path | None,
             rate = rows / max(time.monotonic() - started, 1e-6)
             bar.update(task, done=f"{rows:,} rows, {rate:,.0f} rows/s")
 
-        result = import_file(
-            sessions,
-            import_kind(kind),
-            file,
-            SystemClock(),
-            settings=settings.imports,
-            skip_invalid=skip_invalid,
-            rejects=rejects,
-            progress=progress,
-        )
+        result = import_file(sessions, import_kind(kind), file, SystemClock(), settings=settings.imports,
+                             skip_invalid=skip_invalid, rejects=rejects, progress=progress)
     click.echo(format_import(file, result))
 
 
 def format_import(file: Path, result: ImportResult) -> str:
-    line = (
-        f"{file}: {result.rows} rows, {result.inserted} new, {result.updated} updated, "
-        f"{result.unchanged} unchanged"
-    )
+    line = (f"{file}: {result.rows} rows, {result.inserted} new, {result.updated} updated, "
+            f"{result.unchanged} unchanged")
     if result.rejected:
         line += f", {result.rejected} rejected (see {result.rejects_path})"
     return line
@@ -267,10 +235,8 @@ def format_classification(summary: ClassificationSummary) -> str:
     counts = summary.counts
     tiers = ", ".join(f"{name} {n}" for name, n in counts["value_tier"].items())
     stages = ", ".join(f"{name} {n}" for name, n in counts["lifecycle_stage"].items() if n)
-    return (
-        f"{summary.total} customers ({summary.customers_moved} moved)\n"
-        f"  value tier: {tiers}\n  lifecycle:  {stages}"
-    )
+    return (f"{summary.total} customers ({summary.customers_moved} moved)\n"
+            f"  value tier: {tiers}\n  lifecycle:  {stages}")
 
 
 def classification_table(summary: ClassificationSummary) -> Table:
@@ -283,32 +249,19 @@ def classification_table(summary: ClassificationSummary) -> Table:
             f"{summary.first_profiles:,} classified for the first time"
         ),
     )
-    for header, justify in (
-        ("dimension", "left"),
-        ("class", "left"),
-        ("customers", "right"),
-        ("share", "right"),
-        ("moved in", "right"),
-    ):
+    for header, justify in (("dimension", "left"), ("class", "left"), ("customers", "right"),
+                            ("share", "right"), ("moved in", "right")):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for dimension, counts in summary.counts.items():
         for index, (name, count) in enumerate(counts.items()):
             share = f"{count / summary.total:.1%}" if summary.total else "-"
             moved_in = summary.moved_into.get(dimension, {}).get(name, 0)
-            table.add_row(
-                dimension if index == 0 else "",
-                name,
-                f"{count:,}",
-                share,
-                f"{moved_in:,}",
-                end_section=index == len(counts) - 1,
-            )
+            table.add_row(dimension if index == 0 else "", name, f"{count:,}", share, f"{moved_in:,}",
+                          end_section=index == len(counts) - 1)
     if summary.churn_model is not None:
         model = summary.churn_model
-        table.caption = (
-            f"{table.caption}\nchurn model (BG/NBD, weeks): r={model.r:.3g} "
-            f"alpha={model.alpha:.3g} a={model.a:.3g} b={model.b:.3g}"
-        )
+        table.caption = (f"{table.caption}\nchurn model (BG/NBD, weeks): r={model.r:.3g} "
+                         f"alpha={model.alpha:.3g} a={model.a:.3g} b={model.b:.3g}")
     return table
 
 
@@ -338,11 +291,9 @@ def card_tables(card: CustomerCard) -> list[Table | str]:
     from rich.table import Table
 
     customer, profile = card.customer, card.profile
-    header = (
-        f"{customer.name} ({customer.external_id}, #{customer.id}) <{customer.email}>\n"
-        f"{customer.kind}, industry {customer.industry or '-'}, locale {customer.locale}, "
-        f"time zone {customer.timezone}"
-    )
+    header = (f"{customer.name} ({customer.external_id}, #{customer.id}) <{customer.email}>\n"
+              f"{customer.kind}, industry {customer.industry or '-'}, locale {customer.locale}, "
+              f"time zone {customer.timezone}")
     if profile is None:
         return [header, "Not classified yet: run `edm classify`."]
     classes = Table(title=f"Profile computed at {profile.computed_at:%Y-%m-%d %H:%M} UTC")
@@ -421,6 +372,9 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, settings: Settings
 
 def format_run(report: RunReport) -> list[str]:
     lines = []
+    if report.classification is not None:
+        due = "profiles were due, classified " + format_classification(report.classification)
+        lines.extend(due.splitlines())
     for plan in report.plans:
         lines.append(
             f"{plan.campaign} {plan.occurrence}: audience {plan.audience}, queued {plan.queued}, "
@@ -428,10 +382,8 @@ def format_run(report: RunReport) -> list[str]:
         )
     if report.delivery is not None:
         d = report.delivery
-        lines.append(
-            f"sent {d.sent}, deferred {d.deferred}, bounced {d.bounced}, "
-            f"suppressed {d.suppressed}, failed {d.failed}"
-        )
+        lines.append(f"sent {d.sent}, deferred {d.deferred}, bounced {d.bounced}, "
+                     f"suppressed {d.suppressed}, failed {d.failed}")
     return lines
 
 
@@ -462,20 +414,15 @@ def report() -> None:
 
 
 @report.command()
-@click.option(
-    "--by",
-    default="campaign,tier,stage",
-    show_default=True,
-    help="Comma-separated groupings; each is a table: campaign, tier, stage, or a+b to combine.",
-)
+@click.option("--by", default="campaign,tier,stage", show_default=True,
+              help="Comma-separated groupings; each is a table: campaign, tier, stage, or a+b to combine.")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First day included (UTC).")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="First day excluded (UTC).")
 @click.option("--format", "fmt", type=click.Choice(["html", "csv"]), default="html", show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), help="Output file (default: engagement.html/.csv).")
 @with_settings
-def engagement(
-    by: str, since: datetime | None, until: datetime | None, fmt: str, out: Path | None, settings: Settings
-) -> None:
+def engagement(by: str, since: datetime | None, until: datetime | None, fmt: str, out: Path | None,
+               settings: Settings) -> None:
     """Sent, opens, clicks and unsubscribes by campaign, value tier and lifecycle stage.
 
     Example: edm report engagement --by campaign,tier --since 2026-01-01 --format csv
@@ -485,13 +432,8 @@ def engagement(
 
     groupings = [part.split("+") for part in by.split(",") if part]
     paths, summary = write_engagement_report(
-        open_store(settings),
-        groupings,
-        since=_utc(since),
-        until=_utc(until),
-        fmt=fmt,
-        out=out or Path(f"engagement.{fmt}"),
-        now=SystemClock().now(),
+        open_store(settings), groupings, since=_utc(since), until=_utc(until), fmt=fmt,
+        out=out or Path(f"engagement.{fmt}"), now=SystemClock().now(),
     )
     click.echo(format_summary(summary))
     for path in paths:

@@ -116,19 +116,8 @@ IndustryWithWords = Literal["manufacturing", "services", "trade"]
 DEFAULT_INDUSTRY_SYNONYMS: dict[IndustryWithWords, list[str]] = {
     "manufacturing": ["manufacturing", "manufacturer", "factory", "industrial", "制造", "制造业", "工厂"],
     "services": ["services", "service", "consulting", "software", "logistics", "服务", "服务业", "咨询"],
-    "trade": [
-        "trade",
-        "trading",
-        "retail",
-        "wholesale",
-        "distribution",
-        "distributor",
-        "贸易",
-        "贸易业",
-        "零售",
-        "批发",
-        "商贸",
-    ],
+    "trade": ["trade", "trading", "retail", "wholesale", "distribution", "distributor",
+              "贸易", "贸易业", "零售", "批发", "商贸"],
 }
 
 
@@ -145,7 +134,9 @@ class LoyaltyRules(_Section):
 
     The pace is "clearly falling" when orders over the last `recent_days` run below
     `falling_ratio` of the customer's usual rate, or when the churn model gives a
-    probability of still being active below `at_risk_probability`.
+    probability of still being active below `at_risk_probability`. Communication is
+    dropping when a customer who has opened or clicked our mail has not for more than
+    `silent_days` (None: engagement is no loyalty signal); one who never did says nothing.
     """
 
     loyal_years: float = Field(2.0, gt=0)
@@ -153,6 +144,7 @@ class LoyaltyRules(_Section):
     recent_days: int = Field(180, ge=30)
     falling_ratio: float = Field(0.5, gt=0, lt=1)
     at_risk_probability: float = Field(0.5, gt=0, lt=1)
+    silent_days: int | None = Field(180, ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> LoyaltyRules:
@@ -225,6 +217,8 @@ class ProfitProfileRules(_Section):
 
 
 class ClassificationSettings(_Section):
+    # `edm campaign run` (from cron, or the daemon) first recomputes profiles older than this
+    max_age_hours: float = Field(24.0, gt=0)
     scale: ScaleRules = ScaleRules()
     value_tier: ValueTierRules = ValueTierRules()
     industry: IndustryRules = IndustryRules()

@@ -71,12 +71,10 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
 
     app = create_tracking_app(sessions, settings.signing_keys(), clock)
     with smtp_sink(settings.mail_dir) as (host, port), serve_in_background(app) as base_url:
-        settings = settings.model_copy(
-            update={
-                "smtp": settings.smtp.model_copy(update={"host": host, "port": port}),
-                "tracking": settings.tracking.model_copy(update={"base_url": base_url}),
-            }
-        )
+        settings = settings.model_copy(update={
+            "smtp": settings.smtp.model_copy(update={"host": host, "port": port}),
+            "tracking": settings.tracking.model_copy(update={"base_url": base_url}),
+        })
         echo(f"4. SMTP sink on {host}:{port} (mail in {settings.mail_dir}), tracking at {base_url}")
 
         report = asyncio.run(run_campaigns(settings, sessions, clock))
@@ -86,10 +84,8 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
 
         readers = random.Random(7)  # noqa: S311 - simulated readers, not security
         reactions = simulate_recipients(settings.mail_dir, readers)
-        echo(
-            f"6. Recipients' mail clients fetched {reactions.opens} pixels, followed {reactions.clicks} "
-            f"links and sent {reactions.unsubscribes} one-click unsubscribes over HTTP"
-        )
+        echo(f"6. Recipients' mail clients fetched {reactions.opens} pixels, followed {reactions.clicks} "
+             f"links and sent {reactions.unsubscribes} one-click unsubscribes over HTTP")
 
         again = asyncio.run(run_campaigns(settings, sessions, clock))
         queued = sum(plan.queued for plan in again.plans)
@@ -97,10 +93,8 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
 
         clock.advance(FOLLOW_UP_AFTER)
         follow_up = asyncio.run(run_campaigns(settings, sessions, clock, FOLLOW_UP_CAMPAIGNS))
-        echo(
-            f"8. {FOLLOW_UP_AFTER.days} days later the follow-up campaigns run again; intervals adapted "
-            f"({follow_up.intervals.shortened} shortened, {follow_up.intervals.lengthened} lengthened):"
-        )
+        echo(f"8. {FOLLOW_UP_AFTER.days} days later the follow-up campaigns run again; intervals adapted "
+             f"({follow_up.intervals.shortened} shortened, {follow_up.intervals.lengthened} lengthened):")
         for line in format_run(follow_up):
             echo("   " + line)
         echo("   " + explain_follow_up(sessions, clock.now() - FOLLOW_UP_AFTER))
@@ -165,19 +159,13 @@ def explain_follow_up(sessions: sessionmaker[Session], first_run: datetime) -> s
     """Check, from the store, that the follow-up reached only customers who had reacted."""
     with sessions() as session:
         later = session.scalars(
-            select(OutboxMessage.customer_id).where(
-                OutboxMessage.campaign.in_(FOLLOW_UP_CAMPAIGNS), OutboxMessage.created_at > first_run
-            )
+            select(OutboxMessage.customer_id).where(OutboxMessage.campaign.in_(FOLLOW_UP_CAMPAIGNS),
+                                                    OutboxMessage.created_at > first_run)
         ).all()
         reacted = set(session.scalars(select(Event.customer_id).where(Event.kind.in_(("open", "click")))))
-        intervals = [
-            days
-            for days in session.scalars(select(CustomerProfile.contact_interval_days))
-            if days is not None
-        ]
+        intervals = [days for days in session.scalars(select(CustomerProfile.contact_interval_days))
+                     if days is not None]
     engaged = sum(1 for customer in later if customer in reacted)
     shortest, longest = min(intervals, default=0), max(intervals, default=0)
-    return (
-        f"{engaged} of {len(later)} follow-ups went to customers who had opened or clicked; "
-        f"contact intervals now range {shortest:g}-{longest:g} days"
-    )
+    return (f"{engaged} of {len(later)} follow-ups went to customers who had opened or clicked; "
+            f"contact intervals now range {shortest:g}-{longest:g} days")

@@ -5,6 +5,7 @@
     ├── ImportDataError      a customer/order file has bad rows
     ├── CampaignError        a campaign file is broken or unknown
     ├── TemplateError        a template is missing or fails to render
+    ├── StoreReadError       a large read of the database failed in its child process
     └── DeliveryError        the SMTP relay did not take a message
         ├── TransientDeliveryError   4xx or connection trouble: retry later
         └── PermanentDeliveryError   5xx: the address bounced, never retry
@@ -53,6 +54,10 @@ class CampaignError(EdmError):
 
 class TemplateError(EdmError):
     """A template is missing, unsafe, or refers to a value that does not exist."""
+
+
+class StoreReadError(EdmError):
+    """A child process reading the database (see `edm.store.columns`) failed; its error is in the message."""
 
 
 class DeliveryError(EdmError):

@@ -131,7 +131,9 @@ class Renderer:
         text = self._render_file(template, language, TEXT_SUFFIX, values)
         return RenderedBody(html=html, text=_tidy_text(text), language=language)
 
-    def render_subject(self, source: str, context: Mapping[str, Any], *, name: str = "subject") -> str:
+    def render_subject(
+        self, source: str, context: Mapping[str, Any], *, name: str = "subject"
+    ) -> str:
         """A subject line from a campaign's template string, as one safe header line.
 
         All whitespace and control characters (CR/LF included) become single spaces,
@@ -155,7 +157,9 @@ class Renderer:
                 self._subjects[source] = compiled
             return compiled
 
-    def _render_file(self, template: str, language: str, suffix: str, values: dict[str, Any]) -> str:
+    def _render_file(
+        self, template: str, language: str, suffix: str, values: dict[str, Any]
+    ) -> str:
         path = f"{template}/{language}{suffix}"
         try:
             return self._env.get_template(path).render(values)

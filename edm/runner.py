@@ -9,17 +9,19 @@ from __future__ import annotations
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.campaigns.loader import CampaignFile, load_campaigns
 from edm.campaigns.planner import PlanResult, plan_campaign
 from edm.campaigns.schema import Campaign
 from edm.clock import Clock
-from edm.config import Settings, load_settings
+from edm.config import ClassificationSettings, Settings, load_settings
+from edm.customers import ClassificationSummary, recompute_profiles
 from edm.delivery.compose import Composer
 from edm.delivery.sender import SendSummary, send_due
 from edm.delivery.transport import SmtpTransport, Transport
@@ -27,7 +29,7 @@ from edm.engagement import IntervalSummary, refresh_intervals
 from edm.errors import CampaignError
 from edm.render import Renderer
 from edm.resources import bundled_config_dir
-from edm.store import CampaignRecord, create_schema, make_engine, session_factory, upsert
+from edm.store import CampaignRecord, ClassificationRun, create_schema, make_engine, session_factory, upsert
 from edm.tracking import TrackingLinks
 
 
@@ -62,6 +64,7 @@ def occurrence_of(campaign: Campaign, now: datetime) -> date:
 @dataclass
 class RunReport:
     intervals: IntervalSummary
+    classification: ClassificationSummary | None = None  # when the profiles were due a recompute
     plans: list[PlanResult] = field(default_factory=list)
     delivery: SendSummary | None = None
 
@@ -87,7 +90,8 @@ async def run_campaigns(
             f"(found: {', '.join(sorted(available)) or 'none'})"
         )
     chosen = [available[name] for name in names] if names else list(available.values())
-    report = RunReport(intervals=refresh_intervals(sessions, settings.engagement, clock))
+    classification = None if dry_run else refresh_profiles(sessions, settings.classification, clock)
+    report = RunReport(refresh_intervals(sessions, settings.engagement, clock), classification)
     now = clock.now()
     if not dry_run:
         remember_campaigns(sessions, [files[c.name] for c in chosen], now)
@@ -105,6 +109,22 @@ async def run_campaigns(
     if not dry_run:
         report.delivery = await send_pending(settings, sessions, clock, available, transport)
     return report
+
+
+def refresh_profiles(
+    sessions: sessionmaker[Session], rules: ClassificationSettings, clock: Clock
+) -> ClassificationSummary | None:
+    """Recompute every profile when the last classification is older than `rules.max_age_hours`.
+
+    Classes move with time alone (a customer who stops ordering drifts to at_risk), so
+    audiences must not be picked from stale profiles; a run within the age reuses them.
+    """
+    with sessions() as session:
+        last = session.scalar(select(func.max(ClassificationRun.computed_at)))
+    now = clock.now()
+    if last is not None and now - last < timedelta(hours=rules.max_age_hours):
+        return None
+    return recompute_profiles(sessions, rules, clock)
 
 
 def remember_campaigns(sessions: sessionmaker[Session], files: Sequence[CampaignFile], now: datetime) -> None:

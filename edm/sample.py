@@ -173,7 +173,9 @@ def generate_sample(
 ) -> tuple[list[SampleCustomer], list[SampleOrder]]:
     """Customers and their orders, in memory; the same arguments always give the same data."""
     if customers < 1:
-        raise EdmError(f"the sample needs at least 1 customer (got {customers}); pass a larger number")
+        raise EdmError(
+            f"the sample needs at least 1 customer (got {customers}); pass a larger number"
+        )
     rng = random.Random(seed)  # noqa: S311 - sample data, not security
     segments = [name for name, count in segment_counts(customers).items() for _ in range(count)]
     rng.shuffle(segments)
@@ -325,7 +327,9 @@ def _random_day(rng: random.Random, year: int) -> date:
     return date(year, 1, 1) + timedelta(days=rng.randint(0, 364))
 
 
-def _orders(rng: random.Random, customer: SampleCustomer, today: date) -> list[tuple[date, Decimal, str]]:
+def _orders(
+    rng: random.Random, customer: SampleCustomer, today: date
+) -> list[tuple[date, Decimal, str]]:
     """The customer's orders: dates shaped by segment, amounts by size, lines by habit."""
     interval = rng.randint(20, 120)  # the customer's usual days between orders
     ages = _segment_ages(rng, customer.segment, interval)
@@ -369,7 +373,9 @@ def _segment_ages(rng: random.Random, segment: str, interval: int) -> list[int]:
     if segment == "growing":  # started 3-12 months ago, still ordering
         return _regular(rng, rng.randint(0, min(interval, 60)), rng.randint(95, 360), interval)
     if segment == "steady":  # years of regular orders, up to today
-        return _regular(rng, rng.randint(0, min(interval, 90)), rng.randint(400, HISTORY_DAYS - 5), interval)
+        return _regular(
+            rng, rng.randint(0, min(interval, 90)), rng.randint(400, HISTORY_DAYS - 5), interval
+        )
     if segment == "at_risk":  # regular buyer, silent for 160-330 days
         last = rng.randint(160, 330)
         return _regular(rng, last, rng.randint(last + 200, HISTORY_DAYS - 5), interval)

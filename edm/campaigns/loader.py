@@ -46,3 +46,4 @@ def load_campaigns(folder: Path) -> dict[str, CampaignFile]:
     if problems:
         raise CampaignError("\n".join(problems))
     return found
+

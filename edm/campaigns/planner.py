@@ -104,7 +104,9 @@ def _candidates(session: Session, campaign: Campaign, occurrence: date) -> Itera
         .group_by(OutboxMessage.customer_id)
         .subquery()
     )
-    planned = select(OutboxMessage.customer_id).where(this_run, OutboxMessage.step == 0).subquery()
+    planned = (
+        select(OutboxMessage.customer_id).where(this_run, OutboxMessage.step == 0).subquery()
+    )
     query = (
         select(
             Customer.id,

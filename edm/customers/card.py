@@ -36,7 +36,9 @@ class CustomerCard:
     transitions: list[ProfileTransition]
 
 
-def customer_card(sessions: sessionmaker[Session], key: str, rules: ClassificationSettings) -> CustomerCard:
+def customer_card(
+    sessions: sessionmaker[Session], key: str, rules: ClassificationSettings
+) -> CustomerCard:
     """The card for the customer whose external id (or, failing that, internal id) is `key`."""
     with sessions() as session:
         customer = _find(session, key)

@@ -110,10 +110,8 @@ def resolve_layout(kind: Kind, header: Sequence[str], mapping: Mapping[str, str]
     """
     unknown = sorted(set(mapping) - set(kind.fields))
     if unknown:
-        raise ConfigError(
-            f"imports.columns.{kind.name}: {', '.join(map(repr, unknown))} "
-            f"is not a field of {kind.name} files; fields: {', '.join(kind.fields)}"
-        )
+        raise ConfigError(f"imports.columns.{kind.name}: {', '.join(map(repr, unknown))} "
+                          f"is not a field of {kind.name} files; fields: {', '.join(kind.fields)}")
     where: dict[str, list[int]] = {}
     for position, name in enumerate(header):
         where.setdefault(name.strip().casefold(), []).append(position)
@@ -129,11 +127,8 @@ def resolve_layout(kind: Kind, header: Sequence[str], mapping: Mapping[str, str]
         elif found:
             positions[name] = found[0]
         elif name in kind.required:
-            hint = (
-                f" (imports.columns.{kind.name} maps {name} to it)"
-                if name in mapping
-                else f"; name it so, or map {name} to your header under imports.columns.{kind.name}"
-            )
+            hint = (f" (imports.columns.{kind.name} maps {name} to it)" if name in mapping
+                    else f"; name it so, or map {name} to your header under imports.columns.{kind.name}")
             problems.append((HEADER_ROW, wanted, f"required column is missing{hint}"))
     if kind.one_of and not any(name in positions for name in kind.one_of):
         names = " or ".join(headers[name] for name in kind.one_of)
@@ -165,9 +160,8 @@ class _Check:
             return np.full(self.size, "", dtype=object)
         return self.chunk.column(self.layout.positions[name])
 
-    def read(
-        self, name: str, reader: Reader, parse: Callable[[str], Any], fill: Any, *, required: bool = False
-    ) -> NDArray[Any]:
+    def read(self, name: str, reader: Reader, parse: Callable[[str], Any], fill: Any,
+             *, required: bool = False) -> NDArray[Any]:
         """The column's values (`fill` where empty or refused); refused cells become problems."""
         texts = self.text(name)
         filled = texts != ""
@@ -181,9 +175,8 @@ class _Check:
         return values
 
     def text_value(self, name: str, limit: int, *, required: bool = False) -> Texts:
-        return self.read(
-            name, f.read_text(limit), lambda t: f.check_length(t, limit), None, required=required
-        )
+        return self.read(name, f.read_text(limit), lambda t: f.check_length(t, limit), None,
+                         required=required)
 
     def customer(self, name: str, lookup: Lookup) -> NDArray[np.int64]:
         """Store ids of the customers named in the column; an unknown one is a problem."""
@@ -193,9 +186,8 @@ class _Check:
         ids = np.full(self.size, -1, dtype=np.int64)
         ids[filled] = lookup(texts[filled])
         unknown = np.flatnonzero(filled & (ids < 0))
-        self.fail(
-            name, unknown, lambda k: f"no customer {texts[unknown[k]]!r} in the store; import customers first"
-        )
+        self.fail(name, unknown,
+                  lambda k: f"no customer {texts[unknown[k]]!r} in the store; import customers first")
         return ids
 
     def unique(self, name: str, keys: Texts, seen: SeenKeys, describe: Callable[[str], str]) -> None:
@@ -204,11 +196,8 @@ class _Check:
         first = seen.first_rows(keys[present], self.chunk.rows[present])
         duplicate = present[first > 0]
         first_rows = first[first > 0]
-        self.fail(
-            name,
-            duplicate,
-            lambda k: f"duplicate {describe(keys[duplicate[k]])}, first on row {first_rows[k]}",
-        )
+        self.fail(name, duplicate,
+                  lambda k: f"duplicate {describe(keys[duplicate[k]])}, first on row {first_rows[k]}")
 
     def fail(self, name: str, positions: NDArray[np.intp], reason: Callable[[int], str]) -> None:
         if len(positions):
@@ -227,16 +216,10 @@ def _reason(parse: Callable[[str], Any], text: str) -> str:
     return f"{text!r} is not valid here"  # the vectorised reader was stricter than the rule
 
 
-def _money(
-    check: _Check, name: str, *, negative: bool = False, required: bool = False
-) -> NDArray[np.float64]:
-    return check.read(
-        name,
-        lambda t: f.read_money(t, negative=negative),
-        lambda t: f.parse_money(t, negative=negative),
-        np.nan,
-        required=required,
-    )
+def _money(check: _Check, name: str, *, negative: bool = False,
+           required: bool = False) -> NDArray[np.float64]:
+    return check.read(name, lambda t: f.read_money(t, negative=negative),
+                      lambda t: f.parse_money(t, negative=negative), np.nan, required=required)
 
 
 def _date(check: _Check, name: str) -> NDArray[np.datetime64]:
@@ -266,17 +249,8 @@ def _check_customers(check: _Check, context: Context) -> Upsert:
         created_at=np.full(check.size, _utc(context.now)),
     )
     check.unique("external_id", _keys(external_id), context.seen, lambda k: f"external_id {k!r}")
-    fields = (
-        "name",
-        "email",
-        "kind",
-        "contact_name",
-        "locale",
-        "timezone",
-        "industry",
-        "birthday",
-        "founded_on",
-    )
+    fields = ("name", "email", "kind", "contact_name", "locale", "timezone", "industry", "birthday",
+              "founded_on")
     update = ("name", "email", "kind", *check.present(*fields[3:]))
     return Upsert("customers", ("external_id",), ("external_id", *fields, "created_at"), update, update)
 
@@ -284,9 +258,8 @@ def _check_customers(check: _Check, context: Context) -> Upsert:
 def _check_orders(check: _Check, context: Context) -> Upsert:
     external_id = check.text_value("external_id", 64, required=True)
     customer_id = check.customer("customer_external_id", context.customer_ids)
-    ordered_at = check.read(
-        "ordered_at", f.read_timestamp, f.parse_timestamp, np.datetime64("NaT"), required=True
-    )
+    ordered_at = check.read("ordered_at", f.read_timestamp, f.parse_timestamp, np.datetime64("NaT"),
+                            required=True)
     amount = _money(check, "amount", required=True)
     product_line = check.text_value("product_line", 64)
     cost = _money(check, "cost")
@@ -295,35 +268,23 @@ def _check_orders(check: _Check, context: Context) -> Upsert:
     inconsistent = np.flatnonzero(~np.isnan(given) & ~np.isnan(derived) & (given != derived))
     check.fail("margin", inconsistent, lambda k: _margin_reason(given, amount, cost, inconsistent[k]))
     check.values.update(
-        external_id=external_id,
-        customer_id=customer_id,
-        ordered_at=ordered_at,
-        amount=amount,
-        margin=np.where(np.isnan(given), derived, given),
-        product_line=product_line,
+        external_id=external_id, customer_id=customer_id, ordered_at=ordered_at, amount=amount,
+        margin=np.where(np.isnan(given), derived, given), product_line=product_line,
     )
     check.unique("external_id", _keys(external_id), context.seen, lambda k: f"external_id {k!r}")
-    update = (
-        "customer_id",
-        "ordered_at",
-        "amount",
-        *check.present("product_line"),
-        *(("margin",) if check.present("cost", "margin") else ()),
-    )
+    update = ("customer_id", "ordered_at", "amount", *check.present("product_line"),
+              *(("margin",) if check.present("cost", "margin") else ()))
     insert = ("external_id", "customer_id", "ordered_at", "amount", "margin", "product_line")
     return Upsert("orders", ("external_id",), insert, update, update, cluster="customer_id")
 
 
-def _margin_reason(
-    given: NDArray[np.float64], amount: NDArray[np.float64], cost: NDArray[np.float64], at: int
-) -> str:
+def _margin_reason(given: NDArray[np.float64], amount: NDArray[np.float64], cost: NDArray[np.float64],
+                   at: int) -> str:
     def money(cents: float) -> str:
         return f"{cents / 100:.2f}"
 
-    return (
-        f"margin {money(given[at])} is not amount − cost "
-        f"({money(amount[at])} − {money(cost[at])} = {money(amount[at] - cost[at])})"
-    )
+    return (f"margin {money(given[at])} is not amount − cost "
+            f"({money(amount[at])} − {money(cost[at])} = {money(amount[at] - cost[at])})")
 
 
 def _check_wallet(check: _Check, context: Context) -> Upsert:
@@ -331,17 +292,12 @@ def _check_wallet(check: _Check, context: Context) -> Upsert:
     share = check.read("share", f.read_share, f.parse_share, np.nan)
     category_spend = _money(check, "category_spend")
     neither = np.flatnonzero((check.text("share") == "") & (check.text("category_spend") == ""))
-    check.fail(
-        check.present("share", "category_spend")[0],
-        neither,
-        lambda _: "give a share, a category_spend, or both",
-    )
+    check.fail(check.present("share", "category_spend")[0], neither,
+               lambda _: "give a share, a category_spend, or both")
     estimated_on = _date(check, "estimated_on")
     today = np.datetime64(context.now.astimezone(UTC).date(), "D")
     check.values.update(
-        customer_id=customer_id,
-        share=share,
-        category_spend=category_spend,
+        customer_id=customer_id, share=share, category_spend=category_spend,
         estimated_on=np.where(np.isnat(estimated_on), today, estimated_on),
     )
     names = check.text("customer_external_id")
@@ -349,38 +305,23 @@ def _check_wallet(check: _Check, context: Context) -> Upsert:
     data = check.present("share", "category_spend")
     # Without a date column, the date is today's only when the estimate itself changed.
     compare = (*data, *check.present("estimated_on"))
-    return Upsert(
-        "wallet_estimates",
-        ("customer_id",),
-        ("customer_id", "share", "category_spend", "estimated_on"),
-        (*data, "estimated_on"),
-        compare,
-        cluster="customer_id",
-    )
+    return Upsert("wallet_estimates", ("customer_id",), ("customer_id", "share", "category_spend",
+                  "estimated_on"), (*data, "estimated_on"), compare, cluster="customer_id")
 
 
 def _check_contacts(check: _Check, context: Context) -> Upsert:
     customer_id = check.customer("customer_external_id", context.customer_ids)
     email = check.read("email", f.read_email, f.parse_email, None, required=True)
     check.values.update(
-        customer_id=customer_id,
-        email=email,
-        name=check.text_value("name", 200),
-        role=check.text_value("role", 100),
-        birthday=_date(check, "birthday"),
+        customer_id=customer_id, email=email, name=check.text_value("name", 200),
+        role=check.text_value("role", 100), birthday=_date(check, "birthday"),
     )
     names = check.text("customer_external_id")
     keys = np.array([f"{c}\x1f{e}" if e else "" for c, e in zip(names, email, strict=True)], dtype=object)
     check.unique("email", keys, context.seen, _contact)
     update = check.present("name", "role", "birthday")
-    return Upsert(
-        "contacts",
-        ("customer_id", "email"),
-        ("customer_id", "email", "name", "role", "birthday"),
-        update,
-        update,
-        cluster="customer_id",
-    )
+    return Upsert("contacts", ("customer_id", "email"), ("customer_id", "email", "name", "role", "birthday"),
+                  update, update, cluster="customer_id")
 
 
 def _contact(key: str) -> str:
@@ -394,33 +335,14 @@ def _keys(values: Texts) -> Texts:
 
 
 KINDS: dict[ImportKind, Kind] = {
-    "customers": Kind(
-        "customers",
-        "customers",
-        ("external_id", "name", "kind", "email"),
-        ("contact_name", "locale", "timezone", "industry", "birthday", "founded_on"),
-        _check_customers,
-    ),
-    "orders": Kind(
-        "orders",
-        "orders",
-        ("external_id", "customer_external_id", "ordered_at", "amount"),
-        ("product_line", "cost", "margin"),
-        _check_orders,
-    ),
-    "wallet": Kind(
-        "wallet",
-        "wallet_estimates",
-        ("customer_external_id",),
-        ("share", "category_spend", "estimated_on"),
-        _check_wallet,
-        one_of=("share", "category_spend"),
-    ),
-    "contacts": Kind(
-        "contacts",
-        "contacts",
-        ("customer_external_id", "email"),
-        ("name", "role", "birthday"),
-        _check_contacts,
-    ),
+    "customers": Kind("customers", "customers", ("external_id", "name", "kind", "email"),
+                      ("contact_name", "locale", "timezone", "industry", "birthday", "founded_on"),
+                      _check_customers),
+    "orders": Kind("orders", "orders", ("external_id", "customer_external_id", "ordered_at", "amount"),
+                   ("product_line", "cost", "margin"), _check_orders),
+    "wallet": Kind("wallet", "wallet_estimates", ("customer_external_id",),
+                   ("share", "category_spend", "estimated_on"), _check_wallet,
+                   one_of=("share", "category_spend")),
+    "contacts": Kind("contacts", "contacts", ("customer_external_id", "email"), ("name", "role", "birthday"),
+                     _check_contacts),
 }

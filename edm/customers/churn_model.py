@@ -81,15 +81,8 @@ def _negative_log_likelihood(
     log_rest_t = np.log(alpha + t_x)
     log_rest_T = np.log(alpha + T)
     # ln L = common + ln[(α+T)^-(r+x) + [x>0]·a/(b+x-1)·(α+t_x)^-(r+x)] = common + ln(e^A3 + e^A4)
-    common = (
-        gammaln(r + x)
-        - gammaln(r)
-        + r * np.log(alpha)
-        + gammaln(a + b)
-        + gammaln(b + x)
-        - gammaln(b)
-        - gammaln(a + b + x)
-    )
+    common = (gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+              + gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x))
     a3 = -(r + x) * log_rest_T
     b_x = np.where(repeat, b + x - 1, 1.0)
     a4 = np.where(repeat, np.log(a) - np.log(b_x) - (r + x) * log_rest_t, -np.inf)
@@ -169,11 +162,8 @@ def probability_alive(params: BgNbdParams, frequency: Any, recency: Any, age: An
     x, t_x, T = _checked(frequency, recency, age)
     repeat = x > 0
     x_safe = np.where(repeat, x, 1.0)  # keeps b + x - 1 > 0 where the term is unused
-    log_odds_dead = (
-        np.log(params.a)
-        - np.log(params.b + x_safe - 1)
-        + (params.r + x_safe) * np.log1p((T - t_x) / (params.alpha + t_x))
-    )
+    log_odds_dead = (np.log(params.a) - np.log(params.b + x_safe - 1)
+                     + (params.r + x_safe) * np.log1p((T - t_x) / (params.alpha + t_x)))
     alive: FloatArray = np.where(repeat, expit(-log_odds_dead), 1.0)
     return alive
 
@@ -209,11 +199,9 @@ def rfm_from_transactions(
     kept = (days <= end).to_numpy()
     per_customer = pd.DataFrame({"customer_id": ids[kept], "day": days[kept]}).groupby("customer_id")["day"]
     first, last = per_customer.min(), per_customer.max()
-    return pd.DataFrame(
-        {
-            "customer_id": first.index.to_numpy(),
-            "frequency": (per_customer.nunique() - 1).to_numpy(dtype=np.int64),
-            "recency": (last - first).dt.days.to_numpy(dtype=np.float64) / unit_days,
-            "T": (end - first).dt.days.to_numpy(dtype=np.float64) / unit_days,
-        }
-    )
+    return pd.DataFrame({
+        "customer_id": first.index.to_numpy(),
+        "frequency": (per_customer.nunique() - 1).to_numpy(dtype=np.int64),
+        "recency": (last - first).dt.days.to_numpy(dtype=np.float64) / unit_days,
+        "T": (end - first).dt.days.to_numpy(dtype=np.float64) / unit_days,
+    })

@@ -111,10 +111,8 @@ def resolve_thresholds(features: pd.DataFrame, rules: ClassificationSettings) ->
     (a NaN margin) are left out too. The white-face volume is a quantile of the annual sales of
     all customers who ordered (as `Threshold` says), not of the key customers only.
     """
-    _require(
-        features,
-        ("order_count", "days_since_last", "annual_revenue", "orders_per_year", rules.value_tier.metric),
-    )
+    _require(features, ("order_count", "days_since_last", "annual_revenue", "orders_per_year",
+                        rules.value_tier.metric))
     ordered = has_ordered(features)
 
     def known(column: str) -> Floats:
@@ -163,9 +161,8 @@ def assign_classes(
         "churn_kind": _churn_kind(features, rules, ordered, stage),
         "profit_profile": _profit_profile(features, rules, resolved, tier),
     }
-    return pd.DataFrame(
-        {name: _labels(features, name, codes[name]) for name in DIMENSIONS}, index=features.index
-    )
+    return pd.DataFrame({name: _labels(features, name, codes[name]) for name in DIMENSIONS},
+                        index=features.index)
 
 
 def has_ordered(features: pd.DataFrame) -> Mask:
@@ -205,16 +202,16 @@ def assign_purchase_frequency(features: pd.DataFrame, resolved: ResolvedThreshol
 
     As with scale, a class above low needs at least one order in the window.
     """
-    return _labels(
-        features, "purchase_frequency", _purchase_frequency(features, resolved, has_ordered(features))
-    )
+    return _labels(features, "purchase_frequency",
+                   _purchase_frequency(features, resolved, has_ordered(features)))
 
 
 def assign_loyalty(features: pd.DataFrame, rules: ClassificationSettings) -> pd.Series:
     """loyal / fairly_loyal / general / at_risk / churned; first matching rule wins.
 
     No orders: general. Lifecycle churned: churned (and only then). Pace clearly falling (see
-    `falling_pace`) or P(alive) below `at_risk_probability`: at_risk. Customer for at least
+    `falling_pace`), P(alive) below `at_risk_probability`, or no open or click for more than
+    `silent_days` from a customer who used to engage: at_risk. Customer for at least
     `loyal_years` (365-day years since the first order): loyal; `fairly_loyal_years`:
     fairly_loyal; else general. An unknown P(alive) never makes anyone at risk.
     """
@@ -251,9 +248,8 @@ def assign_relationship_stage(features: pd.DataFrame, rules: RelationshipRules) 
     No share estimate: unknown. Then partner / middle / initial at or above each share, else
     gestation.
     """
-    return _labels(
-        features, "relationship_stage", _relationship_stage(features, rules, has_ordered(features))
-    )
+    return _labels(features, "relationship_stage",
+                   _relationship_stage(features, rules, has_ordered(features)))
 
 
 def assign_churn_kind(features: pd.DataFrame, rules: ClassificationSettings) -> pd.Series:
@@ -342,6 +338,8 @@ def _falling(features: pd.DataFrame, rules: LoyaltyRules) -> Mask:
 def _loyalty(features: pd.DataFrame, rules: LoyaltyRules, ordered: Mask, stage: Codes) -> Codes:
     years = _floats(features, "days_since_first") / DAYS_PER_YEAR
     at_risk = _falling(features, rules) | (_floats(features, "probability_alive") < rules.at_risk_probability)
+    if rules.silent_days is not None:  # NaN (never engaged) compares False: no signal
+        at_risk |= _floats(features, "days_since_engaged") > rules.silent_days
     return _choose(
         LOYALTIES,
         [

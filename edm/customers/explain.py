@@ -103,27 +103,16 @@ class _Reasons:
     """One method per dimension: the reason for the class it was given."""
 
     def __init__(
-        self,
-        f: _Figures,
-        t: ResolvedThresholds,
-        rules: ClassificationSettings,
-        ordered: bool,
-        falling: bool,
-        tier: str,
+        self, f: _Figures, t: ResolvedThresholds, rules: ClassificationSettings, ordered: bool,
+        falling: bool, tier: str,
     ) -> None:
         self.f, self.t, self.rules, self.ordered, self.falling = f, t, rules, ordered, falling
         self.tier = tier
 
     def scale(self, value: str) -> str:
         sales = f"sales over the last 365 days {_num(self.f.annual_revenue)}"
-        return _banded(
-            sales,
-            self.f.annual_revenue,
-            value,
-            ("large", self.t.scale_large),
-            ("medium", self.t.scale_medium),
-            at_least=True,
-        )
+        return _banded(sales, self.f.annual_revenue, value, ("large", self.t.scale_large),
+                       ("medium", self.t.scale_medium), at_least=True)
 
     def value_tier(self, value: str) -> str:
         if not self.ordered:
@@ -133,9 +122,8 @@ class _Reasons:
         if math.isnan(figure):
             return f"lifetime {metric} unknown"
         named = f"lifetime {'sales' if metric == 'revenue' else 'margin'} {_num(figure)}"
-        return _banded(
-            named, figure, value, ("high", self.t.tier_high), ("medium", self.t.tier_medium), at_least=False
-        )
+        return _banded(named, figure, value, ("high", self.t.tier_high), ("medium", self.t.tier_medium),
+                       at_least=False)
 
     def industry(self, value: str) -> str:
         text = self.f.industry_text
@@ -151,14 +139,8 @@ class _Reasons:
             return NO_ORDERS
         window = self.rules.purchase_frequency.window_days
         rate = f"{_num(self.f.orders_per_year, 1)} orders a year over the last {window} days"
-        return _banded(
-            rate,
-            self.f.orders_per_year,
-            value,
-            ("high", self.t.frequency_high),
-            ("medium", self.t.frequency_medium),
-            at_least=True,
-        )
+        return _banded(rate, self.f.orders_per_year, value, ("high", self.t.frequency_high),
+                       ("medium", self.t.frequency_medium), at_least=True)
 
     def loyalty(self, value: str) -> str:
         r = self.rules.loyalty
@@ -174,10 +156,11 @@ class _Reasons:
                     f"days, below {_num(r.falling_ratio)} × the usual {_num(self.f.usual_orders_per_year, 1)}"
                 )
             if self.f.probability_alive < r.at_risk_probability:
-                causes.append(
-                    f"chance still active {_pct(self.f.probability_alive)}, "
-                    f"below {_pct(r.at_risk_probability)}"
-                )
+                causes.append(f"chance still active {_pct(self.f.probability_alive)}, "
+                              f"below {_pct(r.at_risk_probability)}")
+            if r.silent_days is not None and self.f.days_since_engaged > r.silent_days:
+                causes.append(f"no open or click for {_num(self.f.days_since_engaged, 0)} days "
+                              f"(silent after {r.silent_days})")
             return "; ".join(causes)
         years = f"customer for {_num(self.f.days_since_first / DAYS_PER_YEAR, 1)} years"
         if value == "loyal":
@@ -202,7 +185,7 @@ class _Reasons:
             "at_risk": f"{silent} (at risk: more than {r.at_risk_days})",
             "new": f"{first} (new: within {r.new_days})",
             "reacquired": f"back after {_days(f.longest_gap_days)} days without an order "
-            f"(more than {r.churned_days}); last order {_days(f.days_since_last)} days ago",
+                          f"(more than {r.churned_days}); last order {_days(f.days_since_last)} days ago",
             "growing": f"{first} (growing: under {r.mature_days})",
             "mature": f"{first} (mature: {r.mature_days} or more)",
         }[value]
@@ -265,11 +248,8 @@ def _churn_risk(f: _Figures, ordered: bool) -> Explanation:
     if not ordered:
         return Explanation("unknown", NO_ORDERS)
     silent = "ordered today" if f.days_since_last < 0.5 else f"no order for {_days(f.days_since_last)} days"
-    usual = (
-        f"usually orders every {_days(f.mean_gap_days)} days"
-        if not math.isnan(f.mean_gap_days)
-        else "ordered on one day only"
-    )
+    usual = (f"usually orders every {_days(f.mean_gap_days)} days" if not math.isnan(f.mean_gap_days)
+             else "ordered on one day only")
     reason = f"{silent}; {usual}"
     if math.isnan(f.probability_alive):
         return Explanation("unknown", f"no churn-model estimate; {reason}")
@@ -277,12 +257,7 @@ def _churn_risk(f: _Figures, ordered: bool) -> Explanation:
 
 
 def _banded(
-    named: str,
-    figure: float,
-    value: str,
-    upper: tuple[str, float],
-    lower: tuple[str, float],
-    *,
+    named: str, figure: float, value: str, upper: tuple[str, float], lower: tuple[str, float], *,
     at_least: bool,
 ) -> str:
     """The reason for a three-band class (top / middle / bottom) decided by two thresholds.

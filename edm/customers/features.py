@@ -68,9 +68,9 @@ def customer_features(
     sizes = np.diff(np.r_[starts, len(cid)])
     ends = starts + sizes - 1
     position = np.searchsorted(ids, cid[starts])  # one search per customer, not per order
-    known = position < n
-    known[known] = ids[position[known]] == cid[starts][known]
-    if not known.all():
+    listed = position < n
+    listed[listed] = ids[position[listed]] == cid[starts][listed]
+    if not listed.all():
         raise ValueError("an order refers to a customer that is not in the customer list")
     who = np.repeat(position, sizes)
 

@@ -161,9 +161,8 @@ def read_money(texts: Texts, *, negative: bool = False) -> tuple[NDArray[np.floa
 
 def read_share(texts: Texts) -> tuple[NDArray[np.float64], Mask]:
     percent = np.fromiter((t.endswith("%") for t in texts), bool, len(texts))
-    bodies = np.array(
-        [t[:-1].rstrip() if p else t for t, p in zip(texts, percent, strict=True)], dtype=object
-    )
+    bodies = np.array([t[:-1].rstrip() if p else t for t, p in zip(texts, percent, strict=True)],
+                      dtype=object)
     ok = _fullmatch(_SHARE, bodies)
     values = np.full(len(texts), np.nan)
     values[ok] = bodies[ok].astype(np.float64)

@@ -56,93 +56,39 @@ class ImportResult:
 
 
 def import_customers(
-    sessions: sessionmaker[Session],
-    path: Path,
-    clock: Clock,
-    *,
-    settings: ImportSettings | None = None,
-    skip_invalid: bool = False,
-    rejects: Path | None = None,
-    progress: Progress | None = None,
+    sessions: sessionmaker[Session], path: Path, clock: Clock, *, settings: ImportSettings | None = None,
+    skip_invalid: bool = False, rejects: Path | None = None, progress: Progress | None = None,
 ) -> ImportResult:
     """Customers (external_id, name, kind, email, ...), upserted by external_id; new ones dated now."""
-    return import_file(
-        sessions,
-        "customers",
-        path,
-        clock,
-        settings=settings,
-        skip_invalid=skip_invalid,
-        rejects=rejects,
-        progress=progress,
-    )
+    return import_file(sessions, "customers", path, clock, settings=settings, skip_invalid=skip_invalid,
+                       rejects=rejects, progress=progress)
 
 
 def import_orders(
-    sessions: sessionmaker[Session],
-    path: Path,
-    *,
-    settings: ImportSettings | None = None,
-    skip_invalid: bool = False,
-    rejects: Path | None = None,
-    progress: Progress | None = None,
+    sessions: sessionmaker[Session], path: Path, *, settings: ImportSettings | None = None,
+    skip_invalid: bool = False, rejects: Path | None = None, progress: Progress | None = None,
 ) -> ImportResult:
     """Orders, upserted by external_id. Customers come first: an unknown customer is a bad row."""
-    return import_file(
-        sessions,
-        "orders",
-        path,
-        SystemClock(),
-        settings=settings,
-        skip_invalid=skip_invalid,
-        rejects=rejects,
-        progress=progress,
-    )
+    return import_file(sessions, "orders", path, SystemClock(), settings=settings,
+                       skip_invalid=skip_invalid, rejects=rejects, progress=progress)
 
 
 def import_wallet(
-    sessions: sessionmaker[Session],
-    path: Path,
-    clock: Clock,
-    *,
-    settings: ImportSettings | None = None,
-    skip_invalid: bool = False,
-    rejects: Path | None = None,
-    progress: Progress | None = None,
+    sessions: sessionmaker[Session], path: Path, clock: Clock, *, settings: ImportSettings | None = None,
+    skip_invalid: bool = False, rejects: Path | None = None, progress: Progress | None = None,
 ) -> ImportResult:
     """Share-of-wallet estimates, one per customer; undated ones are dated today."""
-    return import_file(
-        sessions,
-        "wallet",
-        path,
-        clock,
-        settings=settings,
-        skip_invalid=skip_invalid,
-        rejects=rejects,
-        progress=progress,
-    )
+    return import_file(sessions, "wallet", path, clock, settings=settings, skip_invalid=skip_invalid,
+                       rejects=rejects, progress=progress)
 
 
 def import_contacts(
-    sessions: sessionmaker[Session],
-    path: Path,
-    *,
-    settings: ImportSettings | None = None,
-    skip_invalid: bool = False,
-    rejects: Path | None = None,
-    progress: Progress | None = None,
+    sessions: sessionmaker[Session], path: Path, *, settings: ImportSettings | None = None,
+    skip_invalid: bool = False, rejects: Path | None = None, progress: Progress | None = None,
 ) -> ImportResult:
     """Contacts at customer companies, upserted by (customer, email)."""
-    return import_file(
-        sessions,
-        "contacts",
-        path,
-        SystemClock(),
-        settings=settings,
-        skip_invalid=skip_invalid,
-        rejects=rejects,
-        progress=progress,
-    )
+    return import_file(sessions, "contacts", path, SystemClock(), settings=settings,
+                       skip_invalid=skip_invalid, rejects=rejects, progress=progress)
 
 
 def import_kind(name: str) -> ImportKind:
@@ -154,14 +100,8 @@ def import_kind(name: str) -> ImportKind:
 
 
 def import_file(
-    sessions: sessionmaker[Session],
-    kind: ImportKind,
-    path: Path,
-    clock: Clock,
-    *,
-    settings: ImportSettings | None = None,
-    skip_invalid: bool = False,
-    rejects: Path | None = None,
+    sessions: sessionmaker[Session], kind: ImportKind, path: Path, clock: Clock, *,
+    settings: ImportSettings | None = None, skip_invalid: bool = False, rejects: Path | None = None,
     progress: Progress | None = None,
 ) -> ImportResult:
     """Check and upsert every row of `path` as `kind`, in one transaction.
@@ -201,23 +141,11 @@ def import_file(
                 out.discard()
             raise
     result = ImportResult(
-        rows=rows,
-        inserted=inserted,
-        updated=changed - inserted,
-        unchanged=good - changed,
-        rejected=rows - good,
-        rejects_path=out.keep() if out is not None else None,
+        rows=rows, inserted=inserted, updated=changed - inserted, unchanged=good - changed,
+        rejected=rows - good, rejects_path=out.keep() if out is not None else None,
     )
-    log.info(
-        "import kind=%s path=%s rows=%d inserted=%d updated=%d unchanged=%d rejected=%d",
-        kind,
-        path,
-        result.rows,
-        result.inserted,
-        result.updated,
-        result.unchanged,
-        result.rejected,
-    )
+    log.info("import kind=%s path=%s rows=%d inserted=%d updated=%d unchanged=%d rejected=%d",
+             kind, path, result.rows, result.inserted, result.updated, result.unchanged, result.rejected)
     return result
 
 

@@ -59,10 +59,8 @@ class RejectsFile:
         self._writer.writerow([*REJECT_COLUMNS, *header])
 
     def add(self, chunk: Chunk, checked: Checked) -> None:
-        by_row = [
-            (row, list(problems))
-            for row, problems in groupby(checked.problems(chunk.rows), key=lambda p: p[0])
-        ]
+        by_row = [(row, list(problems)) for row, problems in groupby(checked.problems(chunk.rows),
+                                                                      key=lambda p: p[0])]
         if not by_row:
             return
         positions = np.searchsorted(chunk.rows, [row for row, _ in by_row])

@@ -103,10 +103,8 @@ class _Bucket:
             earlier = self.runs.pop()
             first = np.concatenate([earlier.first, later.first])
             order = np.argsort(first, kind="stable")  # timsort: a linear merge of two sorted runs
-            self.runs.append(
-                _Run(
-                    first[order],
-                    np.concatenate([earlier.second, later.second])[order],
-                    np.concatenate([earlier.rows, later.rows])[order],
-                )
-            )
+            self.runs.append(_Run(
+                first[order],
+                np.concatenate([earlier.second, later.second])[order],
+                np.concatenate([earlier.rows, later.rows])[order],
+            ))

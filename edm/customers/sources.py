@@ -67,10 +67,8 @@ def open_table(path: Path, chunk_rows: int) -> Iterator[Table]:
     """The file at `path` by its suffix; a file that cannot be read is an `ImportDataError`."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
-        _fail(
-            path,
-            f"cannot import {path.suffix or 'a file without a suffix'}; save it as .csv (UTF-8) or .xlsx",
-        )
+        _fail(path, f"cannot import {path.suffix or 'a file without a suffix'}; "
+                    "save it as .csv (UTF-8) or .xlsx")
     if not path.is_file():
         _fail(path, "file not found")
     if suffix == ".csv":
@@ -100,14 +98,8 @@ def _csv_chunks(path: Path, width: int, chunk_rows: int) -> Iterator[Chunk]:
     first = HEADER_ROW + 1
     try:
         with pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            encoding="utf-8-sig",
-            skip_blank_lines=False,
-            index_col=False,
-            chunksize=chunk_rows,
+            path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig",
+            skip_blank_lines=False, index_col=False, chunksize=chunk_rows,
         ) as reader:
             while (frame := _next_frame(reader)) is not None:
                 yield _chunk([frame.iloc[:, j].to_numpy(dtype=object) for j in range(frame.shape[1])], first)

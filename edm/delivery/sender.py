@@ -67,13 +67,8 @@ async def send_due(
         with sessions.begin() as session:
             record_results(session, deliveries, clock.now(), settings)
         summary.count(deliveries)
-        log.info(
-            "batch=%d sent=%d deferred=%d bounced=%d",
-            len(ids),
-            summary.sent,
-            summary.deferred,
-            summary.bounced,
-        )
+        log.info("batch=%d sent=%d deferred=%d bounced=%d", len(ids), summary.sent, summary.deferred,
+                 summary.bounced)
 
 
 def _compose_batch(

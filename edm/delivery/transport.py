@@ -65,7 +65,7 @@ class SmtpTransport:
                 results.append(await self._send_one(client, item))
                 if isinstance(results[-1].error, TransientDeliveryError) and not client.is_connected:
                     error = results[-1].error
-                    results += [Delivery(rest.outbox_id, str(error), error) for rest in batch[len(results) :]]
+                    results += [Delivery(rest.outbox_id, str(error), error) for rest in batch[len(results):]]
                     break
         finally:
             if client.is_connected:

@@ -34,13 +34,8 @@ def refresh_intervals(
     reacted = exists().where(Event.outbox_id == OutboxMessage.id, Event.kind.in_(REACTIONS))
     sent_at = func.coalesce(OutboxMessage.sent_at, OutboxMessage.created_at)
     query = (
-        select(
-            OutboxMessage.customer_id,
-            sent_at,
-            reacted,
-            CustomerProfile.value_tier,
-            CustomerProfile.contact_interval_days,
-        )
+        select(OutboxMessage.customer_id, sent_at, reacted, CustomerProfile.value_tier,
+               CustomerProfile.contact_interval_days)
         .join(CustomerProfile, CustomerProfile.customer_id == OutboxMessage.customer_id)
         .where(OutboxMessage.state == "sent")
         .order_by(OutboxMessage.customer_id, sent_at)
@@ -60,11 +55,8 @@ def refresh_intervals(
             lengthened += interval > base
             if interval != previous:
                 updates.append(
-                    {
-                        "customer_id": customer_id,
-                        "contact_interval_days": interval,
-                        "interval_updated_at": now,
-                    }
+                    {"customer_id": customer_id, "contact_interval_days": interval,
+                     "interval_updated_at": now}
                 )
         if updates:
             session.execute(update(CustomerProfile), updates)

@@ -28,7 +28,9 @@ def write_engagement_report(
     (`engagement-campaign.csv`, ...) when there is more than one.
     """
     with sessions() as session:
-        tables = {" × ".join(by): engagement_table(session, by, since=since, until=until) for by in groupings}
+        tables = {
+            " × ".join(by): engagement_table(session, by, since=since, until=until) for by in groupings
+        }
     summary = engagement_summary(next(iter(tables.values())))
     if fmt == "html":
         return [write_html(out, title="Engagement report 互动报告", tables=tables, generated_at=now)], summary

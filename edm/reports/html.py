@@ -49,7 +49,9 @@ table.data th { background: #f0f4f8; } table.data td:first-child { text-align: l
 """
 
 
-def write_html(path: Path, *, title: str, tables: Mapping[str, pd.DataFrame], generated_at: datetime) -> Path:
+def write_html(
+    path: Path, *, title: str, tables: Mapping[str, pd.DataFrame], generated_at: datetime
+) -> Path:
     """One offline HTML page: summary of the first table's Total row, then chart + table each."""
     if not tables:
         raise ValueError("write_html needs at least one table")
@@ -120,7 +122,7 @@ def _chart(table: pd.DataFrame) -> str:
     legend = (
         '<div class="legend"><span><i class="swatch bar open"></i>'
         f'{LABELS["open_rate"]}</span><span><i class="swatch bar click"></i>'
-        f"{LABELS['click_rate']}</span></div>"
+        f'{LABELS["click_rate"]}</span></div>'
     )
     return f'<div class="chart">\n{legend}\n' + "\n".join(rows) + "\n</div>"
 

@@ -120,11 +120,11 @@ def _statement(upsert: Upsert, insert: Any) -> Any:
     statement = insert(table).values({name: bindparam(name) for name in upsert.insert})
     if not upsert.update:
         return statement.on_conflict_do_nothing(index_elements=list(upsert.key))
-    differs = or_(*(table.c[name].is_distinct_from(statement.excluded[name]) for name in upsert.compare))
+    differs = [table.c[name].is_distinct_from(statement.excluded[name]) for name in upsert.compare]
     return statement.on_conflict_do_update(
         index_elements=list(upsert.key),
         set_={name: statement.excluded[name] for name in upsert.update},
-        where=differs if upsert.compare else None,
+        where=or_(*differs) if differs else None,
     )
 
 

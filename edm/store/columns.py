@@ -7,10 +7,9 @@ orders in about 3 s, read as two id ranges at once.
 
 ADBC links its own copy of SQLite, and two copies of SQLite in one process corrupt a
 database (their POSIX locks cancel each other: sqlite.org/howtocorrupt.html, 2.2.1;
-seen here as the WAL file vanishing). So ADBC only ever runs in worker processes,
-started with spawn so that they inherit no open connection. ADBC guesses each column's
-type from its first batch, so the whole result is one batch: a column that starts with
-NULLs is still typed right. Small reads, and other databases, use the cursor, one
+seen here as the write-ahead log vanishing). So ADBC only ever runs in child
+interpreters (`edm.store.adbc_reader`), one per query, which hand their result back as
+an Arrow IPC file. Small reads, and other databases, use the cursor, one
 structured-array batch at a time.
 
 Columns are named by the query's labels and typed by its declared types: integers
@@ -19,12 +18,12 @@ Columns are named by the query's labels and typed by its declared types: integer
 
 from __future__ import annotations
 
-import multiprocessing
-import os
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import closing
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,9 +32,10 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 from sqlalchemy import Connection, Select
 
+from edm.errors import StoreReadError
+
 Columns = dict[str, NDArray[Any]]
 FETCH_ROWS = 100_000
-_ONE_BATCH = {"adbc.sqlite.query.batch_rows": str(2**30)}  # the driver's largest power of two
 
 
 def read_columns(connection: Connection, query: Select[Any]) -> Columns:
@@ -46,15 +46,25 @@ def read_columns(connection: Connection, query: Select[Any]) -> Columns:
 def read_columns_at_once(
     connection: Connection, queries: Sequence[Select[Any]], *, large: bool
 ) -> list[Columns]:
-    """Several results; `large` ones from a SQLite file are read by ADBC in worker processes."""
+    """Several results; `large` ones from a SQLite file are read by ADBC in child processes."""
     path = _sqlite_file(connection)
     if path is None or not large:
         return [_read_with_cursor(connection, query) for query in queries]
-    sqls = [_sql(connection, query) for query in queries]
-    dtypes = [_dtype(query) for query in queries]
-    workers = min(len(queries), os.cpu_count() or 1)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(_read_with_adbc, [path] * len(queries), sqls, dtypes))
+    with tempfile.TemporaryDirectory(prefix="edm-read-") as folder:
+        outs = [str(Path(folder) / f"{n}.arrow") for n in range(len(queries))]
+        children = [
+            subprocess.Popen(  # noqa: S603 - our own module, our own arguments
+                [sys.executable, "-m", "edm.store.adbc_reader", path, _sql(connection, query), out],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for query, out in zip(queries, outs, strict=True)
+        ]
+        finished = [(child, child.communicate()[1]) for child in children]
+        for child, stderr in finished:
+            if child.returncode:
+                raise StoreReadError(f"reading {path} through ADBC failed: {stderr.strip()[-2000:]}")
+        return [_from_arrow_file(out, _dtype(query)) for query, out in zip(queries, outs, strict=True)]
 
 
 def _sqlite_file(connection: Connection) -> str | None:
@@ -64,16 +74,10 @@ def _sqlite_file(connection: Connection) -> str | None:
     return url.database
 
 
-def _read_with_adbc(path: str, sql: str, dtype: np.dtype[Any]) -> Columns:
-    """Runs in a worker process only (see the module's docstring)."""
-    import adbc_driver_sqlite.dbapi
-
-    with closing(adbc_driver_sqlite.dbapi.connect(path)) as database, closing(database.cursor()) as cursor:
-        cursor.adbc_statement.set_options(**_ONE_BATCH)
-        cursor.execute(sql)
-        table = cursor.fetch_arrow_table()
-    names = dtype.names or ()
-    return {name: _from_arrow(table.column(at), dtype[name]) for at, name in enumerate(names)}
+def _from_arrow_file(path: str, dtype: np.dtype[Any]) -> Columns:
+    with pa.OSFile(path) as source:
+        table = pa.ipc.open_file(source).read_all()
+    return {name: _from_arrow(table.column(at), dtype[name]) for at, name in enumerate(dtype.names or ())}
 
 
 def _from_arrow(column: pa.ChunkedArray, dtype: np.dtype[Any]) -> NDArray[Any]:

@@ -59,7 +59,9 @@ class NotFound(PlainTextResponse):
         super().__init__("not found", status_code=404, headers=NO_STORE)
 
 
-def create_tracking_app(sessions: sessionmaker[Session], keys: Sequence[bytes], clock: Clock) -> Starlette:
+def create_tracking_app(
+    sessions: sessionmaker[Session], keys: Sequence[bytes], clock: Clock
+) -> Starlette:
     """The ASGI app; `keys` are the link-signing keys, newest first (any of them verifies)."""
     keys = tuple(keys)
 

@@ -249,10 +249,18 @@ def test_purchase_frequency_is_none_without_orders_and_low_without_recent_ones()
         ({"probability_alive": NaN}, "fairly_loyal"),
         ({"days_since_last": 365.0, "days_since_first": 900.0}, "loyal"),
         ({"days_since_last": 365.01, "probability_alive": 0.99}, "churned"),
+        ({"days_since_engaged": 180.0}, "fairly_loyal"),  # communication: silent after 180 days
+        ({"days_since_engaged": 180.01}, "at_risk"),
+        ({"days_since_engaged": NaN}, "fairly_loyal"),  # never opened or clicked: no signal
     ],
 )
 def test_loyalty_rules_and_edges(changes: dict[str, Any], loyalty: str) -> None:
     assert _first(assign_loyalty(_one(BUYER, **changes), RULES)) == loyalty
+
+
+def test_engagement_can_be_left_out_of_loyalty() -> None:
+    quiet = RULES.model_copy(update={"loyalty": LoyaltyRules(silent_days=None)})
+    assert _first(assign_loyalty(_one(BUYER, days_since_engaged=5000.0), quiet)) == "fairly_loyal"
 
 
 @pytest.mark.parametrize(("usual", "falling"), [(5.0, True), (4.99, False)])

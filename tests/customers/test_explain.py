@@ -41,6 +41,7 @@ def _explained(base: dict[str, Any], rules: ClassificationSettings = RULES, **ch
         ({"probability_alive": 0.3}, "loyalty", "at_risk", ["30%", "below 50%"]),
         ({"usual_orders_per_year": 12.0, "recent_orders_per_year": 2.0}, "loyalty", "at_risk",
          ["2 orders a year over the last 180 days", "usual 12"]),
+        ({"days_since_engaged": 250.0}, "loyalty", "at_risk", ["no open or click for 250 days", "after 180"]),
         ({"days_since_last": 400.0}, "loyalty", "churned", ["no order for 400 days", "365"]),
         ({"days_since_first": 40.0, "days_since_last": 3.0}, "lifecycle_stage", "new",
          ["first order 40 days ago (new: within 90)"]),

@@ -173,3 +173,21 @@ def test_an_empty_store_gives_an_empty_summary(any_sessions: sessionmaker[Sessio
     assert all(set(counts.values()) == {0} for counts in summary.counts.values())
     with any_sessions() as session:
         assert session.scalar(select(func.count()).select_from(ClassificationRun)) == 1
+
+
+def test_a_run_recomputes_profiles_only_once_they_are_older_than_the_max_age(
+    any_sessions: sessionmaker[Session],
+) -> None:
+    from edm.runner import refresh_profiles
+
+    ids = _seed(any_sessions)
+    rules = RULES.model_copy(update={"max_age_hours": 24.0})
+    clock = FixedClock(NOW)
+    first = refresh_profiles(any_sessions, rules, clock)  # never classified: due
+    assert first is not None and first.first_profiles == len(HISTORY)
+    clock.advance(timedelta(hours=23, minutes=59))
+    assert refresh_profiles(any_sessions, rules, clock) is None
+    clock.advance(timedelta(minutes=1))
+    again = refresh_profiles(any_sessions, rules, clock)
+    assert again is not None and again.computed_at == NOW + timedelta(hours=24)
+    assert _profiles(any_sessions, ids)["new"].computed_at == NOW + timedelta(hours=24)
