@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import io
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -347,6 +348,25 @@ def validate(files: tuple[Path, ...]) -> None:
             click.echo(f"{path}: ok ({loaded.campaign.name})")
     if problems:
         raise click.ClickException("\n".join(problems))
+
+
+@campaign.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the schema here instead of to standard output.")
+def schema(out: Path | None) -> None:
+    """The JSON Schema of campaign files, for editors that autocomplete and check YAML.
+
+    Example: edm campaign schema --out campaign.schema.json, then in VS Code's YAML
+    extension map campaigns/*.yaml to it (yaml.schemas).
+    """
+    from edm.campaigns.schema import campaign_json_schema
+
+    text = json.dumps(campaign_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}")
 
 
 @campaign.command()

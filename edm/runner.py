@@ -133,7 +133,7 @@ def remember_campaigns(sessions: sessionmaker[Session], files: Sequence[Campaign
         {
             "name": f.campaign.name,
             "source": str(f.path),
-            "definition": f.campaign.model_dump(mode="json"),
+            "definition": f.campaign.model_dump(mode="json", by_alias=True, exclude_none=True),
             "updated_at": now,
         }
         for f in files

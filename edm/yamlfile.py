@@ -74,16 +74,17 @@ def _node_at(root: yaml.Node | None, loc: Sequence[str | int], *, key_node: bool
 
 
 def _known_keys(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
-    """Field names of the (nested) model at `loc`, for "did you mean" suggestions."""
+    """Keys (field aliases where set) of the (nested) model at `loc`, for "did you mean" suggestions."""
     current: Any = model
     for part in loc:
         if isinstance(part, int):
             continue
-        fields = getattr(current, "model_fields", None)
-        if not fields or part not in fields:
+        fields = getattr(current, "model_fields", {})
+        field = next((f for name, f in fields.items() if (f.alias or name) == part), None)
+        if field is None:
             return []
-        current = _inner_model(fields[part].annotation)
-    return list(getattr(current, "model_fields", {}))
+        current = _inner_model(field.annotation)
+    return [f.alias or name for name, f in getattr(current, "model_fields", {}).items()]
 
 
 def _inner_model(annotation: Any) -> Any:

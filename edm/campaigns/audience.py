@@ -1,16 +1,97 @@
-"""Audience rules compiled to SQLAlchemy expressions: YAML never becomes raw SQL."""
+"""Audience rules compiled to SQLAlchemy expressions over customers and their profiles.
+
+YAML never becomes SQL text: every condition is a column, an operator and bound
+values. A condition on a figure that is unknown (NULL: never ordered, never opened)
+is false, and so `not` of it is true: `not: {days_since_last_order: {more_than: 90}}`
+includes customers who never ordered, as a marketer reading it would expect.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_
+from datetime import datetime, timedelta
+from typing import Any
 
-from edm.campaigns.schema import Audience
-from edm.store import CustomerProfile
+from sqlalchemy import ColumnElement, and_, false, func, literal, not_, or_, true
+
+from edm.campaigns.rules import Match, Range
+from edm.customers.features import epoch_day
+from edm.store import Customer, CustomerProfile
+from edm.store.sql import epoch_days
+
+P = CustomerProfile
+_CLASS_COLUMNS = {
+    "tiers": P.value_tier, "stages": P.lifecycle_stage, "kind": Customer.kind, "locale": Customer.locale,
+}
+_NUMBERS = {
+    "order_count": P.order_count, "revenue": P.revenue, "annual_revenue": P.annual_revenue,
+    "margin": P.margin, "margin_rate": P.margin_rate, "orders_per_year": P.orders_per_year,
+    "share_of_wallet": P.share_of_wallet, "churn_risk": 1 - P.probability_alive,
+}
+_AGES = {  # days since a moment, compared as moments so an index can serve them
+    "days_since_last_order": P.last_order_at,
+    "days_since_first_order": P.first_order_at,
+    "days_since_engaged": P.last_engaged_at,
+}
 
 
-def audience_filter(audience: Audience) -> ColumnElement[bool]:
-    """A WHERE clause over `customer_profiles` selecting the campaign's audience."""
-    return and_(
-        CustomerProfile.value_tier.in_(audience.tiers),
-        CustomerProfile.lifecycle_stage.in_(audience.stages),
-    )
+def audience_filter(match: Match, now: datetime) -> ColumnElement[bool]:
+    """A WHERE clause over `customers` joined to `customer_profiles` selecting the audience."""
+    return and_(true(), *(_condition(name, value, now) for name, value in match.conditions().items()))
+
+
+def _condition(name: str, value: Any, now: datetime) -> ColumnElement[bool]:
+    if name == "all":
+        return and_(true(), *(audience_filter(m, now) for m in value))
+    if name == "any":
+        return or_(false(), *(audience_filter(m, now) for m in value))
+    if name == "not":
+        return not_(audience_filter(value, now))
+    if name == "dropped_line":
+        padded = ", " + P.dropped_lines + ", "
+        return _known(or_(*(padded.contains(f", {line}, ", autoescape=True) for line in value)))
+    if name in _AGES:
+        return _known(_age(_AGES[name], value, now))
+    if name == "overdue_intervals":
+        overdue = (literal(epoch_day(now)) - epoch_days(P.last_order_at)) / P.mean_gap_days
+        return _known(_within(overdue, value))
+    if name in _NUMBERS:
+        return _known(_within(_NUMBERS[name], value))
+    column = _CLASS_COLUMNS.get(name, getattr(P, name, None))
+    if column is None:
+        raise ValueError(f"no audience condition named {name!r}")
+    return column.in_(value)
+
+
+def _known(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """NULL (unknown) counts as false, so that `not` of a condition is its complement."""
+    return func.coalesce(condition, false())
+
+
+def _within(value: Any, bounds: Range) -> ColumnElement[bool]:
+    checks = []
+    if bounds.more_than is not None:
+        checks.append(value > bounds.more_than)
+    if bounds.at_least is not None:
+        checks.append(value >= bounds.at_least)
+    if bounds.less_than is not None:
+        checks.append(value < bounds.less_than)
+    if bounds.at_most is not None:
+        checks.append(value <= bounds.at_most)
+    return and_(*checks)
+
+
+def _age(moment: Any, bounds: Range, now: datetime) -> ColumnElement[bool]:
+    """"More than N days since" is "before now - N days": the bounds swap sides."""
+    def before(days: float) -> datetime:
+        return now - timedelta(days=days)
+
+    checks = []
+    if bounds.more_than is not None:
+        checks.append(moment < before(bounds.more_than))
+    if bounds.at_least is not None:
+        checks.append(moment <= before(bounds.at_least))
+    if bounds.less_than is not None:
+        checks.append(moment > before(bounds.less_than))
+    if bounds.at_most is not None:
+        checks.append(moment >= before(bounds.at_most))
+    return and_(*checks)

@@ -2,7 +2,7 @@
 
 The outbox key is derived from (campaign, step, customer, occurrence), so planning
 the same occurrence twice queues nothing new and a restart never re-sends.
-Policy, in order: the audience (tier and stage), the suppression list, then the
+Policy, in order: the audience (`edm.campaigns.rules`), the suppression list, then the
 customer's adaptive contact interval (marketing mail only).
 """
 
@@ -58,7 +58,7 @@ def plan_campaign(
     result = PlanResult(campaign.name, occurrence)
     pending: list[dict[str, Any]] = []
     with sessions.begin() as session:
-        for row in _candidates(session, campaign, occurrence):
+        for row in _candidates(session, campaign, occurrence, now):
             result.audience += 1
             if row.planned:
                 result.already_planned += 1
@@ -92,7 +92,7 @@ def _interval(row: Any, rules: EngagementSettings) -> float:
     return rules.base_interval(row.tier)
 
 
-def _candidates(session: Session, campaign: Campaign, occurrence: date) -> Iterator[Any]:
+def _candidates(session: Session, campaign: Campaign, occurrence: date, now: datetime) -> Iterator[Any]:
     """The audience, streamed, with what policy needs to know about each customer."""
     this_run = and_(OutboxMessage.campaign == campaign.name, OutboxMessage.occurrence == occurrence)
     last_contact = (
@@ -121,7 +121,7 @@ def _candidates(session: Session, campaign: Campaign, occurrence: date) -> Itera
         .outerjoin(last_contact, last_contact.c.customer_id == Customer.id)
         .outerjoin(Suppression, Suppression.email == Customer.email)
         .outerjoin(planned, planned.c.customer_id == Customer.id)
-        .where(audience_filter(campaign.audience))
+        .where(audience_filter(campaign.audience, now))
         .order_by(Customer.id)
     )
     yield from session.execute(query.execution_options(yield_per=2000))

@@ -7,26 +7,19 @@ Every model forbids unknown keys, so a misspelled key is an error with a
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
-from edm.classes import LIFECYCLE_STAGES, VALUE_TIERS, Stage, Tier
+from edm.campaigns.rules import Match
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Audience(_Strict):
-    """Who may receive the campaign, by value tier and lifecycle stage (both must match)."""
-
-    tiers: list[Tier] = Field(default_factory=lambda: list(VALUE_TIERS), min_length=1)
-    stages: list[Stage] = Field(default_factory=lambda: list(LIFECYCLE_STAGES), min_length=1)
 
 
 class Schedule(_Strict):
@@ -59,7 +52,7 @@ class Campaign(_Strict):
     name: str
     description: str = ""
     kind: Literal["marketing", "transactional"] = "marketing"
-    audience: Audience = Audience()
+    audience: Match = Match()  # everyone with a profile, unless narrowed
     template: str
     subject: dict[str, str] = Field(min_length=1)
     links: dict[str, HttpUrl] = {}
@@ -84,3 +77,27 @@ class Campaign(_Strict):
     def respects_contact_interval(self) -> bool:
         """Transactional mail goes out whatever the customer's contact interval says."""
         return self.kind == "marketing"
+
+
+def campaign_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a campaign file, with the keys as written in YAML."""
+    schema = Campaign.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "edm campaign"
+    for key, condition in schema["$defs"]["Match"]["properties"].items():
+        if key not in ("all", "any", "not"):
+            _accept_shorthands(condition)
+    return schema
+
+
+def _accept_shorthands(condition: dict[str, Any]) -> None:
+    """What the validators accept besides the canonical form: one value for a list, a number for a range.
+
+    (`stage: at_risk` for `stage: [at_risk]`, `order_count: 3` for `{at_least: 3}`.)
+    """
+    options = condition.get("anyOf", [])
+    for option in list(options):
+        if option.get("type") == "array" and "items" in option:
+            options.insert(0, option["items"])
+        elif option.get("$ref", "").endswith("/Range"):
+            options.insert(0, {"type": "number"})

@@ -89,11 +89,11 @@ def test_duplicate_campaign_names_are_refused(tmp_path: Path) -> None:
 def test_cli_validate_reports_each_broken_file_and_exits_non_zero(tmp_path: Path) -> None:
     good = _write(tmp_path, GOOD, "good.yaml")
     misspelled = _write(tmp_path, GOOD.replace("subject:", "subjekt:"), "misspelled.yaml")
-    wrong_type = _write(tmp_path, GOOD.replace("tiers: [high]", "tiers: high"), "wrong.yaml")
+    wrong_type = _write(tmp_path, GOOD.replace("tiers: [high]", "tiers: {high: 1}"), "wrong.yaml")
     result = CliRunner().invoke(main, ["campaign", "validate", str(good), str(misspelled), str(wrong_type)],
                                 catch_exceptions=False)
     assert result.exit_code == 1
     assert f"{good}: ok (spring_greeting)" in result.output
     assert f"{misspelled}:6:1: subjekt: unknown key 'subjekt'; did you mean 'subject'?" in result.output
-    assert f"{wrong_type}:3:10: audience.tiers: Input should be a valid list" in result.output
+    assert f"{wrong_type}:3:10: audience.tiers.0: Input should be 'high', 'medium' or 'low'" in result.output
     assert "Traceback" not in result.output

@@ -11,14 +11,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.campaigns import planner
 from edm.campaigns.planner import outbox_key, plan_campaign
-from edm.campaigns.schema import Audience, Campaign
+from edm.campaigns.rules import Match
+from edm.campaigns.schema import Campaign
 from edm.config import EngagementSettings
 from edm.store import Customer, CustomerProfile, OutboxMessage, Suppression
 
 NOW = datetime(2026, 11, 24, 9, tzinfo=UTC)
 RULES = EngagementSettings()
 WIN_BACK = Campaign(name="win_back", template="win_back", subject={"en": "We miss you"},
-                    audience=Audience(tiers=["high", "medium"], stages=["churned"]))
+                    audience=Match(tiers=["high", "medium"], stages=["churned"]))
 
 
 def _customer(session: Session, name: str, tier: str, stage: str, interval: float | None = None) -> int:

@@ -1,0 +1,131 @@
+"""The audience language: conditions on a customer's profile, combined with all / any / not.
+
+One `Match` is a mapping of conditions that must all hold; `all`, `any` and `not` nest
+further matches. Every key is a model field, so an unknown key is an error with a
+"did you mean", and every class value is checked against its vocabulary
+(`edm.classes`). Compiled to SQLAlchemy in `edm.campaigns.audience`; YAML never
+becomes SQL text.
+
+    audience:
+      value_tier: [high, medium]
+      lifecycle_stage: at_risk
+      any:
+        - loyalty: [loyal, fairly_loyal]
+        - scale: large
+      not: {churn_kind: partial}
+      days_since_last_order: {more_than: 90}
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from edm.classes import (
+    ChurnKind,
+    Frequency,
+    Industry,
+    Loyalty,
+    ProfitProfile,
+    Relationship,
+    Scale,
+    Stage,
+    Tier,
+)
+
+
+def _as_list(value: Any) -> Any:
+    """`stage: at_risk` reads as `stage: [at_risk]`."""
+    return value if isinstance(value, list) else [value]
+
+
+T = TypeVar("T")
+OneOrMore = Annotated[list[T], BeforeValidator(_as_list), Field(min_length=1)]
+
+
+class Range(BaseModel):
+    """A numeric condition; every bound given must hold (NULL, e.g. "never ordered", matches none)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    more_than: float | None = None
+    at_least: float | None = None
+    less_than: float | None = None
+    at_most: float | None = None
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> Range:
+        if all(bound is None for bound in self.bounds().values()):
+            raise ValueError("give at least one of more_than, at_least, less_than, at_most")
+        return self
+
+    def bounds(self) -> dict[str, float | None]:
+        return {"more_than": self.more_than, "at_least": self.at_least,
+                "less_than": self.less_than, "at_most": self.at_most}
+
+
+def _as_range(value: Any) -> Any:
+    """A bare number means "at least" it: `order_count: 3` is three or more orders."""
+    return {"at_least": value} if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+Numeric = Annotated[Range, BeforeValidator(_as_range)]
+
+CLASS_FIELDS = (
+    "value_tier", "scale", "industry", "purchase_frequency", "loyalty", "lifecycle_stage",
+    "relationship_stage", "churn_kind", "profit_profile",
+)
+NUMERIC_FIELDS = (
+    "days_since_last_order", "days_since_first_order", "days_since_engaged", "overdue_intervals",
+    "churn_risk", "order_count", "revenue", "annual_revenue", "margin", "margin_rate",
+    "orders_per_year", "share_of_wallet",
+)
+
+
+class Match(BaseModel):
+    """Conditions that must all hold; a customer without a profile matches nothing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    # classes (see edm.classes); `tiers` and `stages` are the short names of the first two
+    value_tier: OneOrMore[Tier] | None = None
+    tiers: OneOrMore[Tier] | None = None
+    lifecycle_stage: OneOrMore[Stage] | None = None
+    stages: OneOrMore[Stage] | None = None
+    scale: OneOrMore[Scale] | None = None
+    industry: OneOrMore[Industry] | None = None
+    purchase_frequency: OneOrMore[Frequency] | None = None
+    loyalty: OneOrMore[Loyalty] | None = None
+    relationship_stage: OneOrMore[Relationship] | None = None
+    churn_kind: OneOrMore[ChurnKind] | None = None
+    profit_profile: OneOrMore[ProfitProfile] | None = None
+    # the customer record
+    kind: OneOrMore[Literal["company", "person"]] | None = None
+    locale: OneOrMore[str] | None = None
+    dropped_line: OneOrMore[str] | None = None  # a product line they stopped buying
+    # figures, each a range such as {more_than: 90} (a bare number means at least)
+    days_since_last_order: Numeric | None = None
+    days_since_first_order: Numeric | None = None
+    days_since_engaged: Numeric | None = None  # last open or click
+    overdue_intervals: Numeric | None = None  # days since the last order / the usual days between orders
+    churn_risk: Numeric | None = None  # 1 - P(still active), 0..1
+    order_count: Numeric | None = None
+    revenue: Numeric | None = None
+    annual_revenue: Numeric | None = None
+    margin: Numeric | None = None
+    margin_rate: Numeric | None = None
+    orders_per_year: Numeric | None = None
+    share_of_wallet: Numeric | None = None
+    # combinations
+    all_: list[Match] | None = Field(None, alias="all", min_length=1)
+    any_: list[Match] | None = Field(None, alias="any", min_length=1)
+    not_: Match | None = Field(None, alias="not")
+
+    def conditions(self) -> dict[str, Any]:
+        """The conditions given, by their YAML name (unset ones left out)."""
+        return {
+            (field.alias or name): getattr(self, name)
+            for name, field in type(self).model_fields.items()
+            if getattr(self, name) is not None
+        }
