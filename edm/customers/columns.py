@@ -111,16 +111,15 @@ def _order_columns(parts: list[Columns]) -> OrderColumns:
     def column(name: str) -> np.ndarray[Any, Any]:
         return np.concatenate([part[name] for part in parts])
 
-    lines = column("product_line")
-    names = sorted({name for name in pd.unique(lines) if name is not None})
-    codes = pd.Categorical(lines, categories=names).codes.astype(np.int64)
+    codes, names = pd.factorize(column("product_line"))  # None -> -1
+    by_name = np.append(np.argsort(np.argsort(names.astype(str))), NO_LINE)  # -1 picks NO_LINE
     return by_customer_then_day(
         OrderColumns(
             customer_id=column("customer_id"),
             day=column("day"),
             amount=column("amount"),
             margin=column("margin"),
-            line=np.where(codes < 0, NO_LINE, codes),
-            line_names=tuple(names),
+            line=by_name[codes].astype(np.int64),
+            line_names=tuple(sorted(names)),
         )
     )

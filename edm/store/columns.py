@@ -7,9 +7,9 @@ orders in about 3 s, read as two id ranges at once.
 
 ADBC links its own copy of SQLite, and two copies of SQLite in one process corrupt a
 database (their POSIX locks cancel each other: sqlite.org/howtocorrupt.html, 2.2.1;
-seen here as the write-ahead log vanishing). So ADBC only ever runs in child
-interpreters (`edm.store.adbc_reader`), one per query, which hand their result back as
-an Arrow IPC file. Small reads, and other databases, use the cursor, one
+seen here as the write-ahead log vanishing). So ADBC only ever runs in a child
+interpreter (`edm.adbc_reader`), which reads all the queries on threads at once and
+hands each result back as an Arrow IPC file. Small reads, and other databases, use the cursor, one
 structured-array batch at a time.
 
 Columns are named by the query's labels and typed by its declared types: integers
@@ -18,6 +18,7 @@ Columns are named by the query's labels and typed by its declared types: integer
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -52,18 +53,17 @@ def read_columns_at_once(
         return [_read_with_cursor(connection, query) for query in queries]
     with tempfile.TemporaryDirectory(prefix="edm-read-") as folder:
         outs = [str(Path(folder) / f"{n}.arrow") for n in range(len(queries))]
-        children = [
-            subprocess.Popen(  # noqa: S603 - our own module, our own arguments
-                [sys.executable, "-m", "edm.store.adbc_reader", path, _sql(connection, query), out],
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for query, out in zip(queries, outs, strict=True)
-        ]
-        finished = [(child, child.communicate()[1]) for child in children]
-        for child, stderr in finished:
-            if child.returncode:
-                raise StoreReadError(f"reading {path} through ADBC failed: {stderr.strip()[-2000:]}")
+        job = {
+            "database": path,
+            "queries": [
+                {"sql": _sql(connection, query), "out": out} for query, out in zip(queries, outs, strict=True)
+            ],
+        }
+        child = subprocess.run(
+            [sys.executable, "-m", "edm.adbc_reader"], input=json.dumps(job), capture_output=True, text=True
+        )
+        if child.returncode:
+            raise StoreReadError(f"reading {path} through ADBC failed: {child.stderr.strip()[-2000:]}")
         return [_from_arrow_file(out, _dtype(query)) for query, out in zip(queries, outs, strict=True)]
 
 
@@ -84,8 +84,10 @@ def _from_arrow(column: pa.ChunkedArray, dtype: np.dtype[Any]) -> NDArray[Any]:
     if dtype.kind != "O":
         values = column.cast(pa.float64() if dtype.kind == "f" else pa.int64())
         return np.asarray(values.to_numpy(), dtype=dtype)
-    # text through a dictionary: each distinct string becomes one Python object, not each row
-    encoded = pc.dictionary_encode(column.cast(pa.string())).combine_chunks()
+    # text comes dictionary-encoded: each distinct string becomes one Python object, not each row
+    if not pa.types.is_dictionary(column.type):  # a column of NULLs only, typed as another kind
+        column = pc.dictionary_encode(column.cast(pa.string()))
+    encoded = column.unify_dictionaries().combine_chunks()
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
     distinct = np.array([*encoded.dictionary.to_pylist(), None], dtype=object)
     return distinct[codes]  # type: ignore[no-any-return]
