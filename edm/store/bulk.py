@@ -198,8 +198,10 @@ def _sqlite_timestamps(values: NDArray[Any]) -> list[str | None]:
     micro = values.astype("datetime64[us]")
     if micro.size and (micro == micro[0]).all():
         return [_timestamp_texts(micro[:1])[0]] * micro.size
-    texts = np.full(micro.size, None, dtype=object)
     known = ~np.isnat(micro)
+    if known.all():
+        return _timestamp_texts(micro)  # type: ignore[return-value]
+    texts = np.full(micro.size, None, dtype=object)
     texts[known] = _timestamp_texts(micro[known])
     return texts.tolist()
 
