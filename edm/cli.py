@@ -24,6 +24,7 @@ from edm.errors import EdmError
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from edm.campaigns.schema import Campaign
     from edm.customers import ClassificationSummary, ImportResult
     from edm.customers.card import CustomerCard
     from edm.runner import RunReport
@@ -367,6 +368,37 @@ def schema(out: Path | None) -> None:
     else:
         out.write_text(text, encoding="utf-8")
         click.echo(f"wrote {out}")
+
+
+@campaign.command()
+@click.option("--date", "on", type=click.DateTime(["%Y-%m-%d"]), help="The day to check (default: today).")
+@with_settings
+def due(on: datetime | None, settings: Settings) -> None:
+    """Which campaigns fire on a day (by schedule or holiday), and when each fires next.
+
+    Example: edm campaign due --date 2027-02-03
+    """
+    from edm.campaigns.loader import load_campaigns
+    from edm.campaigns.triggers import due_on, next_due
+
+    day = on.date() if on else datetime.now(UTC).date()
+    for name, loaded in sorted(load_campaigns(settings.campaigns_dir).items()):
+        campaign = loaded.campaign
+        upcoming = next_due(campaign, day)
+        state = "due" if due_on(campaign, day) else "not due"
+        following = upcoming or "not within 400 days"
+        click.echo(f"{name}: {state} on {day}; next {following} ({_trigger_text(campaign)})")
+
+
+def _trigger_text(campaign: Campaign) -> str:
+    if campaign.holiday is not None:
+        h = campaign.holiday
+        offset = f"{h.days_before} days before " if h.days_before else ""
+        offset = f"{h.days_after} days after " if h.days_after else offset
+        return f"{offset}{h.name}, {h.timezone}"
+    if campaign.schedule is not None:
+        return f"cron {campaign.schedule.cron}, {campaign.schedule.timezone}"
+    return "no trigger: any day it is run"
 
 
 @campaign.command()

@@ -7,45 +7,102 @@ Every model forbids unknown keys, so a misspelled key is an error with a
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
+from edm.campaigns.calendar import Holiday, holiday_date
 from edm.campaigns.rules import Match
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _known_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_known_timezone)]
+
+
 class Schedule(_Strict):
     """When the daemon runs the campaign: a five-field cron line in a stated time zone."""
 
     cron: str
-    timezone: str = "UTC"
+    timezone: TimeZoneName = "UTC"
 
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        CronTrigger.from_crontab(value)  # raises ValueError with the reason
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _valid_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            hint = "use an IANA name such as Asia/Shanghai"
-            raise ValueError(f"unknown time zone {value!r} ({hint})") from None
+        _crontab(value, "UTC")  # raises ValueError with the reason
         return value
 
     def trigger(self) -> CronTrigger:
-        return CronTrigger.from_crontab(self.cron, timezone=ZoneInfo(self.timezone))
+        return _crontab(self.cron, self.timezone)
+
+
+def _crontab(cron: str, timezone: str) -> CronTrigger:
+    """The cron line as crontab(5) reads it.
+
+    APScheduler 3 counts a numeric day of the week from Monday (0), crontab from Sunday
+    (0 or 7): "0 10 * * 2" would fire on Wednesdays. So day numbers become day names.
+    """
+    fields = cron.split()
+    if len(fields) != 5:
+        raise ValueError(f"a cron line has 5 fields (minute hour day month weekday), not {len(fields)}")
+    fields[4] = _crontab_weekdays(fields[4])
+    return CronTrigger.from_crontab(" ".join(fields), timezone=ZoneInfo(timezone))
+
+
+def _crontab_weekdays(field: str) -> str:
+    """crontab's day-of-week numbers, ranges and steps ("1-5", "0,6", "1-5/2") as day names."""
+    if not any(character.isdigit() for character in field) or field.startswith("*"):
+        return field
+    names: list[str] = []
+    for part in field.split(","):
+        span, _, step = part.partition("/")
+        low, _, high = span.partition("-")
+        try:
+            days = range(int(low), int(high or low) + 1, int(step or 1))
+        except ValueError:
+            raise ValueError(f"day of week {part!r}: use numbers 0-7 (0 and 7 are Sunday) or names") from None
+        if not days or days.start < 0 or days[-1] > 7:
+            raise ValueError(f"day of week {part!r}: use numbers 0-7 (0 and 7 are Sunday)")
+        names.extend(_WEEKDAYS[day % 7] for day in days)
+    return ",".join(dict.fromkeys(names))
+
+
+class HolidayTrigger(_Strict):
+    """On a holiday (edm.campaigns.calendar), or some days before or after it, in a time zone.
+
+    e.g. `holiday: {name: spring_festival, days_before: 3, timezone: Asia/Shanghai}`.
+    """
+
+    name: Holiday
+    days_before: int = Field(0, ge=0, le=60)
+    days_after: int = Field(0, ge=0, le=60)
+    timezone: TimeZoneName = "UTC"
+
+    @model_validator(mode="after")
+    def _one_offset(self) -> HolidayTrigger:
+        if self.days_before and self.days_after:
+            raise ValueError("give days_before or days_after, not both")
+        return self
+
+    def day_in(self, year: int) -> date:
+        """The campaign's day for the holiday of `year` (it may fall in the year before)."""
+        return holiday_date(self.name, year) + timedelta(days=self.days_after - self.days_before)
 
 
 class Campaign(_Strict):
@@ -58,6 +115,13 @@ class Campaign(_Strict):
     links: dict[str, HttpUrl] = {}
     params: dict[str, str | int | float] = {}
     schedule: Schedule | None = None
+    holiday: HolidayTrigger | None = None
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Campaign:
+        if self.schedule is not None and self.holiday is not None:
+            raise ValueError("give a schedule or a holiday, not both")
+        return self
 
     @field_validator("name")
     @classmethod
