@@ -403,11 +403,14 @@ def _trigger_text(campaign: Campaign) -> str:
 
 @campaign.command()
 @click.argument("names", nargs=-1)
-@click.option("--all", "run_all", is_flag=True, help="Run every campaign in the campaigns folder.")
+@click.option("--all", "run_all", is_flag=True,
+              help="Run every campaign due today (by its schedule, holiday or life event).")
 @click.option("--dry-run", is_flag=True, help="Only show who would receive it; queue and send nothing.")
 @with_settings
 def run(names: tuple[str, ...], run_all: bool, dry_run: bool, settings: Settings) -> None:
     """Plan campaigns for today and send them. Running twice the same day sends nothing new.
+
+    Named campaigns run now, whether due or not; --all runs what is due today (for cron).
 
     Example: edm campaign run win_back --dry-run
     """

@@ -25,6 +25,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.campaigns.loader import load_campaigns
 from edm.cli import format_classification, format_run
 from edm.clock import FixedClock, SystemClock
 from edm.customers import import_customers, import_orders, recompute_profiles
@@ -77,8 +78,9 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
         })
         echo(f"4. SMTP sink on {host}:{port} (mail in {settings.mail_dir}), tracking at {base_url}")
 
-        report = asyncio.run(run_campaigns(settings, sessions, clock))
-        echo("5. Ran every campaign:")
+        every = sorted(load_campaigns(settings.campaigns_dir))  # named: each runs now, due or not
+        report = asyncio.run(run_campaigns(settings, sessions, clock, every))
+        echo("5. Ran every campaign now, whatever its schedule:")
         for line in format_run(report):
             echo("   " + line)
 
@@ -87,7 +89,7 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
         echo(f"6. Recipients' mail clients fetched {reactions.opens} pixels, followed {reactions.clicks} "
              f"links and sent {reactions.unsubscribes} one-click unsubscribes over HTTP")
 
-        again = asyncio.run(run_campaigns(settings, sessions, clock))
+        again = asyncio.run(run_campaigns(settings, sessions, clock, every))
         queued = sum(plan.queued for plan in again.plans)
         echo(f"7. Ran every campaign again the same day: {queued} new messages (each goes out once)")
 

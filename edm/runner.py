@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edm.campaigns.loader import CampaignFile, load_campaigns
 from edm.campaigns.planner import PlanResult, plan_campaign
 from edm.campaigns.schema import Campaign
+from edm.campaigns.triggers import due_on
 from edm.clock import Clock
 from edm.config import ClassificationSettings, Settings, load_settings
 from edm.customers import ClassificationSummary, recompute_profiles
@@ -57,8 +58,8 @@ def initialise_folder(folder: Path, environ: Mapping[str, str] | None = None) ->
 
 def occurrence_of(campaign: Campaign, now: datetime) -> date:
     """The campaign's local calendar day: the unit of "send at most once"."""
-    zone = ZoneInfo(campaign.schedule.timezone) if campaign.schedule else ZoneInfo("UTC")
-    return now.astimezone(zone).date()
+    trigger = campaign.schedule or campaign.holiday
+    return now.astimezone(ZoneInfo(trigger.timezone if trigger else "UTC")).date()
 
 
 @dataclass
@@ -78,7 +79,11 @@ async def run_campaigns(
     dry_run: bool = False,
     transport: Transport | None = None,
 ) -> RunReport:
-    """Plan the named campaigns (all when `names` is None) for today, then send what is due."""
+    """Plan the named campaigns, or every campaign due today when `names` is None; then send.
+
+    Named campaigns run whether or not their schedule or holiday is today: that is how a
+    marketer sends one by hand. Unnamed, only what is due runs (cron, or the daemon).
+    """
     if not dry_run:
         settings.signing_keys()  # fail before planning, not halfway through sending
     files = load_campaigns(settings.campaigns_dir)
@@ -89,10 +94,13 @@ async def run_campaigns(
             f"no campaign named {', '.join(map(repr, unknown))} in {settings.campaigns_dir} "
             f"(found: {', '.join(sorted(available)) or 'none'})"
         )
-    chosen = [available[name] for name in names] if names else list(available.values())
+    now = clock.now()
+    if names:
+        chosen = [available[name] for name in names]  # named: run now, due or not
+    else:
+        chosen = [c for c in available.values() if due_on(c, occurrence_of(c, now))]
     classification = None if dry_run else refresh_profiles(sessions, settings.classification, clock)
     report = RunReport(refresh_intervals(sessions, settings.engagement, clock), classification)
-    now = clock.now()
     if not dry_run:
         remember_campaigns(sessions, [files[c.name] for c in chosen], now)
     for campaign in chosen:

@@ -27,7 +27,8 @@ from edm.tracking import create_tracking_app, serve_in_background
 from tests.conftest import SmtpServer
 
 TODAY = date(2026, 11, 24)
-NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a Tuesday
+ALL = ["holiday_greeting", "re_engagement", "win_back"]
 
 CUSTOMERS = """\
 external_id,name,kind,contact_name,email,locale,timezone,industry,birthday,founded_on
@@ -67,7 +68,8 @@ class World:
     base_url: str
 
     def run(self, *names: str) -> RunReport:
-        return asyncio.run(run_campaigns(self.settings, self.sessions, self.clock, list(names) or None))
+        """Run the named campaigns, or all of them (due or not) when none is named."""
+        return asyncio.run(run_campaigns(self.settings, self.sessions, self.clock, list(names) or ALL))
 
     def inbox(self, email: str) -> list[EmailMessage]:
         return self.smtp.handler.to(email)
@@ -249,3 +251,12 @@ def test_engaged_customers_hear_from_us_sooner_than_silent_ones(world: World) ->
     assert len(world.inbox("david@delta.example.com")) == 2
     assert len(world.inbox("eve@example.org")) == 1
     assert plan.too_soon == 1
+
+
+def test_unnamed_runs_plan_only_what_is_due_today(world: World) -> None:
+    """Tuesday 24 November 2026 in Shanghai: re_engagement (Tuesdays) is due; the others are not."""
+    report = asyncio.run(run_campaigns(world.settings, world.sessions, world.clock))
+    assert [plan.campaign for plan in report.plans] == ["re_engagement"]
+    world.clock.advance(timedelta(days=9))  # Thursday 3 December: win_back's day (the 3rd)
+    report = asyncio.run(run_campaigns(world.settings, world.sessions, world.clock))
+    assert [plan.campaign for plan in report.plans] == ["win_back"]

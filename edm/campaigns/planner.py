@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, select
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.campaigns.audience import audience_filter
 from edm.campaigns.schema import Campaign
+from edm.campaigns.triggers import life_event_filter, local_day
 from edm.config import EngagementSettings
 from edm.engagement import may_contact
 from edm.store import Customer, CustomerProfile, OutboxMessage, Suppression, upsert
@@ -72,7 +73,8 @@ def plan_campaign(
                 result.queued += 1
                 if len(result.sample) < 5:
                     result.sample.append(row.email)
-                pending.append(_outbox_row(campaign, row.id, row.email, occurrence, now))
+                day = local_day(now, row.timezone) if campaign.life_event else occurrence
+                pending.append(_outbox_row(campaign, row.id, row.email, day, now))
             if len(pending) >= BATCH:
                 _queue(session, pending, dry_run)
         _queue(session, pending, dry_run)
@@ -104,6 +106,9 @@ def _candidates(session: Session, campaign: Campaign, occurrence: date, now: dat
         .group_by(OutboxMessage.customer_id)
         .subquery()
     )
+    if campaign.life_event is not None:  # once a year, whichever local day it was planned on
+        this_run = and_(OutboxMessage.campaign == campaign.name,
+                        OutboxMessage.occurrence > occurrence - timedelta(days=300))
     planned = (
         select(OutboxMessage.customer_id).where(this_run, OutboxMessage.step == 0).subquery()
     )
@@ -111,6 +116,7 @@ def _candidates(session: Session, campaign: Campaign, occurrence: date, now: dat
         select(
             Customer.id,
             Customer.email,
+            Customer.timezone,
             CustomerProfile.value_tier.label("tier"),
             CustomerProfile.contact_interval_days.label("interval"),
             last_contact.c.at.label("last_contact"),
@@ -124,6 +130,9 @@ def _candidates(session: Session, campaign: Campaign, occurrence: date, now: dat
         .where(audience_filter(campaign.audience, now))
         .order_by(Customer.id)
     )
+    if campaign.life_event is not None:
+        timezones = session.scalars(select(Customer.timezone).distinct())
+        query = query.where(life_event_filter(campaign.life_event, now, timezones))
     yield from session.execute(query.execution_options(yield_per=2000))
 
 

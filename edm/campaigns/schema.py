@@ -105,6 +105,18 @@ class HolidayTrigger(_Strict):
         return holiday_date(self.name, year) + timedelta(days=self.days_after - self.days_before)
 
 
+class LifeEvent(_Strict):
+    """The customer's own day, in the customer's time zone, once a year.
+
+    birthday (a person's), founding_anniversary (a company's founding day) or
+    first_order_anniversary (the day they first bought from us); anniversaries start
+    with the first full year. `days_before` sends ahead of the day.
+    """
+
+    name: Literal["birthday", "founding_anniversary", "first_order_anniversary"]
+    days_before: int = Field(0, ge=0, le=30)
+
+
 class Campaign(_Strict):
     name: str
     description: str = ""
@@ -116,11 +128,12 @@ class Campaign(_Strict):
     params: dict[str, str | int | float] = {}
     schedule: Schedule | None = None
     holiday: HolidayTrigger | None = None
+    life_event: LifeEvent | None = None
 
     @model_validator(mode="after")
     def _one_trigger(self) -> Campaign:
-        if self.schedule is not None and self.holiday is not None:
-            raise ValueError("give a schedule or a holiday, not both")
+        if sum(t is not None for t in (self.schedule, self.holiday, self.life_event)) > 1:
+            raise ValueError("give one trigger: a schedule, a holiday or a life_event")
         return self
 
     @field_validator("name")

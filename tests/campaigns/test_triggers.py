@@ -76,7 +76,7 @@ def test_without_a_trigger_a_campaign_is_due_any_day_it_is_run() -> None:
         ({"holiday": {"name": "spring_festivl"}}, "'spring_festival'"),
         ({"holiday": {"name": "easter", "days_before": 1, "days_after": 1}}, "not both"),
         ({"holiday": {"name": "easter", "timezone": "Asia/Shangai"}}, "unknown time zone"),
-        ({"holiday": {"name": "easter"}, "schedule": {"cron": "0 9 * * 1"}}, "a schedule or a holiday"),
+        ({"holiday": {"name": "easter"}, "schedule": {"cron": "0 9 * * 1"}}, "give one trigger"),
         ({"schedule": {"cron": "0 9 * * 8"}}, "0 and 7 are Sunday"),
     ],
 )
