@@ -11,18 +11,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.campaigns.audience import audience_filter
-from edm.campaigns.schema import Campaign
+from edm.campaigns.schema import Campaign, ClassEntry
 from edm.campaigns.triggers import life_event_filter, local_day
 from edm.config import EngagementSettings
 from edm.engagement import may_contact
-from edm.store import Customer, CustomerProfile, OutboxMessage, Suppression, upsert
+from edm.store import Customer, CustomerProfile, OutboxMessage, ProfileTransition, Suppression, upsert
 
 # States in which a mail counts as contact for the frequency policy.
 CONTACT_STATES = ("queued", "sending", "sent", "deferred")
@@ -73,12 +73,21 @@ def plan_campaign(
                 result.queued += 1
                 if len(result.sample) < 5:
                     result.sample.append(row.email)
-                day = local_day(now, row.timezone) if campaign.life_event else occurrence
+                day = _occurrence(campaign, row, now, occurrence)
                 pending.append(_outbox_row(campaign, row.id, row.email, day, now))
             if len(pending) >= BATCH:
                 _queue(session, pending, dry_run)
         _queue(session, pending, dry_run)
     return result
+
+
+def _occurrence(campaign: Campaign, row: Any, now: datetime, occurrence: date) -> date:
+    """The day a message belongs to: the customer's own day, the entry's, or the campaign's."""
+    if campaign.life_event is not None:
+        return local_day(now, row.timezone)
+    if campaign.entered is not None:
+        return row.entered_at.astimezone(UTC).date()  # type: ignore[no-any-return]
+    return occurrence
 
 
 def _queue(session: Session, rows: list[dict[str, Any]], dry_run: bool) -> None:
@@ -96,21 +105,20 @@ def _interval(row: Any, rules: EngagementSettings) -> float:
 
 def _candidates(session: Session, campaign: Campaign, occurrence: date, now: datetime) -> Iterator[Any]:
     """The audience, streamed, with what policy needs to know about each customer."""
-    this_run = and_(OutboxMessage.campaign == campaign.name, OutboxMessage.occurrence == occurrence)
+    this_occurrence = and_(OutboxMessage.campaign == campaign.name, OutboxMessage.occurrence == occurrence)
     last_contact = (
         select(
             OutboxMessage.customer_id,
             func.max(func.coalesce(OutboxMessage.sent_at, OutboxMessage.created_at)).label("at"),
         )
-        .where(OutboxMessage.state.in_(CONTACT_STATES), ~this_run)
+        .where(OutboxMessage.state.in_(CONTACT_STATES), ~this_occurrence)
         .group_by(OutboxMessage.customer_id)
         .subquery()
     )
-    if campaign.life_event is not None:  # once a year, whichever local day it was planned on
-        this_run = and_(OutboxMessage.campaign == campaign.name,
-                        OutboxMessage.occurrence > occurrence - timedelta(days=300))
+    since = _planned_since(campaign, occurrence)
+    this_run = and_(OutboxMessage.campaign == campaign.name, OutboxMessage.occurrence >= since)
     planned = (
-        select(OutboxMessage.customer_id).where(this_run, OutboxMessage.step == 0).subquery()
+        select(OutboxMessage.customer_id).where(this_run, OutboxMessage.step == 0).distinct().subquery()
     )
     query = (
         select(
@@ -133,7 +141,41 @@ def _candidates(session: Session, campaign: Campaign, occurrence: date, now: dat
     if campaign.life_event is not None:
         timezones = session.scalars(select(Customer.timezone).distinct())
         query = query.where(life_event_filter(campaign.life_event, now, timezones))
+    if campaign.entered is not None:
+        entries = _entries(campaign.entered, now)
+        query = (
+            query.join(entries, entries.c.customer_id == Customer.id)
+            .where(getattr(CustomerProfile, campaign.entered.dimension).in_(campaign.entered.into))
+            .add_columns(entries.c.entered_at)
+        )
     yield from session.execute(query.execution_options(yield_per=2000))
+
+
+def _planned_since(campaign: Campaign, occurrence: date) -> date:
+    """From which occurrence on an outbox row means "this customer already has it".
+
+    Per occurrence for scheduled campaigns; once a year for life events; once per entry
+    (within the entry window) for class entries.
+    """
+    if campaign.life_event is not None:
+        return occurrence - timedelta(days=300)
+    if campaign.entered is not None:
+        return occurrence - timedelta(days=campaign.entered.within_days + 1)
+    return occurrence
+
+
+def _entries(entry: ClassEntry, now: datetime) -> Any:
+    """Each customer's latest entry into the classes, within the window."""
+    return (
+        select(ProfileTransition.customer_id, func.max(ProfileTransition.computed_at).label("entered_at"))
+        .where(
+            ProfileTransition.dimension == entry.dimension,
+            ProfileTransition.new.in_(entry.into),
+            ProfileTransition.computed_at >= now - timedelta(days=entry.within_days),
+        )
+        .group_by(ProfileTransition.customer_id)
+        .subquery()
+    )
 
 
 def _outbox_row(

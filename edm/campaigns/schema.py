@@ -15,7 +15,8 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from edm.campaigns.calendar import Holiday, holiday_date
-from edm.campaigns.rules import Match
+from edm.campaigns.rules import Match, OneOrMore
+from edm.classes import DIMENSIONS
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -117,6 +118,31 @@ class LifeEvent(_Strict):
     days_before: int = Field(0, ge=0, le=30)
 
 
+class ClassEntry(_Strict):
+    """Customers who entered a class, e.g. `entered: {dimension: lifecycle_stage, into: at_risk}`.
+
+    Classification records every change of class; a customer who entered within
+    `within_days` and is still in the class gets the campaign once for that entry
+    (a later re-entry is a new one).
+    """
+
+    dimension: Literal[
+        "scale", "value_tier", "industry", "purchase_frequency", "loyalty", "lifecycle_stage",
+        "relationship_stage", "churn_kind", "profit_profile",
+    ]
+    into: OneOrMore[str]
+    within_days: int = Field(7, ge=1, le=90)
+
+    @model_validator(mode="after")
+    def _known_classes(self) -> ClassEntry:
+        classes = DIMENSIONS[self.dimension]
+        unknown = [name for name in self.into if name not in classes]
+        if unknown:
+            raise ValueError(f"{self.dimension} has no class {', '.join(map(repr, unknown))}; "
+                             f"its classes: {', '.join(classes)}")
+        return self
+
+
 class Campaign(_Strict):
     name: str
     description: str = ""
@@ -129,11 +155,12 @@ class Campaign(_Strict):
     schedule: Schedule | None = None
     holiday: HolidayTrigger | None = None
     life_event: LifeEvent | None = None
+    entered: ClassEntry | None = None
 
     @model_validator(mode="after")
     def _one_trigger(self) -> Campaign:
-        if sum(t is not None for t in (self.schedule, self.holiday, self.life_event)) > 1:
-            raise ValueError("give one trigger: a schedule, a holiday or a life_event")
+        if sum(t is not None for t in (self.schedule, self.holiday, self.life_event, self.entered)) > 1:
+            raise ValueError("give one trigger: a schedule, a holiday, a life_event or entered")
         return self
 
     @field_validator("name")
