@@ -74,6 +74,6 @@ def test_an_entry_gets_one_message_and_a_later_entry_another(
 
 
 def test_an_unknown_class_is_named_with_the_dimensions_classes() -> None:
-    with pytest.raises(ValidationError, match="lifecycle_stage has no class 'at_rsik'; its classes: prospect"):
+    with pytest.raises(ValidationError, match="lifecycle_stage has no class 'at_rsik'; its classes: pros"):
         Campaign.model_validate({"name": "x", "template": "re_engagement", "subject": {"en": "Hi"},
                                  "entered": {"dimension": "lifecycle_stage", "into": ["at_rsik"]}})
