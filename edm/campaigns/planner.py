@@ -82,11 +82,13 @@ def plan_campaign(
 
 
 def _occurrence(campaign: Campaign, row: Any, now: datetime, occurrence: date) -> date:
-    """The day a message belongs to: the customer's own day, the entry's, or the campaign's."""
+    """The day a message belongs to: the customer's own, the entry's, the last order's, or the campaign's."""
     if campaign.life_event is not None:
         return local_day(now, row.timezone)
     if campaign.entered is not None:
         return row.entered_at.astimezone(UTC).date()  # type: ignore[no-any-return]
+    if campaign.inactive is not None:
+        return row.last_order_at.astimezone(UTC).date()  # type: ignore[no-any-return]
     return occurrence
 
 
@@ -117,9 +119,15 @@ def _candidates(session: Session, campaign: Campaign, occurrence: date, now: dat
     )
     since = _planned_since(campaign, occurrence)
     this_run = and_(OutboxMessage.campaign == campaign.name, OutboxMessage.occurrence >= since)
-    planned = (
-        select(OutboxMessage.customer_id).where(this_run, OutboxMessage.step == 0).distinct().subquery()
-    )
+    planned_query = select(OutboxMessage.customer_id).where(this_run, OutboxMessage.step == 0)
+    if campaign.inactive is not None:  # a message since the last order covers this silence
+        planned_query = (
+            select(OutboxMessage.customer_id)
+            .join(CustomerProfile, CustomerProfile.customer_id == OutboxMessage.customer_id)
+            .where(OutboxMessage.campaign == campaign.name, OutboxMessage.step == 0,
+                   OutboxMessage.created_at >= CustomerProfile.last_order_at)
+        )
+    planned = planned_query.distinct().subquery()
     query = (
         select(
             Customer.id,
@@ -147,6 +155,10 @@ def _candidates(session: Session, campaign: Campaign, occurrence: date, now: dat
             query.join(entries, entries.c.customer_id == Customer.id)
             .where(getattr(CustomerProfile, campaign.entered.dimension).in_(campaign.entered.into))
             .add_columns(entries.c.entered_at)
+        )
+    if campaign.inactive is not None:
+        query = query.where(audience_filter(campaign.inactive.as_match(), now)).add_columns(
+            CustomerProfile.last_order_at
         )
     yield from session.execute(query.execution_options(yield_per=2000))
 

@@ -15,7 +15,7 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from edm.campaigns.calendar import Holiday, holiday_date
-from edm.campaigns.rules import Match, OneOrMore
+from edm.campaigns.rules import Match, OneOrMore, Range
 from edm.classes import DIMENSIONS
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
@@ -143,6 +143,28 @@ class ClassEntry(_Strict):
         return self
 
 
+class Inactivity(_Strict):
+    """No order for `days`, or for `usual_intervals` times the customer's usual gap between orders.
+
+    Once per silence: the message belongs to the customer's last order, so a new order
+    and a new silence bring a new one. Customers who never ordered are never inactive.
+    """
+
+    days: int | None = Field(None, ge=1)
+    usual_intervals: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_measure(self) -> Inactivity:
+        if (self.days is None) == (self.usual_intervals is None):
+            raise ValueError("give days or usual_intervals (one of them)")
+        return self
+
+    def as_match(self) -> Match:
+        if self.days is not None:
+            return Match(days_since_last_order=Range(at_least=self.days))
+        return Match(overdue_intervals=Range(at_least=self.usual_intervals))
+
+
 class Campaign(_Strict):
     name: str
     description: str = ""
@@ -156,11 +178,13 @@ class Campaign(_Strict):
     holiday: HolidayTrigger | None = None
     life_event: LifeEvent | None = None
     entered: ClassEntry | None = None
+    inactive: Inactivity | None = None
 
     @model_validator(mode="after")
     def _one_trigger(self) -> Campaign:
-        if sum(t is not None for t in (self.schedule, self.holiday, self.life_event, self.entered)) > 1:
-            raise ValueError("give one trigger: a schedule, a holiday, a life_event or entered")
+        triggers = (self.schedule, self.holiday, self.life_event, self.entered, self.inactive)
+        if sum(t is not None for t in triggers) > 1:
+            raise ValueError("give one trigger: schedule, holiday, life_event, entered or inactive")
         return self
 
     @field_validator("name")

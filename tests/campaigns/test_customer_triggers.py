@@ -1,4 +1,4 @@
-"""Campaigns on entering a class: once per entry, only while the customer is still in it."""
+"""Campaigns on entering a class (once per entry, while still in it) and on inactivity (once per silence)."""
 
 from __future__ import annotations
 
@@ -54,6 +54,11 @@ def store(any_sessions: sessionmaker[Session]) -> tuple[sessionmaker[Session], d
 
 def _plan(sessions: sessionmaker[Session], now: datetime) -> list[str]:
     plan_campaign(sessions, AT_RISK, occurrence=now.date(), now=now, rules=RULES)
+    return _recipients(sessions)
+
+
+def _recipients(sessions: sessionmaker[Session]) -> list[str]:
+    """Every queued message's customer, in the order they were planned."""
     with sessions() as session:
         query = (select(Customer.external_id).join(OutboxMessage, OutboxMessage.customer_id == Customer.id)
                  .order_by(OutboxMessage.id))
@@ -77,3 +82,32 @@ def test_an_unknown_class_is_named_with_the_dimensions_classes() -> None:
     with pytest.raises(ValidationError, match="lifecycle_stage has no class 'at_rsik'; its classes: pros"):
         Campaign.model_validate({"name": "x", "template": "re_engagement", "subject": {"en": "Hi"},
                                  "entered": {"dimension": "lifecycle_stage", "into": ["at_rsik"]}})
+
+
+QUIET = Campaign.model_validate({
+    "name": "quiet", "template": "re_engagement", "kind": "transactional", "subject": {"en": "Hi"},
+    "inactive": {"usual_intervals": 2},
+})
+
+
+def test_inactivity_fires_once_per_silence(any_sessions: sessionmaker[Session]) -> None:
+    with any_sessions.begin() as session:
+        quiet = _customer(session, "quiet", "mature")
+        session.execute(update(CustomerProfile).where(CustomerProfile.customer_id == quiet)
+                        .values(last_order_at=NOW - timedelta(days=61), mean_gap_days=30.0))
+        busy = _customer(session, "busy", "mature")
+        session.execute(update(CustomerProfile).where(CustomerProfile.customer_id == busy)
+                        .values(last_order_at=NOW - timedelta(days=59), mean_gap_days=30.0))
+        _customer(session, "never_ordered", "prospect")
+
+    def plan(now: datetime) -> list[str]:
+        plan_campaign(any_sessions, QUIET, occurrence=now.date(), now=now, rules=RULES)
+        return _recipients(any_sessions)
+
+    assert plan(NOW) == ["quiet"]  # 61 days, twice the usual 30; busy is at 59
+    assert plan(NOW + timedelta(days=5)) == ["quiet", "busy"]  # the same silence: quiet gets nothing new
+    with any_sessions.begin() as session:  # quiet orders again, then falls silent again
+        session.execute(update(CustomerProfile).where(CustomerProfile.customer_id == quiet)
+                        .values(last_order_at=NOW + timedelta(days=10)))
+    assert plan(NOW + timedelta(days=40)) == ["quiet", "busy"]
+    assert plan(NOW + timedelta(days=71)) == ["quiet", "busy", "quiet"]
