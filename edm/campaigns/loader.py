@@ -20,10 +20,13 @@ class CampaignFile:
 def load_campaign(path: Path) -> CampaignFile:
     """Parse and check one campaign file, including that its template exists."""
     campaign = load_model(path, Campaign, CampaignError)
-    try:
-        check_template(campaign.template)
-    except TemplateError as exc:
-        raise CampaignError(f"{path}: template: {exc}") from exc
+    templates = {"template": campaign.template}
+    templates.update({f"variants.{v.name}.template": v.template for v in campaign.variants if v.template})
+    for field, template in templates.items():
+        try:
+            check_template(template)
+        except TemplateError as exc:
+            raise CampaignError(f"{path}: {field}: {exc}") from exc
     return CampaignFile(path, campaign)
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edm.campaigns.audience import audience_filter
 from edm.campaigns.schema import Campaign, ClassEntry
 from edm.campaigns.triggers import life_event_filter, local_day
+from edm.campaigns.variants import HOLDOUT, assign
 from edm.config import EngagementSettings
 from edm.engagement import may_contact
 from edm.store import Customer, CustomerProfile, OutboxMessage, ProfileTransition, Suppression, upsert
@@ -43,6 +44,7 @@ class PlanResult:
     already_planned: int = 0
     suppressed: int = 0
     too_soon: int = 0
+    held_out: int = 0  # the control group: recorded, never sent
     sample: list[str] = field(default_factory=list)
 
 
@@ -70,11 +72,15 @@ def plan_campaign(
             ):
                 result.too_soon += 1
             else:
-                result.queued += 1
-                if len(result.sample) < 5:
-                    result.sample.append(row.email)
                 day = _occurrence(campaign, row, now, occurrence)
-                pending.append(_outbox_row(campaign, row.id, row.email, day, now))
+                message = _outbox_row(campaign, row.id, row.email, day, now)
+                if message["state"] == "held_out":
+                    result.held_out += 1
+                else:
+                    result.queued += 1
+                    if len(result.sample) < 5:
+                        result.sample.append(row.email)
+                pending.append(message)
             if len(pending) >= BATCH:
                 _queue(session, pending, dry_run)
         _queue(session, pending, dry_run)
@@ -193,6 +199,8 @@ def _entries(entry: ClassEntry, now: datetime) -> Any:
 def _outbox_row(
     campaign: Campaign, customer_id: int, email: str, occurrence: date, now: datetime
 ) -> dict[str, Any]:
+    weights = [(v.name, v.weight) for v in campaign.variants]
+    variant = assign(campaign.name, customer_id, weights, campaign.holdout_percent)
     return {
         "key": outbox_key(campaign.name, 0, customer_id, occurrence),
         "campaign": campaign.name,
@@ -200,7 +208,8 @@ def _outbox_row(
         "customer_id": customer_id,
         "occurrence": occurrence,
         "to_address": email,
-        "state": "queued",
+        "state": "held_out" if variant == HOLDOUT else "queued",
+        "variant": None if variant == HOLDOUT else variant,
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,

@@ -165,6 +165,22 @@ class Inactivity(_Strict):
         return Match(overdue_intervals=Range(at_least=self.usual_intervals))
 
 
+class Variant(_Strict):
+    """One arm of an A/B/n test: its share of the sent messages, and what it changes."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    weight: float = Field(1.0, gt=0)
+    template: str | None = None  # default: the campaign's
+    subject: dict[str, str] | None = None  # default: the campaign's; needs "en" when given
+
+    @field_validator("subject")
+    @classmethod
+    def _has_english_subject(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is not None and "en" not in value:
+            raise ValueError("an 'en' subject is required: it is the fallback for every locale")
+        return value
+
+
 class Campaign(_Strict):
     name: str
     description: str = ""
@@ -179,6 +195,22 @@ class Campaign(_Strict):
     life_event: LifeEvent | None = None
     entered: ClassEntry | None = None
     inactive: Inactivity | None = None
+    variants: list[Variant] = []
+    holdout_percent: float = Field(0.0, ge=0, le=50)  # a control group: recorded, never sent
+
+    @model_validator(mode="after")
+    def _unique_variants(self) -> Campaign:
+        names = [variant.name for variant in self.variants]
+        if len(names) != len(set(names)):
+            raise ValueError(f"variant names must differ: {', '.join(names)}")
+        return self
+
+    def content(self, variant: str | None) -> tuple[str, dict[str, str]]:
+        """The template and subjects a message of `variant` (None: no variant) uses."""
+        chosen = next((v for v in self.variants if v.name == variant), None)
+        if chosen is None:
+            return self.template, self.subject
+        return chosen.template or self.template, chosen.subject or self.subject
 
     @model_validator(mode="after")
     def _one_trigger(self) -> Campaign:

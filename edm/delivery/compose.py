@@ -66,8 +66,9 @@ class Composer:
             "open_pixel_url": self._links.open_url(row.id, customer.id),
             "unsubscribe_url": unsubscribe_url,
         }
-        body = self._renderer.render(campaign.template, customer.locale, context)
-        subject_source = campaign.subject.get(body.language, campaign.subject["en"])
+        template, subjects = campaign.content(row.variant)
+        body = self._renderer.render(template, customer.locale, context)
+        subject_source = subjects.get(body.language, subjects["en"])
         return build_message(
             from_address=self._sender.from_address,
             reply_to=self._sender.reply_to,

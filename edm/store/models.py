@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -217,7 +217,8 @@ class OutboxMessage(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     occurrence: Mapped[date]
     to_address: Mapped[str] = mapped_column(String(320))
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # queued ... sent, bounced; held_out: control group
+    variant: Mapped[str | None] = mapped_column(String(32))
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
     claimed_until: Mapped[datetime | None]
