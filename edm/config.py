@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -260,6 +261,32 @@ class EngagementSettings(_Section):
         return by_tier.get(tier, max(by_tier.values()))
 
 
+class SendWindow(_Section):
+    """Hours of the customer's own day in which marketing mail may go out (end exclusive)."""
+
+    start: time = time(9, 0)
+    end: time = time(20, 0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SendWindow:
+        if self.start >= self.end:
+            raise ValueError("start must be before end (a window within one day)")
+        return self
+
+
+class PolicySettings(_Section):
+    """Rules across campaigns, for marketing mail (transactional mail is exempt).
+
+    `one_per_day`: at most one marketing message per customer per local day; campaigns
+    run in priority order, so the highest priority wins, and a campaign's `when_busy`
+    says whether the others drop or wait for the next day. `send_window`: mail is held
+    until the window opens in the customer's time zone (None: any hour).
+    """
+
+    one_per_day: bool = True
+    send_window: SendWindow | None = None
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -272,6 +299,7 @@ class Settings(BaseModel):
     classification: ClassificationSettings = ClassificationSettings()
     imports: ImportSettings = ImportSettings()
     engagement: EngagementSettings = EngagementSettings()
+    policy: PolicySettings = PolicySettings()
     secret_keys: tuple[SecretStr, ...] = ()
 
     def signing_keys(self) -> list[bytes]:

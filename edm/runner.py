@@ -99,6 +99,7 @@ async def run_campaigns(
         chosen = [available[name] for name in names]  # named: run now, due or not
     else:
         chosen = [c for c in available.values() if due_on(c, occurrence_of(c, now))]
+    chosen.sort(key=lambda c: -c.priority)  # under one_per_day the first to plan a customer wins
     classification = None if dry_run else refresh_profiles(sessions, settings.classification, clock)
     report = RunReport(refresh_intervals(sessions, settings.engagement, clock), classification)
     if not dry_run:
@@ -111,6 +112,7 @@ async def run_campaigns(
                 occurrence=occurrence_of(campaign, now),
                 now=now,
                 rules=settings.engagement,
+                policy=settings.policy,
                 dry_run=dry_run,
             )
         )

@@ -11,17 +11,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.campaigns.audience import audience_filter
 from edm.campaigns.schema import Campaign, ClassEntry
-from edm.campaigns.triggers import life_event_filter, local_day
+from edm.campaigns.timing import local_day, next_local_day, window_opening, zone
+from edm.campaigns.triggers import life_event_filter
 from edm.campaigns.variants import HOLDOUT, assign
-from edm.config import EngagementSettings
+from edm.config import EngagementSettings, PolicySettings
 from edm.engagement import may_contact
 from edm.store import Customer, CustomerProfile, OutboxMessage, ProfileTransition, Suppression, upsert
 
@@ -45,6 +46,8 @@ class PlanResult:
     suppressed: int = 0
     too_soon: int = 0
     held_out: int = 0  # the control group: recorded, never sent
+    busy: int = 0  # dropped: another campaign mails them today (policy.one_per_day)
+    waiting: int = 0  # of the queued, held for the next day because of another campaign
     sample: list[str] = field(default_factory=list)
 
 
@@ -55,32 +58,45 @@ def plan_campaign(
     occurrence: date,
     now: datetime,
     rules: EngagementSettings,
+    policy: PolicySettings | None = None,
     dry_run: bool = False,
 ) -> PlanResult:
     """Queue the campaign for every eligible customer; with `dry_run`, only count."""
+    policy = policy or PolicySettings()
+    marketing = campaign.respects_contact_interval
     result = PlanResult(campaign.name, occurrence)
     pending: list[dict[str, Any]] = []
     with sessions.begin() as session:
-        for row in _candidates(session, campaign, occurrence, now):
+        one_per_day = marketing and policy.one_per_day
+        for row in _candidates(session, campaign, occurrence, now, one_per_day=one_per_day):
             result.audience += 1
+            send_at = now
             if row.planned:
                 result.already_planned += 1
-            elif row.suppressed:
+                continue
+            if row.suppressed:
                 result.suppressed += 1
-            elif campaign.respects_contact_interval and not may_contact(
-                row.last_contact, _interval(row, rules), now
-            ):
+                continue
+            if row.busy:  # another campaign mails them today
+                if campaign.when_busy == "drop":
+                    result.busy += 1
+                    continue
+                send_at = next_local_day(now, row.timezone)
+                result.waiting += 1
+            if marketing and policy.send_window is not None:
+                send_at = window_opening(send_at, row.timezone, policy.send_window)
+            if marketing and not may_contact(row.last_contact, _interval(row, rules), send_at):
                 result.too_soon += 1
+                continue
+            day = _occurrence(campaign, row, now, occurrence)
+            message = _outbox_row(campaign, row.id, row.email, day, now, send_at)
+            if message["state"] == "held_out":
+                result.held_out += 1
             else:
-                day = _occurrence(campaign, row, now, occurrence)
-                message = _outbox_row(campaign, row.id, row.email, day, now)
-                if message["state"] == "held_out":
-                    result.held_out += 1
-                else:
-                    result.queued += 1
-                    if len(result.sample) < 5:
-                        result.sample.append(row.email)
-                pending.append(message)
+                result.queued += 1
+                if len(result.sample) < 5:
+                    result.sample.append(row.email)
+            pending.append(message)
             if len(pending) >= BATCH:
                 _queue(session, pending, dry_run)
         _queue(session, pending, dry_run)
@@ -111,8 +127,11 @@ def _interval(row: Any, rules: EngagementSettings) -> float:
     return rules.base_interval(row.tier)
 
 
-def _candidates(session: Session, campaign: Campaign, occurrence: date, now: datetime) -> Iterator[Any]:
+def _candidates(
+    session: Session, campaign: Campaign, occurrence: date, now: datetime, *, one_per_day: bool
+) -> Iterator[Any]:
     """The audience, streamed, with what policy needs to know about each customer."""
+    timezones = list(session.scalars(select(Customer.timezone).distinct()))
     this_occurrence = and_(OutboxMessage.campaign == campaign.name, OutboxMessage.occurrence == occurrence)
     last_contact = (
         select(
@@ -144,6 +163,7 @@ def _candidates(session: Session, campaign: Campaign, occurrence: date, now: dat
             last_contact.c.at.label("last_contact"),
             Suppression.email.is_not(None).label("suppressed"),
             planned.c.customer_id.is_not(None).label("planned"),
+            (_mailed_today(campaign, now, timezones) if one_per_day else false()).label("busy"),
         )
         .join(CustomerProfile, CustomerProfile.customer_id == Customer.id)
         .outerjoin(last_contact, last_contact.c.customer_id == Customer.id)
@@ -153,7 +173,6 @@ def _candidates(session: Session, campaign: Campaign, occurrence: date, now: dat
         .order_by(Customer.id)
     )
     if campaign.life_event is not None:
-        timezones = session.scalars(select(Customer.timezone).distinct())
         query = query.where(life_event_filter(campaign.life_event, now, timezones))
     if campaign.entered is not None:
         entries = _entries(campaign.entered, now)
@@ -167,6 +186,27 @@ def _candidates(session: Session, campaign: Campaign, occurrence: date, now: dat
             CustomerProfile.last_order_at
         )
     yield from session.execute(query.execution_options(yield_per=2000))
+
+
+def _mailed_today(campaign: Campaign, now: datetime, timezones: list[str]) -> ColumnElement[bool]:
+    """Whether another marketing campaign's mail to the customer goes out on their local day."""
+    clauses = []
+    for timezone in timezones:
+        start = datetime.combine(local_day(now, timezone), time(), zone(timezone))
+        at = func.coalesce(OutboxMessage.sent_at, OutboxMessage.next_attempt_at)
+        other = (
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.customer_id == Customer.id,
+                OutboxMessage.campaign != campaign.name,
+                OutboxMessage.state.in_(CONTACT_STATES),
+                at >= start,
+                at < start + timedelta(days=1),
+            )
+            .exists()
+        )
+        clauses.append(and_(Customer.timezone == timezone, other))
+    return or_(false(), *clauses)
 
 
 def _planned_since(campaign: Campaign, occurrence: date) -> date:
@@ -197,7 +237,7 @@ def _entries(entry: ClassEntry, now: datetime) -> Any:
 
 
 def _outbox_row(
-    campaign: Campaign, customer_id: int, email: str, occurrence: date, now: datetime
+    campaign: Campaign, customer_id: int, email: str, occurrence: date, now: datetime, send_at: datetime
 ) -> dict[str, Any]:
     weights = [(v.name, v.weight) for v in campaign.variants]
     variant = assign(campaign.name, customer_id, weights, campaign.holdout_percent)
@@ -211,6 +251,6 @@ def _outbox_row(
         "state": "held_out" if variant == HOLDOUT else "queued",
         "variant": None if variant == HOLDOUT else variant,
         "attempts": 0,
-        "next_attempt_at": now,
+        "next_attempt_at": send_at,
         "created_at": now,
     }

@@ -195,6 +195,8 @@ class Campaign(_Strict):
     life_event: LifeEvent | None = None
     entered: ClassEntry | None = None
     inactive: Inactivity | None = None
+    priority: int = 0  # under policy.one_per_day, the highest priority campaign of the day wins
+    when_busy: Literal["drop", "wait"] = "drop"  # a customer already mailed today: skip, or send tomorrow
     variants: list[Variant] = []
     holdout_percent: float = Field(0.0, ge=0, le=50)  # a control group: recorded, never sent
 

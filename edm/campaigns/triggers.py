@@ -13,11 +13,12 @@ import calendar
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, false, or_
 
 from edm.campaigns.schema import Campaign, LifeEvent
+from edm.campaigns.timing import local_day
 from edm.store import Customer, CustomerProfile
 from edm.store.sql import month_day
 
@@ -63,14 +64,6 @@ def life_event_filter(event: LifeEvent, now: datetime, timezones: Iterable[str])
             clause = and_(clause, column < datetime(target.year, 1, 1, tzinfo=UTC))
         clauses.append(clause)
     return or_(false(), *clauses)
-
-
-def local_day(now: datetime, timezone: str) -> date:
-    """`now` as a calendar day in `timezone` (UTC when the name is unknown)."""
-    try:
-        return now.astimezone(ZoneInfo(timezone)).date()
-    except (ZoneInfoNotFoundError, ValueError):
-        return now.astimezone(ZoneInfo("UTC")).date()
 
 
 _EVENT_COLUMNS: dict[str, Any] = {

@@ -123,30 +123,33 @@ def customer_features(
 
 
 def by_customer_then_day(orders: OrderColumns) -> OrderColumns:
-    """The orders sorted by customer, then time to the second (the same object when they already are).
+    """The orders sorted by customer, then time (the same object when they already are).
 
     A stable sort of one int64 key (customer in the high bits, the second within the
     span of all orders in the low 32) is a radix sort: about a seventh of `np.lexsort`
-    on ten million orders. Ids or spans too large for the key fall back to lexsort.
-    Each column is replaced as it is sorted, so at most one extra column is alive.
+    on ten million orders. Two orders of a customer within one second may then be out
+    of order; that, and ids or spans too large for the key, fall back to lexsort.
     """
-    if not len(orders.day):
+    cid, day = orders.customer_id, orders.day
+    if not len(day) or _in_order(cid, day):
         return orders
-    seconds = np.round((orders.day - orders.day.min()) * SECONDS_PER_DAY)
-    cid = orders.customer_id
-    if cid.min() < 0 or cid.max() >= 2**31 or seconds.max() >= 2**32:
-        order = np.lexsort((seconds, cid))
+    seconds = np.round((day - day.min()) * SECONDS_PER_DAY)
+    if cid.min() >= 0 and cid.max() < 2**31 and seconds.max() < 2**32:
+        order = np.argsort((cid << 32) | seconds.astype(np.int64), kind="stable")
+        if not _in_order(cid[order], day[order]):
+            order = np.lexsort((day, cid))
     else:
-        key = (cid << 32) | seconds.astype(np.int64)
-        if (key[1:] >= key[:-1]).all():
-            return orders
-        order = np.argsort(key, kind="stable")
-        del key
+        order = np.lexsort((day, cid))
     del seconds
     columns = {name: getattr(orders, name) for name in ("customer_id", "day", "amount", "margin", "line")}
-    for name, values in columns.items():
+    for name, values in columns.items():  # one column at a time: at most one extra copy alive
         columns[name] = values[order]
     return OrderColumns(**columns, line_names=orders.line_names)
+
+
+def _in_order(customer_id: IntArray, day: FloatArray) -> bool:
+    same = customer_id[1:] == customer_id[:-1]
+    return bool(((customer_id[1:] > customer_id[:-1]) | (same & (day[1:] >= day[:-1]))).all())
 
 
 @dataclass(frozen=True)

@@ -165,8 +165,15 @@ def test_orders_sort_by_customer_then_time_like_lexsort(rows: list[tuple[int, fl
     days = np.array([r[1] for r in rows])
     orders = OrderColumns(ids, days, np.arange(len(rows), dtype=float), np.full(len(rows), np.nan),
                           np.full(len(rows), NO_LINE, dtype=np.int64), ())
-    expected = np.lexsort((np.round((days - days.min()) * 86_400), ids))  # stable: ties keep their order
+    expected = np.lexsort((days, ids))  # stable: ties keep their order
     result = by_customer_then_day(orders)
     assert result.customer_id.tolist() == ids[expected].tolist()
     assert result.day.tolist() == days[expected].tolist()
     assert result.amount.tolist() == expected.tolist()  # each order once, its columns kept together
+
+
+def test_orders_within_one_second_still_sort_by_time() -> None:
+    days = np.array([20_000.000002, 20_000.0, 20_000.000001, 19_000.0])  # the first three: within 0.2 s
+    orders = OrderColumns(np.array([1, 1, 1, 2]), days, np.arange(4.0), np.full(4, np.nan),
+                          np.full(4, NO_LINE, dtype=np.int64), ())
+    assert by_customer_then_day(orders).amount.tolist() == [1.0, 2.0, 0.0, 3.0]
