@@ -402,6 +402,40 @@ def _trigger_text(campaign: Campaign) -> str:
 
 
 @campaign.command()
+@click.argument("name")
+@click.option("--date", "on", type=click.DateTime(["%Y-%m-%d"]), help="The day to preview (default: today).")
+@with_settings
+def preview(name: str, on: datetime | None, settings: Settings) -> None:
+    """Who would receive campaign NAME on a day, how they split, and each message as rendered.
+
+    Nothing is queued or sent. Example: edm campaign preview win_back --date 2027-02-03
+    """
+    from edm.campaigns.loader import load_campaigns
+    from edm.campaigns.preview import preview_campaign
+    from edm.runner import open_store
+
+    files = load_campaigns(settings.campaigns_dir)
+    if name not in files:
+        found = ", ".join(sorted(files)) or "none"
+        raise EdmError(f"no campaign named {name!r} in {settings.campaigns_dir} (found: {found})")
+    now = datetime.combine(on.date(), datetime.now(UTC).time(), UTC) if on else datetime.now(UTC)
+    shown = preview_campaign(settings, open_store(settings), files[name].campaign, now)
+    plan = shown.plan
+    click.echo(f"{name} on {now.date()}: {'due' if shown.due else 'not due (shown as if run by name)'}")
+    click.echo(f"  audience {plan.audience}: would send {plan.queued}, hold out {plan.held_out}, "
+               f"already planned {plan.already_planned}, suppressed {plan.suppressed}, "
+               f"too soon {plan.too_soon}, busy {plan.busy}")
+    for (arm, tier, stage), count in sorted(plan.breakdown.items()):
+        click.echo(f"  {arm or '-':>8}  {tier:<7} {stage:<11} {count}")
+    for external_id, customer_name, email in shown.customers[:10]:
+        click.echo(f"  e.g. {external_id}: {customer_name} <{email}>")
+    for arm, locale, message in shown.messages:
+        click.echo(f"\n--- {'variant ' + arm + ', ' if arm else ''}{locale}: {message['Subject']}")
+        text = message.get_body(("plain",))
+        click.echo((text.get_content() if text is not None else "").strip()[:1200])
+
+
+@campaign.command()
 @click.argument("names", nargs=-1)
 @click.option("--all", "run_all", is_flag=True,
               help="Run every campaign due today (by its schedule, holiday or life event).")

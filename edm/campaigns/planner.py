@@ -9,6 +9,7 @@ customer's adaptive contact interval (marketing mail only).
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -29,6 +30,7 @@ from edm.store import Customer, CustomerProfile, OutboxMessage, ProfileTransitio
 # States in which a mail counts as contact for the frequency policy.
 CONTACT_STATES = ("queued", "sending", "sent", "deferred")
 BATCH = 500
+SAMPLE = 20
 
 
 def outbox_key(campaign: str, step: int, customer_id: int, occurrence: date) -> str:
@@ -49,6 +51,9 @@ class PlanResult:
     busy: int = 0  # dropped: another campaign mails them today (policy.one_per_day)
     waiting: int = 0  # of the queued, held for the next day because of another campaign
     sample: list[str] = field(default_factory=list)
+    # who would get what: (variant or "", tier, stage) -> messages, held-out ones under "holdout"
+    breakdown: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    recipients: list[int] = field(default_factory=list)  # customer ids, the first SAMPLE of them
 
 
 def plan_campaign(
@@ -96,6 +101,10 @@ def plan_campaign(
                 result.queued += 1
                 if len(result.sample) < 5:
                     result.sample.append(row.email)
+                if len(result.recipients) < SAMPLE:
+                    result.recipients.append(row.id)
+            arm = HOLDOUT if message["state"] == "held_out" else message["variant"] or ""
+            result.breakdown[(arm, row.tier, row.stage)] += 1
             pending.append(message)
             if len(pending) >= BATCH:
                 _queue(session, pending, dry_run)
@@ -159,6 +168,7 @@ def _candidates(
             Customer.email,
             Customer.timezone,
             CustomerProfile.value_tier.label("tier"),
+            CustomerProfile.lifecycle_stage.label("stage"),
             CustomerProfile.contact_interval_days.label("interval"),
             last_contact.c.at.label("last_contact"),
             Suppression.email.is_not(None).label("suppressed"),

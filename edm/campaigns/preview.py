@@ -1,0 +1,78 @@
+"""What a campaign would do on a date, without queueing or sending anything.
+
+The planner runs as a dry run (the same audience, suppression, interval, policy and
+variant rules as the real thing), and one message per template and locale among the
+would-be recipients is rendered as it would be sent, with links signed by a throwaway
+key: a preview must work before EDM_SECRET_KEY is set, and its links go nowhere.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from edm.campaigns.planner import PlanResult, plan_campaign
+from edm.campaigns.schema import Campaign
+from edm.campaigns.triggers import due_on
+from edm.config import Settings
+from edm.delivery.compose import Composer
+from edm.render import Renderer
+from edm.store import Customer, CustomerProfile, OutboxMessage
+from edm.tracking import TrackingLinks
+
+
+@dataclass(frozen=True)
+class Preview:
+    due: bool
+    plan: PlanResult
+    customers: list[tuple[str, str, str]]  # (external id, name, email) of a sample of recipients
+    messages: list[tuple[str, str, EmailMessage]]  # (variant or "", language, the rendered message)
+
+
+def preview_campaign(
+    settings: Settings, sessions: sessionmaker[Session], campaign: Campaign, now: datetime
+) -> Preview:
+    """Who would receive `campaign` at `now`, how they split, and one message per variant and language.
+
+    The languages are those of the first recipients (`planner.SAMPLE`).
+    """
+    plan = plan_campaign(
+        sessions, campaign, occurrence=now.date(), now=now, rules=settings.engagement,
+        policy=settings.policy, dry_run=True,
+    )
+    composer = Composer(
+        Renderer(), TrackingLinks(settings.tracking.base_url, [secrets.token_bytes(32)]), settings.sender
+    )
+    with sessions() as session:
+        query = (
+            select(Customer, CustomerProfile)
+            .join(CustomerProfile, CustomerProfile.customer_id == Customer.id)
+            .where(Customer.id.in_(plan.recipients))
+            .order_by(Customer.id)
+        )
+        recipients = [(customer, profile) for customer, profile in session.execute(query)]
+    arms = [variant.name for variant in campaign.variants] or [""]
+    messages = []
+    for arm in arms:
+        for language in sorted({_language(customer.locale) for customer, _ in recipients}):
+            customer, profile = next((c, p) for c, p in recipients if _language(c.locale) == language)
+            row = OutboxMessage(id=0, key=f"preview-{arm}-{language}", campaign=campaign.name, step=0,
+                                customer_id=customer.id, occurrence=now.date(), to_address=customer.email,
+                                variant=arm or None)
+            messages.append((arm, language, composer.compose(row, customer, profile, campaign, now)))
+    return Preview(
+        due=due_on(campaign, now.date()),
+        plan=plan,
+        customers=[(c.external_id, c.name, c.email) for c, _ in recipients],
+        messages=messages,
+    )
+
+
+def _language(locale: str) -> str:
+    """'zh-CN' -> 'zh': templates differ by language, not by region."""
+    return locale.replace("_", "-").split("-")[0].lower()
