@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edm.campaigns.loader import CampaignFile, load_campaigns
 from edm.campaigns.planner import PlanResult, plan_campaign
 from edm.campaigns.schema import Campaign
+from edm.campaigns.sequence import plan_follow_ups
 from edm.campaigns.triggers import due_on
 from edm.clock import Clock
 from edm.config import ClassificationSettings, Settings, load_settings
@@ -116,6 +117,9 @@ async def run_campaigns(
                 dry_run=dry_run,
             )
         )
+    for campaign in chosen if names else available.values():  # sequences advance every run
+        if campaign.follow_ups:
+            report.plans.extend(plan_follow_ups(sessions, campaign, now, dry_run=dry_run))
     if not dry_run:
         report.delivery = await send_pending(settings, sessions, clock, available, transport)
     return report

@@ -22,6 +22,8 @@ def load_campaign(path: Path) -> CampaignFile:
     campaign = load_model(path, Campaign, CampaignError)
     templates = {"template": campaign.template}
     templates.update({f"variants.{v.name}.template": v.template for v in campaign.variants if v.template})
+    steps = enumerate(campaign.follow_ups)
+    templates.update({f"follow_ups.{n}.template": step.template for n, step in steps if step.template})
     for field, template in templates.items():
         try:
             check_template(template)

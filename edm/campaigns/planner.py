@@ -223,13 +223,17 @@ def _planned_since(campaign: Campaign, occurrence: date) -> date:
     """From which occurrence on an outbox row means "this customer already has it".
 
     Per occurrence for scheduled campaigns; once a year for life events; once per entry
-    (within the entry window) for class entries.
+    (within the entry window) for class entries; and never while a sequence the customer
+    is in still has steps to go.
     """
+    since = occurrence
     if campaign.life_event is not None:
-        return occurrence - timedelta(days=300)
+        since = occurrence - timedelta(days=300)
     if campaign.entered is not None:
-        return occurrence - timedelta(days=campaign.entered.within_days + 1)
-    return occurrence
+        since = occurrence - timedelta(days=campaign.entered.within_days + 1)
+    if campaign.follow_ups:
+        since = min(since, occurrence - timedelta(days=campaign.follow_ups[-1].after_days))
+    return since
 
 
 def _entries(entry: ClassEntry, now: datetime) -> Any:

@@ -181,6 +181,24 @@ class Variant(_Strict):
         return value
 
 
+class FollowUp(_Strict):
+    """A later step of a sequence: `after_days` from the first message, its own template or subject."""
+
+    after_days: int = Field(ge=1, le=365)
+    template: str | None = None  # default: the campaign's
+    subject: dict[str, str] | None = None  # default: the campaign's; needs "en" when given
+
+    @field_validator("subject")
+    @classmethod
+    def _has_english_subject(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is not None and "en" not in value:
+            raise ValueError("an 'en' subject is required: it is the fallback for every locale")
+        return value
+
+
+Exit = Literal["ordered", "clicked", "left_audience"]
+
+
 class Campaign(_Strict):
     name: str
     description: str = ""
@@ -197,6 +215,8 @@ class Campaign(_Strict):
     inactive: Inactivity | None = None
     priority: int = 0  # under policy.one_per_day, the highest priority campaign of the day wins
     when_busy: Literal["drop", "wait"] = "drop"  # a customer already mailed today: skip, or send tomorrow
+    follow_ups: list[FollowUp] = []  # a sequence: steps 1, 2, ... after the first message (step 0)
+    exit_when: list[Exit] = ["ordered", "left_audience"]  # stop the sequence (unsubscribing always does)
     variants: list[Variant] = []
     holdout_percent: float = Field(0.0, ge=0, le=50)  # a control group: recorded, never sent
 
@@ -207,8 +227,18 @@ class Campaign(_Strict):
             raise ValueError(f"variant names must differ: {', '.join(names)}")
         return self
 
-    def content(self, variant: str | None) -> tuple[str, dict[str, str]]:
-        """The template and subjects a message of `variant` (None: no variant) uses."""
+    @model_validator(mode="after")
+    def _follow_ups_in_order(self) -> Campaign:
+        days = [step.after_days for step in self.follow_ups]
+        if days != sorted(set(days)):
+            raise ValueError(f"follow_ups must come in increasing after_days: {days}")
+        return self
+
+    def content(self, variant: str | None, step: int = 0) -> tuple[str, dict[str, str]]:
+        """The template and subjects of `step` (0: the first message) for `variant` (None: no variant)."""
+        if step > 0:
+            follow_up = self.follow_ups[step - 1]
+            return follow_up.template or self.template, follow_up.subject or self.subject
         chosen = next((v for v in self.variants if v.name == variant), None)
         if chosen is None:
             return self.template, self.subject

@@ -66,7 +66,7 @@ class Composer:
             "open_pixel_url": self._links.open_url(row.id, customer.id),
             "unsubscribe_url": unsubscribe_url,
         }
-        template, subjects = campaign.content(row.variant)
+        template, subjects = campaign.content(row.variant, row.step)
         body = self._renderer.render(template, customer.locale, context)
         subject_source = subjects.get(body.language, subjects["en"])
         return build_message(
