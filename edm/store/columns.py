@@ -9,8 +9,8 @@ ADBC links its own copy of SQLite, and two copies of SQLite in one process corru
 database (their POSIX locks cancel each other: sqlite.org/howtocorrupt.html, 2.2.1;
 seen here as the write-ahead log vanishing). So ADBC only ever runs in a child
 interpreter (`edm.adbc_reader`), which reads all the queries on threads at once and
-hands each result back as an Arrow IPC file. Small reads, and other databases, use the cursor, one
-structured-array batch at a time.
+hands each result back as an Arrow IPC file. Small reads, and other databases, use
+the cursor, one structured-array batch at a time.
 
 Columns are named by the query's labels and typed by its declared types: integers
 (never NULL), floats (NULL as NaN) and text (object arrays, NULL as None).
