@@ -469,6 +469,7 @@ def format_run(report: RunReport) -> list[str]:
             f"{plan.campaign} {plan.occurrence}: audience {plan.audience}, queued {plan.queued}, "
             f"already planned {plan.already_planned}, suppressed {plan.suppressed}, too soon {plan.too_soon}"
             + (f", held out {plan.held_out}" if plan.held_out else "")
+            + (f", mailed today by another campaign {plan.busy}" if plan.busy else "")
         )
     if report.delivery is not None:
         d = report.delivery

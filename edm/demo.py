@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.campaigns.loader import load_campaigns
+from edm.campaigns.triggers import next_due
 from edm.cli import format_classification, format_run
 from edm.clock import FixedClock, SystemClock
 from edm.customers import import_customers, import_orders, recompute_profiles
@@ -78,9 +79,13 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
         })
         echo(f"4. SMTP sink on {host}:{port} (mail in {settings.mail_dir}), tracking at {base_url}")
 
-        every = sorted(load_campaigns(settings.campaigns_dir))  # named: each runs now, due or not
-        report = asyncio.run(run_campaigns(settings, sessions, clock, every))
-        echo("5. Ran every campaign now, whatever its schedule:")
+        campaigns = {name: loaded.campaign for name, loaded in load_campaigns(settings.campaigns_dir).items()}
+        every = sorted(name for name, c in campaigns.items() if c.holiday is None)  # festivals keep their day
+        report = asyncio.run(run_campaigns(settings, sessions, clock, every))  # named: run now, due or not
+        festivals = ", ".join(f"{name} on {next_due(c, clock.now().date())}"
+                              for name, c in sorted(campaigns.items()) if c.holiday is not None)
+        echo(f"5. Ran every campaign now, whatever its schedule (festival greetings wait for their day: "
+             f"{festivals}):")
         for line in format_run(report):
             echo("   " + line)
 
