@@ -2,8 +2,12 @@
 
 The outbox key is derived from (campaign, step, customer, occurrence), so planning
 the same occurrence twice queues nothing new and a restart never re-sends.
-Policy, in order: the audience (`edm.campaigns.rules`), the suppression list, then the
-customer's adaptive contact interval (marketing mail only).
+Policy, in order: the audience (`edm.campaigns.rules`, plus the campaign's trigger),
+already planned, the suppression list, one marketing mail per customer per local day
+(`policy.one_per_day`), the send window, the customer's adaptive contact interval
+(marketing mail only), and last the variant or the holdout group. The occurrence a
+message belongs to is the campaign's day, or the customer's own (life events), the
+class entry's, or the last order's (inactivity).
 """
 
 from __future__ import annotations
@@ -87,12 +91,12 @@ def plan_campaign(
                     result.busy += 1
                     continue
                 send_at = next_local_day(now, row.timezone)
-                result.waiting += 1
             if marketing and policy.send_window is not None:
                 send_at = window_opening(send_at, row.timezone, policy.send_window)
             if marketing and not may_contact(row.last_contact, _interval(row, rules), send_at):
                 result.too_soon += 1
                 continue
+            result.waiting += bool(row.busy)
             day = _occurrence(campaign, row, now, occurrence)
             message = _outbox_row(campaign, row.id, row.email, day, now, send_at)
             if message["state"] == "held_out":
