@@ -61,8 +61,9 @@ def test_three_overlapping_campaigns_send_one_mail_per_customer_per_day(
     settings = Settings(
         campaigns_dir=folder, secret_keys=(SecretStr("k" * 32),),
         smtp=SmtpSettings(host=smtp_server.host, port=smtp_server.port),
-        engagement=EngagementSettings(base_interval_days={"high": 0.5, "medium": 0.5, "low": 0.5},
-                                      min_interval_days=0.5),
+        # an interval shorter than the 3 hours until New York's next day: the policy alone decides
+        engagement=EngagementSettings(base_interval_days={"high": 0.1, "medium": 0.1, "low": 0.1},
+                                      min_interval_days=0.1),
         policy=PolicySettings(one_per_day=True),
     )
     report = asyncio.run(run_campaigns(settings, sessions, FixedClock(NOW)))
