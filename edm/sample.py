@@ -285,7 +285,7 @@ def _customer(
         locale=locale,
         timezone=timezone,
         industry=industry,
-        birthday=_random_day(rng, today.year - rng.randint(22, 70)),
+        birthday=_birthday(rng, today, external_id),
         founded_on=None,
         segment=segment,
     )
@@ -321,6 +321,14 @@ def _company_name(rng: random.Random, locale: str) -> str:
 def _script(text: str, locale: str) -> str:
     """Traditional characters for Taiwan and Hong Kong, simplified for the mainland."""
     return text if locale == "zh-CN" else text.translate(_TRADITIONAL)
+
+
+def _birthday(rng: random.Random, today: date, external_id: str) -> date:
+    """A random birthday; every twelfth person's is today, so the demo has birthdays to greet."""
+    born = _random_day(rng, today.year - rng.randint(22, 70))
+    if sum(map(ord, external_id)) % 12 == 0 and (today.month, today.day) != (2, 29):
+        born = born.replace(month=today.month, day=today.day)
+    return born
 
 
 def _random_day(rng: random.Random, year: int) -> date:

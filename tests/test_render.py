@@ -25,9 +25,10 @@ from edm.render import (
     templates_available,
 )
 
-SHIPPED = ["holiday_greeting", "re_engagement", "win_back"]
+SHIPPED = ["holiday_greeting", "re_engagement", "win_back", "birthday"]
 LINKS_USED = {
     "holiday_greeting": {"card"},
+    "birthday": {"card"},
     "re_engagement": {"catalog", "feedback"},
     "win_back": {"offer"},
 }
