@@ -254,9 +254,10 @@ def test_engaged_customers_hear_from_us_sooner_than_silent_ones(world: World) ->
 
 
 def test_unnamed_runs_plan_only_what_is_due_today(world: World) -> None:
-    """Tuesday 24 November 2026 in Shanghai: re_engagement (Tuesdays) is due; birthday every day."""
+    """Tuesday 24 November 2026 in Shanghai: re_engagement (Tuesdays) is due, and the
+    customer-triggered campaigns (birthday, partial_churn) are due every day; by priority."""
     report = asyncio.run(run_campaigns(world.settings, world.sessions, world.clock))
-    assert [plan.campaign for plan in report.plans] == ["birthday", "re_engagement"]  # by priority
+    assert [plan.campaign for plan in report.plans] == ["birthday", "partial_churn", "re_engagement"]
     world.clock.advance(timedelta(days=9))  # Thursday 3 December: win_back's day (the 3rd)
     report = asyncio.run(run_campaigns(world.settings, world.sessions, world.clock))
-    assert [plan.campaign for plan in report.plans] == ["birthday", "win_back"]
+    assert [plan.campaign for plan in report.plans] == ["birthday", "partial_churn", "win_back"]

@@ -25,8 +25,9 @@ from edm.render import (
     templates_available,
 )
 
-SHIPPED = ["holiday_greeting", "re_engagement", "win_back", "birthday"]
+SHIPPED = ["holiday_greeting", "re_engagement", "win_back", "birthday", "partial_churn"]
 LINKS_USED = {
+    "partial_churn": {"feedback", "catalog"},
     "holiday_greeting": {"card"},
     "birthday": {"card"},
     "re_engagement": {"catalog", "feedback"},
@@ -545,3 +546,10 @@ def test_a_customer_record_can_be_a_plain_dataclass_copy(renderer: Renderer) -> 
     newer = dict(base, profile=replace(base["profile"], lifecycle_stage="new"))
 
     assert "You joined us only recently" in renderer.render("holiday_greeting", "en", newer).text
+
+
+@pytest.mark.parametrize(("lang", "named"), [("en", "valves and pumps"), ("zh", "valves、pumps")])
+def test_the_partial_churn_note_names_the_dropped_lines(renderer: Renderer, lang: str, named: str) -> None:
+    profile = Profile("high", "mature", 12, 20, ("valves", "pumps"))
+    body = renderer.render("partial_churn", lang, make_context(profile=profile))
+    assert named in body.text and named in body.html

@@ -279,6 +279,8 @@ def campaign_json_schema() -> dict[str, Any]:
     for key, condition in schema["$defs"]["Match"]["properties"].items():
         if key not in ("all", "any", "not"):
             _accept_shorthands(condition)
+    into = schema["$defs"]["ClassEntry"]["properties"]["into"]
+    schema["$defs"]["ClassEntry"]["properties"]["into"] = {"anyOf": [into["items"], into]}
     return schema
 
 

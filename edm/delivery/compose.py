@@ -36,6 +36,7 @@ class ProfileView:
     lifecycle_stage: str
     order_count: int
     days_since_last_order: int | None
+    dropped_lines: tuple[str, ...] = ()  # product lines they stopped buying (partial churn)
 
 
 class Composer:
@@ -98,7 +99,8 @@ def _profile_view(profile: CustomerProfile | None, now: datetime) -> ProfileView
     if profile is None:
         return ProfileView("low", "prospect", 0, None)
     days = (now - profile.last_order_at).days if profile.last_order_at else None
-    return ProfileView(profile.value_tier, profile.lifecycle_stage, profile.order_count, days)
+    dropped = tuple(line.strip() for line in (profile.dropped_lines or "").split(",") if line.strip())
+    return ProfileView(profile.value_tier, profile.lifecycle_stage, profile.order_count, days, dropped)
 
 
 def _display_name(address: str) -> str:
