@@ -119,7 +119,8 @@ async def run_campaigns(
         )
     for campaign in chosen if names else available.values():  # sequences advance every run
         if campaign.follow_ups:
-            report.plans.extend(plan_follow_ups(sessions, campaign, now, dry_run=dry_run))
+            steps = plan_follow_ups(sessions, campaign, now, dry_run=dry_run)
+            report.plans.extend(step for step in steps if step.audience)  # only steps someone was due
     if not dry_run:
         report.delivery = await send_pending(settings, sessions, clock, available, transport)
     return report

@@ -25,8 +25,9 @@ from edm.render import (
     templates_available,
 )
 
-SHIPPED = ["holiday_greeting", "re_engagement", "win_back", "birthday", "partial_churn"]
+SHIPPED = ["holiday_greeting", "re_engagement", "win_back", "birthday", "partial_churn", "welcome"]
 LINKS_USED = {
+    "welcome": {"help"},  # step 0; later steps use catalog too
     "partial_churn": {"feedback", "catalog"},
     "holiday_greeting": {"card"},
     "birthday": {"card"},
@@ -553,3 +554,10 @@ def test_the_partial_churn_note_names_the_dropped_lines(renderer: Renderer, lang
     profile = Profile("high", "mature", 12, 20, ("valves", "pumps"))
     body = renderer.render("partial_churn", lang, make_context(profile=profile))
     assert named in body.text and named in body.html
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_each_step_of_the_welcome_sequence_says_something_different(renderer: Renderer, lang: str) -> None:
+    texts = [renderer.render("welcome", lang, {**make_context(), "step": step}).text for step in range(4)]
+    assert len(set(texts)) == 4
+    assert tracked("catalog") in texts[2] and tracked("help") in texts[0]

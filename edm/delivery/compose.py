@@ -64,6 +64,7 @@ class Composer:
             "params": dict(campaign.params),
             "link": self._link_function(row, customer, campaign),
             "sender_name": _display_name(self._sender.from_address),
+            "step": row.step,  # 0 for the first message, then 1, 2 ... of a sequence
             "open_pixel_url": self._links.open_url(row.id, customer.id),
             "unsubscribe_url": unsubscribe_url,
         }
