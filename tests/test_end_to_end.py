@@ -255,11 +255,11 @@ def test_engaged_customers_hear_from_us_sooner_than_silent_ones(world: World) ->
 
 def test_unnamed_runs_plan_only_what_is_due_today(world: World) -> None:
     """Tuesday 24 November 2026 in Shanghai: re_engagement (Tuesdays) is due, and the
-    customer-triggered campaigns (birthday, welcome, partial_churn) every day; by priority."""
+    customer-triggered campaigns (birthday, anniversary, welcome, partial_churn) every day, by priority."""
     report = asyncio.run(run_campaigns(world.settings, world.sessions, world.clock))
     planned = [plan.campaign for plan in report.plans]  # then the welcome sequence's steps
-    assert planned[:4] == ["birthday", "welcome", "partial_churn", "re_engagement"]
+    assert planned[:5] == ["birthday", "anniversary", "welcome", "partial_churn", "re_engagement"]
     world.clock.advance(timedelta(days=9))  # Thursday 3 December: win_back's day (the 3rd)
     report = asyncio.run(run_campaigns(world.settings, world.sessions, world.clock))
     planned = [plan.campaign for plan in report.plans]
-    assert planned[:4] == ["birthday", "welcome", "partial_churn", "win_back"]
+    assert planned[:5] == ["birthday", "anniversary", "welcome", "partial_churn", "win_back"]

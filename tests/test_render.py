@@ -25,8 +25,11 @@ from edm.render import (
     templates_available,
 )
 
-SHIPPED = ["holiday_greeting", "re_engagement", "win_back", "birthday", "partial_churn", "welcome"]
+SHIPPED = [
+    "holiday_greeting", "re_engagement", "win_back", "birthday", "partial_churn", "welcome", "anniversary",
+]
 LINKS_USED = {
+    "anniversary": {"card"},
     "welcome": {"help"},  # step 0; later steps use catalog too
     "partial_churn": {"feedback", "catalog"},
     "holiday_greeting": {"card"},
@@ -561,3 +564,21 @@ def test_each_step_of_the_welcome_sequence_says_something_different(renderer: Re
     texts = [renderer.render("welcome", lang, {**make_context(), "step": step}).text for step in range(4)]
     assert len(set(texts)) == 4
     assert tracked("catalog") in texts[2] and tracked("help") in texts[0]
+
+
+@pytest.mark.parametrize(("years", "en", "zh"), [(1, "a year since", "一周年"), (7, "7 years", "7周年")])
+def test_the_anniversary_counts_the_years(renderer: Renderer, years: int, en: str, zh: str) -> None:
+    profile = Profile("high", "mature", 30, 10, (), years)
+    assert en in renderer.render("anniversary", "en", make_context(profile=profile)).text
+    assert zh in renderer.render("anniversary", "zh", make_context(profile=profile)).text
+
+
+def test_years_as_customer_count_whole_years_to_the_day() -> None:
+    from datetime import UTC, datetime
+
+    from edm.delivery.compose import _whole_years
+
+    first = datetime(2019, 3, 11, 8, tzinfo=UTC)
+    assert _whole_years(first, datetime(2026, 3, 11, 0, tzinfo=UTC)) == 7  # the anniversary itself
+    assert _whole_years(first, datetime(2026, 3, 10, 23, tzinfo=UTC)) == 6
+    assert _whole_years(datetime(2020, 2, 29, tzinfo=UTC), datetime(2021, 2, 28, tzinfo=UTC)) == 0

@@ -37,6 +37,7 @@ class ProfileView:
     order_count: int
     days_since_last_order: int | None
     dropped_lines: tuple[str, ...] = ()  # product lines they stopped buying (partial churn)
+    years_as_customer: int = 0  # whole years since the first order (anniversaries)
 
 
 class Composer:
@@ -101,7 +102,13 @@ def _profile_view(profile: CustomerProfile | None, now: datetime) -> ProfileView
         return ProfileView("low", "prospect", 0, None)
     days = (now - profile.last_order_at).days if profile.last_order_at else None
     dropped = tuple(line.strip() for line in (profile.dropped_lines or "").split(",") if line.strip())
-    return ProfileView(profile.value_tier, profile.lifecycle_stage, profile.order_count, days, dropped)
+    years = _whole_years(profile.first_order_at, now) if profile.first_order_at else 0
+    return ProfileView(profile.value_tier, profile.lifecycle_stage, profile.order_count, days, dropped, years)
+
+
+def _whole_years(since: datetime, now: datetime) -> int:
+    """Completed years from `since` to `now` (an anniversary on its day counts)."""
+    return now.year - since.year - ((now.month, now.day) < (since.month, since.day))
 
 
 def _display_name(address: str) -> str:

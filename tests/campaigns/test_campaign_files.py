@@ -39,8 +39,8 @@ def _error(load: Callable[[Path], object], path: Path) -> str:
 
 def test_bundled_campaigns_load() -> None:
     campaigns = load_campaigns(bundled_config_dir() / "campaigns")
-    shipped = {"holiday_greeting", "spring_festival", "mid_autumn", "birthday", "partial_churn", "welcome",
-               "re_engagement", "win_back"}
+    shipped = {"holiday_greeting", "spring_festival", "mid_autumn", "birthday", "anniversary",
+               "partial_churn", "welcome", "re_engagement", "win_back"}
     assert set(campaigns) == shipped
     assert campaigns["win_back"].campaign.audience.stages == ["churned"]
 
