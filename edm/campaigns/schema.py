@@ -37,6 +37,15 @@ def _known_timezone(value: str) -> str:
 TimeZoneName = Annotated[str, AfterValidator(_known_timezone)]
 
 
+def _english_fallback(subjects: dict[str, str]) -> dict[str, str]:
+    if "en" not in subjects:
+        raise ValueError("an 'en' subject is required: it is the fallback for every locale")
+    return subjects
+
+
+Subjects = Annotated[dict[str, str], Field(min_length=1), AfterValidator(_english_fallback)]  # by language
+
+
 class Schedule(_Strict):
     """When the daemon runs the campaign: a five-field cron line in a stated time zone."""
 
@@ -165,35 +174,24 @@ class Inactivity(_Strict):
         return Match(overdue_intervals=Range(at_least=self.usual_intervals))
 
 
-class Variant(_Strict):
+class _StepContent(_Strict):
+    """What a variant or a sequence step may change: the template, the subjects (else the campaign's)."""
+
+    template: str | None = None
+    subject: Subjects | None = None
+
+
+class Variant(_StepContent):
     """One arm of an A/B/n test: its share of the sent messages, and what it changes."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
     weight: float = Field(1.0, gt=0)
-    template: str | None = None  # default: the campaign's
-    subject: dict[str, str] | None = None  # default: the campaign's; needs "en" when given
-
-    @field_validator("subject")
-    @classmethod
-    def _has_english_subject(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        if value is not None and "en" not in value:
-            raise ValueError("an 'en' subject is required: it is the fallback for every locale")
-        return value
 
 
-class FollowUp(_Strict):
+class FollowUp(_StepContent):
     """A later step of a sequence: `after_days` from the first message, its own template or subject."""
 
     after_days: int = Field(ge=1, le=365)
-    template: str | None = None  # default: the campaign's
-    subject: dict[str, str] | None = None  # default: the campaign's; needs "en" when given
-
-    @field_validator("subject")
-    @classmethod
-    def _has_english_subject(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        if value is not None and "en" not in value:
-            raise ValueError("an 'en' subject is required: it is the fallback for every locale")
-        return value
 
 
 Exit = Literal["ordered", "clicked", "left_audience"]
@@ -205,7 +203,7 @@ class Campaign(_Strict):
     kind: Literal["marketing", "transactional"] = "marketing"
     audience: Match = Match()  # everyone with a profile, unless narrowed
     template: str
-    subject: dict[str, str] = Field(min_length=1)
+    subject: Subjects
     links: dict[str, HttpUrl] = {}
     params: dict[str, str | int | float] = {}
     schedule: Schedule | None = None
@@ -256,13 +254,6 @@ class Campaign(_Strict):
     def _valid_name(cls, value: str) -> str:
         if not _NAME.match(value):
             raise ValueError("use lower-case letters, digits and underscores, starting with a letter")
-        return value
-
-    @field_validator("subject")
-    @classmethod
-    def _has_english_subject(cls, value: dict[str, str]) -> dict[str, str]:
-        if "en" not in value:
-            raise ValueError("an 'en' subject is required: it is the fallback for every locale")
         return value
 
     @property
