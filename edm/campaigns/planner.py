@@ -144,7 +144,8 @@ def _candidates(
     session: Session, campaign: Campaign, occurrence: date, now: datetime, *, one_per_day: bool
 ) -> Iterator[Any]:
     """The audience, streamed, with what policy needs to know about each customer."""
-    timezones = list(session.scalars(select(Customer.timezone).distinct()))
+    needs_zones = one_per_day or campaign.life_event is not None  # a scan of all customers: only then
+    timezones = list(session.scalars(select(Customer.timezone).distinct())) if needs_zones else []
     this_occurrence = and_(OutboxMessage.campaign == campaign.name, OutboxMessage.occurrence == occurrence)
     last_contact = (
         select(
