@@ -39,18 +39,13 @@ Columns = dict[str, NDArray[Any]]
 FETCH_ROWS = 100_000
 
 
-def read_columns(connection: Connection, query: Select[Any]) -> Columns:
-    """The query's result, one array per selected column, through the cursor."""
-    return _read_with_cursor(connection, query)
-
-
 def read_columns_at_once(
     connection: Connection, queries: Sequence[Select[Any]], *, large: bool
 ) -> list[Columns]:
     """Several results; `large` ones from a SQLite file are read by ADBC in child processes."""
     path = _sqlite_file(connection)
     if path is None or not large:
-        return [_read_with_cursor(connection, query) for query in queries]
+        return [read_columns(connection, query) for query in queries]
     with tempfile.TemporaryDirectory(prefix="edm-read-") as folder:
         outs = [str(Path(folder) / f"{n}.arrow") for n in range(len(queries))]
         job = {
@@ -93,7 +88,8 @@ def _from_arrow(column: pa.ChunkedArray, dtype: np.dtype[Any]) -> NDArray[Any]:
     return distinct[codes]  # type: ignore[no-any-return]
 
 
-def _read_with_cursor(connection: Connection, query: Select[Any]) -> Columns:
+def read_columns(connection: Connection, query: Select[Any]) -> Columns:
+    """The query's result, one array per selected column, through the DBAPI cursor."""
     dtype = _dtype(query)
     batches = list(_record_batches(connection, _sql(connection, query), dtype))
     rows = np.concatenate(batches) if batches else np.empty(0, dtype)
