@@ -32,27 +32,30 @@ follow_ups:
 """
 
 
-def _first_order(session: Session, customer_id: int) -> None:
-    """Ten days ago: classification (which each run refreshes) makes them a new customer."""
-    session.add(Order(external_id=f"first-{customer_id}", customer_id=customer_id,
-                      ordered_at=NOW - timedelta(days=10), amount=Decimal("10")))
+def _welcome_store(
+    tmp_path: Path, sessions: sessionmaker[Session], smtp: SmtpServer, *names: str
+) -> Settings:
+    """The welcome sequence in a campaigns folder, and new customers (first order ten days ago:
+    classification, which each run refreshes, makes them new)."""
+    folder = tmp_path / "campaigns"
+    folder.mkdir()
+    (folder / "welcome.yaml").write_text(WELCOME, encoding="utf-8")
+    with sessions.begin() as session:
+        for name in names:
+            customer = Customer(external_id=name, name=name, email=f"{name}@example.com", kind="person",
+                                locale="en", timezone="UTC", created_at=NOW)
+            session.add(customer)
+            session.flush()
+            session.add(Order(external_id=f"first-{customer.id}", customer_id=customer.id,
+                              ordered_at=NOW - timedelta(days=10), amount=Decimal("10")))
+    return Settings(campaigns_dir=folder, secret_keys=(SecretStr("k" * 32),),
+                    smtp=SmtpSettings(host=smtp.host, port=smtp.port))
 
 
 def test_a_sequence_sends_its_steps_on_their_days_and_stops_when_the_customer_orders(
     tmp_path: Path, sessions: sessionmaker[Session], smtp_server: SmtpServer
 ) -> None:
-    folder = tmp_path / "campaigns"
-    folder.mkdir()
-    (folder / "welcome.yaml").write_text(WELCOME, encoding="utf-8")
-    with sessions.begin() as session:
-        for name in ("stays", "buys"):
-            customer = Customer(external_id=name, name=name, email=f"{name}@example.com", kind="person",
-                                locale="en", timezone="UTC", created_at=NOW)
-            session.add(customer)
-            session.flush()
-            _first_order(session, customer.id)
-    settings = Settings(campaigns_dir=folder, secret_keys=(SecretStr("k" * 32),),
-                        smtp=SmtpSettings(host=smtp_server.host, port=smtp_server.port))
+    settings = _welcome_store(tmp_path, sessions, smtp_server, "stays", "buys")
     clock = FixedClock(NOW)
 
     def day(number: int) -> dict[str, list[str]]:
@@ -84,17 +87,7 @@ def test_a_sequence_sends_its_steps_on_their_days_and_stops_when_the_customer_or
 def test_a_late_run_sends_one_step_at_a_time(
     tmp_path: Path, sessions: sessionmaker[Session], smtp_server: SmtpServer
 ) -> None:
-    folder = tmp_path / "campaigns"
-    folder.mkdir()
-    (folder / "welcome.yaml").write_text(WELCOME, encoding="utf-8")
-    with sessions.begin() as session:
-        customer = Customer(external_id="c", name="c", email="c@example.com", kind="person", locale="en",
-                            timezone="UTC", created_at=NOW)
-        session.add(customer)
-        session.flush()
-        _first_order(session, customer.id)
-    settings = Settings(campaigns_dir=folder, secret_keys=(SecretStr("k" * 32),),
-                        smtp=SmtpSettings(host=smtp_server.host, port=smtp_server.port))
+    settings = _welcome_store(tmp_path, sessions, smtp_server, "c")
     asyncio.run(run_campaigns(settings, sessions, FixedClock(NOW), ["welcome"]))
     asyncio.run(run_campaigns(settings, sessions, FixedClock(NOW + timedelta(days=12)), ["welcome"]))
     assert [str(m["Subject"]) for m in smtp_server.handler.messages] == ["Welcome", "Day 3"]
