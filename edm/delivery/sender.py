@@ -10,6 +10,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parseaddr
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -104,5 +105,6 @@ def _compose_batch(
                 summary.failed += 1
                 log.warning("outbox=%d render failed: %s", row.id, exc)
                 continue
-            outgoing.append(Outgoing(row.id, row.to_address, message))
+            sender = parseaddr(str(message["From"]))[1]
+            outgoing.append(Outgoing(row.id, sender, row.to_address, message.as_bytes()))
     return outgoing

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Protocol
 
 import aiosmtplib
@@ -19,9 +18,12 @@ from edm.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryE
 
 @dataclass(frozen=True)
 class Outgoing:
+    """One message as it goes on the wire: envelope sender and recipient, and the RFC 5322 bytes."""
+
     outbox_id: int
+    sender: str
     recipient: str
-    message: EmailMessage
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class SmtpTransport:
 
     async def _send_one(self, client: aiosmtplib.SMTP, item: Outgoing) -> Delivery:
         try:
-            _, reply = await client.send_message(item.message, recipients=[item.recipient])
+            _, reply = await client.sendmail(item.sender, [item.recipient], item.data)
         except Exception as exc:
             error = delivery_error(exc)
             return Delivery(item.outbox_id, str(error), error)

@@ -30,7 +30,7 @@ def test_accepted_refused_and_deferred_recipients_over_real_smtp(smtp_server: Sm
         "gone@example.com": "550 5.1.1 mailbox does not exist",
         "busy@example.com": "451 4.3.0 try again later",
     }
-    batch = [Outgoing(i, to, _message(to)) for i, to in
+    batch = [Outgoing(i, "care@example.com", to, _message(to).as_bytes()) for i, to in
              enumerate(["ok@example.com", "gone@example.com", "busy@example.com", "ok2@example.com"])]
     transport = SmtpTransport(SmtpSettings(host=smtp_server.host, port=smtp_server.port))
     results = asyncio.run(transport.send(batch))
@@ -43,7 +43,8 @@ def test_accepted_refused_and_deferred_recipients_over_real_smtp(smtp_server: Sm
 
 def test_a_relay_that_is_down_defers_the_whole_batch() -> None:
     transport = SmtpTransport(SmtpSettings(host="127.0.0.1", port=free_port(), timeout_seconds=2))
-    results = asyncio.run(transport.send([Outgoing(7, "a@example.com", _message("a@example.com"))]))
+    outgoing = Outgoing(7, "care@example.com", "a@example.com", _message("a@example.com").as_bytes())
+    results = asyncio.run(transport.send([outgoing]))
     assert isinstance(results[0].error, TransientDeliveryError)
 
 
