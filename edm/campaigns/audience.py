@@ -15,8 +15,9 @@ from sqlalchemy import ColumnElement, and_, false, func, literal, not_, or_, tru
 
 from edm.campaigns.rules import Match, Range
 from edm.customers.features import epoch_day
+from edm.engagement.levels import ACTIVE_DAYS, COOLING_DAYS
 from edm.store import Customer, CustomerProfile
-from edm.store.sql import epoch_days
+from edm.store.sql import epoch_days, json_number, json_text
 
 P = CustomerProfile
 _CLASS_COLUMNS = {
@@ -47,8 +48,16 @@ def _condition(name: str, value: Any, now: datetime) -> ColumnElement[bool]:
     if name == "not":
         return not_(audience_filter(value, now))
     if name == "dropped_line":
-        padded = ", " + P.dropped_lines + ", "
-        return _known(or_(*(padded.contains(f", {line}, ", autoescape=True) for line in value)))
+        return _known(_listed(P.dropped_lines, value))
+    if name == "tags":
+        return _known(_listed(Customer.tags, value))
+    if name == "attributes":
+        return and_(*(_known(_attribute(key, wanted)) for key, wanted in value.items()))
+    if name == "account_manager":
+        return _known(or_(Customer.account_manager.in_(value),
+                          func.lower(Customer.account_manager_email).in_([v.lower() for v in value])))
+    if name == "engagement_level":
+        return or_(*(_engagement(level, now) for level in value))
     if name in _AGES:
         return _known(_age(_AGES[name], value, now))
     if name == "overdue_intervals":
@@ -60,6 +69,37 @@ def _condition(name: str, value: Any, now: datetime) -> ColumnElement[bool]:
     if column is None:
         raise ValueError(f"no audience condition named {name!r}")
     return column.in_(value)
+
+
+def _listed(column: Any, items: list[str]) -> ColumnElement[bool]:
+    """A ", "-separated text column holds any of `items` (whole items, not parts of one)."""
+    padded = ", " + column + ", "
+    return or_(*(padded.contains(f", {item}, ", autoescape=True) for item in items))
+
+
+def _attribute(key: str, wanted: list[str | int | float] | Range) -> ColumnElement[bool]:
+    """Texts match texts and numbers numbers: `region: east` never matches a number 0."""
+    if isinstance(wanted, Range):
+        return _within(json_number(Customer.attributes, key), wanted)
+    texts = [v for v in wanted if isinstance(v, str)]
+    numbers = [float(v) for v in wanted if not isinstance(v, str)]
+    checks = []
+    if texts:
+        checks.append(json_text(Customer.attributes, key).in_(texts))
+    if numbers:
+        checks.append(json_number(Customer.attributes, key).in_(numbers))
+    return or_(*checks)
+
+
+def _engagement(level: str, now: datetime) -> ColumnElement[bool]:
+    engaged = P.last_engaged_at
+    if level == "never":
+        return engaged.is_(None)
+    if level == "active":
+        return _known(_age(engaged, Range(at_most=ACTIVE_DAYS), now))
+    if level == "cooling":
+        return _known(_age(engaged, Range(more_than=ACTIVE_DAYS, at_most=COOLING_DAYS), now))
+    return _known(_age(engaged, Range(more_than=COOLING_DAYS), now))
 
 
 def _known(condition: ColumnElement[bool]) -> ColumnElement[bool]:

@@ -14,13 +14,16 @@ becomes SQL text.
         - scale: large
       not: {churn_kind: partial}
       days_since_last_order: {more_than: 90}
+      tags: [vip, expo-2025]                     # any of them
+      attributes: {region: east, employees: {more_than: 100}}
+      engagement_level: [active, cooling]
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from edm.classes import (
     ChurnKind,
@@ -33,6 +36,8 @@ from edm.classes import (
     Stage,
     Tier,
 )
+from edm.customers.tags import check_attribute_name, check_tag
+from edm.engagement.levels import EngagementLevel
 
 
 def _as_list(value: Any) -> Any:
@@ -71,6 +76,13 @@ def _as_range(value: Any) -> Any:
 
 
 Numeric = Annotated[Range, BeforeValidator(_as_range)]
+Tag = Annotated[str, AfterValidator(check_tag)]
+AttributeName = Annotated[str, AfterValidator(check_attribute_name)]
+AttributeCondition = Annotated[
+    OneOrMore[Annotated[str, Field(min_length=1)] | int | float] | Range,
+    Field(union_mode="left_to_right"),
+]
+"""`region: [east, north]` (any of these values) or `employees: {more_than: 100}` (numbers only)."""
 
 CLASS_FIELDS = (
     "value_tier", "scale", "industry", "purchase_frequency", "loyalty", "lifecycle_stage",
@@ -104,6 +116,10 @@ class Match(BaseModel):
     kind: OneOrMore[Literal["company", "person"]] | None = None
     locale: OneOrMore[str] | None = None
     dropped_line: OneOrMore[str] | None = None  # a product line they stopped buying
+    tags: OneOrMore[Tag] | None = None  # has any of these tags
+    attributes: dict[AttributeName, AttributeCondition] | None = Field(None, min_length=1)
+    account_manager: OneOrMore[str] | None = None  # the manager's name or email
+    engagement_level: OneOrMore[EngagementLevel] | None = None  # last human open or click (edm.engagement)
     # figures, each a range such as {more_than: 90} (a bare number means at least)
     days_since_last_order: Numeric | None = None
     days_since_first_order: Numeric | None = None

@@ -20,6 +20,13 @@ from edm.config import ImportKind
 from edm.customers import fields as f
 from edm.customers.seen import SeenKeys
 from edm.customers.sources import HEADER_ROW, Chunk
+from edm.customers.tags import (
+    ATTRIBUTE_PREFIX,
+    attribute_name,
+    attribute_value,
+    check_attribute_name,
+    parse_tags,
+)
 from edm.errors import ConfigError, ImportDataError
 from edm.store.bulk import Upsert
 
@@ -27,6 +34,7 @@ Problem = tuple[int, str, str]
 Texts = NDArray[np.object_]
 Mask = NDArray[np.bool_]
 Lookup = Callable[[Texts], NDArray[np.int64]]  # external ids -> store ids, -1 where unknown
+ATTRIBUTE_LIMIT = 500
 Reader = Callable[[Texts], tuple[NDArray[Any], Mask]]
 
 
@@ -40,6 +48,7 @@ class Kind:
     optional: tuple[str, ...]
     check: Callable[[_Check, Context], Upsert]
     one_of: tuple[str, ...] = ()  # at least one of these columns must be there
+    attributes: bool = False  # whether `attr.<name>` columns hold custom attributes
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -53,6 +62,7 @@ class Layout:
     kind: Kind
     positions: Mapping[str, int]
     headers: Mapping[str, str]  # as written; for absent fields, the header that was looked for
+    attributes: Mapping[str, int] = field(default_factory=dict)  # custom `attr.<name>` columns
 
     def has(self, name: str) -> bool:
         return name in self.positions
@@ -130,12 +140,33 @@ def resolve_layout(kind: Kind, header: Sequence[str], mapping: Mapping[str, str]
             hint = (f" (imports.columns.{kind.name} maps {name} to it)" if name in mapping
                     else f"; name it so, or map {name} to your header under imports.columns.{kind.name}")
             problems.append((HEADER_ROW, wanted, f"required column is missing{hint}"))
+    attributes = _attribute_columns(kind, header, problems) if kind.attributes else {}
+    headers.update({ATTRIBUTE_PREFIX + name: header[position] for name, position in attributes.items()})
     if kind.one_of and not any(name in positions for name in kind.one_of):
         names = " or ".join(headers[name] for name in kind.one_of)
         problems.append((HEADER_ROW, headers[kind.one_of[0]], f"required column is missing: give {names}"))
     if problems:
         raise ImportDataError(path, problems)
-    return Layout(kind, positions, headers)
+    return Layout(kind, positions, headers, attributes)
+
+
+def _attribute_columns(kind: Kind, header: Sequence[str], problems: list[Problem]) -> dict[str, int]:
+    """Columns named `attr.<name>` (custom attributes), by attribute name."""
+    found: dict[str, int] = {}
+    for position, written in enumerate(header):
+        name = attribute_name(written)
+        if name is None:
+            continue
+        try:
+            check_attribute_name(name)
+        except ValueError as exc:
+            problems.append((HEADER_ROW, written, str(exc)))
+            continue
+        if name in found:
+            problems.append((HEADER_ROW, written, f"attribute {name!r} appears twice in the header"))
+        else:
+            found[name] = position
+    return found
 
 
 def check_chunk(layout: Layout, chunk: Chunk, context: Context) -> Checked:
@@ -246,13 +277,33 @@ def _check_customers(check: _Check, context: Context) -> Upsert:
         industry=check.text_value("industry", 32),
         birthday=_date(check, "birthday"),
         founded_on=_date(check, "founded_on"),
+        tags=check.read("tags", f.read_each(parse_tags), parse_tags, None),
+        account_manager=check.text_value("account_manager", 200),
+        account_manager_email=check.read("account_manager_email", f.read_email, f.parse_email, None),
+        attributes=_attributes(check),
         created_at=np.full(check.size, _utc(context.now)),
     )
     check.unique("external_id", _keys(external_id), context.seen, lambda k: f"external_id {k!r}")
     fields = ("name", "email", "kind", "contact_name", "locale", "timezone", "industry", "birthday",
-              "founded_on")
-    update = ("name", "email", "kind", *check.present(*fields[3:]))
-    return Upsert("customers", ("external_id",), ("external_id", *fields, "created_at"), update, update)
+              "founded_on", "tags", "account_manager", "account_manager_email")
+    update = ("name", "email", "kind", *check.present(*fields[3:]),
+              *(("attributes",) if check.layout.attributes else ()))
+    insert = ("external_id", *fields, "attributes", "created_at")
+    return Upsert("customers", ("external_id",), insert, update, update)
+
+
+def _attributes(check: _Check) -> NDArray[np.object_]:
+    """Each row's custom attributes (None: none). A file's set replaces the stored one."""
+    values = np.full(check.size, None, dtype=object)
+    for name, position in check.layout.attributes.items():
+        texts = check.chunk.column(position)
+        too_long = np.flatnonzero(np.fromiter(map(len, texts), np.int64, check.size) > ATTRIBUTE_LIMIT)
+        check.fail(ATTRIBUTE_PREFIX + name, too_long, lambda _: f"longer than {ATTRIBUTE_LIMIT} characters")
+        for at in np.flatnonzero(texts != ""):
+            if values[at] is None:
+                values[at] = {}
+            values[at][name] = attribute_value(texts[at])
+    return values
 
 
 def _check_orders(check: _Check, context: Context) -> Upsert:
@@ -336,8 +387,9 @@ def _keys(values: Texts) -> Texts:
 
 KINDS: dict[ImportKind, Kind] = {
     "customers": Kind("customers", "customers", ("external_id", "name", "kind", "email"),
-                      ("contact_name", "locale", "timezone", "industry", "birthday", "founded_on"),
-                      _check_customers),
+                      ("contact_name", "locale", "timezone", "industry", "birthday", "founded_on", "tags",
+                       "account_manager", "account_manager_email"),
+                      _check_customers, attributes=True),
     "orders": Kind("orders", "orders", ("external_id", "customer_external_id", "ordered_at", "amount"),
                    ("product_line", "cost", "margin"), _check_orders),
     "wallet": Kind("wallet", "wallet_estimates", ("customer_external_id",),

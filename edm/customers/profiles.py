@@ -2,9 +2,11 @@
 
 The store is read as columns (raw cursor, no ORM rows), the figures and classes are
 computed in memory by pure functions, and profiles are written back with one bulk
-upsert. A customer's first profile records no transition: there is nothing it moved
-from. Every recompute also stores a `ClassificationRun` with the thresholds it resolved,
-so a class can be explained later with the figures that decided it.
+upsert. A customer's first profile records no transition (there is nothing it moved
+from; a history imported today is not news), except one: a customer first seen as
+`new` entered that stage (old = None), so a welcome can trigger on it. Every
+recompute also stores a `ClassificationRun` with the thresholds it resolved, so a
+class can be explained later with the figures that decided it.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ FIGURES = (
     "probability_alive",
 )
 MONEY = ("revenue", "annual_revenue", "margin")
+FIRST_SEEN_ENTRY = "new"  # the one class a first profile is recorded as entering
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ def recompute_profiles(
         moves = _transitions(customers.customer_id, previous, classes)
         _write_profiles(connection, features, classes, customers.engaged_day, now)
         _write_transitions(session, moves, now)
-        moved_customers = int(moves["customer_id"].nunique())
+        moved_customers = int(moves["customer_id"][pd.notna(moves["old"])].nunique())
         session.add(
             ClassificationRun(
                 computed_at=now,
@@ -111,12 +114,14 @@ def _counts(classes: pd.Series, names: tuple[str, ...]) -> pd.Series:
 def _transitions(
     ids: np.ndarray[Any, Any], previous: dict[str, np.ndarray[Any, Any]], classes: pd.DataFrame
 ) -> pd.DataFrame:
-    """One row per (customer, dimension) whose class differs from a stored one."""
+    """One row per (customer, dimension) whose class differs from a stored one, and first-seen `new`s."""
     moves = []
     for dimension in DIMENSIONS:
         old = previous[dimension]
         new = classes[dimension].to_numpy()
         changed = pd.notna(old) & (old != new)
+        if dimension == "lifecycle_stage":
+            changed |= pd.isna(old) & (new == FIRST_SEEN_ENTRY)
         moves.append(
             pd.DataFrame(
                 {
@@ -160,7 +165,8 @@ def _write_transitions(session: Session, moves: pd.DataFrame, now: datetime) -> 
     if moves.empty:
         return
     rows = [
-        {"customer_id": int(c), "dimension": d, "old": o, "new": n, "computed_at": now}
+        {"customer_id": int(c), "dimension": d, "old": None if pd.isna(o) else o, "new": n,
+         "computed_at": now}
         for c, d, o, n in moves.itertuples(index=False, name=None)
     ]
     session.execute(insert(ProfileTransition), rows)

@@ -16,6 +16,7 @@ Values come as numpy arrays, one per column: NaN and NaT mean NULL, money is in 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
@@ -25,14 +26,14 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Connection, Date, Float, Integer, Numeric, bindparam, or_
+from sqlalchemy import JSON, Connection, Date, Float, Integer, Numeric, bindparam, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from edm.store.models import Base
 
 BATCH_ROWS = 50_000  # rows per executemany call: bounds the driver's buffers
-Storage = Literal["money", "float", "int", "date", "timestamp", "text"]
+Storage = Literal["money", "float", "int", "date", "timestamp", "text", "json"]
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,8 @@ def _storage(table: str, name: str) -> Storage:
         return "int"
     if isinstance(kind, Date):
         return "date"
+    if isinstance(kind, JSON):
+        return "json"
     if kind.python_type is not str:
         return "timestamp"
     return "text"
@@ -163,6 +166,8 @@ def _sqlite_values(values: NDArray[Any], storage: Storage) -> list[Any]:
         return (values / 100).tolist()  # type: ignore[no-any-return]
     if storage == "timestamp":
         return _sqlite_timestamps(values)
+    if storage == "json":
+        return [None if v is None else json.dumps(v) for v in values.tolist()]
     if storage == "date":
         days: NDArray[np.datetime64] = values.astype("datetime64[D]")
         return _nulls(np.datetime_as_string(days, unit="D").tolist(), np.isnat(days))

@@ -24,12 +24,15 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
+# JSONB on PostgreSQL: it has equality, so upserts can skip unchanged rows
+Attributes = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -75,6 +78,10 @@ class Customer(Base):
     industry: Mapped[str | None] = mapped_column(String(32))
     birthday: Mapped[date | None]
     founded_on: Mapped[date | None]
+    tags: Mapped[str | None] = mapped_column(Text)  # lower-case, sorted, ", "-separated (edm.customers.tags)
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(Attributes)  # custom fields: text or number
+    account_manager: Mapped[str | None] = mapped_column(String(200))
+    account_manager_email: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Date, Float, String
+from sqlalchemy import Date, Float, String, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -51,3 +51,58 @@ def _month_day_postgresql(element: month_day, compiler: SQLCompiler, **kw: Any) 
     if not isinstance(clause.type, Date):  # a timestamp: its UTC day, whatever the session's zone
         moment = f"({moment} AT TIME ZONE 'UTC')"
     return f"to_char({moment}, 'MM-DD')"
+
+
+
+class json_text(FunctionElement[str]):
+    """One key of a JSON object column when its value is text, else NULL (the key is bound, not SQL)."""
+
+    type = String()
+    name = "json_text"
+    inherit_cache = True
+
+    def __init__(self, column: Any, key: str) -> None:
+        super().__init__(column, literal(key))
+
+
+class json_number(FunctionElement[float]):
+    """One key of a JSON object column when its value is a number, else NULL.
+
+    So `size > 10` never compares a text with a number, and PostgreSQL never casts one.
+    """
+
+    type = Float()
+    name = "json_number"
+    inherit_cache = True
+
+    def __init__(self, column: Any, key: str) -> None:
+        super().__init__(column, literal(key))
+
+
+def _sqlite_json(element: FunctionElement[Any], compiler: SQLCompiler, kinds: str, **kw: Any) -> str:
+    column, key = (compiler.process(c, **kw) for c in element.clauses)
+    path = f"('$.\"' || {key} || '\"')"
+    return f"(CASE WHEN json_type({column}, {path}) IN {kinds} THEN json_extract({column}, {path}) END)"
+
+
+@compiles(json_text, "sqlite")
+def _json_text_sqlite(element: json_text, compiler: SQLCompiler, **kw: Any) -> str:
+    return _sqlite_json(element, compiler, "('text')", **kw)
+
+
+@compiles(json_number, "sqlite")
+def _json_number_sqlite(element: json_number, compiler: SQLCompiler, **kw: Any) -> str:
+    return _sqlite_json(element, compiler, "('integer', 'real')", **kw)
+
+
+@compiles(json_text, "postgresql")
+def _json_text_postgresql(element: json_text, compiler: SQLCompiler, **kw: Any) -> str:
+    column, key = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(CASE WHEN jsonb_typeof({column} -> {key}) = 'string' THEN {column} ->> {key} END)"
+
+
+@compiles(json_number, "postgresql")
+def _json_number_postgresql(element: json_number, compiler: SQLCompiler, **kw: Any) -> str:
+    column, key = (compiler.process(c, **kw) for c in element.clauses)
+    return (f"(CASE WHEN jsonb_typeof({column} -> {key}) = 'number' "
+            f"THEN CAST({column} ->> {key} AS DOUBLE PRECISION) END)")

@@ -20,16 +20,20 @@ NOW = datetime(2026, 11, 24, 9, tzinfo=UTC)
 
 # name: (customer fields, profile fields); days are days before NOW
 PEOPLE: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
-    "ann": ({"kind": "company", "locale": "zh-CN"},
+    "ann": ({"kind": "company", "locale": "zh-CN", "tags": "expo-2025, vip",
+             "attributes": {"region": "east", "employees": 250, "code": "7"},
+             "account_manager": "李雷", "account_manager_email": "li.lei@example.com"},
             {"value_tier": "high", "lifecycle_stage": "mature", "loyalty": "loyal", "scale": "large",
              "order_count": 40, "revenue": Decimal("90000.00"), "probability_alive": 0.95,
              "last_order": 10, "first_order": 1500, "engaged": 3, "mean_gap_days": 30.0}),
-    "bob": ({"kind": "company", "locale": "en"},
+    "bob": ({"kind": "company", "locale": "en", "tags": "vip-lapsed",
+             "attributes": {"region": "north", "employees": 40, "code": 7},
+             "account_manager": "Mary Major", "account_manager_email": "Mary@example.com"},
             {"value_tier": "medium", "lifecycle_stage": "at_risk", "loyalty": "at_risk", "scale": "medium",
              "order_count": 6, "revenue": Decimal("8000.00"), "probability_alive": 0.40,
              "last_order": 200, "first_order": 900, "engaged": None, "mean_gap_days": 50.0,
              "churn_kind": "partial", "dropped_lines": "pumps, valves"}),
-    "cat": ({"kind": "person", "locale": "en"},
+    "cat": ({"kind": "person", "locale": "en", "attributes": {"region": 0}},
             {"value_tier": "low", "lifecycle_stage": "churned", "loyalty": "churned", "scale": "small",
              "order_count": 1, "revenue": Decimal("50.00"), "probability_alive": 0.05,
              "last_order": 500, "first_order": 500, "engaged": 400, "mean_gap_days": None,
@@ -104,6 +108,22 @@ def _who(sessions: sessionmaker[Session], rules: dict[str, Any]) -> set[str]:
         ({"churn_risk": {"at_least": 0.55}}, {"bob", "cat"}),
         ({"order_count": {"less_than": 2}}, {"cat", "dan"}),
         ({"revenue": {"at_least": 8000}}, {"ann", "bob"}),
+        ({"tags": "VIP"}, {"ann"}),  # whole tags, any case: "vip-lapsed" is another tag
+        ({"tags": ["vip-lapsed", "expo-2025"]}, {"ann", "bob"}),
+        ({"not": {"tags": "vip"}}, {"bob", "cat", "dan"}),  # no tags at all is not having it
+        ({"attributes": {"region": "east"}}, {"ann"}),
+        ({"attributes": {"region": ["east", "north"], "employees": {"less_than": 100}}}, {"bob"}),
+        ({"attributes": {"employees": 250}}, {"ann"}),  # a bare value is that value, not "at least"
+        ({"attributes": {"code": [7]}}, {"bob"}),  # a number matches numbers, not the text "7"
+        ({"attributes": {"code": ["7"]}}, {"ann"}),
+        ({"attributes": {"region": {"at_most": 0}}}, {"cat"}),  # texts never compare as numbers
+        ({"not": {"attributes": {"region": "east"}}}, {"bob", "cat", "dan"}),
+        ({"account_manager": "李雷"}, {"ann"}),
+        ({"account_manager": "mary@example.com"}, {"bob"}),  # or the manager's address, any case
+        ({"engagement_level": "active"}, {"ann"}),  # engaged 3 days ago
+        ({"engagement_level": "dormant"}, {"cat"}),  # 400 days ago
+        ({"engagement_level": "never"}, {"bob", "dan"}),
+        ({"engagement_level": ["cooling", "never"]}, {"bob", "dan"}),
         ({"any": [{"tiers": "high"}, {"stages": "churned"}]}, {"ann", "cat"}),
         ({"all": [{"kind": "company"}, {"not": {"tiers": "high"}}]}, {"bob"}),
         # unknown figures are false, so `not` of them is true: Dan never ordered
@@ -120,6 +140,7 @@ LEAVES = [
     {"tiers": "high"}, {"stages": ["at_risk", "churned"]}, {"kind": "person"}, {"locale": "zh-CN"},
     {"days_since_last_order": {"more_than": 100}}, {"churn_risk": {"at_least": 0.5}},
     {"days_since_engaged": {"less_than": 100}}, {"dropped_line": "valves"}, {"overdue_intervals": 2},
+    {"tags": "vip"}, {"attributes": {"employees": {"more_than": 100}}}, {"engagement_level": "never"},
 ]
 RULES = st.recursive(
     st.sampled_from(LEAVES),
@@ -142,3 +163,17 @@ def test_all_any_and_not_are_intersection_union_and_complement(
     assert _who(sqlite_store, {"any": [first, second]}) == a | b
     assert _who(sqlite_store, {"not": first}) == EVERYONE - a
     assert _who(sqlite_store, {"any": [first], "not": {"not": second}}) == a & b  # a mapping: all hold
+
+
+@pytest.mark.parametrize(
+    ("rules", "error"),
+    [
+        ({"tags": "a,b"}, "single non-empty tag"),
+        ({"attributes": {"Region": "east"}}, "lower-case letters"),
+        ({"attributes": {}}, "at least 1"),
+        ({"engagement_level": "hot"}, "'active', 'cooling', 'dormant' or 'never'"),
+    ],
+)
+def test_bad_new_conditions_are_refused(rules: dict[str, Any], error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        Match.model_validate(rules)

@@ -173,6 +173,7 @@ def test_the_orm_reads_back_exactly_what_it_would_have_stored(sqlite_url: str, t
                                                      "1000\nc2,,99.5\n"), CLOCK)
     import_contacts(imported, write(tmp_path, "k.csv", "customer_external_id,email,birthday\nc1,a@b.cn,"
                                                        "1990-01-31\n"))
+    import_customers(imported, write(tmp_path, "more.csv", f"{LABELLED_HEADER}\n{LABELLED_ROWS}"), CLOCK)
     with imported() as session:
         objects = [obj for model in (Customer, Order, WalletEstimate, Contact)
                    for obj in session.scalars(select(model))]
@@ -187,6 +188,60 @@ def test_the_orm_reads_back_exactly_what_it_would_have_stored(sqlite_url: str, t
         query = text(f"SELECT *, {_types(imported, table)} FROM {table} ORDER BY 1")
         with imported() as one, by_orm() as other:
             assert one.execute(query).all() == other.execute(query).all(), table
+
+
+LABELLED_HEADER = ("external_id,name,kind,email,tags,attr.Region,attr.employees,account_manager,"
+                   "account_manager_email")
+LABELLED_ROWS = """\
+m1,Mercury,company,m1@example.com,VIP; Expo-2025，vip,华东,250,李雷,Li.Lei@Example.com
+m2,Venus,person,m2@example.com,,north,,,
+m3,Mars,person,m3@example.com,,,,,
+"""
+
+
+def test_tags_custom_attributes_and_account_managers_are_imported(
+    any_sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    path = write(tmp_path, "labelled.csv", f"{LABELLED_HEADER}\n{LABELLED_ROWS}")
+    assert import_customers(any_sessions, path, CLOCK) == ImportResult(3, 3, 0, 0)
+    assert import_customers(any_sessions, path, CLOCK) == ImportResult(3, 0, 0, 3)
+
+    def stored() -> list[tuple[object, ...]]:
+        with any_sessions() as session:
+            return [tuple(row) for row in session.execute(
+                select(Customer.external_id, Customer.tags, Customer.attributes, Customer.account_manager,
+                       Customer.account_manager_email).order_by(Customer.external_id))]
+
+    assert stored() == [
+        ("m1", "expo-2025, vip", {"region": "华东", "employees": 250}, "李雷", "Li.Lei@example.com"),
+        ("m2", None, {"region": "north"}, None, None),
+        ("m3", None, None, None, None),
+    ]
+    # a file without attribute columns leaves them; one with them replaces each row's set
+    plain = write(tmp_path, "plain.csv", "external_id,name,kind,email\nm1,Mercury,company,m1@example.com\n")
+    assert import_customers(any_sessions, plain, CLOCK) == ImportResult(1, 0, 0, 1)
+    changed = write(tmp_path, "changed.csv", "external_id,name,kind,email,attr.size\n"
+                                             "m1,Mercury,company,m1@example.com,12.5\n")
+    assert import_customers(any_sessions, changed, CLOCK) == ImportResult(1, 0, 1, 0)
+    assert stored()[0][:3] == ("m1", "expo-2025, vip", {"size": 12.5})
+
+
+def test_bad_tags_attributes_and_manager_addresses_are_named(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    bad_header = write(tmp_path, "h.csv", "external_id,name,kind,email,attr.9lives,attr.size,ATTR.Size\n")
+    with pytest.raises(ImportDataError) as exc:
+        import_customers(sessions, bad_header, CLOCK)
+    assert [(row, column) for row, column, _ in exc.value.problems] == [(1, "attr.9lives"), (1, "ATTR.Size")]
+    assert "starting with a letter" in exc.value.problems[0][2]
+    long_tag = "x" * 41
+    rows = write(tmp_path, "r.csv", "external_id,name,kind,email,tags,account_manager_email,attr.note\n"
+                                    f"a,A,person,a@example.com,ok;{long_tag},boss@,{'y' * 501}\n")
+    with pytest.raises(ImportDataError) as exc:
+        import_customers(sessions, rows, CLOCK)
+    assert [(row, column) for row, column, _ in exc.value.problems] == [
+        (2, "tags"), (2, "account_manager_email"), (2, "attr.note")]
+    assert exc.value.problems[0][2] == f"tag {long_tag!r} is longer than 40 characters"
 
 
 def _types(sessions: sessionmaker[Session], table: str) -> str:

@@ -116,7 +116,8 @@ def test_recompute_records_only_real_moves_and_keeps_the_contact_interval(
         )
     again = recompute_profiles(any_sessions, RULES, clock)
     assert (again.customers_moved, again.first_profiles, again.moved_into) == (0, 0, {})
-    assert _transitions(any_sessions) == []
+    # a first profile is no move, except that a customer first seen as new entered that stage
+    assert _transitions(any_sessions) == [(ids["new"], "lifecycle_stage", None, "new")]
 
     with any_sessions.begin() as session:
         session.add(Order(external_id="at_risk-back", customer_id=ids["at_risk"],
@@ -134,7 +135,7 @@ def test_recompute_records_only_real_moves_and_keeps_the_contact_interval(
     with any_sessions() as session:
         stamps = set(session.scalars(select(ProfileTransition.computed_at)))
         runs = session.scalars(select(ClassificationRun).order_by(ClassificationRun.id)).all()
-    assert stamps == {NOW + timedelta(days=1)}
+    assert stamps == {NOW, NOW + timedelta(days=1)}
     assert [run.computed_at for run in runs] == [NOW, NOW, NOW + timedelta(days=1)]
     assert runs[-1].moved == summary.customers_moved and runs[-1].customers == 7
 
@@ -162,7 +163,7 @@ def test_the_card_explains_every_class_and_lists_moves(any_sessions: sessionmake
     assert card.explanations["lifecycle_stage"].value == card.profile.lifecycle_stage == "at_risk"
     assert "210" in card.explanations["lifecycle_stage"].reason  # days since the last order
     assert [(m.dimension, m.old, m.new) for m in card.transitions if m.dimension == "lifecycle_stage"] == [
-        ("lifecycle_stage", "new", "at_risk")
+        ("lifecycle_stage", "new", "at_risk"), ("lifecycle_stage", None, "new")
     ]
     assert customer_card(any_sessions, str(ids["new"]), RULES).customer.external_id == "new"
 
