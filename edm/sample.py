@@ -30,7 +30,15 @@ CUSTOMER_COLUMNS = (
     "industry",
     "birthday",
     "founded_on",
+    "account_manager",
+    "account_manager_email",
+    "tags",
 )
+# Companies are looked after by a small sales team, by language (name, address).
+ACCOUNT_MANAGERS = {
+    "zh": (("李雷", "li.lei@example.com"), ("韩梅梅", "han.meimei@example.com")),
+    "en": (("Sarah Collins", "sarah.collins@example.com"), ("Tom Baker", "tom.baker@example.com")),
+}
 ORDER_COLUMNS = ("external_id", "customer_external_id", "ordered_at", "amount", "product_line")
 PRODUCT_LINES = ("valves", "pumps", "sensors", "fittings", "maintenance")
 HISTORY_DAYS = 3 * 365  # no order is older than this many days before `today`
@@ -145,6 +153,8 @@ class SampleCustomer:
     birthday: date | None
     founded_on: date | None
     segment: str
+    account_manager: tuple[str, str] | None = None  # (name, email), companies only
+    tags: str = ""  # as a spreadsheet holds them: "vip; expo-2025"
 
 
 @dataclass(frozen=True)
@@ -229,6 +239,9 @@ def _customer_row(c: SampleCustomer) -> list[str]:
         c.industry or "",
         iso(c.birthday),
         iso(c.founded_on),
+        c.account_manager[0] if c.account_manager else "",
+        c.account_manager[1] if c.account_manager else "",
+        c.tags,
     ]
 
 
@@ -272,6 +285,8 @@ def _customer(
             birthday=None,
             founded_on=_random_day(rng, rng.randint(1985, 2022)),
             segment=segment,
+            account_manager=ACCOUNT_MANAGERS["zh" if locale.startswith("zh") else "en"][number % 2],
+            tags=_tags(number),
         )
     industry = None
     if rng.random() < 0.6:
@@ -289,6 +304,12 @@ def _customer(
         founded_on=None,
         segment=segment,
     )
+
+
+def _tags(number: int) -> str:
+    """A few tags a sales team would keep, spread without touching the random stream."""
+    tags = [tag for every, tag in ((5, "expo-2025"), (7, "distributor")) if number % every == 0]
+    return "; ".join(tags)
 
 
 def _person_name(rng: random.Random, locale: str) -> tuple[str, str]:

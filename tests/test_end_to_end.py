@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from edm.config import EngagementSettings, Settings, SmtpSettings, TrackingSetti
 from edm.customers import import_customers, import_orders, recompute_profiles
 from edm.resources import bundled_config_dir
 from edm.runner import RunReport, run_campaigns
-from edm.store import CampaignRecord, Customer, CustomerProfile, Event, OutboxMessage, Suppression
+from edm.store import CampaignRecord, Customer, CustomerProfile, Event, Order, OutboxMessage, Suppression
 from edm.tracking import create_tracking_app, serve_in_background
 from tests.conftest import SmtpServer
 
@@ -255,11 +256,33 @@ def test_engaged_customers_hear_from_us_sooner_than_silent_ones(world: World) ->
 
 def test_unnamed_runs_plan_only_what_is_due_today(world: World) -> None:
     """Tuesday 24 November 2026 in Shanghai: re_engagement (Tuesdays) is due, and the
-    customer-triggered campaigns (birthday, anniversary, welcome, partial_churn) every day, by priority."""
+    customer-triggered campaigns (birthday, anniversary, welcome, partial_churn, win_back) every day,
+    by priority."""
+    daily = ["birthday", "anniversary", "welcome", "partial_churn", "win_back"]
     report = asyncio.run(run_campaigns(world.settings, world.sessions, world.clock))
-    planned = [plan.campaign for plan in report.plans]  # then the welcome sequence's steps
-    assert planned[:5] == ["birthday", "anniversary", "welcome", "partial_churn", "re_engagement"]
-    world.clock.advance(timedelta(days=9))  # Thursday 3 December: win_back's day (the 3rd)
+    planned = [plan.campaign for plan in report.plans]  # then the sequences' steps
+    assert planned[:6] == [*daily, "re_engagement"]
+    world.clock.advance(timedelta(days=9))  # Thursday 3 December: no re_engagement
     report = asyncio.run(run_campaigns(world.settings, world.sessions, world.clock))
     planned = [plan.campaign for plan in report.plans]
-    assert planned[:5] == ["birthday", "anniversary", "welcome", "partial_churn", "win_back"]
+    assert planned[:5] == daily and "re_engagement" not in planned
+
+
+def test_the_win_back_sequence_reminds_twice_and_stops_for_a_customer_who_orders(world: World) -> None:
+    """The shipped win_back: the note, a reminder 14 days later, a last word at 30; once per silence."""
+    frank, guo = "frank@foxtrot.example.com", "guo.qiang@example.com"  # both churned
+    world.run("win_back")
+    assert [len(world.inbox(a)) for a in (frank, guo)] == [1, 1]
+    assert "15%" in str(world.inbox(guo)[0]["Subject"])
+    with world.sessions.begin() as session:
+        guo_id = session.scalar(select(Customer.id).where(Customer.email == guo))
+        session.add(Order(external_id="G-back", customer_id=guo_id, ordered_at=NOW + timedelta(days=3),
+                          amount=Decimal("5000.00"), product_line="valves"))
+
+    for days, frank_has in ((13, 1), (14, 2), (29, 2), (30, 3), (60, 3)):
+        world.clock.advance(NOW + timedelta(days=days) - world.clock.now())
+        world.run("win_back")
+        assert [len(world.inbox(a)) for a in (frank, guo)] == [frank_has, 1], days
+    reminder, last = world.inbox(frank)[1:]
+    assert "still waiting" in str(reminder["Subject"]) and "COMEBACK15" in _text(reminder)
+    assert "last note" in str(last["Subject"]) and "door stays open" in _text(last)

@@ -56,6 +56,9 @@ def _condition(name: str, value: Any, now: datetime) -> ColumnElement[bool]:
     if name == "account_manager":
         return _known(or_(Customer.account_manager.in_(value),
                           func.lower(Customer.account_manager_email).in_([v.lower() for v in value])))
+    if name == "has_account_manager":
+        has = and_(Customer.account_manager_email.is_not(None), Customer.account_manager_email != "")
+        return has if value else not_(has)
     if name == "engagement_level":
         return or_(*(_engagement(level, now) for level in value))
     if name in _AGES:

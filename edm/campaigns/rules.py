@@ -119,6 +119,7 @@ class Match(BaseModel):
     tags: OneOrMore[Tag] | None = None  # has any of these tags
     attributes: dict[AttributeName, AttributeCondition] | None = Field(None, min_length=1)
     account_manager: OneOrMore[str] | None = None  # the manager's name or email
+    has_account_manager: bool | None = None
     engagement_level: OneOrMore[EngagementLevel] | None = None  # last human open or click (edm.engagement)
     # figures, each a range such as {more_than: 90} (a bare number means at least)
     days_since_last_order: Numeric | None = None

@@ -211,6 +211,8 @@ class Campaign(_Strict):
     life_event: LifeEvent | None = None
     entered: ClassEntry | None = None
     inactive: Inactivity | None = None
+    # account_manager: in the customer's account manager's name, replies to them (else the default sender)
+    sender: Literal["default", "account_manager"] = "default"
     priority: int = 0  # under policy.one_per_day, the highest priority campaign of the day wins
     when_busy: Literal["drop", "wait"] = "drop"  # a customer already mailed today: skip, or send tomorrow
     follow_ups: list[FollowUp] = []  # a sequence: steps 1, 2, ... after the first message (step 0)

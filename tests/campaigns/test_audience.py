@@ -120,6 +120,8 @@ def _who(sessions: sessionmaker[Session], rules: dict[str, Any]) -> set[str]:
         ({"not": {"attributes": {"region": "east"}}}, {"bob", "cat", "dan"}),
         ({"account_manager": "李雷"}, {"ann"}),
         ({"account_manager": "mary@example.com"}, {"bob"}),  # or the manager's address, any case
+        ({"has_account_manager": True}, {"ann", "bob"}),
+        ({"has_account_manager": False}, {"cat", "dan"}),
         ({"engagement_level": "active"}, {"ann"}),  # engaged 3 days ago
         ({"engagement_level": "dormant"}, {"cat"}),  # 400 days ago
         ({"engagement_level": "never"}, {"bob", "dan"}),
