@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from edm.campaigns.schema import Campaign
     from edm.customers import ClassificationSummary, ImportResult
     from edm.customers.card import CustomerCard
+    from edm.delivery.sender import SendSummary, Until
     from edm.runner import RunReport
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -296,6 +297,13 @@ def card_tables(card: CustomerCard) -> list[Table | str]:
     header = (f"{customer.name} ({customer.external_id}, #{customer.id}) <{customer.email}>\n"
               f"{customer.kind}, industry {customer.industry or '-'}, locale {customer.locale}, "
               f"time zone {customer.timezone}")
+    if customer.account_manager or customer.account_manager_email:
+        manager = f"{customer.account_manager or ''} <{customer.account_manager_email or '-'}>"
+        header += f"\naccount manager {manager}"
+    if customer.tags:
+        header += f"\ntags {customer.tags}"
+    if customer.attributes:
+        header += "\n" + ", ".join(f"{name} = {value}" for name, value in sorted(customer.attributes.items()))
     if profile is None:
         return [header, "Not classified yet: run `edm classify`."]
     classes = Table(title=f"Profile computed at {profile.computed_at:%Y-%m-%d %H:%M} UTC")
@@ -410,6 +418,8 @@ def preview(name: str, on: datetime | None, settings: Settings) -> None:
 
     Nothing is queued or sent. Example: edm campaign preview win_back --date 2027-02-03
     """
+    from email import message_from_bytes, policy
+
     from edm.campaigns.loader import load_campaigns
     from edm.campaigns.preview import preview_campaign
     from edm.runner import open_store
@@ -429,8 +439,9 @@ def preview(name: str, on: datetime | None, settings: Settings) -> None:
         click.echo(f"  {arm or '-':>8}  {tier:<7} {stage:<11} {count}")
     for external_id, customer_name, email in shown.customers[:10]:
         click.echo(f"  e.g. {external_id}: {customer_name} <{email}>")
-    for arm, locale, message in shown.messages:
-        click.echo(f"\n--- {'variant ' + arm + ', ' if arm else ''}{locale}: {message['Subject']}")
+    for arm, locale, composed in shown.messages:
+        click.echo(f"\n--- {'variant ' + arm + ', ' if arm else ''}{locale}: {composed.subject}")
+        message = message_from_bytes(composed.data, policy=policy.default)
         text = message.get_body(("plain",))
         click.echo((text.get_content() if text is not None else "").strip()[:1200])
 
@@ -476,6 +487,71 @@ def format_run(report: RunReport) -> list[str]:
         lines.append(f"sent {d.sent}, deferred {d.deferred}, bounced {d.bounced}, "
                      f"suppressed {d.suppressed}, failed {d.failed}")
     return lines
+
+
+@main.command()
+@click.option("--no-wait", is_flag=True,
+              help="Stop once nothing is due now, instead of waiting for retries and expired claims.")
+@with_settings
+def send(no_wait: bool, settings: Settings) -> None:
+    """Send the outbox until it is drained, with a progress line (sent/s, deferred, bounced).
+
+    Deferred messages are retried when due, so this waits for them; Ctrl-C (or SIGTERM)
+    stops claiming, finishes what is on the wire and exits. Relays and limits: smtp.* in edm.yaml.
+
+    Example: EDM_DATABASE_URL=postgresql+psycopg://edm@db/edm edm send
+    """
+    from edm.delivery.sender import Until
+
+    summary = _sending(settings, Until.NOTHING_DUE if no_wait else Until.DRAINED)
+    click.echo(format_delivery(summary))
+
+
+@main.command()
+@with_settings
+def worker(settings: Settings) -> None:
+    """Send continuously: claim due outbox batches, sleep smtp.poll_seconds when idle.
+
+    Run several, on several machines, against one PostgreSQL database: they share the work.
+    SIGTERM or Ctrl-C stops claiming, finishes what is in flight and exits 0.
+
+    Example: EDM_DATABASE_URL=postgresql+psycopg://edm@db/edm edm worker
+    """
+    import logging
+
+    from edm.delivery.sender import Until
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    summary = _sending(settings, Until.STOPPED)
+    click.echo(format_delivery(summary))
+
+
+def _sending(settings: Settings, until: Until) -> SendSummary:
+    """Run the sender with a live progress line on a terminal's stderr."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from edm.runner import run_sender
+
+    console = Console(stderr=True)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[done]}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task("sending", total=None, done="")
+        started = time.monotonic()
+
+        def progress(summary: SendSummary) -> None:
+            rate = summary.sent / max(time.monotonic() - started, 1e-6)
+            bar.update(task, done=f"{format_delivery(summary)} ({rate:,.0f} sent/s)")
+
+        return asyncio.run(run_sender(settings, SystemClock(), until=until, progress=progress))
+
+
+def format_delivery(summary: SendSummary) -> str:
+    return (f"sent {summary.sent}, deferred {summary.deferred}, bounced {summary.bounced}, "
+            f"suppressed {summary.suppressed}, failed {summary.failed}")
 
 
 @main.group()
@@ -533,3 +609,32 @@ def engagement(by: str, since: datetime | None, until: datetime | None, fmt: str
 
 def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value else None
+
+
+@main.group()
+def bounces() -> None:
+    """Bounces that arrive by mail after the relay accepted a message (delivery status notifications)."""
+
+
+@bounces.command()
+@click.option("--maildir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Read this Maildir instead of the configured bounces.* mailboxes.")
+@click.option("--mbox", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read this mbox file instead of the configured bounces.* mailboxes.")
+@with_settings
+def poll(maildir: Path | None, mbox: Path | None, settings: Settings) -> None:
+    """Read the bounce mailboxes once: hard bounces suppress the address, soft ones are recorded.
+
+    Prints how many were hard, soft, about mail edm does not know, not bounces at all, and
+    already recorded. Processed mail is not read again.
+
+    Example: edm bounces poll --maildir /var/mail/bounces
+    """
+    from edm.config import BounceSettings
+    from edm.delivery.mailbox import poll_bounces
+    from edm.runner import open_store
+
+    where = BounceSettings(maildir=maildir, mbox=mbox) if maildir or mbox else settings.bounces
+    s = poll_bounces(open_store(settings), where, SystemClock())
+    click.echo(f"hard {s.hard}, soft {s.soft}, unknown {s.unknown}, skipped {s.skipped}, "
+               f"already recorded {s.repeated}")

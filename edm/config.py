@@ -25,7 +25,9 @@ from edm.yamlfile import load_model
 DEFAULT_DATABASE_URL = "sqlite:///edm.db"
 DEFAULT_SMTP_PORT = 1025
 DEFAULT_TRACKING_PORT = 8080
-SECRET_ENV = ("EDM_SECRET_KEY", "EDM_SMTP__USERNAME", "EDM_SMTP__PASSWORD")
+DEFAULT_IMAP_PORT = 993
+SECRET_ENV = ("EDM_SECRET_KEY", "EDM_SMTP__USERNAME", "EDM_SMTP__PASSWORD", "EDM_SENDER__DKIM_PRIVATE_KEY",
+              "EDM_BOUNCES__IMAP__PASSWORD")
 NOT_SETTINGS = ("EDM_SECRET_KEY", "EDM_CONFIG")  # read elsewhere: the signing keys, the settings file path
 
 
@@ -34,21 +36,70 @@ class _Section(BaseModel):
 
 
 class SenderSettings(_Section):
+    """Who mail is from, and how it is signed (DKIM is off until a selector and a key are set)."""
+
     from_address: str = "Customer Care <care@example.com>"
     reply_to: str | None = None
+    return_path: str | None = None  # the envelope MAIL FROM (bounce address); default: from_address
+    unsubscribe_mailto: str | None = None  # adds <mailto:...> to List-Unsubscribe beside the https link
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None  # default: the domain of from_address (aligned, as Gmail wants)
+    dkim_private_key: SecretStr | None = None  # PEM text, from EDM_SENDER__DKIM_PRIVATE_KEY only
+    dkim_private_key_file: Path | None = None  # or a PEM file
+
+
+class RelaySettings(_Section):
+    """One SMTP relay. Credentials are read from the environment variables named here, never stored."""
+
+    host: str
+    port: int = Field(DEFAULT_SMTP_PORT, ge=1, le=65535)
+    starttls: bool = False
+    use_tls: bool = False
+    username_env: str | None = None  # e.g. EDM_RELAY2_USER: the variable holding the user name
+    password_env: str | None = None
 
 
 class SmtpSettings(_Section):
+    """The relays and how hard to push them.
+
+    `relays` lists several relays; when it is empty, `host`/`port` (and EDM_SMTP__USERNAME /
+    EDM_SMTP__PASSWORD) are the one relay. `concurrency` connections are in flight at once,
+    spread over the relays that are up. `rate_limit` (messages/s over all connections) and
+    `domain_limits` (messages/s per recipient domain, e.g. {gmail.com: 20}) are token buckets.
+    A 4xx or a dropped connection is retried after `retry_after_seconds` doubling per attempt
+    (full jitter, at most `retry_max_delay_seconds`) until the message is `max_retry_hours`
+    old or has had `max_attempts`, then it fails. A claimed row not recorded within
+    `claim_lease_seconds` (its worker died) is claimed again.
+    """
+
     host: str = "127.0.0.1"
     port: int = Field(DEFAULT_SMTP_PORT, ge=1, le=65535)
     starttls: bool = False
     use_tls: bool = False
+    relays: tuple[RelaySettings, ...] = ()
     timeout_seconds: float = Field(30.0, gt=0)
     batch_size: int = Field(100, ge=1)
+    concurrency: int = Field(8, ge=1, le=1000)
+    rate_limit: float | None = Field(None, gt=0)
+    domain_limits: dict[str, float] = {}
+    max_messages_per_connection: int = Field(1000, ge=1)
     retry_after_seconds: int = Field(600, ge=1)
-    max_attempts: int = Field(5, ge=1)
+    retry_max_delay_seconds: int = Field(4 * 3600, ge=1)
+    max_retry_hours: float = Field(48.0, gt=0)
+    max_attempts: int = Field(20, ge=1)
+    claim_lease_seconds: float = Field(600.0, gt=0)
+    relay_retry_seconds: float = Field(1.0, gt=0)  # first reconnect to a relay that is down; doubles
+    relay_retry_max_seconds: float = Field(60.0, gt=0)
+    poll_seconds: float = Field(5.0, gt=0)  # `edm worker`: how often an idle worker looks for due rows
     username: SecretStr | None = None
     password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _limits(self) -> SmtpSettings:
+        bad = [domain for domain, rate in self.domain_limits.items() if rate <= 0]
+        if bad:
+            raise ValueError(f"domain_limits must be positive messages per second (see {', '.join(bad)})")
+        return self
 
 
 class TrackingSettings(_Section):
@@ -287,6 +338,33 @@ class PolicySettings(_Section):
     send_window: SendWindow | None = None
 
 
+class ImapSettings(_Section):
+    """An IMAP folder that receives bounces, read over TLS; processed mail is marked \\Seen.
+
+    TLS from the first byte (port 993), or with `starttls` after connecting (port 143); never in clear.
+    """
+
+    host: str
+    port: int = Field(DEFAULT_IMAP_PORT, ge=1, le=65535)
+    starttls: bool = False
+    username: str
+    folder: str = "INBOX"
+    timeout_seconds: float = Field(30.0, gt=0)
+    password: SecretStr | None = None  # from EDM_BOUNCES__IMAP__PASSWORD only
+
+
+class BounceSettings(_Section):
+    """Where asynchronous bounces (delivery status notifications) arrive; `edm bounces poll` reads each set.
+
+    `maildir`: processed mail moves to its `.processed` folder. `mbox`: read only; what was
+    processed is remembered beside it, in `<mbox>.edm-processed`.
+    """
+
+    maildir: Path | None = None
+    mbox: Path | None = None
+    imap: ImapSettings | None = None
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -300,6 +378,7 @@ class Settings(BaseModel):
     imports: ImportSettings = ImportSettings()
     engagement: EngagementSettings = EngagementSettings()
     policy: PolicySettings = PolicySettings()
+    bounces: BounceSettings = BounceSettings()
     secret_keys: tuple[SecretStr, ...] = ()
 
     def signing_keys(self) -> list[bytes]:
@@ -324,12 +403,17 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         local = Path("edm.yaml")
         path = local if local.exists() else bundled_config_dir() / "edm.yaml"
     base = load_model(path, Settings, ConfigError)
-    if base.secret_keys or base.smtp.username or base.smtp.password:
+    if base.secret_keys or base.smtp.username or base.smtp.password or base.sender.dkim_private_key:
         raise ConfigError(f"{path}: secrets belong in the environment ({', '.join(SECRET_ENV)})")
+    if base.bounces.imap is not None and base.bounces.imap.password is not None:
+        raise ConfigError(f"{path}: the IMAP password belongs in EDM_BOUNCES__IMAP__PASSWORD")
     data = base.model_dump()
     folder = path.resolve().parent
     for key in ("campaigns_dir", "mail_dir"):
         data[key] = folder / data[key]
+    for key in ("maildir", "mbox"):
+        if data["bounces"][key] is not None:
+            data["bounces"][key] = folder / data["bounces"][key]
     data["database_url"] = _resolve_sqlite(data["database_url"], folder)
     _overlay_environment(data, environ)
     try:

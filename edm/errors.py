@@ -8,6 +8,7 @@
     ├── StoreReadError       a large read of the database failed in its child process
     └── DeliveryError        the SMTP relay did not take a message
         ├── TransientDeliveryError   4xx or connection trouble: retry later
+        │   └── NotAttemptedError    never reached a relay (all down, throttled): put back, no attempt
         └── PermanentDeliveryError   5xx: the address bounced, never retry
 
 A programmer's misuse (wrong argument types, broken invariants) is not an
@@ -70,6 +71,15 @@ class DeliveryError(EdmError):
 
 class TransientDeliveryError(DeliveryError):
     """Worth retrying later: a 4xx reply, a dropped connection, a relay that is down."""
+
+
+class NotAttemptedError(TransientDeliveryError):
+    """The message never went to a relay (none reachable, its domain's rate limit is far ahead,
+    shutting down): it is put back without counting an attempt, due again in `retry_after` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float = 0.0) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class PermanentDeliveryError(DeliveryError):

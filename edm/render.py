@@ -7,23 +7,31 @@ variable, a syntax error, a sandbox violation, a missing file) surfaces as a
 `TemplateError` that names the template, the language and the line to fix, so that
 `edm campaign preview` catches it before a single mail is queued.
 
-Layout on disk: `<templates_dir>/<template>/<lang>.html.j2` and `<lang>.txt.j2`, with
-shared layouts (`base.html.j2`, `base.txt.j2`) at the top. HTML is autoescaped, the
-plain-text part is not (it is not HTML, and escaping would show `&amp;` to readers).
+Layout on disk: `<templates_dir>/<template>/<lang>.html.j2` and, optionally,
+`<lang>.txt.j2`, with shared layouts (`base.html.j2`, `base.txt.j2`) at the top. HTML is
+autoescaped, the plain-text part is not (it is not HTML, and escaping would show `&amp;`
+to readers). A language without a hand-written text part gets one derived from its HTML
+(inscriptis), links kept. A `<style>` block in the HTML is inlined onto the elements
+(css-inline), since mail clients ignore style sheets; HTML without one is left as it is.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import css_inline
 import jinja2
+from inscriptis import get_text
+from inscriptis.css_profiles import CSS_PROFILES
+from inscriptis.html_properties import Display
+from inscriptis.model.config import ParserConfig
+from inscriptis.model.html_element import HtmlElement
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from edm.errors import EdmError, TemplateError
@@ -36,6 +44,16 @@ _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _SUBTAG_SEPARATOR = re.compile(r"[-_.@]")
 _SUBJECT_CACHE_SIZE = 256
 _BLANK_RUNS = re.compile(r"\n{3,}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc, exactly
+_STYLE_TAG = re.compile(r"<style", re.IGNORECASE)
+# Mail layouts nest tables for positioning, not for tabular data: read them as blocks.
+_TEXT_CSS = {
+    **CSS_PROFILES["strict"],
+    **{tag: HtmlElement(display=Display.block) for tag in ("table", "tbody", "thead", "tfoot", "tr", "td")},
+}
+_TEXT_CONFIG = ParserConfig(css=_TEXT_CSS, display_links=True, display_images=False)
+# Remote style sheets are never fetched: a template must not make the sender call out.
+_CSS_INLINER = css_inline.CSSInliner(load_remote_stylesheets=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +83,7 @@ def resolve_language(locale: str, available: Collection[str]) -> str:
 
 
 def templates_available(templates_dir: Path | None = None) -> list[str]:
-    """Names of the templates that can be used: those with at least an English html+text pair."""
+    """Names of the templates that can be used: those with at least an English html file."""
     root = default_templates_dir() if templates_dir is None else templates_dir
     if not root.is_dir():
         return []
@@ -77,7 +95,7 @@ def templates_available(templates_dir: Path | None = None) -> list[str]:
 
 
 def check_template(template: str, templates_dir: Path | None = None) -> None:
-    """Raise `TemplateError` unless `template` has the English pair every locale falls back to."""
+    """Raise `TemplateError` unless `template` has the English html every locale falls back to."""
     root = default_templates_dir() if templates_dir is None else templates_dir
     _check_name(template)
     if FALLBACK_LANGUAGE in _languages_in(root / template):
@@ -85,12 +103,12 @@ def check_template(template: str, templates_dir: Path | None = None) -> None:
     known = ", ".join(templates_available(root)) or "none"
     raise TemplateError(
         f"no template {template!r} in {root}: it needs {template}/{FALLBACK_LANGUAGE}{HTML_SUFFIX} "
-        f"and {template}/{FALLBACK_LANGUAGE}{TEXT_SUFFIX} (available: {known})"
+        f"(and optionally {template}/{FALLBACK_LANGUAGE}{TEXT_SUFFIX}; available: {known})"
     )
 
 
 def template_languages(template: str, templates_dir: Path | None = None) -> list[str]:
-    """The languages `template` ships in: those with both an html and a text file."""
+    """The languages `template` ships in: those with an html file."""
     root = default_templates_dir() if templates_dir is None else templates_dir
     _check_name(template)
     return sorted(_languages_in(root / template))
@@ -115,6 +133,7 @@ class Renderer:
         )
         self._subjects: dict[str, jinja2.Template] = {}
         self._subjects_lock = threading.Lock()
+        self._folders: dict[str, tuple[int, frozenset[str], frozenset[str]]] = {}
 
     def templates_available(self) -> list[str]:
         return templates_available(self.templates_dir)
@@ -123,13 +142,37 @@ class Renderer:
         check_template(template, self.templates_dir)
 
     def render(self, template: str, locale: str, context: Mapping[str, Any]) -> RenderedBody:
-        """The html and text parts of `template` in the best language for `locale`."""
-        self.check_template(template)
-        language = resolve_language(locale, _languages_in(self.templates_dir / template))
+        """The html and text parts of `template` in the best language for `locale`.
+
+        The text part is the language's `.txt.j2` when there is one, else derived from the html.
+        """
+        html_languages, text_languages = self._languages(template)
+        if FALLBACK_LANGUAGE not in html_languages:
+            self.check_template(template)  # raises, saying what is missing
+        language = resolve_language(locale, html_languages)
         values = dict(context)
         html = self._render_file(template, language, HTML_SUFFIX, values)
-        text = self._render_file(template, language, TEXT_SUFFIX, values)
+        if language in text_languages:
+            text = self._render_file(template, language, TEXT_SUFFIX, values)
+        else:
+            text = _derive_text(html, f"template {template!r} ({language}, html)")
+        html = _inline_css(html, f"template {template!r} ({language}, html)")
         return RenderedBody(html=html, text=_tidy_text(text), language=language)
+
+    def _languages(self, template: str) -> tuple[frozenset[str], frozenset[str]]:
+        """The languages with an html file and those with a text file, looked up once per change
+        of the folder (listing it for every message costs more than rendering a paragraph)."""
+        _check_name(template)
+        folder = self.templates_dir / template
+        try:
+            stamp = folder.stat().st_mtime_ns
+        except OSError:
+            return frozenset(), frozenset()
+        cached = self._folders.get(template)
+        if cached is None or cached[0] != stamp:
+            text = {p.name.removesuffix(TEXT_SUFFIX) for p in folder.glob(f"*{TEXT_SUFFIX}") if p.is_file()}
+            cached = self._folders[template] = (stamp, frozenset(_languages_in(folder)), frozenset(text))
+        return cached[1], cached[2]
 
     def render_subject(
         self, source: str, context: Mapping[str, Any], *, name: str = "subject"
@@ -180,12 +223,31 @@ def _check_name(template: str) -> None:
 
 
 def _languages_in(folder: Path) -> set[str]:
-    """Languages with both parts present; a lone html or text file is not usable."""
+    """Languages with an html file; their text part is optional (derived when absent)."""
     if not folder.is_dir():
         return set()
-    html = {p.name.removesuffix(HTML_SUFFIX) for p in folder.glob(f"*{HTML_SUFFIX}") if p.is_file()}
-    text = {p.name.removesuffix(TEXT_SUFFIX) for p in folder.glob(f"*{TEXT_SUFFIX}") if p.is_file()}
-    return html & text
+    return {p.name.removesuffix(HTML_SUFFIX) for p in folder.glob(f"*{HTML_SUFFIX}") if p.is_file()}
+
+
+def _derive_text(html: str, name: str) -> str:
+    """The plain-text part read off the html: paragraphs kept, links as `[label](url)`."""
+    try:
+        text: str = get_text(html, _TEXT_CONFIG)
+    except Exception as exc:  # lxml's or inscriptis' own: the html is what to fix
+        raise TemplateError(f"{name}: cannot derive the text part: {type(exc).__name__}: {exc}") from exc
+    # Centred layout cells leave runs of padding on either side of each line.
+    return "\n".join(line.strip() for line in text.splitlines())
+
+
+def _inline_css(html: str, name: str) -> str:
+    """`<style>` rules moved onto the elements; html without a `<style>` is returned untouched
+    (parsing it costs ~50 µs a message for nothing)."""
+    if not _STYLE_TAG.search(html):
+        return html
+    try:
+        return _CSS_INLINER.inline(html)
+    except css_inline.InlineError as exc:
+        raise TemplateError(f"{name}: cannot inline its CSS: {exc}") from exc
 
 
 def _tidy_text(text: str) -> str:
@@ -197,8 +259,7 @@ def _tidy_text(text: str) -> str:
 def one_line(rendered: str) -> str:
     """Control characters (CR and LF among them) and whitespace runs become one space:
     the value can never start a new header."""
-    cleaned = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in rendered)
-    return " ".join(cleaned.split())
+    return " ".join(_CONTROL.sub(" ", rendered).split())
 
 
 _HINTS: list[tuple[type[BaseException], str]] = [

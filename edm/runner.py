@@ -6,8 +6,11 @@ each part stays usable on its own.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
-from collections.abc import Mapping, Sequence
+import signal
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -25,7 +28,7 @@ from edm.clock import Clock
 from edm.config import ClassificationSettings, Settings, load_settings
 from edm.customers import ClassificationSummary, recompute_profiles
 from edm.delivery.compose import Composer
-from edm.delivery.sender import SendSummary, send_due
+from edm.delivery.sender import SendSummary, Until, send_due
 from edm.delivery.transport import SmtpTransport, Transport
 from edm.engagement import IntervalSummary, refresh_intervals
 from edm.errors import CampaignError
@@ -163,7 +166,12 @@ async def send_pending(
     clock: Clock,
     campaigns: dict[str, Campaign],
     transport: Transport | None = None,
+    *,
+    until: Until = Until.NOTHING_DUE,
+    stop: asyncio.Event | None = None,
+    progress: Callable[[SendSummary], None] | None = None,
 ) -> SendSummary:
+    """Send the outbox through the configured relays (credentials from the environment)."""
     composer = Composer(
         Renderer(), TrackingLinks(settings.tracking.base_url, settings.signing_keys()), settings.sender
     )
@@ -171,7 +179,34 @@ async def send_pending(
         sessions,
         campaigns=campaigns,
         composer=composer,
-        transport=transport or SmtpTransport(settings.smtp),
+        transport=transport or SmtpTransport(settings.smtp, environ=os.environ),
         settings=settings.smtp,
         clock=clock,
+        until=until,
+        stop=stop,
+        progress=progress,
     )
+
+
+async def run_sender(
+    settings: Settings,
+    clock: Clock,
+    *,
+    until: Until,
+    progress: Callable[[SendSummary], None] | None = None,
+) -> SendSummary:
+    """`edm send` and `edm worker`: send until `until`; SIGTERM or SIGINT stops claiming, finishes
+    what is in flight and returns normally."""
+    settings.signing_keys()  # fail before claiming anything
+    sessions = open_store(settings)
+    campaigns = {name: loaded.campaign for name, loaded in load_campaigns(settings.campaigns_dir).items()}
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        return await send_pending(settings, sessions, clock, campaigns, until=until, stop=stop,
+                                  progress=progress)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)

@@ -27,6 +27,7 @@ from edm.render import (
 
 SHIPPED = [
     "holiday_greeting", "re_engagement", "win_back", "birthday", "partial_churn", "welcome", "anniversary",
+    "key_account_greeting",
 ]
 LINKS_USED = {
     "anniversary": {"card"},
@@ -36,6 +37,7 @@ LINKS_USED = {
     "birthday": {"card"},
     "re_engagement": {"catalog", "feedback"},
     "win_back": {"offer"},
+    "key_account_greeting": set(),
 }
 PIXEL = "https://t.example.com/o/PIXELTOKEN"
 UNSUBSCRIBE = "https://t.example.com/u/UNSUBTOKEN"
@@ -390,26 +392,29 @@ def test_template_names_cannot_escape_the_templates_folder(name: str) -> None:
         check_template(name)
 
 
-def test_a_template_needs_an_english_pair_to_be_available(tmp_path: Path) -> None:
+def test_a_template_needs_an_english_html_to_be_available(tmp_path: Path) -> None:
     write_template(tmp_path, "only_zh", "zh", "<p>你好</p>")
     write_template(tmp_path, "complete", "en", "<p>hi</p>")
-    (tmp_path / "half").mkdir()
-    (tmp_path / "half" / "en.html.j2").write_text("<p>no text part</p>")
+    (tmp_path / "html_only").mkdir()
+    (tmp_path / "html_only" / "en.html.j2").write_text("<p>no text part</p>")
+    (tmp_path / "text_only").mkdir()
+    (tmp_path / "text_only" / "en.txt.j2").write_text("no html part")
 
-    assert templates_available(tmp_path) == ["complete"]
-    check_template("complete", tmp_path)
-    for name in ("only_zh", "half"):
-        with pytest.raises(TemplateError, match=rf"{name}/en\.html\.j2 and {name}/en\.txt\.j2"):
+    assert templates_available(tmp_path) == ["complete", "html_only"]
+    check_template("html_only", tmp_path)
+    for name in ("only_zh", "text_only"):
+        with pytest.raises(TemplateError, match=rf"it needs {name}/en\.html\.j2"):
             check_template(name, tmp_path)
     assert templates_available(tmp_path / "missing") == []
 
 
-def test_a_language_without_its_text_part_falls_back_to_english(tmp_path: Path) -> None:
+def test_a_language_without_its_text_part_gets_one_derived_from_its_html(tmp_path: Path) -> None:
     write_template(tmp_path, "t", "en", "<p>hello</p>", "hello")
-    (tmp_path / "t" / "zh.html.j2").write_text("<p>你好</p>")
+    (tmp_path / "t" / "zh.html.j2").write_text('<p>你好</p><p><a href="https://e.example/x">看看</a></p>')
 
     body = Renderer(tmp_path).render("t", "zh", {})
-    assert body == RenderedBody(html="<p>hello</p>", text="hello\n", language="en")
+    html = '<p>你好</p><p><a href="https://e.example/x">看看</a></p>'
+    assert body == RenderedBody(html=html, text="你好\n\n[看看](https://e.example/x)\n", language="zh")
 
 
 # --- locale resolution ---------------------------------------------------------------------

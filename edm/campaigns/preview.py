@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +19,7 @@ from edm.campaigns.planner import PlanResult, plan_campaign
 from edm.campaigns.schema import Campaign
 from edm.campaigns.triggers import due_on
 from edm.config import Settings
-from edm.delivery.compose import Composer
+from edm.delivery.compose import Composed, Composer
 from edm.render import Renderer
 from edm.store import Customer, CustomerProfile, OutboxMessage
 from edm.tracking import TrackingLinks
@@ -31,7 +30,7 @@ class Preview:
     due: bool
     plan: PlanResult
     customers: list[tuple[str, str, str]]  # (external id, name, email) of a sample of recipients
-    messages: list[tuple[str, str, EmailMessage]]  # (variant or "", language, the rendered message)
+    messages: list[tuple[str, str, Composed]]  # (variant or "", language, the rendered message)
 
 
 def preview_campaign(

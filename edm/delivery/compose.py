@@ -1,24 +1,37 @@
-"""Turn one claimed outbox row into a personalised, signed message.
+"""Turn one claimed outbox row into a personalised, signed message: row + customer + campaign -> bytes.
 
 Joins the row with its customer, profile and campaign, builds the template
-context (tracked links, pixel, unsubscribe URL) and renders it in the sandbox.
+context (tracked links, pixel, unsubscribe URL), renders it in the sandbox, writes
+the RFC 5322 bytes (`message.MessageBuilder`) and signs them (`dkim`, when configured).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
-from email.utils import parseaddr
 from typing import Any
 
 from edm.campaigns.schema import Campaign
 from edm.config import SenderSettings
-from edm.delivery.message import build_message, message_id
-from edm.errors import TemplateError
-from edm.render import Renderer
+from edm.delivery.dkim import signer_from_settings
+from edm.delivery.message import Mailbox, MessageBuilder, addr_spec, message_id, originator_headers
+from edm.errors import ConfigError, TemplateError
+from edm.render import Renderer, one_line
 from edm.store import Customer, CustomerProfile, OutboxMessage
 from edm.tracking import TrackingLinks
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    """One message ready for the wire: envelope sender (MAIL FROM) and the RFC 5322 bytes.
+
+    `subject` and `language` are what was rendered, for previews and logs.
+    """
+
+    sender: str
+    data: bytes
+    subject: str
+    language: str
 
 
 @dataclass(frozen=True)
@@ -41,10 +54,30 @@ class ProfileView:
 
 
 class Composer:
+    """Everything constant per sender (addresses, MIME skeleton, DKIM key) is prepared here, once.
+
+    Raises ConfigError when the sender settings (addresses, DKIM) are unusable.
+    """
+
     def __init__(self, renderer: Renderer, links: TrackingLinks, sender: SenderSettings) -> None:
         self._renderer = renderer
         self._links = links
         self._sender = sender
+        from_ = _mailbox(sender.from_address, "sender.from_address")
+        self._builder = MessageBuilder(
+            sender=from_,
+            reply_to=_mailbox(sender.reply_to, "sender.reply_to") if sender.reply_to else None,
+            unsubscribe_mailto=(
+                _mailbox(sender.unsubscribe_mailto, "sender.unsubscribe_mailto").address
+                if sender.unsubscribe_mailto else None
+            ),
+        )
+        bounces = _mailbox(sender.return_path, "sender.return_path") if sender.return_path else from_
+        self._envelope_sender = bounces.address
+        self._from = from_
+        self._sender_name = from_.name or from_.address
+        self._signer = signer_from_settings(sender)
+        self._managers: dict[tuple[str, str], tuple[str, bytes]] = {}
 
     def compose(
         self,
@@ -53,9 +86,13 @@ class Composer:
         profile: CustomerProfile | None,
         campaign: Campaign,
         now: datetime,
-    ) -> EmailMessage:
-        """The message for `row`; raises TemplateError when the template cannot render."""
+    ) -> Composed:
+        """The message for `row`; raises TemplateError when the template cannot render, or
+        (so the row fails instead of stopping the sender) when its address cannot be written."""
         unsubscribe_url = self._links.unsubscribe_url(row.id, customer.id)
+        sender_name, originator = self._sender_name, None
+        if campaign.sender == "account_manager" and customer.account_manager_email:
+            sender_name, originator = self._account_manager(customer)
         context = {
             "customer": RecipientView(
                 customer.name, customer.contact_name, customer.kind, customer.industry, customer.locale
@@ -64,7 +101,7 @@ class Composer:
             "profile": _profile_view(profile, now),
             "params": dict(campaign.params),
             "link": self._link_function(row, customer, campaign),
-            "sender_name": _display_name(self._sender.from_address),
+            "sender_name": sender_name,
             "step": row.step,  # 0 for the first message, then 1, 2 ... of a sequence
             "open_pixel_url": self._links.open_url(row.id, customer.id),
             "unsubscribe_url": unsubscribe_url,
@@ -72,20 +109,44 @@ class Composer:
         template, subjects = campaign.content(row.variant, row.step)
         body = self._renderer.render(template, customer.locale, context)
         subject_source = subjects.get(body.language, subjects["en"])
-        return build_message(
-            from_address=self._sender.from_address,
-            reply_to=self._sender.reply_to,
-            to_name=customer.contact_name or customer.name,
-            to_address=row.to_address,
-            subject=self._renderer.render_subject(
-                subject_source, context, name=f"{campaign.name} subject ({body.language})"
-            ),
+        subject = self._renderer.render_subject(
+            subject_source, context, name=f"{campaign.name} subject ({body.language})"
+        )
+        try:
+            to = Mailbox(one_line(customer.contact_name or customer.name), addr_spec(row.to_address))
+        except ValueError as exc:
+            raise TemplateError(f"cannot address the message: {exc}") from exc
+        data = self._builder.build(
+            to=to,
+            subject=subject,
             text=body.text,
             html=body.html,
             message_id=message_id(row.key, self._sender.from_address),
             unsubscribe_url=unsubscribe_url,
             date=now,
+            originator=originator,
         )
+        if self._signer is not None:
+            data = self._signer.sign(data)
+        return Composed(self._envelope_sender, data, subject, body.language)
+
+    def _account_manager(self, customer: Customer) -> tuple[str, bytes]:
+        """The manager's name to sign with, and From/Reply-To headers in their name.
+
+        The From address stays ours (SPF, DKIM and DMARC are set up for it); the name
+        is the manager's and replies go to them.
+        """
+        email, name = customer.account_manager_email or "", customer.account_manager or ""
+        known = self._managers.get((email, name))
+        if known is None:
+            try:
+                reply_to = Mailbox(one_line(name), addr_spec(email))
+            except ValueError as exc:
+                raise TemplateError(f"cannot write the account manager's address: {exc}") from exc
+            display = reply_to.name or self._sender_name
+            known = (display, originator_headers(Mailbox(display, self._from.address), reply_to))
+            self._managers[(email, name)] = known
+        return known
 
     def _link_function(self, row: OutboxMessage, customer: Customer, campaign: Campaign) -> Any:
         def link(name: str) -> str:
@@ -111,5 +172,9 @@ def _whole_years(since: datetime, now: datetime) -> int:
     return now.year - since.year - ((now.month, now.day) < (since.month, since.day))
 
 
-def _display_name(address: str) -> str:
-    return parseaddr(address)[0] or address
+def _mailbox(value: str, setting: str) -> Mailbox:
+    try:
+        return Mailbox.parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"{setting}: {exc} (expected e.g. 'Acme <care@acme.example>')") from exc
+

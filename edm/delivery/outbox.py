@@ -2,28 +2,41 @@
 
 Claims are leases: a worker that dies leaves rows in `sending` whose lease runs
 out, and the next claim picks them up again (at most the in-flight batch is
-sent twice, none is skipped).
+sent twice, none is skipped). On PostgreSQL concurrent claims skip each other's
+locked rows; on SQLite the claim is one UPDATE .. RETURNING inside BEGIN IMMEDIATE,
+so two processes on one file take turns and never see the same row as free.
+
+Results are written in bulk: one executemany UPDATE per kind of outcome.
 """
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from edm.config import SmtpSettings
+from edm.delivery.retry import Outcome, RetryPolicy, outcome
 from edm.delivery.transport import Delivery
-from edm.errors import PermanentDeliveryError
+from edm.errors import NotAttemptedError
 from edm.store import Event, OutboxMessage
 from edm.suppression import HARD_BOUNCE, suppress
 
 CLAIM_LEASE = timedelta(minutes=10)
+REPLY_CHARS = 1000
+PENDING_STATES = ("queued", "deferred", "sending")
+
+_outbox = cast(Table, OutboxMessage.__table__)
 
 
-def claim_batch(session: Session, now: datetime, limit: int) -> list[int]:
-    """Atomically take up to `limit` due rows (SKIP LOCKED on PostgreSQL)."""
+def claim_batch(session: Session, now: datetime, limit: int, lease: timedelta = CLAIM_LEASE) -> list[int]:
+    """Atomically take up to `limit` due rows for `lease`; call it first in its transaction."""
+    if session.get_bind().dialect.name == "sqlite":
+        _begin_immediate(session)
     due = (
         select(OutboxMessage.id)
         .where(
@@ -39,35 +52,123 @@ def claim_batch(session: Session, now: datetime, limit: int) -> list[int]:
     claimed = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(due.scalar_subquery()))
-        .values(state="sending", claimed_until=now + CLAIM_LEASE, attempts=OutboxMessage.attempts + 1)
+        .values(state="sending", claimed_until=now + lease, attempts=OutboxMessage.attempts + 1)
         .returning(OutboxMessage.id)
         .execution_options(synchronize_session=False)
     )
     return sorted(claimed.scalars())
 
 
+def _begin_immediate(session: Session) -> None:
+    """Take SQLite's write lock before reading which rows are due (no stale snapshot, no upgrade race)."""
+    driver = session.connection().connection.dbapi_connection
+    if driver is not None and not getattr(driver, "in_transaction", True):
+        session.execute(text("BEGIN IMMEDIATE"))
+
+
+def next_due(session: Session) -> datetime | None:
+    """When the earliest pending row becomes claimable (a retry, or a lease running out); None if none."""
+    retry = session.scalar(
+        select(OutboxMessage.next_attempt_at)
+        .where(OutboxMessage.state.in_(("queued", "deferred")))
+        .order_by(OutboxMessage.next_attempt_at)
+        .limit(1)
+    )
+    lease = session.scalar(
+        select(OutboxMessage.claimed_until)
+        .where(OutboxMessage.state == "sending")
+        .order_by(OutboxMessage.claimed_until)
+        .limit(1)
+    )
+    times = [t for t in (retry, lease) if t is not None]
+    return min(times) if times else None
+
+
+# the columns each kind of outcome writes, from bound parameters named b_*
+_SET: dict[str, dict[str, Any]] = {
+    "sent": {"state": "sent", "sent_at": bindparam("b_now"), "last_reply": bindparam("b_reply"),
+             "claimed_until": None},
+    "bounced": {"state": "bounced", "last_reply": bindparam("b_reply"), "claimed_until": None},
+    "failed": {"state": "failed", "last_reply": bindparam("b_reply"), "claimed_until": None},
+    "deferred": {"state": "deferred", "last_reply": bindparam("b_reply"), "claimed_until": None,
+                 "next_attempt_at": bindparam("b_next")},
+    # never reached a relay: the claim's attempt is given back
+    "released": {"state": "deferred", "last_reply": bindparam("b_reply"), "claimed_until": None,
+                 "next_attempt_at": bindparam("b_next"), "attempts": _outbox.c.attempts - 1},
+}
+
+
 def record_results(
-    session: Session, deliveries: Sequence[Delivery], now: datetime, settings: SmtpSettings
-) -> None:
+    session: Session,
+    deliveries: Sequence[Delivery],
+    now: datetime,
+    policy: RetryPolicy,
+    rng: random.Random,
+) -> Counter[str]:
+    """Write what the relay said for each row; returns how many rows went to each state.
+
+    Only a row still `sending` is moved back to deferred or failed, so a worker whose lease
+    ran out cannot undo what the worker that retook the row recorded; `sent` always wins.
+    """
+    params: dict[str, list[dict[str, Any]]] = {kind: [] for kind in _SET}
+    unsent = [d.outbox_id for d in deliveries if d.error is not None]
+    rows = {
+        row.id: row
+        for row in session.execute(
+            select(OutboxMessage.id, OutboxMessage.attempts, OutboxMessage.created_at,
+                   OutboxMessage.customer_id, OutboxMessage.to_address).where(OutboxMessage.id.in_(unsent))
+        )
+    } if unsent else {}
+    bounced: list[Any] = []
     for delivery in deliveries:
-        row = session.get_one(OutboxMessage, delivery.outbox_id)
-        row.last_reply = delivery.reply[:1000]
-        row.claimed_until = None
-        if delivery.error is None:
-            row.state, row.sent_at = "sent", now
-        elif isinstance(delivery.error, PermanentDeliveryError):
-            row.state = "bounced"
-            session.add(Event(kind="bounce", customer_id=row.customer_id, outbox_id=row.id, occurred_at=now))
-            suppress(session, [row.to_address], HARD_BOUNCE, now)
-        elif row.attempts >= settings.max_attempts:
-            row.state = "failed"
+        entry: dict[str, Any] = {"b_id": delivery.outbox_id, "b_reply": delivery.reply[:REPLY_CHARS]}
+        kind = outcome(delivery.error)
+        if kind is Outcome.SENT:
+            params["sent"].append({**entry, "b_now": now})
+            continue
+        row = rows.get(delivery.outbox_id)
+        if row is None:
+            continue  # the row is gone (deleted meanwhile): nothing to record
+        if kind is Outcome.BOUNCED:
+            params["bounced"].append(entry)
+            bounced.append(row)
+        elif kind is Outcome.REJECTED:
+            params["failed"].append(entry)
+        elif isinstance(delivery.error, NotAttemptedError):
+            if now >= row.created_at + policy.max_age:
+                params["failed"].append(entry)
+            else:
+                params["released"].append(
+                    {**entry, "b_next": now + timedelta(seconds=delivery.error.retry_after)}
+                )
         else:
-            row.state = "deferred"
-            backoff = settings.retry_after_seconds * 2 ** (row.attempts - 1)
-            row.next_attempt_at = now + timedelta(seconds=backoff)
+            at = policy.next_attempt(attempts=row.attempts, created_at=row.created_at, now=now, rng=rng)
+            if at is None:
+                params["failed"].append(entry)
+            else:
+                params["deferred"].append({**entry, "b_next": at})
+    for name, values in params.items():
+        if values:
+            statement = update(_outbox).where(_outbox.c.id == bindparam("b_id")).values(_SET[name])
+            if name != "sent":
+                statement = statement.where(_outbox.c.state == "sending")
+            session.execute(statement.execution_options(synchronize_session=False), values)
+    if bounced:
+        session.execute(insert(Event), [
+            {"kind": "bounce", "customer_id": row.customer_id, "outbox_id": row.id, "occurred_at": now}
+            for row in bounced
+        ])
+        suppress(session, [row.to_address for row in bounced], HARD_BOUNCE, now)
+    counts: Counter[str] = Counter()
+    for name, values in params.items():
+        counts["deferred" if name == "released" else name] += len(values)
+    return counts
 
 
 def settle(session: Session, outbox_id: int, state: str, reason: str) -> None:
     """Close a claimed row without sending it (suppressed, or failed before the relay)."""
-    row = session.get_one(OutboxMessage, outbox_id)
-    row.state, row.last_reply, row.claimed_until = state, reason[:1000], None
+    session.execute(
+        update(_outbox)
+        .where(_outbox.c.id == outbox_id)
+        .values(state=state, last_reply=reason[:REPLY_CHARS], claimed_until=None)
+    )

@@ -1,4 +1,10 @@
-"""The send loop: claim a batch, compose, hand it to the transport, record the answers.
+"""The send loop, pipelined: claim and compose the next batch while the current one is on the wire.
+
+One producer claims due rows and composes them (in a worker thread, as the database and
+the templates are blocking work); `concurrency` consumer tasks each hand small chunks to
+the transport over their own connection; a recorder writes the answers in bulk every few
+hundred milliseconds. The queue between them is short, so at most about two batches are
+claimed and not yet recorded: that bounds memory, and what a crash can send twice.
 
 Suppression is checked again at send time, so an unsubscribe or a hard bounce that
 arrives after planning still stops the mail.
@@ -6,11 +12,16 @@ arrives after planning still stops the mail.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping
+import math
+import random
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from email.utils import parseaddr
+from datetime import datetime, timedelta
+from enum import Enum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,12 +30,23 @@ from edm.campaigns.schema import Campaign
 from edm.clock import Clock
 from edm.config import SmtpSettings
 from edm.delivery.compose import Composer
-from edm.delivery.outbox import claim_batch, record_results, settle
+from edm.delivery.outbox import claim_batch, next_due, record_results, settle
+from edm.delivery.retry import RetryPolicy
 from edm.delivery.transport import Delivery, Outgoing, Transport
-from edm.errors import PermanentDeliveryError, TemplateError
+from edm.errors import NotAttemptedError, TemplateError
 from edm.store import Customer, CustomerProfile, OutboxMessage, Suppression
 
 log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 0.2  # the longest an answer waits to be recorded
+
+
+class Until(Enum):
+    """When `send_due` returns."""
+
+    NOTHING_DUE = "nothing due"  # once every due row has had its turn (a campaign run, tests)
+    DRAINED = "drained"  # once no row is queued, deferred or sending any more (`edm send`)
+    STOPPED = "stopped"  # only when `stop` is set (`edm worker`)
 
 
 @dataclass
@@ -35,14 +57,20 @@ class SendSummary:
     suppressed: int = 0
     failed: int = 0
 
-    def count(self, deliveries: list[Delivery]) -> None:
-        for delivery in deliveries:
-            if delivery.error is None:
-                self.sent += 1
-            elif isinstance(delivery.error, PermanentDeliveryError):
-                self.bounced += 1
-            else:
-                self.deferred += 1
+    def add(self, counts: Counter[str]) -> None:
+        self.sent += counts["sent"]
+        self.deferred += counts["deferred"]
+        self.bounced += counts["bounced"]
+        self.failed += counts["failed"]
+
+
+def retry_policy(settings: SmtpSettings) -> RetryPolicy:
+    return RetryPolicy(
+        base=timedelta(seconds=settings.retry_after_seconds),
+        cap=timedelta(seconds=settings.retry_max_delay_seconds),
+        max_age=timedelta(hours=settings.max_retry_hours),
+        max_attempts=settings.max_attempts,
+    )
 
 
 async def send_due(
@@ -53,23 +81,167 @@ async def send_due(
     transport: Transport,
     settings: SmtpSettings,
     clock: Clock,
+    until: Until = Until.NOTHING_DUE,
+    stop: asyncio.Event | None = None,
+    progress: Callable[[SendSummary], None] | None = None,
+    rng: random.Random | None = None,
 ) -> SendSummary:
-    """Send every due outbox row until none is left to claim."""
-    summary = SendSummary()
-    while True:
-        now = clock.now()
-        with sessions.begin() as session:
-            ids = claim_batch(session, now, settings.batch_size)
-        if not ids:
-            return summary
-        with sessions.begin() as session:
-            outgoing = _compose_batch(session, ids, campaigns, composer, summary, now)
-        deliveries = await transport.send(outgoing) if outgoing else []
-        with sessions.begin() as session:
-            record_results(session, deliveries, clock.now(), settings)
-        summary.count(deliveries)
-        log.info("batch=%d sent=%d deferred=%d bounced=%d", len(ids), summary.sent, summary.deferred,
-                 summary.bounced)
+    """Send due outbox rows until `until` holds, or `stop` is set (then in-flight work is finished)."""
+    run = _Run(sessions, campaigns, composer, transport, settings, clock, stop or asyncio.Event(),
+               progress, rng or random.Random())  # noqa: S311 (retry jitter, not a secret)
+    return await run.go(until)
+
+
+class _Run:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        campaigns: Mapping[str, Campaign],
+        composer: Composer,
+        transport: Transport,
+        settings: SmtpSettings,
+        clock: Clock,
+        stop: asyncio.Event,
+        progress: Callable[[SendSummary], None] | None,
+        rng: random.Random,
+    ) -> None:
+        self.sessions, self.campaigns, self.composer = sessions, campaigns, composer
+        self.transport, self.settings, self.clock = transport, settings, clock
+        self.stop, self.progress, self.rng = stop, progress, rng
+        self.policy = retry_policy(settings)
+        self.lease = timedelta(seconds=settings.claim_lease_seconds)
+        self.summary = SendSummary()
+        self.queue: asyncio.Queue[list[Outgoing] | None] = asyncio.Queue(maxsize=2 * settings.concurrency)
+        self.answers: list[Delivery] = []
+        self.answered = asyncio.Event()
+        self.in_flight = 0  # claimed and composed, not yet recorded
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self.put_back: set[int] = set()  # rows that never reached a relay in this run
+        self.closing = False
+
+    async def go(self, until: Until) -> SendSummary:
+        consumers = [asyncio.create_task(self._consume()) for _ in range(self.settings.concurrency)]
+        recorder = asyncio.create_task(self._record_loop())
+        try:
+            await self._produce(until)
+        finally:
+            await self._put_back_queued("shutting down")
+            for _ in consumers:
+                await self.queue.put(None)
+            await asyncio.gather(*consumers, return_exceptions=True)
+            self.closing = True  # ends the recorder (no cancel: 3.11's wait_for can swallow it)
+            self.answered.set()
+            await recorder
+            await self._flush()
+            close = getattr(self.transport, "close", None)
+            if close is not None:
+                await close()
+        return self.summary
+
+    async def _produce(self, until: Until) -> None:
+        while not self.stop.is_set():
+            # in one pass over what is due, a row that never reached a relay gets no second turn
+            skip = self.put_back if until is Until.NOTHING_DUE else set()
+            ids, outgoing = await asyncio.to_thread(self._claim_and_compose, skip)
+            if skip & set(ids):
+                await self._release(sorted(skip & set(ids)), "no relay reachable in this run")
+                ids = [i for i in ids if i not in skip]
+            if not ids:
+                await self.idle.wait()  # answers still on their way may make more rows due
+                if until is Until.NOTHING_DUE or not await self._wait_for_more(until):
+                    return
+                continue
+            self._queue_chunks(outgoing)
+            await self._put_all(outgoing)
+            log.info("claimed=%d sent=%d deferred=%d bounced=%d", len(ids), self.summary.sent,
+                     self.summary.deferred, self.summary.bounced)
+
+    def _queue_chunks(self, outgoing: list[Outgoing]) -> None:
+        self.in_flight += len(outgoing)
+        if self.in_flight:
+            self.idle.clear()
+
+    async def _put_all(self, outgoing: list[Outgoing]) -> None:
+        size = max(1, math.ceil(len(outgoing) / self.settings.concurrency))
+        for start in range(0, len(outgoing), size):
+            await self.queue.put(outgoing[start : start + size])
+
+    async def _wait_for_more(self, until: Until) -> bool:
+        """Sleep until a row may be due again; False when the run is over."""
+        if until is Until.DRAINED:
+            with self.sessions() as session:
+                due = next_due(session)
+            if due is None:
+                return False
+            pause = min(max((due - self.clock.now()).total_seconds(), 0.05), self.settings.poll_seconds)
+        else:
+            pause = self.settings.poll_seconds
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stop.wait(), pause)
+        return not self.stop.is_set()
+
+    def _claim_and_compose(self, skip: set[int]) -> tuple[list[int], list[Outgoing]]:
+        now = self.clock.now()
+        with self.sessions.begin() as session:
+            ids = claim_batch(session, now, self.settings.batch_size, self.lease)
+        fresh = [i for i in ids if i not in skip]
+        if not fresh:
+            return ids, []
+        with self.sessions.begin() as session:
+            return ids, _compose_batch(session, fresh, self.campaigns, self.composer, self.summary, now)
+
+    async def _consume(self) -> None:
+        while (chunk := await self.queue.get()) is not None:
+            try:
+                deliveries = await self.transport.send(chunk)
+            except Exception as exc:  # a bug or an unmapped error: put the chunk back, keep going
+                log.exception("transport failed on a chunk of %d", len(chunk))
+                error = NotAttemptedError(f"transport error: {exc}")
+                deliveries = [Delivery(item.outbox_id, str(error), error) for item in chunk]
+            self._answer(deliveries)
+
+    def _answer(self, deliveries: list[Delivery]) -> None:
+        self.answers.extend(deliveries)
+        if len(self.answers) >= self.settings.batch_size:
+            self.answered.set()
+
+    async def _record_loop(self) -> None:
+        while not self.closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.answered.wait(), FLUSH_SECONDS)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        self.answered.clear()
+        answers, self.answers = self.answers, []
+        if not answers:
+            return
+        counts = await asyncio.to_thread(self._record, answers)
+        self.summary.add(counts)
+        self.put_back.update(d.outbox_id for d in answers if isinstance(d.error, NotAttemptedError))
+        self.in_flight -= len(answers)
+        if self.in_flight <= 0:
+            self.idle.set()
+        if self.progress is not None:
+            self.progress(self.summary)
+
+    def _record(self, answers: list[Delivery]) -> Counter[str]:
+        with self.sessions.begin() as session:
+            return record_results(session, answers, self.clock.now(), self.policy, self.rng)
+
+    async def _release(self, ids: list[int], reason: str) -> None:
+        """Give claimed rows back untouched: not sent, no attempt counted, not in the summary."""
+        error = NotAttemptedError(reason)
+        await asyncio.to_thread(self._record, [Delivery(i, reason, error) for i in ids])
+
+    async def _put_back_queued(self, reason: str) -> None:
+        """Rows composed but not handed to a connection yet go back unattempted (on stop or error)."""
+        error = NotAttemptedError(reason)
+        while not self.queue.empty():
+            chunk = self.queue.get_nowait()
+            if chunk:
+                self._answer([Delivery(item.outbox_id, reason, error) for item in chunk])
 
 
 def _compose_batch(
@@ -105,6 +277,5 @@ def _compose_batch(
                 summary.failed += 1
                 log.warning("outbox=%d render failed: %s", row.id, exc)
                 continue
-            sender = parseaddr(str(message["From"]))[1]
-            outgoing.append(Outgoing(row.id, sender, row.to_address, message.as_bytes()))
+            outgoing.append(Outgoing(row.id, message.sender, row.to_address, message.data))
     return outgoing

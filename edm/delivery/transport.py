@@ -6,14 +6,17 @@ The transport knows nothing of campaigns or suppression: it sends what it is giv
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import aiosmtplib
 
 from edm.config import SmtpSettings
-from edm.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from edm.delivery.pool import Connection, Relay, RelayPool, RelaysDown, relays_from
+from edm.delivery.ratelimit import RateLimiter, SystemTimer, Timer, domain_of
+from edm.errors import DeliveryError, NotAttemptedError, PermanentDeliveryError, TransientDeliveryError
 
 
 @dataclass(frozen=True)
@@ -40,49 +43,89 @@ class Transport(Protocol):
 
 
 class SmtpTransport:
-    """Sends a batch over one reused SMTP connection."""
+    """Sends batches over a pool of reused connections to the configured relays, within the rate limits.
 
-    def __init__(self, settings: SmtpSettings) -> None:
+    Concurrent `send` calls (up to `smtp.concurrency`) each hold one connection; a batch is
+    sent in the order its recipients' domain limits allow. Messages that never reached a relay
+    (all relays down, a domain's limit too far ahead) come back as `NotAttemptedError`.
+    """
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        *,
+        relays: list[Relay] | None = None,
+        timer: Timer | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self._settings = settings
+        self._relays = relays if relays is not None else relays_from(settings, environ or {})
+        self._timer = timer or SystemTimer()
+        self.limiter = RateLimiter(settings.rate_limit, settings.domain_limits, self._timer)
+        # how long a claimed message may wait here: well inside its lease
+        self.max_wait = settings.claim_lease_seconds / 4
+        self._pool: RelayPool | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def pool(self) -> RelayPool:
+        loop = asyncio.get_running_loop()
+        if self._pool is None or self._loop is not loop:  # connections belong to one event loop
+            self._pool, self._loop = RelayPool(self._relays, self._settings, self._timer), loop
+        return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None and self._loop is asyncio.get_running_loop():
+            await self._pool.close()
 
     async def send(self, batch: Sequence[Outgoing]) -> list[Delivery]:
-        settings = self._settings
-        client = aiosmtplib.SMTP(
-            hostname=settings.host,
-            port=settings.port,
-            use_tls=settings.use_tls,
-            start_tls=settings.starttls or None,
-            timeout=settings.timeout_seconds,
-            username=settings.username.get_secret_value() if settings.username else None,
-            password=settings.password.get_secret_value() if settings.password else None,
-        )
-        try:
-            await client.connect()
-        except Exception as exc:
-            error = delivery_error(exc)
-            return [Delivery(item.outbox_id, str(error), error) for item in batch]
-        results: list[Delivery] = []
-        try:
-            for item in batch:
-                results.append(await self._send_one(client, item))
-                if isinstance(results[-1].error, TransientDeliveryError) and not client.is_connected:
-                    error = results[-1].error
-                    results += [Delivery(rest.outbox_id, str(error), error) for rest in batch[len(results):]]
-                    break
-        finally:
-            if client.is_connected:
-                try:
-                    await client.quit()
-                except aiosmtplib.SMTPException:
-                    client.close()
-        return results
+        results: dict[int, Delivery] = {}
+        ready: list[tuple[float, int]] = []
+        waits = self.limiter.estimate([item.recipient for item in batch])
+        for index, (item, wait) in enumerate(zip(batch, waits, strict=True)):
+            if wait > self.max_wait:  # the domain is booked beyond the claim: put it back for later
+                error = NotAttemptedError(f"throttled: {domain_of(item.recipient)} is at its rate limit",
+                                          retry_after=wait)
+                results[index] = Delivery(item.outbox_id, str(error), error)
+            else:
+                ready.append((wait, index))
+        ready.sort()
+        if ready:
+            await self._send_in_order(batch, [index for _, index in ready], results)
+        return [results[index] for index in range(len(batch))]
 
-    async def _send_one(self, client: aiosmtplib.SMTP, item: Outgoing) -> Delivery:
+    async def _send_in_order(
+        self, batch: Sequence[Outgoing], order: list[int], results: dict[int, Delivery]
+    ) -> None:
+        pool = self.pool
+        connection: Connection | None = None
         try:
-            _, reply = await client.sendmail(item.sender, [item.recipient], item.data)
+            connection = await pool.acquire(self.max_wait)
+            for index in order:
+                await self.limiter.acquire(batch[index].recipient)
+                if not connection.client.is_connected:
+                    connection = await pool.replace(connection, self.max_wait)
+                results[index] = await self._send_one(pool, connection, batch[index])
+        except RelaysDown as exc:
+            error = NotAttemptedError(exc.reason, retry_after=0.0)
+            for index in order:
+                results.setdefault(index, Delivery(batch[index].outbox_id, str(error), error))
+        finally:
+            pool.release(connection)
+
+    async def _send_one(self, pool: RelayPool, connection: Connection, item: Outgoing) -> Delivery:
+        try:
+            _, reply = await connection.client.sendmail(item.sender, [item.recipient], item.data)
         except Exception as exc:
+            if connection.reused and not connection.client.is_connected:
+                # an idle connection the relay had closed meanwhile: once more on a fresh one
+                await pool.replace(connection, self.max_wait)
+                return await self._send_one(pool, connection, item)
+            connection.reused = False
             error = delivery_error(exc)
             return Delivery(item.outbox_id, str(error), error)
+        connection.sent += 1
+        connection.reused = False
         return Delivery(item.outbox_id, reply)
 
 

@@ -95,14 +95,16 @@ def test_hard_bounce_suppresses_and_soft_bounce_retries_with_backoff(
         busy = session.scalars(
             select(OutboxMessage).where(OutboxMessage.to_address == "busy@example.com")
         ).one()
-        assert busy.next_attempt_at == NOW + timedelta(seconds=60) and "451" in (busy.last_reply or "")
+        # full jitter: somewhere within the first backoff (60 s), never before now
+        assert NOW <= busy.next_attempt_at <= NOW + timedelta(seconds=60) and "451" in (busy.last_reply or "")
+        retry_at = busy.next_attempt_at
 
-    clock.advance(timedelta(seconds=30))
+    clock.advance(retry_at - NOW - timedelta(microseconds=1))
     _send(any_sessions, smtp_server, clock)  # not due yet
     assert len(smtp_server.handler.messages) == 1
 
     smtp_server.handler.refuse = {"gone@example.com": "550 5.1.1 no such user"}
-    clock.advance(timedelta(seconds=31))
+    clock.advance(timedelta(microseconds=1))
     _send(any_sessions, smtp_server, clock)
     assert _states(any_sessions)["busy@example.com"] == "sent"
     assert sorted(str(m["To"]) for m in smtp_server.handler.messages) == [

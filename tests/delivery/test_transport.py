@@ -11,7 +11,7 @@ import pytest
 from edm.config import SmtpSettings
 from edm.delivery.sink import free_port
 from edm.delivery.transport import Outgoing, SmtpTransport, delivery_error
-from edm.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from edm.errors import DeliveryError, NotAttemptedError, PermanentDeliveryError, TransientDeliveryError
 from tests.conftest import SmtpServer
 
 
@@ -42,10 +42,12 @@ def test_accepted_refused_and_deferred_recipients_over_real_smtp(smtp_server: Sm
 
 
 def test_a_relay_that_is_down_defers_the_whole_batch() -> None:
-    transport = SmtpTransport(SmtpSettings(host="127.0.0.1", port=free_port(), timeout_seconds=2))
+    settings = SmtpSettings(host="127.0.0.1", port=free_port(), timeout_seconds=2, claim_lease_seconds=2,
+                            relay_retry_seconds=0.1)
+    transport = SmtpTransport(settings)
     outgoing = Outgoing(7, "care@example.com", "a@example.com", _message("a@example.com").as_bytes())
     results = asyncio.run(transport.send([outgoing]))
-    assert isinstance(results[0].error, TransientDeliveryError)
+    assert isinstance(results[0].error, NotAttemptedError)  # put back without counting an attempt
 
 
 def _instances() -> list[Exception]:

@@ -1,0 +1,193 @@
+"""Reused SMTP connections to one or more relays, at most `concurrency` in use at once.
+
+A relay that refuses connections is marked down and tried again after a growing pause
+(doubling from `relay_retry_seconds` to `relay_retry_max_seconds`); meanwhile new
+connections go to the other relays. When every relay is down, `acquire` waits for the
+first one due another try, up to a limit, and then raises `RelaysDown`: the caller puts
+its messages back, so nothing is lost and nothing is counted as an attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import aiosmtplib
+
+from edm.config import SmtpSettings
+from edm.delivery.ratelimit import Timer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Relay:
+    host: str
+    port: int
+    starttls: bool = False
+    use_tls: bool = False
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def relays_from(settings: SmtpSettings, environ: Mapping[str, str]) -> list[Relay]:
+    """The configured relays with their credentials read from `environ`; one relay if none is listed."""
+    if not settings.relays:
+        return [
+            Relay(
+                settings.host,
+                settings.port,
+                settings.starttls,
+                settings.use_tls,
+                settings.username.get_secret_value() if settings.username else None,
+                settings.password.get_secret_value() if settings.password else None,
+            )
+        ]
+    return [
+        Relay(
+            r.host,
+            r.port,
+            r.starttls,
+            r.use_tls,
+            environ.get(r.username_env) if r.username_env else None,
+            environ.get(r.password_env) if r.password_env else None,
+        )
+        for r in settings.relays
+    ]
+
+
+class RelaysDown(Exception):
+    """No relay could be reached. Internal to the transport, which turns it into a delivery error."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class _Health:
+    failures: int = 0
+    down_until: float = float("-inf")
+    last_error: str = ""
+
+
+@dataclass
+class Connection:
+    """One open SMTP session; `sent` counts messages so it can be retired after the relay's limit."""
+
+    relay: Relay
+    client: aiosmtplib.SMTP
+    sent: int = 0
+    reused: bool = False  # taken from the idle list: the relay may have closed it meanwhile
+
+
+class RelayPool:
+    def __init__(self, relays: list[Relay], settings: SmtpSettings, timer: Timer) -> None:
+        if not relays:
+            raise ValueError("at least one relay is needed")
+        self._relays = relays
+        self._settings = settings
+        self._timer = timer
+        self._health = {relay: _Health() for relay in relays}
+        self._turn = itertools.cycle(relays)
+        self._idle: list[Connection] = []
+        self._slots = asyncio.Semaphore(settings.concurrency)
+
+    def is_down(self, relay: Relay) -> bool:
+        return self._health[relay].down_until > self._timer.monotonic()
+
+    async def acquire(self, max_wait: float) -> Connection:
+        """A connection for this task alone; waits for a free slot, and up to `max_wait` for a relay."""
+        await self._slots.acquire()
+        try:
+            while self._idle:
+                connection = self._idle.pop()
+                if connection.client.is_connected:
+                    connection.reused = True
+                    return connection
+            return await self._connect(max_wait)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def release(self, connection: Connection | None) -> None:
+        """Give the slot back, and keep the connection for the next batch while it is healthy."""
+        try:
+            if connection is not None and connection.client.is_connected:
+                if connection.sent < self._settings.max_messages_per_connection:
+                    self._idle.append(connection)
+                else:
+                    connection.client.close()
+        finally:
+            self._slots.release()
+
+    async def replace(self, connection: Connection, max_wait: float) -> Connection:
+        """Put a fresh session in place of one that broke (the caller keeps its slot)."""
+        connection.client.close()
+        fresh = await self._connect(max_wait)
+        connection.relay, connection.client = fresh.relay, fresh.client
+        connection.sent, connection.reused = 0, False
+        return connection
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            try:
+                await connection.client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                connection.client.close()
+
+    async def _connect(self, max_wait: float) -> Connection:
+        give_up = self._timer.monotonic() + max_wait
+        while True:
+            for _ in range(len(self._relays)):
+                relay = next(self._turn)
+                if self.is_down(relay):
+                    continue
+                client = self._client(relay)
+                try:
+                    await client.connect()
+                except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                    client.close()
+                    self._mark_down(relay, exc)
+                    continue
+                if self._health[relay].failures:
+                    log.warning("relay=%s up again", relay.name)
+                self._health[relay] = _Health()
+                return Connection(relay, client)
+            now = self._timer.monotonic()
+            retry_at = min(health.down_until for health in self._health.values())
+            if retry_at > give_up:
+                reasons = "; ".join(f"{r.name}: {h.last_error}" for r, h in self._health.items())
+                raise RelaysDown(f"no relay reachable ({reasons})")
+            await self._timer.sleep(max(retry_at - now, 0.0))
+
+    def _mark_down(self, relay: Relay, exc: BaseException) -> None:
+        health = self._health[relay]
+        pause = min(
+            self._settings.relay_retry_max_seconds,
+            self._settings.relay_retry_seconds * 2 ** min(health.failures, 30),
+        )
+        health.failures += 1
+        health.down_until = self._timer.monotonic() + pause
+        health.last_error = f"{type(exc).__name__}: {exc}"
+        log.warning("relay=%s down failures=%d retry_in=%.1fs error=%s", relay.name, health.failures, pause,
+                    health.last_error)
+
+    def _client(self, relay: Relay) -> aiosmtplib.SMTP:
+        return aiosmtplib.SMTP(
+            hostname=relay.host,
+            port=relay.port,
+            use_tls=relay.use_tls,
+            start_tls=relay.starttls or None,
+            timeout=self._settings.timeout_seconds,
+            username=relay.username,
+            password=relay.password,
+        )
