@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -61,3 +62,11 @@ def serving(handler: Any, port: int | None = None) -> Iterator[int]:
         yield port
     finally:
         controller.stop()
+
+
+@contextmanager
+def refusing_port() -> Iterator[int]:
+    """A port bound but not listening: connections are refused, and no other test can take it."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]

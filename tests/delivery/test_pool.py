@@ -8,11 +8,10 @@ from pydantic import SecretStr
 
 from edm.config import RelaySettings, SmtpSettings, load_settings
 from edm.delivery.pool import Relay, relays_from
-from edm.delivery.sink import free_port
 from edm.delivery.transport import Outgoing, SmtpTransport
 from edm.errors import NotAttemptedError
 from edm.resources import bundled_config_dir
-from tests.delivery.smtp_servers import ScriptedHandler, serving
+from tests.delivery.smtp_servers import ScriptedHandler, refusing_port, serving
 
 DATA = b"From: care@example.com\r\nTo: a@example.com\r\nSubject: hi\r\n\r\nhello\r\n"
 
@@ -23,10 +22,9 @@ def _batch(start: int, size: int) -> list[Outgoing]:
 
 def test_with_one_relay_down_everything_goes_through_the_other() -> None:
     handler = ScriptedHandler()
-    with serving(handler) as port:
+    with serving(handler) as port, refusing_port() as down:
         settings = SmtpSettings(concurrency=3, relay_retry_seconds=30, claim_lease_seconds=8)
-        relays = [Relay("127.0.0.1", free_port()), Relay("127.0.0.1", port)]
-        transport = SmtpTransport(settings, relays=relays)
+        transport = SmtpTransport(settings, relays=[Relay("127.0.0.1", down), Relay("127.0.0.1", port)])
 
         async def send() -> list[bool]:
             results = await asyncio.gather(*(transport.send(_batch(i * 10, 10)) for i in range(6)))
@@ -42,9 +40,9 @@ def test_with_one_relay_down_everything_goes_through_the_other() -> None:
 
 def test_when_every_relay_is_down_the_messages_come_back_unattempted() -> None:
     settings = SmtpSettings(relay_retry_seconds=0.05, relay_retry_max_seconds=0.1, claim_lease_seconds=1)
-    relays = [Relay("127.0.0.1", free_port()), Relay("127.0.0.1", free_port())]
-    transport = SmtpTransport(settings, relays=relays)
-    results = asyncio.run(transport.send(_batch(0, 5)))
+    with refusing_port() as first, refusing_port() as second:
+        transport = SmtpTransport(settings, relays=[Relay("127.0.0.1", first), Relay("127.0.0.1", second)])
+        results = asyncio.run(transport.send(_batch(0, 5)))
     assert all(isinstance(d.error, NotAttemptedError) for d in results)
     assert "no relay reachable" in results[0].reply
 

@@ -9,10 +9,10 @@ import aiosmtplib
 import pytest
 
 from edm.config import SmtpSettings
-from edm.delivery.sink import free_port
 from edm.delivery.transport import Outgoing, SmtpTransport, delivery_error
 from edm.errors import DeliveryError, NotAttemptedError, PermanentDeliveryError, TransientDeliveryError
 from tests.conftest import SmtpServer
+from tests.delivery.smtp_servers import refusing_port
 
 
 def _message(to: str) -> EmailMessage:
@@ -42,11 +42,11 @@ def test_accepted_refused_and_deferred_recipients_over_real_smtp(smtp_server: Sm
 
 
 def test_a_relay_that_is_down_defers_the_whole_batch() -> None:
-    settings = SmtpSettings(host="127.0.0.1", port=free_port(), timeout_seconds=2, claim_lease_seconds=2,
-                            relay_retry_seconds=0.1)
-    transport = SmtpTransport(settings)
     outgoing = Outgoing(7, "care@example.com", "a@example.com", _message("a@example.com").as_bytes())
-    results = asyncio.run(transport.send([outgoing]))
+    with refusing_port() as port:
+        settings = SmtpSettings(host="127.0.0.1", port=port, timeout_seconds=2, claim_lease_seconds=2,
+                                relay_retry_seconds=0.1)
+        results = asyncio.run(SmtpTransport(settings).send([outgoing]))
     assert isinstance(results[0].error, NotAttemptedError)  # put back without counting an attempt
 
 
