@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import email
 import os
 from collections.abc import Iterator
@@ -19,20 +20,30 @@ from sqlalchemy.orm import Session, sessionmaker
 from edm.delivery.sink import free_port
 from edm.store import Base, create_schema, make_engine, session_factory
 
-POSTGRES_URL = os.environ.get(
-    "EDM_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+SERVER_URL = os.environ.get("EDM_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# Each test run works in a schema of its own, so runs sharing one server never see each
+# other's tables (subprocesses given this URL land in the same schema).
+TEST_SCHEMA = f"edm_test_{os.getpid()}"
+POSTGRES_URL = f"{SERVER_URL}{'&' if '?' in SERVER_URL else '?'}options=-csearch_path%3D{TEST_SCHEMA}"
 
 
 def _postgres_reachable() -> bool:
     try:
-        engine = make_engine(POSTGRES_URL)
-        with engine.connect() as connection:
-            connection.execute(text("select 1"))
+        engine = make_engine(SERVER_URL)
+        with engine.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {TEST_SCHEMA}"))
         engine.dispose()
     except Exception:
         return False
+    atexit.register(_drop_test_schema)
     return True
+
+
+def _drop_test_schema() -> None:
+    engine = make_engine(SERVER_URL)
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {TEST_SCHEMA} CASCADE"))
+    engine.dispose()
 
 
 POSTGRES_UP = _postgres_reachable()

@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 # JSONB on PostgreSQL: it has equality, so upserts can skip unchanged rows
@@ -82,6 +82,10 @@ class Customer(Base):
     attributes: Mapped[dict[str, Any] | None] = mapped_column(Attributes)  # custom fields: text or number
     account_manager: Mapped[str | None] = mapped_column(String(200))
     account_manager_email: Mapped[str | None] = mapped_column(String(320))
+    # what the customer asked for on the preference page: no marketing mail until then,
+    # and "less" to stretch their contact interval (edm.engagement)
+    paused_until: Mapped[datetime | None]
+    frequency_preference: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime]
 
 
@@ -242,12 +246,14 @@ class Event(Base):
     __table_args__ = (Index("ix_events_customer_time", "customer_id", "occurred_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(16))  # open, click, unsubscribe, bounce
+    kind: Mapped[str] = mapped_column(String(16))  # open, click, unsubscribe, bounce, soft_bounce
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), index=True)
     occurred_at: Mapped[datetime]
     url: Mapped[str | None] = mapped_column(Text)
     user_agent: Mapped[str | None] = mapped_column(String(500))
+    # a privacy proxy, prefetcher or security scanner, not a person: kept out of engagement
+    machine: Mapped[bool] = mapped_column(default=False)
 
 
 class Suppression(Base):
