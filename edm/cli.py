@@ -286,7 +286,7 @@ def show(customer_id: str, settings: Settings) -> None:
     from edm.customers.card import customer_card
     from edm.runner import open_store
 
-    card = customer_card(open_store(settings), customer_id, settings.classification)
+    card = customer_card(open_store(settings), customer_id, settings.classification, settings.engagement)
     click.echo(render(*card_tables(card)), nl=False)
 
 
@@ -320,7 +320,12 @@ def card_tables(card: CustomerCard) -> list[Table | str]:
         moves.add_row(f"{move.computed_at:%Y-%m-%d %H:%M}", move.dimension, move.old or "-", move.new)
     if not card.transitions:
         moves.add_row("-", "no class changes recorded", "", "")
-    return [header, classes, moves]
+    engagement = Table(title="Engagement and contact frequency")
+    for column in ("", "now", "why"):
+        engagement.add_column(column)
+    for what, value, why in card.engagement:
+        engagement.add_row(what, value, why)
+    return [header, classes, moves, engagement] if card.engagement else [header, classes, moves]
 
 
 def render(*parts: Any) -> str:
@@ -434,7 +439,7 @@ def preview(name: str, on: datetime | None, settings: Settings) -> None:
     click.echo(f"{name} on {now.date()}: {'due' if shown.due else 'not due (shown as if run by name)'}")
     click.echo(f"  audience {plan.audience}: would send {plan.queued}, hold out {plan.held_out}, "
                f"already planned {plan.already_planned}, suppressed {plan.suppressed}, "
-               f"too soon {plan.too_soon}, busy {plan.busy}")
+               f"too soon {plan.too_soon}, busy {plan.busy}, paused {plan.paused}, in sunset {plan.sunset}")
     for (arm, tier, stage), count in sorted(plan.breakdown.items()):
         click.echo(f"  {arm or '-':>8}  {tier:<7} {stage:<11} {count}")
     for external_id, customer_name, email in shown.customers[:10]:
@@ -481,6 +486,8 @@ def format_run(report: RunReport) -> list[str]:
             f"already planned {plan.already_planned}, suppressed {plan.suppressed}, too soon {plan.too_soon}"
             + (f", held out {plan.held_out}" if plan.held_out else "")
             + (f", mailed today by another campaign {plan.busy}" if plan.busy else "")
+            + (f", paused by the customer {plan.paused}" if plan.paused else "")
+            + (f", in sunset {plan.sunset}" if plan.sunset else "")
         )
     if report.delivery is not None:
         d = report.delivery

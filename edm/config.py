@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, ValidationError, model_validator
 
 from edm.classes import Tier
 from edm.errors import ConfigError
@@ -25,6 +25,8 @@ from edm.yamlfile import load_model
 DEFAULT_DATABASE_URL = "sqlite:///edm.db"
 DEFAULT_SMTP_PORT = 1025
 DEFAULT_TRACKING_PORT = 8080
+DEFAULT_TRACKING_BATCH = 500  # events per transaction at most
+DEFAULT_SCANNER_SECONDS = 10.0  # an open or click this soon after sending is a scanner
 DEFAULT_IMAP_PORT = 993
 SECRET_ENV = ("EDM_SECRET_KEY", "EDM_SMTP__USERNAME", "EDM_SMTP__PASSWORD", "EDM_SENDER__DKIM_PRIVATE_KEY",
               "EDM_BOUNCES__IMAP__PASSWORD")
@@ -80,6 +82,7 @@ class SmtpSettings(_Section):
     timeout_seconds: float = Field(30.0, gt=0)
     batch_size: int = Field(100, ge=1)
     concurrency: int = Field(8, ge=1, le=1000)
+    compose_processes: int = Field(2, ge=0, le=64)  # processes rendering messages; 0: a thread of the sender
     rate_limit: float | None = Field(None, gt=0)
     domain_limits: dict[str, float] = {}
     max_messages_per_connection: int = Field(1000, ge=1)
@@ -103,9 +106,23 @@ class SmtpSettings(_Section):
 
 
 class TrackingSettings(_Section):
+    """The tracking server, its event batches, and what counts as a machine rather than a person.
+
+    Opens and clicks are written `batch_size` at most per transaction. One that comes within
+    `scanner_seconds` of the mail being sent, from one of `proxy_networks`, or with a user agent
+    containing one of `machine_agents` is kept as `machine` (both lists add to edm.tracking.machine's
+    built-in privacy proxies and scanners). `forwarded_allow_ips`: the reverse proxies trusted to
+    give the client's address in X-Forwarded-For ("*": any).
+    """
+
     base_url: str = f"http://127.0.0.1:{DEFAULT_TRACKING_PORT}"
     host: str = "127.0.0.1"
     port: int = Field(DEFAULT_TRACKING_PORT, ge=0, le=65535)
+    batch_size: int = Field(DEFAULT_TRACKING_BATCH, ge=1, le=5000)
+    scanner_seconds: float = Field(DEFAULT_SCANNER_SECONDS, ge=0)
+    proxy_networks: tuple[IPvAnyNetwork, ...] = ()
+    machine_agents: tuple[str, ...] = ()
+    forwarded_allow_ips: str = "127.0.0.1,::1"
 
 
 class Quantile(_Section):
@@ -296,20 +313,56 @@ class ImportSettings(_Section):
     chunk_rows: int = Field(100_000, ge=1)
 
 
-class EngagementSettings(_Section):
-    """The adaptive contact interval: a base per tier, shortened by engagement, lengthened by silence."""
+class TierCadence(_Section):
+    """A tier's gap between marketing mails: where it starts, and how far engagement may move it."""
 
-    base_interval_days: dict[Tier, float] = {"high": 21.0, "medium": 14.0, "low": 7.0}
-    min_interval_days: float = Field(3.0, gt=0)
-    max_interval_days: float = Field(90.0, gt=0)
+    base_days: float = Field(gt=0)
+    min_days: float = Field(gt=0)
+    max_days: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TierCadence:
+        if not self.min_days <= self.base_days <= self.max_days:
+            raise ValueError("needs min_days <= base_days <= max_days")
+        return self
+
+
+DEFAULT_CADENCE: dict[Tier, TierCadence] = {
+    # key accounts: few, personal mails; small customers: a steady batch cadence
+    "high": TierCadence(base_days=21, min_days=14, max_days=90),
+    "medium": TierCadence(base_days=14, min_days=7, max_days=60),
+    "low": TierCadence(base_days=7, min_days=3, max_days=45),
+}
+
+
+class EngagementSettings(_Section):
+    """How each customer's engagement is scored and their contact frequency adapts (edm.engagement).
+
+    The interval starts at the tier's base; each mail a person reacted to shortens it,
+    each ignored one stretches it, within the tier's bounds. After `sunset_after_days` of
+    mail with no human open or click and no order, only campaigns with `reaches_sunset`
+    (re-permission, win-back) may write. Opens by privacy proxies and scanners never count.
+    """
+
+    cadence: dict[Tier, TierCadence] = Field(default_factory=lambda: dict(DEFAULT_CADENCE))
     engaged_factor: float = Field(0.5, gt=0, le=1)
-    ignored_factor: float = Field(1.5, ge=1)
+    ignored_factor: float = Field(1.25, ge=1)
     response_window_days: float = Field(3.0, ge=0)
+    less_mail_factor: float = Field(2.0, ge=1)  # "less mail, please" on the preference page
+    half_life_days: float = Field(30.0, gt=0)  # of a signal's weight in the engagement score
+    score_weights: dict[str, float] = Field(
+        default_factory=lambda: {"open": 1.0, "click": 3.0, "order": 5.0, "unsubscribe": -10.0}
+    )
+    sunset_after_days: int | None = Field(180, ge=30)
+    send_hour_prior: float = Field(5.0, ge=0)  # pseudo-opens of the population's hours: thin history shrinks
+
+    def tier_cadence(self, tier: str) -> TierCadence:
+        """A tier's cadence; an unlisted tier gets the longest (the safe side)."""
+        by_tier = {str(name): cadence for name, cadence in self.cadence.items()}
+        return by_tier.get(tier) or max(by_tier.values(), key=lambda c: c.base_days)
 
     def base_interval(self, tier: str) -> float:
-        """The starting interval for a tier; an unlisted tier gets the longest (the safe side)."""
-        by_tier = {str(name): days for name, days in self.base_interval_days.items()}
-        return by_tier.get(tier, max(by_tier.values()))
+        return self.tier_cadence(tier).base_days
 
 
 class SendWindow(_Section):

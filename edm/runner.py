@@ -30,7 +30,7 @@ from edm.customers import ClassificationSummary, recompute_profiles
 from edm.delivery.compose import Composer
 from edm.delivery.sender import SendSummary, Until, send_due
 from edm.delivery.transport import SmtpTransport, Transport
-from edm.engagement import IntervalSummary, refresh_intervals
+from edm.engagement import EngagementSummary, refresh_engagement
 from edm.errors import CampaignError
 from edm.render import Renderer
 from edm.resources import bundled_config_dir
@@ -68,7 +68,7 @@ def occurrence_of(campaign: Campaign, now: datetime) -> date:
 
 @dataclass
 class RunReport:
-    intervals: IntervalSummary
+    intervals: EngagementSummary
     classification: ClassificationSummary | None = None  # when the profiles were due a recompute
     plans: list[PlanResult] = field(default_factory=list)
     delivery: SendSummary | None = None
@@ -105,7 +105,7 @@ async def run_campaigns(
         chosen = [c for c in available.values() if due_on(c, occurrence_of(c, now))]
     chosen.sort(key=lambda c: -c.priority)  # under one_per_day the first to plan a customer wins
     classification = None if dry_run else refresh_profiles(sessions, settings.classification, clock)
-    report = RunReport(refresh_intervals(sessions, settings.engagement, clock), classification)
+    report = RunReport(refresh_engagement(sessions, settings.engagement, clock), classification)
     if not dry_run:
         remember_campaigns(sessions, [files[c.name] for c in chosen], now)
     for campaign in chosen:

@@ -79,6 +79,7 @@ def test_demo_runs_the_whole_path_and_leaves_a_usable_folder(tmp_path: Path) -> 
     company = CliRunner().invoke(main, ["customers", "show", "C0005", *config], catch_exceptions=False)
     assert "account manager Tom Baker <tom.baker@example.com>" in company.output
     assert "tags expo-2025" in company.output
+    assert "contact interval" in company.output and "next marketing mail" in company.output
     missing = CliRunner().invoke(main, ["customers", "show", "nobody", *config], catch_exceptions=False)
     assert missing.exit_code == 1 and "no customer with id 'nobody'" in missing.output
 

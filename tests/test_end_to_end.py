@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.clock import FixedClock
-from edm.config import EngagementSettings, Settings, SmtpSettings, TrackingSettings
+from edm.config import EngagementSettings, Settings, SmtpSettings, TierCadence, TrackingSettings
 from edm.customers import import_customers, import_orders, recompute_profiles
 from edm.resources import bundled_config_dir
 from edm.runner import RunReport, run_campaigns
@@ -231,15 +231,17 @@ def test_unsubscribe_between_planning_and_sending_still_stops_the_mail(world: Wo
 
 
 def test_engaged_customers_hear_from_us_sooner_than_silent_ones(world: World) -> None:
-    same_base = EngagementSettings(base_interval_days={"high": 14, "medium": 14, "low": 14})
+    same_base = EngagementSettings(cadence={tier: TierCadence(base_days=14, min_days=3, max_days=90)
+                                            for tier in ("high", "medium", "low")})
     world.settings = world.settings.model_copy(update={"engagement": same_base})
     world.run("re_engagement")
     html = _html(world.inbox("david@delta.example.com")[0])
     pixel = re.search(r'src="([^"]+/o/[^"]+)"', html)
     assert pixel
+    world.clock.advance(timedelta(hours=2))  # a person reads later (an open within seconds is a scanner's)
     assert httpx.get(pixel.group(1)).status_code == 200  # David opens; Eve stays silent
 
-    world.clock.advance(timedelta(days=8))
+    world.clock.advance(timedelta(days=8) - timedelta(hours=2))
     report = world.run("re_engagement")
     [plan] = report.plans
     with world.sessions() as session:
@@ -248,7 +250,7 @@ def test_engaged_customers_hear_from_us_sooner_than_silent_ones(world: World) ->
             .join(CustomerProfile, CustomerProfile.customer_id == Customer.id)
             .where(Customer.external_id.in_(["D", "E"]))
         ).all())
-    assert intervals == {"D": 7, "E": 21}
+    assert intervals == {"D": 7, "E": 17.5}
     assert len(world.inbox("david@delta.example.com")) == 2
     assert len(world.inbox("eve@example.org")) == 1
     assert plan.too_soon == 1

@@ -27,7 +27,7 @@ from edm.render import (
 
 SHIPPED = [
     "holiday_greeting", "re_engagement", "win_back", "birthday", "partial_churn", "welcome", "anniversary",
-    "key_account_greeting",
+    "key_account_greeting", "re_permission",
 ]
 LINKS_USED = {
     "anniversary": {"card"},
@@ -38,6 +38,7 @@ LINKS_USED = {
     "re_engagement": {"catalog", "feedback"},
     "win_back": {"offer"},
     "key_account_greeting": set(),
+    "re_permission": {"stay"},
 }
 PIXEL = "https://t.example.com/o/PIXELTOKEN"
 UNSUBSCRIBE = "https://t.example.com/u/UNSUBTOKEN"

@@ -27,6 +27,7 @@ _NUMBERS = {
     "order_count": P.order_count, "revenue": P.revenue, "annual_revenue": P.annual_revenue,
     "margin": P.margin, "margin_rate": P.margin_rate, "orders_per_year": P.orders_per_year,
     "share_of_wallet": P.share_of_wallet, "churn_risk": 1 - P.probability_alive,
+    "engagement_score": P.engagement_score,
 }
 _AGES = {  # days since a moment, compared as moments so an index can serve them
     "days_since_last_order": P.last_order_at,
@@ -59,6 +60,8 @@ def _condition(name: str, value: Any, now: datetime) -> ColumnElement[bool]:
     if name == "has_account_manager":
         has = and_(Customer.account_manager_email.is_not(None), Customer.account_manager_email != "")
         return has if value else not_(has)
+    if name == "in_sunset":
+        return P.sunset.is_(True) if value else P.sunset.is_(False)
     if name == "engagement_level":
         return or_(*(_engagement(level, now) for level in value))
     if name in _AGES:

@@ -3,9 +3,11 @@
 The outbox key is derived from (campaign, step, customer, occurrence), so planning
 the same occurrence twice queues nothing new and a restart never re-sends.
 Policy, in order: the audience (`edm.campaigns.rules`, plus the campaign's trigger),
-already planned, the suppression list, one marketing mail per customer per local day
-(`policy.one_per_day`), the send window, the customer's adaptive contact interval
-(marketing mail only), and last the variant or the holdout group. The occurrence a
+already planned, the suppression list; for marketing mail the customer's pause (their
+preference page) and sunset (unless `reaches_sunset`), one mail per customer per local
+day (`policy.one_per_day`), the send time (`send_time: optimal`: their usual reading
+hour) and send window, the adaptive contact interval (unless `respect_frequency: false`);
+and last the variant or the holdout group. The occurrence a
 message belongs to is the campaign's day, or the customer's own (life events), the
 class entry's, or the last order's (inactivity).
 """
@@ -24,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.campaigns.audience import audience_filter
 from edm.campaigns.schema import Campaign, ClassEntry
-from edm.campaigns.timing import local_day, next_local_day, window_opening, zone
+from edm.campaigns.timing import at_hour, local_day, next_local_day, window_opening, zone
 from edm.campaigns.triggers import life_event_filter
 from edm.campaigns.variants import HOLDOUT, assign
 from edm.config import EngagementSettings, PolicySettings
@@ -51,6 +53,8 @@ class PlanResult:
     already_planned: int = 0
     suppressed: int = 0
     too_soon: int = 0
+    paused: int = 0  # asked for no marketing mail until a date (preference page)
+    sunset: int = 0  # long silent: only re-permission and win-back campaigns write
     held_out: int = 0  # the control group: recorded, never sent
     busy: int = 0  # dropped: another campaign mails them today (policy.one_per_day)
     waiting: int = 0  # of the queued, held for the next day because of another campaign
@@ -72,7 +76,7 @@ def plan_campaign(
 ) -> PlanResult:
     """Queue the campaign for every eligible customer; with `dry_run`, only count."""
     policy = policy or PolicySettings()
-    marketing = campaign.respects_contact_interval
+    marketing = campaign.kind == "marketing"
     result = PlanResult(campaign.name, occurrence)
     pending: list[dict[str, Any]] = []
     with sessions.begin() as session:
@@ -86,14 +90,23 @@ def plan_campaign(
             if row.suppressed:
                 result.suppressed += 1
                 continue
+            if marketing and row.paused_until is not None and row.paused_until > now:
+                result.paused += 1
+                continue
+            if marketing and row.sunset and not campaign.reaches_sunset:
+                result.sunset += 1
+                continue
             if row.busy:  # another campaign mails them today
                 if campaign.when_busy == "drop":
                     result.busy += 1
                     continue
                 send_at = next_local_day(now, row.timezone)
+            if campaign.send_time == "optimal" and row.best_hour is not None:
+                send_at = at_hour(send_at, row.timezone, row.best_hour)
             if marketing and policy.send_window is not None:
                 send_at = window_opening(send_at, row.timezone, policy.send_window)
-            if marketing and not may_contact(row.last_contact, _interval(row, rules), send_at):
+            if campaign.respects_contact_interval and not may_contact(row.last_contact, _interval(row, rules),
+                                                                      send_at):
                 result.too_soon += 1
                 continue
             result.waiting += bool(row.busy)
@@ -175,6 +188,9 @@ def _candidates(
             CustomerProfile.value_tier.label("tier"),
             CustomerProfile.lifecycle_stage.label("stage"),
             CustomerProfile.contact_interval_days.label("interval"),
+            CustomerProfile.sunset,
+            CustomerProfile.best_hour,
+            Customer.paused_until,
             last_contact.c.at.label("last_contact"),
             Suppression.email.is_not(None).label("suppressed"),
             planned.c.customer_id.is_not(None).label("planned"),

@@ -121,6 +121,8 @@ class Match(BaseModel):
     account_manager: OneOrMore[str] | None = None  # the manager's name or email
     has_account_manager: bool | None = None
     engagement_level: OneOrMore[EngagementLevel] | None = None  # last human open or click (edm.engagement)
+    in_sunset: bool | None = None  # mailed long with no open, click or order (re-permission campaigns)
+    engagement_score: Numeric | None = None
     # figures, each a range such as {more_than: 90} (a bare number means at least)
     days_since_last_order: Numeric | None = None
     days_since_first_order: Numeric | None = None

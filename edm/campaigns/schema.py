@@ -211,6 +211,10 @@ class Campaign(_Strict):
     life_event: LifeEvent | None = None
     entered: ClassEntry | None = None
     inactive: Inactivity | None = None
+    # the customer's adaptive contact interval (edm.engagement): marketing mail waits for it unless false
+    respect_frequency: bool = True
+    reaches_sunset: bool = False  # re-permission and win-back may write to customers in sunset
+    send_time: Literal["now", "optimal"] = "now"  # optimal: at the hour the customer usually reads
     # account_manager: in the customer's account manager's name, replies to them (else the default sender)
     sender: Literal["default", "account_manager"] = "default"
     priority: int = 0  # under policy.one_per_day, the highest priority campaign of the day wins
@@ -260,8 +264,8 @@ class Campaign(_Strict):
 
     @property
     def respects_contact_interval(self) -> bool:
-        """Transactional mail goes out whatever the customer's contact interval says."""
-        return self.kind == "marketing"
+        """Transactional mail, and a campaign that says so, go out whatever the interval says."""
+        return self.kind == "marketing" and self.respect_frequency
 
 
 def campaign_json_schema() -> dict[str, Any]:

@@ -34,3 +34,12 @@ def window_opening(moment: datetime, timezone: str, window: SendWindow) -> datet
         return moment
     day = local.date() if local.time() < window.start else local.date() + timedelta(days=1)
     return datetime.combine(day, window.start, zone(timezone)).astimezone(UTC)
+
+
+def at_hour(moment: datetime, timezone: str, hour: int) -> datetime:
+    """The first time at `hour`:00 in the customer's zone from `moment` on (today's if not past, in UTC)."""
+    local = moment.astimezone(zone(timezone))
+    target = datetime.combine(local.date(), time(hour), zone(timezone))
+    if target < local:
+        target = datetime.combine(local.date() + timedelta(days=1), time(hour), zone(timezone))
+    return target.astimezone(UTC)

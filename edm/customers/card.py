@@ -7,19 +7,30 @@ settings would decide.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from edm.config import ClassificationSettings
+from edm.campaigns.planner import CONTACT_STATES
+from edm.config import ClassificationSettings, EngagementSettings
 from edm.customers.classify import ResolvedThresholds
 from edm.customers.explain import Explanation, explain
 from edm.customers.profiles import FIGURES
+from edm.engagement.explain import EngagementFacts, Line, explain_engagement
+from edm.engagement.refresh import HISTORY_DAYS, REACTIONS
 from edm.errors import EdmError
-from edm.store import ClassificationRun, Customer, CustomerProfile, ProfileTransition
+from edm.store import (
+    ClassificationRun,
+    Customer,
+    CustomerProfile,
+    Event,
+    Order,
+    OutboxMessage,
+    ProfileTransition,
+)
 
 RECENT_TRANSITIONS = 10
 
@@ -34,12 +45,16 @@ class CustomerCard:
     profile: CustomerProfile | None
     explanations: dict[str, Explanation]  # empty until the customer has been classified
     transitions: list[ProfileTransition]
+    engagement: list[Line] = field(default_factory=list)  # score, interval, next date, hour: and why
 
 
 def customer_card(
-    sessions: sessionmaker[Session], key: str, rules: ClassificationSettings
+    sessions: sessionmaker[Session], key: str, rules: ClassificationSettings,
+    engagement: EngagementSettings | None = None, now: datetime | None = None,
 ) -> CustomerCard:
     """The card for the customer whose external id (or, failing that, internal id) is `key`."""
+    engagement = engagement or EngagementSettings()
+    now = now or datetime.now(UTC)
     with sessions() as session:
         customer = _find(session, key)
         profile = session.get(CustomerProfile, customer.id)
@@ -59,7 +74,35 @@ def customer_card(
             if run is not None:
                 thresholds = ResolvedThresholds.from_dict(run.thresholds)
                 explanations = explain(profile_features(customer, profile), thresholds, rules)
-        return CustomerCard(customer, profile, explanations, transitions)
+        lines = []
+        if profile is not None:
+            lines = explain_engagement(_engagement_facts(session, customer, profile, now), engagement, now)
+        return CustomerCard(customer, profile, explanations, transitions, lines)
+
+
+def _engagement_facts(session: Session, customer: Customer, profile: CustomerProfile,
+                      now: datetime) -> EngagementFacts:
+    since = now - timedelta(days=HISTORY_DAYS)
+    person = and_(Event.customer_id == customer.id, Event.machine.is_(False), Event.occurred_at >= since)
+    kinds = {kind: count for kind, count in session.execute(
+        select(Event.kind, func.count()).where(person).group_by(Event.kind))}
+    orders = session.scalar(select(func.count()).where(Order.customer_id == customer.id,
+                                                       Order.ordered_at >= since)) or 0
+    read = exists().where(Event.outbox_id == OutboxMessage.id, Event.kind.in_(REACTIONS),
+                          Event.machine.is_(False))
+    mails = {bool(hit): count for hit, count in session.execute(
+        select(read, func.count()).where(OutboxMessage.customer_id == customer.id,
+                                         OutboxMessage.state == "sent").group_by(read))}
+    last_contact = session.scalar(
+        select(func.max(func.coalesce(OutboxMessage.sent_at, OutboxMessage.created_at)))
+        .where(OutboxMessage.customer_id == customer.id, OutboxMessage.state.in_(CONTACT_STATES)))
+    return EngagementFacts(
+        tier=profile.value_tier, timezone=customer.timezone, score=profile.engagement_score,
+        interval_days=profile.contact_interval_days, best_hour=profile.best_hour, sunset=profile.sunset,
+        paused_until=customer.paused_until, preference=customer.frequency_preference,
+        opens=kinds.get("open", 0), clicks=kinds.get("click", 0), orders=orders,
+        mails_read=mails.get(True, 0), mails_ignored=mails.get(False, 0), last_contact=last_contact,
+    )
 
 
 def _find(session: Session, key: str) -> Customer:

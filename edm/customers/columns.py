@@ -57,10 +57,10 @@ def load_store_columns(
 
 
 def _customer_query() -> Select[Any]:
-    """Every customer by id, with industry, share-of-wallet estimate and last engagement."""
+    """Every customer by id, with industry, share-of-wallet estimate and last human engagement."""
     engaged = (
         select(Event.customer_id, func.max(epoch_days(Event.occurred_at)).label("day"))
-        .where(Event.kind.in_(ENGAGEMENT_KINDS))
+        .where(Event.kind.in_(ENGAGEMENT_KINDS), Event.machine.is_(False))  # people, not proxies
         .group_by(Event.customer_id)
         .subquery("engaged")
     )

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import math
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +30,7 @@ from edm.campaigns.schema import Campaign
 from edm.clock import Clock
 from edm.config import SmtpSettings
 from edm.delivery.compose import Composer
+from edm.delivery.compose_pool import ComposePool, can_fork
 from edm.delivery.outbox import claim_batch, next_due, record_results, settle
 from edm.delivery.retry import RetryPolicy
 from edm.delivery.transport import Delivery, Outgoing, Transport
@@ -119,8 +120,15 @@ class _Run:
         self.idle.set()
         self.put_back: set[int] = set()  # rows that never reached a relay in this run
         self.closing = False
+        self.composers: ComposePool | None = None
+
+    def _start_composers(self) -> None:
+        if self.settings.compose_processes and can_fork(self.sessions):
+            self.composers = ComposePool(self.settings.compose_processes, self.sessions, self.campaigns,
+                                         self.composer, _compose_batch)
 
     async def go(self, until: Until) -> SendSummary:
+        self._start_composers()  # first: fork before this run starts any thread
         consumers = [asyncio.create_task(self._consume()) for _ in range(self.settings.concurrency)]
         recorder = asyncio.create_task(self._record_loop())
         try:
@@ -137,20 +145,44 @@ class _Run:
             close = getattr(self.transport, "close", None)
             if close is not None:
                 await close()
+            if self.composers is not None:
+                await asyncio.to_thread(self.composers.close)
         return self.summary
 
     async def _produce(self, until: Until) -> None:
+        """Claim and compose up to `depth` batches ahead (one per compose process), hand them out in order."""
+        depth = self.settings.compose_processes if self.composers is not None else 1
+        pending: deque[asyncio.Task[tuple[list[int], list[Outgoing]]]] = deque()
+        try:
+            await self._produce_ahead(until, pending, max(depth, 1))
+        finally:
+            while pending:  # stopping: what was claimed but not handed out goes back untouched
+                task = pending.popleft()
+                with contextlib.suppress(Exception):
+                    ids, _ = await task
+                    await self._release(ids, "shutting down")
+
+    async def _produce_ahead(
+        self, until: Until, pending: deque[asyncio.Task[tuple[list[int], list[Outgoing]]]], depth: int
+    ) -> None:
         while not self.stop.is_set():
             # in one pass over what is due, a row that never reached a relay gets no second turn
             skip = self.put_back if until is Until.NOTHING_DUE else set()
-            ids, outgoing = await asyncio.to_thread(self._claim_and_compose, skip)
+            while len(pending) < depth:
+                claimed = await asyncio.to_thread(self._claim, self.clock.now())
+                if not claimed:
+                    break
+                pending.append(asyncio.create_task(self._compose_claimed(claimed, skip)))
+            if not pending:
+                await self.idle.wait()  # answers still on their way may make more rows due
+                if until is Until.NOTHING_DUE or not await self._wait_for_more(until):
+                    return
+                continue
+            ids, outgoing = await pending.popleft()
             if skip & set(ids):
                 await self._release(sorted(skip & set(ids)), "no relay reachable in this run")
                 ids = [i for i in ids if i not in skip]
             if not ids:
-                await self.idle.wait()  # answers still on their way may make more rows due
-                if until is Until.NOTHING_DUE or not await self._wait_for_more(until):
-                    return
                 continue
             self._queue_chunks(outgoing)
             await self._put_all(outgoing)
@@ -181,15 +213,26 @@ class _Run:
             await asyncio.wait_for(self.stop.wait(), pause)
         return not self.stop.is_set()
 
-    def _claim_and_compose(self, skip: set[int]) -> tuple[list[int], list[Outgoing]]:
+    async def _compose_claimed(self, ids: list[int], skip: set[int]) -> tuple[list[int], list[Outgoing]]:
         now = self.clock.now()
-        with self.sessions.begin() as session:
-            ids = claim_batch(session, now, self.settings.batch_size, self.lease)
         fresh = [i for i in ids if i not in skip]
         if not fresh:
             return ids, []
+        if self.composers is not None:
+            outgoing, settled = await self.composers.compose(fresh, now)
+        else:
+            outgoing, settled = await asyncio.to_thread(self._compose, fresh, now)
+        self.summary.suppressed += settled["suppressed"]
+        self.summary.failed += settled["failed"]
+        return ids, outgoing
+
+    def _claim(self, now: datetime) -> list[int]:
         with self.sessions.begin() as session:
-            return ids, _compose_batch(session, fresh, self.campaigns, self.composer, self.summary, now)
+            return claim_batch(session, now, self.settings.batch_size, self.lease)
+
+    def _compose(self, ids: list[int], now: datetime) -> tuple[list[Outgoing], Counter[str]]:
+        with self.sessions.begin() as session:
+            return _compose_batch(session, ids, self.campaigns, self.composer, now)
 
     async def _consume(self) -> None:
         while (chunk := await self.queue.get()) is not None:
@@ -249,9 +292,9 @@ def _compose_batch(
     ids: list[int],
     campaigns: Mapping[str, Campaign],
     composer: Composer,
-    summary: SendSummary,
     now: datetime,
-) -> list[Outgoing]:
+) -> tuple[list[Outgoing], Counter[str]]:
+    """The messages for `ids`, and how many rows were settled instead (suppressed, failed)."""
     rows = session.execute(
         select(OutboxMessage, Customer, CustomerProfile, Suppression.email)
         .join(Customer, Customer.id == OutboxMessage.customer_id)
@@ -261,21 +304,22 @@ def _compose_batch(
         .order_by(OutboxMessage.id)
     )
     outgoing: list[Outgoing] = []
+    settled: Counter[str] = Counter()
     for row, customer, profile, suppressed in rows:
         campaign = campaigns.get(row.campaign)
         if suppressed:
             settle(session, row.id, "suppressed", "address is on the suppression list")
-            summary.suppressed += 1
+            settled["suppressed"] += 1
         elif campaign is None:
             settle(session, row.id, "failed", f"campaign {row.campaign!r} is no longer defined")
-            summary.failed += 1
+            settled["failed"] += 1
         else:
             try:
                 message = composer.compose(row, customer, profile, campaign, now)
             except TemplateError as exc:
                 settle(session, row.id, "failed", str(exc))
-                summary.failed += 1
+                settled["failed"] += 1
                 log.warning("outbox=%d render failed: %s", row.id, exc)
                 continue
             outgoing.append(Outgoing(row.id, message.sender, row.to_address, message.data))
-    return outgoing
+    return outgoing, settled

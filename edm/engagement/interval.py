@@ -1,8 +1,9 @@
 """The adaptive contact interval, as pure functions.
 
-Each customer starts from their tier's base gap between marketing mails. Every
-mail they reacted to (opened or clicked) shortens the gap; every mail they let
-pass lengthens it, within bounds. So engaged customers hear from us sooner and
+Each customer starts from their tier's base gap between marketing mails. Every mail a
+person reacted to (opened or clicked; proxies and scanners do not count) shortens the
+gap; every mail they let pass lengthens it, within the tier's bounds. A customer who
+asked for less mail gets a longer gap. So engaged customers hear from us sooner and
 silent ones are not harassed ("communication at the right frequency").
 """
 
@@ -11,15 +12,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from edm.config import EngagementSettings
+from edm.config import EngagementSettings, TierCadence
+
+LESS_MAIL = "less"  # Customer.frequency_preference set on the preference page
 
 
-def contact_interval(base_days: float, reactions: Iterable[bool], rules: EngagementSettings) -> float:
-    """The gap in days after a history of mails, oldest first (True = the customer reacted)."""
-    interval = _clamp(base_days, rules)
+def contact_interval(
+    cadence: TierCadence, reactions: Iterable[bool], rules: EngagementSettings, *,
+    preference: str | None = None,
+) -> float:
+    """The gap in days after a history of mails, oldest first (True = a person reacted)."""
+    interval = _clamp(cadence.base_days, cadence)
     for engaged in reactions:
-        interval = _clamp(interval * (rules.engaged_factor if engaged else rules.ignored_factor), rules)
-    return round(interval, 2)
+        interval = _clamp(interval * (rules.engaged_factor if engaged else rules.ignored_factor), cadence)
+    upper = cadence.max_days
+    if preference == LESS_MAIL:
+        interval = max(interval * rules.less_mail_factor, cadence.base_days)
+        upper *= rules.less_mail_factor
+    return min(max(round(interval, 2), cadence.min_days), upper)
 
 
 def judged_reaction(
@@ -38,5 +48,15 @@ def may_contact(last_contact: datetime | None, interval_days: float, now: dateti
     return last_contact is None or now - last_contact >= timedelta(days=interval_days)
 
 
-def _clamp(value: float, rules: EngagementSettings) -> float:
-    return min(rules.max_interval_days, max(rules.min_interval_days, value))
+def in_sunset(
+    first_mailed: datetime | None, last_signal: datetime | None, now: datetime, sunset_after_days: int | None
+) -> bool:
+    """Mailed for the whole sunset period with no open, click or order from a person within it."""
+    if sunset_after_days is None or first_mailed is None:
+        return False
+    start = now - timedelta(days=sunset_after_days)
+    return first_mailed <= start and (last_signal is None or last_signal < start)
+
+
+def _clamp(value: float, cadence: TierCadence) -> float:
+    return min(cadence.max_days, max(cadence.min_days, value))

@@ -1,63 +1,180 @@
-"""Recompute every contacted customer's interval from the outbox and the event log."""
+"""Recompute every customer's engagement from the outbox, the event log and the orders.
+
+For each customer with a profile: the contact interval (edm.engagement.interval), the
+engagement score and the likely reading hour (edm.engagement.score), and whether they
+are in sunset. Events from privacy proxies and scanners (`Event.machine`) never count.
+The three inputs are streamed in customer order and merged, so memory stays flat
+however large the store.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import groupby
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.clock import Clock
 from edm.config import EngagementSettings
-from edm.engagement.interval import contact_interval, judged_reaction
-from edm.store import CustomerProfile, Event, OutboxMessage
+from edm.engagement.interval import contact_interval, in_sunset, judged_reaction
+from edm.engagement.score import HOURS, best_send_hour, engagement_score, hour_counts
+from edm.store import Customer, CustomerProfile, Event, Order, OutboxMessage
+from edm.store.sql import utc_hour
 
 REACTIONS = ("open", "click")
+SIGNALS = (*REACTIONS, "unsubscribe")
+HISTORY_DAYS = 365  # signals older than this no longer move the score or the hour
+BATCH = 2000
 
 
 @dataclass(frozen=True)
-class IntervalSummary:
+class EngagementSummary:
     customers: int
-    shortened: int
-    lengthened: int
+    shortened: int  # interval below the tier's base
+    lengthened: int  # above it
+    sunset: int
 
 
-def refresh_intervals(
+def refresh_engagement(
     sessions: sessionmaker[Session], rules: EngagementSettings, clock: Clock
-) -> IntervalSummary:
-    """Derive each customer's contact interval from what they did with our mails.
-
-    Streams sent mails ordered by customer, so memory stays flat however large the outbox.
-    """
+) -> EngagementSummary:
+    """Derive each customer's interval, score, reading hour and sunset from what they did."""
     now = clock.now()
-    reacted = exists().where(Event.outbox_id == OutboxMessage.id, Event.kind.in_(REACTIONS))
+    since = now - timedelta(days=max(HISTORY_DAYS, rules.sunset_after_days or 0))
+    customers = shortened = lengthened = sunset_count = 0
+    with sessions.begin() as session:
+        population = _population_hours(session, since, now)
+        mails = _ByCustomer(_stream(session, _mails_query()))
+        signals = _ByCustomer(_stream(session, _signals_query(since)))
+        orders = _ByCustomer(_stream(session, _orders_query(since)))
+        updates: list[dict[str, Any]] = []
+        for row in _stream(session, _customers_query()):
+            customer_id, tier, zone_name = row.customer_id, row.value_tier, row.timezone
+            sent = mails.take(customer_id)
+            events = signals.take(customer_id)
+            bought = [at for (at,) in orders.take(customer_id)]
+            judged = [judged_reaction(at, bool(hit), now, rules) for at, hit in sent]
+            cadence = rules.tier_cadence(tier)
+            interval = contact_interval(cadence, [r for r in judged if r is not None], rules,
+                                        preference=row.frequency_preference)
+            score = engagement_score(
+                [*events, *(("order", at) for at in bought)],
+                now, rules.score_weights, rules.half_life_days,
+            )
+            reads = [at for kind, at in events if kind in REACTIONS]
+            last_signal = max([*reads, *bought, *([row.last_order_at] if row.last_order_at else [])],
+                              default=None)
+            sunset = in_sunset(sent[0][0] if sent else None, last_signal, now, rules.sunset_after_days)
+            zone = _zone(zone_name)
+            hour = best_send_hour(hour_counts(at.astimezone(zone).hour for at in reads), population,
+                                  rules.send_hour_prior)
+            customers += 1
+            shortened += interval < cadence.base_days
+            lengthened += interval > cadence.base_days
+            sunset_count += sunset
+            new = (interval, score, sunset, hour)
+            if new != (row.contact_interval_days, row.engagement_score, row.sunset, row.best_hour):
+                updates.append({"customer_id": customer_id, "contact_interval_days": interval,
+                                "engagement_score": score, "sunset": sunset, "best_hour": hour,
+                                "interval_updated_at": now})
+            if len(updates) >= BATCH:
+                _write(session, updates)
+        _write(session, updates)
+    return EngagementSummary(customers, shortened, lengthened, sunset_count)
+
+
+class _ByCustomer:
+    """Rows ordered by customer id (their first column), handed out one customer at a time."""
+
+    def __init__(self, rows: Iterable[Any]) -> None:
+        self._rows = iter(rows)
+        self._next = next(self._rows, None)
+
+    def take(self, customer_id: int) -> list[Any]:
+        """This customer's rows (without the id); rows of customers before it are skipped."""
+        while self._next is not None and self._next[0] < customer_id:
+            self._next = next(self._rows, None)
+        found = []
+        while self._next is not None and self._next[0] == customer_id:
+            found.append(tuple(self._next[1:]))
+            self._next = next(self._rows, None)
+        return found
+
+
+def _stream(session: Session, query: Any) -> Iterator[Any]:
+    return iter(session.execute(query.execution_options(yield_per=BATCH)))
+
+
+def _customers_query() -> Any:
+    return (
+        select(CustomerProfile.customer_id, CustomerProfile.value_tier, Customer.timezone,
+               Customer.frequency_preference, CustomerProfile.last_order_at,
+               CustomerProfile.contact_interval_days, CustomerProfile.engagement_score,
+               CustomerProfile.sunset, CustomerProfile.best_hour)
+        .join(Customer, Customer.id == CustomerProfile.customer_id)
+        .order_by(CustomerProfile.customer_id)
+    )
+
+
+def _mails_query() -> Any:
+    """Every sent mail, oldest first, and whether a person opened or clicked it."""
+    reacted = exists().where(Event.outbox_id == OutboxMessage.id, Event.kind.in_(REACTIONS),
+                             Event.machine.is_(False))
     sent_at = func.coalesce(OutboxMessage.sent_at, OutboxMessage.created_at)
-    query = (
-        select(OutboxMessage.customer_id, sent_at, reacted, CustomerProfile.value_tier,
-               CustomerProfile.contact_interval_days)
-        .join(CustomerProfile, CustomerProfile.customer_id == OutboxMessage.customer_id)
+    return (
+        select(OutboxMessage.customer_id, sent_at, reacted)
         .where(OutboxMessage.state == "sent")
         .order_by(OutboxMessage.customer_id, sent_at)
     )
-    customers = shortened = lengthened = 0
-    with sessions.begin() as session:
-        rows = session.execute(query.execution_options(yield_per=2000))
-        updates: list[dict[str, object]] = []
-        for customer_id, mails in groupby(rows, key=lambda row: row[0]):
-            history = list(mails)
-            tier, previous = history[0][3], history[0][4]
-            reactions = [judged_reaction(sent, bool(hit), now, rules) for _, sent, hit, _, _ in history]
-            base = rules.base_interval(tier)
-            interval = contact_interval(base, [r for r in reactions if r is not None], rules)
-            customers += 1
-            shortened += interval < base
-            lengthened += interval > base
-            if interval != previous:
-                updates.append(
-                    {"customer_id": customer_id, "contact_interval_days": interval,
-                     "interval_updated_at": now}
-                )
-        if updates:
-            session.execute(update(CustomerProfile), updates)
-    return IntervalSummary(customers, shortened, lengthened)
+
+
+def _signals_query(since: datetime) -> Any:
+    return (
+        select(Event.customer_id, Event.kind, Event.occurred_at)
+        .where(Event.kind.in_(SIGNALS), Event.machine.is_(False), Event.occurred_at >= since)
+        .order_by(Event.customer_id, Event.occurred_at)
+    )
+
+
+def _orders_query(since: datetime) -> Any:
+    return (
+        select(Order.customer_id, Order.ordered_at)
+        .where(Order.ordered_at >= since)
+        .order_by(Order.customer_id, Order.ordered_at)
+    )
+
+
+def _population_hours(session: Session, since: datetime, now: datetime) -> list[float]:
+    """Everyone's opens and clicks by their local hour: the prior for each customer's reading hour.
+
+    Counted in SQL by (time zone, UTC hour); a zone's local hour uses its offset today.
+    """
+    hour = utc_hour(Event.occurred_at)
+    rows = session.execute(
+        select(Customer.timezone, hour, func.count())
+        .join(Customer, Customer.id == Event.customer_id)
+        .where(Event.kind.in_(REACTIONS), Event.machine.is_(False), Event.occurred_at >= since)
+        .group_by(Customer.timezone, hour)
+    )
+    everyone = [0.0] * HOURS
+    for zone_name, utc, count in rows:
+        offset = now.astimezone(_zone(zone_name)).utcoffset() or timedelta()
+        everyone[(int(utc) + round(offset.total_seconds() / 3600)) % HOURS] += count
+    return everyone
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _write(session: Session, updates: list[dict[str, Any]]) -> None:
+    if updates:
+        session.execute(update(CustomerProfile), updates)
+        updates.clear()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.store.models import Base
 
-UPSERT_BATCH = 500  # rows per INSERT: SQLite allows 32766 bound parameters per statement
+UPSERT_BATCH = 5000  # rows per execute call: bounds the driver's buffers
 
 
 def make_engine(url: str) -> Engine:
@@ -49,22 +49,22 @@ def upsert(
 ) -> None:
     """Insert rows, or update the listed columns where `key` already exists.
 
-    With `update=None` existing rows are left untouched (insert-or-ignore). Rows go in
-    batches, so any number stays within the database's limit on bound parameters.
+    With `update=None` existing rows are left untouched (insert-or-ignore). Every row
+    must name the same columns: one statement is compiled (and cached) and executed with
+    all rows as parameters, batched by the driver (executemany / insertmanyvalues).
     """
     values = [dict(row) for row in rows]
+    if not values:
+        return
     columns = list(update) if update is not None else []
-    dialect_insert = _dialect_insert(session)
+    insert = _dialect_insert(session)(model)
+    statement = (
+        insert.on_conflict_do_update(index_elements=[key], set_={c: insert.excluded[c] for c in columns})
+        if columns
+        else insert.on_conflict_do_nothing(index_elements=[key])
+    )
     for start in range(0, len(values), UPSERT_BATCH):
-        insert = dialect_insert(model).values(values[start : start + UPSERT_BATCH])
-        statement = (
-            insert.on_conflict_do_update(
-                index_elements=[key], set_={c: getattr(insert.excluded, c) for c in columns}
-            )
-            if columns
-            else insert.on_conflict_do_nothing(index_elements=[key])
-        )
-        session.execute(statement)
+        session.execute(statement, values[start : start + UPSERT_BATCH])
 
 
 def _dialect_insert(session: Session) -> Any:

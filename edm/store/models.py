@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -166,8 +167,13 @@ class CustomerProfile(Base):
     last_order_at: Mapped[datetime | None]
     last_engaged_at: Mapped[datetime | None]
     computed_at: Mapped[datetime]
+    # how the customer engages (edm.engagement), refreshed before every campaign run
     contact_interval_days: Mapped[float | None]
     interval_updated_at: Mapped[datetime | None]
+    engagement_score: Mapped[float | None]
+    # long silence: only `reaches_sunset` campaigns (a server default: bulk profile writes leave it out)
+    sunset: Mapped[bool] = mapped_column(server_default=false())
+    best_hour: Mapped[int | None]  # the local hour they usually read at (send_time: optimal)
 
 
 class ProfileTransition(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Date, Float, String, literal
+from sqlalchemy import Date, Float, Integer, String, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -28,6 +28,26 @@ def _epoch_days_sqlite(element: epoch_days, compiler: SQLCompiler, **kw: Any) ->
 def _epoch_days_postgresql(element: epoch_days, compiler: SQLCompiler, **kw: Any) -> str:
     (moment,) = (compiler.process(c, **kw) for c in element.clauses)
     return f"CAST(EXTRACT(EPOCH FROM {moment}) / 86400 AS DOUBLE PRECISION)"
+
+
+class utc_hour(FunctionElement[int]):
+    """A UTC timestamp's hour of the day, 0-23."""
+
+    type = Integer()
+    name = "utc_hour"
+    inherit_cache = True
+
+
+@compiles(utc_hour, "sqlite")
+def _utc_hour_sqlite(element: utc_hour, compiler: SQLCompiler, **kw: Any) -> str:
+    (moment,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(strftime('%H', {moment}) AS INTEGER)"
+
+
+@compiles(utc_hour, "postgresql")
+def _utc_hour_postgresql(element: utc_hour, compiler: SQLCompiler, **kw: Any) -> str:
+    (moment,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(EXTRACT(HOUR FROM ({moment} AT TIME ZONE 'UTC')) AS INTEGER)"
 
 
 class month_day(FunctionElement[str]):

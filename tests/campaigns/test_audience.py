@@ -25,7 +25,8 @@ PEOPLE: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
              "account_manager": "李雷", "account_manager_email": "li.lei@example.com"},
             {"value_tier": "high", "lifecycle_stage": "mature", "loyalty": "loyal", "scale": "large",
              "order_count": 40, "revenue": Decimal("90000.00"), "probability_alive": 0.95,
-             "last_order": 10, "first_order": 1500, "engaged": 3, "mean_gap_days": 30.0}),
+             "last_order": 10, "first_order": 1500, "engaged": 3, "mean_gap_days": 30.0,
+             "engagement_score": 12.5}),
     "bob": ({"kind": "company", "locale": "en", "tags": "vip-lapsed",
              "attributes": {"region": "north", "employees": 40, "code": 7},
              "account_manager": "Mary Major", "account_manager_email": "Mary@example.com"},
@@ -37,7 +38,7 @@ PEOPLE: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
             {"value_tier": "low", "lifecycle_stage": "churned", "loyalty": "churned", "scale": "small",
              "order_count": 1, "revenue": Decimal("50.00"), "probability_alive": 0.05,
              "last_order": 500, "first_order": 500, "engaged": 400, "mean_gap_days": None,
-             "churn_kind": "full"}),
+             "churn_kind": "full", "sunset": True, "engagement_score": 0.0}),
     "dan": ({"kind": "person", "locale": "zh-CN"},
             {"value_tier": "low", "lifecycle_stage": "prospect", "loyalty": "general", "scale": "small",
              "order_count": 0, "revenue": Decimal("0.00"), "probability_alive": None,
@@ -126,6 +127,9 @@ def _who(sessions: sessionmaker[Session], rules: dict[str, Any]) -> set[str]:
         ({"engagement_level": "dormant"}, {"cat"}),  # 400 days ago
         ({"engagement_level": "never"}, {"bob", "dan"}),
         ({"engagement_level": ["cooling", "never"]}, {"bob", "dan"}),
+        ({"in_sunset": True}, {"cat"}),
+        ({"in_sunset": False}, {"ann", "bob", "dan"}),
+        ({"engagement_score": {"more_than": 1}}, {"ann"}),
         ({"any": [{"tiers": "high"}, {"stages": "churned"}]}, {"ann", "cat"}),
         ({"all": [{"kind": "company"}, {"not": {"tiers": "high"}}]}, {"bob"}),
         # unknown figures are false, so `not` of them is true: Dan never ordered

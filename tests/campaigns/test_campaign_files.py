@@ -40,11 +40,13 @@ def _error(load: Callable[[Path], object], path: Path) -> str:
 def test_bundled_campaigns_load() -> None:
     campaigns = load_campaigns(bundled_config_dir() / "campaigns")
     shipped = {"holiday_greeting", "spring_festival", "mid_autumn", "birthday", "anniversary",
-               "partial_churn", "welcome", "re_engagement", "win_back", "key_account_greeting"}
+               "partial_churn", "welcome", "re_engagement", "win_back", "key_account_greeting",
+               "re_permission"}
     assert set(campaigns) == shipped
     win_back = campaigns["win_back"].campaign
     assert win_back.audience.stages == ["churned"] and [s.after_days for s in win_back.follow_ups] == [14, 30]
     assert campaigns["key_account_greeting"].campaign.sender == "account_manager"
+    assert [n for n, f in campaigns.items() if f.campaign.reaches_sunset] == ["re_permission", "win_back"]
 
 
 def test_a_misspelled_key_names_file_line_and_suggests_the_key(tmp_path: Path) -> None:

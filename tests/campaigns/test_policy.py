@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.campaigns.timing import next_local_day, window_opening
 from edm.clock import FixedClock
-from edm.config import EngagementSettings, PolicySettings, SendWindow, Settings, SmtpSettings
+from edm.config import EngagementSettings, PolicySettings, SendWindow, Settings, SmtpSettings, TierCadence
 from edm.runner import run_campaigns
 from edm.store import Customer, CustomerProfile, OutboxMessage
 from tests.conftest import SmtpServer
@@ -62,8 +62,8 @@ def test_three_overlapping_campaigns_send_one_mail_per_customer_per_day(
         campaigns_dir=folder, secret_keys=(SecretStr("k" * 32),),
         smtp=SmtpSettings(host=smtp_server.host, port=smtp_server.port),
         # an interval shorter than the 3 hours until New York's next day: the policy alone decides
-        engagement=EngagementSettings(base_interval_days={"high": 0.1, "medium": 0.1, "low": 0.1},
-                                      min_interval_days=0.1),
+        engagement=EngagementSettings(cadence={tier: TierCadence(base_days=0.1, min_days=0.1, max_days=90)
+                                               for tier in ("high", "medium", "low")}),
         policy=PolicySettings(one_per_day=True),
     )
     report = asyncio.run(run_campaigns(settings, sessions, FixedClock(NOW)))

@@ -5,38 +5,47 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edm.config import EngagementSettings
-from edm.engagement import contact_interval, judged_reaction, may_contact
+from edm.config import EngagementSettings, TierCadence
+from edm.engagement import contact_interval, in_sunset, judged_reaction, may_contact
 
 RULES = EngagementSettings()
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
+MEDIUM = RULES.tier_cadence("medium")  # 14 days, between 7 and 60
+WIDE = TierCadence(base_days=14, min_days=3, max_days=90)
 
 
 def test_engaged_customers_are_contacted_sooner_and_silent_ones_later() -> None:
-    assert contact_interval(14, [True], RULES) == 7
-    assert contact_interval(14, [False], RULES) == 21
-    assert contact_interval(14, [True, True], RULES) == 3.5
-    assert contact_interval(14, [], RULES) == 14
+    assert contact_interval(WIDE, [True], RULES) == 7
+    assert contact_interval(WIDE, [False], RULES) == 17.5
+    assert contact_interval(WIDE, [True, True], RULES) == 3.5
+    assert contact_interval(WIDE, [], RULES) == 14
 
 
-def test_interval_stays_within_bounds() -> None:
-    assert contact_interval(14, [True] * 10, RULES) == RULES.min_interval_days
-    assert contact_interval(14, [False] * 20, RULES) == RULES.max_interval_days
+def test_each_tier_keeps_its_own_bounds() -> None:
+    high, low = RULES.tier_cadence("high"), RULES.tier_cadence("low")
+    assert contact_interval(high, [True] * 10, RULES) == 14  # key accounts: never more often than fortnightly
+    assert contact_interval(low, [True] * 10, RULES) == 3  # small customers: a batch cadence, down to 3 days
+    assert contact_interval(MEDIUM, [False] * 20, RULES) == 60
+    assert RULES.tier_cadence("unknown") == high  # an unlisted tier gets the longest base (the safe side)
 
 
-@given(st.floats(1, 60), st.lists(st.booleans(), max_size=40))
-def test_interval_is_always_within_bounds(base: float, history: list[bool]) -> None:
-    interval = contact_interval(base, history, RULES)
-    assert RULES.min_interval_days <= interval <= RULES.max_interval_days
+def test_asking_for_less_mail_stretches_the_interval_within_bounds() -> None:
+    assert contact_interval(MEDIUM, [], RULES, preference="less") == 28
+    assert contact_interval(MEDIUM, [True] * 5, RULES, preference="less") == 14  # never below the base
+    assert contact_interval(MEDIUM, [False] * 20, RULES, preference="less") == 120
 
 
-@given(st.floats(1, 60), st.lists(st.booleans(), max_size=20))
-def test_one_more_reaction_never_lengthens_and_one_more_silence_never_shortens(
-    base: float, history: list[bool]
-) -> None:
-    interval = contact_interval(base, history, RULES)
-    assert contact_interval(base, [*history, True], RULES) <= interval
-    assert contact_interval(base, [*history, False], RULES) >= interval
+@given(st.floats(1, 60), st.floats(1, 60), st.lists(st.booleans(), max_size=40))
+def test_interval_is_always_within_the_tiers_bounds(low: float, span: float, history: list[bool]) -> None:
+    cadence = TierCadence(base_days=low + span / 2, min_days=low, max_days=low + span)
+    assert low <= contact_interval(cadence, history, RULES) <= low + span
+
+
+@given(st.lists(st.booleans(), max_size=20))
+def test_one_more_reaction_never_lengthens_and_one_more_silence_never_shortens(history: list[bool]) -> None:
+    interval = contact_interval(WIDE, history, RULES)
+    assert contact_interval(WIDE, [*history, True], RULES) <= interval
+    assert contact_interval(WIDE, [*history, False], RULES) >= interval
 
 
 def test_a_fresh_mail_is_not_judged_ignored_yet() -> None:
@@ -50,3 +59,13 @@ def test_may_contact_only_after_the_interval() -> None:
     assert may_contact(None, 7, NOW)
     assert not may_contact(last, 7, NOW)
     assert may_contact(last, 5, NOW)
+
+
+def test_sunset_after_a_whole_period_of_mail_without_a_signal() -> None:
+    long_ago, recently = NOW - timedelta(days=400), NOW - timedelta(days=30)
+    assert in_sunset(long_ago, None, NOW, 180)
+    assert in_sunset(long_ago, NOW - timedelta(days=181), NOW, 180)
+    assert not in_sunset(long_ago, NOW - timedelta(days=179), NOW, 180)  # read something recently
+    assert not in_sunset(recently, None, NOW, 180)  # not mailed long enough to judge
+    assert not in_sunset(None, None, NOW, 180)  # never mailed
+    assert not in_sunset(long_ago, None, NOW, None)  # sunset switched off

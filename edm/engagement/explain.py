@@ -1,0 +1,72 @@
+"""Why a customer is written to as often as they are: the score, the interval, the next date.
+
+A pure function over facts gathered by the customer card (`edm.customers.card`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from edm.config import EngagementSettings
+from edm.engagement.interval import LESS_MAIL
+
+Line = tuple[str, str, str]  # what, value, why
+
+
+@dataclass(frozen=True)
+class EngagementFacts:
+    """What the customer did (people only, never proxies) and what the last refresh stored."""
+
+    tier: str
+    timezone: str
+    score: float | None
+    interval_days: float | None
+    best_hour: int | None
+    sunset: bool
+    paused_until: datetime | None
+    preference: str | None
+    opens: int  # within the score's history (a year)
+    clicks: int
+    orders: int
+    mails_read: int  # sent mails a person opened or clicked
+    mails_ignored: int
+    last_contact: datetime | None  # the last marketing mail queued or sent
+
+
+def explain_engagement(facts: EngagementFacts, rules: EngagementSettings, now: datetime) -> list[Line]:
+    cadence = rules.tier_cadence(facts.tier)
+    interval = facts.interval_days if facts.interval_days is not None else cadence.base_days
+    lines: list[Line] = []
+    weights = ", ".join(f"{kind} {weight:g}" for kind, weight in rules.score_weights.items())
+    lines.append((
+        "engagement score", "-" if facts.score is None else f"{facts.score:g}",
+        f"{facts.opens} opens, {facts.clicks} clicks, {facts.orders} orders in the last year, "
+        f"weighted {weights}, halved every {rules.half_life_days:g} days",
+    ))
+    why = (f"{facts.tier} tier starts at {cadence.base_days:g} days (bounds {cadence.min_days:g}-"
+           f"{cadence.max_days:g}); {facts.mails_read} mails read (x{rules.engaged_factor:g} each), "
+           f"{facts.mails_ignored} ignored (x{rules.ignored_factor:g} each)")
+    if facts.preference == LESS_MAIL:
+        why += f"; asked for less mail (x{rules.less_mail_factor:g})"
+    lines.append(("contact interval", f"{interval:g} days", why))
+    lines.append(_next_date(facts, interval, rules, now))
+    hour = "-" if facts.best_hour is None else f"{facts.best_hour:02d}:00 {facts.timezone}"
+    lines.append(("usual reading hour", hour, "their own opens and clicks, leaning on everyone's when few "
+                  "(used by campaigns with send_time: optimal)"))
+    return lines
+
+
+def _next_date(facts: EngagementFacts, interval: float, rules: EngagementSettings, now: datetime) -> Line:
+    if facts.sunset:
+        return ("next marketing mail", "sunset",
+                f"no open, click or order in {rules.sunset_after_days} days of mail: only campaigns with "
+                "reaches_sunset (win-back, re-permission) write")
+    if facts.paused_until is not None and facts.paused_until > now:
+        return ("next marketing mail", f"{facts.paused_until:%Y-%m-%d}", "paused by the customer until then")
+    if facts.last_contact is None:
+        return ("next marketing mail", "now", "never mailed")
+    eligible = facts.last_contact + timedelta(days=interval)
+    when = "now" if eligible <= now else f"{eligible:%Y-%m-%d %H:%M} UTC"
+    return ("next marketing mail", when,
+            f"last marketing mail {facts.last_contact:%Y-%m-%d %H:%M} UTC + {interval:g} days")
