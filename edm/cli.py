@@ -563,7 +563,7 @@ def format_delivery(summary: SendSummary) -> str:
 
 @main.group()
 def track() -> None:
-    """The tracking server: open pixel, click redirect, unsubscribe."""
+    """The tracking server: open pixel, click redirect, unsubscribe and preferences."""
 
 
 @track.command()
@@ -578,8 +578,9 @@ def serve(host: str | None, port: int | None, settings: Settings) -> None:
     from edm.runner import open_store
     from edm.tracking import create_tracking_app, serve_forever
 
-    app = create_tracking_app(open_store(settings), settings.signing_keys(), SystemClock())
-    serve_forever(app, host or settings.tracking.host, port or settings.tracking.port)
+    app = create_tracking_app(open_store(settings), settings.signing_keys(), SystemClock(), settings.tracking)
+    serve_forever(app, host or settings.tracking.host, port or settings.tracking.port,
+                  forwarded_allow_ips=settings.tracking.forwarded_allow_ips)
 
 
 @main.group()

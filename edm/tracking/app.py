@@ -1,32 +1,41 @@
-"""The tracking server: open pixel, click redirect, unsubscribe page and RFC 8058 one-click POST.
+"""The tracking server: open pixel, click redirect, unsubscribe and preference pages, RFC 8058
+one-click POST, and /healthz.
 
 Every route trusts only the signed token in its path: a token that does not verify, is of
-the wrong kind, or names no known customer gets a 404 and nothing is written. Database
-writes are synchronous SQLAlchemy, so they run in the thread pool, off the event loop.
+the wrong kind, or names no known customer (or someone else's mail) gets a 404 and nothing
+is written. Opens and clicks go through the batched writer (ingest.py) and are answered once
+stored; the rarer unsubscribes and preferences are written directly, in the thread pool.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Sequence
-from html import escape
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from urllib.parse import parse_qs
 
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from edm.clock import Clock
-from edm.tracking.events import customer_email, record_event, unsubscribe
+from edm.config import TrackingSettings
+from edm.tracking import events, pages
+from edm.tracking.events import Hit, Recipient
+from edm.tracking.ingest import EventWriter, IngestError
 from edm.tracking.links import Kind, Link, read_token
+from edm.tracking.machine import MachineRules
 
 log = logging.getLogger(__name__)
 
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0", "Pragma": "no-cache"}
+FORM_MAX_BYTES = 1024  # the preference form has two short fields
 
 
 class PixelResponse(Response):
@@ -49,9 +58,9 @@ class ClickRedirect(RedirectResponse):
 class PageResponse(HTMLResponse):
     """A small page for people; not cached, not indexed, and leaking no token via Referer."""
 
-    def __init__(self, content: str) -> None:
+    def __init__(self, content: str, status_code: int = 200) -> None:
         headers = {**NO_STORE, "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
-        super().__init__(content, headers=headers)
+        super().__init__(content, status_code=status_code, headers=headers)
 
 
 class NotFound(PlainTextResponse):
@@ -59,37 +68,54 @@ class NotFound(PlainTextResponse):
         super().__init__("not found", status_code=404, headers=NO_STORE)
 
 
+class Unavailable(PlainTextResponse):
+    """The event could not be stored: say so, so the client may retry, rather than pretend."""
+
+    def __init__(self) -> None:
+        super().__init__("try again later", status_code=503, headers={**NO_STORE, "Retry-After": "30"})
+
+
 def create_tracking_app(
-    sessions: sessionmaker[Session], keys: Sequence[bytes], clock: Clock
+    sessions: sessionmaker[Session],
+    keys: Sequence[bytes],
+    clock: Clock,
+    settings: TrackingSettings | None = None,
 ) -> Starlette:
-    """The ASGI app; `keys` are the link-signing keys, newest first (any of them verifies)."""
+    """The ASGI app; `keys` are the link-signing keys, newest first (any of them verifies).
+
+    Serve it with lifespan on (edm.tracking.server does), so shutdown stores what is queued.
+    The event writer is `app.state.events`.
+    """
     keys = tuple(keys)
+    settings = settings or TrackingSettings()
+    rules = MachineRules.build(
+        extra_networks=settings.proxy_networks,
+        extra_agents=settings.machine_agents,
+        scanner_seconds=settings.scanner_seconds,
+    )
+    writer = EventWriter(sessions, rules, batch_size=settings.batch_size)
 
     def link_of(request: Request, kind: Kind) -> Link | None:
         return read_token(request.path_params["token"], keys, kind)
 
-    def user_agent(request: Request) -> str | None:
-        return request.headers.get("user-agent")
+    async def hit(request: Request, link: Link, kind: str) -> Response | None:
+        """Store the open or click; None when stored, else the response to give instead."""
+        client = request.client
+        event = Hit(kind, link.customer_id, link.outbox_id, clock.now(), link.url,
+                    request.headers.get("user-agent"), client.host if client else None)
+        try:
+            stored = await writer.record(event)
+        except IngestError:
+            return Unavailable()
+        return None if stored else NotFound()
 
-    def record(link: Link, kind: str, agent: str | None) -> bool:
-        with sessions.begin() as session:
-            return record_event(
-                session,
-                kind=kind,
-                customer_id=link.customer_id,
-                outbox_id=link.outbox_id,
-                occurred_at=clock.now(),
-                url=link.url,
-                user_agent=agent,
-            )
-
-    def email_of(link: Link) -> str | None:
+    def recipient_of(link: Link) -> Recipient | None:
         with sessions() as session:
-            return customer_email(session, link.customer_id)
+            return events.recipient(session, link.customer_id, link.outbox_id)
 
     def unsubscribe_now(link: Link, agent: str | None) -> str | None:
         with sessions.begin() as session:
-            return unsubscribe(
+            return events.unsubscribe(
                 session,
                 customer_id=link.customer_id,
                 outbox_id=link.outbox_id,
@@ -99,77 +125,109 @@ def create_tracking_app(
 
     async def open_pixel(request: Request) -> Response:
         link = link_of(request, "o")
-        if link is None or not await run_in_threadpool(record, link, "open", user_agent(request)):
+        if link is None:
             return NotFound()
-        return PixelResponse()
+        return await hit(request, link, "open") or PixelResponse()
 
     async def click(request: Request) -> Response:
         link = link_of(request, "c")
         if link is None or link.url is None:
             return NotFound()
-        if not await run_in_threadpool(record, link, "click", user_agent(request)):
-            return NotFound()
-        return ClickRedirect(link.url)
+        return await hit(request, link, "click") or ClickRedirect(link.url)
 
     async def unsubscribe_page(request: Request) -> Response:
         """Only asks: link scanners fetch GETs, and must not unsubscribe anyone."""
         link = link_of(request, "u")
         if link is None:
             return NotFound()
-        email = await run_in_threadpool(email_of, link)
-        return NotFound() if email is None else PageResponse(confirm_page(email))
+        person = await run_in_threadpool(recipient_of, link)
+        if person is None:
+            return NotFound()
+        language = pages.language_of(person.locale)
+        return PageResponse(pages.confirm_page(person.email, language, request.path_params["token"]))
 
     async def unsubscribe_post(request: Request) -> Response:
         """The page's button and RFC 8058 one-click (`List-Unsubscribe=One-Click`) land here."""
         link = link_of(request, "u")
         if link is None:
             return NotFound()
-        email = await run_in_threadpool(unsubscribe_now, link, user_agent(request))
+        person = await run_in_threadpool(recipient_of, link)
+        if person is None:
+            return NotFound()
+        email = await run_in_threadpool(unsubscribe_now, link, request.headers.get("user-agent"))
         if email is None:
             return NotFound()
         log.info("unsubscribed customer=%d outbox=%d", link.customer_id, link.outbox_id)
-        return PageResponse(done_page(email))
+        return PageResponse(pages.done_page(email, pages.language_of(person.locale)))
+
+    async def preferences_post(request: Request) -> Response:
+        """Pause marketing for 30/60/90 days, or ask for less: the gentler way out."""
+        link = link_of(request, "u")
+        if link is None:
+            return NotFound()
+        person = await run_in_threadpool(recipient_of, link)
+        if person is None:
+            return NotFound()
+        language = pages.language_of(person.locale)
+        choice = _choice(await _form(request))
+        if choice is None:
+            return PageResponse(pages.bad_choice_page(language), status_code=400)
+        paused_until = await run_in_threadpool(save_preference, link, choice)
+        log.info("preference customer=%d choice=%s", link.customer_id, choice)
+        return PageResponse(pages.saved_page(person.email, language, paused_until))
+
+    def save_preference(link: Link, choice: int | str) -> datetime | None:
+        """When the pause ends (None for "less")."""
+        with sessions.begin() as session:
+            if isinstance(choice, int):
+                return events.pause(session, customer_id=link.customer_id, days=choice, now=clock.now())
+            events.ask_for_less(session, customer_id=link.customer_id)
+            return None
 
     async def healthz(_request: Request) -> Response:
-        return PlainTextResponse("ok")
+        return JSONResponse({"status": "ok", "queue": writer.depth}, headers=NO_STORE)
 
-    return Starlette(
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await writer.aclose()
+            log.info("event writer closed batches=%d stored=%d", writer.batches, writer.stored)
+
+    app = Starlette(
         routes=[
             Route("/o/{token}.gif", open_pixel, methods=["GET"]),
             Route("/c/{token}", click, methods=["GET"]),
             Route("/u/{token}", unsubscribe_page, methods=["GET"]),
             Route("/u/{token}", unsubscribe_post, methods=["POST"]),
+            Route("/u/{token}/preferences", preferences_post, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
-        ]
+        ],
+        lifespan=lifespan,
     )
+    app.state.events = writer
+    return app
 
 
-def confirm_page(email: str) -> str:
-    """The GET page: a button that POSTs back to the same URL."""
-    shown = escape(email)
-    return _page(
-        "Unsubscribe · 退订",
-        f"<p>Stop sending email to <strong>{shown}</strong>?</p>"
-        f"<p>不再向 <strong>{shown}</strong> 发送邮件？</p>"
-        '<form method="post"><button type="submit">Unsubscribe · 退订</button></form>',
-    )
+async def _form(request: Request) -> dict[str, list[str]]:
+    """An urlencoded body of at most FORM_MAX_BYTES (anything longer is no form of ours)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_MAX_BYTES:
+            return {}
+    try:
+        return parse_qs(body.decode("ascii"), max_num_fields=4)
+    except (UnicodeDecodeError, ValueError):
+        return {}
 
 
-def done_page(email: str) -> str:
-    shown = escape(email)
-    return _page(
-        "Unsubscribed · 已退订",
-        f"<p><strong>{shown}</strong> will receive no more email from us.</p>"
-        f"<p><strong>{shown}</strong> 将不会再收到我们的邮件。</p>",
-    )
-
-
-def _page(title: str, body: str) -> str:
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>body{{font-family:system-ui,sans-serif;"
-        "max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.6}"
-        "button{font-size:1rem;padding:.5rem 1.5rem}</style></head>"
-        f"<body><h1>{escape(title)}</h1>{body}</body></html>"
-    )
+def _choice(form: dict[str, list[str]]) -> int | str | None:
+    """A pause in days (one of events.PAUSE_DAYS), "less", or None for anything else."""
+    pause, frequency = form.get("pause", []), form.get("frequency", [])
+    if len(pause) + len(frequency) != 1:
+        return None
+    if pause:
+        return int(pause[0]) if pause[0] in {str(d) for d in events.PAUSE_DAYS} else None
+    return events.LESS if frequency[0] == events.LESS else None

@@ -1,19 +1,92 @@
-"""Recording what recipients did: append an event, and for unsubscribes suppress the address.
+"""Recording what recipients did: opens and clicks in batches, unsubscribes, preferences.
 
-Kept apart from the HTTP routes so that writes can later be batched without touching them.
-Nothing is written for a customer that does not exist; the result says so.
+Kept apart from the HTTP routes (which only verify tokens) and from the batching (ingest.py).
+Nothing is written for a customer that does not exist, nor for a token pairing a customer
+with someone else's mail; the result says so and the route answers 404.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from edm.store import Customer, Event, OutboxMessage
 from edm.suppression import UNSUBSCRIBED, suppress
+from edm.tracking.machine import DEFAULT_RULES, MachineRules, is_machine
 
 USER_AGENT_MAX = 500  # the width of events.user_agent
+PAUSE_DAYS = (30, 60, 90)  # what the preference page offers
+LESS = "less"  # Customer.frequency_preference: stretch the contact interval
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """An open or click as the server saw it, before it is checked and stored."""
+
+    kind: str  # "open" or "click"
+    customer_id: int
+    outbox_id: int
+    occurred_at: datetime
+    url: str | None = None
+    user_agent: str | None = None
+    ip: str | None = None
+
+
+def record_hits(session: Session, hits: Sequence[Hit], rules: MachineRules = DEFAULT_RULES) -> list[bool]:
+    """Append the valid hits as events in one statement; per hit, whether it was stored.
+
+    A hit is refused when its customer does not exist or its mail belongs to another
+    customer. A mail whose row is gone is recorded with no outbox id: the customer's
+    action still counts. Each event is flagged `machine` by `rules` (edm.tracking.machine).
+    """
+    if not hits:
+        return []
+    mails = {
+        row.id: row
+        for row in session.execute(
+            select(OutboxMessage.id, OutboxMessage.customer_id, OutboxMessage.sent_at)
+            .where(OutboxMessage.id.in_({hit.outbox_id for hit in hits}))
+        )
+    }
+    # a mail's customer exists (a foreign key); look up only those whose mail row is gone
+    known = {mail.customer_id for mail in mails.values()}
+    unsure = {hit.customer_id for hit in hits if hit.outbox_id not in mails} - known
+    if unsure:
+        known.update(session.scalars(select(Customer.id).where(Customer.id.in_(unsure))))
+    stored: list[bool] = []
+    rows: list[dict[str, object]] = []
+    for hit in hits:
+        mail = mails.get(hit.outbox_id)
+        if hit.customer_id not in known or (mail is not None and mail.customer_id != hit.customer_id):
+            stored.append(False)
+            continue
+        seconds = _seconds_since_sent(hit.occurred_at, mail.sent_at) if mail is not None else None
+        rows.append({
+            "kind": hit.kind,
+            "customer_id": hit.customer_id,
+            "outbox_id": hit.outbox_id if mail is not None else None,
+            "occurred_at": hit.occurred_at,
+            "url": hit.url,
+            "user_agent": _clip(hit.user_agent),
+            "machine": is_machine(hit.user_agent, hit.ip, seconds, rules),
+        })
+        stored.append(True)
+    if rows:
+        session.execute(insert(Event), rows)
+    return stored
+
+
+def _seconds_since_sent(at: datetime, sent_at: datetime | None) -> float:
+    """A mail with no send time yet is being sent right now: whoever opens it is that quick."""
+    return 0.0 if sent_at is None else (at - sent_at).total_seconds()
+
+
+def _clip(user_agent: str | None) -> str | None:
+    return user_agent[:USER_AGENT_MAX] if user_agent else None
 
 
 def record_event(
@@ -26,20 +99,21 @@ def record_event(
     url: str | None = None,
     user_agent: str | None = None,
 ) -> bool:
-    """Append one event. An outbox id whose row is gone is recorded as None, not refused:
-    the customer's action still counts even if the mail's row was pruned."""
+    """Append one event written by a person's deliberate action (an unsubscribe); checked as
+    `record_hits` checks, never flagged machine."""
     if session.get(Customer, customer_id) is None:
         return False
-    if outbox_id is not None and session.get(OutboxMessage, outbox_id) is None:
-        outbox_id = None
+    mail = session.get(OutboxMessage, outbox_id) if outbox_id is not None else None
+    if mail is not None and mail.customer_id != customer_id:
+        return False
     session.add(
         Event(
             kind=kind,
             customer_id=customer_id,
-            outbox_id=outbox_id,
+            outbox_id=outbox_id if mail is not None else None,
             occurred_at=occurred_at,
             url=url,
-            user_agent=user_agent[:USER_AGENT_MAX] if user_agent else None,
+            user_agent=_clip(user_agent),
         )
     )
     return True
@@ -51,6 +125,25 @@ def customer_email(session: Session, customer_id: int) -> str | None:
     return None if customer is None else customer.email
 
 
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Who a page is for: what to show and in which language."""
+
+    email: str
+    locale: str
+    paused_until: datetime | None
+    frequency_preference: str | None
+
+
+def recipient(session: Session, customer_id: int, outbox_id: int) -> Recipient | None:
+    """The customer behind a link, or None when there is none or the mail is someone else's."""
+    customer = session.get(Customer, customer_id)
+    mail = session.get(OutboxMessage, outbox_id)
+    if customer is None or (mail is not None and mail.customer_id != customer_id):
+        return None
+    return Recipient(customer.email, customer.locale, customer.paused_until, customer.frequency_preference)
+
+
 def unsubscribe(
     session: Session,
     *,
@@ -60,22 +153,46 @@ def unsubscribe(
     user_agent: str | None = None,
 ) -> str | None:
     """Record the unsubscribe and suppress the customer's address (and the address the mail
-    went to, if that differs); the customer's address, or None when there is no such customer.
-    Idempotent: an address already suppressed stays as it was."""
+    went to, if that differs); the customer's address, or None when there is no such customer
+    or the mail is someone else's. Idempotent: an address already suppressed stays as it was."""
     email = customer_email(session, customer_id)
     if email is None:
         return None
-    addresses = {email}
-    outbox = session.get(OutboxMessage, outbox_id) if outbox_id is not None else None
-    if outbox is not None and outbox.customer_id == customer_id:
-        addresses.add(outbox.to_address)
-    record_event(
+    if not record_event(
         session,
         kind="unsubscribe",
         customer_id=customer_id,
         outbox_id=outbox_id,
         occurred_at=occurred_at,
         user_agent=user_agent,
-    )
+    ):
+        return None
+    addresses = {email}
+    outbox = session.get(OutboxMessage, outbox_id) if outbox_id is not None else None
+    if outbox is not None:
+        addresses.add(outbox.to_address)
     suppress(session, addresses, UNSUBSCRIBED, occurred_at)
     return email
+
+
+def pause(session: Session, *, customer_id: int, days: int, now: datetime) -> datetime | None:
+    """No marketing mail for `days` from `now` (one of PAUSE_DAYS); when it ends, or None when
+    there is no such customer. A longer pause already asked for is kept."""
+    if days not in PAUSE_DAYS:
+        raise ValueError(f"a pause is one of {PAUSE_DAYS} days, not {days}")
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        return None
+    until = now + timedelta(days=days)
+    if customer.paused_until is None or customer.paused_until < until:
+        customer.paused_until = until
+    return customer.paused_until
+
+
+def ask_for_less(session: Session, *, customer_id: int) -> bool:
+    """Mark the customer as wanting less mail (edm.engagement stretches their interval)."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        return False
+    customer.frequency_preference = LESS
+    return True

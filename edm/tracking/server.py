@@ -1,4 +1,10 @@
-"""Running the tracking app under uvicorn: in a background thread (demo, tests) or for good."""
+"""Running the tracking app under uvicorn: in a background thread (demo, tests) or for good.
+
+Lifespan is on, so a graceful stop (Ctrl-C, SIGTERM, leaving `serve_in_background`) lets
+requests in flight finish and then stores every queued event before the server exits.
+`forwarded_allow_ips` are the reverse proxies whose X-Forwarded-For gives the client's
+address (the machine-open rules look at it).
+"""
 
 from __future__ import annotations
 
@@ -11,12 +17,17 @@ import uvicorn
 from starlette.types import ASGIApp
 
 START_TIMEOUT_SECONDS = 10.0
+STOP_TIMEOUT_SECONDS = 60.0  # requests in flight finish and queued events are stored
+LOOPBACK = "127.0.0.1,::1"
 
 
 @contextmanager
-def serve_in_background(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def serve_in_background(
+    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *, forwarded_allow_ips: str = LOOPBACK
+) -> Iterator[str]:
     """Serve `app` in a daemon thread; yields its base URL (port 0 picks a free port)."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+                            forwarded_allow_ips=forwarded_allow_ips)
     server = uvicorn.Server(config)
 
     def run() -> None:
@@ -37,12 +48,13 @@ def serve_in_background(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) ->
         yield f"http://{_reachable(bound_host)}:{bound_port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=START_TIMEOUT_SECONDS)
+        thread.join(timeout=STOP_TIMEOUT_SECONDS)
 
 
-def serve_forever(app: ASGIApp, host: str, port: int) -> None:
+def serve_forever(app: ASGIApp, host: str, port: int, *, forwarded_allow_ips: str = LOOPBACK) -> None:
     """Serve `app` until interrupted (Ctrl-C / SIGTERM): `edm track serve`."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="off")
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="on",
+                            forwarded_allow_ips=forwarded_allow_ips)
     uvicorn.Server(config).run()
 
 

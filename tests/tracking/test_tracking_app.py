@@ -1,79 +1,34 @@
+"""The tracking server over real HTTP (uvicorn on loopback), against a real SQLite file."""
+
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.campaigns.planner import plan_campaign
+from edm.campaigns.rules import Match
+from edm.campaigns.schema import Campaign
 from edm.clock import FixedClock
-from edm.store import Customer, Event, OutboxMessage, Suppression
+from edm.config import EngagementSettings
+from edm.store import CustomerProfile
 from edm.tracking import TrackingLinks, create_tracking_app, serve_in_background, sign, unsubscribe
+from tests.tracking.conftest import (
+    KEY,
+    NOW,
+    OLD_KEY,
+    SHOP,
+    Mail,
+    add_mail,
+    stored_events,
+    suppressions,
+)
 
-NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
-KEY, OLD_KEY = b"current-signing-key", b"previous-signing-key"
-SHOP = "https://shop.example.com/spring?utm_source=edm&x=1#top"
 NO_CACHE = "no-store, no-cache, must-revalidate, max-age=0"
-
-
-@dataclass(frozen=True)
-class Mail:
-    customer_id: int
-    outbox_id: int
-
-
-def _add_mail(sessions: sessionmaker[Session], email: str = "wang@example.com") -> Mail:
-    with sessions.begin() as session:
-        customer = Customer(
-            external_id=email, name="王芳", email=email, kind="person", created_at=NOW
-        )
-        session.add(customer)
-        session.flush()
-        outbox = OutboxMessage(
-            key=f"win_back:0:{customer.id}", campaign="win_back", step=0,
-            customer_id=customer.id, occurrence=date(2026, 11, 24), to_address=email,
-            state="sent", attempts=1, next_attempt_at=NOW, created_at=NOW,
-        )
-        session.add(outbox)
-        session.flush()
-        return Mail(customer.id, outbox.id)
-
-
-def _events(sessions: sessionmaker[Session]) -> list[Event]:
-    with sessions() as session:
-        return list(session.scalars(select(Event).order_by(Event.id)))
-
-
-def _suppressions(sessions: sessionmaker[Session]) -> list[Suppression]:
-    with sessions() as session:
-        return list(session.scalars(select(Suppression)))
-
-
-@pytest.fixture
-def mail(sessions: sessionmaker[Session]) -> Mail:
-    return _add_mail(sessions)
-
-
-@pytest.fixture
-def base_url(sessions: sessionmaker[Session]) -> Iterator[str]:
-    app = create_tracking_app(sessions, [KEY, OLD_KEY], FixedClock(NOW))
-    with serve_in_background(app) as url:
-        yield url
-
-
-@pytest.fixture
-def http(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(follow_redirects=False, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-def links(base_url: str) -> TrackingLinks:
-    return TrackingLinks(base_url, [KEY, OLD_KEY])
+RETIRED_KEY = b"a-key-taken-out-of-rotation"
 
 
 def test_pixel_is_an_uncached_gif_and_records_one_open(
@@ -87,10 +42,11 @@ def test_pixel_is_an_uncached_gif_and_records_one_open(
     assert response.content.startswith(b"GIF89a") and response.content[6:10] == b"\x01\x00\x01\x00"
     assert response.headers["cache-control"] == NO_CACHE
     assert response.headers["pragma"] == "no-cache"
-    [event] = _events(sessions)
+    [event] = stored_events(sessions)
     assert (event.kind, event.customer_id, event.outbox_id) == ("open", mail.customer_id,
                                                                 mail.outbox_id)
     assert event.occurred_at == NOW and event.user_agent == "Thunderbird/128"
+    assert event.machine is False
 
 
 def test_click_redirects_to_the_sealed_url_and_records_it(
@@ -100,8 +56,9 @@ def test_click_redirects_to_the_sealed_url_and_records_it(
 
     assert response.status_code == 302
     assert response.headers["location"] == SHOP
-    [event] = _events(sessions)
-    assert (event.kind, event.url, event.outbox_id) == ("click", SHOP, mail.outbox_id)
+    assert response.headers["referrer-policy"] == "no-referrer"
+    [event] = stored_events(sessions)
+    assert (event.kind, event.url, event.outbox_id, event.machine) == ("click", SHOP, mail.outbox_id, False)
 
 
 def test_the_query_string_cannot_redirect_anywhere_else(
@@ -143,11 +100,40 @@ def test_bad_tokens_get_404_and_write_nothing(
     for url in bad_gets:
         assert http.get(url).status_code == 404, url
     for url in [f"{base_url}/u/{pixel_token}", f"{base_url}/u/{click_token}",
-                stranger.unsubscribe_url(*ids), ghost.unsubscribe_url(mail.outbox_id, 999_999)]:
+                stranger.unsubscribe_url(*ids), ghost.unsubscribe_url(mail.outbox_id, 999_999),
+                f"{base_url}/u/{pixel_token}/preferences"]:
         assert http.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 404, url
 
-    assert _events(sessions) == []
-    assert _suppressions(sessions) == []
+    assert stored_events(sessions) == []
+    assert suppressions(sessions) == []
+
+
+def test_a_key_taken_out_of_rotation_no_longer_verifies(
+    http: httpx.Client, base_url: str, mail: Mail, sessions: sessionmaker[Session]
+) -> None:
+    retired = TrackingLinks(base_url, [RETIRED_KEY])
+    ids = (mail.outbox_id, mail.customer_id)
+    assert http.get(retired.open_url(*ids)).status_code == 404
+    assert http.get(retired.click_url(*ids, SHOP)).status_code == 404
+    assert http.get(retired.unsubscribe_url(*ids)).status_code == 404
+    assert http.post(retired.unsubscribe_url(*ids)).status_code == 404
+    assert stored_events(sessions) == [] and suppressions(sessions) == []
+
+
+def test_a_token_pairing_one_customer_with_anothers_mail_writes_nothing(
+    http: httpx.Client, base_url: str, mail: Mail, sessions: sessionmaker[Session]
+) -> None:
+    """Validly signed (say, by a bug): customer A with B's outbox id is still refused."""
+    other = add_mail(sessions, "li@example.com")
+    crossed = TrackingLinks(base_url, [KEY])
+    for url in (crossed.open_url(other.outbox_id, mail.customer_id),
+                crossed.click_url(other.outbox_id, mail.customer_id, SHOP),
+                crossed.unsubscribe_url(other.outbox_id, mail.customer_id)):
+        assert http.get(url).status_code == 404, url
+    unsubscribe_url = crossed.unsubscribe_url(other.outbox_id, mail.customer_id)
+    assert http.post(unsubscribe_url).status_code == 404
+    assert http.post(f"{unsubscribe_url}/preferences", data={"pause": "30"}).status_code == 404
+    assert stored_events(sessions) == [] and suppressions(sessions) == []
 
 
 def test_links_signed_with_an_old_key_still_work_after_rotation(
@@ -156,7 +142,48 @@ def test_links_signed_with_an_old_key_still_work_after_rotation(
     before_rotation = TrackingLinks(base_url, [OLD_KEY])
     response = http.get(before_rotation.click_url(mail.outbox_id, mail.customer_id, SHOP))
     assert response.status_code == 302 and response.headers["location"] == SHOP
-    assert [e.kind for e in _events(sessions)] == ["click"]
+    assert http.get(before_rotation.open_url(mail.outbox_id, mail.customer_id)).status_code == 200
+    assert [e.kind for e in stored_events(sessions)] == ["click", "open"]
+
+
+def test_an_open_for_a_pruned_mail_still_counts_for_the_customer(
+    http: httpx.Client, links: TrackingLinks, mail: Mail, sessions: sessionmaker[Session]
+) -> None:
+    assert http.get(links.open_url(987_654, mail.customer_id)).status_code == 200
+    [event] = stored_events(sessions)
+    assert (event.customer_id, event.outbox_id, event.machine) == (mail.customer_id, None, False)
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({"User-Agent": "Mozilla/5.0"}, "Apple Mail Privacy Protection's bare agent"),
+        ({"User-Agent": "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com "
+                        "GoogleImageProxy)"}, "Gmail's image proxy"),
+        ({"User-Agent": "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html"},
+         "Yahoo's image proxy"),
+        ({"User-Agent": "Thunderbird/128", "X-Forwarded-For": "17.58.101.9"}, "from Apple's network"),
+    ],
+)
+def test_proxy_opens_are_recorded_as_machine(
+    http: httpx.Client, links: TrackingLinks, mail: Mail, sessions: sessionmaker[Session],
+    headers: dict[str, str], reason: str,
+) -> None:
+    assert http.get(links.open_url(mail.outbox_id, mail.customer_id), headers=headers).status_code == 200
+    [event] = stored_events(sessions)
+    assert (event.kind, event.machine) == ("open", True), reason
+
+
+def test_a_click_seconds_after_sending_is_a_scanners(
+    http: httpx.Client, links: TrackingLinks, sessions: sessionmaker[Session]
+) -> None:
+    fresh = add_mail(sessions, "new@example.com", sent_at=NOW - timedelta(seconds=3))
+    sending = add_mail(sessions, "busy@example.com", sent_at=None)  # the sender has not recorded it yet
+    for mail in (fresh, sending):
+        response = http.get(links.click_url(mail.outbox_id, mail.customer_id, SHOP),
+                            headers={"User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/130"})
+        assert response.status_code == 302
+    assert [(e.kind, e.machine) for e in stored_events(sessions)] == [("click", True)] * 2
 
 
 def test_the_unsubscribe_page_asks_but_does_not_unsubscribe(
@@ -167,8 +194,20 @@ def test_the_unsubscribe_page_asks_but_does_not_unsubscribe(
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert '<form method="post">' in response.text and "Unsubscribe" in response.text
-    assert "退订" in response.text and "wang@example.com" in response.text
-    assert _events(sessions) == [] and _suppressions(sessions) == []
+    assert "Pause for 30 days" in response.text and "wang@example.com" in response.text
+    assert '<html lang="en">' in response.text and "退订" not in response.text
+    assert stored_events(sessions) == [] and suppressions(sessions) == []
+
+
+def test_a_chinese_customer_gets_the_page_in_chinese(
+    http: httpx.Client, links: TrackingLinks, sessions: sessionmaker[Session]
+) -> None:
+    mail = add_mail(sessions, "zhao@example.cn", locale="zh-CN")
+    url = links.unsubscribe_url(mail.outbox_id, mail.customer_id)
+    page = http.get(url).text
+    assert '<html lang="zh-CN">' in page and "退订" in page and "暂停 30 天" in page
+    assert "Unsubscribe" not in page
+    assert "已退订" in http.post(url).text
 
 
 def test_posting_unsubscribes_and_twice_is_fine(
@@ -178,52 +217,66 @@ def test_posting_unsubscribes_and_twice_is_fine(
     for _ in range(2):
         response = http.post(url)
         assert response.status_code == 200
-        assert "已退订" in response.text and "wang@example.com" in response.text
+        assert "no more email" in response.text and "wang@example.com" in response.text
 
-    [suppression] = _suppressions(sessions)
+    [suppression] = suppressions(sessions)
     assert (suppression.email, suppression.reason) == ("wang@example.com", "unsubscribed")
     assert suppression.created_at == NOW
-    events = _events(sessions)
+    events = stored_events(sessions)
     assert [(e.kind, e.customer_id, e.outbox_id) for e in events] == [
         ("unsubscribe", mail.customer_id, mail.outbox_id)
     ] * 2
 
 
-def test_rfc8058_one_click_post_unsubscribes(
-    http: httpx.Client, links: TrackingLinks, mail: Mail, sessions: sessionmaker[Session]
+def test_rfc8058_one_click_post_unsubscribes_and_the_next_plan_leaves_them_out(
+    http: httpx.Client, links: TrackingLinks, sessions: sessionmaker[Session]
 ) -> None:
-    response = http.post(links.unsubscribe_url(mail.outbox_id, mail.customer_id),
-                         data={"List-Unsubscribe": "One-Click"})
-
+    stays, leaves = add_mail(sessions, "stays@example.com"), add_mail(sessions, "leaves@example.com")
+    with sessions.begin() as session:
+        for mail in (stays, leaves):
+            session.add(CustomerProfile(customer_id=mail.customer_id, value_tier="high",
+                                        lifecycle_stage="churned", order_count=3, revenue=100,
+                                        computed_at=NOW))
+    response = http.post(links.unsubscribe_url(leaves.outbox_id, leaves.customer_id),
+                         content=b"List-Unsubscribe=One-Click",
+                         headers={"content-type": "application/x-www-form-urlencoded"})
     assert response.status_code == 200
-    assert [s.email for s in _suppressions(sessions)] == ["wang@example.com"]
+    assert [s.email for s in suppressions(sessions)] == ["leaves@example.com"]
+
+    campaign = Campaign(name="spring", template="win_back", subject={"en": "Spring"}, kind="transactional",
+                        audience=Match(stages=["churned"]))
+    result = plan_campaign(sessions, campaign, occurrence=(NOW + timedelta(days=1)).date(),
+                           now=NOW + timedelta(days=1), rules=EngagementSettings())
+    assert (result.audience, result.queued, result.suppressed) == (2, 1, 1)
 
 
-def test_healthz(http: httpx.Client, base_url: str) -> None:
+def test_healthz_reports_the_queue(http: httpx.Client, base_url: str) -> None:
     response = http.get(f"{base_url}/healthz")
-    assert (response.status_code, response.text) == (200, "ok")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "queue": 0}
 
 
 def test_pages_escape_the_address(sessions: sessionmaker[Session]) -> None:
-    mail = _add_mail(sessions, '"<script>alert(1)</script>"@example.com')
+    mail = add_mail(sessions, '"<script>alert(1)</script>"@example.com')
     app = create_tracking_app(sessions, [KEY], FixedClock(NOW))
     with serve_in_background(app) as base_url, httpx.Client() as client:
         url = TrackingLinks(base_url, [KEY]).unsubscribe_url(mail.outbox_id, mail.customer_id)
-        for response in (client.get(url), client.post(url)):
+        for response in (client.get(url), client.post(f"{url}/preferences", data={"pause": "60"}),
+                         client.post(url)):
             assert response.status_code == 200
             assert "<script>" not in response.text
             assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
 
 
 def test_unsubscribe_is_idempotent_on_every_database(any_sessions: sessionmaker[Session]) -> None:
-    mail = _add_mail(any_sessions)
+    mail = add_mail(any_sessions)
     for _ in range(2):
         with any_sessions.begin() as session:
             email = unsubscribe(session, customer_id=mail.customer_id, outbox_id=mail.outbox_id,
                                 occurred_at=NOW, user_agent="x" * 2000)
             assert email == "wang@example.com"
-    assert [s.email for s in _suppressions(any_sessions)] == ["wang@example.com"]
-    assert [len(e.user_agent or "") for e in _events(any_sessions)] == [500, 500]
+    assert [s.email for s in suppressions(any_sessions)] == ["wang@example.com"]
+    assert [len(e.user_agent or "") for e in stored_events(any_sessions)] == [500, 500]
 
 
 def test_serving_on_a_busy_port_fails_clearly(sessions: sessionmaker[Session]) -> None:
