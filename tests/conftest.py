@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, text
@@ -47,6 +48,10 @@ def _drop_test_schema() -> None:
 
 
 POSTGRES_UP = _postgres_reachable()
+
+# Property tests judge behaviour, not speed: a loaded machine must not fail them on a deadline.
+hypothesis.settings.register_profile("edm", deadline=None)
+hypothesis.settings.load_profile("edm")
 
 
 @pytest.fixture(autouse=True)
