@@ -73,8 +73,8 @@ class EventWriter:
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((hit, future))
         self._wakeup.set()
-        # shielded: a client that hangs up does not withdraw its event from the batch
-        return await asyncio.shield(future)
+        # a client that hangs up cancels only its wait: the hit stays in the batch and is stored
+        return await future
 
     async def aclose(self) -> None:
         """Write everything queued, then stop; a later `record` starts afresh (in a new loop)."""

@@ -81,6 +81,23 @@ def test_closing_stores_everything_queued_in_batches(sessions: sessionmaker[Sess
     assert _count(sessions) == 1_001
 
 
+def test_a_client_that_hangs_up_does_not_withdraw_its_event(sessions: sessionmaker[Session]) -> None:
+    mail = add_mail(sessions)
+    writer = EventWriter(sessions)
+
+    async def record_then_hang_up() -> None:
+        waits = [asyncio.create_task(writer.record(Hit("open", mail.customer_id, mail.outbox_id, NOW)))
+                 for _ in range(10)]
+        await asyncio.sleep(0)  # queued
+        for wait in waits[:5]:
+            wait.cancel()  # what Starlette does to a request whose client disconnected
+        await writer.aclose()
+        assert [w.cancelled() for w in waits] == [True] * 5 + [False] * 5
+
+    asyncio.run(record_then_hang_up())
+    assert _count(sessions) == 10
+
+
 async def _one(writer: EventWriter, hit: Hit) -> bool:
     try:
         return await writer.record(hit)
