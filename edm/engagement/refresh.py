@@ -52,32 +52,24 @@ def refresh_engagement(
         signals = _ByCustomer(_stream(session, _signals_query(since)))
         orders = _ByCustomer(_stream(session, _orders_query(since)))
         updates: list[dict[str, Any]] = []
+        quiet: dict[tuple[str, str | None], Derived] = {}  # no history: the same for a whole tier
         for row in _stream(session, _customers_query()):
-            customer_id, tier, zone_name = row.customer_id, row.value_tier, row.timezone
-            sent = mails.take(customer_id)
-            events = signals.take(customer_id)
+            customer_id = row.customer_id
+            sent, events = mails.take(customer_id), signals.take(customer_id)
             bought = [at for (at,) in orders.take(customer_id)]
-            judged = [judged_reaction(at, bool(hit), now, rules) for at, hit in sent]
-            cadence = rules.tier_cadence(tier)
-            interval = contact_interval(cadence, [r for r in judged if r is not None], rules,
-                                        preference=row.frequency_preference)
-            score = engagement_score(
-                [*events, *(("order", at) for at in bought)],
-                now, rules.score_weights, rules.half_life_days,
-            )
-            reads = [at for kind, at in events if kind in REACTIONS]
-            last_signal = max([*reads, *bought, *([row.last_order_at] if row.last_order_at else [])],
-                              default=None)
-            sunset = in_sunset(sent[0][0] if sent else None, last_signal, now, rules.sunset_after_days)
-            zone = _zone(zone_name)
-            hour = best_send_hour(hour_counts(at.astimezone(zone).hour for at in reads), population,
-                                  rules.send_hour_prior)
+            key = (row.value_tier, row.frequency_preference)
+            derived = None if sent or events or bought else quiet.get(key)
+            if derived is None:
+                derived = derive(sent, events, bought, row, population, rules, now)
+                if not (sent or events or bought):
+                    quiet[key] = derived
+            interval, score, sunset, hour = derived
+            cadence = rules.tier_cadence(row.value_tier)
             customers += 1
             shortened += interval < cadence.base_days
             lengthened += interval > cadence.base_days
             sunset_count += sunset
-            new = (interval, score, sunset, hour)
-            if new != (row.contact_interval_days, row.engagement_score, row.sunset, row.best_hour):
+            if derived != (row.contact_interval_days, row.engagement_score, row.sunset, row.best_hour):
                 updates.append({"customer_id": customer_id, "contact_interval_days": interval,
                                 "engagement_score": score, "sunset": sunset, "best_hour": hour,
                                 "interval_updated_at": now})
@@ -85,6 +77,29 @@ def refresh_engagement(
                 _write(session, updates)
         _write(session, updates)
     return EngagementSummary(customers, shortened, lengthened, sunset_count)
+
+
+Derived = tuple[float, float, bool, int | None]  # interval days, score, sunset, reading hour
+
+
+def derive(
+    sent: list[Any], events: list[Any], bought: list[datetime], row: Any, population: list[float],
+    rules: EngagementSettings, now: datetime,
+) -> Derived:
+    """One customer's interval, score, sunset and reading hour from their mails (sent at, a person
+    reacted), signals (kind, at), orders (at) and profile row (tier, time zone, preference)."""
+    judged = [judged_reaction(at, bool(hit), now, rules) for at, hit in sent]
+    interval = contact_interval(rules.tier_cadence(row.value_tier), [r for r in judged if r is not None],
+                                rules, preference=row.frequency_preference)
+    score = engagement_score([*events, *(("order", at) for at in bought)], now, rules.score_weights,
+                             rules.half_life_days)
+    reads = [at for kind, at in events if kind in REACTIONS]
+    last_signal = max([*reads, *bought, *([row.last_order_at] if row.last_order_at else [])], default=None)
+    sunset = in_sunset(sent[0][0] if sent else None, last_signal, now, rules.sunset_after_days)
+    zone = _zone(row.timezone)
+    hour = best_send_hour(hour_counts(at.astimezone(zone).hour for at in reads), population,
+                          rules.send_hour_prior)
+    return interval, score, sunset, hour
 
 
 class _ByCustomer:
