@@ -217,6 +217,25 @@ def format_import(file: Path, result: ImportResult) -> str:
     return line
 
 
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command()
+@with_settings
+def upgrade(settings: Settings) -> None:
+    """Migrate the database to the newest schema, keeping its data (a new one is created).
+
+    Example: EDM_DATABASE_URL=postgresql+psycopg://edm@db/edm edm db upgrade
+    """
+    from edm.store import make_engine
+    from edm.store.migrate import upgrade_schema
+
+    version = upgrade_schema(make_engine(settings.database_url))
+    click.echo(f"{settings.database_url.split('@')[-1]}: at version {version}")
+
+
 @main.command()
 @with_settings
 def classify(settings: Settings) -> None:
@@ -367,15 +386,21 @@ def validate(files: tuple[Path, ...]) -> None:
 @campaign.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the schema here instead of to standard output.")
-def schema(out: Path | None) -> None:
+@click.option("--format", "fmt", type=click.Choice(["json", "markdown"]), default="json", show_default=True,
+              help="JSON Schema for editors, or the Markdown reference (docs/campaigns.md).")
+def schema(out: Path | None, fmt: str) -> None:
     """The JSON Schema of campaign files, for editors that autocomplete and check YAML.
 
     Example: edm campaign schema --out campaign.schema.json, then in VS Code's YAML
     extension map campaigns/*.yaml to it (yaml.schemas).
     """
+    from edm.campaigns.reference import campaign_reference
     from edm.campaigns.schema import campaign_json_schema
 
-    text = json.dumps(campaign_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "markdown":
+        text = campaign_reference()
+    else:
+        text = json.dumps(campaign_json_schema(), indent=2, ensure_ascii=False) + "\n"
     if out is None:
         click.echo(text, nl=False)
     else:
@@ -533,6 +558,27 @@ def worker(settings: Settings) -> None:
     click.echo(format_delivery(summary))
 
 
+@main.command()
+@with_settings
+def daemon(settings: Settings) -> None:
+    """Run scheduled work until stopped: plan due campaigns, reclassify nightly, poll bounces,
+    mail the weekly report, and keep daemon.workers `edm worker` processes sending.
+
+    Start several against one database: one leads (schedules), the others stand by and take over
+    if it dies. /healthz and /metrics on daemon.metrics_port. SIGTERM or Ctrl-C: in-flight sends
+    finish, then it exits 0 within daemon.stop_timeout_seconds. Schedules: daemon.* in edm.yaml.
+
+    Example: EDM_DATABASE_URL=postgresql+psycopg://edm@db/edm EDM_SECRET_KEY=... edm daemon
+    """
+    import logging
+
+    from edm.daemon import run_daemon, worker_command
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    config_path = click.get_current_context().params.get("config_path")
+    run_daemon(settings, SystemClock(), worker_command=worker_command(config_path))
+
+
 def _sending(settings: Settings, until: Until) -> SendSummary:
     """Run the sender with a live progress line on a terminal's stderr."""
     import time
@@ -588,19 +634,29 @@ def report() -> None:
     """Reports for analysts."""
 
 
+def report_options(command: F) -> F:
+    """--since, --until, --format, --out and --config, shared by every report."""
+    command = click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+                           help="Output file (default: <report>.<format>; CSV: one file per table).")(command)
+    command = click.option("--format", "fmt", type=click.Choice(["html", "csv", "xlsx"]), default="html",
+                           show_default=True)(command)
+    day = click.DateTime(["%Y-%m-%d"])
+    command = click.option("--until", type=day, help="First day excluded (UTC).")(command)
+    command = click.option("--since", type=day, help="First day included (UTC).")(command)
+    return with_settings(command)
+
+
 @report.command()
 @click.option("--by", default="campaign,tier,stage", show_default=True,
-              help="Comma-separated groupings; each is a table: campaign, tier, stage, or a+b to combine.")
-@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First day included (UTC).")
-@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="First day excluded (UTC).")
-@click.option("--format", "fmt", type=click.Choice(["html", "csv"]), default="html", show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), help="Output file (default: engagement.html/.csv).")
-@with_settings
+              help="Comma-separated groupings, each a table: campaign, variant, tier, stage, industry, "
+                   "locale, or a+b to combine (e.g. tier+stage).")
+@report_options
 def engagement(by: str, since: datetime | None, until: datetime | None, fmt: str, out: Path | None,
                settings: Settings) -> None:
-    """Sent, opens, clicks and unsubscribes by campaign, value tier and lifecycle stage.
+    """Sent, delivered, opens (people and machines), clicks, unsubscribes, orders and revenue
+    within reports.attribution_days, and the uplift of campaigns with a holdout group.
 
-    Example: edm report engagement --by campaign,tier --since 2026-01-01 --format csv
+    Example: edm report engagement --by campaign,tier+stage --since 2026-01-01 --format xlsx
     """
     from edm.reports import format_summary, write_engagement_report
     from edm.runner import open_store
@@ -608,10 +664,55 @@ def engagement(by: str, since: datetime | None, until: datetime | None, fmt: str
     groupings = [part.split("+") for part in by.split(",") if part]
     paths, summary = write_engagement_report(
         open_store(settings), groupings, since=_utc(since), until=_utc(until), fmt=fmt,
-        out=out or Path(f"engagement.{fmt}"), now=SystemClock().now(),
+        out=out or Path(f"engagement.{fmt}"), now=SystemClock().now(), settings=settings.reports,
     )
     click.echo(format_summary(summary))
     for path in paths:
+        click.echo(f"wrote {path}")
+
+
+@report.command()
+@report_options
+def lifecycle(since: datetime | None, until: datetime | None, fmt: str, out: Path | None,
+              settings: Settings) -> None:
+    """How customers moved between lifecycle stages and loyalty classes, as counts and flow charts.
+
+    Example: edm report lifecycle --since 2026-01-01 --until 2026-04-01
+    """
+    from edm.reports import lifecycle_report, write_report
+    from edm.runner import open_store
+
+    built = lifecycle_report(open_store(settings), now=SystemClock().now(), since=_utc(since),
+                             until=_utc(until))
+    for label, value in built.summary:
+        click.echo(f"{label}: {value}")
+    for path in write_report(built, out or Path(f"lifecycle.{fmt}"), fmt):
+        click.echo(f"wrote {path}")
+
+
+@report.command()
+@click.option("--days", default=90, show_default=True, type=click.IntRange(min=1),
+              help="Without --since: the period is this many days before --until (default: today).")
+@report_options
+def frequency(days: int, since: datetime | None, until: datetime | None, fmt: str, out: Path | None,
+              settings: Settings) -> None:
+    """Contact intervals and engagement scores per value tier, and how the actual gaps between
+    mails and the engaged share changed against the previous period of the same length.
+
+    Example: edm report frequency --days 30 --format csv
+    """
+    from datetime import timedelta
+
+    from edm.reports import frequency_report, write_report
+    from edm.runner import open_store
+
+    now = SystemClock().now()
+    end = _utc(until) or now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    start = _utc(since) or end - timedelta(days=days)
+    built = frequency_report(open_store(settings), now=now, since=start, until=end)
+    for label, value in built.summary:
+        click.echo(f"{label}: {value}")
+    for path in write_report(built, out or Path(f"frequency.{fmt}"), fmt):
         click.echo(f"wrote {path}")
 
 

@@ -28,6 +28,7 @@ DEFAULT_TRACKING_PORT = 8080
 DEFAULT_TRACKING_BATCH = 500  # events per transaction at most
 DEFAULT_SCANNER_SECONDS = 10.0  # an open or click this soon after sending is a scanner
 DEFAULT_IMAP_PORT = 993
+DEFAULT_ATTRIBUTION_DAYS = 30  # an order this soon after a mail counts for it in reports
 SECRET_ENV = ("EDM_SECRET_KEY", "EDM_SMTP__USERNAME", "EDM_SMTP__PASSWORD", "EDM_SENDER__DKIM_PRIVATE_KEY",
               "EDM_BOUNCES__IMAP__PASSWORD")
 NOT_SETTINGS = ("EDM_SECRET_KEY", "EDM_CONFIG")  # read elsewhere: the signing keys, the settings file path
@@ -418,6 +419,63 @@ class BounceSettings(_Section):
     imap: ImapSettings | None = None
 
 
+class ReportSettings(_Section):
+    """How reports attribute orders to mail and how sure their comparisons must be.
+
+    An order counts for a mail when it comes within `attribution_days` after it (for the
+    holdout group: after the moment the mail was planned for). Uplift against a holdout is
+    given with a `confidence` interval (0.95: 95%).
+    """
+
+    attribution_days: int = Field(DEFAULT_ATTRIBUTION_DAYS, ge=1, le=365)
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+
+
+DEFAULT_METRICS_PORT = 9464  # the port commonly given to an application's Prometheus exporter
+
+
+class DaemonSettings(_Section):
+    """`edm daemon`: what it schedules and when, its standby retries, how it stops, where it reports.
+
+    Cron strings have five fields (minute hour day month weekday) read in `timezone`. Only the
+    daemon holding the leader lock schedules; another one waits, trying the lock every
+    `standby_retry_seconds`. Every daemon, leader or standby, keeps `workers` child `edm worker`
+    processes sending. SIGTERM or SIGINT: stop, finish in-flight sends, exit within
+    `stop_timeout_seconds`. `/healthz` and `/metrics` are served on `metrics_host:metrics_port`
+    (0: off). `report_to`: analysts who get the engagement report by mail on `report_cron`.
+    """
+
+    timezone: str = "UTC"
+    reclassify_cron: str = "30 2 * * *"
+    plan_every_seconds: float = Field(300.0, gt=0)
+    bounces_every_seconds: float = Field(600.0, gt=0)  # when a bounce mailbox is configured
+    report_cron: str = "0 7 * * mon"
+    report_to: tuple[str, ...] = ()
+    workers: int = Field(1, ge=0, le=64)
+    standby_retry_seconds: float = Field(5.0, gt=0)
+    stop_timeout_seconds: float = Field(30.0, gt=0)
+    misfire_grace_seconds: int = Field(3600, ge=1)  # a run missed by less than this (downtime) still runs
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(DEFAULT_METRICS_PORT, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _schedules(self) -> DaemonSettings:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            zone = ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"timezone {self.timezone!r} is not an IANA name (e.g. Asia/Shanghai)") from exc
+        for name in ("reclassify_cron", "report_cron"):
+            try:
+                CronTrigger.from_crontab(getattr(self, name), timezone=zone)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc} (five fields: minute hour day month weekday)") from exc
+        return self
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -432,6 +490,8 @@ class Settings(BaseModel):
     engagement: EngagementSettings = EngagementSettings()
     policy: PolicySettings = PolicySettings()
     bounces: BounceSettings = BounceSettings()
+    reports: ReportSettings = ReportSettings()
+    daemon: DaemonSettings = DaemonSettings()
     secret_keys: tuple[SecretStr, ...] = ()
 
     def signing_keys(self) -> list[bytes]:

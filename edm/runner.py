@@ -34,14 +34,15 @@ from edm.engagement import EngagementSummary, refresh_engagement
 from edm.errors import CampaignError
 from edm.render import Renderer
 from edm.resources import bundled_config_dir
-from edm.store import CampaignRecord, ClassificationRun, create_schema, make_engine, session_factory, upsert
+from edm.store import CampaignRecord, ClassificationRun, make_engine, session_factory, upsert
+from edm.store.migrate import upgrade_schema
 from edm.tracking import TrackingLinks
 
 
 def open_store(settings: Settings) -> sessionmaker[Session]:
-    """Sessions on the configured database, creating the schema if it is new."""
+    """Sessions on the configured database, migrated to the newest schema (created if new)."""
     engine = make_engine(settings.database_url)
-    create_schema(engine)
+    upgrade_schema(engine)
     return session_factory(engine)
 
 
@@ -90,6 +91,25 @@ async def run_campaigns(
     """
     if not dry_run:
         settings.signing_keys()  # fail before planning, not halfway through sending
+    report = plan_campaigns(settings, sessions, clock, names, dry_run=dry_run)
+    if not dry_run:
+        available = {name: loaded.campaign for name, loaded in load_campaigns(settings.campaigns_dir).items()}
+        report.delivery = await send_pending(settings, sessions, clock, available, transport)
+    return report
+
+
+def plan_campaigns(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    names: Sequence[str] | None = None,
+    *,
+    dry_run: bool = False,
+) -> RunReport:
+    """Fresh profiles and engagement, then the outbox rows of the chosen campaigns and due steps.
+
+    The planning half of `run_campaigns`; the daemon calls it alone (its workers send).
+    """
     files = load_campaigns(settings.campaigns_dir)
     available = {name: loaded.campaign for name, loaded in files.items()}
     unknown = [name for name in names or () if name not in available]
@@ -124,8 +144,6 @@ async def run_campaigns(
         if campaign.follow_ups:
             steps = plan_follow_ups(sessions, campaign, now, dry_run=dry_run)
             report.plans.extend(step for step in steps if step.audience)  # only steps someone was due
-    if not dry_run:
-        report.delivery = await send_pending(settings, sessions, clock, available, transport)
     return report
 
 

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from edm.campaigns.schema import Campaign
 from edm.config import SenderSettings
 from edm.delivery.dkim import signer_from_settings
 from edm.delivery.message import Mailbox, MessageBuilder, addr_spec, message_id, originator_headers
 from edm.errors import ConfigError, TemplateError
-from edm.render import Renderer, one_line
-from edm.store import Customer, CustomerProfile, OutboxMessage
+from edm.render import Renderer, one_line, template_view
 from edm.tracking import TrackingLinks
 
 
@@ -34,6 +33,62 @@ class Composed:
     language: str
 
 
+class OutboxFields(Protocol):
+    """What composing reads of an outbox row: an `OutboxMessage`, or a plain row of these columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def campaign(self) -> str: ...
+    @property
+    def step(self) -> int: ...
+    @property
+    def variant(self) -> str | None: ...
+    @property
+    def to_address(self) -> str: ...
+
+
+class CustomerFields(Protocol):
+    """What composing reads of a customer: a `Customer`, or a plain row of these columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def contact_name(self) -> str | None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def industry(self) -> str | None: ...
+    @property
+    def locale(self) -> str: ...
+    @property
+    def account_manager(self) -> str | None: ...
+    @property
+    def account_manager_email(self) -> str | None: ...
+
+
+class ProfileFields(Protocol):
+    """What composing reads of a profile: a `CustomerProfile`, or a plain row of these columns."""
+
+    @property
+    def value_tier(self) -> str: ...
+    @property
+    def lifecycle_stage(self) -> str: ...
+    @property
+    def order_count(self) -> int: ...
+    @property
+    def dropped_lines(self) -> str | None: ...
+    @property
+    def first_order_at(self) -> datetime | None: ...
+    @property
+    def last_order_at(self) -> datetime | None: ...
+
+
+@template_view
 @dataclass(frozen=True)
 class RecipientView:
     name: str
@@ -43,6 +98,7 @@ class RecipientView:
     locale: str
 
 
+@template_view
 @dataclass(frozen=True)
 class ProfileView:
     value_tier: str
@@ -81,9 +137,9 @@ class Composer:
 
     def compose(
         self,
-        row: OutboxMessage,
-        customer: Customer,
-        profile: CustomerProfile | None,
+        row: OutboxFields,
+        customer: CustomerFields,
+        profile: ProfileFields | None,
         campaign: Campaign,
         now: datetime,
     ) -> Composed:
@@ -130,7 +186,7 @@ class Composer:
             data = self._signer.sign(data)
         return Composed(self._envelope_sender, data, subject, body.language)
 
-    def _account_manager(self, customer: Customer) -> tuple[str, bytes]:
+    def _account_manager(self, customer: CustomerFields) -> tuple[str, bytes]:
         """The manager's name to sign with, and From/Reply-To headers in their name.
 
         The From address stays ours (SPF, DKIM and DMARC are set up for it); the name
@@ -148,17 +204,22 @@ class Composer:
             self._managers[(email, name)] = known
         return known
 
-    def _link_function(self, row: OutboxMessage, customer: Customer, campaign: Campaign) -> Any:
+    def _link_function(self, row: OutboxFields, customer: CustomerFields, campaign: Campaign) -> Any:
+        made: dict[str, str] = {}  # the html and the text part link the same names: sign each once
+
         def link(name: str) -> str:
-            if name not in campaign.links:
-                known = ", ".join(sorted(campaign.links)) or "none"
-                raise TemplateError(f"campaign {campaign.name!r} has no link {name!r} (links: {known})")
-            return self._links.click_url(row.id, customer.id, str(campaign.links[name]))
+            url = made.get(name)
+            if url is None:
+                if name not in campaign.links:
+                    known = ", ".join(sorted(campaign.links)) or "none"
+                    raise TemplateError(f"campaign {campaign.name!r} has no link {name!r} (links: {known})")
+                url = made[name] = self._links.click_url(row.id, customer.id, str(campaign.links[name]))
+            return url
 
         return link
 
 
-def _profile_view(profile: CustomerProfile | None, now: datetime) -> ProfileView:
+def _profile_view(profile: ProfileFields | None, now: datetime) -> ProfileView:
     if profile is None:
         return ProfileView("low", "prospect", 0, None)
     days = (now - profile.last_order_at).days if profile.last_order_at else None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import gc
 import multiprocessing
 import os
 import signal
@@ -79,6 +80,7 @@ def _start(
 ) -> None:
     global _worker
     _die_with_parent()
+    gc.freeze()  # what the fork inherited is never collected here: do not scan it (nor copy its pages)
     bind = sessions.kw.get("bind")
     dispose = getattr(bind, "dispose", None)
     if dispose is not None:

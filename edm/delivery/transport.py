@@ -16,6 +16,7 @@ import aiosmtplib
 from edm.config import SmtpSettings
 from edm.delivery.pool import Connection, Relay, RelayPool, RelaysDown, relays_from
 from edm.delivery.ratelimit import RateLimiter, SystemTimer, Timer, domain_of
+from edm.delivery.transaction import transaction
 from edm.errors import DeliveryError, NotAttemptedError, PermanentDeliveryError, TransientDeliveryError
 
 
@@ -115,7 +116,7 @@ class SmtpTransport:
 
     async def _send_one(self, pool: RelayPool, connection: Connection, item: Outgoing) -> Delivery:
         try:
-            _, reply = await connection.client.sendmail(item.sender, [item.recipient], item.data)
+            reply = await transaction(connection.client, item.sender, item.recipient, item.data)
         except Exception as exc:
             if connection.reused and not connection.client.is_connected:
                 # an idle connection the relay had closed meanwhile: once more on a fresh one

@@ -1,15 +1,31 @@
-"""Reports: how campaigns did, as pandas tables, a self-contained HTML page and CSV."""
+"""Reports: engagement with holdout uplift, lifecycle moves, contact frequency; HTML, CSV and XLSX."""
 
+from edm.reports.build import engagement_report, frequency_report, lifecycle_report
 from edm.reports.engagement import engagement_summary, engagement_table, tabulate
-from edm.reports.files import format_summary, write_engagement_report
-from edm.reports.html import write_csv, write_html
+from edm.reports.files import FORMATS, format_summary, write_csv, write_engagement_report, write_report
+from edm.reports.html import render_html, write_html
+from edm.reports.model import Chart, Report, Section, Table
+from edm.reports.uplift import newcombe_interval, uplift_table, welch_interval
 
 __all__ = [
+    "FORMATS",
+    "Chart",
+    "Report",
+    "Section",
+    "Table",
+    "engagement_report",
     "engagement_summary",
     "engagement_table",
     "format_summary",
+    "frequency_report",
+    "lifecycle_report",
+    "newcombe_interval",
+    "render_html",
     "tabulate",
+    "uplift_table",
+    "welch_interval",
     "write_csv",
     "write_engagement_report",
     "write_html",
+    "write_report",
 ]

@@ -1,9 +1,21 @@
-"""How campaigns did, grouped by campaign, value tier and lifecycle stage.
+"""How campaigns did, grouped by campaign, variant, value tier, lifecycle stage, industry or locale.
 
-Counting happens in SQL (one GROUP BY over the outbox with EXISTS probes into the
-event log), so only one row per group ever reaches pandas, however many events exist.
-A message belongs to the window by when it was sent (bounces: when it was queued);
-its opens and clicks count whenever they happened, so late readers are not lost.
+Counting happens in SQL: one GROUP BY over the outbox, joined to two pre-aggregated
+subqueries (reactions per message from the event log, attributed orders per message),
+so only one row per group ever reaches pandas, however many events exist.
+
+What each figure means:
+- A message belongs to the period by the moment it was sent (unsent ones: when queued).
+- sent: accepted by the relay; delivered: sent and not bounced afterwards (a DSN);
+  bounced: refused, at once or later; deferred: still waiting for a retry.
+- opened / clicked / unsubscribed / complained: delivered messages with at least one such
+  event, whenever it came (late readers count). Opens and clicks by privacy proxies and
+  scanners (`Event.machine`) are not a person's: opens by machines are `machine_opened`,
+  machine clicks are left out. Rates are over delivered messages.
+- orders / revenue: last touch. Each order goes to the latest delivered mail to that
+  customer in the `attribution_days` before it, so no order is counted twice and the
+  groups add up to the total.
+- Tier, stage and industry are the customer's current profile (no history is kept).
 """
 
 from __future__ import annotations
@@ -13,26 +25,37 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import ColumnElement, and_, case, cast, func, literal, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import SQLCoreOperations
 
-from edm.classes import LIFECYCLE_STAGES, VALUE_TIERS
+from edm.classes import INDUSTRIES, LIFECYCLE_STAGES, VALUE_TIERS
 from edm.errors import EdmError
-from edm.store import CustomerProfile, Event, OutboxMessage
+from edm.store import Customer, CustomerProfile, Event, Order, OutboxMessage
+from edm.store.models import BigId
+from edm.store.sql import epoch_days
 
-GROUPINGS = ("campaign", "tier", "stage")
-COUNTS = ("sent", "bounced", "opened", "clicked", "unsubscribed")
-RATES = ("open_rate", "click_rate")
+GROUPINGS = ("campaign", "variant", "tier", "stage", "industry", "locale")
+COUNTS = (
+    "sent", "delivered", "deferred", "bounced", "opened", "machine_opened", "clicked",
+    "unsubscribed", "complained", "orders",
+)
+MONEY = ("revenue",)
+RATES = ("open_rate", "click_rate", "unsubscribe_rate")
 TOTAL = "Total"
 UNKNOWN = "unknown"
+NO_VARIANT = "-"  # a campaign without variants
+REACTIONS = ("human_open", "machine_open", "click", "unsubscribe", "complaint")
 
 # Analysts read tiers and stages in their natural order, not alphabetically.
 _NATURAL_ORDER: dict[str, tuple[str, ...]] = {
     "tier": VALUE_TIERS,
     "stage": LIFECYCLE_STAGES,
+    "industry": INDUSTRIES,
 }
 
 GroupKey = tuple[str, ...]
+Figures = Sequence[int | float]
 
 
 def engagement_table(
@@ -41,11 +64,31 @@ def engagement_table(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    attribution_days: int = 30,
 ) -> pd.DataFrame:
-    """One row per group plus a `Total` row: counts of sent/bounced/opened/... and rates."""
-    by = _checked_grouping(by)
-    _check_window(since, until)
-    return tabulate(by, _count_in_sql(session, by, since, until))
+    """One row per group plus a `Total` row: the counts, revenue and rates described above."""
+    [table] = engagement_tables(session, [by], since=since, until=until, attribution_days=attribution_days)
+    return table
+
+
+def engagement_tables(
+    session: Session,
+    groupings: Sequence[Sequence[str]],
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    attribution_days: int = 30,
+) -> list[pd.DataFrame]:
+    """One table per grouping, from a single SQL pass grouped by every column any of them uses."""
+    chosen = [checked_grouping(by) for by in groupings]
+    check_window(since, until)
+    columns = list(dict.fromkeys(name for by in chosen for name in by))
+    counts = _count_in_sql(session, columns, since, until, attribution_days)
+    tables = []
+    for by in chosen:
+        at = [columns.index(name) for name in by]
+        tables.append(tabulate(by, ((tuple(key[i] for i in at), numbers) for key, numbers in counts)))
+    return tables
 
 
 def engagement_summary(table: pd.DataFrame) -> dict[str, float | int]:
@@ -55,26 +98,30 @@ def engagement_summary(table: pd.DataFrame) -> dict[str, float | int]:
         raise ValueError("the table has no Total row; build it with engagement_table()")
     row = totals.iloc[-1]
     summary: dict[str, float | int] = {name: int(row[name]) for name in COUNTS}
-    summary.update({name: float(row[name]) for name in RATES})
+    summary.update({name: float(row[name]) for name in (*MONEY, *RATES)})
     return summary
 
 
-def tabulate(by: Sequence[str], counts: Iterable[tuple[GroupKey, Sequence[int]]]) -> pd.DataFrame:
-    """Pure: merge per-group counts, sort the groups, add rates and the Total row."""
-    merged: dict[GroupKey, list[int]] = {}
+def tabulate(by: Sequence[str], counts: Iterable[tuple[GroupKey, Figures]]) -> pd.DataFrame:
+    """Pure: merge per-group figures (COUNTS then MONEY), sort the groups, add rates and the Total row."""
+    width = len(COUNTS) + len(MONEY)
+    merged: dict[GroupKey, list[float]] = {}
     for key, numbers in counts:
-        into = merged.setdefault(tuple(key), [0] * len(COUNTS))
+        into = merged.setdefault(tuple(key), [0] * width)
         for i, number in enumerate(numbers):
-            into[i] += int(number)
+            into[i] += number
     ordered = sorted(merged, key=lambda key: [_rank(c, v) for c, v in zip(by, key, strict=True)])
-    totals = [sum(column) for column in zip(*merged.values(), strict=True)] or [0] * len(COUNTS)
+    totals = [sum(column) for column in zip(*merged.values(), strict=True)] or [0] * width
     records = [_record(by, key, merged[key]) for key in ordered]
     records.append(_record(by, (TOTAL,) * len(by), totals))
-    table = pd.DataFrame.from_records(records, columns=[*by, *COUNTS, *RATES])
-    return table.astype({**dict.fromkeys(COUNTS, "int64"), **dict.fromkeys(RATES, "float64")})
+    table = pd.DataFrame.from_records(records, columns=[*by, *COUNTS, *MONEY, *RATES])
+    return table.astype(
+        {**dict.fromkeys(COUNTS, "int64"), **dict.fromkeys((*MONEY, *RATES), "float64")}
+    )
 
 
-def _checked_grouping(by: Sequence[str]) -> list[str]:
+def checked_grouping(by: Sequence[str]) -> list[str]:
+    """The groupings as a list; an unknown or repeated one is the user's error."""
     if isinstance(by, str):
         by = [by]
     chosen = list(by)
@@ -90,7 +137,7 @@ def _checked_grouping(by: Sequence[str]) -> list[str]:
     return chosen
 
 
-def _check_window(since: datetime | None, until: datetime | None) -> None:
+def check_window(since: datetime | None, until: datetime | None) -> None:
     for name, moment in (("since", since), ("until", until)):
         if moment is not None and moment.tzinfo is None:
             example = moment.isoformat() + "+00:00"
@@ -99,48 +146,10 @@ def _check_window(since: datetime | None, until: datetime | None) -> None:
         raise EdmError(f"empty report window: since ({since}) must be before until ({until})")
 
 
-def _count_in_sql(
-    session: Session, by: Sequence[str], since: datetime | None, until: datetime | None
-) -> list[tuple[GroupKey, Sequence[int]]]:
-    """Aggregates per group; the only function here that talks to the database."""
-    raw: dict[str, InstrumentedAttribute[str]] = {
-        "campaign": OutboxMessage.campaign,
-        "tier": CustomerProfile.value_tier,
-        "stage": CustomerProfile.lifecycle_stage,
-    }
-    # Grouping by the plain columns (NULL = no profile) keeps PostgreSQL happy; the
-    # "unknown" label is put on afterwards in Python.
-    grouped = [raw[name] for name in by]
-    state = OutboxMessage.state
-    was_sent = and_(state == "sent", *_within(OutboxMessage.sent_at, since, until))
-    bounced = and_(state == "bounced", *_within(OutboxMessage.created_at, since, until))
-    query = (
-        select(
-            *grouped,
-            _count_where(was_sent),
-            _count_where(bounced),
-            _count_where(and_(was_sent, _has_event("open"))),
-            _count_where(and_(was_sent, _has_event("click"))),
-            _count_where(and_(was_sent, _has_event("unsubscribe"))),
-        )
-        .select_from(OutboxMessage)
-        .outerjoin(CustomerProfile, CustomerProfile.customer_id == OutboxMessage.customer_id)
-        .where(or_(was_sent, bounced))
-        .group_by(*grouped)
-    )
-    width = len(by)
-    return [
-        (
-            tuple(UNKNOWN if value is None else str(value) for value in row[:width]),
-            [int(n) for n in row[width:]],
-        )
-        for row in session.execute(query)
-    ]
-
-
-def _within(
-    column: InstrumentedAttribute[Any], since: datetime | None, until: datetime | None
+def within(
+    column: SQLCoreOperations[Any], since: datetime | None, until: datetime | None
 ) -> list[ColumnElement[bool]]:
+    """`since <= column < until`, either bound optional."""
     bounds: list[ColumnElement[bool]] = []
     if since is not None:
         bounds.append(column >= since)
@@ -149,14 +158,130 @@ def _within(
     return bounds
 
 
-def _has_event(kind: str) -> ColumnElement[bool]:
-    """At least one event of `kind` on this outbox row (however many there are)."""
-    return exists().where(Event.outbox_id == OutboxMessage.id, Event.kind == kind)
+def _count_in_sql(
+    session: Session, by: Sequence[str], since: datetime | None, until: datetime | None, days: int
+) -> list[tuple[GroupKey, Figures]]:
+    """Aggregates per group; the only function here that talks to the database."""
+    columns: dict[str, SQLCoreOperations[Any]] = {
+        "campaign": OutboxMessage.campaign,
+        "variant": OutboxMessage.variant,
+        "tier": CustomerProfile.value_tier,
+        "stage": CustomerProfile.lifecycle_stage,
+        "industry": CustomerProfile.industry,
+        "locale": Customer.locale,
+    }
+    # Grouping by the plain columns (NULL = no profile) keeps PostgreSQL happy; the
+    # "unknown" label is put on afterwards in Python.
+    grouped = [columns[name] for name in by]
+    profile = {"tier", "stage", "industry"} & set(by)
+    reactions = _reactions(since)
+    attributed = _attributed_orders(since, days)
+    state, sent_at = OutboxMessage.state, OutboxMessage.sent_at
+    moment = func.coalesce(sent_at, OutboxMessage.created_at)
+    delivered = state == "sent"
+
+    def reacted(flag: str) -> ColumnElement[int]:
+        return _count_where(and_(delivered, reactions.c[flag] == 1))
+
+    query = (
+        select(
+            *grouped,
+            _count_where(sent_at.is_not(None)),
+            _count_where(delivered),
+            _count_where(state == "deferred"),
+            _count_where(state == "bounced"),
+            *(reacted(flag) for flag in REACTIONS),
+            func.coalesce(func.sum(attributed.c.orders), 0),
+            func.coalesce(func.sum(attributed.c.revenue), 0),
+        )
+        .select_from(OutboxMessage)
+        .outerjoin(reactions, reactions.c.outbox_id == OutboxMessage.id)
+        .outerjoin(attributed, attributed.c.outbox_id == OutboxMessage.id)
+        .where(
+            or_(sent_at.is_not(None), state.in_(("bounced", "deferred"))),
+            *within(moment, since, until),
+        )
+        .group_by(*grouped)
+    )
+    if profile:  # joined only when needed: each join is a lookup per message
+        query = query.outerjoin(CustomerProfile, CustomerProfile.customer_id == OutboxMessage.customer_id)
+    if "locale" in by:
+        query = query.outerjoin(Customer, Customer.id == OutboxMessage.customer_id)
+    width = len(by)
+    return [
+        (
+            tuple(_label(name, value) for name, value in zip(by, row[:width], strict=True)),
+            [*(int(n) for n in row[width:-1]), float(row[-1])],
+        )
+        for row in session.execute(query)
+    ]
+
+
+def _reactions(since: datetime | None) -> Any:
+    """Per message: 1 where it had a person's open, a machine's open, a person's click, ..."""
+
+    def flag(condition: ColumnElement[bool], name: str) -> Any:
+        return func.max(case((condition, 1), else_=0)).label(name)
+
+    human, machine = Event.machine.is_(False), Event.machine.is_(True)
+    # grouped by CAST(outbox_id + 0), not the column: SQLite would walk the outbox_id index and read
+    # the rows in random order, three times slower than one scan of the table and a sort (the CAST
+    # keeps the integer affinity SQLite needs to index the result for the join)
+    message = cast(Event.outbox_id + 0, BigId).label("outbox_id")
+    query = select(
+        message,
+        flag(and_(Event.kind == "open", human), "human_open"),
+        flag(and_(Event.kind == "open", machine), "machine_open"),
+        flag(and_(Event.kind == "click", human), "click"),
+        flag(Event.kind == "unsubscribe", "unsubscribe"),
+        flag(Event.kind == "complaint", "complaint"),
+    ).where(Event.kind.in_(("open", "click", "unsubscribe", "complaint")))
+    if since is not None:  # a reaction never comes before its message
+        query = query.where(Event.occurred_at >= since)
+    return query.group_by(message).subquery("reactions")
+
+
+def attribution_join(moment: SQLCoreOperations[Any], days: int) -> ColumnElement[bool]:
+    """Orders by the message's customer in [moment, moment + days)."""
+    return and_(
+        Order.customer_id == OutboxMessage.customer_id,
+        Order.ordered_at >= moment,
+        epoch_days(Order.ordered_at) - epoch_days(moment) < literal(float(days)),
+    )
+
+
+def _attributed_orders(since: datetime | None, days: int) -> Any:
+    """Per delivered message: the orders whose last touch it was, and their revenue."""
+    latest_first = func.row_number().over(
+        partition_by=Order.id, order_by=(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc())
+    )
+    touches = (
+        select(Order.id.label("order_id"), Order.amount, OutboxMessage.id.label("outbox_id"),
+               latest_first.label("rank"))
+        .select_from(Order)
+        .join(OutboxMessage, and_(OutboxMessage.state == "sent",
+                                  attribution_join(OutboxMessage.sent_at, days)))
+    )
+    if since is not None:  # an order before the period cannot be credited to a mail in it
+        touches = touches.where(Order.ordered_at >= since)
+    touched = touches.subquery("touches")
+    return (
+        select(touched.c.outbox_id, func.count().label("orders"), func.sum(touched.c.amount).label("revenue"))
+        .where(touched.c.rank == 1)
+        .group_by(touched.c.outbox_id)
+        .subquery("attributed")
+    )
 
 
 def _count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
     """Outbox rows meeting `condition`; one row per message, so no DISTINCT is needed."""
     return func.count(case((condition, OutboxMessage.id)))
+
+
+def _label(grouping: str, value: object) -> str:
+    if value is None:
+        return NO_VARIANT if grouping == "variant" else UNKNOWN
+    return str(value)
 
 
 def _rank(column: str, value: str) -> tuple[int, str]:
@@ -166,10 +291,13 @@ def _rank(column: str, value: str) -> tuple[int, str]:
     return (len(order) + 1 if value == UNKNOWN else len(order)), value
 
 
-def _record(by: Sequence[str], key: GroupKey, numbers: Sequence[int]) -> dict[str, object]:
+def _record(by: Sequence[str], key: GroupKey, numbers: Sequence[float]) -> dict[str, object]:
+    figures = dict(zip((*COUNTS, *MONEY), numbers, strict=True))
     record: dict[str, object] = dict(zip(by, key, strict=True))
-    record.update(zip(COUNTS, numbers, strict=True))
-    sent, opened, clicked = numbers[0], numbers[2], numbers[3]
-    record["open_rate"] = round(opened / sent, 4) if sent else 0.0
-    record["click_rate"] = round(clicked / sent, 4) if sent else 0.0
+    record.update({name: int(figures[name]) for name in COUNTS})
+    record["revenue"] = round(float(figures["revenue"]), 2)
+    delivered = int(figures["delivered"])
+    for rate, count in (("open_rate", "opened"), ("click_rate", "clicked"),
+                        ("unsubscribe_rate", "unsubscribed")):
+        record[rate] = round(int(figures[count]) / delivered, 4) if delivered else 0.0
     return record

@@ -1,15 +1,64 @@
-"""Write the engagement report to disk: one HTML page with every table, or CSV files."""
+"""Write a report to disk: one HTML page, CSV files (one per table) or one XLSX workbook (a sheet each)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
-from edm.reports.engagement import engagement_summary, engagement_table
-from edm.reports.html import write_csv, write_html
+from edm.config import ReportSettings
+from edm.errors import EdmError
+from edm.reports.build import engagement_report
+from edm.reports.html import LABELS, write_html
+from edm.reports.model import Report
+
+FORMATS = ("html", "csv", "xlsx")
+SHEET_CHARS = 31  # Excel's limit on a sheet name
+
+
+def write_report(report: Report, out: Path, fmt: str) -> list[Path]:
+    """The files written. CSV: `out` itself for a single table, else `<stem>-<table>.csv` beside it."""
+    if fmt == "html":
+        return [write_html(out, report)]
+    tables = report.tables()
+    if fmt == "csv":
+        if len(tables) == 1:
+            return [write_csv(out, tables[0].frame)]
+        return [write_csv(out.with_name(f"{out.stem}-{t.name}{out.suffix}"), t.frame) for t in tables]
+    if fmt == "xlsx":
+        return [write_xlsx(out, report)]
+    raise EdmError(f"unknown report format {fmt!r}; choose from: {', '.join(FORMATS)}")
+
+
+def write_csv(path: Path, table: pd.DataFrame) -> Path:
+    """CSV with a UTF-8 byte-order mark, so Excel shows Chinese campaign names correctly."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False, encoding="utf-8-sig")
+    return path
+
+
+def write_xlsx(path: Path, report: Report) -> Path:
+    """A summary sheet, then one sheet per table with bilingual headers and raw numbers (not text)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    summary = pd.DataFrame(
+        [("Report 报告", report.title), ("Period 周期", report.period),
+         ("Generated 生成时间", f"{report.generated_at:%Y-%m-%d %H:%M %Z}"), *report.summary,
+         *(("Note 说明", note) for note in report.notes)],
+        columns=["", "value"],
+    )
+    used: set[str] = {"summary"}
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        summary.to_excel(writer, sheet_name="summary", index=False)
+        for table in report.tables():
+            name = _sheet_name(table.name, used)
+            frame = table.frame.rename(columns=lambda c: LABELS.get(str(c), str(c)))
+            frame.to_excel(writer, sheet_name=name, index=False)
+            writer.sheets[name].freeze_panes = "A2"
+    return path
 
 
 def write_engagement_report(
@@ -21,31 +70,28 @@ def write_engagement_report(
     now: datetime,
     since: datetime | None = None,
     until: datetime | None = None,
+    settings: ReportSettings | None = None,
 ) -> tuple[list[Path], dict[str, float | int]]:
-    """The files written, and the overall totals (for a short printed summary).
-
-    HTML holds every grouping in one page; CSV writes one file per grouping
-    (`engagement-campaign.csv`, ...) when there is more than one.
-    """
-    with sessions() as session:
-        tables = {
-            " × ".join(by): engagement_table(session, by, since=since, until=until) for by in groupings
-        }
-    summary = engagement_summary(next(iter(tables.values())))
-    if fmt == "html":
-        return [write_html(out, title="Engagement report 互动报告", tables=tables, generated_at=now)], summary
-    if len(tables) == 1:
-        return [write_csv(out, next(iter(tables.values())))], summary
-    paths = [
-        write_csv(out.with_name(f"{out.stem}-{'-'.join(by)}{out.suffix}"), table)
-        for by, table in zip(groupings, tables.values(), strict=True)
-    ]
-    return paths, summary
+    """The files written, and the overall totals (for a short printed summary)."""
+    report = engagement_report(sessions, groupings, now=now, since=since, until=until, settings=settings)
+    return write_report(report, out, fmt), report.figures
 
 
 def format_summary(summary: dict[str, float | int]) -> str:
     return (
-        f"sent {summary['sent']}, opened {summary['opened']} ({summary['open_rate']:.1%}), "
+        f"sent {summary['sent']}, delivered {summary['delivered']}, "
+        f"opened {summary['opened']} ({summary['open_rate']:.1%}), "
         f"clicked {summary['clicked']} ({summary['click_rate']:.1%}), "
-        f"unsubscribed {summary['unsubscribed']}, bounced {summary['bounced']}"
+        f"unsubscribed {summary['unsubscribed']}, bounced {summary['bounced']}, "
+        f"orders {summary['orders']}, revenue {summary['revenue']:,.2f}"
     )
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    base = re.sub(r"[\[\]:*?/\\]", "-", name)[:SHEET_CHARS]
+    candidate, number = base, 2
+    while candidate.lower() in used:
+        suffix = f"~{number}"
+        candidate, number = base[: SHEET_CHARS - len(suffix)] + suffix, number + 1
+    used.add(candidate.lower())
+    return candidate

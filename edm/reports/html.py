@@ -1,153 +1,180 @@
-"""Write report tables as one self-contained HTML file, or as CSV that Excel opens cleanly.
+"""A report as one self-contained HTML page: summary on top, then each section's charts and tables.
 
-The HTML has no scripts and no external resources, so it can be mailed as an
-attachment and read offline; bars are plain CSS. Labels are English and Chinese.
+No scripts and no external resources (charts are embedded PNG data URIs), so it can be
+mailed as an attachment and read offline. Labels are English and Chinese.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
+import base64
+import math
+from datetime import UTC
 from html import escape
 from pathlib import Path
 
 import pandas as pd
 
-from edm.reports.engagement import COUNTS, RATES, engagement_summary
+from edm.reports.model import Chart, Report, Section, Table
 
 LABELS = {
     "campaign": "Campaign 活动",
+    "variant": "Variant 版本",
     "tier": "Value tier 价值等级",
     "stage": "Lifecycle stage 生命周期",
+    "industry": "Industry 行业",
+    "locale": "Locale 语言",
     "sent": "Sent 已发送",
+    "delivered": "Delivered 已送达",
+    "deferred": "Deferred 延迟",
     "bounced": "Bounced 退信",
-    "opened": "Opened 已打开",
-    "clicked": "Clicked 已点击",
+    "opened": "Opened (people) 打开(真人)",
+    "machine_opened": "Machine opens 机器打开",
+    "clicked": "Clicked 点击",
     "unsubscribed": "Unsubscribed 退订",
+    "complained": "Complaints 投诉",
+    "orders": "Orders 订单",
+    "revenue": "Revenue 收入",
     "open_rate": "Open rate 打开率",
     "click_rate": "Click rate 点击率",
+    "unsubscribe_rate": "Unsubscribe rate 退订率",
+    "mailed": "Mailed 发送组",
+    "mailed_buyers": "Buyers (mailed) 购买人数(发送组)",
+    "mailed_order_rate": "Order rate (mailed) 下单率(发送组)",
+    "holdout": "Holdout 对照组",
+    "holdout_buyers": "Buyers (holdout) 购买人数(对照组)",
+    "holdout_order_rate": "Order rate (holdout) 下单率(对照组)",
+    "order_rate_uplift": "Order rate uplift 下单率提升",
+    "order_rate_low": "Uplift CI low 区间下限",
+    "order_rate_high": "Uplift CI high 区间上限",
+    "mailed_revenue_per_recipient": "Revenue / recipient (mailed) 人均收入(发送组)",
+    "holdout_revenue_per_recipient": "Revenue / recipient (holdout) 人均收入(对照组)",
+    "revenue_uplift": "Revenue uplift 人均收入提升",
+    "revenue_low": "Revenue CI low 区间下限",
+    "revenue_high": "Revenue CI high 区间上限",
+    "from": "From 从",
+    "to": "To 到",
+    "customers": "Customers 客户数",
+    "moves": "Moves 变动次数",
+    "interval_mean": "Interval mean (days) 平均间隔(天)",
+    "interval_min": "Interval min 最短间隔",
+    "interval_max": "Interval max 最长间隔",
+    "score_mean": "Score mean 平均互动分",
+    "score_min": "Score min 最低分",
+    "score_max": "Score max 最高分",
+    "sunset": "In sunset 休眠",
+    "gaps_previous": "Gaps (previous) 间隔数(上期)",
+    "gap_mean_previous": "Mean gap days (previous) 平均间隔(上期)",
+    "gaps_current": "Gaps (this period) 间隔数(本期)",
+    "gap_mean_current": "Mean gap days (this period) 平均间隔(本期)",
+    "delivered_previous": "Delivered (previous) 送达(上期)",
+    "engaged_rate_previous": "Engaged rate (previous) 互动率(上期)",
+    "delivered_current": "Delivered (this period) 送达(本期)",
+    "engaged_rate_current": "Engaged rate (this period) 互动率(本期)",
 }
+PERCENT_COLUMNS = {
+    "open_rate", "click_rate", "unsubscribe_rate", "mailed_order_rate", "holdout_order_rate",
+    "order_rate_uplift", "order_rate_low", "order_rate_high", "engaged_rate_previous", "engaged_rate_current",
+}
+MONEY_COLUMNS = {
+    "revenue", "mailed_revenue_per_recipient", "holdout_revenue_per_recipient", "revenue_uplift",
+    "revenue_low", "revenue_high",
+}
+MISSING = "–"
 
 _STYLE = """
-body { font-family: system-ui, "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", sans-serif;
-       margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #1f2933; }
-h1 { margin-bottom: .2rem; } .generated { color: #616e7c; margin-top: 0; }
+body { font-family: system-ui, "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif;
+       margin: 2rem auto; max-width: 78rem; padding: 0 1rem; color: #1f2933; }
+h1 { margin-bottom: .2rem; } .meta { color: #616e7c; margin-top: 0; }
 .summary { display: flex; flex-wrap: wrap; gap: 1rem; margin: 1.5rem 0; }
 .card { border: 1px solid #d9e2ec; border-radius: 6px; padding: .8rem 1.2rem; min-width: 10rem; }
 .card .label { color: #616e7c; font-size: .9rem; }
-.card .value { font-size: 1.6rem; font-weight: 600; }
-.chart { margin: 1rem 0; } .legend span { margin-right: 1.5rem; }
-.row { display: grid; grid-template-columns: 16rem 1fr; gap: .2rem 1rem; margin: .4rem 0; }
-.row .name { grid-row: span 2; align-self: center; overflow-wrap: anywhere; }
-.track { background: #f0f4f8; height: 1rem; position: relative; }
-.bar { height: 100%; } .bar.open { background: #2f80ed; } .bar.click { background: #f2994a; }
-.track .pct { position: absolute; left: .3rem; top: 0; font-size: .75rem; line-height: 1rem; }
-.swatch { display: inline-block; width: .8rem; height: .8rem; margin-right: .3rem; }
-table.data { border-collapse: collapse; margin: 1rem 0 2.5rem; }
+.card .value { font-size: 1.5rem; font-weight: 600; }
+.notes { color: #3e4c59; font-size: .9rem; } .note { color: #3e4c59; }
+figure.chart { margin: 1rem 0; } figure.chart img { max-width: 100%; height: auto; display: block; }
+.scroll { overflow-x: auto; }
+table.data { border-collapse: collapse; margin: .5rem 0 2rem; font-size: .9rem; }
 table.data th, table.data td { border: 1px solid #d9e2ec; padding: .3rem .6rem; text-align: right; }
 table.data th { background: #f0f4f8; } table.data td:first-child { text-align: left; }
 """
 
 
-def write_html(
-    path: Path, *, title: str, tables: Mapping[str, pd.DataFrame], generated_at: datetime
-) -> Path:
-    """One offline HTML page: summary of the first table's Total row, then chart + table each."""
-    if not tables:
-        raise ValueError("write_html needs at least one table")
-    if generated_at.tzinfo is None:
+def render_html(report: Report) -> str:
+    """The page as text."""
+    if report.generated_at.tzinfo is None:
         raise ValueError("generated_at must be timezone-aware")
-    first = next(iter(tables.values()))
-    sections = "\n".join(_section(name, table) for name, table in tables.items())
-    page = f"""<!DOCTYPE html>
+    cards = "\n".join(
+        f'<div class="card"><div class="label">{escape(label)}</div>'
+        f'<div class="value">{escape(value)}</div></div>'
+        for label, value in report.summary
+    )
+    notes = "".join(f"<li>{escape(note)}</li>" for note in report.notes)
+    sections = "\n".join(_section(section) for section in report.sections)
+    return f"""<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title>
+<title>{escape(report.title)}</title>
 <style>{_STYLE}</style>
 </head>
 <body>
-<h1>{escape(title)}</h1>
-<p class="generated">Generated 生成时间: {generated_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC</p>
-{_summary(first)}
+<h1>{escape(report.title)}</h1>
+<p class="meta">Period 周期: {escape(report.period)} · Generated 生成时间:
+{report.generated_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC</p>
+<section class="summary">
+{cards}
+</section>
+<ul class="notes">{notes}</ul>
 {sections}
 </body>
 </html>
 """
+
+
+def write_html(path: Path, report: Report) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    path.write_text(render_html(report), encoding="utf-8")
     return path
 
 
-def write_csv(path: Path, table: pd.DataFrame) -> Path:
-    """CSV with a UTF-8 byte-order mark, so Excel shows Chinese campaign names correctly."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(path, index=False, encoding="utf-8-sig")
-    return path
-
-
-def _summary(table: pd.DataFrame) -> str:
-    totals = engagement_summary(table)
-    cards = [
-        ("Total sent 发送总数", str(totals["sent"])),
-        (LABELS["open_rate"], _percent(totals["open_rate"])),
-        (LABELS["click_rate"], _percent(totals["click_rate"])),
-        ("Unsubscribes 退订数", str(totals["unsubscribed"])),
-    ]
-    inner = "\n".join(
-        f'<div class="card"><div class="label">{label}</div><div class="value">{value}</div></div>'
-        for label, value in cards
-    )
-    return f'<section class="summary">\n{inner}\n</section>'
-
-
-def _section(name: str, table: pd.DataFrame) -> str:
-    return (
-        f"<section>\n<h2>{escape(name)}</h2>\n{_chart(table)}\n"
-        f"{_display(table).to_html(index=False, escape=True, border=0, classes='data')}\n</section>"
-    )
-
-
-def _chart(table: pd.DataFrame) -> str:
-    """A horizontal bar pair (open rate, click rate) per row, drawn with CSS widths only."""
-    groups = _group_columns(table)
-    rows = []
-    for _, row in table.iterrows():
-        label = " / ".join(str(row[column]) for column in groups)
-        rows.append(
-            f'<div class="row"><div class="name">{escape(label)}</div>'
-            f"{_bar('open', row['open_rate'])}{_bar('click', row['click_rate'])}</div>"
-        )
-    legend = (
-        '<div class="legend"><span><i class="swatch bar open"></i>'
-        f'{LABELS["open_rate"]}</span><span><i class="swatch bar click"></i>'
-        f'{LABELS["click_rate"]}</span></div>'
-    )
-    return f'<div class="chart">\n{legend}\n' + "\n".join(rows) + "\n</div>"
-
-
-def _bar(kind: str, rate: float) -> str:
-    width = max(0.0, min(float(rate), 1.0)) * 100
-    return (
-        f'<div class="track"><div class="bar {kind}" style="width: {width:.2f}%"></div>'
-        f'<span class="pct">{_percent(rate)}</span></div>'
-    )
-
-
-def _display(table: pd.DataFrame) -> pd.DataFrame:
-    """The table as people read it: rates as percentages, bilingual headers."""
-    shown = table.copy()
-    for column in RATES:
-        if column in shown.columns:
-            shown[column] = shown[column].map(_percent)
+def display(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table as people read it: rates as percentages, money with cents, bilingual headers."""
+    shown = frame.copy().astype(object)
+    for column in frame.columns:
+        if column in PERCENT_COLUMNS:
+            shown[column] = frame[column].map(percent)
+        elif column in MONEY_COLUMNS:
+            shown[column] = frame[column].map(money)
+        elif frame[column].dtype.kind == "f":
+            shown[column] = frame[column].map(lambda v: MISSING if _missing(v) else f"{float(v):g}")
     return shown.rename(columns=lambda column: LABELS.get(str(column), str(column)))
 
 
-def _group_columns(table: pd.DataFrame) -> list[str]:
-    measures = {*COUNTS, *RATES}
-    return [str(column) for column in table.columns if column not in measures]
+def percent(value: float) -> str:
+    return MISSING if _missing(value) else f"{float(value):.2%}"
 
 
-def _percent(rate: float) -> str:
-    return f"{float(rate):.2%}"
+def money(value: float) -> str:
+    return MISSING if _missing(value) else f"{float(value):,.2f}"
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _section(section: Section) -> str:
+    note = f'<p class="note">{escape(section.note)}</p>' if section.note else ""
+    charts = "\n".join(_chart(chart) for chart in section.charts)
+    tables = "\n".join(_table(table) for table in section.tables)
+    return f"<section>\n<h2>{escape(section.title)}</h2>\n{note}\n{charts}\n{tables}\n</section>"
+
+
+def _chart(chart: Chart) -> str:
+    data = base64.b64encode(chart.png).decode("ascii")
+    return (f'<figure class="chart"><img alt="{escape(chart.title)}" src="data:image/png;base64,{data}">'
+            f"</figure>")
+
+
+def _table(table: Table) -> str:
+    body = display(table.frame).to_html(index=False, escape=True, border=0, classes="data", na_rep=MISSING)
+    return f'<h3>{escape(table.title)}</h3>\n<div class="scroll">{body}</div>'

@@ -225,7 +225,11 @@ class OutboxMessage(Base):
     """One planned mail. `key` is deterministic, so planning twice never queues twice."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+        # a customer's mail in time order: reports attribute orders to the mail before them
+        Index("ix_outbox_customer_sent", "customer_id", "sent_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)
@@ -259,7 +263,7 @@ class Event(Base):
     url: Mapped[str | None] = mapped_column(Text)
     user_agent: Mapped[str | None] = mapped_column(String(500))
     # a privacy proxy, prefetcher or security scanner, not a person: kept out of engagement
-    machine: Mapped[bool] = mapped_column(default=False)
+    machine: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Suppression(Base):

@@ -1,21 +1,39 @@
-"""The HTML page and the CSV file, read back the way a browser and Excel would."""
+"""The written reports read back the way a browser, Excel and pandas would: HTML (also in headless
+Chromium, with a screenshot kept), CSV and XLSX, all from the hand-made history."""
 
 from __future__ import annotations
 
+import shutil
+import warnings
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
-from edm.reports import tabulate, write_csv, write_html
+from edm.config import ReportSettings
+from edm.reports import (
+    Report,
+    engagement_report,
+    frequency_report,
+    lifecycle_report,
+    render_html,
+    write_report,
+)
+from edm.reports.charts import cjk_font, rate_bars
+from edm.reports.html import LABELS, display
+from edm.store import Customer, OutboxMessage
+from tests.reports.history import MARCH, seed
 
 EVIL = "<script>alert(1)</script>"
 GENERATED = datetime(2024, 4, 1, 8, 30, tzinfo=UTC)
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 class Page(HTMLParser):
-    """Collects what matters: every tag's attributes, every table's cells, all visible text."""
+    """Collects every tag's attributes, every table's cells and all visible text."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -44,76 +62,119 @@ class Page(HTMLParser):
             self._cell.append(data)
 
 
-def tables() -> dict[str, pd.DataFrame]:
-    by_campaign = tabulate(["campaign"], [
-        (("新春问候",), [3, 1, 2, 1, 0]),
-        ((EVIL,), [7, 0, 1, 3, 1]),
-    ])
-    by_tier_stage = tabulate(["tier", "stage"], [
-        (("low", "churned"), [4, 0, 0, 1, 0]),
-        (("high", "mature"), [6, 1, 3, 3, 1]),
-    ])
-    return {"By campaign 按活动": by_campaign, "By tier and stage 按等级和阶段": by_tier_stage}
+def built(sessions: sessionmaker[Session]) -> Report:
+    seed(sessions)
+    with sessions.begin() as session:  # a campaign name that must be shown, not run
+        message = session.get(OutboxMessage, 1)
+        assert message is not None
+        message.campaign = EVIL
+    return engagement_report(sessions, [["campaign"], ["tier", "stage"]], now=GENERATED,
+                             settings=ReportSettings(attribution_days=30), **MARCH)
 
 
-def cells(table: pd.DataFrame) -> list[list[str]]:
-    """How each row should read in the page: counts as integers, rates as percentages."""
-    shown = []
-    for record in table.to_dict("records"):
-        row = [str(value) for key, value in record.items() if not str(key).endswith("rate")]
-        row += [f"{record['open_rate']:.2%}", f"{record['click_rate']:.2%}"]
-        shown.append(row)
-    return shown
-
-
-def parse(path: Path) -> tuple[str, Page]:
-    source = path.read_text(encoding="utf-8")
+def parse(source: str) -> Page:
     page = Page()
     page.feed(source)
     page.close()
-    return source, page
+    return page
 
 
-def test_html_holds_every_value_of_every_table(tmp_path: Path) -> None:
-    reports = tables()
-    path = write_html(tmp_path / "out" / "report.html", title="Q1 engagement 第一季度",
-                      tables=reports, generated_at=GENERATED)
-    source, page = parse(path)
+def test_html_holds_every_value_of_every_table(sessions: sessionmaker[Session]) -> None:
+    report = built(sessions)
+    source = render_html(report)
+    page = parse(source)
     assert '<meta charset="utf-8">' in source
-    assert [rows[1:] for rows in page.tables] == [cells(table) for table in reports.values()]
+    assert EVIL not in source and "&lt;script&gt;" in source
+    shown = [display(table.frame) for table in report.tables()]
+    assert [rows[0] for rows in page.tables] == [list(frame.columns) for frame in shown]
+    assert [rows[1:] for rows in page.tables] == [frame.astype(str).values.tolist() for frame in shown]
+    assert len(report.tables()) == 3  # by campaign, by tier x stage, and spring's uplift
     text = " ".join(page.text)
-    for heading in [*reports, "Q1 engagement 第一季度", "Open rate 打开率", "Click rate 点击率"]:
-        assert heading in text
-    assert "2024-04-01 08:30 UTC" in text
+    for words in ["Engagement report 互动报告", LABELS["open_rate"], "2024-04-01 08:30 UTC",
+                  "Uplift against holdout groups 对照组提升", "Newcombe", "Welch"]:
+        assert words in text
+    images = [attrs for tag, attrs in page.tags if tag == "img"]
+    assert len(images) == len(report.charts()) == 4  # two rate charts, two uplift charts
+    assert all(str(attrs["src"]).startswith("data:image/png;base64,") for attrs in images)
+    assert not [attrs for tag, attrs in page.tags if tag in ("script", "link")]  # self-contained
 
 
-def test_html_summary_comes_from_the_first_tables_total(tmp_path: Path) -> None:
-    _, page = parse(write_html(tmp_path / "r.html", title="t", tables=tables(),
-                               generated_at=GENERATED))
-    values = [data.strip() for data in page.text if data.strip()]
-    # first table's Total: sent 10, opened 3, clicked 4, unsubscribed 1
-    summary = values[values.index("Total sent 发送总数"):][:8]
-    assert summary == [
-        "Total sent 发送总数", "10", "Open rate 打开率", "30.00%",
-        "Click rate 点击率", "40.00%", "Unsubscribes 退订数", "1",
-    ]
+def test_summary_on_top_is_the_total_row(sessions: sessionmaker[Session]) -> None:
+    cards = dict(built(sessions).summary)
+    assert cards["Sent 已发送"] == "7" and cards["Delivered 已送达"] == "6"
+    assert cards["Open rate (people) 打开率"] == "50.00%" and cards["Revenue 收入"] == "440.00"
+    assert cards["spring: order rate uplift 下单率提升"].startswith("50.00% [")
 
 
-def test_html_is_self_contained_and_escaped(tmp_path: Path) -> None:
-    source, page = parse(write_html(tmp_path / "r.html", title=EVIL, tables=tables(),
-                                    generated_at=GENERATED))
-    assert EVIL not in source
-    assert [tag for tag, _ in page.tags if tag in ("script", "link", "img", "iframe")] == []
-    for _, attrs in page.tags:
-        for name in ("src", "href"):
-            assert attrs.get(name) is None, f"external resource {attrs}"
-    assert "://" not in source and "url(" not in source and "@import" not in source
-    assert sum(EVIL in data for data in page.text) == 4  # <title>, <h1>, chart label, table cell
+def test_charts_draw_chinese_with_an_installed_font() -> None:
+    if cjk_font() is None:
+        pytest.skip("no CJK font installed (.ci/run installs fonts-noto-cjk)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)"
+        png = rate_bars(["新春问候", "winback"], {"打开率": [0.5, 0.25]}, "打开率与点击率")
+    assert png.startswith(b"\x89PNG")
 
 
-def test_csv_reads_back_equal_with_a_bom(tmp_path: Path) -> None:
-    table = tables()["By campaign 按活动"]
-    path = write_csv(tmp_path / "report.csv", table)
-    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
-    back = pd.read_csv(path, encoding="utf-8-sig")
-    pd.testing.assert_frame_equal(back, table)
+def test_csv_one_file_per_table_and_xlsx_one_sheet_each(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    report = built(sessions)
+    csvs = write_report(report, tmp_path / "e.csv", "csv")
+    assert [p.name for p in csvs] == ["e-engagement-campaign.csv", "e-engagement-tier-stage.csv",
+                                      "e-uplift.csv"]
+    for path, table in zip(csvs, report.tables(), strict=True):
+        assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 only with the mark
+        pd.testing.assert_frame_equal(pd.read_csv(path, encoding="utf-8-sig"), table.frame,
+                                      check_dtype=False)
+    [book] = write_report(report, tmp_path / "e.xlsx", "xlsx")
+    sheets = pd.read_excel(book, sheet_name=None)
+    assert list(sheets) == ["summary", "engagement-campaign", "engagement-tier-stage", "uplift"]
+    for table in report.tables():
+        back = sheets[table.name]
+        assert list(back.columns) == [LABELS.get(str(c), str(c)) for c in table.frame.columns]
+        back.columns = table.frame.columns
+        pd.testing.assert_frame_equal(back, table.frame, check_dtype=False)
+    assert "440.00" in sheets["summary"]["value"].astype(str).tolist()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_every_report_renders_in_chromium(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    engagement = built(sessions)
+    with sessions.begin() as session:
+        session.add(Customer(external_id="x", name="x", email="x@example.com", kind="person",
+                             created_at=GENERATED))
+    pages = {
+        "engagement": engagement,
+        "lifecycle": lifecycle_report(sessions, now=GENERATED),
+        "frequency": frequency_report(sessions, now=GENERATED, **MARCH),
+    }
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            for name, report in pages.items():
+                [path] = write_report(report, tmp_path / f"{name}.html", "html")
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                problems: list[str] = []
+                page.on("console", lambda m, out=problems: out.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda e, out=problems: out.append(str(e)))
+                page.goto(path.as_uri(), wait_until="load")
+                images = page.eval_on_selector_all("img", """imgs => imgs.map(i => {
+                    i.scrollIntoView();
+                    const r = i.getBoundingClientRect();
+                    return {w: i.naturalWidth, h: i.naturalHeight, complete: i.complete,
+                            shown: r.width > 0 && r.height > 0
+                                   && getComputedStyle(i).visibility === 'visible'};
+                })""")
+                assert images and len(images) == len(report.charts()), name
+                assert all(i["complete"] and i["w"] > 0 and i["h"] > 0 and i["shown"] for i in images), images
+                for image in page.query_selector_all("img"):
+                    assert image.is_visible()
+                shot = tmp_path / f"{name}.png"
+                page.screenshot(path=str(shot), full_page=True)
+                print(f"screenshot of the {name} report: {shot}")
+                assert shot.stat().st_size > 0
+                assert problems == [], problems
+                page.close()
+        finally:
+            browser.close()

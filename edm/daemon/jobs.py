@@ -1,0 +1,156 @@
+"""What the leading daemon runs on schedule: plan, reclassify, poll bounces, mail the weekly report.
+
+APScheduler's SQLAlchemy job store keeps each job as a reference ("edm.daemon.jobs:plan")
+and pickled arguments in the database. So the jobs take no arguments: settings hold secrets
+(the signing key, relay passwords) that must never be written there. The running daemon
+`install`s its context here instead, once, before its scheduler starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from edm.campaigns.planner import PlanResult
+from edm.clock import Clock
+from edm.config import Settings
+from edm.daemon.metrics import DaemonState
+from edm.delivery.transport import Outgoing, SmtpTransport
+from edm.errors import DeliveryError
+from edm.runner import plan_campaigns, refresh_profiles
+
+log = logging.getLogger(__name__)
+
+REPORT_DAYS = 7
+REPORT_GROUPINGS = (("campaign",), ("tier",), ("stage",))
+
+
+@dataclass(frozen=True)
+class JobContext:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    clock: Clock
+    state: DaemonState
+
+
+_context: JobContext | None = None
+
+
+def install(context: JobContext) -> None:
+    global _context
+    _context = context
+
+
+def _current() -> JobContext:
+    if _context is None:
+        raise RuntimeError("edm.daemon.jobs: no daemon context installed (call install first)")
+    return _context
+
+
+def _run(name: str, work: Callable[[JobContext], str]) -> None:
+    """Run one job, log its outcome; a failure is counted and logged, and the job runs again next time."""
+    context = _current()
+    try:
+        outcome = work(context)
+    except Exception:
+        context.state.failed(name)
+        log.exception("job=%s pid=%d failed", name, os.getpid())
+        return
+    log.info("job=%s pid=%d %s", name, os.getpid(), outcome)
+
+
+def plan() -> None:
+    """Plan every campaign due today and every due sequence step; the sender workers send them."""
+
+    def work(context: JobContext) -> str:
+        results = plan_due(context.settings, context.sessions, context.clock)
+        context.state.last_plan = context.clock.now()
+        return f"campaigns={len(results)} queued={sum(r.queued for r in results)}"
+
+    _run("plan", work)
+
+
+def reclassify() -> None:
+    """Recompute every profile when the last run is older than `classification.max_age_hours`."""
+
+    def work(context: JobContext) -> str:
+        summary = refresh_profiles(context.sessions, context.settings.classification, context.clock)
+        return f"customers={summary.total}" if summary else "profiles=fresh"
+
+    _run("reclassify", work)
+
+
+def poll() -> None:
+    """Read the configured bounce mailboxes once."""
+    from edm.delivery.mailbox import poll_bounces
+
+    def work(context: JobContext) -> str:
+        s = poll_bounces(context.sessions, context.settings.bounces, context.clock)
+        return f"hard={s.hard} soft={s.soft} unknown={s.unknown}"
+
+    _run("bounces", work)
+
+
+def weekly_report() -> None:
+    """Mail the last week's engagement report to `daemon.report_to` through the SMTP relays."""
+    _run("report", lambda c: f"recipients={mail_report(c.settings, c.sessions, c.clock)}")
+
+
+def plan_due(settings: Settings, sessions: sessionmaker[Session], clock: Clock) -> list[PlanResult]:
+    """`edm campaign run --all` without the sending: the daemon's workers send."""
+    return plan_campaigns(settings, sessions, clock).plans
+
+
+def mail_report(settings: Settings, sessions: sessionmaker[Session], clock: Clock) -> int:
+    """Send the report (summary in the body, the HTML attached); returns how many recipients took it."""
+    from edm.reports import format_summary, write_engagement_report
+
+    recipients = settings.daemon.report_to
+    if not recipients:
+        return 0
+    now = clock.now()
+    since = now - timedelta(days=REPORT_DAYS)
+    with tempfile.TemporaryDirectory(prefix="edm-report-") as folder:
+        paths, summary = write_engagement_report(
+            sessions, REPORT_GROUPINGS, out=Path(folder) / "engagement.html", fmt="html", now=now,
+            since=since, settings=settings.reports,
+        )
+        html = paths[0].read_bytes()
+    message = EmailMessage()
+    message["From"] = settings.sender.from_address
+    message["To"] = ", ".join(recipients)
+    message["Subject"] = f"edm engagement report {since:%Y-%m-%d} – {now:%Y-%m-%d}"
+    message["Date"] = formatdate(now.timestamp())
+    message["Message-ID"] = make_msgid(domain=_domain(settings.sender.from_address))
+    message.set_content(f"Engagement from {since:%Y-%m-%d} to {now:%Y-%m-%d} (UTC):\n\n"
+                        f"{format_summary(summary)}\n\nThe full report is attached.\n")
+    message.add_attachment(html, maintype="text", subtype="html", filename=f"engagement-{now:%Y-%m-%d}.html")
+    return asyncio.run(_send(settings, message.as_bytes(), recipients))
+
+
+async def _send(settings: Settings, data: bytes, recipients: Sequence[str]) -> int:
+    envelope = parseaddr(settings.sender.return_path or settings.sender.from_address)[1]
+    transport = SmtpTransport(settings.smtp, environ=os.environ)
+    try:
+        answers = await transport.send([Outgoing(0, envelope, to, data) for to in recipients])
+    finally:
+        await transport.close()
+    errors = [a.error for a in answers if a.error is not None]
+    if errors:
+        raise DeliveryError(f"the report reached {len(answers) - len(errors)} of {len(answers)} analysts: "
+                            f"{errors[0]}")
+    return len(answers)
+
+
+def _domain(address: str) -> str:
+    return parseaddr(address)[1].rpartition("@")[2] or "localhost"

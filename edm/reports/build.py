@@ -1,0 +1,215 @@
+"""Assemble the three reports from the store: SQL aggregates into tables, tables into charts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.orm import Session, sessionmaker
+
+from edm.config import ReportSettings
+from edm.reports import charts
+from edm.reports.charts import bilingual
+from edm.reports.engagement import (
+    GROUPINGS,
+    TOTAL,
+    checked_grouping,
+    engagement_summary,
+    engagement_tables,
+)
+from edm.reports.frequency import change_table, distribution, profile_summary
+from edm.reports.html import money, percent
+from edm.reports.lifecycle import DIMENSIONS, flow_matrix, notable_moves, transition_tables
+from edm.reports.model import Chart, Report, Section, Table
+from edm.reports.uplift import uplift_table
+
+GROUP_TITLES = {
+    "campaign": "campaign 活动", "variant": "variant 版本", "tier": "value tier 价值等级",
+    "stage": "lifecycle stage 生命周期", "industry": "industry 行业", "locale": "locale 语言",
+}
+assert set(GROUP_TITLES) == set(GROUPINGS)
+DIMENSION_TITLES = {"lifecycle_stage": "Lifecycle stage 生命周期阶段", "loyalty": "Loyalty 忠诚度"}
+ENGAGEMENT_NOTES = (
+    "Messages count in the period by when they were sent (unsent ones: when queued); their opens and "
+    "clicks count whenever they came. 按发送时间归入周期。",
+    "Opened and clicked are people: opens by privacy proxies and security scanners are shown apart as "
+    "machine opens, their clicks are left out. Rates are over delivered mail. 打开与点击只计真人。",
+    "Orders and revenue: each order goes to the last delivered mail to that customer in the {days} days "
+    "before it (last touch), so none is counted twice. 订单归因于其前 {days} 天内最后一封邮件。",
+    "Complaints stay 0 until complaint (feedback-loop) events are recorded. 投诉数据尚未接入。",
+    "Tier, stage and industry are each customer's current profile. 等级、阶段、行业为客户当前档案。",
+)
+UPLIFT_NOTE = (
+    "Mailed customers against the campaign's holdout group (planned, never sent): any order within {days} "
+    "days of the mail (holdout: of the planned moment). Order-rate interval: Newcombe hybrid score; "
+    "revenue-per-recipient interval: Welch t; both {confidence:.0%}. An interval that includes 0 shows no "
+    "clear effect. 与对照组比较;区间包含 0 表示效果不显著。"
+)
+
+
+def period_text(since: datetime | None, until: datetime | None) -> str:
+    start = f"{since:%Y-%m-%d %H:%M}" if since else "the beginning 最早"
+    end = f"{until:%Y-%m-%d %H:%M} (excl. 不含)" if until else "now 现在"
+    return f"{start} – {end} UTC"
+
+
+def engagement_report(
+    sessions: sessionmaker[Session],
+    groupings: Sequence[Sequence[str]],
+    *,
+    now: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    settings: ReportSettings | None = None,
+) -> Report:
+    """Engagement by each grouping, and the uplift of campaigns that had a holdout."""
+    settings = settings or ReportSettings()
+    days = settings.attribution_days
+    if not groupings:
+        raise ValueError("engagement_report needs at least one grouping")
+    chosen = [checked_grouping(by) for by in groupings]
+    with sessions() as session:
+        found = engagement_tables(session, chosen, since=since, until=until, attribution_days=days)
+        tables = list(zip(chosen, found, strict=True))
+        uplift = uplift_table(session, since=since, until=until, attribution_days=days,
+                              confidence=settings.confidence)
+    totals = engagement_summary(tables[0][1])
+    sections = [_engagement_section(by, table) for by, table in tables]
+    if not uplift.empty:
+        sections.append(_uplift_section(uplift, days, settings.confidence))
+    summary = (
+        ("Sent 已发送", str(totals["sent"])),
+        ("Delivered 已送达", str(totals["delivered"])),
+        ("Open rate (people) 打开率", percent(totals["open_rate"])),
+        ("Click rate 点击率", percent(totals["click_rate"])),
+        ("Unsubscribes 退订", str(totals["unsubscribed"])),
+        (f"Orders within {days} days {days}天内订单", str(totals["orders"])),
+        ("Revenue 收入", money(totals["revenue"])),
+        *_uplift_cards(uplift),
+    )
+    return Report(
+        title="Engagement report 互动报告", period=period_text(since, until), generated_at=now,
+        summary=summary, sections=tuple(sections),
+        notes=tuple(note.format(days=days) for note in ENGAGEMENT_NOTES), figures=totals,
+    )
+
+
+def lifecycle_report(
+    sessions: sessionmaker[Session], *, now: datetime, since: datetime | None = None,
+    until: datetime | None = None,
+) -> Report:
+    """Moves between lifecycle stages and loyalty classes, as counts and from/to heat maps."""
+    with sessions() as session:
+        tables = transition_tables(session, since=since, until=until)
+    sections = []
+    for dimension, table in tables.items():
+        title = DIMENSION_TITLES[dimension]
+        matrix = flow_matrix(table, DIMENSIONS[dimension])
+        chart = Chart(f"{title}: moves", charts.flow_heatmap(
+            matrix, bilingual(f"{title.split(' ')[0]} moves", "变动"),
+            bilingual("from", "从"), bilingual("to", "到"),
+        ))
+        sections.append(Section(title, (Table(f"lifecycle-{dimension}", title, table),), (chart,)))
+    notable = notable_moves(tables)
+    summary = tuple(
+        (f"{DIMENSION_TITLES[d]} moves 变动", str(int(t["moves"].sum()))) for d, t in tables.items()
+    ) + tuple((meaning, str(count)) for meaning, count in notable)
+    figures: dict[str, float | int] = {f"{d}_moves": int(t["moves"].sum()) for d, t in tables.items()}
+    return Report(
+        title="Lifecycle report 生命周期报告", period=period_text(since, until), generated_at=now,
+        summary=summary, sections=tuple(sections), figures=figures,
+        notes=("Every class change in the period counts; a customer who moved twice counts in both moves. "
+               "'-' is a first classification. 期间内每次变动均计入;'-' 表示首次分类。",),
+    )
+
+
+def frequency_report(
+    sessions: sessionmaker[Session], *, now: datetime, since: datetime, until: datetime
+) -> Report:
+    """Contact intervals and engagement scores per tier now, and actual gaps and engagement then vs now."""
+    with sessions() as session:
+        summary_table = profile_summary(session)
+        intervals = distribution(session, "interval")
+        scores = distribution(session, "score")
+        change = change_table(session, since=since, until=until)
+    now_section = Section(
+        "Now: contact interval and engagement score per tier 当前:各等级的联系间隔与互动分",
+        tables=(Table("frequency-summary", "Per tier 各等级", summary_table),
+                Table("frequency-intervals", "Contact interval, customers per bin 联系间隔分布", intervals),
+                Table("frequency-scores", "Engagement score, customers per bin 互动分分布", scores)),
+        charts=(Chart("Contact interval distribution", charts.histogram_bars(
+                    intervals, bilingual("Contact interval per tier", "各等级联系间隔"),
+                    bilingual("days", "天"))),
+                Chart("Engagement score distribution", charts.histogram_bars(
+                    scores, bilingual("Engagement score per tier", "各等级互动分"),
+                    bilingual("score", "分")))),
+    )
+    tiers = [str(t) for t in change["tier"]]
+    names = (bilingual("previous period", "上期"), bilingual("this period", "本期"))
+    change_section = Section(
+        "Change: actual gaps between mails and engagement, previous period vs this one 变化:上期与本期",
+        tables=(Table("frequency-change", "Per tier 各等级", change),),
+        charts=(Chart("Mean gap between mails", charts.paired_bars(
+                    tiers, change["gap_mean_previous"].tolist(), change["gap_mean_current"].tolist(), names,
+                    bilingual("Mean days between two mails", "两封邮件平均间隔"), bilingual("days", "天"))),
+                Chart("Engaged rate", charts.paired_bars(
+                    tiers, (change["engaged_rate_previous"] * 100).tolist(),
+                    (change["engaged_rate_current"] * 100).tolist(), names,
+                    bilingual("Delivered mail opened or clicked by a person", "真人打开或点击比例"), "%"))),
+        note="The previous period is as long as this one and ends where it starts. A gap belongs to the "
+             "period of its later mail. 上期与本期等长。",
+    )
+    cards = tuple(
+        (f"{row['tier']}: interval 间隔 / score 分",
+         f"{_figure(row['interval_mean'])} d / {_figure(row['score_mean'])}")
+        for row in summary_table.to_dict("records")
+    )
+    return Report(
+        title="Contact frequency report 联系频率报告", period=period_text(since, until), generated_at=now,
+        summary=cards, sections=(now_section, change_section),
+        figures={"customers": int(summary_table["customers"].sum())},
+        notes=("Profiles keep only the current interval and score; the change is measured from the mail "
+               "actually sent and the reactions to it. 档案只存当前值,变化由实际发送与互动计算。",),
+    )
+
+
+def _engagement_section(by: list[str], table: pd.DataFrame) -> Section:
+    title = "By " + " × ".join(GROUP_TITLES[name] for name in by)
+    rows = table[table[by[0]] != TOTAL]
+    labels = [" / ".join(str(row[name]) for name in by) for _, row in rows.iterrows()]
+    chart = Chart(f"{title}: open and click rates", charts.rate_bars(
+        labels,
+        {bilingual("Open rate", "打开率"): rows["open_rate"].tolist(),
+         bilingual("Click rate", "点击率"): rows["click_rate"].tolist()},
+        bilingual("Open and click rates (people)", "打开率与点击率"),
+    ))
+    return Section(title, (Table("engagement-" + "-".join(by), title, table),), (chart,))
+
+
+def _uplift_section(uplift: pd.DataFrame, days: int, confidence: float) -> Section:
+    campaigns = uplift["campaign"].tolist()
+    rate = Chart("Order rate uplift against the holdout", charts.uplift_chart(
+        campaigns, (uplift["order_rate_uplift"] * 100).tolist(), (uplift["order_rate_low"] * 100).tolist(),
+        (uplift["order_rate_high"] * 100).tolist(),
+        bilingual("Order rate uplift vs holdout", "下单率提升(对比对照组)"), bilingual("points", "百分点")))
+    revenue = Chart("Revenue per recipient uplift against the holdout", charts.uplift_chart(
+        campaigns, uplift["revenue_uplift"].tolist(), uplift["revenue_low"].tolist(),
+        uplift["revenue_high"].tolist(),
+        bilingual("Revenue per recipient uplift vs holdout", "人均收入提升"), bilingual("revenue", "收入")))
+    return Section("Uplift against holdout groups 对照组提升", (Table("uplift", "Uplift 提升", uplift),),
+                   (rate, revenue), note=UPLIFT_NOTE.format(days=days, confidence=confidence))
+
+
+def _uplift_cards(uplift: pd.DataFrame) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (f"{row['campaign']}: order rate uplift 下单率提升",
+         f"{percent(row['order_rate_uplift'])} "
+         f"[{percent(row['order_rate_low'])}, {percent(row['order_rate_high'])}]")
+        for row in uplift.to_dict("records")
+    )
+
+
+def _figure(value: Any) -> str:
+    return "–" if pd.isna(value) else f"{value:g}"

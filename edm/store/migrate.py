@@ -1,0 +1,80 @@
+"""The schema's versions: Alembic migrations in `edm/store/migrations`, applied by `edm db upgrade`.
+
+`upgrade_schema` brings any database to the newest version: a new one is built by the
+migrations from nothing; one made by an edm from before migrations (tables but no
+`alembic_version`) is first stamped with the version its tables show, then upgraded.
+Data is kept throughout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, inspect
+
+BASELINE = "0001"  # the schema as edm created it before migrations existed
+
+
+def upgrade_schema(engine: Engine, revision: str = "head") -> str:
+    """Upgrade the database to `revision`; returns the version it is at afterwards."""
+    with _migrating(engine) as connection:
+        config = _config(connection)
+        current = MigrationContext.configure(connection).get_current_revision()
+        if current is None and inspect(connection).has_table("customers"):
+            command.stamp(config, _version_of_unversioned(connection))
+        command.upgrade(config, revision)
+        return MigrationContext.configure(connection).get_current_revision() or "base"
+
+
+def downgrade_schema(engine: Engine, revision: str) -> str:
+    with _migrating(engine) as connection:
+        command.downgrade(_config(connection), revision)
+        return MigrationContext.configure(connection).get_current_revision() or "base"
+
+
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction; on SQLite with foreign keys off while tables are rebuilt
+    (copy, drop, rename would trip them; the pragma only takes effect outside a transaction)."""
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+
+
+def schema_version(engine: Engine) -> str | None:
+    """The database's migration version (None: not under migrations yet)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_version() -> str:
+    head = ScriptDirectory.from_config(_config(None)).get_current_head()
+    assert head is not None
+    return head
+
+
+def _config(connection: Connection | None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", "edm.store:migrations")
+    config.attributes["connection"] = connection
+    return config
+
+
+def _version_of_unversioned(connection: Connection) -> str:
+    """Tables made by `create_all` before migrations: the newest schema if they have its columns."""
+    columns = {column["name"] for column in inspect(connection).get_columns("customers")}
+    return "head" if "paused_until" in columns else BASELINE

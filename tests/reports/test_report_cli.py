@@ -1,0 +1,60 @@
+"""`edm report engagement|lifecycle|frequency` end to end: a real SQLite file, files read back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from click.testing import CliRunner
+
+from edm.cli import main
+from edm.store import create_schema, make_engine, session_factory
+from tests.reports.history import seed
+
+
+def store(tmp_path: Path) -> dict[str, str]:
+    url = f"sqlite:///{tmp_path / 'edm.db'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    seed(session_factory(engine))
+    engine.dispose()
+    return {"EDM_DATABASE_URL": url}
+
+
+def test_engagement_to_xlsx_with_combined_groupings(tmp_path: Path) -> None:
+    env = store(tmp_path)
+    out = tmp_path / "march.xlsx"
+    result = CliRunner().invoke(main, ["report", "engagement", "--by", "campaign,tier+stage", "--since",
+                                       "2024-03-01", "--until", "2024-04-01", "--format", "xlsx",
+                                       "--out", str(out)], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "sent 7, delivered 6, opened 3 (50.0%), clicked 3 (50.0%)" in result.output
+    assert "orders 5, revenue 440.00" in result.output
+    sheets = pd.read_excel(out, sheet_name=None)
+    assert list(sheets) == ["summary", "engagement-campaign", "engagement-tier-stage", "uplift"]
+    assert sheets["engagement-campaign"].iloc[:, 0].tolist() == ["spring", "winback", "Total"]
+
+
+def test_engagement_attribution_days_come_from_settings(tmp_path: Path) -> None:
+    env = store(tmp_path) | {"EDM_REPORTS__ATTRIBUTION_DAYS": "3"}
+    result = CliRunner().invoke(main, ["report", "engagement", "--by", "campaign", "--format", "csv",
+                                       "--out", str(tmp_path / "e.csv")], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "orders 3, revenue 310.00" in result.output
+
+
+def test_bad_grouping_is_a_clean_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["report", "engagement", "--by", "region"], env=store(tmp_path))
+    assert result.exit_code == 1
+    assert "cannot group the report by 'region'" in result.output and "Traceback" not in result.output
+
+
+def test_lifecycle_and_frequency_write_their_pages(tmp_path: Path) -> None:
+    env = store(tmp_path)
+    for name in ("lifecycle", "frequency"):
+        out = tmp_path / f"{name}.html"
+        result = CliRunner().invoke(main, ["report", name, "--since", "2024-03-01", "--until", "2024-04-01",
+                                           "--out", str(out)], env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert f"wrote {out}" in result.output
+        assert out.read_text(encoding="utf-8").count("data:image/png;base64,") >= 2

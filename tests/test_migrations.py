@@ -1,0 +1,107 @@
+"""Migrations: an old database with data upgrades to exactly the models' schema, and keeps the data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from click.testing import CliRunner
+from sqlalchemy import Engine, func, select, text
+
+from edm.cli import main
+from edm.store import Base, Customer, Event, create_schema, make_engine, session_factory
+from edm.store.migrate import downgrade_schema, head_version, schema_version, upgrade_schema
+
+NOW = "2026-01-02 03:04:05.000000"
+
+
+@pytest.fixture
+def empty_engine(any_db_url: str) -> Iterator[Engine]:
+    engine = make_engine(any_db_url)
+    _drop_everything(engine)
+    yield engine
+    _drop_everything(engine)
+    engine.dispose()
+
+
+def _drop_everything(engine: Engine) -> None:
+    Base.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+def _old_data(engine: Engine) -> None:
+    """Rows as edm wrote them at schema version 3 (before tags, preferences, machine events...)."""
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO customers (id, external_id, name, email, kind, locale, timezone, created_at) "
+            f"VALUES (1, 'C1', '王芳', 'wang@example.com', 'person', 'zh-CN', 'Asia/Shanghai', '{NOW}')"))
+        connection.execute(text(
+            "INSERT INTO outbox (id, key, campaign, step, customer_id, occurrence, to_address, state, "
+            "attempts, next_attempt_at, created_at) VALUES (1, 'k', 'win_back', 0, 1, '2026-01-02', "
+            f"'wang@example.com', 'sent', 1, '{NOW}', '{NOW}')"))
+        connection.execute(text(
+            "INSERT INTO events (id, kind, customer_id, outbox_id, occurred_at) "
+            f"VALUES (1, 'open', 1, 1, '{NOW}')"))
+
+
+def _differences(engine: Engine) -> list[object]:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return [diff for diff in compare_metadata(context, Base.metadata)
+                if not (diff[0] == "remove_table" and diff[1].name == "alembic_version")]
+
+
+def test_an_old_database_upgrades_to_the_models_schema_and_keeps_its_data(empty_engine: Engine) -> None:
+    assert upgrade_schema(empty_engine, "0001") == "0001"
+    _old_data(empty_engine)
+    assert upgrade_schema(empty_engine) == head_version()
+    assert _differences(empty_engine) == []
+    sessions = session_factory(empty_engine)
+    with sessions() as session:
+        customer = session.get_one(Customer, 1)
+        assert (customer.name, customer.tags, customer.paused_until) == ("王芳", None, None)
+        event = session.get_one(Event, 1)
+        assert (event.kind, event.machine) == ("open", False)  # earlier opens counted as people's
+        assert event.occurred_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert upgrade_schema(empty_engine) == head_version()  # again: nothing to do
+
+
+def test_a_database_from_before_migrations_is_recognised_and_upgraded(empty_engine: Engine) -> None:
+    upgrade_schema(empty_engine, "0001")
+    _old_data(empty_engine)
+    with empty_engine.begin() as connection:  # what an edm without migrations left behind
+        connection.execute(text("DROP TABLE alembic_version"))
+    assert schema_version(empty_engine) is None
+    assert upgrade_schema(empty_engine) == head_version()
+    assert _differences(empty_engine) == []
+    with empty_engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(Event)) == 1
+
+
+def test_a_current_schema_made_without_migrations_is_only_stamped(empty_engine: Engine) -> None:
+    create_schema(empty_engine)
+    assert upgrade_schema(empty_engine) == head_version()
+    assert _differences(empty_engine) == []
+
+
+def test_downgrade_to_the_baseline_and_back(empty_engine: Engine) -> None:
+    upgrade_schema(empty_engine)
+    _old_data(empty_engine)
+    assert downgrade_schema(empty_engine, "0001") == "0001"
+    assert schema_version(empty_engine) == "0001"
+    assert upgrade_schema(empty_engine) == head_version()
+    assert _differences(empty_engine) == []
+
+
+def test_edm_db_upgrade_reports_the_version(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'edm.db'}"
+    result = CliRunner().invoke(main, ["db", "upgrade"], env={"EDM_DATABASE_URL": url},
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert f"at version {head_version()}" in result.output
+    assert schema_version(make_engine(url)) == head_version()
