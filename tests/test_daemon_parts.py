@@ -91,10 +91,14 @@ def test_a_bad_schedule_names_the_key(tmp_path: Path, key: str, value: str) -> N
 def test_metrics_text_is_prometheus_exposition_format() -> None:
     state = DaemonState(started_at=NOW, leader=True, last_plan=datetime(2026, 3, 2, 7, 59, 30, tzinfo=UTC))
     state.failed("plan")
-    figures = StoreFigures({"queued": 7, "sent": 3, "held_out": 1}, datetime(2026, 3, 2, 2, 30, tzinfo=UTC))
+    figures = StoreFigures({"queued": 7, "sent": 3, "held_out": 1}, datetime(2026, 3, 2, 2, 30, tzinfo=UTC),
+                           {("smtp1.example:587", "sent"): 2, ("smtp2.example:465", "sent"): 1})
     body = render_metrics(state, figures, NOW)
     samples = [line for line in body.splitlines() if not line.startswith("#")]
-    assert all(re.fullmatch(r'[a-z_]+(\{[a-z_]+="[a-z_-]+"\})? -?\d+(\.\d+)?', s) for s in samples), samples
+    label = r'[a-z_]+="[a-z0-9_.:-]+"'
+    sample = rf"[a-z_]+(\{{{label}(,{label})*\}})? -?\d+(\.\d+)?"
+    assert all(re.fullmatch(sample, s) for s in samples), samples
+    assert 'edm_relay_messages{relay="smtp1.example:587",state="sent"} 2' in samples
     assert 'edm_outbox_messages{state="queued"} 7' in samples
     assert 'edm_outbox_messages{state="bounced"} 0' in samples  # every state reported, even when none
     assert 'edm_outbox_messages{state="held_out"} 1' in samples

@@ -1,7 +1,8 @@
 """`/healthz` and `/metrics` (Prometheus text format 0.0.4) for a running daemon.
 
-The outbox has no relay column, so delivery figures are totals by state. The numbers are
-read from the store on each scrape; the server is the standard library's, on a thread.
+Delivery figures are totals by state, and by relay and state for the rows a relay answered
+(the outbox keeps which one). The numbers are read from the store on each scrape; the
+server is the standard library's, on a thread.
 """
 
 from __future__ import annotations
@@ -46,14 +47,19 @@ class DaemonState:
 class StoreFigures:
     outbox: dict[str, int]
     last_classification: datetime | None
+    by_relay: dict[tuple[str, str], int] = field(default_factory=dict)  # (relay, state) -> rows
 
 
 def read_figures(sessions: sessionmaker[Session]) -> StoreFigures:
     with sessions() as session:
-        counts = dict(session.execute(
-            select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).tuples().all())
+        counts = {state: n for state, n in session.execute(
+            select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state))}
+        by_relay = {(relay or "", state): n for relay, state, n in session.execute(
+            select(OutboxMessage.relay, OutboxMessage.state, func.count())
+            .where(OutboxMessage.relay.is_not(None))
+            .group_by(OutboxMessage.relay, OutboxMessage.state))}
         last = session.scalar(select(func.max(ClassificationRun.computed_at)))
-    return StoreFigures(counts, last)
+    return StoreFigures(counts, last, by_relay)
 
 
 def render_metrics(state: DaemonState, figures: StoreFigures, now: datetime) -> str:
@@ -64,6 +70,12 @@ def render_metrics(state: DaemonState, figures: StoreFigures, now: datetime) -> 
     ]
     states = [*REPORTED_STATES, *sorted(set(figures.outbox) - set(REPORTED_STATES))]
     lines += [f'edm_outbox_messages{{state="{s}"}} {figures.outbox.get(s, 0)}' for s in states]
+    lines += [
+        "# HELP edm_relay_messages Outbox messages a relay answered, by relay and state.",
+        "# TYPE edm_relay_messages gauge",
+    ]
+    lines += [f'edm_relay_messages{{relay="{_label(relay)}",state="{s}"}} {n}'
+              for (relay, s), n in sorted(figures.by_relay.items())]
     lines += [
         "# HELP edm_daemon_leader 1 when this daemon holds the leader lock and schedules, 0 on standby.",
         "# TYPE edm_daemon_leader gauge",
@@ -90,6 +102,11 @@ def render_metrics(state: DaemonState, figures: StoreFigures, now: datetime) -> 
               "# TYPE edm_daemon_job_failures_total counter"]
     lines += [f'edm_daemon_job_failures_total{{job="{job}"}} {n}' for job, n in sorted(failures.items())]
     return "\n".join(lines) + "\n"
+
+
+def _label(value: str) -> str:
+    """A Prometheus label value: backslash, quote and newline escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def healthy(state: DaemonState, sessions: sessionmaker[Session], now: datetime, stale_seconds: float) -> bool:

@@ -89,11 +89,13 @@ def next_due(session: Session) -> datetime | None:
 # the columns each kind of outcome writes, from bound parameters named b_*
 _SET: dict[str, dict[str, Any]] = {
     "sent": {"state": "sent", "sent_at": bindparam("b_now"), "last_reply": bindparam("b_reply"),
-             "claimed_until": None},
-    "bounced": {"state": "bounced", "last_reply": bindparam("b_reply"), "claimed_until": None},
-    "failed": {"state": "failed", "last_reply": bindparam("b_reply"), "claimed_until": None},
+             "claimed_until": None, "relay": bindparam("b_relay")},
+    "bounced": {"state": "bounced", "last_reply": bindparam("b_reply"), "claimed_until": None,
+                "relay": bindparam("b_relay")},
+    "failed": {"state": "failed", "last_reply": bindparam("b_reply"), "claimed_until": None,
+               "relay": bindparam("b_relay")},
     "deferred": {"state": "deferred", "last_reply": bindparam("b_reply"), "claimed_until": None,
-                 "next_attempt_at": bindparam("b_next")},
+                 "next_attempt_at": bindparam("b_next"), "relay": bindparam("b_relay")},
     # never reached a relay: the claim's attempt is given back
     "released": {"state": "deferred", "last_reply": bindparam("b_reply"), "claimed_until": None,
                  "next_attempt_at": bindparam("b_next"), "attempts": _outbox.c.attempts - 1},
@@ -123,7 +125,8 @@ def record_results(
     } if unsent else {}
     bounced: list[Any] = []
     for delivery in deliveries:
-        entry: dict[str, Any] = {"b_id": delivery.outbox_id, "b_reply": delivery.reply[:REPLY_CHARS]}
+        entry: dict[str, Any] = {"b_id": delivery.outbox_id, "b_reply": delivery.reply[:REPLY_CHARS],
+                                 "b_relay": delivery.relay}
         kind = outcome(delivery.error)
         if kind is Outcome.SENT:
             params["sent"].append({**entry, "b_now": now})

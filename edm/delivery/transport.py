@@ -37,6 +37,7 @@ class Delivery:
     outbox_id: int
     reply: str
     error: DeliveryError | None = None
+    relay: str | None = None  # host:port of the relay that answered (None: none was reached)
 
 
 class Transport(Protocol):
@@ -124,10 +125,10 @@ class SmtpTransport:
                 return await self._send_one(pool, connection, item)
             connection.reused = False
             error = delivery_error(exc)
-            return Delivery(item.outbox_id, str(error), error)
+            return Delivery(item.outbox_id, str(error), error, connection.relay.name)
         connection.sent += 1
         connection.reused = False
-        return Delivery(item.outbox_id, reply)
+        return Delivery(item.outbox_id, reply, relay=connection.relay.name)
 
 
 # 5xx replies about our side (greeting, login, sender address): retry, never suppress the customer.

@@ -244,6 +244,7 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime]
     claimed_until: Mapped[datetime | None]
     last_reply: Mapped[str | None] = mapped_column(Text)
+    relay: Mapped[str | None] = mapped_column(String(255))  # host:port that gave the last reply
     message_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]

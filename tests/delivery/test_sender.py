@@ -72,6 +72,8 @@ def test_a_relay_refusing_some_addresses_bounces_and_suppresses_only_those(
         with any_sessions() as session:
             assert set(session.scalars(select(Suppression.email))) == gone
             assert session.scalar(select(func.count()).select_from(Event).where(Event.kind == "bounce")) == 2
+            # every answer is kept with the relay that gave it (per-relay metrics)
+            assert set(session.scalars(select(OutboxMessage.relay))) == {f"127.0.0.1:{port}"}
         # a later campaign queues them again: the send-time check stops it
         later = NOW + timedelta(days=30)
         with any_sessions.begin() as session:
