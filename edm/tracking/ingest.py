@@ -1,11 +1,11 @@
 """Batched event ingest: many requests' opens and clicks, one transaction (group commit).
 
 Each request puts its hit on an in-process queue and waits until the batch holding it is
-committed; a single writer thread takes everything queued (up to `batch_size`, after a
-linger of a couple of milliseconds) and writes it in one transaction while the next batch
-gathers. So a busy server writes hundreds of
-events per transaction, an idle one answers as fast as one write, and a response is only
-sent for an event already stored: nothing accepted is lost, even if the process is killed.
+committed; a single writer thread takes everything queued (up to `batch_size`, once the
+requests that arrived together are in) and writes it in one transaction while the next
+batch gathers. So a busy server writes hundreds of events per transaction, an idle one
+answers as fast as one write, and a response is only sent for an event already stored:
+nothing accepted is lost, even if the process is killed.
 Closing (the ASGI lifespan's shutdown) writes whatever is still queued before it returns.
 """
 
@@ -24,9 +24,6 @@ from edm.tracking.machine import DEFAULT_RULES, MachineRules
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 500
-# A writer with fewer than a batch waits this long for more: a busy server writes half as many
-# transactions (half the CPU per event), an idle one answers 2 ms later.
-DEFAULT_LINGER_SECONDS = 0.002
 
 
 class IngestError(Exception):
@@ -42,14 +39,12 @@ class EventWriter:
         rules: MachineRules = DEFAULT_RULES,
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
-        linger_seconds: float = DEFAULT_LINGER_SECONDS,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self._sessions = sessions
         self._rules = rules
         self._batch_size = batch_size
-        self._linger = linger_seconds
         self._pending: list[tuple[Hit, asyncio.Future[bool]]] = []
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -103,8 +98,7 @@ class EventWriter:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._pending:
-                if len(self._pending) < self._batch_size and self._linger and not self._closing:
-                    await asyncio.sleep(self._linger)  # let requests arriving together share it
+                await self._gather()
                 batch = self._pending[: self._batch_size]
                 del self._pending[: self._batch_size]
                 try:
@@ -123,6 +117,16 @@ class EventWriter:
                     if not future.done():
                         future.set_result(stored)
             if self._closing:
+                return
+
+    async def _gather(self) -> None:
+        """Let requests that arrived together join the batch: yield to the loop while the queue
+        still grows (requests already received are queued within a turn), then write. An idle
+        server writes a lone event at once; a busy one, hundreds per transaction."""
+        while len(self._pending) < self._batch_size and not self._closing:
+            before = len(self._pending)
+            await asyncio.sleep(0)
+            if len(self._pending) == before:
                 return
 
     def _write(self, hits: list[Hit]) -> list[bool]:

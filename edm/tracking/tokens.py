@@ -48,12 +48,13 @@ def verify(token: str, keys: Sequence[bytes]) -> dict[str, Any] | None:
         return None
     body, dot, mac_text = token.partition(".")
     mac = _decode(mac_text) if dot else None
-    if mac is None or len(mac) != MAC_BYTES or _decode(body) is None:
+    data = _decode(body) if mac is not None and len(mac) == MAC_BYTES else None
+    if data is None or mac is None:
         return None
     if not any(hmac.compare_digest(mac, _mac(key, body)) for key in keys):
         return None
     try:
-        payload = json.loads(_decode(body) or b"")
+        payload = json.loads(data)
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
     return payload if isinstance(payload, dict) else None
