@@ -162,8 +162,9 @@ def probability_alive(params: BgNbdParams, frequency: Any, recency: Any, age: An
     x, t_x, T = _checked(frequency, recency, age)
     repeat = x > 0
     x_safe = np.where(repeat, x, 1.0)  # keeps b + x - 1 > 0 where the term is unused
-    log_odds_dead = (np.log(params.a) - np.log(params.b + x_safe - 1)
-                     + (params.r + x_safe) * np.log1p((T - t_x) / (params.alpha + t_x)))
+    with np.errstate(under="ignore"):  # a vanishing gap is a gap of 0, as it should be
+        log_odds_dead = (np.log(params.a) - np.log(params.b + x_safe - 1)
+                         + (params.r + x_safe) * np.log1p((T - t_x) / (params.alpha + t_x)))
     alive: FloatArray = np.where(repeat, expit(-log_odds_dead), 1.0)
     return alive
 

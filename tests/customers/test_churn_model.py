@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from edm.customers.churn_model import (
@@ -166,6 +166,7 @@ times = st.floats(min_value=0.0, max_value=1e7)
 
 
 @given(params=params_strategy, x=repeats, t1=times, t2=times)
+@example(params=BgNbdParams(r=1.0, alpha=1.5, a=1.0, b=1.0), x=3, t1=0.0, t2=1.1e-308)  # underflows
 def test_probability_alive_is_a_probability(params: BgNbdParams, x: int, t1: float, t2: float) -> None:
     t_x, T = sorted((t1, t2))
     with np.errstate(all="raise"):
