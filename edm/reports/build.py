@@ -100,18 +100,18 @@ def lifecycle_report(
     sessions: sessionmaker[Session], *, now: datetime, since: datetime | None = None,
     until: datetime | None = None,
 ) -> Report:
-    """Moves between lifecycle stages and loyalty classes, as counts and from/to heat maps."""
+    """Moves between lifecycle stages and loyalty classes: counts, a flow chart and a from/to heat map."""
     with sessions() as session:
         tables = transition_tables(session, since=since, until=until)
     sections = []
     for dimension, table in tables.items():
         title = DIMENSION_TITLES[dimension]
         matrix = flow_matrix(table, DIMENSIONS[dimension])
-        chart = Chart(f"{title}: moves", charts.flow_heatmap(
-            matrix, bilingual(f"{title.split(' ')[0]} moves", "变动"),
-            bilingual("from", "从"), bilingual("to", "到"),
-        ))
-        sections.append(Section(title, (Table(f"lifecycle-{dimension}", title, table),), (chart,)))
+        name = bilingual(f"{title.split(' ')[0]} moves", "变动")
+        ends = (bilingual("from", "从"), bilingual("to", "到"))
+        flows = Chart(f"{title}: flows", charts.flow_chart(matrix, name, *ends))
+        counts = Chart(f"{title}: moves", charts.flow_heatmap(matrix, name, *ends))
+        sections.append(Section(title, (Table(f"lifecycle-{dimension}", title, table),), (flows, counts)))
     notable = notable_moves(tables)
     summary = tuple(
         (f"{DIMENSION_TITLES[d]} moves 变动", str(int(t["moves"].sum()))) for d, t in tables.items()

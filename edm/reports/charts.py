@@ -11,6 +11,7 @@ import io
 import math
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from functools import cache
 
 import matplotlib
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import font_manager
 from matplotlib.figure import Figure
+from numpy.typing import NDArray
 
 matplotlib.use("Agg")
 
@@ -115,6 +117,97 @@ def flow_heatmap(matrix: pd.DataFrame, title: str, from_label: str, to_label: st
             if value > 0:
                 colour = "white" if value > peak / 2 else "#1f2933"
                 axes.text(column, row, f"{int(value)}", ha="center", va="center", color=colour)
+        return _png(figure)
+
+
+@dataclass(frozen=True)
+class Band:
+    """One flow of a flow chart: `count` customers from `source` (left) to `target` (right),
+    drawn between [left_low, left_high] on the left axis and [right_low, right_high] on the right."""
+
+    source: str
+    target: str
+    count: float
+    left_low: float
+    left_high: float
+    right_low: float
+    right_high: float
+
+
+def flow_layout(matrix: pd.DataFrame, gap: float = 0.02) -> list[Band]:
+    """Where each non-empty cell of a from (rows) / to (columns) matrix flows, on a 0-1 scale.
+
+    Each side stacks its classes top to bottom in the matrix's order, each as tall as its
+    total share of the moves, with a small `gap` between classes; a class's bands keep the
+    other side's order, so they never cross within a class.
+    """
+    values = matrix.to_numpy(dtype=float) if matrix.size else np.zeros((0, 0))
+    total = float(values.sum())
+    if total <= 0:
+        return []
+    rows, columns = values.shape
+    scale = (1.0 - gap * (max(rows, columns) - 1)) / total
+    left = _stack(values.sum(axis=1), scale, gap)
+    right = _stack(values.sum(axis=0), scale, gap)
+    left_used, right_used = [start for start, _ in left], [start for start, _ in right]
+    bands = []
+    for r in range(rows):
+        for c in range(columns):
+            count = float(values[r, c])
+            if count <= 0:
+                continue
+            height = count * scale
+            bands.append(Band(str(matrix.index[r]), str(matrix.columns[c]), count,
+                              left_used[r], left_used[r] + height, right_used[c], right_used[c] + height))
+            left_used[r] += height
+            right_used[c] += height
+    return bands
+
+
+def _stack(totals: NDArray[np.float64], scale: float, gap: float) -> list[tuple[float, float]]:
+    """(start, height) of each class on one side, from the top (0) down."""
+    spans, at = [], 0.0
+    for value in totals:
+        height = float(value) * scale
+        spans.append((at, height))
+        at += height + (gap if value > 0 else 0.0)
+    return spans
+
+
+def _spans(bands: list[Band], *, left: bool) -> dict[str, tuple[float, float, float]]:
+    """Each class's (top, bottom, customers) on one side of the chart."""
+    spans: dict[str, tuple[float, float, float]] = {}
+    for band in bands:
+        name = band.source if left else band.target
+        low, high = (band.left_low, band.left_high) if left else (band.right_low, band.right_high)
+        top, bottom, count = spans.get(name, (low, high, 0.0))
+        spans[name] = (min(top, low), max(bottom, high), count + band.count)
+    return spans
+
+
+def flow_chart(matrix: pd.DataFrame, title: str, from_label: str, to_label: str) -> bytes:
+    """Who moved where, as bands from the classes they left (left) to those they entered (right)."""
+    bands = flow_layout(matrix)
+    colours = {name: COLOURS[i % len(COLOURS)] for i, name in enumerate(map(str, matrix.index))}
+    with _style():
+        figure = _figure(9, 1.2 + 0.45 * max(len(matrix.index), len(matrix.columns), 4))
+        axes = figure.add_subplot()
+        x = np.linspace(0.0, 1.0, 50)
+        ease = 3 * x**2 - 2 * x**3  # smooth from one side to the other
+        for band in bands:
+            tops = band.left_low + (band.right_low - band.left_low) * ease
+            bottoms = band.left_high + (band.right_high - band.left_high) * ease
+            axes.fill_between(x, 1 - tops, 1 - bottoms, color=colours[band.source], alpha=0.55, linewidth=0)
+        for x_text, align, spans in ((-0.02, "right", _spans(bands, left=True)),
+                                     (1.02, "left", _spans(bands, left=False))):
+            for name, (top, bottom, count) in spans.items():
+                axes.text(x_text, 1 - (top + bottom) / 2, f"{name} {count:g}", va="center", ha=align)
+        axes.set_xlim(-0.35, 1.35)
+        axes.set_ylim(0, 1)
+        axes.axis("off")
+        axes.text(-0.02, 1.02, from_label, ha="right", va="bottom")
+        axes.text(1.02, 1.02, to_label, ha="left", va="bottom")
+        axes.set_title(title)
         return _png(figure)
 
 

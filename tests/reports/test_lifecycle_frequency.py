@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.reports.charts import flow_chart, flow_layout
 from edm.reports.frequency import change_table, distribution, profile_summary
 from edm.reports.lifecycle import flow_matrix, notable_moves, transition_tables
 from edm.store import Customer, CustomerProfile, Event, OutboxMessage, ProfileTransition
@@ -62,6 +68,38 @@ def test_lifecycle_counts_moves_in_the_period(any_sessions: sessionmaker[Session
     assert matrix.columns.tolist() == ["growing", "at_risk", "churned", "reacquired"]
     assert matrix.loc["at_risk", "growing"] == 3 and matrix.loc["churned", "reacquired"] == 1
     assert int(matrix.to_numpy().sum()) == 6
+    _check_flow_layout(matrix)
+
+
+def _check_flow_layout(matrix: pd.DataFrame) -> None:
+    """The flow chart's bands carry every move once, sized by it, and never overlap on a side."""
+    bands = flow_layout(matrix)
+    assert sorted((b.source, b.target, b.count) for b in bands) == sorted(
+        (str(r), str(c), float(matrix.loc[r, c])) for r in matrix.index for c in matrix.columns
+        if matrix.loc[r, c] > 0)
+    unit = (bands[0].left_high - bands[0].left_low) / bands[0].count
+    for band in bands:
+        assert band.left_high - band.left_low == pytest.approx(unit * band.count)
+        assert band.right_high - band.right_low == pytest.approx(unit * band.count)
+        assert 0 <= band.left_low < band.left_high <= 1 and 0 <= band.right_low < band.right_high <= 1
+    for side in ("left", "right"):
+        spans = sorted((getattr(b, f"{side}_low"), getattr(b, f"{side}_high")) for b in bands)
+        assert all(high <= next_low + 1e-12 for (_, high), (next_low, _) in itertools.pairwise(spans))
+    assert flow_chart(matrix, "moves", "from", "to").startswith(b"\x89PNG")
+
+
+@given(st.lists(st.lists(st.integers(0, 50), min_size=3, max_size=3), min_size=1, max_size=4))
+def test_any_flow_matrix_lays_out_without_overlap(rows: list[list[int]]) -> None:
+    matrix = pd.DataFrame(rows, index=[f"r{i}" for i in range(len(rows))], columns=["a", "b", "c"])
+    if matrix.to_numpy().sum() == 0:
+        assert flow_layout(matrix) == []
+        return
+    bands = flow_layout(matrix)
+    assert sum(b.count for b in bands) == matrix.to_numpy().sum()
+    for side in ("left", "right"):
+        spans = sorted((getattr(b, f"{side}_low"), getattr(b, f"{side}_high")) for b in bands)
+        assert all(high <= next_low + 1e-12 for (_, high), (next_low, _) in itertools.pairwise(spans))
+        assert spans[-1][1] <= 1 + 1e-12
 
 
 def test_frequency_now_and_change(any_sessions: sessionmaker[Session]) -> None:
