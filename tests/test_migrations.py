@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -109,3 +110,14 @@ def test_edm_db_upgrade_reports_the_version(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert f"at version {head_version()}" in result.output
     assert schema_version(make_engine(url)) == head_version()
+
+
+def test_processes_opening_one_store_together_migrate_it_once(tmp_path: Path) -> None:
+    """Two `edm` commands started together both upgrade the store: one migrates, the other waits."""
+    url = f"sqlite:///{tmp_path / 'edm.db'}"
+    create_schema(make_engine(url))  # made before migrations: both would stamp it
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        versions = list(pool.map(lambda _: upgrade_schema(make_engine(url)), range(4)))
+    assert versions == [head_version()] * 4
+    with make_engine(url).connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM alembic_version")) == 1

@@ -15,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy import Connection, Engine, inspect, text
 
 BASELINE = "0001"  # the schema as edm created it before migrations existed
 
@@ -24,7 +24,7 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> str:
     """Upgrade the database to `revision`; returns the version it is at afterwards."""
     with _migrating(engine) as connection:
         config = _config(connection)
-        current = MigrationContext.configure(connection).get_current_revision()
+        current = MigrationContext.configure(connection).get_current_revision()  # under the lock
         if current is None and inspect(connection).has_table("customers"):
             command.stamp(config, _version_of_unversioned(connection))
         command.upgrade(config, revision)
@@ -48,6 +48,7 @@ def _migrating(engine: Engine) -> Iterator[Connection]:
             connection.commit()
         try:
             with connection.begin():
+                _lock(connection)
                 yield connection
         finally:
             if sqlite:
@@ -65,6 +66,15 @@ def head_version() -> str:
     head = ScriptDirectory.from_config(_config(None)).get_current_head()
     assert head is not None
     return head
+
+
+def _lock(connection: Connection) -> None:
+    """One migrating process at a time (two `edm` commands started together both open the
+    store): SQLite's write lock, or a PostgreSQL advisory lock, held to the end of the transaction."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '/edm.migrate'))"))
 
 
 def _config(connection: Connection | None) -> Config:
