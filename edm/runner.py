@@ -91,9 +91,10 @@ async def run_campaigns(
     """
     if not dry_run:
         settings.signing_keys()  # fail before planning, not halfway through sending
-    report = plan_campaigns(settings, sessions, clock, names, dry_run=dry_run)
+    files = load_campaigns(settings.campaigns_dir)  # once: planning and sending see the same files
+    report = plan_campaigns(settings, sessions, clock, names, dry_run=dry_run, files=files)
     if not dry_run:
-        available = {name: loaded.campaign for name, loaded in load_campaigns(settings.campaigns_dir).items()}
+        available = {name: loaded.campaign for name, loaded in files.items()}
         report.delivery = await send_pending(settings, sessions, clock, available, transport)
     return report
 
@@ -105,12 +106,14 @@ def plan_campaigns(
     names: Sequence[str] | None = None,
     *,
     dry_run: bool = False,
+    files: Mapping[str, CampaignFile] | None = None,
 ) -> RunReport:
     """Fresh profiles and engagement, then the outbox rows of the chosen campaigns and due steps.
 
     The planning half of `run_campaigns`; the daemon calls it alone (its workers send).
+    `files`: the campaigns already loaded from `settings.campaigns_dir` (else loaded here).
     """
-    files = load_campaigns(settings.campaigns_dir)
+    files = load_campaigns(settings.campaigns_dir) if files is None else files
     available = {name: loaded.campaign for name, loaded in files.items()}
     unknown = [name for name in names or () if name not in available]
     if unknown:

@@ -135,25 +135,29 @@ def create_tracking_app(
             return NotFound()
         return await hit(request, link, "click") or ClickRedirect(link.url)
 
-    async def unsubscribe_page(request: Request) -> Response:
-        """Only asks: link scanners fetch GETs, and must not unsubscribe anyone."""
+    async def recipient_link(request: Request) -> tuple[Link, Recipient] | None:
+        """The unsubscribe token's link and its recipient; None when either is unknown (a 404)."""
         link = link_of(request, "u")
         if link is None:
-            return NotFound()
+            return None
         person = await run_in_threadpool(recipient_of, link)
-        if person is None:
+        return None if person is None else (link, person)
+
+    async def unsubscribe_page(request: Request) -> Response:
+        """Only asks: link scanners fetch GETs, and must not unsubscribe anyone."""
+        found = await recipient_link(request)
+        if found is None:
             return NotFound()
+        _, person = found
         language = pages.language_of(person.locale)
         return PageResponse(pages.confirm_page(person.email, language, request.path_params["token"]))
 
     async def unsubscribe_post(request: Request) -> Response:
         """The page's button and RFC 8058 one-click (`List-Unsubscribe=One-Click`) land here."""
-        link = link_of(request, "u")
-        if link is None:
+        found = await recipient_link(request)
+        if found is None:
             return NotFound()
-        person = await run_in_threadpool(recipient_of, link)
-        if person is None:
-            return NotFound()
+        link, person = found
         email = await run_in_threadpool(unsubscribe_now, link, request.headers.get("user-agent"))
         if email is None:
             return NotFound()
@@ -162,12 +166,10 @@ def create_tracking_app(
 
     async def preferences_post(request: Request) -> Response:
         """Pause marketing for 30/60/90 days, or ask for less: the gentler way out."""
-        link = link_of(request, "u")
-        if link is None:
+        found = await recipient_link(request)
+        if found is None:
             return NotFound()
-        person = await run_in_threadpool(recipient_of, link)
-        if person is None:
-            return NotFound()
+        link, person = found
         language = pages.language_of(person.locale)
         choice = _choice(await _form(request))
         if choice is None:
