@@ -43,7 +43,8 @@ FALLBACK_LANGUAGE = "en"
 HTML_SUFFIX = ".html.j2"
 TEXT_SUFFIX = ".txt.j2"
 _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-_SUBTAG_SEPARATOR = re.compile(r"[-_.@]")
+_LOCALE_SUFFIX = re.compile(r"[.@]")  # zh_CN.UTF-8, sr_RS@latin
+_TRADITIONAL_REGIONS = frozenset({"hk", "tw", "mo"})
 _SUBJECT_CACHE_SIZE = 256
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc, exactly
@@ -104,21 +105,39 @@ class RenderedBody:
     language: str
 
 
-def resolve_language(locale: str, available: Collection[str]) -> str:
-    """The best of `available` for a customer's `locale`, falling back to English.
+def language_chain(locale: str) -> list[str]:
+    """The languages to try for a customer's `locale`, best first, lower-case, ending in `en`.
 
-    Tries the exact tag (case-insensitive, `_` read as `-`), then its primary language
-    subtag (`zh-TW`, `zh-Hans`, `zh_CN.UTF-8` -> `zh`), then `en`. A customer record
-    with an odd or empty locale still gets mail, in English.
+    The exact tag (`_` read as `-`, any `.UTF-8` or `@...` suffix dropped), then for Chinese
+    the script: Traditional for `zh-Hant` and for Hong Kong, Taiwan and Macau (`zh-HK` ->
+    `zh-hant` -> `zh-hans` -> `zh` -> `en`), Simplified otherwise (`zh-CN` -> `zh-hans` ->
+    `zh` -> `en`); for other languages the primary subtag (`fr-CA` -> `fr` -> `en`). A bare
+    `zh` is read as Simplified, the script of most of its readers.
+    """
+    tag = _LOCALE_SUFFIX.split(locale.strip().lower(), maxsplit=1)[0].replace("_", "-")
+    parts = [part for part in tag.split("-") if part]
+    chain = ["-".join(parts)] if parts else []
+    primary = parts[0] if parts else FALLBACK_LANGUAGE
+    if primary == "zh":
+        subtags = set(parts[1:])
+        traditional = "hant" in subtags or (bool(subtags & _TRADITIONAL_REGIONS) and "hans" not in subtags)
+        chain += ["zh-hant", "zh-hans", "zh"] if traditional else ["zh-hans", "zh"]
+    else:
+        chain.append(primary)
+    chain.append(FALLBACK_LANGUAGE)
+    return list(dict.fromkeys(chain))
+
+
+def resolve_language(locale: str, available: Collection[str]) -> str:
+    """The best of `available` for a customer's `locale` (`language_chain`), else English.
+
+    A customer record with an odd or empty locale still gets mail, in English.
     """
     by_lower = {name.lower(): name for name in available}
-    tag = locale.strip().lower().replace("_", "-")
-    if tag in by_lower:
-        return by_lower[tag]
-    primary = _SUBTAG_SEPARATOR.split(tag, maxsplit=1)[0]
-    if primary in by_lower:
-        return by_lower[primary]
-    return by_lower.get(FALLBACK_LANGUAGE, FALLBACK_LANGUAGE)
+    for candidate in language_chain(locale):
+        if candidate in by_lower:
+            return by_lower[candidate]
+    return FALLBACK_LANGUAGE
 
 
 def templates_available(templates_dir: Path | None = None) -> list[str]:
@@ -389,6 +408,7 @@ __all__ = [
     "RenderedBody",
     "Renderer",
     "check_template",
+    "language_chain",
     "resolve_language",
     "template_languages",
     "template_view",

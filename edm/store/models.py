@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 # JSONB on PostgreSQL: it has equality, so upserts can skip unchanged rows
@@ -174,6 +174,12 @@ class CustomerProfile(Base):
     # long silence: only `reaches_sunset` campaigns (a server default: bulk profile writes leave it out)
     sunset: Mapped[bool] = mapped_column(server_default=false())
     best_hour: Mapped[int | None]  # the local hour they usually read at (send_time: optimal)
+    # what their survey answers say (edm.surveys), updated at every answer
+    satisfaction: Mapped[str | None] = mapped_column(String(16))  # promoter, passive or detractor (latest)
+    satisfaction_trend: Mapped[str | None] = mapped_column(String(16))  # improving, steady or declining
+    nps_score: Mapped[int | None]  # the latest NPS answer, 0..10
+    csat_score: Mapped[int | None]  # the latest CSAT answer, 1..5
+    surveyed_at: Mapped[datetime | None]  # the latest answer
 
 
 class ProfileTransition(Base):
@@ -265,6 +271,36 @@ class Event(Base):
     user_agent: Mapped[str | None] = mapped_column(String(500))
     # a privacy proxy, prefetcher or security scanner, not a person: kept out of engagement
     machine: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class SurveyAnswer(Base):
+    """A recipient's answer to the survey in one mail. Re-clicking another score changes this
+    row (`updated_at`), it never adds one: one mail, one answer."""
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (
+        UniqueConstraint("outbox_id", "survey"),
+        Index("ix_survey_answers_customer", "customer_id", "answered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
+    survey: Mapped[str] = mapped_column(String(8))  # "csat" (1..5) or "nps" (0..10)
+    score: Mapped[int]
+    comment: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime]  # the first click
+    updated_at: Mapped[datetime] = mapped_column(index=True)  # the last change of score or comment
+
+
+class ManagerDigest(Base):
+    """Up to when each account manager's digest has reported: the next one starts there."""
+
+    __tablename__ = "manager_digests"
+
+    manager_email: Mapped[str] = mapped_column(String(320), primary_key=True)  # lower-case
+    covered_until: Mapped[datetime]
+    sent_at: Mapped[datetime | None]  # the last digest actually mailed (None: never had news)
 
 
 class Suppression(Base):

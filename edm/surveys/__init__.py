@@ -1,0 +1,1 @@
+"""Satisfaction surveys: one-click CSAT and NPS answers, and what they say about a customer."""
