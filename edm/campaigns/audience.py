@@ -11,13 +11,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, literal, not_, or_, true
+from sqlalchemy import ColumnElement, and_, case, false, func, literal, not_, or_, true
 
 from edm.campaigns.rules import Match, Range
 from edm.customers.features import epoch_day
 from edm.engagement.levels import ACTIVE_DAYS, COOLING_DAYS
 from edm.store import Customer, CustomerProfile
 from edm.store.sql import epoch_days, json_number, json_text
+from edm.surveys.scores import PASSIVE_FROM, PROMOTER_FROM, Survey
 
 P = CustomerProfile
 _CLASS_COLUMNS = {
@@ -27,12 +28,13 @@ _NUMBERS = {
     "order_count": P.order_count, "revenue": P.revenue, "annual_revenue": P.annual_revenue,
     "margin": P.margin, "margin_rate": P.margin_rate, "orders_per_year": P.orders_per_year,
     "share_of_wallet": P.share_of_wallet, "churn_risk": 1 - P.probability_alive,
-    "engagement_score": P.engagement_score,
+    "engagement_score": P.engagement_score, "nps_score": P.nps_score, "csat_score": P.csat_score,
 }
 _AGES = {  # days since a moment, compared as moments so an index can serve them
     "days_since_last_order": P.last_order_at,
     "days_since_first_order": P.first_order_at,
     "days_since_engaged": P.last_engaged_at,
+    "days_since_surveyed": P.surveyed_at,
 }
 
 
@@ -60,6 +62,10 @@ def _condition(name: str, value: Any, now: datetime) -> ColumnElement[bool]:
     if name == "has_account_manager":
         has = and_(Customer.account_manager_email.is_not(None), Customer.account_manager_email != "")
         return has if value else not_(has)
+    if name == "key_account":
+        return key_account() if value else not_(key_account())
+    if name in ("satisfaction", "satisfaction_trend"):
+        return _known(getattr(P, name).in_(value))
     if name == "in_sunset":
         return P.sunset.is_(True) if value else P.sunset.is_(False)
     if name == "engagement_level":
@@ -75,6 +81,19 @@ def _condition(name: str, value: Any, now: datetime) -> ColumnElement[bool]:
     if column is None:
         raise ValueError(f"no audience condition named {name!r}")
     return column.in_(value)
+
+
+def key_account() -> ColumnElement[bool]:
+    """Large or high-value customers: a named person's relationship, never a bulk promotion's target."""
+    return or_(P.scale == "large", P.value_tier == "high")
+
+
+def satisfaction_class(survey: Any, score: Any) -> ColumnElement[str]:
+    """`edm.surveys.scores.satisfaction_of` in SQL: promoter, passive or detractor."""
+    def at_least(bounds: dict[Survey, int]) -> ColumnElement[bool]:
+        return or_(*(and_(survey == name, score >= low) for name, low in bounds.items()))
+
+    return case((at_least(PROMOTER_FROM), "promoter"), (at_least(PASSIVE_FROM), "passive"), else_="detractor")
 
 
 def _listed(column: Any, items: list[str]) -> ColumnElement[bool]:

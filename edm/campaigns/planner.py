@@ -2,14 +2,14 @@
 
 The outbox key is derived from (campaign, step, customer, occurrence), so planning
 the same occurrence twice queues nothing new and a restart never re-sends.
-Policy, in order: the audience (`edm.campaigns.rules`, plus the campaign's trigger),
-already planned, the suppression list; for marketing mail the customer's pause (their
-preference page) and sunset (unless `reaches_sunset`), one mail per customer per local
-day (`policy.one_per_day`), the send time (`send_time: optimal`: their usual reading
-hour) and send window, the adaptive contact interval (unless `respect_frequency: false`);
-and last the variant or the holdout group. The occurrence a
+Policy, in order: the audience (`edm.campaigns.rules`, plus the campaign's trigger; never
+key accounts for `bulk` promotions), already planned, the suppression list; for marketing
+mail the customer's pause (their preference page) and sunset (unless `reaches_sunset`), one
+mail per customer per local day (`policy.one_per_day`), the send time (`send_time: optimal`:
+their usual reading hour) and send window, the adaptive contact interval (unless
+`respect_frequency: false`); and last the variant or the holdout group. The occurrence a
 message belongs to is the campaign's day, or the customer's own (life events), the
-class entry's, or the last order's (inactivity).
+class entry's, the last order's (inactivity, after_order) or the survey answer's.
 """
 
 from __future__ import annotations
@@ -21,17 +21,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
 
-from edm.campaigns.audience import audience_filter
-from edm.campaigns.schema import Campaign, ClassEntry
+from edm.campaigns.audience import audience_filter, key_account, satisfaction_class
+from edm.campaigns.schema import Answered, Campaign, ClassEntry
 from edm.campaigns.timing import at_hour, local_day, next_local_day, window_opening, zone
 from edm.campaigns.triggers import life_event_filter
 from edm.campaigns.variants import HOLDOUT, assign
 from edm.config import EngagementSettings, PolicySettings
 from edm.engagement import may_contact
-from edm.store import Customer, CustomerProfile, OutboxMessage, ProfileTransition, Suppression, upsert
+from edm.store import (
+    Customer,
+    CustomerProfile,
+    OutboxMessage,
+    ProfileTransition,
+    Suppression,
+    SurveyAnswer,
+    upsert,
+)
 
 # States in which a mail counts as contact for the frequency policy.
 CONTACT_STATES = ("queued", "sending", "sent", "deferred")
@@ -135,8 +143,10 @@ def _occurrence(campaign: Campaign, row: Any, now: datetime, occurrence: date) -
         return local_day(now, row.timezone)
     if campaign.entered is not None:
         return row.entered_at.astimezone(UTC).date()  # type: ignore[no-any-return]
-    if campaign.inactive is not None:
+    if campaign.order_trigger is not None:
         return row.last_order_at.astimezone(UTC).date()  # type: ignore[no-any-return]
+    if campaign.answered is not None:
+        return row.answered_at.astimezone(UTC).date()  # type: ignore[no-any-return]
     return occurrence
 
 
@@ -172,12 +182,20 @@ def _candidates(
     since = _planned_since(campaign, occurrence)
     this_run = and_(OutboxMessage.campaign == campaign.name, OutboxMessage.occurrence >= since)
     planned_query = select(OutboxMessage.customer_id).where(this_run, OutboxMessage.step == 0)
-    if campaign.inactive is not None:  # a message since the last order covers this silence
+    if campaign.order_trigger is not None:  # a message since the last order covers this order (or silence)
         planned_query = (
             select(OutboxMessage.customer_id)
             .join(CustomerProfile, CustomerProfile.customer_id == OutboxMessage.customer_id)
             .where(OutboxMessage.campaign == campaign.name, OutboxMessage.step == 0,
                    OutboxMessage.created_at >= CustomerProfile.last_order_at)
+        )
+    answers = _answers(campaign.answered, now) if campaign.answered is not None else None
+    if answers is not None:  # a message since the answer was first given covers it
+        planned_query = (
+            select(OutboxMessage.customer_id)
+            .join(answers, answers.c.customer_id == OutboxMessage.customer_id)
+            .where(OutboxMessage.campaign == campaign.name, OutboxMessage.step == 0,
+                   OutboxMessage.created_at >= answers.c.answered_at)
         )
     planned = planned_query.distinct().subquery()
     query = (
@@ -212,10 +230,14 @@ def _candidates(
             .where(getattr(CustomerProfile, campaign.entered.dimension).in_(campaign.entered.into))
             .add_columns(entries.c.entered_at)
         )
-    if campaign.inactive is not None:
-        query = query.where(audience_filter(campaign.inactive.as_match(), now)).add_columns(
+    if campaign.order_trigger is not None:
+        query = query.where(audience_filter(campaign.order_trigger.as_match(), now)).add_columns(
             CustomerProfile.last_order_at
         )
+    if answers is not None:
+        query = query.join(answers, answers.c.customer_id == Customer.id).add_columns(answers.c.answered_at)
+    if campaign.bulk:
+        query = query.where(not_(key_account()))
     yield from session.execute(query.execution_options(yield_per=2000))
 
 
@@ -267,6 +289,22 @@ def _entries(entry: ClassEntry, now: datetime) -> Any:
             ProfileTransition.computed_at >= now - timedelta(days=entry.within_days),
         )
         .group_by(ProfileTransition.customer_id)
+        .subquery()
+    )
+
+
+def _answers(trigger: Answered, now: datetime) -> Any:
+    """Each customer's latest answer (by when it was first given) that is in the trigger's classes
+    now and was given or changed within the window."""
+    survey_matches = true() if trigger.survey == "any" else SurveyAnswer.survey == trigger.survey
+    return (
+        select(SurveyAnswer.customer_id, func.max(SurveyAnswer.answered_at).label("answered_at"))
+        .where(
+            survey_matches,
+            satisfaction_class(SurveyAnswer.survey, SurveyAnswer.score).in_(trigger.as_),
+            SurveyAnswer.updated_at >= now - timedelta(days=trigger.within_days),
+        )
+        .group_by(SurveyAnswer.customer_id)
         .subquery()
     )
 

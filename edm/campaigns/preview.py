@@ -20,7 +20,7 @@ from edm.campaigns.schema import Campaign
 from edm.campaigns.triggers import due_on
 from edm.config import Settings
 from edm.delivery.compose import Composed, Composer
-from edm.render import Renderer
+from edm.render import Renderer, resolve_language, template_languages
 from edm.store import Customer, CustomerProfile, OutboxMessage
 from edm.tracking import TrackingLinks
 
@@ -38,7 +38,8 @@ def preview_campaign(
 ) -> Preview:
     """Who would receive `campaign` at `now`, how they split, and one message per variant and language.
 
-    The languages are those of the first recipients (`planner.SAMPLE`).
+    The languages are those the recipients (the first `planner.SAMPLE`) would be sent: each
+    customer's locale resolved over the template's languages, so a zh-TW customer shows zh-Hant.
     """
     plan = plan_campaign(
         sessions, campaign, occurrence=now.date(), now=now, rules=settings.engagement,
@@ -58,8 +59,11 @@ def preview_campaign(
     arms = [variant.name for variant in campaign.variants] or [""]
     messages = []
     for arm in arms:
-        for language in sorted({_language(customer.locale) for customer, _ in recipients}):
-            customer, profile = next((c, p) for c, p in recipients if _language(c.locale) == language)
+        available = template_languages(campaign.content(arm or None)[0])
+        by_language: dict[str, tuple[Customer, CustomerProfile]] = {}
+        for customer, profile in recipients:
+            by_language.setdefault(resolve_language(customer.locale, available), (customer, profile))
+        for language, (customer, profile) in sorted(by_language.items()):
             row = OutboxMessage(id=0, key=f"preview-{arm}-{language}", campaign=campaign.name, step=0,
                                 customer_id=customer.id, occurrence=now.date(), to_address=customer.email,
                                 variant=arm or None)
@@ -70,8 +74,3 @@ def preview_campaign(
         customers=[(c.external_id, c.name, c.email) for c, _ in recipients],
         messages=messages,
     )
-
-
-def _language(locale: str) -> str:
-    """'zh-CN' -> 'zh': templates differ by language, not by region."""
-    return locale.replace("_", "-").split("-")[0].lower()

@@ -17,6 +17,8 @@ becomes SQL text.
       tags: [vip, expo-2025]                     # any of them
       attributes: {region: east, employees: {more_than: 100}}
       engagement_level: [active, cooling]
+      satisfaction: [detractor]                  # the latest survey answer's class
+      key_account: false                         # large or high value
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from edm.classes import (
 )
 from edm.customers.tags import check_attribute_name, check_tag
 from edm.engagement.levels import EngagementLevel
+from edm.surveys.scores import Satisfaction, Trend
 
 
 def _as_list(value: Any) -> Any:
@@ -91,7 +94,7 @@ CLASS_FIELDS = (
 NUMERIC_FIELDS = (
     "days_since_last_order", "days_since_first_order", "days_since_engaged", "overdue_intervals",
     "churn_risk", "order_count", "revenue", "annual_revenue", "margin", "margin_rate",
-    "orders_per_year", "share_of_wallet",
+    "orders_per_year", "share_of_wallet", "nps_score", "csat_score", "days_since_surveyed",
 )
 
 
@@ -123,6 +126,13 @@ class Match(BaseModel):
     engagement_level: OneOrMore[EngagementLevel] | None = None  # last human open or click (edm.engagement)
     in_sunset: bool | None = None  # mailed long with no open, click or order (re-permission campaigns)
     engagement_score: Numeric | None = None
+    key_account: bool | None = None  # large scale or high value (never in `bulk` campaigns)
+    # survey answers (edm.surveys): the latest answer's class, its trend, the latest scores
+    satisfaction: OneOrMore[Satisfaction] | None = None  # promoter, passive, detractor
+    satisfaction_trend: OneOrMore[Trend] | None = None  # the latest against the one before, same survey
+    nps_score: Numeric | None = None  # 0..10
+    csat_score: Numeric | None = None  # 1..5
+    days_since_surveyed: Numeric | None = None  # the latest answer; never answered matches none
     # figures, each a range such as {more_than: 90} (a bare number means at least)
     days_since_last_order: Numeric | None = None
     days_since_first_order: Numeric | None = None

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, fiel
 from edm.campaigns.calendar import Holiday, holiday_date
 from edm.campaigns.rules import Match, OneOrMore, Range
 from edm.classes import DIMENSIONS
+from edm.surveys.scores import Satisfaction
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -174,6 +175,35 @@ class Inactivity(_Strict):
         return Match(overdue_intervals=Range(at_least=self.usual_intervals))
 
 
+class AfterOrder(_Strict):
+    """`days` after the customer's latest order, once per order (a post-purchase survey, a thank-you).
+
+    Orders up to `days + within_days` ago still get it, so a planner that was down for a day
+    catches up; older orders never do.
+    """
+
+    days: int = Field(ge=0, le=365)
+    within_days: int = Field(7, ge=1, le=90)
+
+    def as_match(self) -> Match:
+        return Match(days_since_last_order=Range(at_least=self.days, less_than=self.days + self.within_days))
+
+
+class Answered(_Strict):
+    """A survey answer in a class, e.g. `answered: {survey: nps, as: detractor, within_days: 3}`.
+
+    Once per answer: the customer's latest answer of `survey` (any: either) given or changed
+    within `within_days` whose current score is in one of the classes (NPS 0-6 / CSAT 1-2
+    detractor, NPS 9-10 / CSAT 4-5 promoter, the rest passive).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    survey: Literal["nps", "csat", "any"] = "any"
+    as_: OneOrMore[Satisfaction] = Field(alias="as")
+    within_days: int = Field(7, ge=1, le=90)
+
+
 class _StepContent(_Strict):
     """What a variant or a sequence step may change: the template, the subjects (else the campaign's)."""
 
@@ -211,6 +241,10 @@ class Campaign(_Strict):
     life_event: LifeEvent | None = None
     entered: ClassEntry | None = None
     inactive: Inactivity | None = None
+    after_order: AfterOrder | None = None
+    answered: Answered | None = None
+    # a bulk promotion: key accounts (large or high value) never receive it, whatever the audience says
+    bulk: bool = False
     # the customer's adaptive contact interval (edm.engagement): marketing mail waits for it unless false
     respect_frequency: bool = True
     reaches_sunset: bool = False  # re-permission and win-back may write to customers in sunset
@@ -250,9 +284,12 @@ class Campaign(_Strict):
 
     @model_validator(mode="after")
     def _one_trigger(self) -> Campaign:
-        triggers = (self.schedule, self.holiday, self.life_event, self.entered, self.inactive)
+        triggers = (self.schedule, self.holiday, self.life_event, self.entered, self.inactive,
+                    self.after_order, self.answered)
         if sum(t is not None for t in triggers) > 1:
-            raise ValueError("give one trigger: schedule, holiday, life_event, entered or inactive")
+            raise ValueError(
+                "give one trigger: schedule, holiday, life_event, entered, inactive, after_order or answered"
+            )
         return self
 
     @field_validator("name")
@@ -261,6 +298,11 @@ class Campaign(_Strict):
         if not _NAME.match(value):
             raise ValueError("use lower-case letters, digits and underscores, starting with a letter")
         return value
+
+    @property
+    def order_trigger(self) -> Inactivity | AfterOrder | None:
+        """The trigger that belongs to the customer's latest order: one message per order."""
+        return self.inactive or self.after_order
 
     @property
     def respects_contact_interval(self) -> bool:

@@ -30,6 +30,7 @@ LARGE_FROM_ORDERS = 1_000_000  # below this, starting worker processes costs mor
 class StoreColumns:
     customers: CustomerColumns
     stored_classes: dict[str, np.ndarray[Any, Any]]  # aligned with customers; None where no profile yet
+    satisfaction: np.ndarray[Any, Any]  # the latest survey answer's class, aligned; None where none
     orders: OrderColumns
 
 
@@ -53,7 +54,9 @@ def load_store_columns(
         category_spend=customers["category_spend"],
         engaged_day=customers["day"],
     )
-    return StoreColumns(customer_columns, _aligned(stored, customers["id"]), _order_columns(parts))
+    aligned = _aligned(stored, customers["id"])
+    satisfaction = aligned.pop("satisfaction")
+    return StoreColumns(customer_columns, aligned, satisfaction, _order_columns(parts))
 
 
 def _customer_query() -> Select[Any]:
@@ -79,7 +82,8 @@ def _customer_query() -> Select[Any]:
 
 
 def _class_query() -> Select[Any]:
-    return select(CustomerProfile.customer_id, *[CustomerProfile.__table__.c[d] for d in DIMENSIONS])
+    columns = [CustomerProfile.__table__.c[d] for d in DIMENSIONS]
+    return select(CustomerProfile.customer_id, *columns, CustomerProfile.satisfaction)
 
 
 def _order_query(after_id: int, last_id: int) -> Select[Any]:
@@ -93,15 +97,15 @@ def _order_query(after_id: int, last_id: int) -> Select[Any]:
 
 
 def _aligned(stored: Columns, ids: IntArray) -> dict[str, np.ndarray[Any, Any]]:
-    """Each stored class column placed at its customer's position in the sorted `ids`."""
+    """Each stored profile column placed at its customer's position in the sorted `ids`."""
     at = np.searchsorted(ids, stored["customer_id"])
     found = at < len(ids)
     found[found] = ids[at[found]] == stored["customer_id"][found]
     classes = {}
-    for dimension in DIMENSIONS:
+    for name in (*DIMENSIONS, "satisfaction"):
         column = np.full(len(ids), None, dtype=object)
-        column[at[found]] = stored[dimension][found]
-        classes[dimension] = column
+        column[at[found]] = stored[name][found]
+        classes[name] = column
     return classes
 
 

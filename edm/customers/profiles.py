@@ -30,6 +30,7 @@ from edm.customers.columns import load_store_columns
 from edm.customers.features import customer_features, day_timestamps, epoch_day
 from edm.store import ClassificationRun, ProfileTransition
 from edm.store.bulk import Upsert, write_columns
+from edm.surveys.scores import capped_loyalty
 
 FIGURES = (
     "order_count",
@@ -76,6 +77,7 @@ def recompute_profiles(
         customers, previous, orders = store.customers, store.stored_classes, store.orders
         features, model = customer_features(customers, orders, epoch_day(now), rules)
         classes, thresholds = classify(features, rules)
+        classes["loyalty"] = _cap_loyalty(classes["loyalty"].to_numpy(dtype=object), store.satisfaction)
         moves = _transitions(customers.customer_id, previous, classes)
         _write_profiles(connection, features, classes, customers.engaged_day, now)
         _write_transitions(session, moves, now)
@@ -105,6 +107,9 @@ def recompute_profiles(
         computed_at=now,
         churn_model=model,
     )
+
+
+_cap_loyalty = np.vectorize(capped_loyalty, otypes=[object])  # a detractor cannot be loyal (edm.surveys)
 
 
 def _counts(classes: pd.Series, names: tuple[str, ...]) -> pd.Series:

@@ -16,7 +16,8 @@ from edm.config import SenderSettings
 from edm.delivery.dkim import signer_from_settings
 from edm.delivery.message import Mailbox, MessageBuilder, addr_spec, message_id, originator_headers
 from edm.errors import ConfigError, TemplateError
-from edm.render import Renderer, one_line, template_view
+from edm.render import Renderer, one_line, resolve_language, template_view
+from edm.surveys.scores import SCALES
 from edm.tracking import TrackingLinks
 
 
@@ -157,6 +158,7 @@ class Composer:
             "profile": _profile_view(profile, now),
             "params": dict(campaign.params),
             "link": self._link_function(row, customer, campaign),
+            "survey": self._survey_function(row, customer),
             "sender_name": sender_name,
             "step": row.step,  # 0 for the first message, then 1, 2 ... of a sequence
             "open_pixel_url": self._links.open_url(row.id, customer.id),
@@ -164,7 +166,7 @@ class Composer:
         }
         template, subjects = campaign.content(row.variant, row.step)
         body = self._renderer.render(template, customer.locale, context)
-        subject_source = subjects.get(body.language, subjects["en"])
+        subject_source = subjects[resolve_language(body.language, subjects)]
         subject = self._renderer.render_subject(
             subject_source, context, name=f"{campaign.name} subject ({body.language})"
         )
@@ -217,6 +219,33 @@ class Composer:
             return url
 
         return link
+
+    def _survey_function(self, row: OutboxFields, customer: CustomerFields) -> Any:
+        """`survey('nps')` / `survey('csat')`: the scale's scores, each with its signed answer link."""
+        made: dict[str, list[SurveyChoice]] = {}
+
+        def survey(kind: str) -> list[SurveyChoice]:
+            choices = made.get(kind)
+            if choices is None:
+                if kind not in SCALES:
+                    raise TemplateError(f"no survey {kind!r}: use {' or '.join(map(repr, SCALES))}")
+                scale = SCALES[kind]
+                choices = made[kind] = [
+                    SurveyChoice(score, self._links.survey_url(row.id, customer.id, kind, score))
+                    for score in scale
+                ]
+            return choices
+
+        return survey
+
+
+@template_view
+@dataclass(frozen=True)
+class SurveyChoice:
+    """One score of a survey row: the number to show and the link that answers with it."""
+
+    score: int
+    url: str
 
 
 def _profile_view(profile: ProfileFields | None, now: datetime) -> ProfileView:

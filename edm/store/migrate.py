@@ -85,7 +85,11 @@ def _config(connection: Connection | None) -> Config:
 
 
 # (revision, table, a column that revision added): newest first
-_MARKERS = (("0004", "customer_profiles", "satisfaction"), ("0003", "outbox", "relay"), ("0002", "customers", "paused_until"))
+_MARKERS = (
+    ("0004", "customer_profiles", "satisfaction"),
+    ("0003", "outbox", "relay"),
+    ("0002", "customers", "paused_until"),
+)
 
 
 def _version_of_unversioned(connection: Connection) -> str:

@@ -22,22 +22,22 @@ SURVEYS: tuple[Survey, ...] = get_args(Survey)
 SATISFACTIONS: tuple[Satisfaction, ...] = get_args(Satisfaction)
 TRENDS: tuple[Trend, ...] = get_args(Trend)
 SCALES: dict[Survey, range] = {"csat": range(1, 6), "nps": range(0, 11)}
-_PROMOTER_FROM: dict[Survey, int] = {"csat": 4, "nps": 9}
-_PASSIVE_FROM: dict[Survey, int] = {"csat": 3, "nps": 7}
+PROMOTER_FROM: dict[Survey, int] = {"csat": 4, "nps": 9}  # the lowest promoter score
+PASSIVE_FROM: dict[Survey, int] = {"csat": 3, "nps": 7}  # the lowest passive score (below: detractor)
 
 
 def is_score(survey: str, score: object) -> bool:
     """Whether `score` is a possible answer to `survey` (an int on its scale, not a bool)."""
-    return survey in SCALES and type(score) is int and score in SCALES[survey]  # type: ignore[index]
+    return survey in SCALES and type(score) is int and score in SCALES[survey]
 
 
 def satisfaction_of(survey: Survey, score: int) -> Satisfaction:
     """The class one answer puts its customer in."""
     if not is_score(survey, score):
         raise ValueError(f"{score!r} is not a {survey} score ({SCALES[survey][0]}..{SCALES[survey][-1]})")
-    if score >= _PROMOTER_FROM[survey]:
+    if score >= PROMOTER_FROM[survey]:
         return "promoter"
-    if score >= _PASSIVE_FROM[survey]:
+    if score >= PASSIVE_FROM[survey]:
         return "passive"
     return "detractor"
 
@@ -86,8 +86,8 @@ def nps(scores: Iterable[int]) -> float | None:
     values = list(scores)
     if not values:
         return None
-    promoters = sum(score >= _PROMOTER_FROM["nps"] for score in values)
-    detractors = sum(score < _PASSIVE_FROM["nps"] for score in values)
+    promoters = sum(score >= PROMOTER_FROM["nps"] for score in values)
+    detractors = sum(score < PASSIVE_FROM["nps"] for score in values)
     return 100.0 * (promoters - detractors) / len(values)
 
 
@@ -96,4 +96,4 @@ def csat(scores: Iterable[int]) -> float | None:
     values = list(scores)
     if not values:
         return None
-    return 100.0 * sum(score >= _PROMOTER_FROM["csat"] for score in values) / len(values)
+    return 100.0 * sum(score >= PROMOTER_FROM["csat"] for score in values) / len(values)

@@ -1,8 +1,9 @@
 """Tracking links: the URLs put into mail, and reading their tokens back.
 
-Each token names its kind (o = open pixel, c = click, u = unsubscribe), so a token taken
-from one link cannot be replayed on another route; a click token seals its target URL, so
-the redirect can never be pointed anywhere else (no open redirect).
+Each token names its kind (o = open pixel, c = click, u = unsubscribe, s = survey answer), so a
+token taken from one link cannot be replayed on another route; a click token seals its target
+URL, so the redirect can never be pointed anywhere else (no open redirect), and a survey token
+seals its survey and score, so no one can answer with a score the mail did not offer.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
+from edm.surveys.scores import Survey, is_score
 from edm.tracking.tokens import json_string, sign_json, verify
 
 Kind = Literal["o", "c", "u"]
@@ -26,6 +28,16 @@ class Link:
     outbox_id: int
     customer_id: int
     url: str | None = None
+
+
+@dataclass(frozen=True)
+class SurveyLink:
+    """What a verified survey token says: which mail and customer, which survey, which score."""
+
+    outbox_id: int
+    customer_id: int
+    survey: Survey
+    score: int
 
 
 def is_web_url(url: str) -> bool:
@@ -65,6 +77,13 @@ class TrackingLinks:
     def unsubscribe_url(self, outbox_id: int, customer_id: int) -> str:
         return f"{self._base}/u/{self._token('u', outbox_id, customer_id)}"
 
+    def survey_url(self, outbox_id: int, customer_id: int, survey: Survey, score: int) -> str:
+        """The link that answers `survey` with `score` in one click."""
+        if not is_score(survey, score):
+            raise ValueError(f"{score!r} is not a {survey} score")
+        body = f'{{"c":{customer_id:d},"k":"s","m":{outbox_id:d},"q":"{survey}","v":{score:d}}}'
+        return f"{self._base}/s/{sign_json(body, self._keys)}"
+
     def _token(self, kind: Kind, outbox_id: int, customer_id: int, url_json: str | None = None) -> str:
         """The JSON `sign` would write for {"k", "m", "c"[, "u"]}, written directly: three tokens a mail."""
         url = f',"u":{url_json}' if url_json is not None else ""
@@ -84,3 +103,14 @@ def read_token(token: str, keys: Sequence[bytes], kind: Kind) -> Link | None:
             return None
         return Link(kind, outbox_id, customer_id, url)
     return Link(kind, outbox_id, customer_id) if url is None else None
+
+
+def read_survey_token(token: str, keys: Sequence[bytes]) -> SurveyLink | None:
+    """The survey answer behind `token` if it verifies, is a survey token and holds a possible score."""
+    payload = verify(token, keys)
+    if payload is None or payload.get("k") != "s" or set(payload) != {"c", "k", "m", "q", "v"}:
+        return None
+    outbox_id, customer_id, survey, score = payload["m"], payload["c"], payload["q"], payload["v"]
+    if type(outbox_id) is not int or type(customer_id) is not int or not is_score(survey, score):
+        return None
+    return SurveyLink(outbox_id, customer_id, survey, score)

@@ -1,6 +1,6 @@
 """The pages people see: unsubscribe (with gentler choices), done, preferences saved.
 
-In the customer's language (Chinese for zh-* locales, English otherwise). Every value
+In the customer's language (zh-Hans, zh-Hant or en, by `edm.render.language_chain`). Every value
 shown is escaped. Forms post back under the same signed token, which is their only
 authority: there are no cookies to ride on, so nothing for a cross-site request to forge.
 """
@@ -11,9 +11,11 @@ from datetime import datetime
 from html import escape
 from typing import Literal
 
+from edm.render import resolve_language
 from edm.tracking.events import PAUSE_DAYS
 
-Language = Literal["en", "zh"]
+Language = Literal["en", "zh-Hans", "zh-Hant"]
+LANGUAGES: tuple[Language, ...] = ("en", "zh-Hans", "zh-Hant")
 
 TEXT: dict[Language, dict[str, str]] = {
     "en": {
@@ -30,7 +32,7 @@ TEXT: dict[Language, dict[str, str]] = {
         "bad_title": "Nothing changed",
         "bad": "That choice is not one we offer; please use the buttons on the page.",
     },
-    "zh": {
+    "zh-Hans": {
         "unsubscribe": "退订",
         "ask": "不再向 <strong>{email}</strong> 发送邮件？",
         "or": "或者，不必退订，减少来信：",
@@ -44,11 +46,27 @@ TEXT: dict[Language, dict[str, str]] = {
         "bad_title": "未做更改",
         "bad": "没有这个选项，请使用页面上的按钮。",
     },
+    "zh-Hant": {
+        "unsubscribe": "取消訂閱",
+        "ask": "不再向 <strong>{email}</strong> 傳送郵件？",
+        "or": "或者，不必取消訂閱，減少來信：",
+        "pause": "暫停 {days} 天",
+        "less": "少寄一些郵件",
+        "done_title": "已取消訂閱",
+        "done": "<strong>{email}</strong> 將不會再收到我們的郵件。",
+        "saved_title": "設定已儲存",
+        "paused": "{date} 之前不再向 <strong>{email}</strong> 傳送行銷郵件。",
+        "lessened": "我們會減少給 <strong>{email}</strong> 的來信。",
+        "bad_title": "未做更改",
+        "bad": "沒有這個選項，請使用頁面上的按鈕。",
+    },
 }
 
 
 def language_of(locale: str | None) -> Language:
-    return "zh" if (locale or "").lower().startswith("zh") else "en"
+    """The page language for a customer's locale (zh-HK -> zh-Hant -> zh-Hans -> en)."""
+    chosen = resolve_language(locale or "", LANGUAGES)
+    return next(language for language in LANGUAGES if language == chosen)
 
 
 def confirm_page(email: str, language: Language, token: str) -> str:
@@ -59,7 +77,7 @@ def confirm_page(email: str, language: Language, token: str) -> str:
         f'<button type="submit" name="pause" value="{days}">{escape(t["pause"].format(days=days))}</button> '
         for days in PAUSE_DAYS
     )
-    return _page(
+    return page(
         language,
         t["unsubscribe"],
         f"<p>{t['ask'].format(email=escape(email))}</p>"
@@ -72,7 +90,7 @@ def confirm_page(email: str, language: Language, token: str) -> str:
 
 def done_page(email: str, language: Language) -> str:
     t = TEXT[language]
-    return _page(language, t["done_title"], f"<p>{t['done'].format(email=escape(email))}</p>")
+    return page(language, t["done_title"], f"<p>{t['done'].format(email=escape(email))}</p>")
 
 
 def saved_page(email: str, language: Language, paused_until: datetime | None) -> str:
@@ -83,18 +101,18 @@ def saved_page(email: str, language: Language, paused_until: datetime | None) ->
         message = t["paused"].format(email=shown, date=paused_until.date().isoformat())
     else:
         message = t["lessened"].format(email=shown)
-    return _page(language, t["saved_title"], f"<p>{message}</p>")
+    return page(language, t["saved_title"], f"<p>{message}</p>")
 
 
 def bad_choice_page(language: Language) -> str:
     t = TEXT[language]
-    return _page(language, t["bad_title"], f"<p>{escape(t['bad'])}</p>")
+    return page(language, t["bad_title"], f"<p>{escape(t['bad'])}</p>")
 
 
-def _page(language: Language, title: str, body: str) -> str:
-    lang = "zh-CN" if language == "zh" else "en"
+def page(language: Language, title: str, body: str) -> str:
+    """A whole page around `body` (already escaped HTML); `title` is escaped here."""
     return (
-        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{language}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>body{{font-family:system-ui,sans-serif;"
         "max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.6}"

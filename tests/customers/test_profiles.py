@@ -192,3 +192,26 @@ def test_a_run_recomputes_profiles_only_once_they_are_older_than_the_max_age(
     again = refresh_profiles(any_sessions, rules, clock)
     assert again is not None and again.computed_at == NOW + timedelta(hours=24)
     assert _profiles(any_sessions, ids)["new"].computed_at == NOW + timedelta(hours=24)
+
+
+def test_a_detractor_cannot_be_loyal(any_sessions: sessionmaker[Session]) -> None:
+    ids = _seed(any_sessions)
+    clock = FixedClock(NOW)
+    recompute_profiles(any_sessions, RULES, clock)
+    loyal = [name for name, p in _profiles(any_sessions, ids).items() if p.loyalty == "loyal"]
+    assert loyal, "the history has a loyal customer"
+
+    def answered(satisfaction: str | None) -> dict[str, CustomerProfile]:
+        with any_sessions.begin() as session:
+            session.execute(update(CustomerProfile).where(CustomerProfile.customer_id == ids[loyal[0]])
+                            .values(satisfaction=satisfaction))
+        clock.advance(timedelta(hours=1))
+        recompute_profiles(any_sessions, RULES, clock)
+        return _profiles(any_sessions, ids)
+
+    profiles = answered("detractor")
+    assert profiles[loyal[0]].loyalty == "fairly_loyal"
+    assert profiles[loyal[0]].satisfaction == "detractor"  # classification keeps what the surveys said
+    assert (ids[loyal[0]], "loyalty", "loyal", "fairly_loyal") in _transitions(any_sessions)
+    assert all(profiles[name].loyalty == "loyal" for name in loyal[1:])
+    assert answered("promoter")[loyal[0]].loyalty == "loyal"
