@@ -24,6 +24,7 @@ from edm.errors import EdmError
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from edm.alerts.digest import DigestSummary
     from edm.campaigns.schema import Campaign
     from edm.customers import ClassificationSummary, ImportResult
     from edm.customers.card import CustomerCard
@@ -716,8 +717,72 @@ def frequency(days: int, since: datetime | None, until: datetime | None, fmt: st
         click.echo(f"wrote {path}")
 
 
+@report.command()
+@click.option("--by", default="tier,industry,manager", show_default=True,
+              help="Comma-separated groupings, each a table per survey: tier, industry, manager "
+                   "(the first also gets the charts).")
+@click.option("--period", type=click.Choice(["month", "week", "quarter"]), default="month",
+              show_default=True, help="Put answers into calendar months, ISO weeks or quarters (UTC).")
+@report_options
+def satisfaction(by: str, period: str, since: datetime | None, until: datetime | None, fmt: str,
+                 out: Path | None, settings: Settings) -> None:
+    """NPS and CSAT per period by value tier, industry and account manager, with trend charts
+    and the answers that came with a comment.
+
+    Example: edm report satisfaction --by manager,tier --period quarter --since 2026-01-01
+    """
+    from edm.reports import satisfaction_report, write_report
+    from edm.runner import open_store
+
+    built = satisfaction_report(open_store(settings), [part for part in by.split(",") if part],
+                                period=period, now=SystemClock().now(), since=_utc(since), until=_utc(until))
+    for label, value in built.summary:
+        click.echo(f"{label}: {value}")
+    for path in write_report(built, out or Path(f"satisfaction.{fmt}"), fmt):
+        click.echo(f"wrote {path}")
+
+
 def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value else None
+
+
+@main.group()
+def alerts() -> None:
+    """Alerts to account managers: a digest of their customers who need attention (alerts.* in edm.yaml)."""
+
+
+@alerts.command(name="digest")
+@click.option("--dry-run", is_flag=True, help="Show what each manager would get; mail nothing, move nothing.")
+@with_settings
+def alerts_digest(dry_run: bool, settings: Settings) -> None:
+    """Mail each account manager the customers who, since their last digest, became at risk or
+    churned, dropped a product line, answered a survey as a detractor, unsubscribed or clicked a
+    win-back offer. A manager with nothing new gets no mail. The daemon does this on
+    alerts.digest_cron; exits 1 when a digest could not be sent (it is retried next time).
+
+    Example: edm alerts digest --dry-run
+    """
+    from edm.alerts.digest import send_digests
+    from edm.runner import open_store
+
+    if not settings.alerts.enabled:
+        click.echo("alerts.enabled is false: no digests")
+        return
+    summary = send_digests(settings, open_store(settings), SystemClock(), dry_run=dry_run)
+    for line in format_digests(summary):
+        click.echo(line)
+    if summary.failed:
+        raise click.exceptions.Exit(1)
+
+
+def format_digests(summary: DigestSummary) -> list[str]:
+    status = {"sent": "mailed", "empty": "nothing new, not mailed", "ready": "would be mailed (dry run)",
+              "failed": "NOT mailed"}
+    lines = [f"{r.email}: {r.items} items, {r.customers} customers, {status[r.status]}"
+             + (f": {r.error}" if r.error else "") for r in summary.results]
+    lines.append(f"managers {summary.managers}, mailed {summary.sent}, nothing new {summary.empty}, "
+                 f"failed {summary.failed}, items {summary.items}")
+    return lines
 
 
 @main.group()

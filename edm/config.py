@@ -460,19 +460,50 @@ class DaemonSettings(_Section):
 
     @model_validator(mode="after")
     def _schedules(self) -> DaemonSettings:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        crons = {"reclassify_cron": self.reclassify_cron, "report_cron": self.report_cron}
+        _check_schedules(self.timezone, crons)
+        return self
 
-        from apscheduler.triggers.cron import CronTrigger
 
+def _check_schedules(timezone: str, crons: Mapping[str, str]) -> None:
+    """ValueError naming the key: the time zone must be an IANA name, each cron string five fields."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"timezone {timezone!r} is not an IANA name (e.g. Asia/Shanghai)") from exc
+    for name, cron in crons.items():
         try:
-            zone = ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"timezone {self.timezone!r} is not an IANA name (e.g. Asia/Shanghai)") from exc
-        for name in ("reclassify_cron", "report_cron"):
-            try:
-                CronTrigger.from_crontab(getattr(self, name), timezone=zone)
-            except ValueError as exc:
-                raise ValueError(f"{name}: {exc} (five fields: minute hour day month weekday)") from exc
+            CronTrigger.from_crontab(cron, timezone=zone)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc} (five fields: minute hour day month weekday)") from exc
+
+
+DigestLanguage = Literal["en", "zh-Hans", "zh-Hant"]
+
+
+class AlertSettings(_Section):
+    """Account managers' digests (edm.alerts): a mail per manager on `digest_cron`, none without news.
+
+    A digest lists the manager's customers who, since the last one, became at risk or churned,
+    dropped a product line, answered a survey as a detractor, unsubscribed, or clicked a mail of
+    one of `win_back_campaigns`. The cron is read, and dates are shown, in `timezone`; the digest
+    is written in `language`. A manager's first digest looks back `first_lookback_hours`.
+    """
+
+    enabled: bool = True
+    digest_cron: str = "0 8 * * *"
+    timezone: str = "UTC"
+    language: DigestLanguage = "en"
+    win_back_campaigns: tuple[str, ...] = ("win_back",)
+    first_lookback_hours: float = Field(24.0, gt=0)
+
+    @model_validator(mode="after")
+    def _schedule(self) -> AlertSettings:
+        _check_schedules(self.timezone, {"digest_cron": self.digest_cron})
         return self
 
 
@@ -492,6 +523,7 @@ class Settings(BaseModel):
     bounces: BounceSettings = BounceSettings()
     reports: ReportSettings = ReportSettings()
     daemon: DaemonSettings = DaemonSettings()
+    alerts: AlertSettings = AlertSettings()
     secret_keys: tuple[SecretStr, ...] = ()
 
     def signing_keys(self) -> list[bytes]:

@@ -14,7 +14,9 @@ import re
 import secrets
 import shutil
 import urllib.error
+import urllib.parse
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +27,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.alerts.digest import send_digests
 from edm.campaigns.loader import load_campaigns
 from edm.campaigns.triggers import next_due
 from edm.cli import format_classification, format_run
@@ -32,7 +35,7 @@ from edm.clock import FixedClock, SystemClock
 from edm.customers import import_customers, import_orders, recompute_profiles
 from edm.delivery.sink import smtp_sink
 from edm.errors import EdmError
-from edm.reports import format_summary, write_engagement_report
+from edm.reports import format_summary, satisfaction_report, write_engagement_report, write_report
 from edm.runner import initialise_folder, open_store, run_campaigns
 from edm.sample import write_sample_data
 from edm.store import CustomerProfile, Event, OutboxMessage
@@ -41,7 +44,9 @@ from edm.tracking import create_tracking_app, serve_in_background
 Echo = Callable[[str], None]
 FOLLOW_UP_AFTER = timedelta(days=8)
 READ_AFTER = timedelta(hours=2)
+NEXT_MORNING = timedelta(days=1)
 FOLLOW_UP_CAMPAIGNS = ["re_engagement", "win_back"]
+ANSWER_CAMPAIGNS = ["detractor_follow_up", "promoter_referral"]  # triggered by survey answers
 
 
 MARKER = ".edm-demo"
@@ -89,6 +94,9 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
              f"{festivals}):")
         for line in format_run(report):
             echo("   " + line)
+        languages = mail_languages(settings.mail_dir)
+        echo("   Mail by language (from the customer's locale): "
+             + ", ".join(f"{language} {count}" for language, count in sorted(languages.items())))
 
         again = asyncio.run(run_campaigns(settings, sessions, clock, every))
         queued = sum(plan.queued for plan in again.plans)
@@ -98,12 +106,22 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
         readers = random.Random(7)  # noqa: S311 - simulated readers, not security
         reactions = simulate_recipients(settings.mail_dir, readers)
         echo(f"7. {READ_AFTER.seconds // 3600} hours later recipients' mail clients fetched "
-             f"{reactions.opens} pixels, followed {reactions.clicks} links and sent "
-             f"{reactions.unsubscribes} one-click unsubscribes over HTTP")
+             f"{reactions.opens} pixels, followed {reactions.clicks} links, answered {reactions.answers} "
+             f"surveys in one click ({reactions.detractors} as detractors, {reactions.comments} with a "
+             f"comment) and sent {reactions.unsubscribes} one-click unsubscribes over HTTP")
 
-        clock.advance(FOLLOW_UP_AFTER - READ_AFTER)
+        clock.advance(NEXT_MORNING - READ_AFTER)
+        answered = asyncio.run(run_campaigns(settings, sessions, clock, ANSWER_CAMPAIGNS))
+        echo("8. The next morning the campaigns on survey answers run:")
+        for line in format_run(answered):
+            echo("   " + line)
+        digests = send_digests(settings, sessions, clock)
+        echo(f"   Account managers' digests: {digests.sent} mailed ({digests.items} alerts), "
+             f"{digests.empty} managers had nothing to report and got no mail")
+
+        clock.advance(FOLLOW_UP_AFTER - NEXT_MORNING)
         follow_up = asyncio.run(run_campaigns(settings, sessions, clock, FOLLOW_UP_CAMPAIGNS))
-        echo(f"8. {FOLLOW_UP_AFTER.days} days later the follow-up campaigns run again; intervals adapted "
+        echo(f"9. {FOLLOW_UP_AFTER.days} days later the follow-up campaigns run again; intervals adapted "
              f"({follow_up.intervals.shortened} shortened, {follow_up.intervals.lengthened} lengthened):")
         for line in format_run(follow_up):
             echo("   " + line)
@@ -112,8 +130,11 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
     [path], summary = write_engagement_report(
         sessions, [["campaign"], ["tier"], ["stage"]], out=folder / "report.html", fmt="html", now=clock.now()
     )
-    echo(f"9. Engagement: {format_summary(summary)}")
-    echo(f"   Report written to {path.resolve()}")
+    echo(f"10. Engagement: {format_summary(summary)}")
+    echo(f"    Report written to {path.resolve()}")
+    satisfaction = satisfaction_report(sessions, now=clock.now())
+    [written] = write_report(satisfaction, folder / "satisfaction.html", "html")
+    echo(f"    Satisfaction (NPS and CSAT by tier, industry and account manager): {written.resolve()}")
 
 
 @dataclass
@@ -121,14 +142,21 @@ class Reactions:
     opens: int = 0
     clicks: int = 0
     unsubscribes: int = 0
+    answers: int = 0
+    detractors: int = 0
+    comments: int = 0
 
 
+_HTML_LANG = re.compile(r'<html lang="([^"]+)"')
 _PIXEL = re.compile(r'<img[^>]+src="([^"]+/o/[^"]+)"')
 _LINK = re.compile(r'href="([^"]+/c/[^"]+)"')
+_SURVEY = re.compile(r'href="([^"]+/s/[^"]+)"')
+COMMENTS = ("Delivery was late twice this quarter.", "交货比约定晚了一周。", "報價流程太慢，希望能改善。")
 
 
 def simulate_recipients(mail_dir: Path, rng: random.Random) -> Reactions:
-    """Behave like recipients: about half open, a fifth of those click, a few unsubscribe."""
+    """Behave like recipients: about half open, a fifth of those click, a few unsubscribe; most
+    who open a survey answer it (mostly kindly), and some of the unhappy say why."""
     reactions = Reactions()
     no_redirects = urllib.request.build_opener(_NoRedirect)
     for path in sorted(mail_dir.glob("*.eml")):
@@ -139,7 +167,9 @@ def simulate_recipients(mail_dir: Path, rng: random.Random) -> Reactions:
         if roll < 0.5 and (pixel := _PIXEL.search(html)):
             _fetch(no_redirects, pixel.group(1))
             reactions.opens += 1
-            if roll < 0.2 and (link := _LINK.search(html)):
+            if scores := _SURVEY.findall(html):
+                _answer_survey(no_redirects, scores, rng, reactions)
+            elif roll < 0.2 and (link := _LINK.search(html)):
                 _fetch(no_redirects, link.group(1))
                 reactions.clicks += 1
         elif roll > 0.97:
@@ -147,6 +177,35 @@ def simulate_recipients(mail_dir: Path, rng: random.Random) -> Reactions:
             _fetch(no_redirects, unsubscribe, data=b"List-Unsubscribe=One-Click")
             reactions.unsubscribes += 1
     return reactions
+
+
+def mail_languages(mail_dir: Path) -> Counter[str]:
+    """How many of the sent mails are in each language (the html part's `lang`), to show the
+    locale chain at work: en, zh-Hans and zh-Hant among the sample customers."""
+    found: Counter[str] = Counter()
+    for path in mail_dir.glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        html_part = message.get_body(("html",))
+        match = _HTML_LANG.search(html_part.get_content() if html_part else "")
+        found[match.group(1) if match else "?"] += 1
+    return found
+
+
+def _answer_survey(
+    opener: urllib.request.OpenerDirector, links: list[str], rng: random.Random, reactions: Reactions
+) -> None:
+    """Click one score of the row (links in scale order: NPS 0-10 or CSAT 1-5), leaning high."""
+    if rng.random() < 0.2:
+        return
+    position = min(len(links) - 1, int(len(links) * rng.betavariate(4, 1.6)))
+    _fetch(opener, links[position])
+    reactions.answers += 1
+    if position < len(links) * 0.6:  # NPS 0-6, CSAT 1-2 and 3: the unhappy
+        reactions.detractors += position < (7 if len(links) == 11 else 2)
+        if rng.random() < 0.5:
+            comment = rng.choice(COMMENTS).encode()
+            _fetch(opener, links[position], data=b"comment=" + urllib.parse.quote_plus(comment).encode())
+            reactions.comments += 1
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from edm.errors import EdmError
+from edm.render import resolve_language
 
 CUSTOMER_COLUMNS = (
     "external_id",
@@ -36,7 +37,8 @@ CUSTOMER_COLUMNS = (
 )
 # Companies are looked after by a small sales team, by language (name, address).
 ACCOUNT_MANAGERS = {
-    "zh": (("李雷", "li.lei@example.com"), ("韩梅梅", "han.meimei@example.com")),
+    "zh-Hans": (("李雷", "li.lei@example.com"), ("韩梅梅", "han.meimei@example.com")),
+    "zh-Hant": (("陳美玲", "chen.meiling@example.com"), ("王志明", "wang.zhiming@example.com")),
     "en": (("Sarah Collins", "sarah.collins@example.com"), ("Tom Baker", "tom.baker@example.com")),
 }
 ORDER_COLUMNS = ("external_id", "customer_external_id", "ordered_at", "amount", "product_line")
@@ -285,7 +287,7 @@ def _customer(
             birthday=None,
             founded_on=_random_day(rng, rng.randint(1985, 2022)),
             segment=segment,
-            account_manager=ACCOUNT_MANAGERS["zh" if locale.startswith("zh") else "en"][number % 2],
+            account_manager=ACCOUNT_MANAGERS[resolve_language(locale, ACCOUNT_MANAGERS)][number % 2],
             tags=_tags(number),
         )
     industry = None

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.clock import FixedClock
-from edm.config import DaemonSettings, Settings, SmtpSettings
+from edm.config import AlertSettings, DaemonSettings, Settings, SmtpSettings
 from edm.daemon.jobs import mail_report, plan_due
 from edm.daemon.leader import AdvisoryLock, FileLock, leader_lock
 from edm.daemon.metrics import DaemonState, StoreFigures, render_metrics
@@ -66,9 +66,10 @@ def test_jobs_have_fixed_ids_and_follow_the_settings_on_each_start(tmp_path: Pat
     engine = make_engine(f"sqlite:///{tmp_path / 'edm.db'}")
     with_report = Settings(daemon=DaemonSettings(report_to=("a@example.com",), timezone="Asia/Shanghai"))
     scheduler = start_scheduler(engine, with_report, NOW)
-    assert sorted(job.id for job in scheduler.get_jobs()) == ["plan", "reclassify", "weekly-report"]
+    assert sorted(job.id for job in scheduler.get_jobs()) == ["digest", "plan", "reclassify", "weekly-report"]
     scheduler.shutdown()
-    scheduler = start_scheduler(engine, Settings(), NOW)  # a restart after report_to was emptied
+    # a restart after report_to was emptied and the digests switched off
+    scheduler = start_scheduler(engine, Settings(alerts=AlertSettings(enabled=False)), NOW)
     jobs = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown()
     assert sorted(jobs) == ["plan", "reclassify"]

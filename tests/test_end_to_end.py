@@ -258,16 +258,17 @@ def test_engaged_customers_hear_from_us_sooner_than_silent_ones(world: World) ->
 
 def test_unnamed_runs_plan_only_what_is_due_today(world: World) -> None:
     """Tuesday 24 November 2026 in Shanghai: re_engagement (Tuesdays) is due, and the
-    customer-triggered campaigns (birthday, anniversary, welcome, partial_churn, win_back) every day,
-    by priority."""
-    daily = ["birthday", "anniversary", "welcome", "partial_churn", "win_back"]
+    customer-triggered campaigns (the survey follow-ups, birthday, anniversary, welcome, the post-purchase
+    survey, partial_churn, win_back) every day, by priority."""
+    daily = ["detractor_follow_up", "birthday", "anniversary", "welcome", "csat_post_purchase",
+             "promoter_referral", "partial_churn", "win_back"]
     report = asyncio.run(run_campaigns(world.settings, world.sessions, world.clock))
     planned = [plan.campaign for plan in report.plans]  # then the sequences' steps
-    assert planned[:6] == [*daily, "re_engagement"]
+    assert planned[:len(daily) + 1] == [*daily, "re_engagement"]
     world.clock.advance(timedelta(days=9))  # Thursday 3 December: no re_engagement
     report = asyncio.run(run_campaigns(world.settings, world.sessions, world.clock))
     planned = [plan.campaign for plan in report.plans]
-    assert planned[:5] == daily and "re_engagement" not in planned
+    assert planned[:len(daily)] == daily and "re_engagement" not in planned
 
 
 def test_the_win_back_sequence_reminds_twice_and_stops_for_a_customer_who_orders(world: World) -> None:

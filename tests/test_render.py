@@ -40,6 +40,10 @@ LINKS_USED = {
     "key_account_greeting": set(),
     "re_permission": {"stay"},
 }
+LANGUAGES = ["en", "zh-Hans", "zh-Hant"]
+UNSUBSCRIBE_LABEL = {
+    "en": "Unsubscribe / 退订", "zh-Hans": "Unsubscribe / 退订", "zh-Hant": "Unsubscribe / 取消訂閱"
+}
 PIXEL = "https://t.example.com/o/PIXELTOKEN"
 UNSUBSCRIBE = "https://t.example.com/u/UNSUBTOKEN"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -67,6 +71,7 @@ def make_context(
         else {
             "holiday_en": "the Mid-Autumn Festival",
             "holiday_zh": "中秋节",
+            "holiday_zh_hant": "中秋節",
             "discount": "15%",
             "offer_code": "COMEBACK15",
         },
@@ -92,15 +97,15 @@ def write_template(root: Path, name: str, lang: str, html: str, text: str = "tex
 # --- the shipped templates -------------------------------------------------------------
 
 
-def test_the_three_campaign_templates_ship_in_english_and_chinese() -> None:
+def test_the_shipped_templates_ship_in_english_simplified_and_traditional_chinese() -> None:
     assert set(SHIPPED) <= set(templates_available())
     for name in SHIPPED:
         check_template(name)
-        assert template_languages(name) == ["en", "zh"]
+        assert template_languages(name) == LANGUAGES
 
 
 @pytest.mark.parametrize("template", SHIPPED)
-@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_personal_values_are_escaped_in_html_and_raw_in_text(
     renderer: Renderer, template: str, lang: str
 ) -> None:
@@ -115,7 +120,7 @@ def test_personal_values_are_escaped_in_html_and_raw_in_text(
 
 
 @pytest.mark.parametrize("template", SHIPPED)
-@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_message_carries_the_open_pixel_and_the_unsubscribe_link(
     renderer: Renderer, template: str, lang: str
 ) -> None:
@@ -124,13 +129,13 @@ def test_every_message_carries_the_open_pixel_and_the_unsubscribe_link(
     assert f'<img src="{PIXEL}" width="1" height="1" alt="">' in body.html
     assert body.html.rstrip().endswith("</html>")
     assert f'<a href="{UNSUBSCRIBE}"' in body.html
-    assert "Unsubscribe / 退订" in body.html
-    assert f"Unsubscribe / 退订: {UNSUBSCRIBE}" in body.text
+    assert f"{UNSUBSCRIBE_LABEL[lang]}</a>" in body.html
+    assert f"{UNSUBSCRIBE_LABEL[lang]}: {UNSUBSCRIBE}" in body.text
     assert PIXEL not in body.text
 
 
 @pytest.mark.parametrize("template", SHIPPED)
-@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_links_are_the_campaigns_own_escaped_in_html_and_raw_in_text(
     renderer: Renderer, template: str, lang: str
 ) -> None:
@@ -152,19 +157,22 @@ def test_links_are_the_campaigns_own_escaped_in_html_and_raw_in_text(
 def test_chinese_templates_are_written_in_chinese_and_english_ones_in_english(
     renderer: Renderer, template: str
 ) -> None:
-    zh = renderer.render(template, "zh-CN", make_context())
+    hans = renderer.render(template, "zh-CN", make_context())
+    hant = renderer.render(template, "zh-TW", make_context())
     en = renderer.render(template, "en-US", make_context())
 
-    assert len(CHINESE.findall(zh.text)) > 40
-    assert len(CHINESE.findall(zh.html)) > 40
-    assert 'lang="zh-CN"' in zh.html
+    for zh, lang in ((hans, "zh-Hans"), (hant, "zh-Hant")):
+        assert len(CHINESE.findall(zh.text)) > 40
+        assert len(CHINESE.findall(zh.html)) > 40
+        assert f'lang="{lang}"' in zh.html
+    assert hans.text != hant.text
     # The only Chinese in English mail is the bilingual unsubscribe label.
     assert CHINESE.findall(en.text) == ["退", "订"]
     assert 'lang="en"' in en.html
 
 
 @pytest.mark.parametrize("template", SHIPPED)
-@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_text_part_is_plain_and_tidy(renderer: Renderer, template: str, lang: str) -> None:
     text = renderer.render(template, lang, make_context()).text
 
@@ -188,13 +196,15 @@ def test_html_uses_an_email_safe_layout(renderer: Renderer, template: str) -> No
 
 def test_holiday_greeting_names_the_holiday_and_never_sells(renderer: Renderer) -> None:
     en = renderer.render("holiday_greeting", "en", make_context())
-    zh = renderer.render("holiday_greeting", "zh", make_context())
+    zh = renderer.render("holiday_greeting", "zh", make_context())  # a bare `zh`: Simplified
+    hant = renderer.render("holiday_greeting", "zh-HK", make_context())
 
     assert "the Mid-Autumn Festival" in en.text
     assert "中秋节快乐" in zh.text
-    for body in (en, zh):
+    assert "中秋節快樂" in hant.text
+    for body in (en, zh, hant):
         assert "15%" not in body.text and "COMEBACK15" not in body.text
-        assert "%" not in body.text and "优惠" not in body.text
+        assert "%" not in body.text and "优惠" not in body.text and "優惠" not in body.text
 
 
 def test_holiday_greeting_without_a_holiday_param_wishes_happy_holidays(
@@ -204,6 +214,16 @@ def test_holiday_greeting_without_a_holiday_param_wishes_happy_holidays(
 
     assert "the holiday season" in renderer.render("holiday_greeting", "en", context).text
     assert "节日快乐" in renderer.render("holiday_greeting", "zh", context).text
+    assert "節日快樂" in renderer.render("holiday_greeting", "zh-TW", context).text
+
+
+def test_holiday_greeting_in_traditional_falls_back_to_the_simplified_holiday_name(
+    renderer: Renderer,
+) -> None:
+    """A campaign that names its holiday only in Simplified still names it to Traditional readers."""
+    context = make_context(params={"holiday_zh": "春节"})
+
+    assert "春节快樂" in renderer.render("holiday_greeting", "zh-TW", context).text
 
 
 def test_holiday_greeting_sends_regards_to_the_whole_company(renderer: Renderer) -> None:
@@ -225,25 +245,29 @@ def test_re_engagement_says_how_long_it_has_been_and_asks_what_is_wrong(
     assert "10%" not in en and "15% off your next order" in en
     assert "manufacturing businesses like yours" in en
     assert "大约7个月" in zh and "是不是我们哪里做得不够好" in zh and "制造业" in zh
+    hant = renderer.render("re_engagement", "zh-TW", make_context()).text
+    assert "大約7個月" in hant and "是不是我們哪裡做得不夠好" in hant and "製造業" in hant
 
 
 @pytest.mark.parametrize(
-    ("days", "en", "zh"),
+    ("days", "en", "zh", "hant"),
     [
-        (None, "It has been a while since", "已经有一段时间了"),
-        (1, "It has been 1 day since", "已经1天了"),
-        (45, "It has been 45 days since", "已经45天了"),
-        (400, "It has been over a year since", "已经一年多了"),
-        (1000, "It has been over 2 years since", "已经2年多了"),
+        (None, "It has been a while since", "已经有一段时间了", "已經有一段時間了"),
+        (1, "It has been 1 day since", "已经1天了", "已經1天了"),
+        (45, "It has been 45 days since", "已经45天了", "已經45天了"),
+        (90, "It has been about 3 months since", "已经大约3个月了", "已經大約3個月了"),
+        (400, "It has been over a year since", "已经一年多了", "已經一年多了"),
+        (1000, "It has been over 2 years since", "已经2年多了", "已經2年多了"),
     ],
 )
 def test_re_engagement_phrases_the_time_since_the_last_order(
-    renderer: Renderer, days: int | None, en: str, zh: str
+    renderer: Renderer, days: int | None, en: str, zh: str, hant: str
 ) -> None:
     context = make_context(profile=Profile("low", "at_risk", 3, days))
 
     assert en in renderer.render("re_engagement", "en", context).text
     assert zh in renderer.render("re_engagement", "zh", context).text
+    assert hant in renderer.render("re_engagement", "zh-Hant", context).text
 
 
 def test_re_engagement_offer_is_left_out_when_the_campaign_sets_no_discount(
@@ -264,6 +288,8 @@ def test_high_value_customers_get_a_personal_note(renderer: Renderer, template: 
     assert "myself" not in renderer.render(template, "en", low).text
     assert "亲自" in renderer.render(template, "zh", high).text
     assert "亲自" not in renderer.render(template, "zh", low).text
+    assert "親自" in renderer.render(template, "zh-HK", high).text
+    assert "親自" not in renderer.render(template, "zh-HK", low).text
 
 
 def test_win_back_carries_the_offer_code_and_discount(renderer: Renderer) -> None:
@@ -274,6 +300,8 @@ def test_win_back_carries_the_offer_code_and_discount(renderer: Renderer) -> Non
     assert "20% off your next order" in en.text and "WELCOME20" in en.text
     assert "WELCOME20" in en.html and "Claim your 20% off" in en.html
     assert "20% 优惠" in zh.text and "WELCOME20" in zh.text
+    hant = renderer.render("win_back", "zh-TW", context)
+    assert "20% 優惠" in hant.text and "WELCOME20" in hant.text and "領取 20% 優惠" in hant.html
     assert "valid until" not in en.text
 
 
@@ -288,9 +316,9 @@ def test_win_back_without_an_offer_code_is_a_template_error(renderer: Renderer) 
         renderer.render("win_back", "zh", make_context(params={"discount": "15%"}))
 
     message = str(caught.value)
-    assert "'win_back'" in message and "(zh, html)" in message
+    assert "'win_back'" in message and "(zh-Hans, html)" in message
     assert "offer_code" in message
-    assert re.search(r"win_back/zh\.html\.j2 line \d+", message)
+    assert re.search(r"win_back/zh-Hans\.html\.j2 line \d+", message)
 
 
 # --- errors ------------------------------------------------------------------------------
@@ -464,7 +492,7 @@ def test_any_locale_resolves_to_an_available_language(locale: str) -> None:
 def test_any_customer_locale_renders(renderer: Renderer, locale: str) -> None:
     body = renderer.render("win_back", locale, make_context())
 
-    assert body.language in {"en", "zh"}
+    assert body.language in set(LANGUAGES)
     assert UNSUBSCRIBE in body.text
 
 
@@ -480,7 +508,7 @@ _NAMES = (
 
 
 @settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(name=_NAMES, template=st.sampled_from(SHIPPED), lang=st.sampled_from(["en", "zh"]))
+@given(name=_NAMES, template=st.sampled_from(SHIPPED), lang=st.sampled_from(LANGUAGES))
 def test_any_name_is_escaped_in_html_and_verbatim_in_text(
     renderer: Renderer, name: str, template: str, lang: str
 ) -> None:
@@ -558,25 +586,33 @@ def test_a_customer_record_can_be_a_plain_dataclass_copy(renderer: Renderer) -> 
     assert "You joined us only recently" in renderer.render("holiday_greeting", "en", newer).text
 
 
-@pytest.mark.parametrize(("lang", "named"), [("en", "valves and pumps"), ("zh", "valves、pumps")])
+@pytest.mark.parametrize(
+    ("lang", "named"),
+    [("en", "valves and pumps"), ("zh-Hans", "valves、pumps"), ("zh-Hant", "valves、pumps")],
+)
 def test_the_partial_churn_note_names_the_dropped_lines(renderer: Renderer, lang: str, named: str) -> None:
     profile = Profile("high", "mature", 12, 20, ("valves", "pumps"))
     body = renderer.render("partial_churn", lang, make_context(profile=profile))
     assert named in body.text and named in body.html
 
 
-@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_each_step_of_the_welcome_sequence_says_something_different(renderer: Renderer, lang: str) -> None:
     texts = [renderer.render("welcome", lang, {**make_context(), "step": step}).text for step in range(4)]
     assert len(set(texts)) == 4
     assert tracked("catalog") in texts[2] and tracked("help") in texts[0]
 
 
-@pytest.mark.parametrize(("years", "en", "zh"), [(1, "a year since", "一周年"), (7, "7 years", "7周年")])
-def test_the_anniversary_counts_the_years(renderer: Renderer, years: int, en: str, zh: str) -> None:
+@pytest.mark.parametrize(
+    ("years", "en", "zh", "hant"), [(1, "a year since", "一周年", "一週年"), (7, "7 years", "7周年", "7週年")]
+)
+def test_the_anniversary_counts_the_years(
+    renderer: Renderer, years: int, en: str, zh: str, hant: str
+) -> None:
     profile = Profile("high", "mature", 30, 10, (), years)
     assert en in renderer.render("anniversary", "en", make_context(profile=profile)).text
     assert zh in renderer.render("anniversary", "zh", make_context(profile=profile)).text
+    assert hant in renderer.render("anniversary", "zh-TW", make_context(profile=profile)).text
 
 
 def test_years_as_customer_count_whole_years_to_the_day() -> None:

@@ -1,4 +1,5 @@
-"""What the leading daemon runs on schedule: plan, reclassify, poll bounces, mail the weekly report.
+"""What the leading daemon runs on schedule: plan, reclassify, poll bounces, mail the weekly report
+and the account managers' digests.
 
 APScheduler's SQLAlchemy job store keeps each job as a reference ("edm.daemon.jobs:plan")
 and pickled arguments in the database. So the jobs take no arguments: settings hold secrets
@@ -104,6 +105,24 @@ def poll() -> None:
 def weekly_report() -> None:
     """Mail the last week's engagement report to `daemon.report_to` through the SMTP relays."""
     _run("report", lambda c: f"recipients={mail_report(c.settings, c.sessions, c.clock)}")
+
+
+def digest() -> None:
+    """Mail each account manager the digest of their customers who need attention (`alerts.digest_cron`)."""
+    _run("digest", send_manager_digests)
+
+
+def send_manager_digests(context: JobContext) -> str:
+    """The digest job's work; a digest that did not go out fails the job (counted), after the others went."""
+    from edm.alerts.digest import send_digests
+
+    if not context.settings.alerts.enabled:
+        return "alerts=off"
+    s = send_digests(context.settings, context.sessions, context.clock)
+    outcome = f"managers={s.managers} sent={s.sent} empty={s.empty} failed={s.failed} items={s.items}"
+    if s.failed:
+        raise DeliveryError(f"not every digest went out: {outcome}")
+    return outcome
 
 
 def plan_due(settings: Settings, sessions: sessionmaker[Session], clock: Clock) -> list[PlanResult]:

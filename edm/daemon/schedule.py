@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from edm.config import Settings
 
 JOB_TABLE = "edm_scheduler_jobs"
-PLAN, RECLASSIFY, BOUNCES, REPORT = "plan", "reclassify", "bounces", "weekly-report"
+PLAN, RECLASSIFY, BOUNCES, REPORT, DIGEST = "plan", "reclassify", "bounces", "weekly-report", "digest"
 
 
 def wanted_jobs(settings: Settings, now: datetime) -> dict[str, dict[str, Any]]:
@@ -45,6 +45,11 @@ def wanted_jobs(settings: Settings, now: datetime) -> dict[str, dict[str, Any]]:
     if daemon.report_to:
         jobs[REPORT] = {"func": "edm.daemon.jobs:weekly_report",
                         "trigger": CronTrigger.from_crontab(daemon.report_cron, timezone=zone)}
+    alerts = settings.alerts
+    if alerts.enabled:  # read in its own time zone: managers' mornings, not the servers'
+        jobs[DIGEST] = {"func": "edm.daemon.jobs:digest",
+                        "trigger": CronTrigger.from_crontab(alerts.digest_cron,
+                                                            timezone=ZoneInfo(alerts.timezone))}
     return jobs
 
 
@@ -63,7 +68,7 @@ def start_scheduler(engine: Engine, settings: Settings, now: datetime) -> Backgr
     wanted = wanted_jobs(settings, now)
     for job_id, arguments in wanted.items():
         scheduler.add_job(id=job_id, name=job_id, replace_existing=True, **arguments)
-    for job_id in {PLAN, RECLASSIFY, BOUNCES, REPORT} - set(wanted):
+    for job_id in {PLAN, RECLASSIFY, BOUNCES, REPORT, DIGEST} - set(wanted):
         with contextlib.suppress(JobLookupError):
             scheduler.remove_job(job_id)
     scheduler.resume()

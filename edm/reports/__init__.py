@@ -1,6 +1,6 @@
-"""Reports: engagement with holdout uplift, lifecycle moves, contact frequency; HTML, CSV and XLSX."""
+"""Reports: engagement with holdout uplift, lifecycle moves, contact frequency, NPS/CSAT; HTML, CSV, XLSX."""
 
-from edm.reports.build import engagement_report, frequency_report, lifecycle_report
+from edm.reports.build import engagement_report, frequency_report, lifecycle_report, satisfaction_report
 from edm.reports.engagement import engagement_summary, engagement_table, tabulate
 from edm.reports.files import FORMATS, format_summary, write_csv, write_engagement_report, write_report
 from edm.reports.html import render_html, write_html
@@ -21,6 +21,7 @@ __all__ = [
     "lifecycle_report",
     "newcombe_interval",
     "render_html",
+    "satisfaction_report",
     "tabulate",
     "uplift_table",
     "welch_interval",

@@ -1,4 +1,4 @@
-"""Assemble the three reports from the store: SQL aggregates into tables, tables into charts."""
+"""Assemble the reports from the store: SQL aggregates into tables, tables into charts."""
 
 from __future__ import annotations
 
@@ -23,7 +23,19 @@ from edm.reports.frequency import change_table, distribution, profile_summary
 from edm.reports.html import money, percent
 from edm.reports.lifecycle import DIMENSIONS, flow_matrix, notable_moves, transition_tables
 from edm.reports.model import Chart, Report, Section, Table
+from edm.reports.satisfaction import (
+    ALL,
+    answer_frame,
+    checked_groupings,
+    checked_period,
+    comment_table,
+    group_rank,
+    overall,
+    satisfaction_table,
+)
+from edm.reports.satisfaction import GROUPINGS as SATISFACTION_GROUPINGS
 from edm.reports.uplift import uplift_table
+from edm.surveys.scores import Survey
 
 GROUP_TITLES = {
     "campaign": "campaign 活动", "variant": "variant 版本", "tier": "value tier 价值等级",
@@ -46,6 +58,27 @@ UPLIFT_NOTE = (
     "days of the mail (holdout: of the planned moment). Order-rate interval: Newcombe hybrid score; "
     "revenue-per-recipient interval: Welch t; both {confidence:.0%}. An interval that includes 0 shows no "
     "clear effect. 与对照组比较;区间包含 0 表示效果不显著。"
+)
+SATISFACTION_NAMES = {  # (English, Chinese): charts show the Chinese only where a CJK font is installed
+    "tier": ("value tier", "价值等级"), "industry": ("industry", "行业"),
+    "manager": ("account manager", "客户经理"),
+}
+SATISFACTION_TITLES = {by: f"{english} {chinese}" for by, (english, chinese) in SATISFACTION_NAMES.items()}
+assert set(SATISFACTION_TITLES) == set(SATISFACTION_GROUPINGS)
+SURVEY_TITLES: dict[Survey, str] = {"nps": "NPS 净推荐值", "csat": "CSAT 满意度"}
+SURVEY_LIMITS: dict[Survey, tuple[float, float]] = {"nps": (-105.0, 105.0), "csat": (-5.0, 105.0)}
+PERIOD_TITLES = {"month": "per month 按月", "week": "per ISO week 按周", "quarter": "per quarter 按季度"}
+SATISFACTION_NOTES = (
+    "NPS asks 'how likely are you to recommend us' (0-10): promoters 9-10, passives 7-8, detractors "
+    "0-6; NPS = % promoters - % detractors, from -100 to 100. 净推荐值 = 推荐者% - 贬损者%。",
+    "CSAT asks 'how satisfied were you' (1-5): 4-5 count as promoters (satisfied), 3 as passive, 1-2 as "
+    "detractors; CSAT = % of answers that are 4 or 5. 满意度 = 4-5 分的占比。",
+    "An answer counts in the period of its first click; one mail has one answer per survey, and a score "
+    "clicked again later replaces it. The mean score is on the survey's own scale. 按首次作答时间归入周期。",
+    "Grouping uses each customer's CURRENT value tier and industry (profile) and account manager (customer "
+    "record), not those at the time of the answer. Customers without a manager are '(none)', without a "
+    "profile '(unclassified)'. 按客户当前等级、行业与客户经理分组。",
+    "Comments are the customers' own words, shown as written. 留言为客户原话。",
 )
 
 
@@ -173,6 +206,65 @@ def frequency_report(
         notes=("Profiles keep only the current interval and score; the change is measured from the mail "
                "actually sent and the reactions to it. 档案只存当前值,变化由实际发送与互动计算。",),
     )
+
+
+def satisfaction_report(
+    sessions: sessionmaker[Session],
+    groupings: Sequence[str] = SATISFACTION_GROUPINGS,
+    *,
+    period: str = "month",
+    now: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Report:
+    """NPS and CSAT per period for each grouping (with an all-customers row), trend charts for the
+    first grouping, and the answers that came with a comment."""
+    chosen = checked_groupings(groupings)
+    checked_period(period)
+    with sessions() as session:
+        answers = answer_frame(session, since=since, until=until)
+        comments = comment_table(session, since=since, until=until)
+    surveys: tuple[Survey, ...] = ("nps", "csat")
+    sections = []
+    for number, by in enumerate(chosen):
+        title = f"By {SATISFACTION_TITLES[by]}, {PERIOD_TITLES[period]}"
+        tables = {survey: satisfaction_table(answers, survey, by, period) for survey in surveys}
+        trends = tuple(_trend_chart(survey, by, table, period) for survey, table in tables.items()
+                       if number == 0 and not table.empty)
+        sections.append(Section(title, tuple(
+            Table(f"satisfaction-{survey}-{by}", f"{SURVEY_TITLES[survey]}: {title}", table)
+            for survey, table in tables.items()), trends))
+    sections.append(Section(
+        "Comments 留言", (Table("satisfaction-comments", "Answers with a comment 带留言的答卷", comments),),
+        note="Oldest first, by when the answer was first given. 按作答时间排序。"))
+    figures: dict[str, float | int] = {"comments": len(comments)}
+    summary: list[tuple[str, str]] = []
+    for survey in surveys:
+        count, score = overall(answers, survey)
+        figures |= {survey: score, f"{survey}_answers": count}
+        shown = _figure(score) if survey == "nps" else percent(score / 100)
+        summary += [(SURVEY_TITLES[survey], shown), (f"{survey.upper()} answers 答卷", str(count))]
+    summary.append(("Comments 留言", str(len(comments))))
+    return Report(
+        title="Satisfaction report 满意度报告", period=period_text(since, until), generated_at=now,
+        summary=tuple(summary), sections=tuple(sections), notes=SATISFACTION_NOTES, figures=figures,
+    )
+
+
+def _trend_chart(survey: Survey, by: str, table: pd.DataFrame, period: str) -> Chart:
+    """The survey's score per period: a line per group (the MAX_LINES most answered) and all customers."""
+    periods = sorted(set(table["period"]))
+    scores = table.pivot(index="period", columns=by, values=survey).reindex(periods)
+    answered = table[table[by] != ALL].groupby(by)["answers"].sum()
+    answered = answered.sort_values(ascending=False, kind="stable")
+    most = answered.index[: charts.MAX_LINES]
+    shown = [*sorted(most, key=lambda group: group_rank(by, str(group))), ALL]
+    series = {str(group): scores[group].tolist() for group in shown}
+    unit = "NPS" if survey == "nps" else "%"
+    english, chinese = SATISFACTION_NAMES[by]
+    title = bilingual(f"{survey.upper()} by {english}, per {period}", f"按{chinese}")
+    return Chart(f"{SURVEY_TITLES[survey]} over time by {english}", charts.trend_lines(
+        periods, series, title, unit, SURVEY_LIMITS[survey], total=ALL))
 
 
 def _engagement_section(by: list[str], table: pd.DataFrame) -> Section:

@@ -249,3 +249,30 @@ def paired_bars(labels: Sequence[str], before: Sequence[float], after: Sequence[
         axes.set_title(title)
         axes.legend()
         return _png(figure)
+
+
+MAX_LINES = 10  # beyond this a trend chart shows the groups with the most data; the table has them all
+
+
+def trend_lines(periods: Sequence[str], series: dict[str, Sequence[float]], title: str, unit: str,
+                limits: tuple[float, float], total: str | None = None) -> bytes:
+    """One line per group over the periods (NaN: no data, a gap in the line); `total` dashed in grey."""
+    with _style():
+        figure = _figure(9, 3.8)
+        axes = figure.add_subplot()
+        positions = np.arange(len(periods))
+        for i, (name, values) in enumerate(series.items()):
+            shown = np.array([float(v) for v in values], dtype=float)
+            if name == total:
+                axes.plot(positions, shown, "o--", color="#616e7c", linewidth=2, label=name)
+            else:
+                axes.plot(positions, shown, "o-", color=matplotlib.colormaps["tab10"](i % 10), label=name)
+        axes.set_xticks(positions, list(periods), rotation=30 if len(periods) > 6 else 0)
+        axes.set_xlim(-0.5, max(0.5, len(periods) - 0.5))
+        axes.set_ylim(*limits)
+        axes.axhline(0, color="#d9e2ec", linewidth=1)
+        axes.set_ylabel(unit)
+        axes.set_title(title)
+        if series:
+            axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+        return _png(figure)

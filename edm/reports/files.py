@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.config import ReportSettings
@@ -35,14 +36,33 @@ def write_report(report: Report, out: Path, fmt: str) -> list[Path]:
 
 
 def write_csv(path: Path, table: pd.DataFrame) -> Path:
-    """CSV with a UTF-8 byte-order mark, so Excel shows Chinese campaign names correctly."""
+    """CSV with a UTF-8 byte-order mark, so Excel shows Chinese campaign names correctly; text that
+    a spreadsheet would run as a formula gets a leading `'` (OWASP's advice on CSV injection)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(path, index=False, encoding="utf-8-sig")
+    _inert_text(table).to_csv(path, index=False, encoding="utf-8-sig")
     return path
 
 
+def _inert_text(table: pd.DataFrame) -> pd.DataFrame:
+    """Text cells starting with = + - @ (or a tab or CR) as `'`-prefixed text; numbers untouched."""
+    texts = [c for c in table.columns if pd.api.types.is_object_dtype(table[c]) or
+             pd.api.types.is_string_dtype(table[c])]
+    if not texts:
+        return table
+    inert = table.copy()
+    for column in texts:
+        inert[column] = inert[column].map(
+            lambda v: f"'{v}" if isinstance(v, str) and v.startswith(_FORMULA_STARTS) else v
+        )
+    return inert
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def write_xlsx(path: Path, report: Report) -> Path:
-    """A summary sheet, then one sheet per table with bilingual headers and raw numbers (not text)."""
+    """A summary sheet, then one sheet per table with bilingual headers and raw numbers (not text);
+    text is always text, never a formula."""
     path.parent.mkdir(parents=True, exist_ok=True)
     summary = pd.DataFrame(
         [("Report 报告", report.title), ("Period 周期", report.period),
@@ -57,8 +77,18 @@ def write_xlsx(path: Path, report: Report) -> Path:
             name = _sheet_name(table.name, used)
             frame = table.frame.rename(columns=lambda c: LABELS.get(str(c), str(c)))
             frame.to_excel(writer, sheet_name=name, index=False)
+            _text_not_formulas(writer.sheets[name])
             writer.sheets[name].freeze_panes = "A2"
     return path
+
+
+def _text_not_formulas(sheet: Worksheet) -> None:
+    """openpyxl takes any text starting with '=' for a formula; ours are all text (a customer's
+    comment '=HYPERLINK(...)' must not run in the analyst's Excel)."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
 
 
 def write_engagement_report(

@@ -57,7 +57,7 @@ def upsert(
     if not values:
         return
     columns = list(update) if update is not None else []
-    insert = _dialect_insert(session)(model)
+    insert = dialect_insert(session)(model)
     statement = (
         insert.on_conflict_do_update(index_elements=[key], set_={c: insert.excluded[c] for c in columns})
         if columns
@@ -67,7 +67,8 @@ def upsert(
         session.execute(statement, values[start : start + UPSERT_BATCH])
 
 
-def _dialect_insert(session: Session) -> Any:
+def dialect_insert(session: Session) -> Any:
+    """The dialect's own `insert` (SQLite or PostgreSQL), which has `on_conflict_do_update`."""
     name = session.get_bind().dialect.name
     if name == "postgresql":
         return postgresql.insert

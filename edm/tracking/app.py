@@ -1,5 +1,5 @@
 """The tracking server: open pixel, click redirect, unsubscribe and preference pages, RFC 8058
-one-click POST, and /healthz.
+one-click POST, one-click survey answers, and /healthz.
 
 Every route trusts only the signed token in its path: a token that does not verify, is of
 the wrong kind, or names no known customer (or someone else's mail) gets a 404 and nothing
@@ -25,17 +25,20 @@ from starlette.routing import Route
 
 from edm.clock import Clock
 from edm.config import TrackingSettings
-from edm.tracking import events, pages
+from edm.surveys import answers  # the module: it imports edm.tracking in turn
+from edm.tracking import events, pages, survey_pages
 from edm.tracking.events import Hit, Recipient
 from edm.tracking.ingest import EventWriter, IngestError
-from edm.tracking.links import Kind, Link, read_token
-from edm.tracking.machine import MachineRules
+from edm.tracking.links import Kind, Link, SurveyLink, read_survey_token, read_token
+from edm.tracking.machine import MachineRules, is_machine
 
 log = logging.getLogger(__name__)
 
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0", "Pragma": "no-cache"}
 FORM_MAX_BYTES = 1024  # the preference form has two short fields
+# a survey comment: 2000 characters of Chinese are 18000 bytes once percent-encoded
+SURVEY_FORM_MAX_BYTES = 20 * 1024
 
 
 class PixelResponse(Response):
@@ -171,7 +174,7 @@ def create_tracking_app(
             return NotFound()
         link, person = found
         language = pages.language_of(person.locale)
-        choice = _choice(await _form(request))
+        choice = _choice(await _form(request) or {})
         if choice is None:
             return PageResponse(pages.bad_choice_page(language), status_code=400)
         paused_until = await run_in_threadpool(save_preference, link, choice)
@@ -185,6 +188,63 @@ def create_tracking_app(
                 return events.pause(session, customer_id=link.customer_id, days=choice, now=clock.now())
             events.ask_for_less(session, customer_id=link.customer_id)
             return None
+
+    def survey_link_of(request: Request) -> SurveyLink | None:
+        return read_survey_token(request.path_params["token"], keys)
+
+    def respondent_of(link: SurveyLink) -> answers.Respondent | None:
+        with sessions() as session:
+            return answers.respondent(session, link.customer_id, link.outbox_id)
+
+    def answer_now(
+        link: SurveyLink, comment: str | None, click: bool, agent: str | None
+    ) -> answers.RecordedAnswer | None:
+        with sessions.begin() as session:
+            return answers.record_answer(
+                session, customer_id=link.customer_id, outbox_id=link.outbox_id, survey=link.survey,
+                score=link.score, now=clock.now(), comment=comment, click=click, user_agent=agent,
+            )
+
+    async def survey_answer(request: Request) -> Response:
+        """One click answers; but a scanner's GET (by agent, address or timing) only gets a button."""
+        link = survey_link_of(request)
+        if link is None:
+            return NotFound()
+        person = await run_in_threadpool(respondent_of, link)
+        if person is None:
+            return NotFound()
+        language = pages.language_of(person.locale)
+        now = clock.now()
+        seconds = 0.0 if person.sent_at is None else (now - person.sent_at).total_seconds()
+        agent, client = request.headers.get("user-agent"), request.client
+        if is_machine(agent, client.host if client else None, seconds, rules):
+            return PageResponse(survey_pages.confirm_page(language, link.survey, link.score))
+        answer = await run_in_threadpool(answer_now, link, None, True, agent)
+        if answer is None:
+            return NotFound()
+        log.info("survey customer=%d %s=%d", link.customer_id, link.survey, link.score)
+        return PageResponse(survey_pages.thanks_page(language, answer))
+
+    async def survey_post(request: Request) -> Response:
+        """The scanner page's button (a click) and the thank-you page's comment form land here."""
+        link = survey_link_of(request)
+        if link is None:
+            return NotFound()
+        person = await run_in_threadpool(respondent_of, link)
+        if person is None:
+            return NotFound()
+        language = pages.language_of(person.locale)
+        form = await _form(request, SURVEY_FORM_MAX_BYTES, keep_blank=True)
+        if form is None:
+            return PageResponse(survey_pages.too_long_page(language), status_code=413)
+        given = form.get("comment")  # absent: the confirm button, a click; present: the comment form
+        comment = given[0] if given else None
+        agent = request.headers.get("user-agent")
+        answer = await run_in_threadpool(answer_now, link, comment, given is None, agent)
+        if answer is None:
+            return NotFound()
+        shown = survey_pages.commented_page if answers.clean_comment(comment) else survey_pages.thanks_page
+        return PageResponse(shown(language, answer))
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok", "queue": writer.depth}, headers=NO_STORE)
@@ -204,6 +264,8 @@ def create_tracking_app(
             Route("/u/{token}", unsubscribe_page, methods=["GET"]),
             Route("/u/{token}", unsubscribe_post, methods=["POST"]),
             Route("/u/{token}/preferences", preferences_post, methods=["POST"]),
+            Route("/s/{token}", survey_answer, methods=["GET"]),
+            Route("/s/{token}", survey_post, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
@@ -212,15 +274,18 @@ def create_tracking_app(
     return app
 
 
-async def _form(request: Request) -> dict[str, list[str]]:
-    """An urlencoded body of at most FORM_MAX_BYTES (anything longer is no form of ours)."""
+async def _form(
+    request: Request, max_bytes: int = FORM_MAX_BYTES, *, keep_blank: bool = False
+) -> dict[str, list[str]] | None:
+    """An urlencoded body of at most `max_bytes`; None when longer, {} when it is no form of ours.
+    `keep_blank` keeps empty fields (an empty comment box still says which form was sent)."""
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > FORM_MAX_BYTES:
-            return {}
+        if len(body) > max_bytes:
+            return None
     try:
-        return parse_qs(body.decode("ascii"), max_num_fields=4)
+        return parse_qs(body.decode("ascii"), keep_blank_values=keep_blank, max_num_fields=4)
     except (UnicodeDecodeError, ValueError):
         return {}
 

@@ -41,7 +41,8 @@ def test_bundled_campaigns_load() -> None:
     campaigns = load_campaigns(bundled_config_dir() / "campaigns")
     shipped = {"holiday_greeting", "spring_festival", "mid_autumn", "birthday", "anniversary",
                "partial_churn", "welcome", "re_engagement", "win_back", "key_account_greeting",
-               "re_permission"}
+               "re_permission", "csat_post_purchase", "nps_key_accounts", "detractor_follow_up",
+               "promoter_referral"}
     assert set(campaigns) == shipped
     win_back = campaigns["win_back"].campaign
     assert win_back.audience.stages == ["churned"] and [s.after_days for s in win_back.follow_ups] == [14, 30]

@@ -19,14 +19,15 @@ NOW = datetime(2026, 11, 24, 2, tzinfo=UTC)
 CAMPAIGN = """name: spring_greeting
 audience: {tiers: [high, medium]}
 template: holiday_greeting
-subject: {en: "Happy Spring Festival, {{ greeting_name }}", zh: "{{ greeting_name }}，新春快乐"}
+subject: {en: "Happy Spring Festival, {{ greeting_name }}", zh-Hans: "{{ greeting_name }}，新春快乐",
+          zh-Hant: "{{ greeting_name }}，新春快樂"}
 links: {card: "https://www.example.com/card"}
-params: {holiday_en: Spring Festival, holiday_zh: 春节}
+params: {holiday_en: Spring Festival, holiday_zh: 春节, holiday_zh_hant: 春節}
 holiday: {name: spring_festival, days_before: 3, timezone: Asia/Shanghai}
 holdout_percent: 10
 variants:
   - {name: warm}
-  - {name: short, subject: {en: "Spring greetings", zh: "新春问候"}}
+  - {name: short, subject: {en: "Spring greetings", zh: "新春问候"}}  # a legacy `zh` key: Simplified
 """
 
 
@@ -41,7 +42,8 @@ def test_preview_shows_counts_samples_and_every_variant_and_language(tmp_path: P
             chinese = n % 2 == 1
             customer = Customer(external_id=f"C{n:02d}", name=f"客户{n}" if chinese else f"Client {n}",
                                 email=f"c{n}@example.com", kind="company", timezone="Asia/Shanghai",
-                                locale="zh-CN" if chinese else "en-GB", created_at=NOW)
+                                locale=("zh-CN" if n % 4 == 1 else "zh-HK") if chinese else "en-GB",
+                                created_at=NOW)
             session.add(customer)
             session.flush()
             session.add(CustomerProfile(customer_id=customer.id, value_tier=["high", "medium", "low"][n % 3],
@@ -54,8 +56,11 @@ def test_preview_shows_counts_samples_and_every_variant_and_language(tmp_path: P
     assert "spring_greeting on 2027-02-03: due" in out
     assert "audience 20: would send" in out  # high and medium: 20 of 30
     assert "e.g. C00: Client 0 <c0@example.com>" in out
-    for subject in ("Happy Spring Festival, Client", "新春快乐", "--- variant short, en: Spring greetings",
-                    "--- variant short, zh: 新春问候"):
+    assert re.search(r"--- variant warm, zh-Hans: 客户\d+，新春快乐", out), out  # zh-CN
+    assert re.search(r"--- variant warm, zh-Hant: 客户\d+，新春快樂", out), out  # zh-HK
+    for subject in ("Happy Spring Festival, Client", "--- variant short, en: Spring greetings",
+                    "--- variant short, zh-Hans: 新春问候",
+                    "--- variant short, zh-Hant: 新春问候"):  # no Traditional subject: the Simplified one
         assert subject in out, out
     held = int(re.search(r"hold out (\d+)", out).group(1))  # type: ignore[union-attr]
     sent = int(re.search(r"would send (\d+)", out).group(1))  # type: ignore[union-attr]

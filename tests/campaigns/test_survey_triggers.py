@@ -44,8 +44,8 @@ def _customer(session: Session, name: str, **profile: object) -> int:
 
 def _survey_mail(session: Session, customer_id: int, at: datetime) -> int:
     mail = OutboxMessage(key=f"survey-{customer_id}-{at.isoformat()}", campaign="nps_key_accounts",
-                         customer_id=customer_id, occurrence=at.date(), to_address="x@example.com", state="sent",
-                         next_attempt_at=at, created_at=at, sent_at=at)
+                         customer_id=customer_id, occurrence=at.date(), to_address="x@example.com",
+                         state="sent", next_attempt_at=at, created_at=at, sent_at=at)
     session.add(mail)
     session.flush()
     return mail.id
@@ -71,7 +71,8 @@ def _plan(sessions: sessionmaker[Session], campaign: Campaign, now: datetime) ->
 @pytest.fixture
 def answers(any_sessions: sessionmaker[Session]) -> tuple[sessionmaker[Session], dict[str, int]]:
     with any_sessions.begin() as session:
-        ids = {name: _customer(session, name) for name in ("angry", "unhappy_csat", "fan", "old_grudge", "meh")}
+        names = ("angry", "unhappy_csat", "fan", "old_grudge", "meh")
+        ids = {name: _customer(session, name) for name in names}
         _answer(session, ids["angry"], "nps", 3, NOW - timedelta(days=1))
         _answer(session, ids["unhappy_csat"], "csat", 2, NOW - timedelta(hours=5))
         _answer(session, ids["fan"], "nps", 10, NOW - timedelta(days=2))
@@ -127,7 +128,8 @@ def test_after_order_once_per_order(any_sessions: sessionmaker[Session]) -> None
         }
         _customer(session, "never_ordered")
     assert _plan(any_sessions, campaign, NOW) == ["three_days", "nine_days"]
-    assert _plan(any_sessions, campaign, NOW + timedelta(days=2)) == ["three_days", "nine_days", "just_bought"]
+    later = _plan(any_sessions, campaign, NOW + timedelta(days=2))
+    assert later == ["three_days", "nine_days", "just_bought"]
     with any_sessions.begin() as session:  # a new order, and three days later its own survey
         session.execute(update(CustomerProfile).where(CustomerProfile.customer_id == ids["three_days"])
                         .values(last_order_at=NOW + timedelta(days=3)))
@@ -148,15 +150,16 @@ def test_bulk_promotions_never_reach_key_accounts(any_sessions: sessionmaker[Ses
 
 def test_survey_audience_conditions(any_sessions: sessionmaker[Session]) -> None:
     with any_sessions.begin() as session:
-        _customer(session, "detractor", satisfaction="detractor", satisfaction_trend="declining", nps_score=4,
-                  surveyed_at=NOW - timedelta(days=10))
+        _customer(session, "detractor", satisfaction="detractor", satisfaction_trend="declining",
+                  nps_score=4, surveyed_at=NOW - timedelta(days=10))
         _customer(session, "promoter", satisfaction="promoter", satisfaction_trend="improving", csat_score=5,
                   surveyed_at=NOW - timedelta(days=100), scale="large")
         _customer(session, "silent")
 
     def names(**conditions: object) -> list[str]:
         where = audience_filter(Match.model_validate(conditions), NOW)
-        query = (select(Customer.external_id).join(CustomerProfile, CustomerProfile.customer_id == Customer.id)
+        query = (select(Customer.external_id)
+                 .join(CustomerProfile, CustomerProfile.customer_id == Customer.id)
                  .where(where).order_by(Customer.id))
         with any_sessions() as session:
             return list(session.scalars(query))

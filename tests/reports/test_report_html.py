@@ -20,11 +20,13 @@ from edm.reports import (
     frequency_report,
     lifecycle_report,
     render_html,
+    satisfaction_report,
     write_report,
 )
 from edm.reports.charts import cjk_font, rate_bars
 from edm.reports.html import LABELS, display
 from edm.store import Customer, OutboxMessage
+from tests.reports.answers import WINDOW, seed_answers
 from tests.reports.history import MARCH, seed
 
 EVIL = "<script>alert(1)</script>"
@@ -144,10 +146,12 @@ def test_every_report_renders_in_chromium(sessions: sessionmaker[Session], tmp_p
     with sessions.begin() as session:
         session.add(Customer(external_id="x", name="x", email="x@example.com", kind="person",
                              created_at=GENERATED))
+    seed_answers(sessions)  # a comment "<script>x</script>" must be shown, not run
     pages = {
         "engagement": engagement,
         "lifecycle": lifecycle_report(sessions, now=GENERATED),
         "frequency": frequency_report(sessions, now=GENERATED, **MARCH),
+        "satisfaction": satisfaction_report(sessions, now=GENERATED, **WINDOW),
     }
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

@@ -205,9 +205,31 @@ def test_a_chinese_customer_gets_the_page_in_chinese(
     mail = add_mail(sessions, "zhao@example.cn", locale="zh-CN")
     url = links.unsubscribe_url(mail.outbox_id, mail.customer_id)
     page = http.get(url).text
-    assert '<html lang="zh-CN">' in page and "退订" in page and "暂停 30 天" in page
+    assert '<html lang="zh-Hans">' in page and "退订" in page and "暂停 30 天" in page
     assert "Unsubscribe" not in page
     assert "已退订" in http.post(url).text
+
+
+@pytest.mark.parametrize("locale", ["zh-HK", "zh-TW", "zh_Hant_MO"])
+def test_a_traditional_chinese_customer_gets_the_page_in_traditional(
+    http: httpx.Client, links: TrackingLinks, sessions: sessionmaker[Session], locale: str
+) -> None:
+    mail = add_mail(sessions, "chan@example.hk", locale=locale)
+    url = links.unsubscribe_url(mail.outbox_id, mail.customer_id)
+    page = http.get(url).text
+    assert '<html lang="zh-Hant">' in page and "取消訂閱" in page and "暫停 30 天" in page
+    assert "退订" not in page and "Unsubscribe" not in page
+    assert "已取消訂閱" in http.post(url).text
+
+
+def test_a_customer_with_an_unknown_locale_gets_the_page_in_english(
+    http: httpx.Client, links: TrackingLinks, sessions: sessionmaker[Session]
+) -> None:
+    mail = add_mail(sessions, "someone@example.xx", locale="xx-YY")
+    url = links.unsubscribe_url(mail.outbox_id, mail.customer_id)
+    page = http.get(url).text
+    assert '<html lang="en">' in page and "Unsubscribe" in page and "Pause for 30 days" in page
+    assert not any("\u4e00" <= char <= "\u9fff" for char in page.replace("王芳", ""))
 
 
 def test_posting_unsubscribes_and_twice_is_fine(

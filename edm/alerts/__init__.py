@@ -1,0 +1,1 @@
+"""Alerts to account managers: a digest of their customers who need attention, by mail."""
