@@ -326,13 +326,23 @@ def card_tables(card: CustomerCard) -> list[Table | str]:
         header += "\n" + ", ".join(f"{name} = {value}" for name, value in sorted(customer.attributes.items()))
     if profile is None:
         return [header, "Not classified yet: run `edm classify`."]
+    if profile.satisfaction is not None and profile.surveyed_at is not None:
+        scores = ", ".join(f"{name} {score}" for name, score in (("NPS", profile.nps_score),
+                                                                   ("CSAT", profile.csat_score))
+                           if score is not None)
+        trend = f", {profile.satisfaction_trend}" if profile.satisfaction_trend else ""
+        header += (f"\nsatisfaction {profile.satisfaction} ({scores}{trend}), "
+                   f"last answered {profile.surveyed_at:%Y-%m-%d}")
     classes = Table(title=f"Profile computed at {profile.computed_at:%Y-%m-%d %H:%M} UTC")
     classes.add_column("dimension")
     classes.add_column("class")
     classes.add_column("why")
     for dimension, explanation in card.explanations.items():
         stored = getattr(profile, dimension, None)
-        classes.add_row(dimension, str(stored or explanation.value), explanation.reason)
+        reason = explanation.reason
+        if dimension == "loyalty" and stored != explanation.value and profile.satisfaction == "detractor":
+            reason += f"; but a detractor (latest survey answer) is at most {stored}"
+        classes.add_row(dimension, str(stored or explanation.value), reason)
     moves = Table(title="Recent moves")
     for column in ("when (UTC)", "dimension", "from", "to"):
         moves.add_column(column)

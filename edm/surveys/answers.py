@@ -14,12 +14,12 @@ from datetime import datetime
 from sqlalchemy import Table, func, or_, select
 from sqlalchemy.orm import Session
 
-from edm.store import Customer, CustomerProfile, OutboxMessage, ProfileTransition, SurveyAnswer
+from edm.store import Customer, CustomerProfile, Event, OutboxMessage, ProfileTransition, SurveyAnswer
 from edm.store.engine import dialect_insert
 from edm.surveys.scores import Answer, Survey, capped_loyalty, is_score, standing
-from edm.tracking.events import record_event
 
 COMMENT_MAX = 2000  # characters kept of a comment
+USER_AGENT_MAX = 500  # the width of events.user_agent
 _CONTROLS = {code: None for code in (*range(0x20), 0x7F) if chr(code) not in "\t\n"}
 
 
@@ -92,9 +92,9 @@ def record_answer(
         select(CustomerProfile).where(CustomerProfile.customer_id == customer_id).with_for_update()
     ).one_or_none()
     _upsert(session, customer_id, outbox_id, survey, score, clean_comment(comment), now)
-    if click:
-        record_event(session, kind="click", customer_id=customer_id, outbox_id=outbox_id,
-                     occurred_at=now, url=None, user_agent=user_agent)
+    if click:  # the mail and its customer are checked above
+        session.add(Event(kind="click", customer_id=customer_id, outbox_id=outbox_id, occurred_at=now,
+                          user_agent=user_agent[:USER_AGENT_MAX] if user_agent else None))
     if profile is not None:
         _refresh_profile(session, profile, now)
     stored = session.scalars(

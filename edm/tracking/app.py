@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from edm.clock import Clock
 from edm.config import TrackingSettings
-from edm.surveys import answers  # the module: it imports edm.tracking in turn
+from edm.surveys import answers
 from edm.tracking import events, pages, survey_pages
 from edm.tracking.events import Hit, Recipient
 from edm.tracking.ingest import EventWriter, IngestError

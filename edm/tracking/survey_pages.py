@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from html import escape
 
-from edm.surveys import answers  # the module, not its names: it imports edm.tracking in turn
+from edm.surveys import answers
 from edm.surveys.scores import SCALES, Survey
 from edm.tracking.pages import Language, page
 

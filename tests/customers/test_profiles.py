@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from rich.table import Table
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.classes import DIMENSIONS
+from edm.cli import card_tables, render
 from edm.clock import FixedClock
 from edm.config import ClassificationSettings
 from edm.customers import recompute_profiles
@@ -211,6 +213,14 @@ def test_a_detractor_cannot_be_loyal(any_sessions: sessionmaker[Session]) -> Non
 
     profiles = answered("detractor")
     assert profiles[loyal[0]].loyalty == "fairly_loyal"
+    with any_sessions.begin() as session:
+        session.execute(update(CustomerProfile).where(CustomerProfile.customer_id == ids[loyal[0]])
+                        .values(nps_score=4, satisfaction_trend="declining", surveyed_at=NOW))
+    header, classes, *_ = card_tables(customer_card(any_sessions, loyal[0], RULES))
+    assert "satisfaction detractor (NPS 4, declining), last answered 2026-03-01" in render(header)
+    assert isinstance(classes, Table)
+    rows = dict(zip(classes.columns[0].cells, classes.columns[2].cells, strict=True))
+    assert str(rows["loyalty"]).endswith("; but a detractor (latest survey answer) is at most fairly_loyal")
     assert profiles[loyal[0]].satisfaction == "detractor"  # classification keeps what the surveys said
     assert (ids[loyal[0]], "loyalty", "loyal", "fairly_loyal") in _transitions(any_sessions)
     assert all(profiles[name].loyalty == "loyal" for name in loyal[1:])
