@@ -24,7 +24,6 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
-    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -261,12 +260,7 @@ class Event(Base):
     """Something a recipient or the relay did. Append-only: never updated, never deleted."""
 
     __tablename__ = "events"
-    __table_args__ = (
-        Index("ix_events_customer_time", "customer_id", "occurred_at"),
-        # the managers' digest reads the day's unsubscribes; partial, so opens and clicks never update it
-        Index("ix_events_unsubscribed_at", "occurred_at",
-              sqlite_where=text("kind = 'unsubscribe'"), postgresql_where=text("kind = 'unsubscribe'")),
-    )
+    __table_args__ = (Index("ix_events_customer_time", "customer_id", "occurred_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(16))  # open, click, unsubscribe, bounce, soft_bounce

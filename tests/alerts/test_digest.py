@@ -6,9 +6,11 @@ import re
 from datetime import timedelta
 from email.message import EmailMessage
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.alerts import collect
 from edm.alerts.digest import send_digests
 from edm.clock import FixedClock
 from edm.store import ManagerDigest
@@ -48,8 +50,11 @@ def _watermarks(sessions: sessionmaker[Session]) -> dict[str, tuple[object, obje
     return {email: (covered, sent) for email, covered, sent in rows}
 
 
+@pytest.mark.parametrize("chunk", [collect.LOOKUP_CHUNK, 1])  # customers are looked up in chunks
 def test_each_manager_gets_one_digest_of_exactly_their_news(any_sessions: sessionmaker[Session],
-                                                            smtp_server: SmtpServer) -> None:
+                                                            smtp_server: SmtpServer, chunk: int,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(collect, "LOOKUP_CHUNK", chunk)
     populate(any_sessions)
     clock = FixedClock(NOW)
     summary = send_digests(settings_for(smtp_server), any_sessions, clock)

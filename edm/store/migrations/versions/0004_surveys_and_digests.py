@@ -1,5 +1,4 @@
-"""Survey answers, the satisfaction fields of profiles, account managers' digest watermarks, and
-an index of unsubscribes by time (for the digests).
+"""Survey answers, the satisfaction fields of profiles, and account managers' digest watermarks.
 
 Revision ID: 0004
 Revises: 0003
@@ -43,9 +42,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_survey_answers_customer", "survey_answers", ["customer_id", "answered_at"])
     op.create_index(op.f("ix_survey_answers_updated_at"), "survey_answers", ["updated_at"])
-    unsubscribes = sa.text("kind = 'unsubscribe'")
-    op.create_index("ix_events_unsubscribed_at", "events", ["occurred_at"],
-                    sqlite_where=unsubscribes, postgresql_where=unsubscribes)
     op.create_table(
         "manager_digests",
         sa.Column("manager_email", sa.String(length=320), nullable=False),
@@ -57,7 +53,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("manager_digests")
-    op.drop_index("ix_events_unsubscribed_at", table_name="events")
     op.drop_index(op.f("ix_survey_answers_updated_at"), table_name="survey_answers")
     op.drop_index("ix_survey_answers_customer", table_name="survey_answers")
     op.drop_table("survey_answers")
