@@ -39,6 +39,7 @@ from edm.reports import format_summary, satisfaction_report, write_engagement_re
 from edm.runner import initialise_folder, open_store, run_campaigns
 from edm.sample import write_sample_data
 from edm.store import CustomerProfile, Event, OutboxMessage
+from edm.surveys.scores import SCALES, Survey, satisfaction_of
 from edm.tracking import create_tracking_app, serve_in_background
 
 Echo = Callable[[str], None]
@@ -200,8 +201,9 @@ def _answer_survey(
     position = min(len(links) - 1, int(len(links) * rng.betavariate(4, 1.6)))
     _fetch(opener, links[position])
     reactions.answers += 1
+    survey: Survey = "nps" if len(links) == len(SCALES["nps"]) else "csat"
     if position < len(links) * 0.6:  # NPS 0-6, CSAT 1-2 and 3: the unhappy
-        reactions.detractors += position < (7 if len(links) == 11 else 2)
+        reactions.detractors += satisfaction_of(survey, SCALES[survey][position]) == "detractor"
         if rng.random() < 0.5:
             comment = rng.choice(COMMENTS).encode()
             _fetch(opener, links[position], data=b"comment=" + urllib.parse.quote_plus(comment).encode())

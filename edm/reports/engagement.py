@@ -122,18 +122,21 @@ def tabulate(by: Sequence[str], counts: Iterable[tuple[GroupKey, Figures]]) -> p
 
 def checked_grouping(by: Sequence[str]) -> list[str]:
     """The groupings as a list; an unknown or repeated one is the user's error."""
-    if isinstance(by, str):
-        by = [by]
-    chosen = list(by)
-    valid = ", ".join(GROUPINGS)
+    return checked_choices(by, GROUPINGS, "report")
+
+
+def checked_choices(by: Sequence[str], valid: Sequence[str], report: str) -> list[str]:
+    """`by` (one name or several) as a list of `valid` names; a missing, unknown or repeated one
+    is the user's error, said for `report`."""
+    chosen = [by] if isinstance(by, str) else list(by)
+    names = ", ".join(valid)
     if not chosen:
-        raise EdmError(f"choose at least one grouping for the report: {valid}")
-    unknown = [name for name in chosen if name not in GROUPINGS]
+        raise EdmError(f"choose at least one grouping for the {report}: {names}")
+    unknown = [name for name in chosen if name not in valid]
     if unknown:
-        names = ", ".join(map(repr, unknown))
-        raise EdmError(f"cannot group the report by {names}; choose from: {valid}")
+        raise EdmError(f"cannot group the {report} by {', '.join(map(repr, unknown))}; choose from: {names}")
     if len(set(chosen)) != len(chosen):
-        raise EdmError(f"each grouping may appear once, got {chosen}; choose from: {valid}")
+        raise EdmError(f"each grouping may appear once, got {chosen}; choose from: {names}")
     return chosen
 
 

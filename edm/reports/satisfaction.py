@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import SQLCoreOperations
 
 from edm.classes import INDUSTRIES, VALUE_TIERS
 from edm.errors import EdmError
-from edm.reports.engagement import check_window, within
+from edm.reports.engagement import check_window, checked_choices, within
 from edm.store import Customer, CustomerProfile, SurveyAnswer
 from edm.surveys.scores import SATISFACTIONS, SCALES, SURVEYS, Survey, satisfaction_of
 
@@ -46,17 +46,7 @@ _NATURAL_ORDER: dict[str, tuple[str, ...]] = {"tier": VALUE_TIERS, "industry": I
 
 def checked_groupings(by: Sequence[str]) -> list[str]:
     """The groupings as a list; an unknown, repeated or missing one is the user's error."""
-    chosen = [by] if isinstance(by, str) else list(by)
-    valid = ", ".join(GROUPINGS)
-    if not chosen:
-        raise EdmError(f"choose at least one grouping for the satisfaction report: {valid}")
-    unknown = [name for name in chosen if name not in GROUPINGS]
-    if unknown:
-        names = ", ".join(map(repr, unknown))
-        raise EdmError(f"cannot group the satisfaction report by {names}; choose from: {valid}")
-    if len(set(chosen)) != len(chosen):
-        raise EdmError(f"each grouping may appear once, got {chosen}; choose from: {valid}")
-    return chosen
+    return checked_choices(by, GROUPINGS, "satisfaction report")
 
 
 def checked_period(period: str) -> str:

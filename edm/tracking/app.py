@@ -189,12 +189,17 @@ def create_tracking_app(
             events.ask_for_less(session, customer_id=link.customer_id)
             return None
 
-    def survey_link_of(request: Request) -> SurveyLink | None:
-        return read_survey_token(request.path_params["token"], keys)
-
     def respondent_of(link: SurveyLink) -> answers.Respondent | None:
         with sessions() as session:
             return answers.respondent(session, link.customer_id, link.outbox_id)
+
+    async def survey_respondent(request: Request) -> tuple[SurveyLink, answers.Respondent] | None:
+        """The survey token's link and who it is for; None when either is unknown (a 404)."""
+        link = read_survey_token(request.path_params["token"], keys)
+        if link is None:
+            return None
+        person = await run_in_threadpool(respondent_of, link)
+        return None if person is None else (link, person)
 
     def answer_now(
         link: SurveyLink, comment: str | None, click: bool, agent: str | None
@@ -207,12 +212,10 @@ def create_tracking_app(
 
     async def survey_answer(request: Request) -> Response:
         """One click answers; but a scanner's GET (by agent, address or timing) only gets a button."""
-        link = survey_link_of(request)
-        if link is None:
+        found = await survey_respondent(request)
+        if found is None:
             return NotFound()
-        person = await run_in_threadpool(respondent_of, link)
-        if person is None:
-            return NotFound()
+        link, person = found
         language = pages.language_of(person.locale)
         now = clock.now()
         seconds = 0.0 if person.sent_at is None else (now - person.sent_at).total_seconds()
@@ -227,12 +230,10 @@ def create_tracking_app(
 
     async def survey_post(request: Request) -> Response:
         """The scanner page's button (a click) and the thank-you page's comment form land here."""
-        link = survey_link_of(request)
-        if link is None:
+        found = await survey_respondent(request)
+        if found is None:
             return NotFound()
-        person = await run_in_threadpool(respondent_of, link)
-        if person is None:
-            return NotFound()
+        link, person = found
         language = pages.language_of(person.locale)
         form = await _form(request, SURVEY_FORM_MAX_BYTES, keep_blank=True)
         if form is None:
