@@ -281,10 +281,13 @@ def classification_table(summary: ClassificationSummary) -> Table:
             moved_in = summary.moved_into.get(dimension, {}).get(name, 0)
             table.add_row(dimension if index == 0 else "", name, f"{count:,}", share, f"{moved_in:,}",
                           end_section=index == len(counts) - 1)
-    if summary.churn_model is not None:
-        model = summary.churn_model
-        table.caption = (f"{table.caption}\nchurn model (BG/NBD, weeks): r={model.r:.3g} "
-                         f"alpha={model.alpha:.3g} a={model.a:.3g} b={model.b:.3g}")
+    churn, spend = summary.models.churn, summary.models.spend
+    if churn is not None:
+        table.caption = (f"{table.caption}\nchurn model ({churn.name}, weeks): r={churn.r:.3g} "
+                         f"alpha={churn.alpha:.3g} a={churn.a:.3g} b={churn.b:.3g}")
+    if spend is not None:
+        table.caption = (f"{table.caption}\nspend model (Gamma-Gamma): p={spend.p:.3g} q={spend.q:.3g} "
+                         f"gamma={spend.gamma:.3g}")
     return table
 
 
@@ -444,7 +447,14 @@ def _trigger_text(campaign: Campaign) -> str:
         h = campaign.holiday
         offset = f"{h.days_before} days before " if h.days_before else ""
         offset = f"{h.days_after} days after " if h.days_after else offset
-        return f"{offset}{h.name}, {h.timezone}"
+        country = {None: "", "customer": " of each customer's country"}.get(h.country, f" of {h.country}")
+        where = h.timezone or "each customer's time"
+        observed = ", where observed" if h.only_where_observed else ""
+        return f"{offset}{h.name}{country}, {h.at:%H:%M} {where}{observed}"
+    if campaign.life_event is not None:
+        e = campaign.life_event
+        ahead = f"{e.days_before} days before " if e.days_before else ""
+        return f"{ahead}each customer's {e.name}, {e.at:%H:%M} their time"
     if campaign.schedule is not None:
         return f"cron {campaign.schedule.cron}, {campaign.schedule.timezone}"
     return "no trigger: any day it is run"
@@ -475,7 +485,8 @@ def preview(name: str, on: datetime | None, settings: Settings) -> None:
     click.echo(f"{name} on {now.date()}: {'due' if shown.due else 'not due (shown as if run by name)'}")
     click.echo(f"  audience {plan.audience}: would send {plan.queued}, hold out {plan.held_out}, "
                f"already planned {plan.already_planned}, suppressed {plan.suppressed}, "
-               f"too soon {plan.too_soon}, busy {plan.busy}, paused {plan.paused}, in sunset {plan.sunset}")
+               f"too soon {plan.too_soon}, busy {plan.busy}, paused {plan.paused}, in sunset {plan.sunset}"
+               + (f", holiday not kept in their country {plan.not_observed}" if plan.not_observed else ""))
     for (arm, tier, stage), count in sorted(plan.breakdown.items()):
         click.echo(f"  {arm or '-':>8}  {tier:<7} {stage:<11} {count}")
     for external_id, customer_name, email in shown.customers[:10]:
@@ -522,6 +533,7 @@ def format_run(report: RunReport) -> list[str]:
             f"already planned {plan.already_planned}, suppressed {plan.suppressed}, too soon {plan.too_soon}"
             + (f", held out {plan.held_out}" if plan.held_out else "")
             + (f", mailed today by another campaign {plan.busy}" if plan.busy else "")
+            + (f", holiday not kept in their country {plan.not_observed}" if plan.not_observed else "")
             + (f", paused by the customer {plan.paused}" if plan.paused else "")
             + (f", in sunset {plan.sunset}" if plan.sunset else "")
         )

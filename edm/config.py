@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
 from edm.classes import Tier
 from edm.errors import ConfigError
@@ -159,7 +168,10 @@ class ScaleRules(_Section):
 class ValueTierRules(_Section):
     """`metric` over the customer's whole history: at or above `high` is high, above `medium` medium."""
 
-    metric: Literal["revenue", "margin"] = "revenue"
+    # predicted_value: expected spend over rhythm.value_horizon_days (Gamma-Gamma × MBG/NBD)
+    metric: Literal["revenue", "margin", "predicted_value"] = Field(
+        "revenue", validation_alias=AliasChoices("metric", "basis")
+    )
     high: Threshold = Quantile(quantile=0.8)
     medium: Threshold = Quantile(quantile=0.45)
 
@@ -184,10 +196,15 @@ class PurchaseFrequencyRules(_Section):
 
 IndustryWithWords = Literal["manufacturing", "services", "trade"]
 DEFAULT_INDUSTRY_SYNONYMS: dict[IndustryWithWords, list[str]] = {
-    "manufacturing": ["manufacturing", "manufacturer", "factory", "industrial", "制造", "制造业", "工厂"],
-    "services": ["services", "service", "consulting", "software", "logistics", "服务", "服务业", "咨询"],
-    "trade": ["trade", "trading", "retail", "wholesale", "distribution", "distributor",
-              "贸易", "贸易业", "零售", "批发", "商贸"],
+    "manufacturing": ["manufacturing", "manufacturer", "factory", "industrial", "production",
+                      "制造", "制造业", "工厂", "生产", "加工",
+                      "製造", "製造業", "工廠", "生產"],
+    "services": ["services", "service", "consulting", "software", "logistics", "transport", "shipping",
+                 "freight", "服务", "服务业", "咨询", "物流", "运输", "快递", "仓储", "软件",
+                 "服務", "服務業", "諮詢", "運輸", "快遞", "倉儲", "軟件", "軟體"],
+    "trade": ["trade", "trading", "retail", "wholesale", "distribution", "distributor", "import", "export",
+              "贸易", "贸易业", "零售", "批发", "商贸", "进出口", "外贸",
+              "貿易", "貿易業", "批發", "商貿", "進出口", "外貿"],
 }
 
 
@@ -199,21 +216,36 @@ class IndustryRules(_Section):
     )
 
 
-class LoyaltyRules(_Section):
-    """Loyal: a customer for `loyal_years` who still buys at their usual pace; at risk when the pace falls.
+class RhythmRules(_Section):
+    """Each customer's own rhythm, which lifecycle, relationship and the reorder trigger judge by.
 
-    The pace is "clearly falling" when orders over the last `recent_days` run below
-    `falling_ratio` of the customer's usual rate, or when the churn model gives a
-    probability of still being active below `at_risk_probability`. Communication is
-    dropping when a customer who has opened or clicked our mail has not for more than
-    `silent_days` (None: engagement is no loyalty signal); one who never did says nothing.
+    Expected interval: the customer's mean gap between order days, shrunk toward their
+    industry's typical gap with the weight of `prior_gaps` gaps:
+    (prior_gaps · peers' + sum of own gaps) / (prior_gaps + own gaps), and never shorter than
+    their own mean (a thin history never makes anyone late sooner than their own gaps say).
+    Peers' gap: the median mean gap of customers of the industry with three or more order
+    days, when at least `min_peers` have them; else everyone's; else `default_interval_days`.
+    Pace: order days over the last `recent_days` against the pace before them (gaps between
+    those earlier order days), judged only with `usual_min_orders` order days before the window.
+    """
+
+    prior_gaps: float = Field(2.0, ge=0)
+    min_peers: int = Field(30, ge=1)
+    default_interval_days: float = Field(90.0, gt=0)
+    recent_days: int = Field(180, ge=30)
+    usual_min_orders: int = Field(4, ge=2)
+    value_horizon_days: int = Field(365, ge=1)  # predicted value: expected spend over this horizon
+
+
+class LoyaltyRules(_Section):
+    """Loyal: a customer for `loyal_years` who is not at risk; at risk as their lifecycle says, or silent.
+
+    Communication is dropping when a customer who has opened or clicked our mail has not for
+    more than `silent_days` (None: engagement is no loyalty signal); one who never did says nothing.
     """
 
     loyal_years: float = Field(2.0, gt=0)
     fairly_loyal_years: float = Field(1.0, gt=0)
-    recent_days: int = Field(180, ge=30)
-    falling_ratio: float = Field(0.5, gt=0, lt=1)
-    at_risk_probability: float = Field(0.5, gt=0, lt=1)
     silent_days: int | None = Field(180, ge=1)
 
     @model_validator(mode="after")
@@ -224,17 +256,46 @@ class LoyaltyRules(_Section):
 
 
 class LifecycleRules(_Section):
-    """Day thresholds, measured from the first and the last order (and the last open or click, for leads)."""
+    """Stages by each customer's own rhythm (see `RhythmRules`); fixed days as floors and ceilings.
+
+    At risk: no order for `at_risk_overdue` × their expected interval (and at least
+    `at_risk_min_days`), or their pace fell below `falling_ratio` of the usual one (and at
+    least `falling_min_missed` order days fewer than the usual pace predicts over the recent
+    window, so chance in a window of one or two expected orders is no sign), or, once past their expected
+    interval, P(alive) below `at_risk_probability`. Churned: past `churned_min_days` and
+    `churned_overdue` × their interval, or past their interval with P(alive) below
+    `churned_probability`. `at_risk_days` / `churned_days` (None: off): silent this long is at
+    risk / churned whatever the rhythm. Reacquired: back after a lapse (a gap that would have
+    made them churned by the rhythm of their other gaps; a customer's only gap is their
+    rhythm), until `reacquired_orders` order days or `reacquired_days` since the return.
+    """
 
     lead_days: int = Field(90, ge=1)
     new_days: int = Field(90, ge=1)
     mature_days: int = Field(365, ge=1)
-    at_risk_days: int = Field(150, ge=1)
-    churned_days: int = Field(365, ge=1)
+    at_risk_overdue: float = Field(2.0, gt=1)
+    at_risk_min_days: int = Field(30, ge=0)
+    falling_ratio: float = Field(0.5, gt=0, lt=1)
+    falling_min_missed: float = Field(2.0, gt=0)
+    at_risk_probability: float = Field(0.5, gt=0, lt=1)
+    churned_overdue: float = Field(3.0, gt=1)
+    churned_min_days: int = Field(180, ge=1)
+    churned_probability: float = Field(0.15, gt=0, lt=1)
+    at_risk_days: int | None = Field(None, ge=1)
+    churned_days: int | None = Field(1095, ge=1)
+    reacquired_orders: int = Field(3, ge=1)
+    reacquired_days: int = Field(365, ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> LifecycleRules:
-        if self.at_risk_days >= self.churned_days:
+        if self.at_risk_overdue >= self.churned_overdue:
+            raise ValueError("at_risk_overdue must be below churned_overdue")
+        if self.at_risk_min_days >= self.churned_min_days:
+            raise ValueError("at_risk_min_days must be below churned_min_days")
+        if self.at_risk_probability <= self.churned_probability:
+            raise ValueError("at_risk_probability must be above churned_probability")
+        if self.at_risk_days is not None and self.churned_days is not None \
+                and self.at_risk_days >= self.churned_days:
             raise ValueError("at_risk_days must be below churned_days")
         return self
 
@@ -243,13 +304,17 @@ class RelationshipRules(_Section):
     """Key-account stage by share of wallet (our share of what the customer spends in the category).
 
     Below `initial` is gestation, from `initial` initial, from `middle` middle, from
-    `partner` strategic partner; trading that stopped for `interrupted_days` is interrupted.
+    `partner` strategic partner. Trading stopped is interrupted: no order for
+    `interrupted_overdue` × the customer's expected interval and at least
+    `interrupted_min_days`, or for `interrupted_days` whatever the rhythm (None: off).
     """
 
     initial: float = Field(0.30, gt=0, le=1)
     middle: float = Field(0.50, gt=0, le=1)
     partner: float = Field(0.95, gt=0, le=1)
-    interrupted_days: int = Field(180, ge=1)
+    interrupted_overdue: float = Field(2.0, gt=1)
+    interrupted_min_days: int = Field(60, ge=0)
+    interrupted_days: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> RelationshipRules:
@@ -287,17 +352,42 @@ class ProfitProfileRules(_Section):
 
 
 class ClassificationSettings(_Section):
+    """Every classification rule (DOMAIN.md); each section is documented in docs/classes.md."""
+
     # `edm campaign run` (from cron, or the daemon) first recomputes profiles older than this
     max_age_hours: float = Field(24.0, gt=0)
     scale: ScaleRules = ScaleRules()
     value_tier: ValueTierRules = ValueTierRules()
     industry: IndustryRules = IndustryRules()
     purchase_frequency: PurchaseFrequencyRules = PurchaseFrequencyRules()
+    rhythm: RhythmRules = RhythmRules()
     loyalty: LoyaltyRules = LoyaltyRules()
     lifecycle: LifecycleRules = LifecycleRules()
     relationship: RelationshipRules = RelationshipRules()
     churn_kind: ChurnKindRules = ChurnKindRules()
     profit_profile: ProfitProfileRules = ProfitProfileRules()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        """Settings files written before the customer's own rhythm keep working: the pace settings moved
+        from `loyalty` to `rhythm` (recent_days) and `lifecycle` (falling_ratio, at_risk_probability)."""
+        if not isinstance(data, dict) or not isinstance(data.get("loyalty"), dict):
+            return data
+        data, loyalty = dict(data), dict(data["loyalty"])
+        for key, section in _MOVED_LOYALTY_KEYS.items():
+            if key in loyalty:
+                moved = loyalty.pop(key)
+                target = dict(data.get(section) or {})
+                target.setdefault(key, moved)
+                data[section] = target
+        data["loyalty"] = loyalty
+        return data
+
+
+_MOVED_LOYALTY_KEYS = {
+    "recent_days": "rhythm", "falling_ratio": "lifecycle", "at_risk_probability": "lifecycle",
+}
 
 
 ImportKind = Literal["customers", "orders", "wallet", "contacts"]

@@ -17,11 +17,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -32,6 +33,7 @@ from edm.campaigns.loader import load_campaigns
 from edm.campaigns.triggers import next_due
 from edm.cli import format_classification, format_run
 from edm.clock import FixedClock, SystemClock
+from edm.config import ClassificationSettings
 from edm.customers import import_customers, import_orders, recompute_profiles
 from edm.delivery.sink import smtp_sink
 from edm.errors import EdmError
@@ -77,6 +79,7 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
 
     classes = recompute_profiles(sessions, settings.classification, clock)
     echo("3. Classified " + format_classification(classes))
+    echo("  " + format_own_clock(own_clock_kinds(profile_rows(sessions), settings.classification)))
 
     app = create_tracking_app(sessions, settings.signing_keys(), clock)
     with smtp_sink(settings.mail_dir) as (host, port), serve_in_background(app) as base_url:
@@ -136,6 +139,70 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
     satisfaction = satisfaction_report(sessions, now=clock.now())
     [written] = write_report(satisfaction, folder / "satisfaction.html", "html")
     echo(f"    Satisfaction (NPS and CSAT by tier, industry and account manager): {written.resolve()}")
+
+
+ANNUAL_INTERVAL_DAYS = 300.0  # an expected interval this long: a customer who buys about once a year
+ON_TIME_STAGES = ("growing", "mature")
+OWN_CLOCK_COLUMNS = ("lifecycle_stage", "order_days", "expected_interval_days", "returned_at",
+                     "recent_orders_per_year", "usual_orders_per_year", "probability_alive",
+                     "last_order_at", "computed_at")
+
+
+@dataclass(frozen=True)
+class OwnClockKinds:
+    """Customers only a judgement by their own rhythm tells apart, counted from their profiles."""
+
+    annual_on_time: int  # about a year between orders, and growing or mature: silent for months, on time
+    pace_fell: int  # at risk by a falling pace alone: buying at under half their pace, not yet 2x late
+    one_time: int  # a single order day, and no longer new
+    one_time_risk: tuple[float, float] | None  # their lowest and highest churn risk (None: unknown)
+    back_long_ago: int  # returned after a lapse and since grown out of reacquired: growing or mature
+
+
+def profile_rows(sessions: sessionmaker[Session]) -> list[Mapping[str, Any]]:
+    """Every stored profile's figures that `own_clock_kinds` reads, as plain rows."""
+    columns = [getattr(CustomerProfile, name) for name in OWN_CLOCK_COLUMNS]
+    with sessions() as session:
+        return [dict(row) for row in session.execute(select(*columns)).mappings()]
+
+
+def own_clock_kinds(rows: Iterable[Mapping[str, Any]], rules: ClassificationSettings) -> OwnClockKinds:
+    """Count the kinds from profile rows (keys: `OWN_CLOCK_COLUMNS`), as the product sees them.
+
+    Annual buyer on time: expected interval at least `ANNUAL_INTERVAL_DAYS`, never lapsed,
+    growing or mature. Pace fell: at risk, their usual pace known, their recent pace under
+    `lifecycle.falling_ratio` of it, and not `lifecycle.at_risk_overdue` times their interval
+    late (whole days since the last order, at `computed_at`): the pace, not the silence, put
+    them at risk. One-time buyer: one order day, past new. Back long ago: returned after a lapse
+    (`returned_at`) and growing or mature, no longer reacquired.
+    """
+    life = rules.lifecycle
+    annual = fell = one_time = back = 0
+    risks: list[float] = []
+    for row in rows:
+        stage, interval = row["lifecycle_stage"], row["expected_interval_days"]
+        if row["returned_at"] is not None:
+            back += stage in ON_TIME_STAGES
+        elif interval is not None and interval >= ANNUAL_INTERVAL_DAYS:
+            annual += stage in ON_TIME_STAGES
+        if row["order_days"] == 1 and stage != "new":
+            one_time += 1
+            if row["probability_alive"] is not None:
+                risks.append(1.0 - row["probability_alive"])
+        usual, recent = row["usual_orders_per_year"], row["recent_orders_per_year"]
+        if stage == "at_risk" and usual is not None and recent < life.falling_ratio * usual and interval:
+            silent_days = (row["computed_at"] - row["last_order_at"]).total_seconds() // 86_400
+            fell += silent_days / interval < life.at_risk_overdue
+    return OwnClockKinds(annual, fell, one_time, (min(risks), max(risks)) if risks else None, back)
+
+
+def format_own_clock(kinds: OwnClockKinds) -> str:
+    """One line for the demo, e.g. "Judged by their own clock: 14 annual buyers on time, ..."."""
+    risk = f"{kinds.one_time_risk[0]:.0%}–{kinds.one_time_risk[1]:.0%}" if kinds.one_time_risk else "n/a"
+    return (f"Judged by their own clock: {kinds.annual_on_time} annual buyers on time, "
+            f"{kinds.pace_fell} whose pace fell (at risk before they were late), "
+            f"{kinds.one_time} one-time buyers (churn risk {risk}), "
+            f"{kinds.back_long_ago} back after a lapse long ago (now growing or mature)")
 
 
 @dataclass

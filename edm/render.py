@@ -36,6 +36,7 @@ from inscriptis.model.config import ParserConfig
 from inscriptis.model.html_element import HtmlElement
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from edm.dates import FILTERS as DATE_FILTERS
 from edm.errors import EdmError, TemplateError
 from edm.resources import templates_dir as default_templates_dir
 
@@ -191,6 +192,7 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self._env.filters.update(DATE_FILTERS)  # add_days, long_date: dates that are right every year
         self._subjects: dict[str, jinja2.Template] = {}
         self._subjects_lock = threading.Lock()
         self._folders: dict[str, tuple[int, frozenset[str], frozenset[str]]] = {}

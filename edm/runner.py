@@ -12,9 +12,8 @@ import shutil
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,7 +22,7 @@ from edm.campaigns.loader import CampaignFile, load_campaigns
 from edm.campaigns.planner import PlanResult, plan_campaign
 from edm.campaigns.schema import Campaign
 from edm.campaigns.sequence import plan_follow_ups
-from edm.campaigns.triggers import due_on
+from edm.campaigns.triggers import occasion, occurrence_of, timing_for
 from edm.clock import Clock
 from edm.config import ClassificationSettings, Settings, load_settings
 from edm.customers import ClassificationSummary, recompute_profiles
@@ -61,12 +60,6 @@ def initialise_folder(folder: Path, environ: Mapping[str, str] | None = None) ->
     return settings
 
 
-def occurrence_of(campaign: Campaign, now: datetime) -> date:
-    """The campaign's local calendar day: the unit of "send at most once"."""
-    trigger = campaign.schedule or campaign.holiday
-    return now.astimezone(ZoneInfo(trigger.timezone if trigger else "UTC")).date()
-
-
 @dataclass
 class RunReport:
     intervals: EngagementSummary
@@ -87,7 +80,8 @@ async def run_campaigns(
     """Plan the named campaigns, or every campaign due today when `names` is None; then send.
 
     Named campaigns run whether or not their schedule or holiday is today: that is how a
-    marketer sends one by hand. Unnamed, only what is due runs (cron, or the daemon).
+    marketer sends one by hand (at once, unless its holiday is due: then at its hour, as the
+    scheduler would). Unnamed, only what is due runs (cron, or the daemon).
     """
     if not dry_run:
         settings.signing_keys()  # fail before planning, not halfway through sending
@@ -122,25 +116,28 @@ def plan_campaigns(
             f"(found: {', '.join(sorted(available)) or 'none'})"
         )
     now = clock.now()
+    occasions = {name: occasion(c, now) for name, c in available.items()}
     if names:
         chosen = [available[name] for name in names]  # named: run now, due or not
     else:
-        chosen = [c for c in available.values() if due_on(c, occurrence_of(c, now))]
+        chosen = [c for c in available.values() if occasions[c.name] is not None]
     chosen.sort(key=lambda c: -c.priority)  # under one_per_day the first to plan a customer wins
     classification = None if dry_run else refresh_profiles(sessions, settings.classification, clock)
     report = RunReport(refresh_engagement(sessions, settings.engagement, clock), classification)
     if not dry_run:
         remember_campaigns(sessions, [files[c.name] for c in chosen], now)
     for campaign in chosen:
+        due = occasions[campaign.name]
         report.plans.append(
             plan_campaign(
                 sessions,
                 campaign,
-                occurrence=occurrence_of(campaign, now),
+                occurrence=due or occurrence_of(campaign, now),
                 now=now,
                 rules=settings.engagement,
                 policy=settings.policy,
                 dry_run=dry_run,
+                timing=timing_for(campaign, now, due=due is not None),
             )
         )
     for campaign in chosen if names else available.values():  # sequences advance every run

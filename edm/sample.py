@@ -2,9 +2,13 @@
 
 Deterministic (a seeded `random.Random`, no external data, no network) and dated
 relative to `today`, so every run of the demo finds every lifecycle stage: prospects,
-new, growing, steady, at risk, churned and reacquired customers. Revenue is skewed
-(lognormal per-customer spend, companies larger than persons) so the top fifth of
-customers make most of it, as in the handbooks' 80/20 rule.
+new, growing, steady, at risk, churned and reacquired customers. Each is built for the
+rules that judge every customer by their own rhythm (docs/classes.md): the at-risk are
+silent for well over twice their own interval, and beside them are the kinds only such
+rules tell apart: annual buyers on time though silent for months, buyers whose pace fell
+though not yet late, one-time buyers, and customers who came back from a lapse long ago.
+Revenue is skewed (lognormal per-customer spend, companies larger than persons) so the top
+fifth of customers make most of it, as in the handbooks' 80/20 rule.
 """
 
 from __future__ import annotations
@@ -47,13 +51,31 @@ HISTORY_DAYS = 3 * 365  # no order is older than this many days before `today`
 
 # Segment name -> share of customers. The order fixes how remainders are handed out.
 SEGMENTS: dict[str, float] = {
-    "steady": 0.35,
-    "growing": 0.15,
-    "at_risk": 0.15,
-    "churned": 0.15,
-    "new": 0.10,
-    "prospect": 0.05,
-    "reacquired": 0.05,
+    "steady": 0.24,  # years of regular orders, up to today: mature
+    "growing": 0.12,  # started 3-12 months ago, still ordering
+    "at_risk": 0.11,  # regular buyers silent for 2.5-3.5 times their own interval
+    "churned": 0.11,  # silent for more than a year
+    "new": 0.08,  # first order within 90 days
+    "prospect": 0.05,  # no orders
+    "reacquired": 0.05,  # back within 60 days after a lapse of over 400 days
+    "annual": 0.06,  # about once a year for three years, last order 100-300 days ago: on time
+    "falling_pace": 0.06,  # every 15-40 days for years, then one order day in 180: at risk by pace
+    "one_time": 0.07,  # a single order 150-1000 days ago
+    "old_reacquired": 0.05,  # back from a lapse of 400+ days over a year ago, regular since
+}
+# The lifecycle stage each segment is built to land in (`lifecycle_stage` of its profile).
+INTENDED_STAGES: dict[str, tuple[str, ...]] = {
+    "steady": ("mature",),
+    "growing": ("growing",),
+    "at_risk": ("at_risk",),
+    "churned": ("churned",),
+    "new": ("new",),
+    "prospect": ("prospect",),
+    "reacquired": ("reacquired",),
+    "annual": ("mature",),
+    "falling_pace": ("at_risk",),
+    "one_time": ("at_risk", "churned"),  # by how long ago their one order was
+    "old_reacquired": ("mature",),
 }
 
 # locale -> (share, time zones)
@@ -197,7 +219,10 @@ def generate_sample(
     for number, segment in enumerate(segments, start=1):
         customer = _customer(rng, number, segment, today, taken_names)
         people.append(customer)
-        for ordered_at, amount, line in _orders(rng, customer, today):
+        # Each customer's orders come from their own stream, so re-shaping a segment's orders
+        # leaves every customer's name, locale and kind as they were.
+        own = random.Random(rng.getrandbits(64))  # noqa: S311 - sample data, not security
+        for ordered_at, amount, line in _orders(own, customer, today):
             dated.append((ordered_at, customer.external_id, amount, line))
     dated.sort(key=lambda row: (row[0], row[1]))
     orders = [
@@ -358,18 +383,21 @@ def _random_day(rng: random.Random, year: int) -> date:
     return date(year, 1, 1) + timedelta(days=rng.randint(0, 364))
 
 
+# How a segment's order values move over its history (the last is 1 + drift / 2 of typical).
+_DRIFT = {"growing": 1.2, "at_risk": -0.8, "churned": -0.4, "falling_pace": -0.6}
+
+
 def _orders(
     rng: random.Random, customer: SampleCustomer, today: date
 ) -> list[tuple[date, Decimal, str]]:
     """The customer's orders: dates shaped by segment, amounts by size, lines by habit."""
-    interval = rng.randint(20, 120)  # the customer's usual days between orders
-    ages = _segment_ages(rng, customer.segment, interval)
+    ages = _segment_ages(rng, customer.segment)
     if not ages:
         return []
     ages.sort(reverse=True)  # oldest first
     company = customer.kind == "company"
     typical = rng.lognormvariate(7.6, 1.1) if company else rng.lognormvariate(5.3, 0.8)
-    drift = {"growing": 1.2, "at_risk": -0.8, "churned": -0.4}.get(customer.segment, 0.0)
+    drift = _DRIFT.get(customer.segment, 0.0)
     lines = rng.sample(PRODUCT_LINES, k=rng.randint(1, 3))
     line_weights = [rng.uniform(0.5, 3.0) for _ in lines]
     # Partial churn: some long-standing buyers stop buying one of their product lines.
@@ -391,39 +419,84 @@ def _orders(
     return orders
 
 
-def _segment_ages(rng: random.Random, segment: str, interval: int) -> list[int]:
-    """Order ages (days before today) that the lifecycle classifier will read as `segment`."""
+OLDEST = HISTORY_DAYS - 5  # the first order of a long history, at most
+
+
+def _segment_ages(rng: random.Random, segment: str) -> list[int]:
+    """Order ages (days before today) that the lifecycle classifier will read as `segment`.
+
+    Judged as `edm.customers` judges: a customer's interval is their own mean gap between
+    order days (lengthened toward their peers' while they have few); at risk from twice it,
+    churned from three times it and 180 days; the pace over the last 180 days against before.
+    """
     if segment == "prospect":
         return []
-    if segment == "new":  # first order within the last 90 days
-        first = rng.randint(3, 85)
-        ages = [first]
-        while len(ages) < 3 and ages[-1] - (step := rng.randint(10, 40)) >= 0:
-            ages.append(ages[-1] - step)
+    if segment == "new":  # first order within the last 90 days, the latest within 30
+        ages = [rng.randint(3, 85)]
+        while ages[-1] > 30:
+            ages.append(ages[-1] - rng.randint(10, 30))
         return ages
     if segment == "growing":  # started 3-12 months ago, still ordering
-        return _regular(rng, rng.randint(0, min(interval, 60)), rng.randint(95, 360), interval)
+        # at most 100 days apart: with two order days, one gap of over 180 days (three times
+        # their peers' interval) would read as a lapse, and the second order as a return
+        interval = rng.randint(20, 100)
+        last = rng.randint(0, round(interval * 0.7))
+        return _regular(rng, last, rng.randint(max(95, last + interval), 360), interval)
     if segment == "steady":  # years of regular orders, up to today
-        return _regular(
-            rng, rng.randint(0, min(interval, 90)), rng.randint(400, HISTORY_DAYS - 5), interval
-        )
-    if segment == "at_risk":  # regular buyer, silent for 160-330 days
-        last = rng.randint(160, 330)
-        return _regular(rng, last, rng.randint(last + 200, HISTORY_DAYS - 5), interval)
-    if segment == "churned":  # silent for more than a year
+        # at most 90 days apart, so the last 180 days always hold two order days: one alone
+        # would be half the pace (2 a year against 4), which reads as a falling pace
+        interval = rng.randint(20, 90)
+        return _regular(rng, rng.randint(0, round(interval * 0.7)), rng.randint(400, OLDEST), interval)
+    if segment == "at_risk":  # a long regular history, then silent for 2.5-3.5 intervals (under 180 days)
+        interval = rng.randint(20, 50)
+        ages = _regular(rng, 0, rng.randint(540, OLDEST - 180), interval)
+        silence = min(179, round(_mean_gap(ages) * rng.uniform(2.5, 3.5)))
+        return [age + silence for age in ages]
+    if segment == "churned":  # silent for more than a year, and over three times their own interval
         last = rng.randint(400, 1000)
-        return _regular(rng, last, rng.randint(last, min(HISTORY_DAYS - 5, last + 700)), interval)
+        interval = min(rng.randint(20, 120), last // 6)  # gaps up to 1.6 intervals (see _regular)
+        return _regular(rng, last, rng.randint(last, min(OLDEST, last + 700)), interval)
     if segment == "reacquired":  # a gap of over 400 days, then back within the last 60 days
+        interval = rng.randint(20, 80)  # the lapse is over three times the gaps before it
         recent = rng.randint(5, 59)
         ages = [recent] + ([rng.randint(0, recent - 1)] if rng.random() < 0.5 else [])
         old_last = recent + rng.randint(410, 600)
-        old_first = rng.randint(old_last, min(HISTORY_DAYS - 5, old_last + 400))
+        old_first = rng.randint(old_last, min(OLDEST, old_last + 400))
         return ages + _regular(rng, old_last, old_first, interval)
+    if segment == "annual":  # three order days about a year apart, the last 100-300 days ago
+        last = rng.randint(100, 300)
+        middle = last + rng.randint(330, 395)
+        return [last, middle, middle + rng.randint(330, min(395, OLDEST - middle))]
+    if segment == "falling_pace":  # every 15-40 days for years, then one order day in the last 180
+        interval = rng.randint(15, 40)
+        before = rng.randint(182, 190)  # the last regular order, just before the 180-day window
+        # the one recent order: within 175 days of it (a longer gap would be a lapse and a
+        # return) and soon enough that they are not twice their interval late
+        recent = rng.randint(before - 175, before - 175 + round(interval * 0.8))
+        return [recent, *_regular(rng, before, rng.randint(before + 365, OLDEST), interval)]
+    if segment == "one_time":  # one order, 150-1000 days ago
+        return [rng.randint(150, 1000)]
+    if segment == "old_reacquired":  # a lapse of 400+ days, back 380-480 days ago, regular since
+        interval = rng.randint(20, 60)
+        back = rng.randint(380, 480)
+        old_last = back + rng.randint(400, 470)
+        old_first = rng.randint(old_last, min(OLDEST, old_last + 300))
+        old = _regular(rng, old_last, old_first, rng.randint(20, 80))
+        return _regular(rng, rng.randint(0, round(interval * 0.7)), back, interval) + old
     raise ValueError(f"unknown segment {segment!r}")
 
 
+def _mean_gap(ages: list[int]) -> float:
+    """The mean days between distinct order days (ages in any order); 0 with fewer than two."""
+    days = sorted(set(ages))
+    return (days[-1] - days[0]) / (len(days) - 1) if len(days) > 1 else 0.0
+
+
 def _regular(rng: random.Random, last: int, first: int, interval: int) -> list[int]:
-    """Ages from `last` back to `first`, about `interval` days apart, jittered by ±30%."""
+    """Ages from `last` back to `first`, about `interval` days apart, jittered by ±30%.
+
+    The gap that reaches `first` may be up to 1.6 intervals, or as short as 0.3.
+    """
     ages = [last]
     age = last + round(interval * rng.uniform(0.7, 1.3))
     while age < first:

@@ -49,7 +49,7 @@ def _orders() -> str:
     lines = ["external_id,customer_external_id,ordered_at,amount,product_line"]
     plan = {  # customer: (first order days ago, last order days ago, amount)
         "A": (720, 10, "9000.00"), "B": (700, 20, "3000.00"), "C": (600, 15, "12.00"),
-        "D": (800, 200, "8000.00"), "E": (500, 180, "40.00"),
+        "D": (800, 80, "8000.00"), "E": (500, 75, "40.00"),  # monthly buyers, 2.5x late: at risk
         "F": (1000, 500, "7000.00"), "G": (900, 420, "5000.00"),
     }
     number = 0
@@ -259,9 +259,9 @@ def test_engaged_customers_hear_from_us_sooner_than_silent_ones(world: World) ->
 def test_unnamed_runs_plan_only_what_is_due_today(world: World) -> None:
     """Tuesday 24 November 2026 in Shanghai: re_engagement (Tuesdays) is due, and the
     customer-triggered campaigns (the survey follow-ups, birthday, anniversary, welcome, the post-purchase
-    survey, partial_churn, win_back) every day, by priority."""
+    survey, the reorder reminder, partial_churn, win_back) every day, by priority."""
     daily = ["detractor_follow_up", "birthday", "anniversary", "welcome", "csat_post_purchase",
-             "promoter_referral", "partial_churn", "win_back"]
+             "promoter_referral", "reorder_reminder", "partial_churn", "win_back"]
     report = asyncio.run(run_campaigns(world.settings, world.sessions, world.clock))
     planned = [plan.campaign for plan in report.plans]  # then the sequences' steps
     assert planned[:len(daily) + 1] == [*daily, "re_engagement"]

@@ -24,7 +24,7 @@ from edm.campaigns.loader import load_campaigns
 from edm.clock import FixedClock
 from edm.config import Settings, SmtpSettings, TrackingSettings
 from edm.customers import import_customers, import_orders, recompute_profiles
-from edm.delivery.compose import ProfileView, RecipientView
+from edm.delivery.compose import OccasionView, ProfileView, RecipientView
 from edm.render import Renderer, language_chain, resolve_language, template_languages
 from edm.resources import bundled_config_dir
 from edm.runner import run_campaigns
@@ -33,7 +33,7 @@ from tests.conftest import SmtpServer
 
 SHIPPED = [
     "anniversary", "birthday", "holiday_greeting", "key_account_greeting", "partial_churn", "re_engagement",
-    "re_permission", "welcome", "win_back",
+    "re_permission", "reorder_reminder", "spring_festival_closure", "welcome", "win_back",
 ]
 SHIPPED_LANGUAGES = {"en", "zh-Hans", "zh-Hant"}
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -136,11 +136,14 @@ _PROFILES = [
     ProfileView("low", "new", 1, 30),
     ProfileView("medium", "growing", 2, 1000),
     ProfileView("medium", "reacquired", 3, None, (), 1),
+    ProfileView("medium", "mature", 14, 25, (), 2, usual_interval_days=28,
+                next_order_expected_on=date(2027, 2, 1)),
 ]
 _PARAMS = {
     "holiday_en": "the Mid-Autumn Festival", "holiday_zh": "中秋节", "holiday_zh_hant": "中秋節",
     "discount": "15%", "offer_code": "COMEBACK15", "valid_until": "2027-03-31",
     "gift_en": "10% off", "gift_zh": "九折", "gift_zh_hant": "九折",
+    "closed_days_before": 2, "closed_days_after": 7, "last_shipping_days_before": 10,
 }
 
 
@@ -160,6 +163,7 @@ def _contexts() -> Iterator[dict[str, Any]]:
                     "open_pixel_url": "https://t.example.com/o/x",
                     "unsubscribe_url": "https://t.example.com/u/x",
                     "step": step,
+                    "occasion": OccasionView(date(2027, 2, 6), date(2027, 1, 12)),
                 }
 
 

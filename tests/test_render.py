@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from edm.render import (
 
 SHIPPED = [
     "holiday_greeting", "re_engagement", "win_back", "birthday", "partial_churn", "welcome", "anniversary",
-    "key_account_greeting", "re_permission",
+    "key_account_greeting", "re_permission", "reorder_reminder",
 ]
 LINKS_USED = {
     "anniversary": {"card"},
@@ -39,6 +40,7 @@ LINKS_USED = {
     "win_back": {"offer"},
     "key_account_greeting": set(),
     "re_permission": {"stay"},
+    "reorder_reminder": {"reorder", "catalog"},
 }
 LANGUAGES = ["en", "zh-Hans", "zh-Hant"]
 UNSUBSCRIBE_LABEL = {
@@ -65,7 +67,8 @@ def make_context(
     return {
         "customer": customer or Customer("Acme Trading", greeting_name, "company", "manufacturing", "en"),
         "greeting_name": greeting_name,
-        "profile": profile or Profile("medium", "mature", 8, 200),
+        "profile": profile or Profile("medium", "mature", 8, 200, usual_interval_days=30,
+                                      next_order_expected_on=date(2027, 3, 1)),
         "params": params
         if params is not None
         else {

@@ -195,7 +195,7 @@ def _with_figures(session: Session, found: list[tuple[str, AlertItem]]) -> list[
         if profile is not None:
             lines = tuple(line.strip() for line in (profile.dropped_lines or "").split(",") if line.strip())
             item = replace(item, last_order_at=profile.last_order_at, value_tier=profile.value_tier,
-                           usual_interval_days=profile.mean_gap_days,
+                           usual_interval_days=profile.expected_interval_days,
                            lines=lines if item.kind == "dropped_line" else item.lines)
         completed.append((email, item))
     return completed

@@ -39,7 +39,7 @@ class AlertItem:
     comment: str | None = None
     campaign: str | None = None  # unsubscribed (when known) and win_back_click: the mail's campaign
     last_order_at: datetime | None = None
-    usual_interval_days: float | None = None  # the mean gap between their orders
+    usual_interval_days: float | None = None  # their expected interval between orders (edm.customers.rhythm)
     value_tier: str | None = None
 
 

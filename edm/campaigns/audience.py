@@ -29,6 +29,8 @@ _NUMBERS = {
     "margin": P.margin, "margin_rate": P.margin_rate, "orders_per_year": P.orders_per_year,
     "share_of_wallet": P.share_of_wallet, "churn_risk": 1 - P.probability_alive,
     "engagement_score": P.engagement_score, "nps_score": P.nps_score, "csat_score": P.csat_score,
+    "expected_orders_90d": P.expected_orders_90d, "expected_orders_365d": P.expected_orders_365d,
+    "predicted_value": P.predicted_value, "expected_interval_days": P.expected_interval_days,
 }
 _AGES = {  # days since a moment, compared as moments so an index can serve them
     "days_since_last_order": P.last_order_at,
@@ -72,9 +74,11 @@ def _condition(name: str, value: Any, now: datetime) -> ColumnElement[bool]:
         return or_(*(_engagement(level, now) for level in value))
     if name in _AGES:
         return _known(_age(_AGES[name], value, now))
-    if name == "overdue_intervals":
-        overdue = (literal(epoch_day(now)) - epoch_days(P.last_order_at)) / P.mean_gap_days
+    if name == "overdue_intervals":  # as edm.customers.classify.overdue, without the whole-day rounding
+        overdue = (literal(epoch_day(now)) - epoch_days(P.last_order_at)) / P.expected_interval_days
         return _known(_within(overdue, value))
+    if name == "days_until_expected_order":  # negative once they are late
+        return _known(_within(epoch_days(P.next_order_expected_at) - literal(epoch_day(now)), value))
     if name in _NUMBERS:
         return _known(_within(_NUMBERS[name], value))
     column = _CLASS_COLUMNS.get(name, getattr(P, name, None))

@@ -9,7 +9,15 @@ mail per customer per local day (`policy.one_per_day`), the send time (`send_tim
 their usual reading hour) and send window, the adaptive contact interval (unless
 `respect_frequency: false`); and last the variant or the holdout group. The occurrence a
 message belongs to is the campaign's day, or the customer's own (life events), the
-class entry's, the last order's (inactivity, after_order) or the survey answer's.
+class entry's, the last order's (inactivity, after_order), the expected next order's
+(reorder) or the survey answer's.
+
+Holiday and life-event mail is timed (`edm.campaigns.timing.Timing`): a customer is planned
+while it is their day (a holiday's day as their calendar reads it, unless the trigger names
+a time zone) and queued for `at` o'clock there (`next_attempt_at`: the sender claims it
+then), or for now once that has passed. A holiday also skips customers whose country does
+not keep it (`only_where_observed`). One mail a day, the send window and the contact
+interval are all judged for the moment the mail will actually go out.
 """
 
 from __future__ import annotations
@@ -26,10 +34,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.campaigns.audience import audience_filter, key_account, satisfaction_class
 from edm.campaigns.schema import Answered, Campaign, ClassEntry
-from edm.campaigns.timing import at_hour, local_day, next_local_day, window_opening, zone
-from edm.campaigns.triggers import life_event_filter
+from edm.campaigns.timing import Timing, at_hour, local_day, window_opening, zone
+from edm.campaigns.triggers import (
+    customers_holiday_on,
+    holiday_falls_on,
+    keeps_holiday,
+    life_event_filter,
+    occasion,
+    timing_for,
+)
 from edm.campaigns.variants import HOLDOUT, assign
-from edm.config import EngagementSettings, PolicySettings
+from edm.config import EngagementSettings, PolicySettings, SendWindow
+from edm.countries import derive_country
 from edm.engagement import may_contact
 from edm.store import (
     Customer,
@@ -65,6 +81,7 @@ class PlanResult:
     sunset: int = 0  # long silent: only re-permission and win-back campaigns write
     held_out: int = 0  # the control group: recorded, never sent
     busy: int = 0  # dropped: another campaign mails them today (policy.one_per_day)
+    not_observed: int = 0  # their country does not keep the holiday (only_where_observed)
     waiting: int = 0  # of the queued, held for the next day because of another campaign
     sample: list[str] = field(default_factory=list)
     # who would get what: (variant or "", tier, stage) -> messages, held-out ones under "holdout"
@@ -81,44 +98,63 @@ def plan_campaign(
     rules: EngagementSettings,
     policy: PolicySettings | None = None,
     dry_run: bool = False,
+    timing: Timing | None = None,
 ) -> PlanResult:
-    """Queue the campaign for every eligible customer; with `dry_run`, only count."""
+    """Queue the campaign for every eligible customer; with `dry_run`, only count.
+
+    `timing`: when each message goes out (default: `triggers.timing_for` at `now`, timed when
+    the campaign's holiday is due then).
+    """
     policy = policy or PolicySettings()
+    if timing is None:
+        timing = timing_for(campaign, now, due=occasion(campaign, now) is not None)
     marketing = campaign.kind == "marketing"
+    window = policy.send_window if marketing else None
     result = PlanResult(campaign.name, occurrence)
     pending: list[dict[str, Any]] = []
     with sessions.begin() as session:
         one_per_day = marketing and policy.one_per_day
-        for row in _candidates(session, campaign, occurrence, now, one_per_day=one_per_day):
+        for row in _candidates(session, campaign, occurrence, timing, window, one_per_day=one_per_day):
+            holiday_day = timing.local_day(row.timezone)
+            country = row.country or derive_country(row.locale, row.timezone)
+            holiday = campaign.holiday
+            if holiday is not None and timing.at is not None and not customers_holiday_on(
+                holiday, holiday_day, country
+            ):
+                continue  # not their day (a national day of another country)
             result.audience += 1
-            send_at = now
+            send_at = timing.moment(row.timezone)
             if row.planned:
                 result.already_planned += 1
                 continue
             if row.suppressed:
                 result.suppressed += 1
                 continue
-            if marketing and row.paused_until is not None and row.paused_until > now:
+            if holiday is not None and holiday.only_where_observed and not keeps_holiday(
+                holiday, country, holiday_day if timing.at is not None else occurrence
+            ):
+                result.not_observed += 1
+                continue
+            if marketing and row.paused_until is not None and row.paused_until > send_at:
                 result.paused += 1
                 continue
             if marketing and row.sunset and not campaign.reaches_sunset:
                 result.sunset += 1
                 continue
-            if row.busy:  # another campaign mails them today
+            if row.busy:  # another campaign mails them on the day this one would
                 if campaign.when_busy == "drop":
                     result.busy += 1
                     continue
-                send_at = next_local_day(now, row.timezone)
+                send_at = timing.next_day(_sending(send_at, row.timezone, window), row.timezone)
             if campaign.send_time == "optimal" and row.best_hour is not None:
                 send_at = at_hour(send_at, row.timezone, row.best_hour)
-            if marketing and policy.send_window is not None:
-                send_at = window_opening(send_at, row.timezone, policy.send_window)
+            send_at = _sending(send_at, row.timezone, window)
             if campaign.respects_contact_interval and not may_contact(row.last_contact, _interval(row, rules),
                                                                       send_at):
                 result.too_soon += 1
                 continue
             result.waiting += bool(row.busy)
-            day = _occurrence(campaign, row, now, occurrence)
+            day = _occurrence(campaign, row, timing, occurrence)
             message = _outbox_row(campaign, row.id, row.email, day, now, send_at)
             if message["state"] == "held_out":
                 result.held_out += 1
@@ -137,12 +173,19 @@ def plan_campaign(
     return result
 
 
-def _occurrence(campaign: Campaign, row: Any, now: datetime, occurrence: date) -> date:
+def _sending(moment: datetime, timezone: str, window: SendWindow | None) -> datetime:
+    """`moment`, or when the send window next opens after it in the customer's zone."""
+    return moment if window is None else window_opening(moment, timezone, window)
+
+
+def _occurrence(campaign: Campaign, row: Any, timing: Timing, occurrence: date) -> date:
     """The day a message belongs to: the customer's own, the entry's, the last order's, or the campaign's."""
-    if campaign.life_event is not None:
-        return local_day(now, row.timezone)
+    if campaign.life_event is not None or (campaign.holiday is not None and timing.at is not None):
+        return timing.local_day(row.timezone)
     if campaign.entered is not None:
         return row.entered_at.astimezone(UTC).date()  # type: ignore[no-any-return]
+    if campaign.reorder is not None:  # the expected order it reminds of (one per order: see _candidates)
+        return row.next_order_expected_at.astimezone(UTC).date()  # type: ignore[no-any-return]
     if campaign.order_trigger is not None:
         return row.last_order_at.astimezone(UTC).date()  # type: ignore[no-any-return]
     if campaign.answered is not None:
@@ -164,10 +207,14 @@ def _interval(row: Any, rules: EngagementSettings) -> float:
 
 
 def _candidates(
-    session: Session, campaign: Campaign, occurrence: date, now: datetime, *, one_per_day: bool
+    session: Session, campaign: Campaign, occurrence: date, timing: Timing, window: SendWindow | None,
+    *, one_per_day: bool,
 ) -> Iterator[Any]:
     """The audience, streamed, with what policy needs to know about each customer."""
-    needs_zones = one_per_day or campaign.life_event is not None  # a scan of all customers: only then
+    now = timing.now
+    timed_holiday = campaign.holiday is not None and timing.at is not None
+    # a scan of all customers' zones: only when needed
+    needs_zones = one_per_day or campaign.life_event is not None or timed_holiday
     timezones = list(session.scalars(select(Customer.timezone).distinct())) if needs_zones else []
     this_occurrence = and_(OutboxMessage.campaign == campaign.name, OutboxMessage.occurrence == occurrence)
     last_contact = (
@@ -203,6 +250,8 @@ def _candidates(
             Customer.id,
             Customer.email,
             Customer.timezone,
+            Customer.locale,
+            Customer.country,
             CustomerProfile.value_tier.label("tier"),
             CustomerProfile.lifecycle_stage.label("stage"),
             CustomerProfile.contact_interval_days.label("interval"),
@@ -212,7 +261,8 @@ def _candidates(
             last_contact.c.at.label("last_contact"),
             Suppression.email.is_not(None).label("suppressed"),
             planned.c.customer_id.is_not(None).label("planned"),
-            (_mailed_today(campaign, now, timezones) if one_per_day else false()).label("busy"),
+            (_mailed_on_the_day(campaign, timing, window, timezones) if one_per_day else false())
+            .label("busy"),
         )
         .join(CustomerProfile, CustomerProfile.customer_id == Customer.id)
         .outerjoin(last_contact, last_contact.c.customer_id == Customer.id)
@@ -222,7 +272,11 @@ def _candidates(
         .order_by(Customer.id)
     )
     if campaign.life_event is not None:
-        query = query.where(life_event_filter(campaign.life_event, now, timezones))
+        query = query.where(life_event_filter(campaign.life_event, timing.local_day, timezones))
+    if campaign.holiday is not None and timed_holiday:  # those for whom it is the day (checked per row)
+        holiday = campaign.holiday
+        zones = [tz for tz in timezones if holiday_falls_on(holiday, timing.local_day(tz))]
+        query = query.where(Customer.timezone.in_(zones))
     if campaign.entered is not None:
         entries = _entries(campaign.entered, now)
         query = (
@@ -232,7 +286,7 @@ def _candidates(
         )
     if campaign.order_trigger is not None:
         query = query.where(audience_filter(campaign.order_trigger.as_match(), now)).add_columns(
-            CustomerProfile.last_order_at
+            CustomerProfile.last_order_at, CustomerProfile.next_order_expected_at
         )
     if answers is not None:
         query = query.join(answers, answers.c.customer_id == Customer.id).add_columns(answers.c.answered_at)
@@ -241,11 +295,15 @@ def _candidates(
     yield from session.execute(query.execution_options(yield_per=2000))
 
 
-def _mailed_today(campaign: Campaign, now: datetime, timezones: list[str]) -> ColumnElement[bool]:
-    """Whether another marketing campaign's mail to the customer goes out on their local day."""
+def _mailed_on_the_day(
+    campaign: Campaign, timing: Timing, window: SendWindow | None, timezones: list[str]
+) -> ColumnElement[bool]:
+    """Whether another marketing campaign's mail to the customer goes out on the local day this one's
+    would: the day of its moment (a holiday's 09:00, say), after the send window, in their zone."""
     clauses = []
     for timezone in timezones:
-        start = datetime.combine(local_day(now, timezone), time(), zone(timezone))
+        day = local_day(_sending(timing.moment(timezone), timezone, window), timezone)
+        start = datetime.combine(day, time(), zone(timezone))
         at = func.coalesce(OutboxMessage.sent_at, OutboxMessage.next_attempt_at)
         other = (
             select(OutboxMessage.id)
@@ -270,8 +328,9 @@ def _planned_since(campaign: Campaign, occurrence: date) -> date:
     is in still has steps to go.
     """
     since = occurrence
-    if campaign.life_event is not None:
-        since = occurrence - timedelta(days=300)
+    own_day = campaign.holiday is not None and campaign.holiday.country == "customer"  # their country's
+    if campaign.life_event is not None or own_day:
+        since = occurrence - timedelta(days=300)  # the customer's own day: once a year
     if campaign.entered is not None:
         since = occurrence - timedelta(days=campaign.entered.within_days + 1)
     if campaign.follow_ups:

@@ -4,6 +4,10 @@ The planner runs as a dry run (the same audience, suppression, interval, policy 
 variant rules as the real thing), and one message per template and locale among the
 would-be recipients is rendered as it would be sent, with links signed by a throwaway
 key: a preview must work before EDM_SECRET_KEY is set, and its links go nowhere.
+
+A holiday or life-event campaign is previewed for the whole day, in every time zone: a
+customer in Shanghai is in the preview of 3 February although their 3 February is over
+by the time Los Angeles' begins.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.campaigns.planner import PlanResult, plan_campaign
 from edm.campaigns.schema import Campaign
-from edm.campaigns.triggers import due_on
+from edm.campaigns.triggers import due_on, timing_for
 from edm.config import Settings
 from edm.delivery.compose import Composed, Composer
 from edm.render import Renderer, resolve_language, template_languages
@@ -41,9 +45,13 @@ def preview_campaign(
     The languages are those the recipients (the first `planner.SAMPLE`) would be sent: each
     customer's locale resolved over the template's languages, so a zh-TW customer shows zh-Hant.
     """
+    day = now.date()
+    due = due_on(campaign, day)
+    timed = campaign.life_event is not None or (campaign.holiday is not None and due)
     plan = plan_campaign(
-        sessions, campaign, occurrence=now.date(), now=now, rules=settings.engagement,
+        sessions, campaign, occurrence=day, now=now, rules=settings.engagement,
         policy=settings.policy, dry_run=True,
+        timing=timing_for(campaign, now, due=due, whole_day=day if timed else None),
     )
     composer = Composer(
         Renderer(), TrackingLinks(settings.tracking.base_url, [secrets.token_bytes(32)]), settings.sender
@@ -65,11 +73,11 @@ def preview_campaign(
             by_language.setdefault(resolve_language(customer.locale, available), (customer, profile))
         for language, (customer, profile) in sorted(by_language.items()):
             row = OutboxMessage(id=0, key=f"preview-{arm}-{language}", campaign=campaign.name, step=0,
-                                customer_id=customer.id, occurrence=now.date(), to_address=customer.email,
+                                customer_id=customer.id, occurrence=day, to_address=customer.email,
                                 variant=arm or None)
             messages.append((arm, language, composer.compose(row, customer, profile, campaign, now)))
     return Preview(
-        due=due_on(campaign, now.date()),
+        due=due,
         plan=plan,
         customers=[(c.external_id, c.name, c.email) for c, _ in recipients],
         messages=messages,

@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from edm.campaigns.calendar import HOLIDAYS, NATIONAL_DAYS, national_day
+from edm.campaigns.observance import NATIONAL_DAY_TEXT, RULES
 from edm.campaigns.schema import campaign_json_schema
+from edm.dates import long_date
 
 INTRO = """# Campaign files: reference
 
@@ -18,8 +21,41 @@ campaign file; do not edit by hand. The shipped campaigns in `config/campaigns/`
 worked examples of every trigger, sequences, senders and audiences.
 
 A campaign is one YAML file. Give exactly one trigger (`schedule`, `holiday`,
-`life_event`, `entered` or `inactive`), or none: a campaign without one is due every
-day. Unknown keys are errors, with a "did you mean"."""
+`life_event`, `entered`, `inactive`, `after_order`, `reorder` or `answered`), or none: a
+campaign without one is due every day. Unknown keys are errors, with a "did you mean".
+
+Holiday and life-event mail goes out at `at` (default "09:00", quoted: YAML reads an
+unquoted 10:30 as a number) on the day in each customer's own time zone, as peers such as
+Klaviyo and Braze send by the recipient's clock: the Spring Festival greeting reaches
+Shanghai at 09:00 Beijing time and Los Angeles at 09:00 Pacific time on the same calendar
+day. A holiday with `timezone` goes out at `at` in that zone instead, one moment for
+everyone. Planned after `at` but still on the day, it goes at once; never on the day after.
+Policy (`policy.one_per_day`, `policy.send_window`, the contact interval) is judged for
+the moment the mail goes out."""
+COUNTRIES = """## Holidays and countries
+
+A customer's country is their `country` column (ISO 3166, e.g. `CN`), else their locale's
+region (`zh-Hant-TW` is TW), else their time zone's country (`Europe/Berlin` is DE); it may
+stay unknown (`en`, `UTC`). With `only_where_observed: true` (the default) a holiday
+campaign skips customers whose country does not keep the holiday; a customer of unknown
+country gets it. Set `only_where_observed: false` to greet everyone in the audience (a
+Spring Festival greeting to every customer, a closure notice of our own office). A country
+keeps a holiday when its national public calendar (python-holidays) has a day off for it:"""
+
+
+def _countries_section() -> str:
+    """Where each holiday is kept, and every country's national day, from the code that decides."""
+    lines = [COUNTRIES, "", "| holiday | kept |", "| --- | --- |"]
+    lines += [f"| `{name}` | {RULES[name].text} |" for name in HOLIDAYS]
+    lines.append(f"| `national_day` | {NATIONAL_DAY_TEXT} |")
+    lines += ["", "`national_day` needs `country`: `customer` (each customer's own country's day) or a",
+              "code. The national days known, by python-holidays' name (GB has no national public",
+              "holiday, so a national-day campaign skips its customers):", "",
+              "| country | day | date in 2027 |", "| --- | --- | --- |"]
+    for country, name in sorted(NATIONAL_DAYS.items()):
+        day = national_day(country, 2027)
+        lines.append(f"| {country} | {name} | {long_date(day, 'en', weekday=False) if day else ''} |")
+    return "\n".join(lines)
 
 
 def campaign_reference() -> str:
@@ -28,6 +64,7 @@ def campaign_reference() -> str:
     parts = [INTRO, _section("Campaign", schema, definitions)]
     for name in sorted(definitions):
         parts.append(_section(name, definitions[name], definitions))
+    parts.append(_countries_section())
     return "\n\n".join(parts) + "\n"
 
 

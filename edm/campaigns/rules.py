@@ -95,6 +95,8 @@ NUMERIC_FIELDS = (
     "days_since_last_order", "days_since_first_order", "days_since_engaged", "overdue_intervals",
     "churn_risk", "order_count", "revenue", "annual_revenue", "margin", "margin_rate",
     "orders_per_year", "share_of_wallet", "nps_score", "csat_score", "days_since_surveyed",
+    "expected_interval_days", "days_until_expected_order", "expected_orders_90d", "expected_orders_365d",
+    "predicted_value",
 )
 
 
@@ -137,8 +139,14 @@ class Match(BaseModel):
     days_since_last_order: Numeric | None = None
     days_since_first_order: Numeric | None = None
     days_since_engaged: Numeric | None = None  # last open or click
-    overdue_intervals: Numeric | None = None  # days since the last order / the usual days between orders
-    churn_risk: Numeric | None = None  # 1 - P(still active), 0..1
+    overdue_intervals: Numeric | None = None  # days since the last order / their expected interval
+    churn_risk: Numeric | None = None  # 1 - P(still active) under MBG/NBD, 0..1
+    # each customer's own rhythm (edm.customers.rhythm) and what the models expect of them
+    expected_interval_days: Numeric | None = None  # their usual days between orders
+    days_until_expected_order: Numeric | None = None  # negative once overdue
+    expected_orders_90d: Numeric | None = None  # MBG/NBD
+    expected_orders_365d: Numeric | None = None
+    predicted_value: Numeric | None = None  # expected spend over rhythm.value_horizon_days
     order_count: Numeric | None = None
     revenue: Numeric | None = None
     annual_revenue: Numeric | None = None

@@ -7,19 +7,31 @@ Every model forbids unknown keys, so a misspelled key is an error with a
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    field_validator,
+    model_validator,
+)
 
-from edm.campaigns.calendar import Holiday, holiday_date
+from edm.campaigns.calendar import NATIONAL_DAYS, Holiday, holiday_date, national_day
 from edm.campaigns.rules import Match, OneOrMore, Range
 from edm.classes import DIMENSIONS
+from edm.countries import parse_country
 from edm.surveys.scores import Satisfaction
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
+_CLOCK = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
+DEFAULT_AT = time(9, 0)  # holiday and life-event mail: 09:00, never at midnight
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
@@ -36,6 +48,33 @@ def _known_timezone(value: str) -> str:
 
 
 TimeZoneName = Annotated[str, AfterValidator(_known_timezone)]
+
+
+def _clock_time(value: Any) -> Any:
+    """"09:00" as a time of day. YAML reads an unquoted 10:30 as the number 630 (base 60): refused
+    with a hint rather than taken as 00:10:30."""
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str) and (found := _CLOCK.fullmatch(value.strip())):
+        return time(int(found[1]), int(found[2]))
+    hint = " (quote it: YAML reads an unquoted 10:30 as a number)" if isinstance(value, int) else ""
+    raise ValueError(f"{value!r} is not a time of day like \"09:00\"{hint}")
+
+
+def _clock_schema(schema: dict[str, Any]) -> None:
+    """In the JSON Schema, what YAML holds: "09:00" (the `time` format wants seconds and an offset)."""
+    schema.pop("format", None)
+    schema.update(type="string", pattern=f"^{_CLOCK.pattern}$", default=f"{DEFAULT_AT:%H:%M}")
+
+
+ClockTime = Annotated[time, BeforeValidator(_clock_time), Field(json_schema_extra=_clock_schema)]
+
+
+def _country_or_customer(value: str) -> str:
+    return value if value == "customer" else parse_country(value)
+
+
+HolidayCountry = Annotated[str, AfterValidator(_country_or_customer)]  # `customer`, or an ISO code
 
 
 def _english_fallback(subjects: dict[str, str]) -> dict[str, str]:
@@ -95,15 +134,23 @@ def _crontab_weekdays(field: str) -> str:
 
 
 class HolidayTrigger(_Strict):
-    """On a holiday (edm.campaigns.calendar), or some days before or after it, in a time zone.
+    """On a holiday (edm.campaigns.calendar), or some days before or after it, at `at` (09:00).
 
-    e.g. `holiday: {name: spring_festival, days_before: 3, timezone: Asia/Shanghai}`.
+    e.g. `holiday: {name: spring_festival, days_before: 3}`. Each customer gets it at `at` in
+    their own time zone on the campaign's day as their calendar reads it (or, with `timezone`,
+    at `at` in that zone, the same moment for everyone). `national_day` needs `country`:
+    `customer` (each customer's country's national day) or a code such as `CN`.
+    `only_where_observed` (default true) skips customers whose country does not keep the holiday
+    (edm.campaigns.observance: no Christmas greeting to Riyadh); customers of unknown country get it.
     """
 
     name: Holiday
+    country: HolidayCountry | None = None
     days_before: int = Field(0, ge=0, le=60)
     days_after: int = Field(0, ge=0, le=60)
-    timezone: TimeZoneName = "UTC"
+    at: ClockTime = DEFAULT_AT
+    timezone: TimeZoneName | None = None  # None: each customer's own
+    only_where_observed: bool = True
 
     @model_validator(mode="after")
     def _one_offset(self) -> HolidayTrigger:
@@ -111,13 +158,34 @@ class HolidayTrigger(_Strict):
             raise ValueError("give days_before or days_after, not both")
         return self
 
-    def day_in(self, year: int) -> date:
-        """The campaign's day for the holiday of `year` (it may fall in the year before)."""
-        return holiday_date(self.name, year) + timedelta(days=self.days_after - self.days_before)
+    @model_validator(mode="after")
+    def _country_for_national_day(self) -> HolidayTrigger:
+        if self.name == "national_day" and self.country is None:
+            raise ValueError("national_day needs a country: customer (each customer's own) or a code like CN")
+        if self.name != "national_day" and self.country is not None:
+            raise ValueError(f"country is for national_day; {self.name} falls on one day everywhere")
+        if self.country not in (None, "customer", *NATIONAL_DAYS):
+            known = ", ".join(sorted(NATIONAL_DAYS))
+            raise ValueError(f"no national day is known for {self.country}; known: {known}")
+        return self
+
+    @property
+    def offset(self) -> timedelta:
+        """From the holiday to the campaign's day."""
+        return timedelta(days=self.days_after - self.days_before)
+
+    def day_in(self, year: int, country: str | None = None) -> date | None:
+        """The campaign's day for the holiday of `year` (it may fall in the year before); for a
+        national day, `country`'s (the trigger's own when it names one; None when there is none)."""
+        if self.name != "national_day":
+            return holiday_date(self.name, year) + self.offset
+        of = country if self.country == "customer" else self.country
+        day = national_day(of, year) if of else None
+        return None if day is None else day + self.offset
 
 
 class LifeEvent(_Strict):
-    """The customer's own day, in the customer's time zone, once a year.
+    """The customer's own day, in the customer's time zone, once a year, at `at` (09:00) there.
 
     birthday (a person's), founding_anniversary (a company's founding day) or
     first_order_anniversary (the day they first bought from us); anniversaries start
@@ -126,6 +194,7 @@ class LifeEvent(_Strict):
 
     name: Literal["birthday", "founding_anniversary", "first_order_anniversary"]
     days_before: int = Field(0, ge=0, le=30)
+    at: ClockTime = DEFAULT_AT
 
 
 class ClassEntry(_Strict):
@@ -189,6 +258,21 @@ class AfterOrder(_Strict):
         return Match(days_since_last_order=Range(at_least=self.days, less_than=self.days + self.within_days))
 
 
+class Reorder(_Strict):
+    """`days_before` each customer's expected next order (their last order + their own usual
+    interval, edm.customers.rhythm), once per expected order: a reminder to order again.
+
+    A customer already late gets none (re-engagement is for them); one who just ordered has a
+    new expected date, and so a new reminder.
+    """
+
+    days_before: int = Field(ge=0, le=90)
+
+    def as_match(self) -> Match:
+        # the expected day itself included: "in 0 days" lasts until its end (fractional days)
+        return Match(days_until_expected_order=Range(at_least=-1, at_most=self.days_before))
+
+
 class Answered(_Strict):
     """A survey answer in a class, e.g. `answered: {survey: nps, as: detractor, within_days: 3}`.
 
@@ -242,6 +326,7 @@ class Campaign(_Strict):
     entered: ClassEntry | None = None
     inactive: Inactivity | None = None
     after_order: AfterOrder | None = None
+    reorder: Reorder | None = None
     answered: Answered | None = None
     # a bulk promotion: key accounts (large or high value) never receive it, whatever the audience says
     bulk: bool = False
@@ -285,11 +370,10 @@ class Campaign(_Strict):
     @model_validator(mode="after")
     def _one_trigger(self) -> Campaign:
         triggers = (self.schedule, self.holiday, self.life_event, self.entered, self.inactive,
-                    self.after_order, self.answered)
+                    self.after_order, self.reorder, self.answered)
         if sum(t is not None for t in triggers) > 1:
-            raise ValueError(
-                "give one trigger: schedule, holiday, life_event, entered, inactive, after_order or answered"
-            )
+            raise ValueError("give one trigger: schedule, holiday, life_event, entered, inactive, "
+                             "after_order, reorder or answered")
         return self
 
     @field_validator("name")
@@ -300,9 +384,9 @@ class Campaign(_Strict):
         return value
 
     @property
-    def order_trigger(self) -> Inactivity | AfterOrder | None:
+    def order_trigger(self) -> Inactivity | AfterOrder | Reorder | None:
         """The trigger that belongs to the customer's latest order: one message per order."""
-        return self.inactive or self.after_order
+        return self.inactive or self.after_order or self.reorder
 
     @property
     def respects_contact_interval(self) -> bool:

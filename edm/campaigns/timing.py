@@ -1,7 +1,9 @@
-"""Moments in the customer's own time zone: their calendar day, the next one, the send window."""
+"""Moments in the customer's own time zone: their calendar day, the next one, the send window, and
+when on their day a holiday or life-event message goes out (`Timing`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -43,3 +45,37 @@ def at_hour(moment: datetime, timezone: str, hour: int) -> datetime:
     if target < local:
         target = datetime.combine(local.date() + timedelta(days=1), time(hour), zone(timezone))
     return target.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """When a campaign's message to a customer goes out, planned at `now`.
+
+    Without `at`: at `now`. With it: on the customer's calendar day at `now` (or the day in
+    `zone`, the trigger's, when it gives one) at `at` there, or at `now` once that has passed,
+    since it is still the day: a greeting is never sent at midnight, nor on the day after.
+    A preview of a whole `day` takes that day in every zone, at `at`.
+    """
+
+    now: datetime
+    at: time | None = None
+    zone: str | None = None
+    day: date | None = None
+
+    def local_day(self, timezone: str) -> date:
+        """The day a customer in `timezone` is planned for."""
+        return self.day if self.day is not None else local_day(self.now, self.zone or timezone)
+
+    def moment(self, timezone: str) -> datetime:
+        """When the message to a customer in `timezone` goes out (UTC)."""
+        if self.at is None:
+            return self.now
+        target = datetime.combine(self.local_day(timezone), self.at, zone(self.zone or timezone))
+        return target.astimezone(UTC) if self.day is not None else max(target.astimezone(UTC), self.now)
+
+    def next_day(self, moment: datetime, timezone: str) -> datetime:
+        """The customer's day after `moment`'s: its midnight, or `at` on it (for `when_busy: wait`)."""
+        if self.at is None:
+            return next_local_day(moment, timezone)
+        following = local_day(moment, timezone) + timedelta(days=1)
+        return datetime.combine(following, self.at, zone(timezone)).astimezone(UTC)

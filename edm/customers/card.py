@@ -125,6 +125,7 @@ def profile_features(customer: Customer, profile: CustomerProfile) -> dict[str, 
         days_since_first=_days(profile.computed_at, profile.first_order_at),
         days_since_last=_days(profile.computed_at, profile.last_order_at),
         days_since_engaged=_days(profile.computed_at, profile.last_engaged_at),
+        days_since_return=_days(profile.computed_at, profile.returned_at),
     )
     return row
 

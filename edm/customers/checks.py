@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edm.config import ImportKind
+from edm.countries import derive_country
 from edm.customers import fields as f
 from edm.customers.seen import SeenKeys
 from edm.customers.sources import HEADER_ROW, Chunk
@@ -274,6 +275,10 @@ def _check_customers(check: _Check, context: Context) -> Upsert:
         contact_name=check.text_value("contact_name", 200),
         locale=check.read("locale", f.read_locale, f.parse_locale, "en"),
         timezone=check.read("timezone", f.read_timezone, f.parse_timezone, "UTC"),
+    )
+    check.values.update(
+        country=_countries(check.read("country", f.read_country, f.parse_country, None),
+                           check.values["locale"], check.values["timezone"]),
         industry=check.text_value("industry", 32),
         birthday=_date(check, "birthday"),
         founded_on=_date(check, "founded_on"),
@@ -284,12 +289,26 @@ def _check_customers(check: _Check, context: Context) -> Upsert:
         created_at=np.full(check.size, _utc(context.now)),
     )
     check.unique("external_id", _keys(external_id), context.seen, lambda k: f"external_id {k!r}")
-    fields = ("name", "email", "kind", "contact_name", "locale", "timezone", "industry", "birthday",
-              "founded_on", "tags", "account_manager", "account_manager_email")
-    update = ("name", "email", "kind", *check.present(*fields[3:]),
+    fields = ("name", "email", "kind", "contact_name", "locale", "timezone", "country", "industry",
+              "birthday", "founded_on", "tags", "account_manager", "account_manager_email")
+    derived = () if check.present("country") or not check.present("locale", "timezone") else ("country",)
+    update = ("name", "email", "kind", *check.present(*fields[3:]), *derived,
               *(("attributes",) if check.layout.attributes else ()))
     insert = ("external_id", *fields, "attributes", "created_at")
     return Upsert("customers", ("external_id",), insert, update, update)
+
+
+def _countries(given: Texts, locales: Texts, timezones: Texts) -> Texts:
+    """The country column where given, else read off the locale or the time zone (edm.countries);
+    a row whose locale or zone was refused is bad anyway, and gets None."""
+    derived: dict[tuple[str, str], str | None] = {}  # a file has few distinct (locale, zone) pairs
+    countries = given.copy()
+    for at in np.flatnonzero(np.fromiter((value is None for value in given), bool, len(given))):
+        key = (locales[at], timezones[at])
+        if key not in derived:
+            derived[key] = derive_country(*key) if None not in key else None
+        countries[at] = derived[key]
+    return countries
 
 
 def _attributes(check: _Check) -> NDArray[np.object_]:
@@ -387,8 +406,8 @@ def _keys(values: Texts) -> Texts:
 
 KINDS: dict[ImportKind, Kind] = {
     "customers": Kind("customers", "customers", ("external_id", "name", "kind", "email"),
-                      ("contact_name", "locale", "timezone", "industry", "birthday", "founded_on", "tags",
-                       "account_manager", "account_manager_email"),
+                      ("contact_name", "locale", "timezone", "country", "industry", "birthday", "founded_on",
+                       "tags", "account_manager", "account_manager_email"),
                       _check_customers, attributes=True),
     "orders": Kind("orders", "orders", ("external_id", "customer_external_id", "ordered_at", "amount"),
                    ("product_line", "cost", "margin"), _check_orders),

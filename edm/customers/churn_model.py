@@ -16,6 +16,24 @@ Why BG/NBD: its four parameters describe the whole population, so they are fitte
 once on a sample, and P(alive) is then a closed form for every customer: it drops
 the longer a customer stays silent relative to her own buying pace, which is the
 plain reason we give with the churn risk.
+
+The MBG/NBD variant (Batislam, Denizel & Filiztekin 2007, "Empirical validation and
+comparison of models for customer base analysis", IJRM 24(3), 201-209) lets a customer
+drop out at time zero too, right after the first purchase. BG/NBD cannot: with no
+repeat purchase its P(alive) is exactly 1, so a one-time buyer silent for years would
+show no churn risk. With s = 1 for MBG/NBD (0 for BG/NBD) both read
+
+    L = Γ(r+x) α^r / Γ(r) · B(a, b+x+s)/B(a, b) ·
+        [ (α+T)^-(r+x) + [x>0 or s=1] · a/(b+x+s-1) · (α+t_x)^-(r+x) ]
+
+    P(alive) = 1 / (1 + [x>0 or s=1] · a/(b+x+s-1) · ((α+T)/(α+t_x))^(r+x))
+
+and the expected number of purchases in the next t (Fader, Hardie & Lee 2005, eq. 10;
+Batislam et al. eq. 6), with z = t/(α+T+t) and 2F1 rewritten by Euler's transformation
+so that it stays finite for customers with many purchases:
+
+    E[Y(t) | x, t_x, T] = (a+b+x+s-1)/(a-1) · [1 - (1-z)^(a-1) · 2F1(a+b+s-1-r, a-1; a+b+x+s-1; z)]
+                          · P(alive)
 """
 
 from __future__ import annotations
@@ -28,7 +46,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.special import digamma, expit, gammaln
+from scipy.special import digamma, expit, gammaln, hyp2f1
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -37,20 +55,32 @@ DEFAULT_MAX_CUSTOMERS = 50_000
 # on real data, and it keeps a fit finite when the data push a parameter to 0 or ∞
 # (e.g. nobody seems to drop out, so a -> 0).
 LOG_BOUND = 18.0
+# r, the shape of the purchase rates' Gamma, is kept at most 10^4: customers who all buy at
+# one pace push it to ∞, while a shape of 10^4 already spreads the rates by only 1%. Past
+# about 10^5, scipy's hyp2f1 in `expected_purchases` gives no answer.
+MAX_RATE_SHAPE = 1e4
 
 
 @dataclass(frozen=True)
 class BgNbdParams:
-    """Fitted population parameters: purchase rate ~ Gamma(r, alpha), dropout ~ Beta(a, b)."""
+    """Fitted population parameters: purchase rate ~ Gamma(r, alpha), dropout ~ Beta(a, b).
+
+    `modified`: the MBG/NBD variant (a customer may drop out right after the first purchase).
+    """
 
     r: float
     alpha: float
     a: float
     b: float
+    modified: bool = False
+
+    @property
+    def name(self) -> str:
+        return "MBG/NBD" if self.modified else "BG/NBD"
 
     def as_dict(self) -> dict[str, float]:
         """Plain floats, ready to be stored as JSON."""
-        return {key: float(value) for key, value in asdict(self).items()}
+        return {key: float(value) for key, value in asdict(self).items() if key != "modified"}
 
 
 def _checked(frequency: Any, recency: Any, age: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -73,26 +103,30 @@ def _checked(frequency: Any, recency: Any, age: Any) -> tuple[FloatArray, FloatA
 
 
 def _negative_log_likelihood(
-    log_params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, weight: FloatArray
+    log_params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, weight: FloatArray, shift: float
 ) -> tuple[float, FloatArray]:
-    """Mean negative BG/NBD log-likelihood and its gradient with respect to log-parameters."""
+    """Mean negative (M)BG/NBD log-likelihood and its gradient with respect to log-parameters.
+
+    `shift` is s in the module docstring: 0 for BG/NBD, 1 for MBG/NBD.
+    """
     r, alpha, a, b = np.exp(log_params)
-    repeat = x > 0
+    dropout_term = (x > 0) | (shift > 0)
     log_rest_t = np.log(alpha + t_x)
     log_rest_T = np.log(alpha + T)
-    # ln L = common + ln[(α+T)^-(r+x) + [x>0]·a/(b+x-1)·(α+t_x)^-(r+x)] = common + ln(e^A3 + e^A4)
+    # ln L = common + ln[(α+T)^-(r+x) + [x>0 or s]·a/(b+x+s-1)·(α+t_x)^-(r+x)] = common + ln(e^A3 + e^A4)
+    bx, abx = b + x + shift, a + b + x + shift
     common = (gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-              + gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x))
+              + gammaln(a + b) + gammaln(bx) - gammaln(b) - gammaln(abx))
     a3 = -(r + x) * log_rest_T
-    b_x = np.where(repeat, b + x - 1, 1.0)
-    a4 = np.where(repeat, np.log(a) - np.log(b_x) - (r + x) * log_rest_t, -np.inf)
+    b_x = np.where(dropout_term, bx - 1, 1.0)
+    a4 = np.where(dropout_term, np.log(a) - np.log(b_x) - (r + x) * log_rest_t, -np.inf)
     mix = np.logaddexp(a3, a4)
-    w3, w4 = np.exp(a3 - mix), np.exp(a4 - mix)  # shares of the two terms; w4 == 0 when x == 0
+    w3, w4 = np.exp(a3 - mix), np.exp(a4 - mix)  # shares of the two terms; w4 == 0 without the term
 
     d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * log_rest_T - w4 * log_rest_t
     d_alpha = r / alpha - (r + x) * (w3 / (alpha + T) + w4 / (alpha + t_x))
-    d_a = digamma(a + b) - digamma(a + b + x) + w4 / a
-    d_b = digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x) - w4 / b_x
+    d_a = digamma(a + b) - digamma(abx) + w4 / a
+    d_b = digamma(a + b) + digamma(bx) - digamma(b) - digamma(abx) - w4 / b_x
     # Weighted sums as multiply-and-sum, not `@`: a BLAS dot may spin up threads, which
     # costs more than the sum itself at these sizes.
     total = weight.sum()
@@ -106,18 +140,19 @@ def fit_bgnbd(
     recency: Any,
     age: Any,
     *,
+    modified: bool = False,
     max_customers: int = DEFAULT_MAX_CUSTOMERS,
     seed: int = 0,
 ) -> BgNbdParams:
-    """Maximum-likelihood BG/NBD parameters for customers given as (x, t_x, T) arrays.
+    """Maximum-likelihood BG/NBD (or, `modified`, MBG/NBD) parameters for customers given as (x, t_x, T).
 
     The parameters describe the population, so above `max_customers` a deterministic
     random sample (from `seed`) is fitted: a million customers cost what 50,000 do.
     Identical (x, t_x, T) rows are fitted once, weighted by their count.
 
     Raises ValueError on bad input, and when nobody made a repeat purchase: then the
-    likelihood does not involve the dropout at all and keeps rising as α -> ∞, so there
-    is nothing to estimate (and P(alive) is 1 for everyone anyway).
+    likelihood keeps rising as α -> ∞ (nobody buys again, whether dropped out or not),
+    so there is nothing to estimate.
     """
     x, t_x, T = _checked(frequency, recency, age)
     if max_customers < 1:
@@ -134,39 +169,74 @@ def fit_bgnbd(
     result = minimize(
         _negative_log_likelihood,
         start,
-        args=(x, t_x, T, counts.astype(np.float64)),
+        args=(x, t_x, T, counts.astype(np.float64), 1.0 if modified else 0.0),
         jac=True,
         method="L-BFGS-B",
-        bounds=[(-LOG_BOUND, LOG_BOUND)] * 4,
+        bounds=[(-LOG_BOUND, float(np.log(MAX_RATE_SHAPE)))] + [(-LOG_BOUND, LOG_BOUND)] * 3,
         options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 1000},
     )
     r, alpha, a, b = (float(v) for v in np.exp(result.x))
     if not np.isfinite([r, alpha, a, b, result.fun]).all():
         raise ValueError(f"BG/NBD fit did not converge: {result.message}")
-    return BgNbdParams(r=r, alpha=alpha, a=a, b=b)
+    return BgNbdParams(r=r, alpha=alpha, a=a, b=b, modified=modified)
 
 
 def log_likelihood(params: BgNbdParams, frequency: Any, recency: Any, age: Any) -> float:
-    """Total BG/NBD log-likelihood of customers under `params`, to compare fits with each other."""
+    """Total log-likelihood of customers under `params`, to compare fits with each other."""
     x, t_x, T = _checked(frequency, recency, age)
     log_params = np.log([params.r, params.alpha, params.a, params.b])
-    mean_negative, _ = _negative_log_likelihood(log_params, x, t_x, T, np.ones(len(x)))
+    mean_negative, _ = _negative_log_likelihood(log_params, x, t_x, T, np.ones(len(x)), _shift(params))
     return -mean_negative * len(x)
 
 
 def probability_alive(params: BgNbdParams, frequency: Any, recency: Any, age: Any) -> FloatArray:
-    """P(alive | x, t_x, T) per customer; exactly 1 for customers with no repeat purchase.
+    """P(alive | x, t_x, T) per customer; under BG/NBD exactly 1 for customers with no repeat purchase.
 
     Computed as expit(-log odds of having dropped out), so huge x or T cannot overflow.
     """
     x, t_x, T = _checked(frequency, recency, age)
-    repeat = x > 0
-    x_safe = np.where(repeat, x, 1.0)  # keeps b + x - 1 > 0 where the term is unused
-    with np.errstate(under="ignore"):  # a vanishing gap is a gap of 0, as it should be
-        log_odds_dead = (np.log(params.a) - np.log(params.b + x_safe - 1)
-                         + (params.r + x_safe) * np.log1p((T - t_x) / (params.alpha + t_x)))
-    alive: FloatArray = np.where(repeat, expit(-log_odds_dead), 1.0)
+    log_odds_dead, dropout_term = _log_odds_dead(params, x, t_x, T)
+    alive: FloatArray = np.where(dropout_term, expit(-log_odds_dead), 1.0)
     return alive
+
+
+def expected_purchases(
+    params: BgNbdParams, horizon: float, frequency: Any, recency: Any, age: Any
+) -> FloatArray:
+    """E[purchases in the next `horizon` | x, t_x, T] per customer (horizon in the model's time unit)."""
+    if not horizon >= 0:
+        raise ValueError(f"horizon must not be negative, got {horizon}")
+    x, t_x, T = _checked(frequency, recency, age)
+    r, alpha, a, b, s = params.r, params.alpha, params.a, params.b, _shift(params)
+    z = horizon / (alpha + T + horizon)
+    with np.errstate(under="ignore", invalid="ignore"):  # hyp2f1 may give NaN: handled below
+        tail = np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b + s - 1 - r, a - 1, a + b + x + s - 1, z)
+        unconditional = (a + b + x + s - 1) / (a - 1) * (1 - tail)
+    # where hyp2f1 gives no answer, the purchases of a customer who does not drop out meanwhile:
+    # their posterior mean rate (r+x)/(α+T) over the horizon (an upper bound, close for short ones)
+    known = np.isfinite(unconditional)
+    lasting = (r + x) / (alpha + T) * horizon
+    alive = probability_alive(params, x, t_x, T)
+    expected: FloatArray = np.where(known, np.maximum(np.where(known, unconditional, 0.0), 0.0), lasting)
+    expected *= alive
+    return expected
+
+
+def _shift(params: BgNbdParams) -> float:
+    return 1.0 if params.modified else 0.0
+
+
+def _log_odds_dead(
+    params: BgNbdParams, x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """log(a/(b+x+s-1)) + (r+x)·log((α+T)/(α+t_x)), and where the dropout term exists at all."""
+    s = _shift(params)
+    dropout_term = (x > 0) | (s > 0)
+    x_safe = np.where(dropout_term, x, 1.0)  # keeps b + x - 1 > 0 where the term is unused
+    with np.errstate(under="ignore"):  # a vanishing gap is a gap of 0, as it should be
+        log_odds: FloatArray = (np.log(params.a) - np.log(params.b + x_safe + s - 1)
+                                + (params.r + x_safe) * np.log1p((T - t_x) / (params.alpha + t_x)))
+    return log_odds, dropout_term
 
 
 def rfm_from_transactions(

@@ -37,8 +37,6 @@ from edm.classes import (
 from edm.config import (
     ClassificationSettings,
     IndustryRules,
-    LifecycleRules,
-    LoyaltyRules,
     Quantile,
     RelationshipRules,
     Threshold,
@@ -62,7 +60,13 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "orders_per_year",
     "recent_orders_per_year",
     "usual_orders_per_year",
+    "expected_interval_days",
+    "days_since_return",
+    "orders_since_return",
     "probability_alive",
+    "expected_orders_90d",
+    "expected_orders_365d",
+    "predicted_value",
     "share_of_wallet",
     "dropped_lines",
     "days_since_engaged",
@@ -149,13 +153,13 @@ def assign_classes(
     _require(features, FEATURE_COLUMNS)
     ordered = has_ordered(features)
     tier = _value_tier(features, rules.value_tier, resolved, ordered)
-    stage = _lifecycle_stage(features, rules.lifecycle, ordered)
+    stage = _lifecycle_stage(features, rules, ordered)
     codes = {
         "scale": _scale(features, resolved),
         "value_tier": tier,
         "industry": _industry(features, rules.industry),
         "purchase_frequency": _purchase_frequency(features, resolved, ordered),
-        "loyalty": _loyalty(features, rules.loyalty, ordered, stage),
+        "loyalty": _loyalty(features, rules, ordered, stage),
         "lifecycle_stage": stage,
         "relationship_stage": _relationship_stage(features, rules.relationship, ordered),
         "churn_kind": _churn_kind(features, rules, ordered, stage),
@@ -209,34 +213,74 @@ def assign_purchase_frequency(features: pd.DataFrame, resolved: ResolvedThreshol
 def assign_loyalty(features: pd.DataFrame, rules: ClassificationSettings) -> pd.Series:
     """loyal / fairly_loyal / general / at_risk / churned; first matching rule wins.
 
-    No orders: general. Lifecycle churned: churned (and only then). Pace clearly falling (see
-    `falling_pace`), P(alive) below `at_risk_probability`, or no open or click for more than
-    `silent_days` from a customer who used to engage: at_risk. Customer for at least
+    No orders: general. Lifecycle churned: churned; lifecycle at risk, or no open or click for
+    more than `silent_days` from a customer who used to engage: at_risk. Customer for at least
     `loyal_years` (365-day years since the first order): loyal; `fairly_loyal_years`:
-    fairly_loyal; else general. An unknown P(alive) never makes anyone at risk.
+    fairly_loyal; else general.
     """
     ordered = has_ordered(features)
-    stage = _lifecycle_stage(features, rules.lifecycle, ordered)
-    return _labels(features, "loyalty", _loyalty(features, rules.loyalty, ordered, stage))
+    stage = _lifecycle_stage(features, rules, ordered)
+    return _labels(features, "loyalty", _loyalty(features, rules, ordered, stage))
 
 
-def falling_pace(features: pd.DataFrame, rules: LoyaltyRules) -> pd.Series:
+def overdue(features: pd.DataFrame) -> Floats:
+    """Whole days since the last order over the customer's expected interval (1.0: due today; NaN unknown)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        days = np.floor(_floats(features, "days_since_last"))
+        ratio: Floats = days / _floats(features, "expected_interval_days")
+    return ratio
+
+
+def at_risk_signals(features: pd.DataFrame, rules: ClassificationSettings) -> dict[str, Mask]:
+    """Each reason a customer may be at risk, as a mask (see `assign_lifecycle_stage`)."""
+    r = rules.lifecycle
+    late = overdue(features)
+    silent = _floats(features, "days_since_last")
+    signals = {
+        "overdue": (late >= r.at_risk_overdue) & (silent >= r.at_risk_min_days),
+        "falling_pace": _falling(features, rules),
+        "unlikely_active": (late > 1) & (_floats(features, "probability_alive") < r.at_risk_probability),
+    }
+    if r.at_risk_days is not None:
+        signals["silent_days"] = silent > r.at_risk_days
+    return signals
+
+
+def churned_signals(features: pd.DataFrame, rules: ClassificationSettings) -> dict[str, Mask]:
+    """Each reason a customer may be churned, as a mask (see `assign_lifecycle_stage`)."""
+    r = rules.lifecycle
+    late = overdue(features)
+    silent = _floats(features, "days_since_last")
+    past_floor = silent >= r.churned_min_days
+    signals = {
+        "overdue": past_floor & (late >= r.churned_overdue),
+        "unlikely_active": past_floor & (late > 1)
+        & (_floats(features, "probability_alive") < r.churned_probability),
+    }
+    if r.churned_days is not None:
+        signals["silent_days"] = silent > r.churned_days
+    return signals
+
+
+def falling_pace(features: pd.DataFrame, rules: ClassificationSettings) -> pd.Series:
     """Whether each customer's buying pace is clearly falling.
 
-    Recent orders per year below `falling_ratio` of the usual rate, *and* at least one order
-    fewer than usual within `recent_days`: a customer who usually orders once a year shows
-    nothing in an empty 180-day window, so that alone is no sign. Unknown usual rate: False.
+    Order days per year over the last `rhythm.recent_days` below `falling_ratio` of the usual
+    pace, *and* at least `falling_min_missed` order days fewer than the usual pace predicts for
+    the window: a quarterly buyer with one order day in a 180-day window instead of two is
+    chance, not a sign. Unknown usual pace (too few order days before the window): False.
     """
     return pd.Series(_falling(features, rules), index=features.index, name="falling_pace")
 
 
-def assign_lifecycle_stage(features: pd.DataFrame, rules: LifecycleRules) -> pd.Series:
-    """The lifecycle stage, first matching rule wins.
+def assign_lifecycle_stage(features: pd.DataFrame, rules: ClassificationSettings) -> pd.Series:
+    """The lifecycle stage by the customer's own rhythm; first matching rule wins.
 
     No orders: lead if they opened or clicked within `lead_days`, else prospect. Then churned
-    (no order for more than `churned_days`), at_risk (more than `at_risk_days`), new (first order
-    within `new_days`), reacquired (once silent for more than `churned_days` between two orders,
-    active again), growing (first order less than `mature_days` ago), mature.
+    (any of `churned_signals`), at_risk (any of `at_risk_signals`), new (first order within
+    `new_days`), reacquired (back after a lapse, fewer than `reacquired_orders` order days and
+    `reacquired_days` ago), growing (first order, or the return, less than `mature_days` ago),
+    mature.
     """
     return _labels(features, "lifecycle_stage", _lifecycle_stage(features, rules, has_ordered(features)))
 
@@ -244,12 +288,22 @@ def assign_lifecycle_stage(features: pd.DataFrame, rules: LifecycleRules) -> pd.
 def assign_relationship_stage(features: pd.DataFrame, rules: RelationshipRules) -> pd.Series:
     """Key-account stage by share of wallet, first matching rule wins.
 
-    No orders: gestation. No order for `interrupted_days` or more: interrupted (at any share).
+    No orders: gestation. Trading stopped (no order for `interrupted_overdue` × the expected
+    interval and `interrupted_min_days`, or for `interrupted_days`): interrupted, at any share.
     No share estimate: unknown. Then partner / middle / initial at or above each share, else
     gestation.
     """
     return _labels(features, "relationship_stage",
                    _relationship_stage(features, rules, has_ordered(features)))
+
+
+def interrupted(features: pd.DataFrame, rules: RelationshipRules) -> Mask:
+    """Trading stopped, by the customer's own rhythm (or the fixed ceiling, when set)."""
+    silent = _floats(features, "days_since_last")
+    stopped: Mask = (overdue(features) >= rules.interrupted_overdue) & (silent >= rules.interrupted_min_days)
+    if rules.interrupted_days is not None:
+        stopped |= silent >= rules.interrupted_days
+    return stopped
 
 
 def assign_churn_kind(features: pd.DataFrame, rules: ClassificationSettings) -> pd.Series:
@@ -260,7 +314,7 @@ def assign_churn_kind(features: pd.DataFrame, rules: ClassificationSettings) -> 
     silent for the whole window but not yet churned is none: every line stopped, not one.
     """
     ordered = has_ordered(features)
-    stage = _lifecycle_stage(features, rules.lifecycle, ordered)
+    stage = _lifecycle_stage(features, rules, ordered)
     return _labels(features, "churn_kind", _churn_kind(features, rules, ordered, stage))
 
 
@@ -311,9 +365,14 @@ def _value_tier(features: pd.DataFrame, rules: ValueTierRules, t: ResolvedThresh
 
 
 def _industry(features: pd.DataFrame, rules: IndustryRules) -> Codes:
-    codes, texts = pd.factorize(features["industry_text"], use_na_sentinel=True)
+    return industry_codes(features["industry_text"], rules)
+
+
+def industry_codes(texts: pd.Series, rules: IndustryRules) -> Codes:
+    """Each free-text industry's class as an index into `INDUSTRIES`, judged once per distinct text."""
+    codes, distinct = pd.factorize(texts, use_na_sentinel=True)
     other = INDUSTRIES.index("other")
-    lookup = [INDUSTRIES.index(industry_of(str(text), rules)[0]) for text in texts]
+    lookup = [INDUSTRIES.index(industry_of(str(text), rules)[0]) for text in distinct]
     return np.asarray([*lookup, other], dtype=np.int64)[codes]  # code -1 (missing) is the last: other
 
 
@@ -327,45 +386,57 @@ def _purchase_frequency(features: pd.DataFrame, t: ResolvedThresholds, ordered: 
     )
 
 
-def _falling(features: pd.DataFrame, rules: LoyaltyRules) -> Mask:
+def _falling(features: pd.DataFrame, rules: ClassificationSettings) -> Mask:
     recent = _floats(features, "recent_orders_per_year")
     usual = _floats(features, "usual_orders_per_year")
-    missed = (usual - recent) * (rules.recent_days / DAYS_PER_YEAR)
-    falling: Mask = (recent < rules.falling_ratio * usual) & (missed >= 1)
+    missed = (usual - recent) * (rules.rhythm.recent_days / DAYS_PER_YEAR)
+    r = rules.lifecycle
+    falling: Mask = (recent < r.falling_ratio * usual) & (missed >= r.falling_min_missed)
     return falling
 
 
-def _loyalty(features: pd.DataFrame, rules: LoyaltyRules, ordered: Mask, stage: Codes) -> Codes:
+def _loyalty(features: pd.DataFrame, rules: ClassificationSettings, ordered: Mask, stage: Codes) -> Codes:
+    r = rules.loyalty
     years = _floats(features, "days_since_first") / DAYS_PER_YEAR
-    at_risk = _falling(features, rules) | (_floats(features, "probability_alive") < rules.at_risk_probability)
-    if rules.silent_days is not None:  # NaN (never engaged) compares False: no signal
-        at_risk |= _floats(features, "days_since_engaged") > rules.silent_days
+    at_risk = stage == LIFECYCLE_STAGES.index("at_risk")
+    if r.silent_days is not None:  # NaN (never engaged) compares False: no signal
+        at_risk = at_risk | (_floats(features, "days_since_engaged") > r.silent_days)
     return _choose(
         LOYALTIES,
         [
             (~ordered, "general"),
             (stage == LIFECYCLE_STAGES.index("churned"), "churned"),
             (at_risk, "at_risk"),
-            (years >= rules.loyal_years, "loyal"),
-            (years >= rules.fairly_loyal_years, "fairly_loyal"),
+            (years >= r.loyal_years, "loyal"),
+            (years >= r.fairly_loyal_years, "fairly_loyal"),
         ],
         "general",
     )
 
 
-def _lifecycle_stage(features: pd.DataFrame, rules: LifecycleRules, ordered: Mask) -> Codes:
+def _any(signals: dict[str, Mask], length: int) -> Mask:
+    found: Mask = np.logical_or.reduce(list(signals.values())) if signals else np.zeros(length, bool)
+    return found
+
+
+def _lifecycle_stage(features: pd.DataFrame, rules: ClassificationSettings, ordered: Mask) -> Codes:
+    r = rules.lifecycle
     since_first = _floats(features, "days_since_first")
-    since_last = _floats(features, "days_since_last")
+    since_return = _floats(features, "days_since_return")
+    returned = ~np.isnan(since_return)
+    still_returning = (returned & (_floats(features, "orders_since_return") < r.reacquired_orders)
+                       & (since_return < r.reacquired_days))
+    since_start = np.where(returned, since_return, since_first)
     return _choose(
         LIFECYCLE_STAGES,
         [
-            (~ordered & (_floats(features, "days_since_engaged") <= rules.lead_days), "lead"),
+            (~ordered & (_floats(features, "days_since_engaged") <= r.lead_days), "lead"),
             (~ordered, "prospect"),
-            (since_last > rules.churned_days, "churned"),
-            (since_last > rules.at_risk_days, "at_risk"),
-            (since_first <= rules.new_days, "new"),
-            (_floats(features, "longest_gap_days") > rules.churned_days, "reacquired"),
-            (since_first < rules.mature_days, "growing"),
+            (_any(churned_signals(features, rules), len(features)), "churned"),
+            (_any(at_risk_signals(features, rules), len(features)), "at_risk"),
+            (since_first <= r.new_days, "new"),
+            (still_returning, "reacquired"),
+            (since_start < r.mature_days, "growing"),
         ],
         "mature",
     )
@@ -377,7 +448,7 @@ def _relationship_stage(features: pd.DataFrame, rules: RelationshipRules, ordere
         RELATIONSHIP_STAGES,
         [
             (~ordered, "gestation"),
-            (_floats(features, "days_since_last") >= rules.interrupted_days, "interrupted"),
+            (interrupted(features, rules), "interrupted"),
             (np.isnan(share), "unknown"),
             (share >= rules.partner, "partner"),
             (share >= rules.middle, "middle"),

@@ -21,9 +21,12 @@ from edm.customers.classify import (
     FEATURE_COLUMNS,
     ResolvedThresholds,
     assign_classes,
-    falling_pace,
+    at_risk_signals,
+    churned_signals,
     has_ordered,
     industry_of,
+    interrupted,
+    overdue,
 )
 
 NO_ORDERS = "no orders yet"
@@ -40,7 +43,8 @@ class Explanation:
 def explain(
     row: Mapping[str, Any], resolved: ResolvedThresholds, rules: ClassificationSettings
 ) -> dict[str, Explanation]:
-    """Each dimension's class with its reason, plus "churn_risk" (1 − P(alive), e.g. "72%").
+    """Each dimension's class with its reason, plus the customer's "rhythm", "churn_risk"
+    (1 − P(alive), e.g. "72%"), "next_order" and "predicted_value".
 
     `row` holds the `FEATURE_COLUMNS` of one customer (None or NaN where unknown).
     """
@@ -52,8 +56,13 @@ def explain(
     classes = {name: str(decided[name].iloc[0]) for name in DIMENSIONS}
     f = _Figures.of(row)
     ordered = bool(has_ordered(frame)[0])
-    falling = bool(falling_pace(frame, rules.loyalty).iloc[0])
-    words = _Reasons(f, resolved, rules, ordered, falling, classes["value_tier"])
+    signals = _Signals(
+        at_risk=[name for name, mask in at_risk_signals(frame, rules).items() if mask[0]],
+        churned=[name for name, mask in churned_signals(frame, rules).items() if mask[0]],
+        interrupted=bool(interrupted(frame, rules.relationship)[0]),
+        overdue=float(overdue(frame)[0]),
+    )
+    words = _Reasons(f, resolved, rules, ordered, signals, classes["value_tier"])
     reasons: dict[str, Callable[[str], str]] = {
         "scale": words.scale,
         "value_tier": words.value_tier,
@@ -66,8 +75,21 @@ def explain(
         "profit_profile": words.profit_profile,
     }
     explained = {name: Explanation(value, reasons[name](value)) for name, value in classes.items()}
+    explained["rhythm"] = words.rhythm()
     explained["churn_risk"] = _churn_risk(f, ordered)
+    explained["next_order"] = words.next_order()
+    explained["predicted_value"] = words.predicted_value()
     return explained
+
+
+@dataclass(frozen=True)
+class _Signals:
+    """What the rules found for the one customer: the reasons that held, and how late they are."""
+
+    at_risk: list[str]
+    churned: list[str]
+    interrupted: bool
+    overdue: float
 
 
 @dataclass(frozen=True)
@@ -76,6 +98,7 @@ class _Figures:
 
     industry_text: str
     dropped_lines: str
+    order_days: float
     revenue: float
     margin: float
     margin_rate: float
@@ -88,7 +111,13 @@ class _Figures:
     orders_per_year: float
     recent_orders_per_year: float
     usual_orders_per_year: float
+    expected_interval_days: float
+    days_since_return: float
+    orders_since_return: float
     probability_alive: float
+    expected_orders_90d: float
+    expected_orders_365d: float
+    predicted_value: float
     share_of_wallet: float
     days_since_engaged: float
 
@@ -104,9 +133,9 @@ class _Reasons:
 
     def __init__(
         self, f: _Figures, t: ResolvedThresholds, rules: ClassificationSettings, ordered: bool,
-        falling: bool, tier: str,
+        signals: _Signals, tier: str,
     ) -> None:
-        self.f, self.t, self.rules, self.ordered, self.falling = f, t, rules, ordered, falling
+        self.f, self.t, self.rules, self.ordered, self.signals = f, t, rules, ordered, signals
         self.tier = tier
 
     def scale(self, value: str) -> str:
@@ -118,10 +147,13 @@ class _Reasons:
         if not self.ordered:
             return NO_ORDERS
         metric = self.rules.value_tier.metric
-        figure = self.f.revenue if metric == "revenue" else self.f.margin
+        figure = {"revenue": self.f.revenue, "margin": self.f.margin,
+                  "predicted_value": self.f.predicted_value}[metric]
+        named = {"revenue": "lifetime sales", "margin": "lifetime margin",
+                 "predicted_value": "predicted value"}[metric]
         if math.isnan(figure):
-            return f"lifetime {metric} unknown"
-        named = f"lifetime {'sales' if metric == 'revenue' else 'margin'} {_num(figure)}"
+            return f"{named} unknown"
+        named = f"{named} {_num(figure)}"
         return _banded(named, figure, value, ("high", self.t.tier_high), ("medium", self.t.tier_medium),
                        at_least=False)
 
@@ -149,22 +181,14 @@ class _Reasons:
         if value == "churned":
             return self.lifecycle_stage("churned")
         if value == "at_risk":
-            causes = []
-            if self.falling:
-                causes.append(
-                    f"{_num(self.f.recent_orders_per_year, 1)} orders a year over the last {r.recent_days} "
-                    f"days, below {_num(r.falling_ratio)} × the usual {_num(self.f.usual_orders_per_year, 1)}"
-                )
-            if self.f.probability_alive < r.at_risk_probability:
-                causes.append(f"chance still active {_pct(self.f.probability_alive)}, "
-                              f"below {_pct(r.at_risk_probability)}")
+            causes = [self.lifecycle_stage("at_risk")] if self.signals.at_risk else []
             if r.silent_days is not None and self.f.days_since_engaged > r.silent_days:
                 causes.append(f"no open or click for {_num(self.f.days_since_engaged, 0)} days "
                               f"(silent after {r.silent_days})")
             return "; ".join(causes)
         years = f"customer for {_num(self.f.days_since_first / DAYS_PER_YEAR, 1)} years"
         if value == "loyal":
-            return f"{years} (loyal: {_num(r.loyal_years)} or more) and buying at the usual pace"
+            return f"{years} (loyal: {_num(r.loyal_years)} or more) and buying at their own pace"
         if value == "fairly_loyal":
             fairly = _num(r.fairly_loyal_years)
             return f"{years} (fairly loyal: {fairly} or more; loyal from {_num(r.loyal_years)})"
@@ -178,25 +202,97 @@ class _Reasons:
                 return f"{NO_ORDERS}; never opened or clicked a mail"
             seen = f"{NO_ORDERS}; last opened or clicked {_days(f.days_since_engaged)} days ago"
             return f"{seen} ({value}: {'within' if value == 'lead' else 'not within'} {r.lead_days})"
-        silent = f"no order for {_days(f.days_since_last)} days"
+        if value in ("churned", "at_risk"):
+            names = self.signals.churned if value == "churned" else self.signals.at_risk
+            return "; ".join(self._silence(value, name) for name in names)
         first = f"first order {_days(f.days_since_first)} days ago"
-        return {
-            "churned": f"{silent} (churned: more than {r.churned_days})",
-            "at_risk": f"{silent} (at risk: more than {r.at_risk_days})",
-            "new": f"{first} (new: within {r.new_days})",
-            "reacquired": f"back after {_days(f.longest_gap_days)} days without an order "
-                          f"(more than {r.churned_days}); last order {_days(f.days_since_last)} days ago",
-            "growing": f"{first} (growing: under {r.mature_days})",
-            "mature": f"{first} (mature: {r.mature_days} or more)",
-        }[value]
+        if value == "new":
+            return f"{first} (new: within {r.new_days})"
+        back = (f"back after a lapse {_days(f.days_since_return)} days ago, "
+                f"{_num(f.orders_since_return, 0)} order days since")
+        if value == "reacquired":
+            return f"{back} (reacquired until {r.reacquired_orders} order days or {r.reacquired_days} days)"
+        start = back if not math.isnan(f.days_since_return) else first
+        if value == "growing":
+            return f"{start} (growing: under {r.mature_days} days)"
+        return f"{start} (mature: {r.mature_days} days or more)"
+
+    def _silence(self, stage: str, signal: str) -> str:
+        """One reason for at_risk or churned, with the figures (see `classify.at_risk_signals`)."""
+        r, f = self.rules.lifecycle, self.f
+        silent = f"no order for {_days(f.days_since_last)} days"
+        if signal == "overdue":
+            multiple, floor = ((r.churned_overdue, r.churned_min_days) if stage == "churned"
+                               else (r.at_risk_overdue, r.at_risk_min_days))
+            usual = _days(f.expected_interval_days)
+            return (f"{silent}, {_num(self.signals.overdue, 1)}× their usual {usual} days "
+                    f"({stage}: {_num(multiple)}× and {floor} days or more)")
+        if signal == "falling_pace":
+            share = f.recent_orders_per_year / f.usual_orders_per_year
+            return (f"{_num(f.recent_orders_per_year, 1)} order days a year over the last "
+                    f"{self.rules.rhythm.recent_days} days, {_num(f.usual_orders_per_year, 1)} before: "
+                    f"pace fell to {_pct(share)} (at risk below {_pct(r.falling_ratio)})")
+        if signal == "unlikely_active":
+            below = r.churned_probability if stage == "churned" else r.at_risk_probability
+            return (f"chance still active {_pct(f.probability_alive)}, below {_pct(below)}, "
+                    f"{_num(self.signals.overdue, 1)}× their usual {_days(f.expected_interval_days)} days")
+        days = r.churned_days if stage == "churned" else r.at_risk_days
+        return f"{silent} ({stage} after {days} days whatever the rhythm)"
+
+    def rhythm(self) -> Explanation:
+        f = self.f
+        if not self.ordered:
+            return Explanation("n/a", NO_ORDERS)
+        usual = f"usually orders every {_days(f.expected_interval_days)} days"
+        if math.isnan(f.mean_gap_days):
+            usual += " (ordered on one day only: their industry's usual gap)"
+        elif f.expected_interval_days > f.mean_gap_days + 0.5:
+            usual += f" (own {_days(f.mean_gap_days)}, leaning on their industry's with few orders)"
+        late = f"last order {_days(f.days_since_last)} days ago, {_num(self.signals.overdue, 1)}× the usual"
+        pace = ""
+        if not math.isnan(f.usual_orders_per_year):
+            pace = (f"; {_num(f.recent_orders_per_year, 1)} order days a year over the last "
+                    f"{self.rules.rhythm.recent_days} days, {_num(f.usual_orders_per_year, 1)} before")
+        return Explanation(f"every {_days(f.expected_interval_days)} days", f"{usual}; {late}{pace}")
+
+    def next_order(self) -> Explanation:
+        f = self.f
+        if not self.ordered:
+            return Explanation("n/a", NO_ORDERS)
+        due = f.expected_interval_days - math.floor(f.days_since_last)
+        value = "today" if round(due) == 0 else (f"in {_count(due, 'day')}" if due > 0
+                                                 else f"{_count(-due, 'day')} overdue")
+        usual = _days(f.expected_interval_days)
+        reason = f"last order {_days(f.days_since_last)} days ago + usual {usual} days"
+        if not math.isnan(f.expected_orders_90d):
+            reason += (f"; expected orders {_num(f.expected_orders_90d, 2)} in 90 days, "
+                       f"{_num(f.expected_orders_365d, 2)} in 365 (MBG/NBD)")
+        return Explanation(value, reason)
+
+    def predicted_value(self) -> Explanation:
+        f = self.f
+        if not self.ordered:
+            return Explanation("n/a", NO_ORDERS)
+        if math.isnan(f.predicted_value):
+            return Explanation("n/a", "no model estimate (too few customers have bought twice)")
+        horizon = self.rules.rhythm.value_horizon_days
+        reason = f"expected spend over the next {horizon} days: MBG/NBD orders × Gamma-Gamma value per order"
+        if horizon == 365 and f.expected_orders_365d > 0:
+            per_order = f.predicted_value / f.expected_orders_365d
+            reason += f" ({_num(f.expected_orders_365d, 2)} × {_num(per_order)})"
+        return Explanation(_num(f.predicted_value), reason)
 
     def relationship_stage(self, value: str) -> str:
         r = self.rules.relationship
         if not self.ordered:
             return NO_ORDERS
         if value == "interrupted":
-            silent = _days(self.f.days_since_last)
-            return f"no order for {silent} days (interrupted: {r.interrupted_days} or more)"
+            silent = f"no order for {_days(self.f.days_since_last)} days"
+            if self.signals.overdue >= r.interrupted_overdue:
+                return (f"{silent}, {_num(self.signals.overdue, 1)}× their usual "
+                        f"{_days(self.f.expected_interval_days)} days (interrupted: "
+                        f"{_num(r.interrupted_overdue)}× and {r.interrupted_min_days} days or more)")
+            return f"{silent} (interrupted after {r.interrupted_days} days whatever the rhythm)"
         if value == "unknown":
             return "no share-of-wallet estimate"
         share = f"share of wallet {_pct(self.f.share_of_wallet)}"
@@ -246,14 +342,14 @@ class _Reasons:
 
 def _churn_risk(f: _Figures, ordered: bool) -> Explanation:
     if not ordered:
-        return Explanation("unknown", NO_ORDERS)
+        return Explanation("n/a", NO_ORDERS)
     silent = "ordered today" if f.days_since_last < 0.5 else f"no order for {_days(f.days_since_last)} days"
-    usual = (f"usually orders every {_days(f.mean_gap_days)} days" if not math.isnan(f.mean_gap_days)
-             else "ordered on one day only")
+    usual = (f"usually orders every {_days(f.expected_interval_days)} days" if f.order_days > 1
+             else "one order day so far")
     reason = f"{silent}; {usual}"
     if math.isnan(f.probability_alive):
-        return Explanation("unknown", f"no churn-model estimate; {reason}")
-    return Explanation(f"{100 * (1 - f.probability_alive):.0f}%", reason)
+        return Explanation("n/a", f"no churn-model estimate (too few customers have bought twice); {reason}")
+    return Explanation(f"{100 * (1 - f.probability_alive):.0f}%", f"{reason} (MBG/NBD)")
 
 
 def _banded(
@@ -301,6 +397,12 @@ def _num(value: float, digits: int = 2) -> str:
 
 def _pct(fraction: float) -> str:
     return "unknown" if math.isnan(fraction) else f"{_num(fraction * 100, 1)}%"
+
+
+def _count(days: float, unit: str) -> str:
+    """3 → "3 days", 1 → "1 day"."""
+    shown = _days(days)
+    return f"{shown} {unit}" if shown == "1" else f"{shown} {unit}s"
 
 
 def _days(days: float) -> str:

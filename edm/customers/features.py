@@ -8,7 +8,7 @@ fractional days since the Unix epoch (UTC), which both databases compute cheaply
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,10 @@ import numpy as np
 import pandas as pd
 
 from edm.config import ClassificationSettings
-from edm.customers.churn_model import BgNbdParams, fit_bgnbd, probability_alive
+from edm.customers.churn_model import BgNbdParams, expected_purchases, fit_bgnbd, probability_alive
+from edm.customers.classify import industry_codes
+from edm.customers.rhythm import order_rhythm
+from edm.customers.spend_model import GammaGammaParams, expected_order_value, fit_gamma_gamma
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -25,6 +28,7 @@ DAYS_PER_YEAR = 365.0
 DAYS_PER_WEEK = 7.0
 SECONDS_PER_DAY = 86_400.0
 MIN_RATE_SPAN_DAYS = 30.0  # a rate over a shorter span says more about chance than habit
+EXPECTED_ORDER_HORIZONS = (90, 365)  # days: expected_orders_90d, expected_orders_365d
 LINE_LOOKBACK_DAYS = 365.0  # a line counts as dropped if bought in the year before the recent window
 NO_LINE = -1
 
@@ -42,6 +46,20 @@ class OrderColumns:
 
 
 @dataclass(frozen=True)
+class FittedModels:
+    """The population figures one classification run rests on, stored with the run."""
+
+    churn: BgNbdParams | None = None  # MBG/NBD in weeks; None when too few customers bought twice
+    spend: GammaGammaParams | None = None  # value per order; None likewise
+    peer_intervals: dict[str, float] = field(default_factory=dict)  # days, by industry
+
+    def as_dict(self) -> dict[str, Any]:
+        churn = {"model": self.churn.name, **self.churn.as_dict()} if self.churn else None
+        return {"churn": churn, "spend": self.spend.as_dict() if self.spend else None,
+                "peer_intervals": dict(self.peer_intervals)}
+
+
+@dataclass(frozen=True)
 class CustomerColumns:
     """Every customer (prospects included), sorted by id, with what classification needs of them."""
 
@@ -54,11 +72,11 @@ class CustomerColumns:
 
 def customer_features(
     customers: CustomerColumns, orders: OrderColumns, now_day: float, rules: ClassificationSettings
-) -> tuple[pd.DataFrame, BgNbdParams | None]:
-    """The features frame `edm.customers.classify` expects, and the fitted churn model.
+) -> tuple[pd.DataFrame, FittedModels]:
+    """The features frame `edm.customers.classify` expects, and the models fitted on the way.
 
-    The churn model is None when too few customers have ordered to fit it; the
-    probability of being alive is then unknown (NaN) for everyone.
+    A model is None when too few customers have bought twice to fit it; what it gives
+    (P(alive), expected orders, predicted value) is then unknown (NaN) for everyone.
     """
     ids = customers.customer_id
     n = len(ids)
@@ -92,7 +110,14 @@ def customer_features(
 
     since_first = now_day - first
     annual_revenue = per_customer(np.where(day > now_day - DAYS_PER_YEAR, amount, 0.0))
-    gaps = _gaps(who, np.floor(day), n)
+    whole_day = np.floor(day)
+    first_day_revenue = per_customer(np.where(whole_day == np.floor(first)[who], amount, 0.0))
+    fresh = np.r_[True, (who[1:] != who[:-1]) | (whole_day[1:] != whole_day[:-1])] if n and len(who) \
+        else np.ones(len(who), bool)
+    d_who, d_day = who[fresh], whole_day[fresh]
+    gaps = _gaps(d_who, d_day, n)
+    industry = industry_codes(pd.Series(customers.industry_text, dtype=object), rules.industry)
+    rhythm = order_rhythm(d_who, d_day, n, industry, float(np.floor(now_day)), rules)
     frame = pd.DataFrame(
         {
             "customer_id": ids,
@@ -109,8 +134,11 @@ def customer_features(
             "mean_gap_days": gaps.mean,
             "gap_variation": gaps.variation,
             "orders_per_year": _rate(who, day, n, now_day, since_first, rules.purchase_frequency.window_days),
-            "recent_orders_per_year": _rate(who, day, n, now_day, since_first, rules.loyalty.recent_days),
-            "usual_orders_per_year": _usual_rate(who, day, n, now_day, first, rules.loyalty.recent_days),
+            "recent_orders_per_year": rhythm.recent_rate,
+            "usual_orders_per_year": rhythm.usual_rate,
+            "expected_interval_days": rhythm.expected_interval,
+            "days_since_return": now_day - rhythm.return_day,
+            "orders_since_return": rhythm.orders_since_return,
             "share_of_wallet": _share_of_wallet(customers, annual_revenue),
             "dropped_lines": _dropped_lines(orders, who, n, now_day, rules.churn_kind.recent_days),
             "days_since_engaged": now_day - customers.engaged_day,
@@ -118,8 +146,9 @@ def customer_features(
             "last_order_day": last,
         }
     )
-    model = _churn_model(frame, now_day)
-    return frame, model
+    churn = _churn_model(frame, now_day)
+    spend = _spend_model(frame, first_day_revenue, churn, now_day, rules.rhythm.value_horizon_days)
+    return frame, FittedModels(churn, spend, rhythm.peer_intervals)
 
 
 def by_customer_then_day(orders: OrderColumns) -> OrderColumns:
@@ -160,10 +189,8 @@ class _Gaps:
     variation: FloatArray
 
 
-def _gaps(who: IntArray, day: FloatArray, n: int) -> _Gaps:
-    """Gaps between a customer's distinct order days (input sorted by customer, then day)."""
-    fresh = np.r_[True, (who[1:] != who[:-1]) | (day[1:] != day[:-1])] if len(who) else np.array([], bool)
-    d_who, d_day = who[fresh], day[fresh]
+def _gaps(d_who: IntArray, d_day: FloatArray, n: int) -> _Gaps:
+    """Gaps between a customer's distinct order days (given sorted by customer, then day)."""
     order_days = np.bincount(d_who, minlength=n).astype(np.int64)
     same = d_who[1:] == d_who[:-1]
     gap = np.diff(d_day)[same]
@@ -189,18 +216,6 @@ def _rate(
     recent = np.bincount(who, weights=(day > now_day - window).astype(float), minlength=n)
     span = np.clip(np.nan_to_num(since_first, nan=window), MIN_RATE_SPAN_DAYS, window)
     return recent / span * DAYS_PER_YEAR
-
-
-def _usual_rate(
-    who: IntArray, day: FloatArray, n: int, now_day: float, first: FloatArray, window: float
-) -> FloatArray:
-    """Orders per year before the recent window; NaN when the first order is inside it."""
-    cut = now_day - window
-    before = np.bincount(who, weights=(day <= cut).astype(float), minlength=n)
-    span = cut - first
-    with np.errstate(invalid="ignore"):
-        rate = before / np.maximum(span, MIN_RATE_SPAN_DAYS) * DAYS_PER_YEAR
-        return np.where(span >= 0, rate, np.nan)
 
 
 def _share_of_wallet(customers: CustomerColumns, annual_revenue: FloatArray) -> FloatArray:
@@ -239,20 +254,60 @@ def _dropped_lines(
 
 
 def _churn_model(frame: pd.DataFrame, now_day: float) -> BgNbdParams | None:
-    """Fit BG/NBD in weeks over the customers who ordered, and store P(alive) in the frame."""
-    frame["probability_alive"] = np.nan
+    """Fit MBG/NBD in weeks over the customers who ordered; store P(alive) and expected orders in the frame.
+
+    MBG/NBD, not BG/NBD: a one-time buyer may have dropped out too (edm.customers.churn_model).
+    """
+    columns = ("probability_alive", *(f"expected_orders_{days}d" for days in EXPECTED_ORDER_HORIZONS))
+    for column in columns:
+        frame[column] = np.nan
+    buyers, repeat, recency, age = _in_weeks(frame, now_day)
+    try:
+        params = fit_bgnbd(repeat, recency, age, modified=True)
+    except ValueError:
+        return None
+    frame.loc[buyers, "probability_alive"] = probability_alive(params, repeat, recency, age)
+    for days in EXPECTED_ORDER_HORIZONS:
+        frame.loc[buyers, f"expected_orders_{days}d"] = expected_purchases(
+            params, days / DAYS_PER_WEEK, repeat, recency, age)
+    return params
+
+
+def _spend_model(
+    frame: pd.DataFrame, first_day_revenue: FloatArray, churn: BgNbdParams | None, now_day: float,
+    horizon_days: int,
+) -> GammaGammaParams | None:
+    """Fit Gamma-Gamma on repeat order days' mean value; predicted value = expected orders × value per order.
+
+    The first order day is left out of the mean (edm.customers.spend_model), as in the model's
+    published use. Unknown without either model.
+    """
+    frame["predicted_value"] = np.nan
+    buyers, repeat, recency, age = _in_weeks(frame, now_day)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_value = (frame["revenue"].to_numpy()[buyers] - first_day_revenue[buyers]) / repeat
+    try:
+        params = fit_gamma_gamma(repeat[repeat > 0], mean_value[repeat > 0])
+    except ValueError:
+        return None
+    if churn is not None:
+        orders = expected_purchases(churn, horizon_days / DAYS_PER_WEEK, repeat, recency, age)
+        value = expected_order_value(params, repeat, np.where(repeat > 0, mean_value, np.nan))
+        frame.loc[buyers, "predicted_value"] = orders * value
+    return params
+
+
+def _in_weeks(
+    frame: pd.DataFrame, now_day: float
+) -> tuple[np.ndarray[Any, Any], FloatArray, FloatArray, FloatArray]:
+    """Who ordered, and their (x, t_x, T) in weeks: repeat order days, last and now since the first."""
     buyers = frame["order_count"].to_numpy() > 0
     first = np.floor(frame["first_order_day"].to_numpy()[buyers])
     last = np.floor(frame["last_order_day"].to_numpy()[buyers])
     repeat = frame["order_days"].to_numpy()[buyers] - 1.0
     recency = (last - first) / DAYS_PER_WEEK
     age = np.maximum((now_day - first) / DAYS_PER_WEEK, recency)
-    try:
-        params = fit_bgnbd(repeat, recency, age)
-    except ValueError:
-        return None
-    frame.loc[buyers, "probability_alive"] = probability_alive(params, repeat, recency, age)
-    return params
+    return buyers, repeat, recency, age
 
 
 def epoch_day(moment: datetime) -> float:

@@ -27,6 +27,8 @@ import pandas as pd
 from email_validator import EmailNotValidError, validate_email
 from numpy.typing import NDArray
 
+from edm import countries
+
 Texts = NDArray[np.object_]
 Mask = NDArray[np.bool_]
 
@@ -125,6 +127,11 @@ def parse_locale(text: str) -> str:
     return locale
 
 
+def parse_country(text: str) -> str:
+    """An ISO 3166 two-letter code in any case (`cn`, `DE`), stored upper-case."""
+    return countries.parse_country(text)
+
+
 def parse_timezone(text: str) -> str:
     if text not in time_zones():
         raise ValueError(f"{text!r} is not an IANA time zone like Asia/Shanghai")
@@ -213,6 +220,12 @@ def read_kind(texts: Texts) -> tuple[Texts, Mask]:
 def read_locale(texts: Texts) -> tuple[Texts, Mask]:
     dashed = np.array([t.replace("_", "-") for t in texts], dtype=object)
     return _keep(dashed, _fullmatch(_LOCALE, dashed))
+
+
+def read_country(texts: Texts) -> tuple[Texts, Mask]:
+    upper = np.array([t.upper() if t.isascii() else "" for t in texts], dtype=object)
+    codes = countries.country_codes()
+    return _keep(upper, np.fromiter((t in codes for t in upper), bool, len(upper)))
 
 
 def read_timezone(texts: Texts) -> tuple[Texts, Mask]:

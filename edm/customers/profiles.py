@@ -24,10 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from edm.classes import DIMENSIONS
 from edm.clock import Clock
 from edm.config import ClassificationSettings
-from edm.customers.churn_model import BgNbdParams
 from edm.customers.classify import classify
 from edm.customers.columns import load_store_columns
-from edm.customers.features import customer_features, day_timestamps, epoch_day
+from edm.customers.features import FittedModels, customer_features, day_timestamps, epoch_day
 from edm.store import ClassificationRun, ProfileTransition
 from edm.store.bulk import Upsert, write_columns
 from edm.surveys.scores import capped_loyalty
@@ -48,8 +47,13 @@ FIGURES = (
     "share_of_wallet",
     "dropped_lines",
     "probability_alive",
+    "expected_interval_days",
+    "expected_orders_90d",
+    "expected_orders_365d",
+    "orders_since_return",
+    "predicted_value",
 )
-MONEY = ("revenue", "annual_revenue", "margin")
+MONEY = ("revenue", "annual_revenue", "margin", "predicted_value")
 FIRST_SEEN_ENTRY = "new"  # the one class a first profile is recorded as entering
 
 
@@ -63,7 +67,7 @@ class ClassificationSummary:
     first_profiles: int  # customers classified for the first time
     total: int
     computed_at: datetime
-    churn_model: BgNbdParams | None
+    models: FittedModels
 
 
 def recompute_profiles(
@@ -75,7 +79,7 @@ def recompute_profiles(
         connection = session.connection()
         store = load_store_columns(connection)
         customers, previous, orders = store.customers, store.stored_classes, store.orders
-        features, model = customer_features(customers, orders, epoch_day(now), rules)
+        features, models = customer_features(customers, orders, epoch_day(now), rules)
         classes, thresholds = classify(features, rules)
         classes["loyalty"] = _cap_loyalty(classes["loyalty"].to_numpy(dtype=object), store.satisfaction)
         moves = _transitions(customers.customer_id, previous, classes)
@@ -88,7 +92,7 @@ def recompute_profiles(
                 customers=len(features),
                 moved=moved_customers,
                 thresholds=thresholds.as_dict(),
-                churn_model=model.as_dict() if model else None,
+                churn_model=models.as_dict(),
             )
         )
     first_profiles = int(pd.isna(previous[next(iter(DIMENSIONS))]).sum())
@@ -105,7 +109,7 @@ def recompute_profiles(
         first_profiles=first_profiles,
         total=len(features),
         computed_at=now,
-        churn_model=model,
+        models=models,
     )
 
 
@@ -154,6 +158,9 @@ def _write_profiles(
     values["dropped_lines"] = features["dropped_lines"].replace("", None).to_numpy(dtype=object)
     values["first_order_at"] = day_timestamps(features["first_order_day"].to_numpy())
     values["last_order_at"] = day_timestamps(features["last_order_day"].to_numpy())
+    expected = np.floor(features["last_order_day"].to_numpy()) + features["expected_interval_days"].to_numpy()
+    values["next_order_expected_at"] = day_timestamps(expected)
+    values["returned_at"] = day_timestamps(epoch_day(now) - features["days_since_return"].to_numpy())
     values["last_engaged_at"] = day_timestamps(engaged_day)
     moment = np.datetime64(now.astimezone(UTC).replace(tzinfo=None), "us")
     values["computed_at"] = np.full(len(features), moment)

@@ -7,11 +7,13 @@ the RFC 5322 bytes (`message.MessageBuilder`) and signs them (`dkim`, when confi
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from edm.campaigns.schema import Campaign
+from edm.campaigns.triggers import occasion_date
 from edm.config import SenderSettings
 from edm.delivery.dkim import signer_from_settings
 from edm.delivery.message import Mailbox, MessageBuilder, addr_spec, message_id, originator_headers
@@ -49,6 +51,8 @@ class OutboxFields(Protocol):
     def variant(self) -> str | None: ...
     @property
     def to_address(self) -> str: ...
+    @property
+    def occurrence(self) -> dt.date: ...
 
 
 class CustomerFields(Protocol):
@@ -87,6 +91,10 @@ class ProfileFields(Protocol):
     def first_order_at(self) -> datetime | None: ...
     @property
     def last_order_at(self) -> datetime | None: ...
+    @property
+    def expected_interval_days(self) -> float | None: ...
+    @property
+    def next_order_expected_at(self) -> datetime | None: ...
 
 
 @template_view
@@ -101,6 +109,17 @@ class RecipientView:
 
 @template_view
 @dataclass(frozen=True)
+class OccasionView:
+    """What the message is about, for dates that are right every year (`edm.dates` filters):
+    `date` the holiday itself (or the customer's birthday or anniversary; else the day of the
+    message), `day` the campaign's day the message belongs to (e.g. 25 days before)."""
+
+    date: dt.date
+    day: dt.date
+
+
+@template_view
+@dataclass(frozen=True)
 class ProfileView:
     value_tier: str
     lifecycle_stage: str
@@ -108,6 +127,8 @@ class ProfileView:
     days_since_last_order: int | None
     dropped_lines: tuple[str, ...] = ()  # product lines they stopped buying (partial churn)
     years_as_customer: int = 0  # whole years since the first order (anniversaries)
+    usual_interval_days: int | None = None  # their own rhythm (edm.customers.rhythm): days between orders
+    next_order_expected_on: date | None = None  # the last order plus that interval (reorder reminders)
 
 
 class Composer:
@@ -161,6 +182,7 @@ class Composer:
             "survey": self._survey_function(row, customer),
             "sender_name": sender_name,
             "step": row.step,  # 0 for the first message, then 1, 2 ... of a sequence
+            "occasion": OccasionView(occasion_date(campaign, row.occurrence), row.occurrence),
             "open_pixel_url": self._links.open_url(row.id, customer.id),
             "unsubscribe_url": unsubscribe_url,
         }
@@ -254,7 +276,10 @@ def _profile_view(profile: ProfileFields | None, now: datetime) -> ProfileView:
     days = (now - profile.last_order_at).days if profile.last_order_at else None
     dropped = tuple(line.strip() for line in (profile.dropped_lines or "").split(",") if line.strip())
     years = _whole_years(profile.first_order_at, now) if profile.first_order_at else 0
-    return ProfileView(profile.value_tier, profile.lifecycle_stage, profile.order_count, days, dropped, years)
+    interval = round(profile.expected_interval_days) if profile.expected_interval_days is not None else None
+    expected = profile.next_order_expected_at.date() if profile.next_order_expected_at is not None else None
+    return ProfileView(profile.value_tier, profile.lifecycle_stage, profile.order_count, days, dropped, years,
+                       interval, expected)
 
 
 def _whole_years(since: datetime, now: datetime) -> int:

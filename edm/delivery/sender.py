@@ -21,7 +21,7 @@ import random
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any, NamedTuple
 
@@ -342,6 +342,7 @@ class _OutboxRow(NamedTuple):
     step: int
     variant: str | None
     to_address: str
+    occurrence: date
 
 
 class _CustomerRow(NamedTuple):
@@ -362,6 +363,8 @@ class _ProfileRow(NamedTuple):
     dropped_lines: str | None
     first_order_at: datetime | None
     last_order_at: datetime | None
+    expected_interval_days: float | None
+    next_order_expected_at: datetime | None
 
 
 def _columns(model: type[Any], names: tuple[str, ...]) -> tuple[Any, ...]:

@@ -180,6 +180,8 @@ def _postgres_values(values: NDArray[Any], storage: Storage) -> list[Any]:
         return [None if np.isnan(c) else Decimal(int(c)).scaleb(-2) for c in values.tolist()]
     if storage == "float":
         return [None if np.isnan(v) else v for v in values.tolist()]
+    if storage == "int" and values.dtype.kind == "f":  # a count that may be unknown (NaN)
+        return [None if np.isnan(v) else int(v) for v in values.tolist()]
     if storage == "date":
         return values.astype("datetime64[D]").astype(object).tolist()  # type: ignore[no-any-return]
     if storage == "timestamp":

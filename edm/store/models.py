@@ -76,6 +76,8 @@ class Customer(Base):
     contact_name: Mapped[str | None] = mapped_column(String(200))
     locale: Mapped[str] = mapped_column(String(16), default="en")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # ISO 3166 alpha-2 (upper case): imported, or derived from the locale or time zone; None unknown
+    country: Mapped[str | None] = mapped_column(String(2))
     industry: Mapped[str | None] = mapped_column(String(32))
     birthday: Mapped[date | None]
     founded_on: Mapped[date | None]
@@ -163,6 +165,14 @@ class CustomerProfile(Base):
     share_of_wallet: Mapped[float | None]
     dropped_lines: Mapped[str | None] = mapped_column(Text)  # product lines, comma-separated
     probability_alive: Mapped[float | None]
+    # the customer's own rhythm (edm.customers.rhythm) and what the models expect of them
+    expected_interval_days: Mapped[float | None]  # their usual days between orders, shrunk toward peers'
+    next_order_expected_at: Mapped[datetime | None]  # the last order plus that interval
+    expected_orders_90d: Mapped[float | None]  # MBG/NBD conditional expectations
+    expected_orders_365d: Mapped[float | None]
+    predicted_value: Mapped[Decimal | None]  # expected spend over the value horizon (Gamma-Gamma)
+    returned_at: Mapped[datetime | None]  # the first order after their last lapse (reacquired)
+    orders_since_return: Mapped[int | None]
     first_order_at: Mapped[datetime | None]
     last_order_at: Mapped[datetime | None]
     last_engaged_at: Mapped[datetime | None]

@@ -38,7 +38,7 @@ def customer(session: Session, external_id: str, name: str, manager: str | None,
     last = now - timedelta(days=last_order_days) if last_order_days is not None else None
     session.add(CustomerProfile(customer_id=row.id, value_tier=tier, lifecycle_stage="mature", order_count=5,
                                 revenue=Decimal("1000"), computed_at=now, last_order_at=last,
-                                mean_gap_days=gap, dropped_lines=dropped))
+                                expected_interval_days=gap, dropped_lines=dropped))
     return row.id
 
 

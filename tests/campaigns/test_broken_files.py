@@ -32,6 +32,14 @@ BROKEN = {
                         ":4:31: variants.0.subject: Value error, an 'en' subject is required"),
     "entered_class": (HEAD + "entered: {dimension: loyalty, into: [at_rsik]}\n",
                       ":4:10: entered: Value error, loyalty has no class 'at_rsik'"),
+    "unquoted_hour": (HEAD + "holiday: {name: easter, at: 10:30}\n",
+                      ":4:29: holiday.at: Value error, 630 is not a time of day like \"09:00\" (quote it"),
+    "hour": (HEAD + "life_event: {name: birthday, at: '25:00'}\n",
+             ":4:34: life_event.at: Value error, '25:00' is not a time of day"),
+    "national_day": (HEAD + "holiday: {name: national_day}\n",
+                     ":4:10: holiday: Value error, national_day needs a country: customer"),
+    "country": (HEAD + "holiday: {name: national_day, country: China}\n",
+                ":4:40: holiday.country: Value error, 'China' is not an ISO 3166 two-letter country code"),
 }
 
 

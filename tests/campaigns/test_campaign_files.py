@@ -42,7 +42,7 @@ def test_bundled_campaigns_load() -> None:
     shipped = {"holiday_greeting", "spring_festival", "mid_autumn", "birthday", "anniversary",
                "partial_churn", "welcome", "re_engagement", "win_back", "key_account_greeting",
                "re_permission", "csat_post_purchase", "nps_key_accounts", "detractor_follow_up",
-               "promoter_referral"}
+               "promoter_referral", "spring_festival_closure", "reorder_reminder"}
     assert set(campaigns) == shipped
     win_back = campaigns["win_back"].campaign
     assert win_back.audience.stages == ["churned"] and [s.after_days for s in win_back.follow_ups] == [14, 30]
@@ -104,3 +104,19 @@ def test_cli_validate_reports_each_broken_file_and_exits_non_zero(tmp_path: Path
     assert f"{misspelled}:6:1: subjekt: unknown key 'subjekt'; did you mean 'subject'?" in result.output
     assert f"{wrong_type}:3:10: audience.tiers.0: Input should be 'high', 'medium' or 'low'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_every_shipped_campaign_ships_its_templates_and_subjects_in_three_languages() -> None:
+    """English, Simplified and Traditional Chinese: each template an html and a text part, each subject."""
+    from edm.render import template_languages
+    from edm.resources import templates_dir
+
+    languages = {"en", "zh-Hans", "zh-Hant"}
+    for name, loaded in load_campaigns(bundled_config_dir() / "campaigns").items():
+        campaign = loaded.campaign
+        contents = [campaign.content(v.name) for v in campaign.variants] or [campaign.content(None)]
+        contents += [campaign.content(None, step) for step in range(1, len(campaign.follow_ups) + 1)]
+        for template, subjects in contents:
+            assert set(template_languages(template)) == languages, (name, template)
+            assert all((templates_dir() / template / f"{lang}.txt.j2").is_file() for lang in languages), name
+            assert languages <= set(subjects), (name, sorted(subjects))

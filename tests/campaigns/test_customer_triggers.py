@@ -94,10 +94,10 @@ def test_inactivity_fires_once_per_silence(any_sessions: sessionmaker[Session]) 
     with any_sessions.begin() as session:
         quiet = _customer(session, "quiet", "mature")
         session.execute(update(CustomerProfile).where(CustomerProfile.customer_id == quiet)
-                        .values(last_order_at=NOW - timedelta(days=61), mean_gap_days=30.0))
+                        .values(last_order_at=NOW - timedelta(days=61), expected_interval_days=30.0))
         busy = _customer(session, "busy", "mature")
         session.execute(update(CustomerProfile).where(CustomerProfile.customer_id == busy)
-                        .values(last_order_at=NOW - timedelta(days=59), mean_gap_days=30.0))
+                        .values(last_order_at=NOW - timedelta(days=59), expected_interval_days=30.0))
         _customer(session, "never_ordered", "prospect")
 
     def plan(now: datetime) -> list[str]:

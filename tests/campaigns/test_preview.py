@@ -23,7 +23,7 @@ subject: {en: "Happy Spring Festival, {{ greeting_name }}", zh-Hans: "{{ greetin
           zh-Hant: "{{ greeting_name }}，新春快樂"}
 links: {card: "https://www.example.com/card"}
 params: {holiday_en: Spring Festival, holiday_zh: 春节, holiday_zh_hant: 春節}
-holiday: {name: spring_festival, days_before: 3, timezone: Asia/Shanghai}
+holiday: {name: spring_festival, days_before: 3, timezone: Asia/Shanghai, only_where_observed: false}
 holdout_percent: 10
 variants:
   - {name: warm}

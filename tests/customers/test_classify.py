@@ -15,10 +15,13 @@ from edm.classes import DIMENSIONS, VALUE_TIERS
 from edm.config import (
     ClassificationSettings,
     IndustryRules,
+    LifecycleRules,
     LoyaltyRules,
     ProfitProfileRules,
     PurchaseFrequencyRules,
     Quantile,
+    RelationshipRules,
+    RhythmRules,
     ScaleRules,
     Threshold,
     ValueTierRules,
@@ -36,9 +39,13 @@ from edm.customers.classify import (
     assign_relationship_stage,
     assign_scale,
     assign_value_tier,
+    at_risk_signals,
+    churned_signals,
     classify,
     falling_pace,
     industry_of,
+    interrupted,
+    overdue,
     resolve_thresholds,
 )
 
@@ -53,7 +60,8 @@ FIXED = ResolvedThresholds(
     frequency_medium=4.0,
     white_min_volume=500.0,
 )
-# a fairly loyal, growing-into-mature customer who bought 10 days ago; every rule has room both ways
+# a fairly loyal, growing-into-mature customer who bought 10 days ago and usually orders every
+# 90 days (never lapsed); every rule has room both ways
 BUYER: dict[str, Any] = {
     "customer_id": 1,
     "industry_text": "",
@@ -63,7 +71,7 @@ BUYER: dict[str, Any] = {
     "margin": 200.0,
     "margin_rate": 0.2,
     "annual_revenue": 500.0,
-    "days_since_first": 500.0,
+    "days_since_first": 460.0,
     "days_since_last": 10.0,
     "longest_gap_days": 120.0,
     "mean_gap_days": 90.0,
@@ -71,7 +79,13 @@ BUYER: dict[str, Any] = {
     "orders_per_year": 5.0,
     "recent_orders_per_year": 4.0,
     "usual_orders_per_year": 5.0,
+    "expected_interval_days": 90.0,
+    "days_since_return": NaN,
+    "orders_since_return": NaN,
     "probability_alive": 0.9,
+    "expected_orders_90d": 0.9,
+    "expected_orders_365d": 3.8,
+    "predicted_value": 800.0,
     "share_of_wallet": 0.4,
     "dropped_lines": "",
     "days_since_engaged": 5.0,
@@ -92,13 +106,21 @@ PROSPECT: dict[str, Any] = {
     "orders_per_year": 0.0,
     "recent_orders_per_year": 0.0,
     "usual_orders_per_year": NaN,
+    "expected_interval_days": NaN,
+    "days_since_return": NaN,
+    "orders_since_return": NaN,
     "probability_alive": NaN,
+    "expected_orders_90d": NaN,
+    "expected_orders_365d": NaN,
+    "predicted_value": NaN,
     "share_of_wallet": NaN,
     "days_since_engaged": NaN,
 }
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    for row in rows:  # a feature the fixtures forgot would silently be NaN
+        assert set(FEATURE_COLUMNS) <= set(row), set(FEATURE_COLUMNS) - set(row)
     frame = pd.DataFrame(rows, columns=list(FEATURE_COLUMNS))
     for column in FEATURE_COLUMNS:
         if column not in ("customer_id", "order_count", "order_days", "industry_text", "dropped_lines"):
@@ -239,16 +261,23 @@ def test_purchase_frequency_is_none_without_orders_and_low_without_recent_ones()
         ({"days_since_first": 729.9}, "fairly_loyal"),
         ({"days_since_first": 365.0}, "fairly_loyal"),
         ({"days_since_first": 364.9}, "general"),
+        # lifecycle at risk is loyalty at risk: pace falling ...
         ({"usual_orders_per_year": 12.0, "recent_orders_per_year": 6.0}, "fairly_loyal"),  # exactly half
         ({"usual_orders_per_year": 12.0, "recent_orders_per_year": 5.99}, "at_risk"),
         ({"usual_orders_per_year": 1.0, "recent_orders_per_year": 0.0}, "fairly_loyal"),  # yearly buyer
-        ({"usual_orders_per_year": 4.0, "recent_orders_per_year": 0.0}, "at_risk"),
+        ({"usual_orders_per_year": 4.0, "recent_orders_per_year": 0.0}, "fairly_loyal"),  # 1.97 missed
+        ({"usual_orders_per_year": 5.0, "recent_orders_per_year": 0.0}, "at_risk"),  # 2.47 missed
         ({"usual_orders_per_year": NaN, "recent_orders_per_year": 0.0}, "fairly_loyal"),
-        ({"probability_alive": 0.5}, "fairly_loyal"),
-        ({"probability_alive": 0.4999}, "at_risk"),
-        ({"probability_alive": NaN}, "fairly_loyal"),
-        ({"days_since_last": 365.0, "days_since_first": 900.0}, "loyal"),
-        ({"days_since_last": 365.01, "probability_alive": 0.99}, "churned"),
+        # ... unlikely still active once past their usual 90 days ...
+        ({"probability_alive": 0.4999}, "fairly_loyal"),  # bought 10 days ago: not yet due
+        ({"probability_alive": 0.4999, "days_since_last": 91.0}, "at_risk"),
+        ({"probability_alive": 0.5, "days_since_last": 91.0}, "fairly_loyal"),
+        ({"probability_alive": NaN, "days_since_last": 91.0}, "fairly_loyal"),
+        # ... or twice their usual interval overdue
+        ({"days_since_last": 179.99, "days_since_first": 900.0}, "loyal"),
+        ({"days_since_last": 180.0, "days_since_first": 900.0}, "at_risk"),
+        ({"days_since_last": 269.99, "probability_alive": 0.99}, "at_risk"),
+        ({"days_since_last": 270.0, "probability_alive": 0.99}, "churned"),  # lifecycle churned
         ({"days_since_engaged": 180.0}, "fairly_loyal"),  # communication: silent after 180 days
         ({"days_since_engaged": 180.01}, "at_risk"),
         ({"days_since_engaged": NaN}, "fairly_loyal"),  # never opened or clicked: no signal
@@ -263,11 +292,40 @@ def test_engagement_can_be_left_out_of_loyalty() -> None:
     assert _first(assign_loyalty(_one(BUYER, days_since_engaged=5000.0), quiet)) == "fairly_loyal"
 
 
-@pytest.mark.parametrize(("usual", "falling"), [(5.0, True), (4.99, False)])
-def test_a_falling_pace_needs_at_least_one_missed_order(usual: float, falling: bool) -> None:
-    rules = LoyaltyRules(recent_days=73)  # a fifth of a year: 5 a year is one order in the window
+@pytest.mark.parametrize(
+    ("min_missed", "usual", "falling"),
+    [(None, 10.0, True), (None, 9.99, False), (1.0, 5.0, True), (1.0, 4.99, False)],
+)
+def test_a_falling_pace_needs_enough_missed_order_days(
+    min_missed: float | None, usual: float, falling: bool
+) -> None:
+    # a window of a fifth of a year: at 5 a year the usual pace predicts one order day in it, at
+    # 10 two, the default least number missed (one or two missing may be chance)
+    lifecycle = LifecycleRules() if min_missed is None else LifecycleRules(falling_min_missed=min_missed)
+    rules = ClassificationSettings(rhythm=RhythmRules(recent_days=73), lifecycle=lifecycle)
     frame = _one(BUYER, usual_orders_per_year=usual, recent_orders_per_year=0.0)
     assert bool(falling_pace(frame, rules).iloc[0]) is falling
+
+
+@pytest.mark.parametrize(("recent", "falling"), [(3.0, False), (2.99, True), (NaN, False)])
+def test_a_falling_pace_is_judged_by_the_lifecycle_ratio(recent: float, falling: bool) -> None:
+    rules = ClassificationSettings(lifecycle=LifecycleRules(falling_ratio=0.25))
+    frame = _one(BUYER, usual_orders_per_year=12.0, recent_orders_per_year=recent)
+    assert bool(falling_pace(frame, rules).iloc[0]) is falling
+    unknown = _one(BUYER, usual_orders_per_year=NaN, recent_orders_per_year=0.0)
+    assert not falling_pace(unknown, rules).iloc[0]  # too few order days before the window
+
+
+def test_pace_settings_written_under_loyalty_still_apply_where_they_moved() -> None:
+    rules = ClassificationSettings.model_validate(
+        {"loyalty": {"recent_days": 73, "falling_ratio": 0.25, "at_risk_probability": 0.4, "loyal_years": 3}}
+    )
+    assert rules.rhythm.recent_days == 73
+    assert (rules.lifecycle.falling_ratio, rules.lifecycle.at_risk_probability) == (0.25, 0.4)
+    assert rules.loyalty.loyal_years == 3
+    both = ClassificationSettings.model_validate({"loyalty": {"recent_days": 73},
+                                                  "rhythm": {"recent_days": 90}})
+    assert both.rhythm.recent_days == 90  # the setting in its new place wins
 
 
 def test_customers_without_orders_are_general() -> None:
@@ -277,28 +335,115 @@ def test_customers_without_orders_are_general() -> None:
 # --- lifecycle ------------------------------------------------------------------------------------
 
 
+# BUYER usually orders every 90 days, so 180 days silent is twice that; P(alive) 0.9
+LAPSED = {"days_since_first": 1000.0, "days_since_last": 30.0, "longest_gap_days": 500.0}
+
+
 @pytest.mark.parametrize(
     ("changes", "stage"),
     [
-        ({"days_since_first": 30.0, "days_since_last": 30.0, "longest_gap_days": NaN}, "new"),
-        ({"days_since_first": 90.0, "days_since_last": 10.0, "longest_gap_days": 80.0}, "new"),
-        ({"days_since_first": 90.01, "days_since_last": 10.0, "longest_gap_days": 80.0}, "growing"),
-        ({"days_since_first": 364.9, "days_since_last": 5.0, "longest_gap_days": 200.0}, "growing"),
-        ({"days_since_first": 365.0, "days_since_last": 5.0, "longest_gap_days": 200.0}, "mature"),
-        ({"days_since_first": 900.0, "days_since_last": 150.0, "longest_gap_days": 100.0}, "mature"),
-        ({"days_since_first": 900.0, "days_since_last": 150.01, "longest_gap_days": 100.0}, "at_risk"),
-        ({"days_since_first": 365.0, "days_since_last": 365.0, "longest_gap_days": NaN}, "at_risk"),
-        ({"days_since_first": 365.01, "days_since_last": 365.01, "longest_gap_days": NaN}, "churned"),
-        ({"days_since_first": 2000.0, "days_since_last": 400.0, "longest_gap_days": 900.0}, "churned"),
-        ({"days_since_first": 1000.0, "days_since_last": 30.0, "longest_gap_days": 365.01}, "reacquired"),
-        ({"days_since_first": 1000.0, "days_since_last": 150.0, "longest_gap_days": 500.0}, "reacquired"),
-        ({"days_since_first": 1000.0, "days_since_last": 30.0, "longest_gap_days": 365.0}, "mature"),
-        ({"days_since_first": 1000.0, "days_since_last": 200.0, "longest_gap_days": 500.0}, "at_risk"),
+        # by tenure
+        ({"days_since_first": 30.0, "days_since_last": 30.0, "order_days": 1, "mean_gap_days": NaN}, "new"),
+        ({"days_since_first": 90.0, "days_since_last": 10.0}, "new"),
+        ({"days_since_first": 90.01, "days_since_last": 10.0}, "growing"),
+        ({"days_since_first": 364.9, "days_since_last": 5.0}, "growing"),
+        ({"days_since_first": 365.0, "days_since_last": 5.0}, "mature"),
         ({"days_since_first": 60.0, "days_since_last": 5.0, "days_since_engaged": 1.0}, "new"),
+        # overdue: whole days since the last order over the expected interval, at risk from 2.0
+        ({"days_since_first": 900.0, "days_since_last": 179.99}, "mature"),
+        ({"days_since_first": 900.0, "days_since_last": 180.0}, "at_risk"),  # exactly 2.0x
+        ({"expected_interval_days": 45.2, "days_since_last": 90.9}, "mature"),  # 90 whole days: 1.99x
+        ({"expected_interval_days": 45.0, "days_since_last": 90.0}, "at_risk"),
+        ({"expected_interval_days": 400.0, "days_since_last": 800.0, "days_since_first": 3000.0},
+         "at_risk"),  # a slow rhythm is late later ...
+        ({"expected_interval_days": 400.0, "days_since_last": 799.99, "days_since_first": 3000.0},
+         "mature"),  # ... and not before
+        # ... and at least 30 days silent
+        ({"expected_interval_days": 10.0, "days_since_last": 29.99}, "mature"),  # 2.9x, but 29 days
+        ({"expected_interval_days": 10.0, "days_since_last": 30.0}, "at_risk"),
+        # pace fell below half the usual, missing at least two order days in the 180-day window
+        ({"usual_orders_per_year": 12.0, "recent_orders_per_year": 6.0}, "mature"),
+        ({"usual_orders_per_year": 12.0, "recent_orders_per_year": 5.99}, "at_risk"),
+        ({"usual_orders_per_year": 4.05, "recent_orders_per_year": 0.0}, "mature"),  # 1.997 missed
+        ({"usual_orders_per_year": 4.06, "recent_orders_per_year": 0.0}, "at_risk"),  # 2.002 missed
+        ({"usual_orders_per_year": NaN, "recent_orders_per_year": 0.0}, "mature"),
+        # unlikely still active, once past their expected interval
+        ({"probability_alive": 0.4999, "days_since_last": 91.0}, "at_risk"),
+        ({"probability_alive": 0.5, "days_since_last": 91.0}, "mature"),
+        ({"probability_alive": 0.01, "days_since_last": 90.99}, "mature"),  # due today: 1.0x is not past
+        ({"probability_alive": NaN, "days_since_last": 170.0}, "mature"),
+        # churned: 180 days silent and 3x the interval ...
+        ({"days_since_last": 269.99}, "at_risk"),
+        ({"days_since_last": 270.0}, "churned"),  # exactly 3.0x
+        ({"expected_interval_days": 50.0, "days_since_last": 179.99}, "at_risk"),  # 3.58x, 179 days
+        ({"expected_interval_days": 50.0, "days_since_last": 180.0}, "churned"),
+        # ... or past the interval and very unlikely still active
+        ({"expected_interval_days": 150.0, "days_since_last": 200.0, "probability_alive": 0.1499}, "churned"),
+        ({"expected_interval_days": 150.0, "days_since_last": 200.0, "probability_alive": 0.15}, "at_risk"),
+        ({"expected_interval_days": 150.0, "days_since_last": 179.99, "probability_alive": 0.01}, "at_risk"),
+        ({"expected_interval_days": 200.0, "days_since_last": 200.0, "probability_alive": 0.01}, "mature"),
+        # ... or silent beyond churned_days (1095) whatever the rhythm
+        ({"expected_interval_days": 1000.0, "days_since_last": 1095.0, "days_since_first": 3000.0},
+         "mature"),
+        ({"expected_interval_days": 1000.0, "days_since_last": 1095.01, "days_since_first": 3000.0},
+         "churned"),
+        # reacquired: back after a lapse, until the 3rd order day or 365 days since the return
+        ({**LAPSED, "days_since_return": 30.0, "orders_since_return": 1.0}, "reacquired"),
+        ({**LAPSED, "days_since_return": 364.9, "orders_since_return": 2.0}, "reacquired"),
+        ({**LAPSED, "days_since_return": 60.0, "orders_since_return": 3.0}, "growing"),  # from the return
+        ({**LAPSED, "days_since_return": 364.9, "orders_since_return": 3.0}, "growing"),
+        ({**LAPSED, "days_since_return": 365.0, "orders_since_return": 2.0}, "mature"),
+        ({**LAPSED, "days_since_return": 500.0, "orders_since_return": 5.0}, "mature"),
+        ({**LAPSED, "days_since_return": NaN, "orders_since_return": NaN}, "mature"),  # a long gap, no lapse
+        ({**LAPSED, "days_since_return": 200.0, "orders_since_return": 1.0, "days_since_last": 200.0},
+         "at_risk"),  # back once, then overdue again
     ],
 )
 def test_lifecycle_stage_on_each_rule_and_boundary(changes: dict[str, Any], stage: str) -> None:
-    assert _first(assign_lifecycle_stage(_one(BUYER, **changes), RULES.lifecycle)) == stage
+    assert _first(assign_lifecycle_stage(_one(BUYER, **changes), RULES)) == stage
+
+
+@pytest.mark.parametrize(
+    ("at_risk_days", "silent", "stage"),
+    [(None, 500.0, "mature"), (400, 400.0, "mature"), (400, 400.01, "at_risk")],
+)
+def test_a_fixed_at_risk_ceiling_applies_whatever_the_rhythm_when_set(
+    at_risk_days: int | None, silent: float, stage: str
+) -> None:
+    rules = ClassificationSettings(lifecycle=LifecycleRules(at_risk_days=at_risk_days))
+    frame = _one(BUYER, expected_interval_days=1000.0, days_since_last=silent, days_since_first=3000.0)
+    assert _first(assign_lifecycle_stage(frame, rules)) == stage
+
+
+def test_the_churned_ceiling_can_be_turned_off() -> None:
+    frame = _one(BUYER, expected_interval_days=2000.0, days_since_last=1500.0, days_since_first=5000.0)
+    assert _first(assign_lifecycle_stage(frame, RULES)) == "churned"
+    rules = ClassificationSettings(lifecycle=LifecycleRules(churned_days=None))
+    assert _first(assign_lifecycle_stage(frame, rules)) == "mature"  # 0.75x their own slow rhythm
+
+
+def test_each_at_risk_and_churned_signal_can_be_told_apart() -> None:
+    frame = _frame([
+        {**BUYER, "customer_id": 1, "days_since_last": 180.0},
+        {**BUYER, "customer_id": 2, "usual_orders_per_year": 12.0, "recent_orders_per_year": 2.0},
+        {**BUYER, "customer_id": 3, "days_since_last": 100.0, "probability_alive": 0.3},
+        {**BUYER, "customer_id": 4, "days_since_last": 300.0},
+        {**BUYER, "customer_id": 5, "days_since_last": 200.0, "probability_alive": 0.1},
+        {**BUYER, "customer_id": 6, "days_since_last": 1100.0, "expected_interval_days": 1000.0},
+    ])
+    at_risk = {name: mask.tolist() for name, mask in at_risk_signals(frame, RULES).items()}
+    churned = {name: mask.tolist() for name, mask in churned_signals(frame, RULES).items()}
+    assert at_risk == {
+        "overdue": [True, False, False, True, True, False],
+        "falling_pace": [False, True, False, False, False, False],
+        "unlikely_active": [False, False, True, False, True, False],
+    }  # no "silent_days": at_risk_days is off by default
+    assert churned == {
+        "overdue": [False, False, False, True, False, False],
+        "unlikely_active": [False, False, False, False, True, False],
+        "silent_days": [False, False, False, False, False, True],
+    }
+    assert overdue(frame)[:4] == pytest.approx([2.0, 10 / 90, 100 / 90, 300 / 90])
 
 
 @pytest.mark.parametrize(
@@ -306,7 +451,7 @@ def test_lifecycle_stage_on_each_rule_and_boundary(changes: dict[str, Any], stag
 )
 def test_a_lead_is_a_prospect_who_opened_or_clicked_lately(engaged: float, stage: str) -> None:
     frame = _one(PROSPECT, days_since_engaged=engaged)
-    assert _first(assign_lifecycle_stage(frame, RULES.lifecycle)) == stage
+    assert _first(assign_lifecycle_stage(frame, RULES)) == stage
 
 
 def test_an_order_count_without_a_last_order_date_is_not_trading() -> None:
@@ -330,14 +475,31 @@ def test_an_order_count_without_a_last_order_date_is_not_trading() -> None:
         ({"share_of_wallet": 0.95}, "partner"),
         ({"share_of_wallet": 1.0}, "partner"),
         ({"share_of_wallet": NaN}, "unknown"),
+        # trading stopped: twice the usual 90 days without an order, and at least 60 days
         ({"days_since_last": 179.99}, "initial"),
         ({"days_since_last": 180.0}, "interrupted"),
         ({"days_since_last": 180.0, "share_of_wallet": 1.0}, "interrupted"),
         ({"days_since_last": 400.0, "share_of_wallet": NaN}, "interrupted"),
+        ({"expected_interval_days": 45.2, "days_since_last": 90.9}, "initial"),  # 90 whole days: 1.99x
+        ({"expected_interval_days": 20.0, "days_since_last": 59.99}, "initial"),  # 2.95x, but 59 days
+        ({"expected_interval_days": 20.0, "days_since_last": 60.0}, "interrupted"),
+        ({"expected_interval_days": 400.0, "days_since_last": 700.0}, "initial"),  # a slow rhythm
+        ({"expected_interval_days": NaN, "days_since_last": 700.0}, "initial"),  # no rhythm, no fixed ceiling
     ],
 )
 def test_relationship_stage_by_share_of_wallet(changes: dict[str, Any], stage: str) -> None:
     assert _first(assign_relationship_stage(_one(BUYER, **changes), RULES.relationship)) == stage
+
+
+@pytest.mark.parametrize(("silent", "stopped"), [(99.99, False), (100.0, True)])
+def test_a_fixed_interruption_ceiling_applies_whatever_the_rhythm_when_set(
+    silent: float, stopped: bool
+) -> None:
+    rules = RelationshipRules(interrupted_days=100)
+    frame = _one(BUYER, expected_interval_days=400.0, days_since_last=silent)
+    assert bool(interrupted(frame, rules)[0]) is stopped
+    assert not interrupted(frame, RULES.relationship)[0]  # off by default: 0.25x their rhythm
+    assert _first(assign_relationship_stage(frame, rules)) == ("interrupted" if stopped else "initial")
 
 
 def test_customers_without_orders_are_in_gestation_whatever_their_share() -> None:
@@ -357,10 +519,12 @@ def test_customers_without_orders_are_in_gestation_whatever_their_share() -> Non
         ({"dropped_lines": "ink,paper"}, "partial"),
         ({"dropped_lines": "  "}, "none"),
         ({"dropped_lines": None}, "none"),
-        ({"dropped_lines": "ink", "days_since_last": 180.0}, "partial"),
+        ({"dropped_lines": "ink", "days_since_last": 180.0}, "partial"),  # at risk (2.0x), not churned
         ({"dropped_lines": "ink", "days_since_last": 180.01}, "none"),  # silent, every line stopped
-        ({"dropped_lines": "ink", "days_since_last": 365.01}, "full"),
+        ({"dropped_lines": "ink", "days_since_last": 269.99}, "none"),
+        ({"dropped_lines": "ink", "days_since_last": 270.0}, "full"),  # churned: 3.0x their 90 days
         ({"dropped_lines": "", "days_since_last": 400.0}, "full"),
+        ({"dropped_lines": "", "days_since_last": 200.0, "probability_alive": 0.1}, "full"),
     ],
 )
 def test_churn_kind(changes: dict[str, Any], kind: str) -> None:
@@ -535,12 +699,15 @@ def customers(draw: st.DrawFn, customer_id: int) -> dict[str, Any]:
     if draw(st.booleans()):
         return {**PROSPECT, **base}
     orders = draw(st.integers(1, 50))
+    order_days = draw(st.integers(1, orders))
     first = draw(st.floats(0, 4000))
     last = draw(st.floats(0, first))
+    returned = order_days > 1 and draw(st.booleans())
+    soon = draw(_maybe(st.floats(0, 50)))
     return {
         **base,
         "order_count": orders,
-        "order_days": draw(st.integers(1, orders)),
+        "order_days": order_days,
         "revenue": draw(st.floats(0, 1e7)),
         "margin": draw(_maybe(st.floats(-1e6, 1e7))),
         "margin_rate": draw(_maybe(st.floats(-1, 1))),
@@ -553,7 +720,13 @@ def customers(draw: st.DrawFn, customer_id: int) -> dict[str, Any]:
         "orders_per_year": draw(st.floats(0, 400)),
         "recent_orders_per_year": draw(st.floats(0, 400)),
         "usual_orders_per_year": draw(_maybe(st.floats(0, 400))),
-        "probability_alive": draw(st.floats(0, 1)),
+        "expected_interval_days": draw(st.floats(1, 2000)),
+        "days_since_return": draw(st.floats(last, first)) if returned else NaN,
+        "orders_since_return": float(draw(st.integers(1, order_days))) if returned else NaN,
+        "probability_alive": draw(_maybe(st.floats(0, 1))),
+        "expected_orders_90d": soon,
+        "expected_orders_365d": soon if math.isnan(soon) else soon + draw(st.floats(0, 150)),
+        "predicted_value": draw(_maybe(st.floats(0, 1e7))),
         "share_of_wallet": draw(_maybe(st.floats(0, 1))),
     }
 
@@ -614,6 +787,11 @@ def test_dimensions_agree_with_each_other(frame: pd.DataFrame, rules: Classifica
     assert ((classes["loyalty"] == "churned") == churned).all()
     assert ((classes["churn_kind"] == "full") == churned).all()
     assert ((classes["profit_profile"] != "not_key") == (classes["value_tier"] == "high")).all()
+    at_risk = classes["lifecycle_stage"] == "at_risk"
+    assert (classes.loc[at_risk, "loyalty"] == "at_risk").all()  # loyalty at risk includes lifecycle's
+    assert frame.loc[classes["lifecycle_stage"] == "reacquired", "days_since_return"].notna().all()
+    assert ((classes["relationship_stage"] == "interrupted")
+            == (interrupted(frame, rules.relationship) & (frame["order_count"] > 0))).all()
     prospects = classes["lifecycle_stage"].isin(["prospect", "lead"])
     assert prospects.equals(frame["order_count"] == 0)
     expected = {"value_tier": "low", "purchase_frequency": "none", "loyalty": "general",

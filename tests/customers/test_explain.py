@@ -8,12 +8,13 @@ import pytest
 from hypothesis import given
 
 from edm.classes import DIMENSIONS
-from edm.config import ClassificationSettings, ValueTierRules
+from edm.config import ClassificationSettings, LifecycleRules, RelationshipRules, ValueTierRules
 from edm.customers.classify import assign_classes, classify
 from edm.customers.explain import explain
 from tests.customers.test_classify import BUYER, FIXED, PROSPECT, NaN, feature_frames, settings
 
 RULES = ClassificationSettings()
+EXTRA_ROWS = ("rhythm", "churn_risk", "next_order", "predicted_value")  # beside the nine dimensions
 
 
 def _explained(base: dict[str, Any], rules: ClassificationSettings = RULES, **changes: Any) -> dict[str, Any]:
@@ -38,24 +39,36 @@ def _explained(base: dict[str, Any], rules: ClassificationSettings = RULES, **ch
         ({"days_since_first": 1100.0}, "loyalty", "loyal", ["3 years", "2"]),
         ({"days_since_first": 400.0}, "loyalty", "fairly_loyal", ["1.1 years", "1"]),
         ({"days_since_first": 200.0, "days_since_last": 5.0}, "loyalty", "general", ["0.5 years", "under 1"]),
-        ({"probability_alive": 0.3}, "loyalty", "at_risk", ["30%", "below 50%"]),
-        ({"usual_orders_per_year": 12.0, "recent_orders_per_year": 2.0}, "loyalty", "at_risk",
-         ["2 orders a year over the last 180 days", "usual 12"]),
+        ({"probability_alive": 0.3, "days_since_last": 100.0}, "loyalty", "at_risk",
+         ["chance still active 30%, below 50%", "1.1× their usual 90 days"]),
+        ({"usual_orders_per_year": 10.0, "recent_orders_per_year": 1.7}, "loyalty", "at_risk",
+         ["1.7 order days a year over the last 180 days, 10 before", "pace fell to 17%", "below 50%"]),
         ({"days_since_engaged": 250.0}, "loyalty", "at_risk", ["no open or click for 250 days", "after 180"]),
-        ({"days_since_last": 400.0}, "loyalty", "churned", ["no order for 400 days", "365"]),
+        ({"days_since_last": 400.0}, "loyalty", "churned",
+         ["no order for 400 days", "4.4× their usual 90 days", "3× and 180 days or more"]),
         ({"days_since_first": 40.0, "days_since_last": 3.0}, "lifecycle_stage", "new",
          ["first order 40 days ago (new: within 90)"]),
-        ({"days_since_last": 200.0}, "lifecycle_stage", "at_risk",
-         ["no order for 200 days", "more than 150"]),
-        ({"days_since_first": 1000.0, "longest_gap_days": 500.0}, "lifecycle_stage", "reacquired",
-         ["500 days", "365", "10 days ago"]),
-        ({"days_since_first": 200.0}, "lifecycle_stage", "growing", ["200 days", "under 365"]),
-        ({"days_since_first": 800.0}, "lifecycle_stage", "mature", ["800 days", "365 or more"]),
+        ({"expected_interval_days": 30.0, "days_since_last": 96.0}, "lifecycle_stage", "at_risk",
+         ["no order for 96 days, 3.2× their usual 30 days (at_risk: 2× and 30 days or more)"]),
+        ({"days_since_last": 200.0, "probability_alive": 0.1}, "lifecycle_stage", "churned",
+         ["chance still active 10%, below 15%, 2.2× their usual 90 days"]),
+        ({"expected_interval_days": 1000.0, "days_since_last": 1200.0, "days_since_first": 3000.0},
+         "lifecycle_stage", "churned",
+         ["no order for 1,200 days (churned after 1095 days whatever the rhythm)"]),
+        ({"days_since_first": 1000.0, "days_since_return": 40.0, "orders_since_return": 2.0},
+         "lifecycle_stage", "reacquired",
+         ["back after a lapse 40 days ago, 2 order days since", "until 3 order days or 365 days"]),
+        ({"days_since_first": 1000.0, "days_since_return": 100.0, "orders_since_return": 3.0},
+         "lifecycle_stage", "growing", ["back after a lapse 100 days ago", "growing: under 365"]),
+        ({"days_since_first": 200.0}, "lifecycle_stage", "growing",
+         ["first order 200 days ago", "under 365"]),
+        ({"days_since_first": 800.0}, "lifecycle_stage", "mature", ["800 days", "365 days or more"]),
         ({"share_of_wallet": 0.4}, "relationship_stage", "initial", ["40%", "initial 30%", "middle 50%"]),
         ({"share_of_wallet": 0.96}, "relationship_stage", "partner", ["96%", "partner 95%"]),
         ({"share_of_wallet": 0.1}, "relationship_stage", "gestation", ["10%", "initial 30%"]),
         ({"share_of_wallet": NaN}, "relationship_stage", "unknown", ["no share-of-wallet estimate"]),
-        ({"days_since_last": 190.0}, "relationship_stage", "interrupted", ["190 days", "180"]),
+        ({"days_since_last": 190.0}, "relationship_stage", "interrupted",
+         ["no order for 190 days, 2.1× their usual 90 days (interrupted: 2× and 60 days or more)"]),
         ({"dropped_lines": "ink, paper"}, "churn_kind", "partial", ["dropped product lines: ink, paper"]),
         ({"dropped_lines": "ink", "days_since_last": 200.0}, "churn_kind", "none", ["180 days"]),
         ({"days_since_last": 500.0}, "churn_kind", "full", ["no order for 500 days"]),
@@ -79,19 +92,77 @@ def test_each_reason_names_the_deciding_figure_and_threshold(
         assert piece in reason, (piece, reason)
 
 
+def test_the_fixed_ceilings_are_named_as_such_when_set() -> None:
+    rules = ClassificationSettings(lifecycle=LifecycleRules(at_risk_days=300),
+                                   relationship=RelationshipRules(interrupted_days=300))
+    slow = {"expected_interval_days": 1000.0, "days_since_last": 310.0, "days_since_first": 3000.0}
+    explained = _explained(BUYER, rules, **slow)
+    assert explained["lifecycle_stage"] == (
+        "at_risk", "no order for 310 days (at_risk after 300 days whatever the rhythm)")
+    assert explained["relationship_stage"] == (
+        "interrupted", "no order for 310 days (interrupted after 300 days whatever the rhythm)")
+    assert _explained(BUYER, **slow)["lifecycle_stage"][0] == "mature"  # both off by default
+
+
 def test_churn_risk_names_the_silence_and_the_usual_rhythm() -> None:
-    risk = explain({**BUYER, "probability_alive": 0.28, "days_since_last": 210.0, "mean_gap_days": 45.0},
-                   FIXED, RULES)["churn_risk"]
+    risk = explain({**BUYER, "probability_alive": 0.28, "days_since_last": 210.0, "mean_gap_days": 40.0,
+                    "expected_interval_days": 45.0}, FIXED, RULES)["churn_risk"]
     assert risk.value == "72%"
-    assert risk.reason == "no order for 210 days; usually orders every 45 days"
-    once = explain({**BUYER, "mean_gap_days": NaN, "probability_alive": None}, FIXED, RULES)["churn_risk"]
-    assert once.value == "unknown"
-    assert "one day" in once.reason and "no order for 10 days" in once.reason
+    assert risk.reason == "no order for 210 days; usually orders every 45 days (MBG/NBD)"
+    today = explain({**BUYER, "days_since_last": 0.2}, FIXED, RULES)["churn_risk"]
+    assert (today.value, today.reason) == ("10%", "ordered today; usually orders every 90 days (MBG/NBD)")
+
+
+def test_churn_risk_is_not_applicable_without_a_model_or_orders() -> None:
+    once = explain({**BUYER, "order_days": 1, "mean_gap_days": NaN, "probability_alive": None}, FIXED,
+                   RULES)["churn_risk"]
+    assert once.value == "n/a"
+    assert once.reason == ("no churn-model estimate (too few customers have bought twice); "
+                           "no order for 10 days; one order day so far")
+    assert _explained(PROSPECT)["churn_risk"] == ("n/a", "no orders yet")
+
+
+def test_the_rhythm_names_the_expected_interval_how_late_and_the_pace() -> None:
+    value, reason = _explained(BUYER, days_since_last=135.0)["rhythm"]
+    assert value == "every 90 days"
+    assert reason == ("usually orders every 90 days; last order 135 days ago, 1.5× the usual; "
+                      "4 order days a year over the last 180 days, 5 before")
+    few = _explained(BUYER, order_days=3, mean_gap_days=60.0, usual_orders_per_year=NaN)["rhythm"]
+    assert few == ("every 90 days", "usually orders every 90 days (own 60, leaning on their industry's "
+                   "with few orders); last order 10 days ago, 0.1× the usual")
+    once = _explained(BUYER, order_days=1, mean_gap_days=NaN, usual_orders_per_year=NaN)["rhythm"][1]
+    assert once.startswith(
+        "usually orders every 90 days (ordered on one day only: their industry's usual gap)")
+    assert _explained(PROSPECT)["rhythm"] == ("n/a", "no orders yet")
+
+
+@pytest.mark.parametrize(
+    ("silent", "value"),
+    [(10.0, "in 80 days"), (87.5, "in 3 days"), (90.9, "today"), (100.0, "10 days overdue")],
+)
+def test_the_next_order_is_the_last_one_plus_the_usual_interval(silent: float, value: str) -> None:
+    next_order = _explained(BUYER, days_since_last=silent)["next_order"]
+    assert next_order[0] == value
+    assert f"last order {round(silent)} days ago + usual 90 days" in next_order[1]
+    assert "expected orders 0.9 in 90 days, 3.8 in 365 (MBG/NBD)" in next_order[1]
+    unknown = _explained(BUYER, expected_orders_90d=NaN, expected_orders_365d=NaN)["next_order"]
+    assert unknown == ("in 80 days", "last order 10 days ago + usual 90 days")
+    assert _explained(PROSPECT)["next_order"] == ("n/a", "no orders yet")
+
+
+def test_the_predicted_value_is_expected_orders_times_value_per_order() -> None:
+    value, reason = _explained(BUYER, predicted_value=1_140.0, expected_orders_365d=3.8)["predicted_value"]
+    assert value == "1,140"
+    assert reason == ("expected spend over the next 365 days: MBG/NBD orders × Gamma-Gamma value per order "
+                      "(3.8 × 300)")
+    assert _explained(BUYER, predicted_value=NaN)["predicted_value"] == (
+        "n/a", "no model estimate (too few customers have bought twice)")
+    assert _explained(PROSPECT)["predicted_value"] == ("n/a", "no orders yet")
 
 
 def test_a_prospect_is_explained_as_not_yet_trading() -> None:
     explained = _explained(PROSPECT, days_since_engaged=12.0)
-    assert explained["churn_risk"] == ("unknown", "no orders yet")
+    assert explained["churn_risk"] == ("n/a", "no orders yet")
     assert explained["lifecycle_stage"][0] == "lead"
     assert "12 days ago" in explained["lifecycle_stage"][1] and "90" in explained["lifecycle_stage"][1]
     assert explained["value_tier"] == ("low", "no orders yet")
@@ -130,7 +201,7 @@ def test_explain_agrees_with_classify_on_every_row(
     for position in range(len(frame)):
         row = {str(name): value for name, value in frame.iloc[position].items()}
         explained = explain(row, resolved, rules)
-        assert set(explained) == {*DIMENSIONS, "churn_risk"}
+        assert set(explained) == {*DIMENSIONS, *EXTRA_ROWS}
         assert {d: explained[d].value for d in DIMENSIONS} == classes.iloc[position].to_dict()
         assert all(e.reason.strip() for e in explained.values())
-        assert explained["churn_risk"].value == "unknown" or explained["churn_risk"].value.endswith("%")
+        assert explained["churn_risk"].value == "n/a" or explained["churn_risk"].value.endswith("%")

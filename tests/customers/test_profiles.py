@@ -9,7 +9,7 @@ from rich.table import Table
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from edm.classes import DIMENSIONS
+from edm.classes import DIMENSIONS, INDUSTRIES
 from edm.cli import card_tables, render
 from edm.clock import FixedClock
 from edm.config import ClassificationSettings
@@ -26,20 +26,27 @@ from edm.store import (
 )
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-RULES = ClassificationSettings()  # new 90, mature 365, at risk 150, churned 365 days
+RULES = ClassificationSettings()  # each customer's own rhythm: at risk 2x, churned 3x their interval
 
-# customer -> orders as (days ago, amount, margin, product line)
+# customer -> orders as (days ago, amount, margin, product line). Fewer than 30 customers have
+# three order days, so everyone's expected interval leans on the median mean gap of those who
+# do: only "mature" (every 80 days), so the peers' interval is 80 days.
 Row = tuple[float, str, str | None, str | None]
 HISTORY: dict[str, list[Row]] = {
     "prospect": [],
     "lead": [],
-    "new": [(10, "100.00", None, None)],
-    "mature": [(500, "4000.00", "1200.00", "ink"), (300, "2500.00", "800.00", "paper"),
-               (20, "1500.00", "450.00", "ink")],
+    "new": [(10, "100.00", None, None)],  # expected every 80 days, like the peers
+    "mature": [(420, "2000.00", "600.00", "ink"), (340, "1000.00", "300.00", "paper"),
+               (260, "1500.00", "450.00", "ink"), (180, "1000.00", "300.00", "ink"),
+               (100, "1500.00", "500.00", "ink"), (20, "1000.00", "300.00", "ink")],
+    # two order days a day apart (expected every (2·80 + 1) / 3 ≈ 54 days), silent 7× that
     "churned": [(400, "0.10", None, None), (399.5, "0.20", None, None)],
-    "reacquired": [(1000, "800.00", None, None), (500, "700.00", None, None), (10.25, "900.00", None, None)],
-    "at_risk": [(300, "50.00", None, None), (200, "60.00", None, None)],
+    # silent for 1190 days, longer than churned_days (1095) whatever the rhythm: back 10 days ago
+    "reacquired": [(1200, "800.00", None, None), (10.25, "900.00", None, None), (10, "700.00", None, None)],
+    # one gap of 60 days (expected every (2·80 + 60) / 3 ≈ 73 days), silent 175: 2.4×, under 180
+    "at_risk": [(235, "50.00", None, None), (175, "60.00", None, None)],
 }
+PEERS = 80.0
 
 
 def _seed(sessions: sessionmaker[Session]) -> dict[str, int]:
@@ -85,22 +92,38 @@ def test_profiles_hold_every_class_and_the_figures_behind_them(any_sessions: ses
         dimension: 7 for dimension in DIMENSIONS
     }
     mature = profiles["mature"]
-    assert (mature.order_count, mature.order_days, mature.revenue) == (3, 3, Decimal("8000.00"))
+    assert (mature.order_count, mature.order_days, mature.revenue) == (6, 6, Decimal("8000.00"))
     assert mature.margin == Decimal("2450.00") and abs(mature.margin_rate - 2450 / 8000) < 1e-9
-    assert mature.annual_revenue == Decimal("4000.00")
+    assert mature.annual_revenue == Decimal("6000.00")
     assert (mature.value_tier, mature.industry) == ("high", "manufacturing")
     assert mature.relationship_stage == "middle"
-    assert mature.first_order_at == NOW - timedelta(days=500)
+    assert mature.first_order_at == NOW - timedelta(days=420)
     assert mature.last_order_at == NOW - timedelta(days=20)
+    assert mature.expected_interval_days == PEERS
+    assert mature.next_order_expected_at == datetime(2026, 2, 9, tzinfo=UTC) + timedelta(days=80)
+    assert (mature.returned_at, mature.orders_since_return) == (None, None)
     assert mature.computed_at == NOW
+    reacquired = profiles["reacquired"]
+    assert reacquired.returned_at == datetime(2026, 2, 19, tzinfo=UTC)  # the day of the return
+    assert (reacquired.order_count, reacquired.order_days, reacquired.orders_since_return) == (3, 2, 1)
+    assert reacquired.loyalty == "loyal"  # a customer for 1200 days, buying again
+    assert profiles["new"].expected_interval_days == PEERS
     assert profiles["lead"].last_engaged_at == NOW - timedelta(days=5)
     prospect = profiles["prospect"]
     assert (prospect.order_count, prospect.revenue, prospect.value_tier) == (0, Decimal("0"), "low")
     assert prospect.first_order_at is None and prospect.probability_alive is None
+    assert prospect.expected_interval_days is None and prospect.next_order_expected_at is None
     assert (prospect.purchase_frequency, prospect.churn_kind, prospect.relationship_stage) == (
         "none", "none", "gestation")
     assert profiles["churned"].churn_kind == "full" and profiles["churned"].loyalty == "churned"
+    assert (profiles["at_risk"].loyalty, profiles["at_risk"].relationship_stage) == ("at_risk", "interrupted")
     assert 0.0 <= profiles["at_risk"].probability_alive <= 1.0
+    assert summary.models.churn is not None and summary.models.churn.modified
+    assert summary.models.peer_intervals == {industry: PEERS for industry in INDUSTRIES}
+    with any_sessions() as session:
+        run = session.scalars(select(ClassificationRun)).one()
+    assert run.churn_model["churn"]["model"] == "MBG/NBD"
+    assert run.churn_model["peer_intervals"] == {industry: PEERS for industry in INDUSTRIES}
 
 
 def test_recompute_records_only_real_moves_and_keeps_the_contact_interval(
@@ -157,13 +180,15 @@ def test_the_card_explains_every_class_and_lists_moves(any_sessions: sessionmake
     ids = _seed(any_sessions)
     clock = FixedClock(NOW)
     recompute_profiles(any_sessions, RULES, clock)
-    clock.advance(timedelta(days=200))
+    clock.advance(timedelta(days=160))  # 170 days silent: over 2× the 80 days expected, not yet 180
     recompute_profiles(any_sessions, RULES, clock)
     card = customer_card(any_sessions, "new", RULES)
     assert card.customer.id == ids["new"] and card.profile is not None
-    assert set(card.explanations) == {*DIMENSIONS, "churn_risk"}
+    assert set(card.explanations) == {*DIMENSIONS, "rhythm", "churn_risk", "next_order", "predicted_value"}
     assert card.explanations["lifecycle_stage"].value == card.profile.lifecycle_stage == "at_risk"
-    assert "210" in card.explanations["lifecycle_stage"].reason  # days since the last order
+    assert "no order for 170 days, 2.1× their usual 80 days" in card.explanations["lifecycle_stage"].reason
+    assert card.explanations["rhythm"].value == "every 80 days"
+    assert card.explanations["next_order"].value == "90 days overdue"
     assert [(m.dimension, m.old, m.new) for m in card.transitions if m.dimension == "lifecycle_stage"] == [
         ("lifecycle_stage", "new", "at_risk"), ("lifecycle_stage", None, "new")
     ]
@@ -172,7 +197,10 @@ def test_the_card_explains_every_class_and_lists_moves(any_sessions: sessionmake
 
 def test_an_empty_store_gives_an_empty_summary(any_sessions: sessionmaker[Session]) -> None:
     summary = recompute_profiles(any_sessions, RULES, FixedClock(NOW))
-    assert (summary.total, summary.customers_moved, summary.churn_model) == (0, 0, None)
+    assert (summary.total, summary.customers_moved) == (0, 0)
+    assert (summary.models.churn, summary.models.spend) == (None, None)
+    assert summary.models.peer_intervals == {industry: RULES.rhythm.default_interval_days
+                                             for industry in INDUSTRIES}
     assert all(set(counts.values()) == {0} for counts in summary.counts.values())
     with any_sessions() as session:
         assert session.scalar(select(func.count()).select_from(ClassificationRun)) == 1
