@@ -291,7 +291,9 @@ def _spend_model(
     except ValueError:
         return None
     if churn is not None:
-        orders = expected_purchases(churn, horizon_days / DAYS_PER_WEEK, repeat, recency, age)
+        column = f"expected_orders_{horizon_days}d"
+        orders = (frame[column].to_numpy()[buyers] if column in frame.columns
+                  else expected_purchases(churn, horizon_days / DAYS_PER_WEEK, repeat, recency, age))
         value = expected_order_value(params, repeat, np.where(repeat > 0, mean_value, np.nan))
         frame.loc[buyers, "predicted_value"] = orders * value
     return params

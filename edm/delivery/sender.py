@@ -308,7 +308,7 @@ def _compose_batch(
         .outerjoin(Suppression, Suppression.email == OutboxMessage.to_address)
         .where(OutboxMessage.id.in_(ids))
         .order_by(OutboxMessage.id)
-    ).tuples()
+    )
     outgoing: list[Outgoing] = []
     settled: Counter[str] = Counter()
     for values in rows:

@@ -20,8 +20,8 @@ from edm.customers.churn_model import (
     rfm_from_transactions,
 )
 
-# lifetimes ships the CDNOW sample but cannot be imported (it needs pkg_resources):
-# find_spec locates the package without running it.
+# lifetimes ships the CDNOW sample: find_spec locates it without importing the package
+# (test_models_against_lifetimes.py imports it, to compare its models with ours).
 _SPEC = importlib.util.find_spec("lifetimes")
 assert _SPEC is not None and _SPEC.submodule_search_locations is not None
 DATASETS = Path(_SPEC.submodule_search_locations[0]) / "datasets"
