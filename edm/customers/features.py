@@ -112,8 +112,9 @@ def customer_features(
     annual_revenue = per_customer(np.where(day > now_day - DAYS_PER_YEAR, amount, 0.0))
     whole_day = np.floor(day)
     first_day_revenue = per_customer(np.where(whole_day == np.floor(first)[who], amount, 0.0))
-    fresh = np.r_[True, (who[1:] != who[:-1]) | (whole_day[1:] != whole_day[:-1])] if n and len(who) \
-        else np.ones(len(who), bool)
+    # one row per order day: several orders placed on one day are one purchase
+    fresh = np.r_[True, (who[1:] != who[:-1]) | (whole_day[1:] != whole_day[:-1])] if len(who) \
+        else np.zeros(0, bool)
     d_who, d_day = who[fresh], whole_day[fresh]
     gaps = _gaps(d_who, d_day, n)
     industry = industry_codes(pd.Series(customers.industry_text, dtype=object), rules.industry)

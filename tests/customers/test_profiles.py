@@ -253,3 +253,21 @@ def test_a_detractor_cannot_be_loyal(any_sessions: sessionmaker[Session]) -> Non
     assert (ids[loyal[0]], "loyalty", "loyal", "fairly_loyal") in _transitions(any_sessions)
     assert all(profiles[name].loyalty == "loyal" for name in loyal[1:])
     assert answered("promoter")[loyal[0]].loyalty == "loyal"
+
+
+def test_a_reacquired_customer_moving_on_is_a_recorded_transition(any_sessions: sessionmaker[Session]) -> None:
+    """Back after a lapse: reacquired; the third order day since the return makes them growing, and that
+    move is stored like any other, so campaigns and the lifecycle report see it."""
+    ids = _seed(any_sessions)
+    clock = FixedClock(NOW)
+    recompute_profiles(any_sessions, RULES, clock)
+    assert _profiles(any_sessions, ids)["reacquired"].lifecycle_stage == "reacquired"
+    with any_sessions.begin() as session:  # back 10 days ago (one order day): two more make three
+        for days in (10, 20):
+            session.add(Order(external_id=f"reacquired-{days}", customer_id=ids["reacquired"],
+                              ordered_at=NOW + timedelta(days=days), amount=Decimal("900.00")))
+    clock.advance(timedelta(days=21))
+    recompute_profiles(any_sessions, RULES, clock)
+    profile = _profiles(any_sessions, ids)["reacquired"]
+    assert (profile.lifecycle_stage, profile.orders_since_return) == ("growing", 3)
+    assert (ids["reacquired"], "lifecycle_stage", "reacquired", "growing") in _transitions(any_sessions)
