@@ -255,7 +255,9 @@ def test_a_detractor_cannot_be_loyal(any_sessions: sessionmaker[Session]) -> Non
     assert answered("promoter")[loyal[0]].loyalty == "loyal"
 
 
-def test_a_reacquired_customer_moving_on_is_a_recorded_transition(any_sessions: sessionmaker[Session]) -> None:
+def test_a_reacquired_customer_moving_on_is_a_recorded_transition(
+    any_sessions: sessionmaker[Session],
+) -> None:
     """Back after a lapse: reacquired; the third order day since the return makes them growing, and that
     move is stored like any other, so campaigns and the lifecycle report see it."""
     ids = _seed(any_sessions)
