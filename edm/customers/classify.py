@@ -297,13 +297,20 @@ def assign_relationship_stage(features: pd.DataFrame, rules: RelationshipRules) 
                    _relationship_stage(features, rules, has_ordered(features)))
 
 
-def interrupted(features: pd.DataFrame, rules: RelationshipRules) -> Mask:
-    """Trading stopped, by the customer's own rhythm (or the fixed ceiling, when set)."""
+def interrupted_signals(features: pd.DataFrame, rules: RelationshipRules) -> dict[str, Mask]:
+    """Each reason trading may have stopped, as a mask: by the customer's own rhythm, or the
+    fixed ceiling when set (see `assign_relationship_stage`)."""
     silent = _floats(features, "days_since_last")
-    stopped: Mask = (overdue(features) >= rules.interrupted_overdue) & (silent >= rules.interrupted_min_days)
+    rhythm = (overdue(features) >= rules.interrupted_overdue) & (silent >= rules.interrupted_min_days)
+    signals = {"overdue": rhythm}
     if rules.interrupted_days is not None:
-        stopped |= silent >= rules.interrupted_days
-    return stopped
+        signals["silent_days"] = silent >= rules.interrupted_days
+    return signals
+
+
+def interrupted(features: pd.DataFrame, rules: RelationshipRules) -> Mask:
+    """Trading stopped: any of `interrupted_signals`."""
+    return _any(interrupted_signals(features, rules), len(features))
 
 
 def assign_churn_kind(features: pd.DataFrame, rules: ClassificationSettings) -> pd.Series:

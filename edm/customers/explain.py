@@ -25,7 +25,7 @@ from edm.customers.classify import (
     churned_signals,
     has_ordered,
     industry_of,
-    interrupted,
+    interrupted_signals,
     overdue,
 )
 
@@ -57,9 +57,9 @@ def explain(
     f = _Figures.of(row)
     ordered = bool(has_ordered(frame)[0])
     signals = _Signals(
-        at_risk=[name for name, mask in at_risk_signals(frame, rules).items() if mask[0]],
-        churned=[name for name, mask in churned_signals(frame, rules).items() if mask[0]],
-        interrupted=bool(interrupted(frame, rules.relationship)[0]),
+        at_risk=_held(at_risk_signals(frame, rules)),
+        churned=_held(churned_signals(frame, rules)),
+        interrupted=_held(interrupted_signals(frame, rules.relationship)),
         overdue=float(overdue(frame)[0]),
     )
     words = _Reasons(f, resolved, rules, ordered, signals, classes["value_tier"])
@@ -82,13 +82,18 @@ def explain(
     return explained
 
 
+def _held(signals: Mapping[str, Any]) -> list[str]:
+    """The names of the signals that hold for the one-row frame."""
+    return [name for name, mask in signals.items() if mask[0]]
+
+
 @dataclass(frozen=True)
 class _Signals:
     """What the rules found for the one customer: the reasons that held, and how late they are."""
 
-    at_risk: list[str]
+    at_risk: list[str]  # names of the signals that held (classify.*_signals)
     churned: list[str]
-    interrupted: bool
+    interrupted: list[str]
     overdue: float
 
 
@@ -288,7 +293,7 @@ class _Reasons:
             return NO_ORDERS
         if value == "interrupted":
             silent = f"no order for {_days(self.f.days_since_last)} days"
-            if self.signals.overdue >= r.interrupted_overdue:
+            if "overdue" in self.signals.interrupted:
                 return (f"{silent}, {_num(self.signals.overdue, 1)}× their usual "
                         f"{_days(self.f.expected_interval_days)} days (interrupted: "
                         f"{_num(r.interrupted_overdue)}× and {r.interrupted_min_days} days or more)")
