@@ -10,7 +10,7 @@ zones come from the tz database tables that the `tzdata` package ships (`iso3166
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 _ALPHA2 = re.compile(r"[A-Za-z]{2}")
@@ -49,6 +49,7 @@ def country_of_timezone(timezone: str) -> str | None:
     return _alias_country(name)
 
 
+@lru_cache(maxsize=4096)  # the importer and the planner ask per row; customers share few pairs
 def derive_country(locale: str | None, timezone: str | None) -> str | None:
     """The locale's region, else the time zone's country: a customer writing `en-US` from Shanghai is
     taken at their word, since a locale is chosen and a server's zone is often a default."""

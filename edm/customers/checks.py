@@ -301,13 +301,11 @@ def _check_customers(check: _Check, context: Context) -> Upsert:
 def _countries(given: Texts, locales: Texts, timezones: Texts) -> Texts:
     """The country column where given, else read off the locale or the time zone (edm.countries);
     a row whose locale or zone was refused is bad anyway, and gets None."""
-    derived: dict[tuple[str, str], str | None] = {}  # a file has few distinct (locale, zone) pairs
     countries = given.copy()
     for at in np.flatnonzero(np.fromiter((value is None for value in given), bool, len(given))):
-        key = (locales[at], timezones[at])
-        if key not in derived:
-            derived[key] = derive_country(*key) if None not in key else None
-        countries[at] = derived[key]
+        locale, timezone = locales[at], timezones[at]
+        refused = locale is None or timezone is None
+        countries[at] = None if refused else derive_country(locale, timezone)
     return countries
 
 
