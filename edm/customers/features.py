@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -147,8 +147,9 @@ def customer_features(
             "last_order_day": last,
         }
     )
-    churn = _churn_model(frame, now_day)
-    spend = _spend_model(frame, first_day_revenue, churn, now_day, rules.rhythm.value_horizon_days)
+    buyers = _in_weeks(frame, now_day)  # what both models are fitted on
+    churn = _churn_model(frame, buyers)
+    spend = _spend_model(frame, buyers, first_day_revenue, churn, rules.rhythm.value_horizon_days)
     return frame, FittedModels(churn, spend, rhythm.peer_intervals)
 
 
@@ -254,7 +255,7 @@ def _dropped_lines(
     return dropped
 
 
-def _churn_model(frame: pd.DataFrame, now_day: float) -> BgNbdParams | None:
+def _churn_model(frame: pd.DataFrame, weeks: _InWeeks) -> BgNbdParams | None:
     """Fit MBG/NBD in weeks over the customers who ordered; store P(alive) and expected orders in the frame.
 
     MBG/NBD, not BG/NBD: a one-time buyer may have dropped out too (edm.customers.churn_model).
@@ -262,7 +263,7 @@ def _churn_model(frame: pd.DataFrame, now_day: float) -> BgNbdParams | None:
     columns = ("probability_alive", *(f"expected_orders_{days}d" for days in EXPECTED_ORDER_HORIZONS))
     for column in columns:
         frame[column] = np.nan
-    buyers, repeat, recency, age = _in_weeks(frame, now_day)
+    buyers, repeat, recency, age = weeks
     try:
         params = fit_bgnbd(repeat, recency, age, modified=True)
     except ValueError:
@@ -275,7 +276,7 @@ def _churn_model(frame: pd.DataFrame, now_day: float) -> BgNbdParams | None:
 
 
 def _spend_model(
-    frame: pd.DataFrame, first_day_revenue: FloatArray, churn: BgNbdParams | None, now_day: float,
+    frame: pd.DataFrame, weeks: _InWeeks, first_day_revenue: FloatArray, churn: BgNbdParams | None,
     horizon_days: int,
 ) -> GammaGammaParams | None:
     """Fit Gamma-Gamma on repeat order days' mean value; predicted value = expected orders × value per order.
@@ -284,7 +285,7 @@ def _spend_model(
     published use. Unknown without either model.
     """
     frame["predicted_value"] = np.nan
-    buyers, repeat, recency, age = _in_weeks(frame, now_day)
+    buyers, repeat, recency, age = weeks
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_value = (frame["revenue"].to_numpy()[buyers] - first_day_revenue[buyers]) / repeat
     try:
@@ -300,17 +301,23 @@ def _spend_model(
     return params
 
 
-def _in_weeks(
-    frame: pd.DataFrame, now_day: float
-) -> tuple[np.ndarray[Any, Any], FloatArray, FloatArray, FloatArray]:
+class _InWeeks(NamedTuple):
     """Who ordered, and their (x, t_x, T) in weeks: repeat order days, last and now since the first."""
+
+    buyers: np.ndarray[Any, np.dtype[np.bool_]]
+    repeat: FloatArray
+    recency: FloatArray
+    age: FloatArray
+
+
+def _in_weeks(frame: pd.DataFrame, now_day: float) -> _InWeeks:
     buyers = frame["order_count"].to_numpy() > 0
     first = np.floor(frame["first_order_day"].to_numpy()[buyers])
     last = np.floor(frame["last_order_day"].to_numpy()[buyers])
     repeat = frame["order_days"].to_numpy()[buyers] - 1.0
     recency = (last - first) / DAYS_PER_WEEK
     age = np.maximum((now_day - first) / DAYS_PER_WEEK, recency)
-    return buyers, repeat, recency, age
+    return _InWeeks(buyers, repeat, recency, age)
 
 
 def epoch_day(moment: datetime) -> float:

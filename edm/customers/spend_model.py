@@ -27,10 +27,10 @@ import numpy.typing as npt
 from scipy.optimize import minimize
 from scipy.special import digamma, gammaln
 
+from edm.customers.churn_model import DEFAULT_MAX_CUSTOMERS, LOG_BOUND  # the same sampling and bounds
+
 FloatArray = npt.NDArray[np.float64]
 
-DEFAULT_MAX_CUSTOMERS = 50_000
-LOG_BOUND = 18.0  # as in edm.customers.churn_model: never binds on real data, keeps a fit finite
 
 
 @dataclass(frozen=True)
