@@ -114,14 +114,16 @@ def plan_campaign(
     pending: list[dict[str, Any]] = []
     with sessions.begin() as session:
         one_per_day = marketing and policy.one_per_day
+        holiday = campaign.holiday
         for row in _candidates(session, campaign, occurrence, timing, window, one_per_day=one_per_day):
-            holiday_day = timing.local_day(row.timezone)
-            country = row.country or derive_country(row.locale, row.timezone)
-            holiday = campaign.holiday
-            if holiday is not None and timing.at is not None and not customers_holiday_on(
-                holiday, holiday_day, country
-            ):
-                continue  # not their day (a national day of another country)
+            country: str | None = None  # only a holiday asks (rows imported before 0005 have none stored)
+            holiday_day = occurrence
+            if holiday is not None:
+                country = row.country or derive_country(row.locale, row.timezone)
+                if timing.at is not None:
+                    holiday_day = timing.local_day(row.timezone)
+                    if not customers_holiday_on(holiday, holiday_day, country):
+                        continue  # not their day (a national day of another country)
             result.audience += 1
             send_at = timing.moment(row.timezone)
             if row.planned:
@@ -131,7 +133,7 @@ def plan_campaign(
                 result.suppressed += 1
                 continue
             if holiday is not None and holiday.only_where_observed and not keeps_holiday(
-                holiday, country, holiday_day if timing.at is not None else occurrence
+                holiday, country, holiday_day
             ):
                 result.not_observed += 1
                 continue
