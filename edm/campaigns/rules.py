@@ -87,19 +87,6 @@ AttributeCondition = Annotated[
 ]
 """`region: [east, north]` (any of these values) or `employees: {more_than: 100}` (numbers only)."""
 
-CLASS_FIELDS = (
-    "value_tier", "scale", "industry", "purchase_frequency", "loyalty", "lifecycle_stage",
-    "relationship_stage", "churn_kind", "profit_profile",
-)
-NUMERIC_FIELDS = (
-    "days_since_last_order", "days_since_first_order", "days_since_engaged", "overdue_intervals",
-    "churn_risk", "order_count", "revenue", "annual_revenue", "margin", "margin_rate",
-    "orders_per_year", "share_of_wallet", "nps_score", "csat_score", "days_since_surveyed",
-    "expected_interval_days", "days_until_expected_order", "expected_orders_90d", "expected_orders_365d",
-    "predicted_value",
-)
-
-
 class Match(BaseModel):
     """Conditions that must all hold; a customer without a profile matches nothing."""
 
