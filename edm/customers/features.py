@@ -145,6 +145,7 @@ def customer_features(
             "days_since_engaged": now_day - customers.engaged_day,
             "first_order_day": first,
             "last_order_day": last,
+            "return_day": rhythm.return_day,
         }
     )
     buyers = _in_weeks(frame, now_day)  # what both models are fitted on

@@ -160,7 +160,7 @@ def _write_profiles(
     values["last_order_at"] = day_timestamps(features["last_order_day"].to_numpy())
     expected = np.floor(features["last_order_day"].to_numpy()) + features["expected_interval_days"].to_numpy()
     values["next_order_expected_at"] = day_timestamps(expected)
-    values["returned_at"] = day_timestamps(epoch_day(now) - features["days_since_return"].to_numpy())
+    values["returned_at"] = day_timestamps(features["return_day"].to_numpy())
     values["last_engaged_at"] = day_timestamps(engaged_day)
     moment = np.datetime64(now.astimezone(UTC).replace(tzinfo=None), "us")
     values["computed_at"] = np.full(len(features), moment)
