@@ -2,12 +2,14 @@
 
 The outbox key is derived from (campaign, step, customer, occurrence), so planning
 the same occurrence twice queues nothing new and a restart never re-sends.
-Policy, in order: the audience (`edm.campaigns.rules`, plus the campaign's trigger; never
-key accounts for `bulk` promotions), already planned, the suppression list; for marketing
-mail the customer's pause (their preference page) and sunset (unless `reaches_sunset`), one
-mail per customer per local day (`policy.one_per_day`), the send time (`send_time: optimal`:
-their usual reading hour) and send window, the adaptive contact interval (unless
-`respect_frequency: false`); and last the variant or the holdout group. The occurrence a
+The audience is `edm.campaigns.rules` plus the campaign's trigger (never key accounts for
+`bulk` promotions); this module gathers what policy needs about each member in one streamed
+query and `edm.campaigns.decisions.decide` judges them, in order: already planned, the
+suppression list; for marketing mail the customer's pause (their preference page) and sunset
+(unless `reaches_sunset`), one mail per customer per local day (`policy.one_per_day`), the send
+time (`send_time: optimal`: their usual reading hour) and send window, the adaptive contact
+interval (unless `respect_frequency: false`); and last the variant or the holdout group.
+A dry run makes the same decisions and reports them (`watch`) instead of queueing. The occurrence a
 message belongs to is the campaign's day, or the customer's own (life events), the
 class entry's, the last order's (inactivity, after_order), the expected next order's
 (reorder) or the survey answer's.
@@ -33,8 +35,9 @@ from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.campaigns.audience import audience_filter, key_account, satisfaction_class
+from edm.campaigns.decisions import Decision, Facts, Judged, Reason, Rules, Watcher, decide
 from edm.campaigns.schema import Answered, Campaign, ClassEntry
-from edm.campaigns.timing import Timing, at_hour, local_day, window_opening, zone
+from edm.campaigns.timing import Timing, local_day, window_opening, zone
 from edm.campaigns.triggers import (
     customers_holiday_on,
     holiday_falls_on,
@@ -43,10 +46,9 @@ from edm.campaigns.triggers import (
     occasion,
     timing_for,
 )
-from edm.campaigns.variants import HOLDOUT, assign
+from edm.campaigns.variants import HOLDOUT
 from edm.config import EngagementSettings, PolicySettings, SendWindow
 from edm.countries import derive_country
-from edm.engagement import may_contact
 from edm.store import (
     Customer,
     CustomerProfile,
@@ -61,6 +63,7 @@ from edm.store import (
 CONTACT_STATES = ("queued", "sending", "sent", "deferred")
 BATCH = 500
 SAMPLE = 20
+EXAMPLES = 5  # customers shown per reason
 
 
 def outbox_key(campaign: str, step: int, customer_id: int, occurrence: date) -> str:
@@ -82,11 +85,45 @@ class PlanResult:
     held_out: int = 0  # the control group: recorded, never sent
     busy: int = 0  # dropped: another campaign mails them today (policy.one_per_day)
     not_observed: int = 0  # their country does not keep the holiday (only_where_observed)
+    exited: int = 0  # left a sequence before this step (ordered, clicked, left the audience)
     waiting: int = 0  # of the queued, held for the next day because of another campaign
     sample: list[str] = field(default_factory=list)
     # who would get what: (variant or "", tier, stage) -> messages, held-out ones under "holdout"
     breakdown: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     recipients: list[int] = field(default_factory=list)  # customer ids, the first SAMPLE of them
+    reasons: Counter[Reason] = field(default_factory=Counter)  # decisions per reason
+    # the first EXAMPLES (customer id, email) per reason: a bounded sample however large the audience
+    examples: dict[Reason, list[tuple[int, str]]] = field(default_factory=dict)
+
+    def count(self, decision: Decision, email: str) -> None:
+        """Tally one audience member's decision (the audience itself is counted by the caller)."""
+        self.reasons[decision.reason] += 1
+        shown = self.examples.setdefault(decision.reason, [])
+        if len(shown) < EXAMPLES:
+            shown.append((decision.customer_id, email))
+        self.waiting += decision.waits
+        if decision.send:
+            self.queued += 1
+            if len(self.sample) < 5:
+                self.sample.append(email)
+            if len(self.recipients) < SAMPLE:
+                self.recipients.append(decision.customer_id)
+            return
+        held = _HELD_COUNTS[decision.reason]
+        setattr(self, held, getattr(self, held) + 1)
+
+
+_HELD_COUNTS = {
+    Reason.ALREADY_PLANNED: "already_planned",
+    Reason.SUPPRESSED: "suppressed",
+    Reason.NOT_OBSERVED: "not_observed",
+    Reason.PAUSED: "paused",
+    Reason.SUNSET: "sunset",
+    Reason.MAILED_TODAY: "busy",
+    Reason.TOO_SOON: "too_soon",
+    Reason.HOLDOUT: "held_out",
+    Reason.EXITED: "exited",
+}
 
 
 def plan_campaign(
@@ -99,73 +136,45 @@ def plan_campaign(
     policy: PolicySettings | None = None,
     dry_run: bool = False,
     timing: Timing | None = None,
+    watch: Watcher | None = None,
 ) -> PlanResult:
     """Queue the campaign for every eligible customer; with `dry_run`, only count.
 
+    Each audience member gets one `decisions.decide` decision: the `send` ones are queued, the
+    holdout recorded as `held_out`; `watch`, when given, sees every decision as it is made.
     `timing`: when each message goes out (default: `triggers.timing_for` at `now`, timed when
     the campaign's holiday is due then).
     """
     policy = policy or PolicySettings()
     if timing is None:
         timing = timing_for(campaign, now, due=occasion(campaign, now) is not None)
-    marketing = campaign.kind == "marketing"
-    window = policy.send_window if marketing else None
+    judge = Rules.of(campaign, policy)
     result = PlanResult(campaign.name, occurrence)
     pending: list[dict[str, Any]] = []
     with sessions.begin() as session:
-        one_per_day = marketing and policy.one_per_day
+        one_per_day = judge.marketing and policy.one_per_day
         holiday = campaign.holiday
-        for row in _candidates(session, campaign, occurrence, timing, window, one_per_day=one_per_day):
-            country: str | None = None  # only a holiday asks (rows imported before 0005 have none stored)
-            holiday_day = occurrence
+        for row in _candidates(session, campaign, occurrence, timing, judge.window, one_per_day=one_per_day):
+            observed = True
             if holiday is not None:
                 country = row.country or derive_country(row.locale, row.timezone)
+                holiday_day = occurrence
                 if timing.at is not None:
                     holiday_day = timing.local_day(row.timezone)
                     if not customers_holiday_on(holiday, holiday_day, country):
-                        continue  # not their day (a national day of another country)
+                        continue  # not their day (a national day of another country): not in the audience
+                observed = not holiday.only_where_observed or keeps_holiday(holiday, country, holiday_day)
             result.audience += 1
-            send_at = timing.moment(row.timezone)
-            if row.planned:
-                result.already_planned += 1
+            decision = decide(_facts(row, rules, observed), judge, timing)
+            result.count(decision, row.email)
+            if watch is not None:
+                template = campaign.content(decision.variant)[0]
+                watch(Judged(campaign.name, 0, row.email, row.name, row.locale, template, decision))
+            if not decision.send and decision.reason != Reason.HOLDOUT:
                 continue
-            if row.suppressed:
-                result.suppressed += 1
-                continue
-            if holiday is not None and holiday.only_where_observed and not keeps_holiday(
-                holiday, country, holiday_day
-            ):
-                result.not_observed += 1
-                continue
-            if marketing and row.paused_until is not None and row.paused_until > send_at:
-                result.paused += 1
-                continue
-            if marketing and row.sunset and not campaign.reaches_sunset:
-                result.sunset += 1
-                continue
-            if row.busy:  # another campaign mails them on the day this one would
-                if campaign.when_busy == "drop":
-                    result.busy += 1
-                    continue
-                send_at = timing.next_day(_sending(send_at, row.timezone, window), row.timezone)
-            if campaign.send_time == "optimal" and row.best_hour is not None:
-                send_at = at_hour(send_at, row.timezone, row.best_hour)
-            send_at = _sending(send_at, row.timezone, window)
-            if campaign.respects_contact_interval and not may_contact(row.last_contact, _interval(row, rules),
-                                                                      send_at):
-                result.too_soon += 1
-                continue
-            result.waiting += bool(row.busy)
+            assert decision.send_at is not None  # sent and held-out decisions say when
             day = _occurrence(campaign, row, timing, occurrence)
-            message = _outbox_row(campaign, row.id, row.email, day, now, send_at)
-            if message["state"] == "held_out":
-                result.held_out += 1
-            else:
-                result.queued += 1
-                if len(result.sample) < 5:
-                    result.sample.append(row.email)
-                if len(result.recipients) < SAMPLE:
-                    result.recipients.append(row.id)
+            message = _outbox_row(campaign, row.id, row.email, day, now, decision)
             arm = HOLDOUT if message["state"] == "held_out" else message["variant"] or ""
             result.breakdown[(arm, row.tier, row.stage)] += 1
             pending.append(message)
@@ -173,6 +182,23 @@ def plan_campaign(
                 _queue(session, pending, dry_run)
         _queue(session, pending, dry_run)
     return result
+
+
+def _facts(row: Any, rules: EngagementSettings, observed: bool) -> Facts:
+    """What `decide` needs from a `_candidates` row."""
+    return Facts(
+        customer_id=row.id,
+        timezone=row.timezone,
+        interval_days=_interval(row, rules),
+        planned=bool(row.planned),
+        suppression=(row.suppression or "suppressed") if row.suppressed else None,
+        observed=observed,
+        paused_until=row.paused_until,
+        sunset=bool(row.sunset),
+        busy=bool(row.busy),
+        best_hour=row.best_hour,
+        last_contact=row.last_contact,
+    )
 
 
 def _sending(moment: datetime, timezone: str, window: SendWindow | None) -> datetime:
@@ -251,6 +277,7 @@ def _candidates(
         select(
             Customer.id,
             Customer.email,
+            Customer.name,
             Customer.timezone,
             Customer.locale,
             Customer.country,
@@ -262,6 +289,7 @@ def _candidates(
             Customer.paused_until,
             last_contact.c.at.label("last_contact"),
             Suppression.email.is_not(None).label("suppressed"),
+            Suppression.reason.label("suppression"),
             planned.c.customer_id.is_not(None).label("planned"),
             (_mailed_on_the_day(campaign, timing, window, timezones) if one_per_day else false())
             .label("busy"),
@@ -371,10 +399,9 @@ def _answers(trigger: Answered, now: datetime) -> Any:
 
 
 def _outbox_row(
-    campaign: Campaign, customer_id: int, email: str, occurrence: date, now: datetime, send_at: datetime
+    campaign: Campaign, customer_id: int, email: str, occurrence: date, now: datetime, decision: Decision
 ) -> dict[str, Any]:
-    weights = [(v.name, v.weight) for v in campaign.variants]
-    variant = assign(campaign.name, customer_id, weights, campaign.holdout_percent)
+    held_out = decision.reason == Reason.HOLDOUT
     return {
         "key": outbox_key(campaign.name, 0, customer_id, occurrence),
         "campaign": campaign.name,
@@ -382,9 +409,9 @@ def _outbox_row(
         "customer_id": customer_id,
         "occurrence": occurrence,
         "to_address": email,
-        "state": "held_out" if variant == HOLDOUT else "queued",
-        "variant": None if variant == HOLDOUT else variant,
+        "state": "held_out" if held_out else "queued",
+        "variant": None if held_out else decision.variant,
         "attempts": 0,
-        "next_attempt_at": send_at,
+        "next_attempt_at": decision.send_at,
         "created_at": now,
     }
