@@ -13,7 +13,7 @@ window, the adaptive contact interval judged for that moment; last the holdout g
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -147,6 +147,16 @@ def decide(facts: Facts, rules: Rules, timing: Timing) -> Decision:
         detail += " (a day later: another campaign mails them first)"
     return Decision(facts.customer_id, Reason.SCHEDULED if later else Reason.DUE, detail.strip(),
                     variant=variant, send_at=send_at, waits=facts.busy)
+
+
+def decide_follow_up(customer_id: int, suppression: str | None, exits: Sequence[str]) -> Decision:
+    """The next step of a sequence, due for an enrolled customer: held if they are on the suppression
+    list or have left (`exits`: the campaign's `exit_when` reasons that hold for them)."""
+    if suppression is not None:
+        return Decision(customer_id, Reason.SUPPRESSED, suppression)
+    if exits:
+        return Decision(customer_id, Reason.EXITED, ", ".join(exits))
+    return Decision(customer_id, Reason.FOLLOW_UP)
 
 
 def _held_before_timing(facts: Facts, rules: Rules, timing: Timing) -> Decision | None:

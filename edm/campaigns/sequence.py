@@ -11,14 +11,16 @@ enrolment's occurrence): planning twice queues nothing new.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, false, not_, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from edm.campaigns.audience import audience_filter
-from edm.campaigns.planner import PlanResult, outbox_key
+from edm.campaigns.decisions import Judged, Watcher, decide_follow_up
+from edm.campaigns.planner import BATCH, PlanResult, outbox_key
 from edm.campaigns.schema import Campaign
 from edm.store import Customer, CustomerProfile, Event, Order, OutboxMessage, Suppression, upsert
 
@@ -26,26 +28,44 @@ ENROLLED_STATES = ("queued", "sending", "sent", "deferred")
 
 
 def plan_follow_ups(
-    sessions: sessionmaker[Session], campaign: Campaign, now: datetime, *, dry_run: bool = False
+    sessions: sessionmaker[Session], campaign: Campaign, now: datetime, *, dry_run: bool = False,
+    watch: Watcher | None = None,
 ) -> list[PlanResult]:
-    """Queue every due follow-up of `campaign`; one result per step."""
+    """Queue every due follow-up of `campaign`; one result per step.
+
+    Each enrolment whose step is due gets a `decisions.decide_follow_up` decision: the `send`
+    ones are queued; `watch`, when given, sees every one.
+    """
     results = []
     with sessions.begin() as session:
         # the last step first: a step queued in this run must not make the next one due in it too
         for step in range(len(campaign.follow_ups), 0, -1):
             enrolled_by = now - timedelta(days=campaign.follow_ups[step - 1].after_days)
-            rows = session.execute(_due(campaign, step, enrolled_by, now)).all()
-            if rows and not dry_run:
-                messages = [_message(campaign, step, row, now) for row in rows]
+            result = PlanResult(f"{campaign.name} step {step}", now.date())
+            template = campaign.content(None, step)[0]
+            messages: list[dict[str, Any]] = []
+            due = _due(campaign, step, enrolled_by, now).execution_options(yield_per=2000)
+            for row in session.execute(due):
+                exits = [reason for reason in campaign.exit_when if getattr(row, reason)]
+                decision = decide_follow_up(row.customer_id, row.suppression, exits)
+                result.audience += 1
+                result.count(decision, row.to_address)
+                if watch is not None:
+                    watch(Judged(campaign.name, step, row.to_address, row.name, row.locale, template,
+                                 replace(decision, variant=row.variant if decision.send else None)))
+                if decision.send and not dry_run:
+                    messages.append(_message(campaign, step, row, now))
+                    if len(messages) >= BATCH:
+                        upsert(session, OutboxMessage, messages, key="key")
+                        messages.clear()
+            if messages and not dry_run:
                 upsert(session, OutboxMessage, messages, key="key")
-            name = f"{campaign.name} step {step}"
-            result = PlanResult(name, now.date(), audience=len(rows), queued=len(rows))
-            result.sample = [row.to_address for row in rows[:5]]
             results.append(result)
     return results[::-1]
 
 
 def _due(campaign: Campaign, step: int, enrolled_by: datetime, now: datetime) -> Any:
+    """The enrolments whose `step` is due, with whether each has left (one column per exit reason)."""
     first = aliased(OutboxMessage, name="first")
     previous = aliased(OutboxMessage, name="previous")
     this = aliased(OutboxMessage, name="this")
@@ -54,10 +74,24 @@ def _due(campaign: Campaign, step: int, enrolled_by: datetime, now: datetime) ->
         return and_(row.campaign == campaign.name, row.step == step_number,
                     row.customer_id == first.customer_id, row.occurrence == first.occurrence)
 
+    clicked = aliased(OutboxMessage, name="clicked")
+    ordered = exists().where(Order.customer_id == first.customer_id, Order.ordered_at > first.created_at)
+    clicked_one = exists().where(
+        Event.kind == "click", Event.customer_id == first.customer_id, Event.outbox_id == clicked.id,
+        clicked.campaign == campaign.name, Event.occurred_at > first.created_at,
+    )
+    left = not_(audience_filter(campaign.audience, now))
     query = (
-        select(first.customer_id, first.occurrence, first.variant, first.to_address)
+        select(
+            first.customer_id, first.occurrence, first.variant, first.to_address, Customer.name,
+            Customer.locale, Suppression.reason.label("suppression"),
+            (ordered if "ordered" in campaign.exit_when else false()).label("ordered"),
+            (clicked_one if "clicked" in campaign.exit_when else false()).label("clicked"),
+            (left if "left_audience" in campaign.exit_when else false()).label("left_audience"),
+        )
         .join(Customer, Customer.id == first.customer_id)
         .join(CustomerProfile, CustomerProfile.customer_id == first.customer_id)
+        .outerjoin(Suppression, Suppression.email == first.to_address)
         .where(
             first.campaign == campaign.name,
             first.step == 0,
@@ -65,20 +99,8 @@ def _due(campaign: Campaign, step: int, enrolled_by: datetime, now: datetime) ->
             first.created_at <= enrolled_by,
             exists().where(same_enrolment(previous, step - 1), previous.state.in_(ENROLLED_STATES)),
             ~exists().where(same_enrolment(this, step)),
-            ~exists().where(Suppression.email == first.to_address),
         )
     )
-    if "ordered" in campaign.exit_when:
-        query = query.where(~exists().where(Order.customer_id == first.customer_id,
-                                            Order.ordered_at > first.created_at))
-    if "clicked" in campaign.exit_when:
-        clicked = aliased(OutboxMessage, name="clicked")
-        query = query.where(~exists().where(
-            Event.kind == "click", Event.customer_id == first.customer_id, Event.outbox_id == clicked.id,
-            clicked.campaign == campaign.name, Event.occurred_at > first.created_at,
-        ))
-    if "left_audience" in campaign.exit_when:
-        query = query.where(audience_filter(campaign.audience, now))
     return query.order_by(first.customer_id)
 
 
