@@ -9,7 +9,7 @@ import asyncio
 import functools
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from edm.alerts.digest import DigestSummary
+    from edm.campaigns.planner import PlanResult
     from edm.campaigns.schema import Campaign
     from edm.customers import ClassificationSummary, ImportResult
     from edm.customers.card import CustomerCard
@@ -502,27 +503,40 @@ def preview(name: str, on: datetime | None, settings: Settings) -> None:
 @click.argument("names", nargs=-1)
 @click.option("--all", "run_all", is_flag=True,
               help="Run every campaign due today (by its schedule, holiday or life event).")
-@click.option("--dry-run", is_flag=True, help="Only show who would receive it; queue and send nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="Only show who would receive it (variant, language) and who is held back by which rule; "
+                   "queue and send nothing.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write every audience member's decision here as CSV (campaign, step, customer, "
+                   "variant, language, send or held, reason, detail).")
 @with_settings
-def run(names: tuple[str, ...], run_all: bool, dry_run: bool, settings: Settings) -> None:
+def run(names: tuple[str, ...], run_all: bool, dry_run: bool, out: Path | None, settings: Settings) -> None:
     """Plan campaigns for today and send them. Running twice the same day sends nothing new.
 
     Named campaigns run now, whether due or not; --all runs what is due today (for cron).
+    --dry-run lists, per campaign, the counts per reason (send now, scheduled later, suppressed,
+    too soon, paused, in sunset, holdout, ...) with the first customers of each; --out the full list.
 
-    Example: edm campaign run win_back --dry-run
+    Example: edm campaign run win_back --dry-run --out win_back.csv
     """
+    from edm.campaigns.dry_run import decision_account
     from edm.runner import open_store, run_campaigns
 
     if not names and not run_all:
         raise click.UsageError("name at least one campaign, or pass --all")
-    report = asyncio.run(
-        run_campaigns(settings, open_store(settings), SystemClock(), list(names) or None, dry_run=dry_run)
-    )
-    for line in format_run(report):
+    with decision_account(out) as account:
+        report = asyncio.run(run_campaigns(
+            settings, open_store(settings), SystemClock(), list(names) or None, dry_run=dry_run, watch=account
+        ))
+    for line in format_run(report, account.sends):
         click.echo(line)
+    if out is not None:
+        click.echo(f"wrote {out}")
 
 
-def format_run(report: RunReport) -> list[str]:
+def format_run(report: RunReport, sends: Mapping[tuple[str, str, str], int] | None = None) -> list[str]:
+    """The run's summary; for a dry run also each reason's count with its first customers, and the
+    sends per variant and language (`sends`: (plan, variant, language) -> customers)."""
     lines = []
     if report.classification is not None:
         due = "profiles were due, classified " + format_classification(report.classification)
@@ -536,11 +550,31 @@ def format_run(report: RunReport) -> list[str]:
             + (f", holiday not kept in their country {plan.not_observed}" if plan.not_observed else "")
             + (f", paused by the customer {plan.paused}" if plan.paused else "")
             + (f", in sunset {plan.sunset}" if plan.sunset else "")
+            + (f", left the sequence {plan.exited}" if plan.exited else "")
         )
+        if report.dry_run:
+            lines.extend(_decision_lines(plan, sends or {}))
     if report.delivery is not None:
         d = report.delivery
         lines.append(f"sent {d.sent}, deferred {d.deferred}, bounced {d.bounced}, "
                      f"suppressed {d.suppressed}, failed {d.failed}")
+    return lines
+
+
+def _decision_lines(plan: PlanResult, sends: Mapping[tuple[str, str, str], int]) -> list[str]:
+    """`send  due  12  e.g. 4 ann@example.com, ...` per reason, then the sends per variant and language."""
+    from edm.campaigns.decisions import SENDING
+
+    lines = []
+    for reason, count in sorted(plan.reasons.items(), key=lambda item: (item[0] not in SENDING, item[0])):
+        decision = "send" if reason in SENDING else "held"
+        shown = ", ".join(f"{customer_id} {email}" for customer_id, email in plan.examples.get(reason, []))
+        more = ", ..." if count > len(plan.examples.get(reason, [])) else ""
+        lines.append(f"  {decision} {reason.value:<16} {count:>7}  e.g. {shown}{more}")
+    for (title, variant, language), count in sorted(sends.items()):
+        if title == plan.campaign:
+            arm = f"variant {variant}" if variant else "no variant"
+            lines.append(f"  send {arm:<24} {language:<8} {count:>7}")
     return lines
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.campaigns.decisions import Watcher
 from edm.campaigns.loader import CampaignFile, load_campaigns
 from edm.campaigns.planner import PlanResult, plan_campaign
 from edm.campaigns.schema import Campaign
@@ -66,6 +67,7 @@ class RunReport:
     classification: ClassificationSummary | None = None  # when the profiles were due a recompute
     plans: list[PlanResult] = field(default_factory=list)
     delivery: SendSummary | None = None
+    dry_run: bool = False  # planned to report, nothing queued
 
 
 async def run_campaigns(
@@ -76,17 +78,19 @@ async def run_campaigns(
     *,
     dry_run: bool = False,
     transport: Transport | None = None,
+    watch: Watcher | None = None,
 ) -> RunReport:
     """Plan the named campaigns, or every campaign due today when `names` is None; then send.
 
     Named campaigns run whether or not their schedule or holiday is today: that is how a
     marketer sends one by hand (at once, unless its holiday is due: then at its hour, as the
-    scheduler would). Unnamed, only what is due runs (cron, or the daemon).
+    scheduler would). Unnamed, only what is due runs (cron, or the daemon). `watch` sees
+    every planning decision (`edm.campaigns.dry_run`).
     """
     if not dry_run:
         settings.signing_keys()  # fail before planning, not halfway through sending
     files = load_campaigns(settings.campaigns_dir)  # once: planning and sending see the same files
-    report = plan_campaigns(settings, sessions, clock, names, dry_run=dry_run, files=files)
+    report = plan_campaigns(settings, sessions, clock, names, dry_run=dry_run, files=files, watch=watch)
     if not dry_run:
         available = {name: loaded.campaign for name, loaded in files.items()}
         report.delivery = await send_pending(settings, sessions, clock, available, transport)
@@ -101,11 +105,13 @@ def plan_campaigns(
     *,
     dry_run: bool = False,
     files: Mapping[str, CampaignFile] | None = None,
+    watch: Watcher | None = None,
 ) -> RunReport:
     """Fresh profiles and engagement, then the outbox rows of the chosen campaigns and due steps.
 
     The planning half of `run_campaigns`; the daemon calls it alone (its workers send).
     `files`: the campaigns already loaded from `settings.campaigns_dir` (else loaded here).
+    `watch`: sees each audience member's decision, send or held and why (a dry run's account).
     """
     files = load_campaigns(settings.campaigns_dir) if files is None else files
     available = {name: loaded.campaign for name, loaded in files.items()}
@@ -123,7 +129,8 @@ def plan_campaigns(
         chosen = [c for c in available.values() if occasions[c.name] is not None]
     chosen.sort(key=lambda c: -c.priority)  # under one_per_day the first to plan a customer wins
     classification = None if dry_run else refresh_profiles(sessions, settings.classification, clock)
-    report = RunReport(refresh_engagement(sessions, settings.engagement, clock), classification)
+    intervals = refresh_engagement(sessions, settings.engagement, clock)
+    report = RunReport(intervals, classification, dry_run=dry_run)
     if not dry_run:
         remember_campaigns(sessions, [files[c.name] for c in chosen], now)
     for campaign in chosen:
@@ -138,11 +145,12 @@ def plan_campaigns(
                 policy=settings.policy,
                 dry_run=dry_run,
                 timing=timing_for(campaign, now, due=due is not None),
+                watch=watch,
             )
         )
     for campaign in chosen if names else available.values():  # sequences advance every run
         if campaign.follow_ups:
-            steps = plan_follow_ups(sessions, campaign, now, dry_run=dry_run)
+            steps = plan_follow_ups(sessions, campaign, now, dry_run=dry_run, watch=watch)
             report.plans.extend(step for step in steps if step.audience)  # only steps someone was due
     return report
 

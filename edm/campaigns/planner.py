@@ -71,6 +71,11 @@ def outbox_key(campaign: str, step: int, customer_id: int, occurrence: date) -> 
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def plan_title(campaign: str, step: int) -> str:
+    """How a plan is named in reports: the campaign, or its follow-up step."""
+    return campaign if step == 0 else f"{campaign} step {step}"
+
+
 @dataclass
 class PlanResult:
     campaign: str

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from edm.campaigns.audience import audience_filter
 from edm.campaigns.decisions import Judged, Watcher, decide_follow_up
-from edm.campaigns.planner import BATCH, PlanResult, outbox_key
+from edm.campaigns.planner import BATCH, PlanResult, outbox_key, plan_title
 from edm.campaigns.schema import Campaign
 from edm.store import Customer, CustomerProfile, Event, Order, OutboxMessage, Suppression, upsert
 
@@ -41,7 +41,7 @@ def plan_follow_ups(
         # the last step first: a step queued in this run must not make the next one due in it too
         for step in range(len(campaign.follow_ups), 0, -1):
             enrolled_by = now - timedelta(days=campaign.follow_ups[step - 1].after_days)
-            result = PlanResult(f"{campaign.name} step {step}", now.date())
+            result = PlanResult(plan_title(campaign.name, step), now.date())
             template = campaign.content(None, step)[0]
             messages: list[dict[str, Any]] = []
             due = _due(campaign, step, enrolled_by, now).execution_options(yield_per=2000)
