@@ -100,7 +100,7 @@ class Decision:
     reason: Reason
     detail: str = ""
     variant: str | None = None  # the variant sent; None without variants, or when held
-    send_at: datetime | None = None  # when it goes out (also for the holdout, as recorded)
+    send_at: datetime | None = None  # when it goes out (or would: the holdout, as recorded; too soon)
     waits: bool = False  # sent a day later because another campaign mails them first
 
     @property
@@ -136,7 +136,7 @@ def decide(facts: Facts, rules: Rules, timing: Timing) -> Decision:
         send_at = at_hour(send_at, facts.timezone, facts.best_hour)
     send_at = _opening(send_at, facts.timezone, rules.window)
     if rules.respects_interval and not may_contact(facts.last_contact, facts.interval_days, send_at):
-        return Decision(facts.customer_id, Reason.TOO_SOON, _too_soon(facts, send_at))
+        return Decision(facts.customer_id, Reason.TOO_SOON, _too_soon(facts, send_at), send_at=send_at)
     variant = assign(rules.campaign, facts.customer_id, rules.variants, rules.holdout_percent)
     if variant == HOLDOUT:
         return Decision(facts.customer_id, Reason.HOLDOUT, f"control group ({rules.holdout_percent:g}%)",
