@@ -204,7 +204,7 @@ rules = st.builds(
 timings = st.builds(Timing, now=st.just(NOW), at=st.none() | st.just(time(9)))
 
 
-@settings(derandomize=True, max_examples=400)
+@settings(derandomize=True, max_examples=200)
 @given(facts, rules, timings)
 def test_a_send_passes_every_rule_and_a_held_customer_is_held_by_the_rule_it_names(
     customer: Facts, campaign: Rules, timing: Timing
