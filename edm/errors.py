@@ -94,5 +94,6 @@ class PutBackError(NotAttemptedError):
 
 
 class RelayLoginError(PutBackError):
-    """The relay refused our login (530, 534, 535) or demands one: a settings problem, so sending
-    stops at once, every claimed row goes back untouched, and the message names the settings to fix."""
+    """The relay refused our login (530, 534, 535), demands one, or lacks the STARTTLS the settings
+    demand: a settings problem, so sending stops at once, every claimed row goes back untouched,
+    and the message names the settings to fix."""

@@ -143,8 +143,7 @@ class RelayPool:
     def refuse(self, error: RelayLoginError) -> RelayLoginError:
         """Stop the pool: the first refusal is kept and raised to every caller from now on."""
         if self.refused is None:
-            self.refused = error
-            log.error("%s", error)
+            self.refused = error  # reported once, by whoever runs the pool (the CLI prints it)
         return self.refused
 
     def is_down(self, relay: Relay) -> bool:
@@ -227,6 +226,8 @@ class RelayPool:
         client = self._client(relay)
         try:
             await client.connect()
+            if relay.starttls:
+                await self._starttls(client, relay)
             if relay.username is not None:
                 await self._login(client, relay)
         except RelayLoginError as exc:
@@ -237,6 +238,16 @@ class RelayPool:
             self._mark_down(relay, exc)
             return None
         return client
+
+    async def _starttls(self, client: aiosmtplib.SMTP, relay: Relay) -> None:
+        """The upgrade the settings demand; a relay that does not offer it is a settings problem."""
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()
+        if not client.supports_extension("starttls"):
+            raise self.refuse(RelayLoginError(
+                f"the relay {relay.name} does not offer STARTTLS, which {relay.setting}.starttls demands: "
+                f"check the host and port (STARTTLS is usually 587; 465 wants {relay.setting}.use_tls: true)"))
+        await client.starttls()
 
     async def _login(self, client: aiosmtplib.SMTP, relay: Relay) -> None:
         """One AUTH with the relay's preferred method (aiosmtplib's `login` would try each in turn)."""
@@ -272,6 +283,6 @@ class RelayPool:
             hostname=relay.host,
             port=relay.port,
             use_tls=relay.use_tls,
-            start_tls=relay.starttls,  # as configured: never an opportunistic upgrade (None would be one)
+            start_tls=False,  # `_starttls` upgrades when configured; never opportunistically (None would)
             timeout=self._settings.timeout_seconds,
         )

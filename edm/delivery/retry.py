@@ -73,7 +73,7 @@ def outcome(error: DeliveryError | None) -> Outcome:
     return Outcome.BOUNCED if error.code in _ABOUT_THE_RECIPIENT_CODES else Outcome.REJECTED
 
 
-REASON_CHARS = 80
+REASON_CHARS = 100
 _STATUS = re.compile(r"[245]\d\d|[245]\.\d{1,3}\.\d{1,3}")
 _CODE = re.compile(r"^([245]\d\d)\b")
 

@@ -361,7 +361,7 @@ def _compose_batch(
             except TemplateError as exc:
                 settle(session, row.id, "failed", str(exc))
                 settled["failed"] += 1
-                log.warning("outbox=%d render failed: %s", row.id, exc)
+                log.info("outbox=%d render failed: %s", row.id, exc)  # the run's summary groups them
                 continue
             outgoing.append(Outgoing(row.id, message.sender, row.to_address, message.data))
     return outgoing, settled
