@@ -246,7 +246,7 @@ class RelayPool:
         if not client.supports_extension("starttls"):
             raise self.refuse(RelayLoginError(
                 f"the relay {relay.name} does not offer STARTTLS, which {relay.setting}.starttls demands: "
-                f"check the host and port (STARTTLS is usually 587; 465 wants {relay.setting}.use_tls: true)"))
+                f"check the host and port (STARTTLS is usually on 587; 465 wants {relay.setting}.use_tls)"))
         await client.starttls()
 
     async def _login(self, client: aiosmtplib.SMTP, relay: Relay) -> None:

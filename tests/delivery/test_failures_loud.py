@@ -223,7 +223,8 @@ def test_failed_rows_exit_2_with_their_reasons_and_retry_failed_sends_each_once(
         assert reasons[1].startswith("  3 × win_back subject (en): ") and reasons[1].endswith(" (win_back)")
         assert "'nickname' is undefined" in reasons[1]
         assert reasons[2] == "  1 × 554 5.7.1 message … rejected as spam (re_engagement)"
-        assert reasons[3] == "fix the cause, then run `edm send --retry-failed` (or with --campaign NAME for one)"
+        assert reasons[3] == ("fix the cause, then run `edm send --retry-failed` "
+                              "(or with --campaign NAME for one)")
 
         _break_subject(tmp_path, "win_back", '"We miss you, {{ greeting_name }}"')  # the template fixed
         retried = _edm(environment, "send", "--retry-failed", "--campaign", "win_back")
@@ -253,8 +254,9 @@ def test_a_campaign_run_with_failed_rows_exits_2_and_a_bounce_alone_does_not(
         _break_subject(tmp_path, "win_back", '"Hello {{ nickname }}"')
         failing = _edm(environment, "campaign", "run", "win_back")
         assert failing.exit_code == EXIT_FAILED, failing.output
-        assert "2 failed:\n  2 × win_back subject (en): <string> line 1: 'nickname' is undefined" in failing.stderr
-        assert "fix the cause, then run `edm send --retry-failed --campaign win_back`" in failing.stderr
+        reasons = failing.stderr
+        assert "2 failed:\n  2 × win_back subject (en): <string> line 1: 'nickname' is undefined" in reasons
+        assert "fix the cause, then run `edm send --retry-failed --campaign win_back`" in reasons
 
         with sessions.begin() as session:
             session.execute(update(OutboxMessage).values(state="sent"))
