@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 WIDTH = 100
+# exit status of the commands that send (campaign run, send, worker); docs/operator.md "Exit status"
+EXIT_FAILED = 2  # some rows failed in this run: ours to fix, then `edm send --retry-failed`
+EXIT_RELAY_DOWN = 3  # rows deferred because no relay could be reached
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": WIDTH}
 
 
@@ -518,6 +521,11 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, out: Path | None, 
     too soon, paused, in sunset, holdout, ...) with the first customers of each; --out the full list.
 
     Example: edm campaign run win_back --dry-run --out win_back.csv
+
+    \b
+    Exit status: 0 all sent (or deferred by design: a 4xx to retry, a rate limit; bounced
+    addresses are the recipients' problem, not a failure); 1 an error (settings, a relay that
+    refused the login); 2 some rows failed (the summary says why); 3 rows deferred, no relay reachable.
     """
     from edm.campaigns.dry_run import decision_account
     from edm.runner import open_store, run_campaigns
@@ -532,6 +540,8 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, out: Path | None, 
         click.echo(line)
     if out is not None:
         click.echo(f"wrote {out}")
+    if report.delivery is not None:
+        _exit_for_failures(report.delivery)
 
 
 def format_run(report: RunReport, sends: Mapping[tuple[str, str, str], int] | None = None) -> list[str]:
@@ -581,19 +591,46 @@ def _decision_lines(plan: PlanResult, sends: Mapping[tuple[str, str, str], int])
 @main.command()
 @click.option("--no-wait", is_flag=True,
               help="Stop once nothing is due now, instead of waiting for retries and expired claims.")
+@click.option("--retry-failed", is_flag=True,
+              help="First put the failed messages back in the queue (once), then send as usual.")
+@click.option("--campaign", metavar="NAME", help="With --retry-failed: only this campaign's failed messages.")
 @with_settings
-def send(no_wait: bool, settings: Settings) -> None:
+def send(no_wait: bool, retry_failed: bool, campaign: str | None, settings: Settings) -> None:
     """Send the outbox until it is drained, with a progress line (sent/s, deferred, bounced).
 
     Deferred messages are retried when due, so this waits for them; Ctrl-C (or SIGTERM)
     stops claiming, finishes what is on the wire and exits. Relays and limits: smtp.* in edm.yaml.
+    After fixing what made messages fail (a template, a relay setting), --retry-failed gives
+    them one more chance; what was sent is never sent again.
 
     Example: EDM_DATABASE_URL=postgresql+psycopg://edm@db/edm edm send
+
+    \b
+    Exit status: 0 all sent (or deferred by design: a 4xx to retry, a rate limit; bounced
+    addresses are the recipients' problem, not a failure); 1 an error (settings, a relay that
+    refused the login); 2 some rows failed (the summary says why); 3 rows deferred, no relay reachable.
     """
     from edm.delivery.sender import Until
 
+    if campaign is not None and not retry_failed:
+        raise click.UsageError("--campaign goes with --retry-failed")
+    if retry_failed:
+        _requeue_failed(settings, campaign)
     summary = _sending(settings, Until.NOTHING_DUE if no_wait else Until.DRAINED)
     click.echo(format_delivery(summary))
+    _exit_for_failures(summary)
+
+
+def _requeue_failed(settings: Settings, campaign: str | None) -> None:
+    from edm.delivery.outbox import retry_failed
+    from edm.runner import open_store
+
+    sessions = open_store(settings)
+    with sessions.begin() as session:
+        count = retry_failed(session, SystemClock().now(), campaign)
+    whose = f" of campaign {campaign!r}" if campaign else ""
+    click.echo(f"{count} failed message(s){whose} queued again" if count else f"no failed messages{whose}",
+               err=True)
 
 
 @main.command()
@@ -602,7 +639,8 @@ def worker(settings: Settings) -> None:
     """Send continuously: claim due outbox batches, sleep smtp.poll_seconds when idle.
 
     Run several, on several machines, against one PostgreSQL database: they share the work.
-    SIGTERM or Ctrl-C stops claiming, finishes what is in flight and exits 0.
+    SIGTERM or Ctrl-C stops claiming, finishes what is in flight and exits 0, or 2 when messages
+    failed while it ran (the summary says why), or 1 on an error (a relay that refused the login).
 
     Example: EDM_DATABASE_URL=postgresql+psycopg://edm@db/edm edm worker
     """
@@ -613,6 +651,7 @@ def worker(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     summary = _sending(settings, Until.STOPPED)
     click.echo(format_delivery(summary))
+    _exit_for_failures(summary)
 
 
 @main.command()
@@ -662,6 +701,34 @@ def _sending(settings: Settings, until: Until) -> SendSummary:
 def format_delivery(summary: SendSummary) -> str:
     return (f"sent {summary.sent}, deferred {summary.deferred}, bounced {summary.bounced}, "
             f"suppressed {summary.suppressed}, failed {summary.failed}")
+
+
+def format_failures(summary: SendSummary) -> list[str]:
+    """The run's failed rows by reason (most first), and how to give them another chance."""
+    if not summary.failed:
+        return []
+    by_reason: dict[str, list[str]] = {}
+    counts: dict[str, int] = {}
+    for (campaign, reason), count in summary.failures.most_common():
+        counts[reason] = counts.get(reason, 0) + count
+        by_reason.setdefault(reason, []).append(campaign)
+    lines = [f"{summary.failed} failed:"]
+    for reason in sorted(counts, key=lambda r: (-counts[r], r)):
+        lines.append(f"  {counts[reason]} × {reason} ({', '.join(sorted(by_reason[reason]))})")
+    campaigns = sorted({campaign for campaign, _ in summary.failures})
+    if len(campaigns) == 1:
+        lines.append(f"fix the cause, then run `edm send --retry-failed --campaign {campaigns[0]}`")
+    else:
+        lines.append("fix the cause, then run `edm send --retry-failed` (or with --campaign NAME for one)")
+    return lines
+
+
+def _exit_for_failures(summary: SendSummary) -> None:
+    """Failed rows are ours to fix: say why on stderr and exit EXIT_FAILED."""
+    lines = format_failures(summary)
+    if lines:
+        click.echo("\n".join(lines), err=True)
+        click.get_current_context().exit(EXIT_FAILED)
 
 
 @main.group()

@@ -60,8 +60,18 @@ class SenderSettings(_Section):
     dkim_private_key_file: Path | None = None  # or a PEM file
 
 
+def _one_tls_mode(starttls: bool, use_tls: bool) -> None:
+    if starttls and use_tls:
+        raise ValueError("starttls (upgrade a plain connection, port 587) and use_tls (TLS from the start, "
+                         "port 465) exclude each other: set one")
+
+
 class RelaySettings(_Section):
-    """One SMTP relay. Credentials are read from the environment variables named here, never stored."""
+    """One SMTP relay. Credentials are read from the environment variables named here, never stored.
+
+    `allow_plaintext_auth` (None: smtp.allow_plaintext_auth) lets the password go over a connection
+    with neither `starttls` nor `use_tls`; otherwise edm refuses to log in unencrypted.
+    """
 
     host: str
     port: int = Field(DEFAULT_SMTP_PORT, ge=1, le=65535)
@@ -69,6 +79,12 @@ class RelaySettings(_Section):
     use_tls: bool = False
     username_env: str | None = None  # e.g. EDM_RELAY2_USER: the variable holding the user name
     password_env: str | None = None
+    allow_plaintext_auth: bool | None = None
+
+    @model_validator(mode="after")
+    def _tls(self) -> RelaySettings:
+        _one_tls_mode(self.starttls, self.use_tls)
+        return self
 
 
 class SmtpSettings(_Section):
@@ -82,6 +98,10 @@ class SmtpSettings(_Section):
     (full jitter, at most `retry_max_delay_seconds`) until the message is `max_retry_hours`
     old or has had `max_attempts`, then it fails. A claimed row not recorded within
     `claim_lease_seconds` (its worker died) is claimed again.
+
+    TLS is what is configured, never guessed: `starttls` demands the upgrade (a relay that does
+    not offer it is an error), `use_tls` speaks TLS from the start, neither is plain text. A login
+    (credentials set) over plain text is refused unless `allow_plaintext_auth` is true.
     """
 
     host: str = "127.0.0.1"
@@ -106,12 +126,14 @@ class SmtpSettings(_Section):
     poll_seconds: float = Field(5.0, gt=0)  # `edm worker`: how often an idle worker looks for due rows
     username: SecretStr | None = None
     password: SecretStr | None = None
+    allow_plaintext_auth: bool = False  # send the password over a connection without TLS (trusted network)
 
     @model_validator(mode="after")
     def _limits(self) -> SmtpSettings:
         bad = [domain for domain, rate in self.domain_limits.items() if rate <= 0]
         if bad:
             raise ValueError(f"domain_limits must be positive messages per second (see {', '.join(bad)})")
+        _one_tls_mode(self.starttls, self.use_tls)
         return self
 
 

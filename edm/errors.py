@@ -9,6 +9,8 @@
     └── DeliveryError        the SMTP relay did not take a message
         ├── TransientDeliveryError   4xx or connection trouble: retry later
         │   └── NotAttemptedError    never reached a relay (all down, throttled): put back, no attempt
+        │       └── PutBackError     handed back by the run itself (stopping, a refused login): never expires
+        │           └── RelayLoginError  the relay refused our login or demands one: the run stops
         └── PermanentDeliveryError   5xx: the address bounced, never retry
 
 A programmer's misuse (wrong argument types, broken invariants) is not an
@@ -84,3 +86,14 @@ class NotAttemptedError(TransientDeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """A hard bounce (5xx): the address is suppressed and never tried again."""
+
+
+class PutBackError(NotAttemptedError):
+    """Handed back by the run itself (stopping, a refused login) rather than by a relay or a limit:
+    the row goes back as it was, and never fails for its age on the way."""
+
+
+class RelayLoginError(PutBackError):
+    """The relay refused our login (530, 534, 535), demands one, or lacks the STARTTLS the settings
+    demand: a settings problem, so sending stops at once, every claimed row goes back untouched,
+    and the message names the settings to fix."""

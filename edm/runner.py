@@ -89,6 +89,8 @@ async def run_campaigns(
     """
     if not dry_run:
         settings.signing_keys()  # fail before planning, not halfway through sending
+        # the relays' settings too (a login over plain text is refused before anything is queued)
+        transport = transport or SmtpTransport(settings.smtp, environ=os.environ)
     files = load_campaigns(settings.campaigns_dir)  # once: planning and sending see the same files
     report = plan_campaigns(settings, sessions, clock, names, dry_run=dry_run, files=files, watch=watch)
     if not dry_run:

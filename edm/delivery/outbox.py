@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, insert, or_, select, text, update
+from sqlalchemy import Table, and_, bindparam, case, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from edm.delivery.retry import Outcome, RetryPolicy, outcome
 from edm.delivery.transport import Delivery
-from edm.errors import NotAttemptedError
+from edm.errors import NotAttemptedError, PutBackError
 from edm.store import Event, OutboxMessage
 from edm.suppression import HARD_BOUNCE, suppress
 
@@ -96,8 +96,9 @@ _SET: dict[str, dict[str, Any]] = {
                "relay": bindparam("b_relay")},
     "deferred": {"state": "deferred", "last_reply": bindparam("b_reply"), "claimed_until": None,
                  "next_attempt_at": bindparam("b_next"), "relay": bindparam("b_relay")},
-    # never reached a relay: the claim's attempt is given back
-    "released": {"state": "deferred", "last_reply": bindparam("b_reply"), "claimed_until": None,
+    # never reached a relay: the claim's attempt is given back, and a row never tried is queued again
+    "released": {"state": case((_outbox.c.attempts <= 1, "queued"), else_="deferred"),
+                 "last_reply": bindparam("b_reply"), "claimed_until": None,
                  "next_attempt_at": bindparam("b_next"), "attempts": _outbox.c.attempts - 1},
 }
 
@@ -140,7 +141,7 @@ def record_results(
         elif kind is Outcome.REJECTED:
             params["failed"].append(entry)
         elif isinstance(delivery.error, NotAttemptedError):
-            if now >= row.created_at + policy.max_age:
+            if now >= row.created_at + policy.max_age and not isinstance(delivery.error, PutBackError):
                 params["failed"].append(entry)
             else:
                 params["released"].append(
@@ -177,3 +178,30 @@ def settle(session: Session, outbox_id: int, state: str, reason: str) -> None:
         .where(_outbox.c.id == outbox_id)
         .values(state=state, last_reply=reason[:REPLY_CHARS], claimed_until=None)
     )
+
+
+def retry_failed(session: Session, now: datetime, campaign: str | None = None) -> int:
+    """Give every `failed` row (of `campaign`, or all) one more chance: queued again, attempts from zero.
+
+    Only `failed` rows move: a row that was sent (or bounced, suppressed) is never touched, and
+    the row keeps its outbox key, so no one can be queued twice for the same mail.
+    """
+    statement = update(_outbox).where(_outbox.c.state == "failed")
+    if campaign is not None:
+        statement = statement.where(_outbox.c.campaign == campaign)
+    result = session.execute(
+        statement.values(state="queued", attempts=0, next_attempt_at=now, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(cast(Any, result).rowcount or 0)
+
+
+def failure_reasons(session: Session, ids: Sequence[int]) -> list[tuple[str, str | None]]:
+    """(campaign, last reply) of the rows among `ids` that are `failed`: what a run's summary groups."""
+    if not ids:
+        return []
+    rows = session.execute(
+        select(OutboxMessage.campaign, OutboxMessage.last_reply)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.state == "failed")
+    )
+    return [(campaign, reply) for campaign, reply in rows]

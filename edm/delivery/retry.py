@@ -71,3 +71,29 @@ def outcome(error: DeliveryError | None) -> Outcome:
         about_address = subject == "1" or (subject == "2" and detail != "3")
         return Outcome.BOUNCED if about_address else Outcome.REJECTED
     return Outcome.BOUNCED if error.code in _ABOUT_THE_RECIPIENT_CODES else Outcome.REJECTED
+
+
+REASON_CHARS = 100
+_STATUS = re.compile(r"[245]\d\d|[245]\.\d{1,3}\.\d{1,3}")
+_CODE = re.compile(r"^([245]\d\d)\b")
+
+
+def failure_reason(reply: str | None) -> str:
+    """A short key that groups the failures of a run by cause: the reply's first line, without the
+    queue ids, times and addresses that would set two identical refusals apart, on one line.
+
+    A transient reply (4xx, a relay that could not be reached) on a failed row means the
+    retries ran out, and says so.
+    """
+    words: list[str] = []
+    for word in (reply or "").strip().partition("\n")[0].split():
+        noise = len(word) >= 5 and any(c.isdigit() for c in word) and not _STATUS.fullmatch(word)
+        if not noise:
+            words.append(word)
+        elif not words or words[-1] != "…":
+            words.append("…")
+    text = " ".join(words) or "no reason recorded"
+    code = _CODE.match(text)
+    if (code and code.group(1).startswith("4")) or text.startswith("relay unavailable"):
+        text = f"gave up retrying: {text}"
+    return text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 1].rstrip() + "…"

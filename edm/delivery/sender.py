@@ -9,6 +9,10 @@ batches are claimed and not yet recorded: that bounds memory, and what a crash c
 
 Suppression is checked again at send time, so an unsubscribe or a hard bounce that
 arrives after planning still stops the mail.
+
+Failures are loud: the summary groups the rows that failed in this run by campaign and
+reason (`retry.failure_reason`), and a relay that refuses our login stops the run at once
+(every claimed row goes back untouched) and `send_due` raises its `RelayLoginError`.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import math
 import random
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any, NamedTuple
@@ -33,10 +37,10 @@ from edm.clock import Clock
 from edm.config import SmtpSettings
 from edm.delivery.compose import Composer
 from edm.delivery.compose_pool import ComposePool, can_fork
-from edm.delivery.outbox import claim_batch, next_due, record_results, settle
-from edm.delivery.retry import RetryPolicy
+from edm.delivery.outbox import claim_batch, failure_reasons, next_due, record_results, settle
+from edm.delivery.retry import RetryPolicy, failure_reason
 from edm.delivery.transport import Delivery, Outgoing, Transport
-from edm.errors import NotAttemptedError, TemplateError
+from edm.errors import NotAttemptedError, PutBackError, RelayLoginError, TemplateError
 from edm.store import Customer, CustomerProfile, OutboxMessage, Suppression
 
 log = logging.getLogger(__name__)
@@ -59,6 +63,7 @@ class SendSummary:
     bounced: int = 0
     suppressed: int = 0
     failed: int = 0
+    failures: Counter[tuple[str, str]] = field(default_factory=Counter)  # (campaign, reason): rows
 
     def add(self, counts: Counter[str]) -> None:
         self.sent += counts["sent"]
@@ -89,10 +94,17 @@ async def send_due(
     progress: Callable[[SendSummary], None] | None = None,
     rng: random.Random | None = None,
 ) -> SendSummary:
-    """Send due outbox rows until `until` holds, or `stop` is set (then in-flight work is finished)."""
+    """Send due outbox rows until `until` holds, or `stop` is set (then in-flight work is finished).
+
+    Raises `RelayLoginError` when a relay refused the login: sending stopped at once, and what
+    was claimed went back untouched.
+    """
     run = _Run(sessions, campaigns, composer, transport, settings, clock, stop or asyncio.Event(),
                progress, rng or random.Random())  # noqa: S311 (retry jitter, not a secret)
-    return await run.go(until)
+    summary = await run.go(until)
+    if run.refused is not None:
+        raise run.refused
+    return summary
 
 
 class _Run:
@@ -123,6 +135,7 @@ class _Run:
         self.put_back: set[int] = set()  # rows that never reached a relay in this run
         self.closing = False
         self.composers: ComposePool | None = None
+        self.refused: RelayLoginError | None = None  # a relay refused our login: the run stops
 
     def _start_composers(self) -> None:
         if self.settings.compose_processes and can_fork(self.sessions):
@@ -226,6 +239,9 @@ class _Run:
             outgoing, settled = await asyncio.to_thread(self._compose, fresh, now)
         self.summary.suppressed += settled["suppressed"]
         self.summary.failed += settled["failed"]
+        if settled["failed"]:
+            composed = {item.outbox_id for item in outgoing}
+            await self._note_failures([i for i in fresh if i not in composed])
         return ids, outgoing
 
     def _claim(self, now: datetime) -> list[int]:
@@ -244,6 +260,10 @@ class _Run:
                 log.exception("transport failed on a chunk of %d", len(chunk))
                 error = NotAttemptedError(f"transport error: {exc}")
                 deliveries = [Delivery(item.outbox_id, str(error), error) for item in chunk]
+            refused = next((d.error for d in deliveries if isinstance(d.error, RelayLoginError)), None)
+            if refused is not None and self.refused is None:
+                self.refused = refused  # our settings are wrong: claim nothing more, put the rest back
+                self.stop.set()
             self._answer(deliveries)
 
     def _answer(self, deliveries: list[Delivery]) -> None:
@@ -265,6 +285,8 @@ class _Run:
             return
         counts = await asyncio.to_thread(self._record, answers)
         self.summary.add(counts)
+        if counts["failed"]:
+            await self._note_failures([d.outbox_id for d in answers if d.error is not None])
         self.put_back.update(d.outbox_id for d in answers if isinstance(d.error, NotAttemptedError))
         self.in_flight -= len(answers)
         if self.in_flight <= 0:
@@ -276,14 +298,24 @@ class _Run:
         with self.sessions.begin() as session:
             return record_results(session, answers, self.clock.now(), self.policy, self.rng)
 
+    async def _note_failures(self, ids: list[int]) -> None:
+        """Add the rows among `ids` that are now `failed` to the summary, by campaign and reason."""
+        def read() -> list[tuple[str, str | None]]:
+            with self.sessions() as session:
+                return [pair for start in range(0, len(ids), 500)
+                        for pair in failure_reasons(session, ids[start:start + 500])]
+
+        for campaign, reply in await asyncio.to_thread(read):
+            self.summary.failures[campaign, failure_reason(reply)] += 1
+
     async def _release(self, ids: list[int], reason: str) -> None:
         """Give claimed rows back untouched: not sent, no attempt counted, not in the summary."""
-        error = NotAttemptedError(reason)
+        error = PutBackError(reason)
         await asyncio.to_thread(self._record, [Delivery(i, reason, error) for i in ids])
 
     async def _put_back_queued(self, reason: str) -> None:
         """Rows composed but not handed to a connection yet go back unattempted (on stop or error)."""
-        error = NotAttemptedError(reason)
+        error = PutBackError(reason)
         while not self.queue.empty():
             chunk = self.queue.get_nowait()
             if chunk:
@@ -329,7 +361,7 @@ def _compose_batch(
             except TemplateError as exc:
                 settle(session, row.id, "failed", str(exc))
                 settled["failed"] += 1
-                log.warning("outbox=%d render failed: %s", row.id, exc)
+                log.info("outbox=%d render failed: %s", row.id, exc)  # the run's summary groups them
                 continue
             outgoing.append(Outgoing(row.id, message.sender, row.to_address, message.data))
     return outgoing, settled

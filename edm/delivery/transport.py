@@ -14,10 +14,25 @@ from typing import Protocol
 import aiosmtplib
 
 from edm.config import SmtpSettings
-from edm.delivery.pool import Connection, Relay, RelayPool, RelaysDown, relays_from
+from edm.delivery.pool import (
+    LOGIN_CODES,
+    Connection,
+    Relay,
+    RelayPool,
+    RelaysDown,
+    check_login_security,
+    login_refused,
+    relays_from,
+)
 from edm.delivery.ratelimit import RateLimiter, SystemTimer, Timer, domain_of
 from edm.delivery.transaction import transaction
-from edm.errors import DeliveryError, NotAttemptedError, PermanentDeliveryError, TransientDeliveryError
+from edm.errors import (
+    DeliveryError,
+    NotAttemptedError,
+    PermanentDeliveryError,
+    RelayLoginError,
+    TransientDeliveryError,
+)
 
 
 @dataclass(frozen=True)
@@ -49,7 +64,9 @@ class SmtpTransport:
 
     Concurrent `send` calls (up to `smtp.concurrency`) each hold one connection; a batch is
     sent in the order its recipients' domain limits allow. Messages that never reached a relay
-    (all relays down, a domain's limit too far ahead) come back as `NotAttemptedError`.
+    (all relays down, a domain's limit too far ahead) come back as `NotAttemptedError`; once a
+    relay refused our login, every message not yet accepted comes back as `RelayLoginError`.
+    A login over plain text is refused here, before any connection (`pool.check_login_security`).
     """
 
     def __init__(
@@ -62,6 +79,7 @@ class SmtpTransport:
     ) -> None:
         self._settings = settings
         self._relays = relays if relays is not None else relays_from(settings, environ or {})
+        check_login_security(self._relays)
         self._timer = timer or SystemTimer()
         self.limiter = RateLimiter(settings.rate_limit, settings.domain_limits, self._timer)
         # how long a claimed message may wait here: well inside its lease
@@ -104,16 +122,26 @@ class SmtpTransport:
         try:
             connection = await pool.acquire(self.max_wait)
             for index in order:
+                if pool.refused is not None:  # another connection was refused: stop here too
+                    raise pool.refused
                 await self.limiter.acquire(batch[index].recipient)
                 if not connection.client.is_connected:
                     connection = await pool.replace(connection, self.max_wait)
                 results[index] = await self._send_one(pool, connection, batch[index])
+                if isinstance(results[index].error, RelayLoginError):
+                    break
         except RelaysDown as exc:
             error = NotAttemptedError(exc.reason, retry_after=0.0)
             for index in order:
                 results.setdefault(index, Delivery(batch[index].outbox_id, str(error), error))
+        except RelayLoginError as exc:
+            for index in order:
+                results.setdefault(index, Delivery(batch[index].outbox_id, str(exc), exc))
         finally:
             pool.release(connection)
+        if pool.refused is not None:  # what this task had not sent yet goes back untouched
+            for index in order:
+                results.setdefault(index, Delivery(batch[index].outbox_id, str(pool.refused), pool.refused))
 
     async def _send_one(self, pool: RelayPool, connection: Connection, item: Outgoing) -> Delivery:
         try:
@@ -124,6 +152,10 @@ class SmtpTransport:
                 await pool.replace(connection, self.max_wait)
                 return await self._send_one(pool, connection, item)
             connection.reused = False
+            refused = _login_reply(exc)
+            if refused is not None:  # 530 "authentication required" and the like: our settings
+                login = pool.refuse(login_refused(connection.relay, refused))
+                return Delivery(item.outbox_id, str(login), login, connection.relay.name)
             error = delivery_error(exc)
             return Delivery(item.outbox_id, str(error), error, connection.relay.name)
         connection.sent += 1
@@ -138,6 +170,15 @@ _RELAY_OR_CONFIG = (
     aiosmtplib.SMTPAuthenticationError,
     aiosmtplib.SMTPHeloError,
 )
+
+
+def _login_reply(exc: Exception) -> str | None:
+    """The relay's reply when it refused a transaction for want of a (valid) login, else None."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and exc.recipients:
+        exc = exc.recipients[0]
+    if isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code in LOGIN_CODES:
+        return f"{exc.code} {exc.message}".strip()
+    return None
 
 
 def delivery_error(exc: Exception) -> DeliveryError:

@@ -7,6 +7,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,6 +17,7 @@ from edm.clock import FixedClock, SystemClock
 from edm.config import Settings, SmtpSettings
 from edm.delivery.sender import SendSummary, Until
 from edm.delivery.sink import free_port
+from edm.errors import RelayLoginError
 from edm.runner import send_pending
 from edm.store import Event, OutboxMessage, Suppression
 from tests.delivery.rows import queue, shipped_campaigns, states
@@ -91,9 +93,10 @@ def test_refusals_about_our_side_never_suppress_the_customer(sessions: sessionma
     queue(sessions, ["spam@example.com", "auth@example.com"], NOW)
     answers = {"spam@example.com": "554 5.7.1 message rejected as spam",
                "auth@example.com": "530 5.7.0 authentication required"}
-    with serving(ScriptedHandler(lambda rcpt, n: answers.get(rcpt))) as port:
-        _send(sessions, _settings(port), FixedClock(NOW))
-    assert states(sessions) == {"spam@example.com": "failed", "auth@example.com": "failed"}
+    handler = ScriptedHandler(lambda rcpt, n: answers.get(rcpt))
+    with serving(handler) as port, pytest.raises(RelayLoginError, match="demands a login"):
+        _send(sessions, _settings(port, concurrency=1), FixedClock(NOW))
+    assert states(sessions) == {"spam@example.com": "failed", "auth@example.com": "queued"}
     with sessions() as session:
         assert session.scalars(select(Suppression.email)).all() == []
 
