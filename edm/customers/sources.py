@@ -3,8 +3,9 @@
 CSV bytes are decoded strictly in the file's encoding (`edm.customers.encodings`:
 given, or detected from the first bytes), as a stream. Every cell comes out as a
 stripped string (never a guessed type), so the importer's own rules decide what a
-number or a date is. Row numbers are what a spreadsheet shows: the header is row 1. Fully blank rows are dropped but still counted, so the
-numbers stay right. A file is read `chunk_rows` rows at a time and never held whole.
+number or a date is. Row numbers are what a spreadsheet shows: the header is row 1.
+Fully blank rows are dropped but still counted, so the numbers stay right. A file is
+read `chunk_rows` rows at a time and never held whole.
 """
 
 from __future__ import annotations
