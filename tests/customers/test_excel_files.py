@@ -56,7 +56,8 @@ def _customers_text(rows: list[tuple[str, str, str]]) -> str:
 def _orders_text(rows: list[tuple[str, str, str]]) -> str:
     """Orders whose product line is in the file's script (the first characters of a customer name)."""
     lines = ["external_id,customer_external_id,ordered_at,amount,product_line"]
-    lines += [f"{o},{c},{when},{amount},{row[1][:4]}" for (o, c, when, _, amount), row in zip(ORDERS, rows, strict=True)]
+    lines += [f"{o},{c},{when},{amount},{row[1][:4]}"
+              for (o, c, when, _, amount), row in zip(ORDERS, rows, strict=True)]
     return "\r\n".join(lines) + "\r\n"
 
 
