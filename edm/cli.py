@@ -109,18 +109,72 @@ def demo(folder: Path, customers: int) -> None:
     run_demo(folder, customers=customers, echo=click.echo)
 
 
-@main.group(name="import")
+class _ImportHelp(click.Group):
+    """The import group's help ends with the accepted date spellings and encodings, from the code."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from edm.customers.checks import KINDS
+        from edm.customers.fields import DATE_SPELLINGS
+
+        for name in KINDS:
+            with formatter.section(f"Columns of {name} files"):
+                formatter.write_dl(_columns(name))
+        with formatter.section("Dates and times (imports.date_format: auto, dmy, mdy or a strptime pattern)"):
+            formatter.write_dl(list(DATE_SPELLINGS))
+        with formatter.section("CSV encodings (--encoding NAME or imports.encoding; default auto)"):
+            formatter.write_text("auto detects a byte-order mark (UTF-8, UTF-16 LE/BE), else UTF-8, else "
+                                 "GB18030 (GBK, GB2312) or Big5 (cp950); any Python codec name may be given. "
+                                 "Bytes not valid in the encoding stop the import, naming the row.")
+
+
+class _ImportCommand(click.Command):
+    """An import command's help ends with the columns its kind of file takes, from the code."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Columns (match ignoring case; map your own headers under imports.columns)"):
+            formatter.write_dl(_columns(self.name or ""))
+        super().format_epilog(ctx, formatter)
+
+
+def _columns(name: str) -> list[tuple[str, str]]:
+    """The columns a kind of import file takes, as checks.KINDS defines them."""
+    from edm.customers.checks import KINDS
+    from edm.customers.importer import import_kind
+
+    kind = KINDS[import_kind(name)]
+    rows = [("required", ", ".join(kind.required)), ("optional", ", ".join(kind.optional))]
+    if kind.one_of:
+        rows.append(("at least one of", ", ".join(kind.one_of)))
+    if kind.attributes:
+        rows.append(("custom", "attr.<name>: any number of custom attributes"))
+    return rows
+
+
+@main.group(name="import", cls=_ImportHelp)
 def import_group() -> None:
     """Import customers, orders, share-of-wallet estimates and contacts from CSV or XLSX files.
 
     Re-importing a file changes nothing; an updated file updates. If any row is bad nothing is
     written (or, with --skip-invalid, the bad rows go to a rejects file). Map your own column
-    headers to edm's fields under `imports.columns` in edm.yaml.
+    headers to edm's fields under `imports.columns` in edm.yaml. CSV files saved by Excel on
+    Chinese Windows (GBK, Big5) and dates like 2024/3/5 or 2024年3月5日 are read as they are.
+    Each command's --help lists its columns.
     """
 
 
+def _encoding_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    import codecs
+
+    if value is not None and value != "auto":
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise click.BadParameter(f"unknown encoding {value!r}; use e.g. gb18030, big5, utf-8") from None
+    return None if value == "auto" else value
+
+
 def import_options(command: F) -> F:
-    """FILE, --skip-invalid, --rejects and --config, shared by every import command."""
+    """FILE, --encoding, --skip-invalid, --rejects and --config, shared by every import command."""
     command = click.option(
         "--rejects", type=click.Path(dir_okay=False, path_type=Path),
         help="Where --skip-invalid writes the rejected rows (default: beside FILE, as NAME.rejects.csv).",
@@ -129,63 +183,66 @@ def import_options(command: F) -> F:
         "--skip-invalid", is_flag=True,
         help="Import the good rows; write the bad ones, with row, column and reason, to a rejects file.",
     )(command)
+    command = click.option(
+        "--encoding", metavar="NAME", callback=_encoding_name,
+        help="The CSV file's encoding, e.g. gb18030, gbk, big5, utf-16, utf-8 (default: imports.encoding, "
+             "auto: detected).",
+    )(command)
     command = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))(command)
     return with_settings(command)
 
 
-@import_group.command(name="customers")
+@import_group.command(name="customers", cls=_ImportCommand)
 @import_options
-def import_customers_command(file: Path, skip_invalid: bool, rejects: Path | None,
+def import_customers_command(file: Path, encoding: str | None, skip_invalid: bool, rejects: Path | None,
                              settings: Settings) -> None:
-    """Import customers, matched by external_id.
-
-    Columns: external_id, name, kind (company or person), email; optional contact_name, locale,
-    timezone, industry, birthday, founded_on.
+    """Import customers, matched by external_id; kind is company or person.
 
     Example: edm import customers customers.csv
     """
-    _run_import("customers", file, skip_invalid, rejects, settings)
+    _run_import("customers", file, encoding, skip_invalid, rejects, settings)
 
 
-@import_group.command(name="orders")
+@import_group.command(name="orders", cls=_ImportCommand)
 @import_options
-def import_orders_command(file: Path, skip_invalid: bool, rejects: Path | None, settings: Settings) -> None:
+def import_orders_command(file: Path, encoding: str | None, skip_invalid: bool, rejects: Path | None,
+                          settings: Settings) -> None:
     """Import orders, matched by external_id (import the customers first).
 
-    Columns: external_id, customer_external_id, ordered_at, amount; optional product_line, cost,
-    margin (amount minus cost; give either).
+    margin is amount minus cost: give either (or both, agreeing).
 
     Example: edm import orders orders.xlsx --skip-invalid
     """
-    _run_import("orders", file, skip_invalid, rejects, settings)
+    _run_import("orders", file, encoding, skip_invalid, rejects, settings)
 
 
-@import_group.command(name="wallet")
+@import_group.command(name="wallet", cls=_ImportCommand)
 @import_options
-def import_wallet_command(file: Path, skip_invalid: bool, rejects: Path | None, settings: Settings) -> None:
+def import_wallet_command(file: Path, encoding: str | None, skip_invalid: bool, rejects: Path | None,
+                          settings: Settings) -> None:
     """Import share-of-wallet estimates, one per customer.
 
-    Columns: customer_external_id, and share (0.35 or 35%) or category_spend (the customer's
-    yearly spend in our category) or both; optional estimated_on (default: today).
+    share is 0.35 or 35%; category_spend is the customer's yearly spend in our category;
+    estimated_on defaults to today.
 
     Example: edm import wallet wallet.csv
     """
-    _run_import("wallet", file, skip_invalid, rejects, settings)
+    _run_import("wallet", file, encoding, skip_invalid, rejects, settings)
 
 
-@import_group.command(name="contacts")
+@import_group.command(name="contacts", cls=_ImportCommand)
 @import_options
-def import_contacts_command(file: Path, skip_invalid: bool, rejects: Path | None, settings: Settings) -> None:
+def import_contacts_command(file: Path, encoding: str | None, skip_invalid: bool, rejects: Path | None,
+                            settings: Settings) -> None:
     """Import contacts at customer companies, matched by customer and email.
-
-    Columns: customer_external_id, email; optional name, role, birthday.
 
     Example: edm import contacts contacts.csv --skip-invalid --rejects bad-contacts.csv
     """
-    _run_import("contacts", file, skip_invalid, rejects, settings)
+    _run_import("contacts", file, encoding, skip_invalid, rejects, settings)
 
 
-def _run_import(kind: str, file: Path, skip_invalid: bool, rejects: Path | None, settings: Settings) -> None:
+def _run_import(kind: str, file: Path, encoding: str | None, skip_invalid: bool, rejects: Path | None,
+                settings: Settings) -> None:
     """Import with a progress line (rows and rows/s) on a terminal's stderr, then one summary line."""
     import time
 
@@ -210,7 +267,8 @@ def _run_import(kind: str, file: Path, skip_invalid: bool, rejects: Path | None,
             bar.update(task, done=f"{rows:,} rows, {rate:,.0f} rows/s")
 
         result = import_file(sessions, import_kind(kind), file, SystemClock(), settings=settings.imports,
-                             skip_invalid=skip_invalid, rejects=rejects, progress=progress)
+                             skip_invalid=skip_invalid, rejects=rejects, progress=progress,
+                             encoding=encoding)
     click.echo(format_import(file, result))
 
 
@@ -219,6 +277,8 @@ def format_import(file: Path, result: ImportResult) -> str:
             f"{result.unchanged} unchanged")
     if result.rejected:
         line += f", {result.rejected} rejected (see {result.rejects_path})"
+    if result.encoding:
+        line += f"; read as {result.encoding}"
     return line
 
 

@@ -8,6 +8,7 @@ Nested keys are set from the environment with a double underscore, e.g.
 
 from __future__ import annotations
 
+import codecs
 import os
 from collections.abc import Mapping
 from datetime import time
@@ -413,6 +414,7 @@ _MOVED_LOYALTY_KEYS = {
 
 
 ImportKind = Literal["customers", "orders", "wallet", "contacts"]
+DATE_ORDERS = ("auto", "dmy", "mdy")
 
 
 class ImportSettings(_Section):
@@ -424,6 +426,24 @@ class ImportSettings(_Section):
 
     columns: dict[ImportKind, dict[str, str]] = {}
     chunk_rows: int = Field(100_000, ge=1)
+    # CSV bytes: "auto" detects (BOM, UTF-8, GB18030/GBK, Big5); or a codec name such as gbk, big5
+    encoding: str = "auto"
+    # dates written day and month first: "auto" reads them only when a part over 12 decides;
+    # "dmy" (05/03/2024 = 5 March), "mdy" (= May 3), or a strptime pattern such as "%d.%m.%Y"
+    date_format: str = "auto"
+
+    @model_validator(mode="after")
+    def _known_spellings(self) -> ImportSettings:
+        if self.encoding != "auto":
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ValueError(f"encoding: unknown encoding {self.encoding!r}; "
+                                 "use auto or a name such as gb18030, big5, utf-8") from None
+        if self.date_format not in DATE_ORDERS and "%" not in self.date_format:
+            raise ValueError(f"date_format: {self.date_format!r} is not one of {', '.join(DATE_ORDERS)} "
+                             "nor a strptime pattern such as %d.%m.%Y")
+        return self
 
 
 class TierCadence(_Section):

@@ -76,6 +76,7 @@ class Context:
     now: datetime
     seen: SeenKeys
     customer_ids: Lookup
+    date_format: str = "auto"  # imports.date_format: how day-and-month-first dates are read
 
 
 @dataclass(frozen=True)
@@ -254,8 +255,10 @@ def _money(check: _Check, name: str, *, negative: bool = False,
                       lambda t: f.parse_money(t, negative=negative), np.nan, required=required)
 
 
-def _date(check: _Check, name: str) -> NDArray[np.datetime64]:
-    return check.read(name, f.read_date, f.parse_date, np.datetime64("NaT"))
+def _date(check: _Check, context: Context, name: str) -> NDArray[np.datetime64]:
+    order = context.date_format
+    return check.read(name, lambda t: f.read_date(t, order), lambda t: f.parse_date(t, order),
+                      np.datetime64("NaT"))
 
 
 def _utc(now: datetime) -> np.datetime64:
@@ -280,8 +283,8 @@ def _check_customers(check: _Check, context: Context) -> Upsert:
         country=_countries(check.read("country", f.read_country, f.parse_country, None),
                            check.values["locale"], check.values["timezone"]),
         industry=check.text_value("industry", 32),
-        birthday=_date(check, "birthday"),
-        founded_on=_date(check, "founded_on"),
+        birthday=_date(check, context, "birthday"),
+        founded_on=_date(check, context, "founded_on"),
         tags=check.read("tags", f.read_each(parse_tags), parse_tags, None),
         account_manager=check.text_value("account_manager", 200),
         account_manager_email=check.read("account_manager_email", f.read_email, f.parse_email, None),
@@ -326,8 +329,9 @@ def _attributes(check: _Check) -> NDArray[np.object_]:
 def _check_orders(check: _Check, context: Context) -> Upsert:
     external_id = check.text_value("external_id", 64, required=True)
     customer_id = check.customer("customer_external_id", context.customer_ids)
-    ordered_at = check.read("ordered_at", f.read_timestamp, f.parse_timestamp, np.datetime64("NaT"),
-                            required=True)
+    order = context.date_format
+    ordered_at = check.read("ordered_at", lambda t: f.read_timestamp(t, order),
+                            lambda t: f.parse_timestamp(t, order), np.datetime64("NaT"), required=True)
     amount = _money(check, "amount", required=True)
     product_line = check.text_value("product_line", 64)
     cost = _money(check, "cost")
@@ -362,7 +366,7 @@ def _check_wallet(check: _Check, context: Context) -> Upsert:
     neither = np.flatnonzero((check.text("share") == "") & (check.text("category_spend") == ""))
     check.fail(check.present("share", "category_spend")[0], neither,
                lambda _: "give a share, a category_spend, or both")
-    estimated_on = _date(check, "estimated_on")
+    estimated_on = _date(check, context, "estimated_on")
     today = np.datetime64(context.now.astimezone(UTC).date(), "D")
     check.values.update(
         customer_id=customer_id, share=share, category_spend=category_spend,
@@ -382,7 +386,7 @@ def _check_contacts(check: _Check, context: Context) -> Upsert:
     email = check.read("email", f.read_email, f.parse_email, None, required=True)
     check.values.update(
         customer_id=customer_id, email=email, name=check.text_value("name", 200),
-        role=check.text_value("role", 100), birthday=_date(check, "birthday"),
+        role=check.text_value("role", 100), birthday=_date(check, context, "birthday"),
     )
     names = check.text("customer_external_id")
     keys = np.array([f"{c}\x1f{e}" if e else "" for c, e in zip(names, email, strict=True)], dtype=object)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from functools import cache
 from typing import Any
@@ -46,6 +46,33 @@ _TIMESTAMP = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
     r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
     r"(?:Z|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])?)?"
+)
+_TIME = (r"(?:[T ]\s*(?P<h>[0-9]{1,2}):(?P<mi>[0-9]{2})(?::(?P<s>[0-9]{2})(?:\.(?P<f>[0-9]{1,6}))?)?"
+         r")?")
+_YEAR_FIRST = re.compile(r"(?P<y>[0-9]{4})(?P<sep>[-/.])(?P<a>[0-9]{1,2})(?P=sep)(?P<b>[0-9]{1,2})" + _TIME)
+_YEAR_LAST = re.compile(r"(?P<a>[0-9]{1,2})(?P<sep>[-/.])(?P<b>[0-9]{1,2})(?P=sep)(?P<y>[0-9]{4})" + _TIME)
+_CHINESE = re.compile(
+    r"(?P<y>[0-9]{4})\s*年\s*(?P<a>[0-9]{1,2})\s*月\s*(?P<b>[0-9]{1,2})\s*[日号]"
+    r"(?:\s*(?P<h>[0-9]{1,2})(?::(?P<mi>[0-9]{2})(?::(?P<s>[0-9]{2}))?"
+    r"|\s*[时時点點]\s*(?P<mi2>[0-9]{1,2})\s*分(?:\s*(?P<s2>[0-9]{1,2})\s*秒)?))?"
+)
+_SERIAL = re.compile(r"[0-9]{1,7}(?:\.[0-9]+)?")
+_COMPACT = re.compile(r"[0-9]{8}")  # 20240305
+MAX_SERIAL = 2958465  # Excel's 9999-12-31
+EXCEL_EPOCH = datetime(1899, 12, 30)
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+               "October", "November", "December")
+DATE_EXAMPLE = "2024-01-31, 2024/1/31 or 2024年1月31日"
+TIMESTAMP_EXAMPLE = "2024-01-31 09:30, 2024/1/31 9:30 or 2024-01-31T09:30+08:00"
+DATE_SPELLINGS = (
+    ("2024-03-05, 2024-3-5, 2024/3/5, 2024.3.5", "year first: always read"),
+    ("2024年3月5日", "Chinese"),
+    ("20240305", "eight digits, year first"),
+    ("05/03/2024, 5.3.2024, 5-3-2024", "year last: day and month read only when a part over 12 "
+     "decides, else as imports.date_format (dmy or mdy) says"),
+    ("45356, 45356.68", "an Excel day number (1900 system), as Excel writes a date cell formatted General"),
+    ("any of these + 16:23, 16:23:05 (Chinese also 16时23分)", "a time of day; ISO forms may end in Z "
+     "or +08:00, others are UTC; a date column keeps only the day"),
 )
 _LOCALE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z]{4})?(-(?:[A-Za-z]{2}|[0-9]{3}))?")
 _MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
@@ -80,28 +107,101 @@ def parse_share(text: str) -> float:
     return value
 
 
-def parse_date(text: str) -> date:
-    if not _DATE.fullmatch(text):
-        raise ValueError(f"{text!r} is not a date like 2024-01-31")
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise ValueError(f"{text!r} is not a date like 2024-01-31 ({exc})") from exc
+def parse_date(text: str, order: str = "auto") -> date:
+    """A day in any accepted spelling (see `DATE_SPELLINGS`); a time of day, if given, is dropped."""
+    if _DATE.fullmatch(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"{text!r} is not a date like {DATE_EXAMPLE} ({exc})") from exc
+    return _moment(text, order, DATE_EXAMPLE).date()
 
 
-def parse_timestamp(text: str) -> datetime:
-    """An ISO date or date and time; without an offset it is taken as UTC."""
-    example = "2024-01-31 or 2024-01-31T09:30+08:00"
-    if not _TIMESTAMP.fullmatch(text):
-        raise ValueError(f"{text!r} is not a date or time like {example}")
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ValueError(f"{text!r} is not a date or time like {example} ({exc})") from exc
+def parse_timestamp(text: str, order: str = "auto") -> datetime:
+    """A date, or date and time, in any accepted spelling; without an offset it is taken as UTC."""
+    if _TIMESTAMP.fullmatch(text):
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"{text!r} is not a date or time like {TIMESTAMP_EXAMPLE} ({exc})") from exc
+    else:
+        parsed = _moment(text, order, TIMESTAMP_EXAMPLE)
     utc = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     if not FIRST_YEAR <= utc.year <= LAST_YEAR:
         raise ValueError(f"{text!r} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
     return utc
+
+
+def _moment(text: str, order: str, example: str) -> datetime:
+    """A naive date and time from the spellings other than plain ISO, or the reason it is none."""
+    if "%" in order:
+        try:
+            return datetime.strptime(text, order)
+        except ValueError:
+            pass  # not in the configured pattern: the built-in spellings may still read it
+    if _SERIAL.fullmatch(text):
+        return excel_serial(text)
+    if _COMPACT.fullmatch(text):
+        return _real(text, int(text[:4]), int(text[4:6]), int(text[6:]))
+    found = _YEAR_FIRST.fullmatch(text) or _CHINESE.fullmatch(text)
+    if found:
+        return _real(text, int(found["y"]), int(found["a"]), int(found["b"]), found)
+    found = _YEAR_LAST.fullmatch(text)
+    if found:
+        first, second, year = int(found["a"]), int(found["b"]), int(found["y"])
+        day_first = _day_first(text, first, second, order)
+        day, month = (first, second) if day_first else (second, first)
+        return _real(text, year, month, day, found)
+    raise ValueError(f"{text!r} is not a date like {example}")
+
+
+def _day_first(text: str, first: int, second: int, order: str) -> bool:
+    """Whether `05/03/2024` is 5 March: as configured, else only where a part over 12 decides."""
+    if order in ("dmy", "mdy"):
+        return order == "dmy"
+    if first > 12 or first == second:
+        return True
+    if second > 12:
+        return False
+    raise ValueError(f"{text!r} could be {_spoken(second, first)} or {_spoken(first, second)}: "
+                     "set imports.date_format to dmy or mdy")
+
+
+def _spoken(month: int, day: int) -> str:
+    return f"{day} {MONTH_NAMES[month - 1]}"
+
+
+def _real(text: str, year: int, month: int, day: int, found: re.Match[str] | None = None) -> datetime:
+    """The moment the parts name, or why they name none (30 February, 25 o'clock)."""
+    parts = found.groupdict() if found is not None else {}
+    hour = int(parts.get("h") or 0)
+    minute = int(parts.get("mi") or parts.get("mi2") or 0)
+    second = int(parts.get("s") or parts.get("s2") or 0)
+    micro = int((parts.get("f") or "0").ljust(6, "0"))
+    try:
+        return datetime(year, month, day, hour, minute, second, micro)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a real date or time ({exc})") from exc
+
+
+def excel_serial(text: str) -> datetime:
+    """A day number as Excel stores dates (1900 system): 1 is 1900-01-01, 45356 is 2024-03-05, and
+    the fraction is the time of day. Day 60 is Excel's 1900-02-29, a day that never was; a whole
+    number from 1000 to 2999 is refused, as it is more likely a year than a day in 1902-1908."""
+    value = Decimal(text)
+    days = int(value)
+    if not 1 <= days <= MAX_SERIAL:
+        raise ValueError(f"{text!r} is not a date, nor an Excel day number (1 to {MAX_SERIAL})")
+    if days == value and 1000 <= days <= 2999:
+        raise ValueError(f"{text!r} could be the year {days} or an Excel day number; write the whole date")
+    if days == 60:
+        raise ValueError(f"{text!r} is Excel's 1900-02-29, a day that does not exist")
+    seconds = int(((value - days) * 86400).quantize(Decimal(1)))
+    epoch = EXCEL_EPOCH if days > 60 else EXCEL_EPOCH + timedelta(days=1)
+    try:
+        return epoch + timedelta(days=days, seconds=seconds)
+    except OverflowError as exc:
+        raise ValueError(f"{text!r} is after Excel's last day, 9999-12-31") from exc
 
 
 def parse_kind(text: str) -> str:
@@ -180,8 +280,18 @@ def read_share(texts: Texts) -> tuple[NDArray[np.float64], Mask]:
     return values, ok
 
 
-def read_date(texts: Texts) -> tuple[NDArray[np.datetime64], Mask]:
-    """`YYYY-MM-DD` checked digit by digit in numpy (no per-cell datetime objects)."""
+def read_date(texts: Texts, order: str = "auto") -> tuple[NDArray[np.datetime64], Mask]:
+    """`YYYY-MM-DD` checked digit by digit in numpy (no per-cell datetime objects); the other
+    spellings cell by cell, once per distinct text."""
+    days, ok = _read_iso_dates(texts)
+    rest = np.flatnonzero(~ok)
+    if len(rest):
+        days[rest], ok[rest] = _each_distinct(texts[rest], lambda t: parse_date(t, order), "datetime64[D]",
+                                              lambda d: np.datetime64(d, "D"))
+    return days, ok
+
+
+def _read_iso_dates(texts: Texts) -> tuple[NDArray[np.datetime64], Mask]:
     ok = _fullmatch(_DATE, texts)
     days = np.full(len(texts), np.datetime64("NaT"), dtype="datetime64[D]")
     if ok.any():
@@ -201,7 +311,33 @@ def read_date(texts: Texts) -> tuple[NDArray[np.datetime64], Mask]:
     return days, ok
 
 
-def read_timestamp(texts: Texts) -> tuple[NDArray[np.datetime64], Mask]:
+def read_timestamp(texts: Texts, order: str = "auto") -> tuple[NDArray[np.datetime64], Mask]:
+    """ISO forms through pandas; the other spellings cell by cell, once per distinct text."""
+    values, ok = _read_iso_timestamps(texts)
+    rest = np.flatnonzero(~ok & ~_fullmatch(_TIMESTAMP, texts))  # ISO-shaped but refused: refused
+    if len(rest):
+        values[rest], ok[rest] = _each_distinct(
+            texts[rest], lambda t: parse_timestamp(t, order), "datetime64[us]",
+            lambda d: np.datetime64(d.astimezone(UTC).replace(tzinfo=None), "us"))
+    return values, ok
+
+
+def _each_distinct(texts: Texts, parse: Callable[[str], Any], dtype: str,
+                   convert: Callable[[Any], np.datetime64]) -> tuple[NDArray[np.datetime64], Mask]:
+    """`parse` applied once per distinct text (dates repeat a lot in a big file)."""
+    codes, distinct = pd.factorize(texts)
+    values = np.full(len(distinct), np.datetime64("NaT"), dtype=dtype)
+    ok = np.zeros(len(distinct), dtype=bool)
+    for at, text in enumerate(distinct):
+        try:
+            values[at] = convert(parse(text))
+        except ValueError:
+            continue
+        ok[at] = True
+    return values[codes], ok[codes]
+
+
+def _read_iso_timestamps(texts: Texts) -> tuple[NDArray[np.datetime64], Mask]:
     ok = _fullmatch(_TIMESTAMP, texts)
     parsed = pd.to_datetime(pd.Series(np.where(ok, texts, "")), format="ISO8601", utc=True, errors="coerce")
     values = parsed.dt.tz_convert(None).to_numpy(dtype="datetime64[us]", copy=True)

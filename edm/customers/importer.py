@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast, get_args
 
@@ -53,6 +53,7 @@ class ImportResult:
     unchanged: int
     rejected: int = 0
     rejects_path: Path | None = None
+    encoding: str | None = field(default=None, compare=False)  # CSV: e.g. "GB18030 (detected)"
 
 
 def import_customers(
@@ -102,9 +103,12 @@ def import_kind(name: str) -> ImportKind:
 def import_file(
     sessions: sessionmaker[Session], kind: ImportKind, path: Path, clock: Clock, *,
     settings: ImportSettings | None = None, skip_invalid: bool = False, rejects: Path | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, encoding: str | None = None,
 ) -> ImportResult:
     """Check and upsert every row of `path` as `kind`, in one transaction.
+
+    A CSV file is read in `encoding` if given (as `--encoding`), else `settings.encoding`
+    (`auto`: detected).
 
     Raises `ImportDataError` (and writes nothing) if the file cannot be read, lacks a
     required column, or, unless `skip_invalid`, has any bad row. `progress` is called
@@ -113,12 +117,13 @@ def import_file(
     settings = settings or ImportSettings()
     spec = KINDS[kind]
     problems = ProblemLog()
-    with open_table(path, settings.chunk_rows) as table:
+    wanted, chosen_by = (encoding, "--encoding") if encoding else (settings.encoding, "imports.encoding")
+    with open_table(path, settings.chunk_rows, wanted, chosen_by) as table:
         layout = resolve_layout(spec, table.header, settings.columns.get(kind, {}), str(path))
         out = _rejects_file(path, rejects, table.header) if skip_invalid else None
         try:
             with bulk_store(sessions) as store:
-                context = Context(clock.now(), SeenKeys(), store.customer_ids)
+                context = Context(clock.now(), SeenKeys(), store.customer_ids, settings.date_format)
                 before = store.count(spec.table)
                 rows = good = changed = 0
                 for chunk in table.chunks:
@@ -143,6 +148,7 @@ def import_file(
     result = ImportResult(
         rows=rows, inserted=inserted, updated=changed - inserted, unchanged=good - changed,
         rejected=rows - good, rejects_path=out.keep() if out is not None else None,
+        encoding=table.encoding.describe() if table.encoding is not None else None,
     )
     log.info("import kind=%s path=%s rows=%d inserted=%d updated=%d unchanged=%d rejected=%d",
              kind, path, result.rows, result.inserted, result.updated, result.unchanged, result.rejected)

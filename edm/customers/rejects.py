@@ -3,7 +3,8 @@
 A file with millions of bad rows must not fill memory with their problems: the log
 keeps the first `MAX_KEPT` (worded) and only counts the rest. With `--skip-invalid`
 every rejected row goes, with its reasons, to a rejects CSV that can be fixed and
-imported again (its extra `row`, `column`, `reason` columns are ignored on import).
+imported again (its extra `row`, `column`, `reason` columns are ignored on import). A cell a
+spreadsheet would run as a formula (`=HYPERLINK(...)`) is written with a leading `'`.
 The file is written beside the target under a temporary name and only takes its
 real name when the import commits, so a failed import leaves no misleading file.
 """
@@ -21,6 +22,7 @@ import numpy as np
 
 from edm.customers.checks import Checked, Problem
 from edm.customers.sources import Chunk
+from edm.inert import inert
 
 MAX_KEPT = 1000
 REJECT_COLUMNS = ("row", "column", "reason")
@@ -56,7 +58,7 @@ class RejectsFile:
         self._temporary = Path(name)
         self._file: IO[str] = os.fdopen(handle, "w", encoding="utf-8-sig", newline="")
         self._writer = csv.writer(self._file)
-        self._writer.writerow([*REJECT_COLUMNS, *header])
+        self._writer.writerow([*REJECT_COLUMNS, *map(inert, header)])
 
     def add(self, chunk: Chunk, checked: Checked) -> None:
         by_row = [(row, list(problems)) for row, problems in groupby(checked.problems(chunk.rows),
@@ -68,7 +70,7 @@ class RejectsFile:
         for (row, problems), cells in zip(by_row, originals, strict=True):
             columns = "; ".join(dict.fromkeys(column for _, column, _ in problems))
             reasons = "; ".join(reason for _, _, reason in problems)
-            self._writer.writerow([row, columns, reasons, *cells])
+            self._writer.writerow([row, inert(columns), inert(reasons), *map(inert, cells)])
         self.rows += len(by_row)
 
     def keep(self) -> Path | None:

@@ -1,9 +1,11 @@
 """Reading CSV and XLSX files in chunks of rows, as text, with spreadsheet row numbers.
 
-Every cell comes out as a stripped string (never a guessed type), so the importer's
-own rules decide what a number or a date is. Row numbers are what a spreadsheet
-shows: the header is row 1. Fully blank rows are dropped but still counted, so the
-numbers stay right. A file is read `chunk_rows` rows at a time and never held whole.
+CSV bytes are decoded strictly in the file's encoding (`edm.customers.encodings`:
+given, or detected from the first bytes), as a stream. Every cell comes out as a
+stripped string (never a guessed type), so the importer's own rules decide what a
+number or a date is. Row numbers are what a spreadsheet shows: the header is row 1.
+Fully blank rows are dropped but still counted, so the numbers stay right. A file is
+read `chunk_rows` rows at a time and never held whole.
 """
 
 from __future__ import annotations
@@ -27,6 +29,17 @@ from numpy.typing import NDArray
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
+from edm.customers.encodings import (
+    AUTO,
+    PREFIX_BYTES,
+    BadBytes,
+    EncodingProblem,
+    StrictText,
+    TextEncoding,
+    choose,
+    describe_bad_bytes,
+    row_of,
+)
 from edm.errors import ImportDataError
 
 HEADER_ROW = 1
@@ -60,19 +73,24 @@ class Table:
     path: Path
     header: list[str]
     chunks: Iterator[Chunk]
+    encoding: TextEncoding | None = None  # CSV only: how its bytes were read
 
 
 @contextmanager
-def open_table(path: Path, chunk_rows: int) -> Iterator[Table]:
-    """The file at `path` by its suffix; a file that cannot be read is an `ImportDataError`."""
+def open_table(path: Path, chunk_rows: int, encoding: str = AUTO,
+               chosen_by: str = "imports.encoding") -> Iterator[Table]:
+    """The file at `path` by its suffix; a file that cannot be read is an `ImportDataError`.
+
+    A CSV file is read in `encoding` (`auto`: detected); `chosen_by` says who named it.
+    """
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         _fail(path, f"cannot import {path.suffix or 'a file without a suffix'}; "
-                    "save it as .csv (UTF-8) or .xlsx")
+                    "save it as .csv or .xlsx")
     if not path.is_file():
         _fail(path, "file not found")
     if suffix == ".csv":
-        yield _open_csv(path, chunk_rows)
+        yield _open_csv(path, chunk_rows, encoding, chosen_by)
     else:
         with _open_xlsx(path, chunk_rows) as table:
             yield table
@@ -81,33 +99,60 @@ def open_table(path: Path, chunk_rows: int) -> Iterator[Table]:
 # ---- CSV --------------------------------------------------------------------------------
 
 
-def _open_csv(path: Path, chunk_rows: int) -> Table:
+def _open_csv(path: Path, chunk_rows: int, wanted: str, chosen_by: str) -> Table:
+    encoding = _encoding(path, wanted, chosen_by)
     try:
-        with path.open(encoding="utf-8-sig", newline="") as file:
-            header = next(csv.reader(file), None)
-    except UnicodeDecodeError:
-        _fail(path, "not a UTF-8 text file; save it as 'CSV UTF-8'")
+        with path.open("rb") as raw:
+            header = next(csv.reader(StrictText(raw, encoding.codec)), None)
+    except BadBytes as bad:
+        _bad_bytes(path, encoding, bad)
     except (OSError, csv.Error) as exc:
         _fail(path, f"cannot be read as CSV: {exc}")
     if header is None:
         _fail(path, "file is empty")
-    return Table(path, _header(path, header), _csv_chunks(path, len(header), chunk_rows))
+    if header:
+        header[0] = header[0].removeprefix("\ufeff")
+    chunks = _csv_chunks(path, encoding, len(header), chunk_rows)
+    return Table(path, _header(path, header), chunks, encoding)
 
 
-def _csv_chunks(path: Path, width: int, chunk_rows: int) -> Iterator[Chunk]:
+def _encoding(path: Path, wanted: str, chosen_by: str) -> TextEncoding:
+    """The encoding given, or detected from the file's first bytes."""
+    try:
+        with path.open("rb") as raw:
+            prefix = raw.read(PREFIX_BYTES + 1)
+        return choose(prefix[:PREFIX_BYTES], wanted, chosen_by, whole=len(prefix) <= PREFIX_BYTES)
+    except LookupError:
+        _fail(path, f"{chosen_by} names an unknown encoding {wanted!r}; use e.g. gb18030, big5, utf-8")
+    except EncodingProblem as exc:
+        _fail(path, str(exc))
+    except OSError as exc:
+        _fail(path, f"cannot be read: {exc.strerror or exc}", exc)
+
+
+def _bad_bytes(path: Path, encoding: TextEncoding, bad: BadBytes) -> NoReturn:
+    """Bytes the encoding cannot read: refused, naming the row they are on."""
+    try:
+        row = row_of(path, encoding.codec, bad.offset, HEADER_ROW)
+    except (OSError, BadBytes):
+        row = HEADER_ROW
+    _fail(path, describe_bad_bytes(bad, encoding, row), bad)
+
+
+def _csv_chunks(path: Path, encoding: TextEncoding, width: int, chunk_rows: int) -> Iterator[Chunk]:
     first = HEADER_ROW + 1
     try:
-        with pd.read_csv(
-            path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig",
+        with path.open("rb") as raw, pd.read_csv(
+            StrictText(raw, encoding.codec), dtype=str, keep_default_na=False, na_filter=False,
             skip_blank_lines=False, index_col=False, chunksize=chunk_rows,
         ) as reader:
             while (frame := _next_frame(reader)) is not None:
                 yield _chunk([frame.iloc[:, j].to_numpy(dtype=object) for j in range(frame.shape[1])], first)
                 first += len(frame)
+    except BadBytes as bad:
+        _bad_bytes(path, encoding, bad)
     except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
-        raise ImportDataError(str(path), *_ragged_rows(path, width, exc)) from exc
-    except UnicodeDecodeError as exc:
-        _fail(path, f"not a UTF-8 text file (near row {first}); save it as 'CSV UTF-8'", exc)
+        raise ImportDataError(str(path), *_ragged_rows(path, encoding, width, exc)) from exc
     except (OSError, ValueError) as exc:
         _fail(path, f"cannot be read as CSV: {exc}", exc)
 
@@ -123,19 +168,20 @@ def _next_frame(reader: Iterator[pd.DataFrame]) -> pd.DataFrame | None:
         return next(reader, None)
 
 
-def _ragged_rows(path: Path, width: int, exc: Exception) -> tuple[list[tuple[int, str, str]], int]:
+def _ragged_rows(path: Path, encoding: TextEncoding, width: int,
+                 exc: Exception) -> tuple[list[tuple[int, str, str]], int]:
     """Rows with more values than the header has columns, which no column can hold."""
     reason = "{} values but the header has {} columns; quote values that contain commas"
     problems: list[tuple[int, str, str]] = []
     count = 0
     try:
-        with path.open(encoding="utf-8-sig", newline="") as file:
-            for row, values in enumerate(csv.reader(file), start=HEADER_ROW):
+        with path.open("rb") as raw:
+            for row, values in enumerate(csv.reader(StrictText(raw, encoding.codec)), start=HEADER_ROW):
                 if len(values) > width:
                     count += 1
                     if len(problems) < MAX_RAGGED:
                         problems.append((row, ROW, reason.format(len(values), width)))
-    except (OSError, ValueError, csv.Error):
+    except (OSError, ValueError, csv.Error, BadBytes):
         pass
     if not problems:
         return [(HEADER_ROW, ImportDataError.FILE, f"cannot be read as CSV: {exc}")], 1

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.config import ReportSettings
 from edm.errors import EdmError
+from edm.inert import inert
 from edm.reports.build import engagement_report
 from edm.reports.html import LABELS, write_html
 from edm.reports.model import Report
@@ -49,15 +50,10 @@ def _inert_text(table: pd.DataFrame) -> pd.DataFrame:
              pd.api.types.is_string_dtype(table[c])]
     if not texts:
         return table
-    inert = table.copy()
+    safe = table.copy()
     for column in texts:
-        inert[column] = inert[column].map(
-            lambda v: f"'{v}" if isinstance(v, str) and v.startswith(_FORMULA_STARTS) else v
-        )
-    return inert
-
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+        safe[column] = safe[column].map(lambda v: inert(v) if isinstance(v, str) else v)
+    return safe
 
 
 def write_xlsx(path: Path, report: Report) -> Path:

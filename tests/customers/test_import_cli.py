@@ -36,10 +36,12 @@ def _count(folder: Path, model: type[Customer] | type[Order] | type[WalletEstima
 def test_importing_files_prints_one_summary_line_each(folder: Path) -> None:
     customers = write(folder, "customers.csv", CUSTOMERS)
     assert _import(folder, "customers", str(customers)) == (
-        0, f"{customers}: 3 rows, 3 new, 0 updated, 0 unchanged\n")
+        0, f"{customers}: 3 rows, 3 new, 0 updated, 0 unchanged; read as UTF-8 (detected)\n")
     orders = write(folder, "orders.csv", ORDERS)
-    assert _import(folder, "orders", str(orders)) == (0, f"{orders}: 4 rows, 4 new, 0 updated, 0 unchanged\n")
-    assert _import(folder, "orders", str(orders))[1].endswith("0 new, 0 updated, 4 unchanged\n")
+    assert _import(folder, "orders", str(orders)) == (
+        0, f"{orders}: 4 rows, 4 new, 0 updated, 0 unchanged; read as UTF-8 (detected)\n")
+    assert _import(folder, "orders", str(orders))[1].endswith(
+        "0 new, 0 updated, 4 unchanged; read as UTF-8 (detected)\n")
     wallet = write(folder, "wallet.csv", "customer_external_id,share\nc1,35%\n")
     assert _import(folder, "wallet", str(wallet))[0] == 0
     assert (_count(folder, Customer), _count(folder, Order), _count(folder, WalletEstimate)) == (3, 4, 1)
@@ -62,7 +64,8 @@ def test_skip_invalid_reports_the_rejects_file(folder: Path) -> None:
                                          "C2,Bob,robot,bob@example.com\n")
     rejects = folder / "bad-customers.csv"
     code, output = _import(folder, "customers", str(bad), "--skip-invalid", "--rejects", str(rejects))
-    summary = f"{bad}: 2 rows, 1 new, 0 updated, 0 unchanged, 1 rejected (see {rejects})\n"
+    summary = (f"{bad}: 2 rows, 1 new, 0 updated, 0 unchanged, 1 rejected (see {rejects}); "
+               "read as UTF-8 (detected)\n")
     assert (code, output) == (0, summary)
     assert "robot" in rejects.read_text(encoding="utf-8-sig")
     assert _count(folder, Customer) == 1

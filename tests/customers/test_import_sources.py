@@ -64,7 +64,7 @@ def test_xlsx_problems_name_the_spreadsheet_row_and_the_header_as_written(
         ["Order No", "Customer", "Date", "Total"],
         ["o1", "c1", datetime(2025, 1, 15), 10],
         [],  # an empty row: skipped, but still counted
-        ["o2", "c1", "15/01/2025", 10.125],
+        ["o2", "c1", "31/02/2025", 10.125],
         ["o3", "c9", datetime(2025, 1, 15), True],
     ])
     settings = ImportSettings(columns={"orders": {
