@@ -18,6 +18,7 @@ from typing import TextIO
 from edm.campaigns.decisions import Judged, Reason
 from edm.campaigns.planner import plan_title
 from edm.errors import EdmError
+from edm.inert import inert
 from edm.render import resolve_language, template_languages
 
 COLUMNS = ("campaign", "step", "customer_id", "email", "name", "language", "variant", "decision", "reason",
@@ -55,12 +56,7 @@ class DecisionAccount:
         """Write the rows gathered so far, text that a spreadsheet would run as a formula made inert."""
         if self._out is None or not self._rows:
             return
-        import pandas as pd
-
-        from edm.reports.files import _inert_text
-
-        frame = _inert_text(pd.DataFrame(self._rows, columns=list(COLUMNS)))
-        self._out.writerows(frame.itertuples(index=False, name=None))
+        self._out.writerows([inert(c) if isinstance(c, str) else c for c in row] for row in self._rows)
         self._rows.clear()
 
     def _available(self, template: str) -> list[str]:
