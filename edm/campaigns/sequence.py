@@ -65,7 +65,7 @@ def _due(campaign: Campaign, step: int, enrolled_by: datetime, now: datetime) ->
             first.created_at <= enrolled_by,
             exists().where(same_enrolment(previous, step - 1), previous.state.in_(ENROLLED_STATES)),
             ~exists().where(same_enrolment(this, step)),
-            ~exists().where(Suppression.email == first.to_address),
+            ~exists().where(Suppression.address_key == Customer.email_key),  # the mailbox, any spelling
         )
     )
     if "ordered" in campaign.exit_when:
