@@ -146,7 +146,8 @@ def test_0006_keys_existing_customers_and_suppressions_by_mailbox(empty_engine: 
         assert keys == {"C1": "alice@example.com", "C2": "alice@example.com", "C3": "bob@example.com",
                         "C4": "wang@xn--fsqu00a.xn--fiqs8s"}
         listed = [tuple(row) for row in connection.execute(
-            select(Suppression.address_key, Suppression.email, Suppression.reason).order_by(Suppression.address_key))]
+            select(Suppression.address_key, Suppression.email, Suppression.reason)
+            .order_by(Suppression.address_key))]
         assert listed == [("alice@example.com", "Alice@Example.com", "unsubscribed"),  # the earliest kept
                           ("wang@xn--fsqu00a.xn--fiqs8s", "wang@xn--fsqu00a.xn--fiqs8s", "unsubscribed")]
         held = connection.scalars(select(Customer.external_id).join(
