@@ -215,6 +215,8 @@ def format_import(file: Path, result: ImportResult) -> str:
             f"{result.unchanged} unchanged")
     if result.rejected:
         line += f", {result.rejected} rejected (see {result.rejects_path})"
+    if result.shared is not None:
+        line += "\n" + result.shared.warning()
     return line
 
 
