@@ -1,8 +1,8 @@
 """The tracking server: open pixel, click redirect, unsubscribe and preference pages, RFC 8058
 one-click POST, one-click survey answers, and /healthz.
 
-A HEAD on a pixel or click link (link scanners send them) is answered as its GET would be and
-records nothing; a HEAD or GET on an unsubscribe link only shows the page; POST unsubscribes.
+A HEAD on a pixel, click or survey link (link scanners send them) is answered as its GET would be
+and records nothing; a HEAD or GET on an unsubscribe link only shows the page; POST unsubscribes.
 
 Every route trusts only the signed token in its path: a token that does not verify, is of
 the wrong kind, or names no known customer (or someone else's mail) gets a 404 and nothing
@@ -223,7 +223,7 @@ def create_tracking_app(
             )
 
     async def survey_answer(request: Request) -> Response:
-        """One click answers; but a scanner's GET (by agent, address or timing) only gets a button."""
+        """One click answers; a scanner's GET (by agent, address or timing) or any HEAD only gets a button."""
         found = await survey_respondent(request)
         if found is None:
             return NotFound()
@@ -232,7 +232,7 @@ def create_tracking_app(
         now = clock.now()
         seconds = 0.0 if person.sent_at is None else (now - person.sent_at).total_seconds()
         agent, client = request.headers.get("user-agent"), request.client
-        if is_machine(agent, client.host if client else None, seconds, rules):
+        if request.method == "HEAD" or is_machine(agent, client.host if client else None, seconds, rules):
             return PageResponse(survey_pages.confirm_page(language, link.survey, link.score))
         answer = await run_in_threadpool(answer_now, link, None, True, agent)
         if answer is None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.store import SurveyAnswer
 from edm.tracking import TrackingLinks
 from tests.tracking.conftest import SHOP, Mail, stored_events, suppressions
 
@@ -67,3 +69,17 @@ def test_head_and_get_on_the_unsubscribe_link_never_unsubscribe(
     assert one_click.status_code == 200
     assert [e.kind for e in stored_events(sessions)] == ["unsubscribe"]
     assert [s.address_key for s in suppressions(sessions)] == ["wang@example.com"]
+
+
+def test_head_on_a_survey_link_records_no_answer(
+    http: httpx.Client, links: TrackingLinks, mail: Mail, sessions: sessionmaker[Session]
+) -> None:
+    url = links.survey_url(mail.outbox_id, mail.customer_id, "nps", 9)
+    head = http.head(url, headers=SCANNER)
+    assert head.status_code == 200 and head.content == b""
+    with sessions() as session:
+        assert session.scalars(select(SurveyAnswer)).all() == []
+    assert stored_events(sessions) == []
+    assert http.get(url, headers=SCANNER).status_code == 200
+    with sessions() as session:
+        assert [a.score for a in session.scalars(select(SurveyAnswer))] == [9]
