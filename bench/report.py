@@ -49,9 +49,9 @@ def populate(path: Path, customers: int, events: int, seed: int = 1) -> dict[str
     ids = np.arange(1, customers + 1)
     created = stamp(np.zeros(customers))
     db.executemany(
-        "INSERT INTO customers (id, external_id, name, email, kind, locale, timezone, industry, created_at)"
-        " VALUES (?, ?, ?, ?, 'company', ?, 'Asia/Shanghai', ?, ?)",
-        ((int(i), f"c{i}", f"Company {i}", f"c{i}@example.com", loc, ind, created[0])
+        "INSERT INTO customers (id, external_id, name, email, email_key, kind, locale, timezone, industry,"
+        " created_at) VALUES (?, ?, ?, ?, ?, 'company', ?, 'Asia/Shanghai', ?, ?)",
+        ((int(i), f"c{i}", f"Company {i}", f"c{i}@example.com", f"c{i}@example.com", loc, ind, created[0])
          for i, loc, ind in zip(ids, rng.choice(["zh", "en"], customers, p=[0.7, 0.3]),
                                 rng.choice(INDUSTRIES, customers), strict=True)),
     )

@@ -279,6 +279,8 @@ def format_import(file: Path, result: ImportResult) -> str:
         line += f", {result.rejected} rejected (see {result.rejects_path})"
     if result.encoding:
         line += f"; read as {result.encoding}"
+    if result.shared is not None:
+        line += "\n" + result.shared.warning()
     return line
 
 

@@ -1,12 +1,18 @@
-"""The suppression list: addresses every later send must skip. The one place that adds to it."""
+"""The suppression list: mailboxes every later send must skip. The one place that adds to it.
+
+A mailbox is listed once, by its canonical address (edm.addresses): `Alice@Example.COM`
+unsubscribing suppresses `alice@example.com` and every other spelling of it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from edm.addresses import canonical_address
 from edm.store import Suppression, upsert
 
 UNSUBSCRIBED = "unsubscribed"
@@ -14,6 +20,18 @@ HARD_BOUNCE = "hard_bounce"
 
 
 def suppress(session: Session, emails: Iterable[str], reason: str, now: datetime) -> None:
-    """Add the addresses; one already listed keeps its first reason and time."""
-    rows = [{"email": email, "reason": reason, "created_at": now} for email in sorted(set(emails))]
-    upsert(session, Suppression, rows, key="email")
+    """Add the mailboxes; one already listed (in any spelling) keeps its first reason and time."""
+    by_key: dict[str, str] = {}
+    for email in sorted(set(emails)):
+        by_key.setdefault(canonical_address(email), email)
+    rows = [{"email": email, "address_key": key, "reason": reason, "created_at": now}
+            for key, email in sorted(by_key.items())]
+    upsert(session, Suppression, rows, key="address_key")
+
+
+def suppressed_keys(session: Session, emails: Iterable[str]) -> set[str]:
+    """The canonical keys of those of `emails` whose mailbox is suppressed (one indexed query)."""
+    keys = {canonical_address(email) for email in emails}
+    if not keys:
+        return set()
+    return set(session.scalars(select(Suppression.address_key).where(Suppression.address_key.in_(keys))))

@@ -14,8 +14,9 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, func, select, text
 
 from edm.cli import main
-from edm.store import Base, Customer, Event, create_schema, make_engine, session_factory
+from edm.store import Base, Customer, Event, Suppression, create_schema, make_engine, session_factory
 from edm.store.migrate import downgrade_schema, head_version, schema_version, upgrade_schema
+from edm.suppression import HARD_BOUNCE, suppress
 
 NOW = "2026-01-02 03:04:05.000000"
 
@@ -95,8 +96,9 @@ def test_a_current_schema_made_without_migrations_is_only_stamped(empty_engine: 
 
 
 def test_downgrade_to_the_baseline_and_back(empty_engine: Engine) -> None:
+    upgrade_schema(empty_engine, "0005")
+    _old_data(empty_engine)  # rows without the canonical keys 0006 computes
     upgrade_schema(empty_engine)
-    _old_data(empty_engine)
     assert downgrade_schema(empty_engine, "0001") == "0001"
     assert schema_version(empty_engine) == "0001"
     assert upgrade_schema(empty_engine) == head_version()
@@ -121,3 +123,38 @@ def test_processes_opening_one_store_together_migrate_it_once(tmp_path: Path) ->
     assert versions == [head_version()] * 4
     with make_engine(url).connect() as connection:
         assert connection.scalar(text("SELECT count(*) FROM alembic_version")) == 1
+
+
+def test_0006_keys_existing_customers_and_suppressions_by_mailbox(empty_engine: Engine) -> None:
+    """Rows stored before canonical keys: every spelling of one mailbox ends up suppressed as one."""
+    upgrade_schema(empty_engine, "0005")
+    with empty_engine.begin() as connection:
+        for id_, email in [(1, "Alice@Example.COM"), (2, "ALICE@example.com"), (3, "bob@example.com"),
+                           (4, "Wang@例子.中国")]:
+            connection.execute(text(
+                "INSERT INTO customers (id, external_id, name, email, kind, locale, timezone, created_at) "
+                f"VALUES ({id_}, 'C{id_}', 'n', '{email}', 'person', 'en', 'UTC', '{NOW}')"))
+        for email, reason, at in [("alice@example.com", "hard_bounce", "2026-01-03 00:00:00.000000"),
+                                  ("Alice@Example.com", "unsubscribed", "2026-01-01 00:00:00.000000"),
+                                  ("wang@xn--fsqu00a.xn--fiqs8s", "unsubscribed", NOW)]:
+            connection.execute(text("INSERT INTO suppressions (email, reason, created_at) "
+                                    f"VALUES ('{email}', '{reason}', '{at}')"))
+    assert upgrade_schema(empty_engine) == head_version()
+    assert _differences(empty_engine) == []
+    with empty_engine.connect() as connection:
+        keys = {c: k for c, k in connection.execute(select(Customer.external_id, Customer.email_key))}
+        assert keys == {"C1": "alice@example.com", "C2": "alice@example.com", "C3": "bob@example.com",
+                        "C4": "wang@xn--fsqu00a.xn--fiqs8s"}
+        listed = [tuple(row) for row in connection.execute(
+            select(Suppression.address_key, Suppression.email, Suppression.reason)
+            .order_by(Suppression.address_key))]
+        assert listed == [("alice@example.com", "Alice@Example.com", "unsubscribed"),  # the earliest kept
+                          ("wang@xn--fsqu00a.xn--fiqs8s", "wang@xn--fsqu00a.xn--fiqs8s", "unsubscribed")]
+        held = connection.scalars(select(Customer.external_id).join(
+            Suppression, Suppression.address_key == Customer.email_key).order_by(Customer.external_id)).all()
+        assert held == ["C1", "C2", "C4"]
+    sessions = session_factory(empty_engine)
+    with sessions.begin() as session:  # a later bounce of another spelling adds no second row
+        suppress(session, ["ALICE@EXAMPLE.COM"], HARD_BOUNCE, datetime(2026, 2, 1, tzinfo=UTC))
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Suppression)) == 2

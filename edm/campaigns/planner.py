@@ -301,7 +301,7 @@ def _candidates(
         )
         .join(CustomerProfile, CustomerProfile.customer_id == Customer.id)
         .outerjoin(last_contact, last_contact.c.customer_id == Customer.id)
-        .outerjoin(Suppression, Suppression.email == Customer.email)
+        .outerjoin(Suppression, Suppression.address_key == Customer.email_key)  # the mailbox, any spelling
         .outerjoin(planned, planned.c.customer_id == Customer.id)
         .where(audience_filter(campaign.audience, now))
         .order_by(Customer.id)

@@ -91,7 +91,7 @@ def _due(campaign: Campaign, step: int, enrolled_by: datetime, now: datetime) ->
         )
         .join(Customer, Customer.id == first.customer_id)
         .join(CustomerProfile, CustomerProfile.customer_id == first.customer_id)
-        .outerjoin(Suppression, Suppression.email == first.to_address)
+        .outerjoin(Suppression, Suppression.address_key == Customer.email_key)  # the mailbox, any spelling
         .where(
             first.campaign == campaign.name,
             first.step == 0,

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from edm.addresses import canonical_address
 from edm.config import ImportKind
 from edm.countries import derive_country
 from edm.customers import fields as f
@@ -290,15 +291,21 @@ def _check_customers(check: _Check, context: Context) -> Upsert:
         account_manager_email=check.read("account_manager_email", f.read_email, f.parse_email, None),
         attributes=_attributes(check),
         created_at=np.full(check.size, _utc(context.now)),
+        email_key=_email_keys(check.values["email"]),
     )
     check.unique("external_id", _keys(external_id), context.seen, lambda k: f"external_id {k!r}")
     fields = ("name", "email", "kind", "contact_name", "locale", "timezone", "country", "industry",
               "birthday", "founded_on", "tags", "account_manager", "account_manager_email")
     derived = () if check.present("country") or not check.present("locale", "timezone") else ("country",)
-    update = ("name", "email", "kind", *check.present(*fields[3:]), *derived,
+    update = ("name", "email", "email_key", "kind", *check.present(*fields[3:]), *derived,
               *(("attributes",) if check.layout.attributes else ()))
-    insert = ("external_id", *fields, "attributes", "created_at")
+    insert = ("external_id", *fields, "email_key", "attributes", "created_at")
     return Upsert("customers", ("external_id",), insert, update, update)
+
+
+def _email_keys(emails: Texts) -> Texts:
+    """Each address's mailbox (edm.addresses): suppressions hold for it whatever the capitals."""
+    return np.array([None if e is None else canonical_address(e) for e in emails], dtype=object)
 
 
 def _countries(given: Texts, locales: Texts, timezones: Texts) -> Texts:

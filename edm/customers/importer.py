@@ -18,6 +18,7 @@ updates. Columns the file does not have are left as they are in the store.
     edm.customers.seen     duplicate keys across chunks
     edm.customers.writer   bulk upsert in one transaction (SQLite / PostgreSQL)
     edm.customers.rejects  the problem log and the rejects file
+    edm.customers.mailboxes  customers sharing one mailbox (warned about after a customers import)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edm.clock import Clock, SystemClock
 from edm.config import ImportKind, ImportSettings
 from edm.customers.checks import KINDS, Context, check_chunk, resolve_layout
+from edm.customers.mailboxes import SharedMailboxes, shared_mailboxes
 from edm.customers.rejects import ProblemLog, RejectsFile, default_rejects_path
 from edm.customers.seen import SeenKeys
 from edm.customers.sources import HEADER_ROW, open_table
@@ -54,6 +56,7 @@ class ImportResult:
     rejected: int = 0
     rejects_path: Path | None = None
     encoding: str | None = field(default=None, compare=False)  # CSV: e.g. "GB18030 (detected)"
+    shared: SharedMailboxes | None = None  # customers (after a customers import) sharing a mailbox
 
 
 def import_customers(
@@ -149,10 +152,16 @@ def import_file(
         rows=rows, inserted=inserted, updated=changed - inserted, unchanged=good - changed,
         rejected=rows - good, rejects_path=out.keep() if out is not None else None,
         encoding=table.encoding.describe() if table.encoding is not None else None,
+        shared=_shared(sessions) if kind == "customers" else None,
     )
     log.info("import kind=%s path=%s rows=%d inserted=%d updated=%d unchanged=%d rejected=%d",
              kind, path, result.rows, result.inserted, result.updated, result.unchanged, result.rejected)
     return result
+
+
+def _shared(sessions: sessionmaker[Session]) -> SharedMailboxes | None:
+    with sessions() as session:
+        return shared_mailboxes(session)
 
 
 def _rejects_file(path: Path, rejects: Path | None, header: list[str]) -> RejectsFile:

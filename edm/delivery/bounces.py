@@ -94,8 +94,21 @@ class _Recipient:
     evidence: str = ""  # a non-standard bounce's whole explanation, for its words
 
 
+# What the email package and the codecs raise on damaged mail (a NUL in a charset name, an
+# unknown codec, broken transfer encodings, truncated MIME): a mail we cannot read is no bounce.
+DAMAGED = (ValueError, LookupError, IndexError, AssertionError, MessageError)  # UnicodeError is a ValueError
+
+
 def parse_bounce(raw: bytes) -> Bounce | None:
-    """The bounce `raw` reports, or None when it is no bounce (an auto-reply, a success notice, mail)."""
+    """The bounce `raw` reports, or None when it is no bounce (an auto-reply, a success notice, mail)
+    or too damaged to read. Never raises: one broken message must not stop the mailbox poller."""
+    try:
+        return _parse(raw)
+    except DAMAGED:
+        return None
+
+
+def _parse(raw: bytes) -> Bounce | None:
     message = email.message_from_bytes(raw)
     report = _report_type(message)
     if report is not None and report != "delivery-status":
@@ -267,15 +280,22 @@ def _explanation(message: Message) -> str:
 
 
 def _text(part: Message) -> str:
-    payload = part.get_payload(decode=True)
+    """The part's text; undecodable bytes replaced, and an unknown or damaged charset read as UTF-8."""
+    try:
+        payload = part.get_payload(decode=True)
+    except DAMAGED:  # e.g. a uuencoded body cut short
+        return ""
     if not isinstance(payload, bytes):
         return ""
-    charset = part.get_content_charset() or "utf-8"
+    try:
+        charset = part.get_content_charset() or "utf-8"
+    except DAMAGED:
+        charset = "utf-8"
     if charset.lower() in ("gb2312", "gbk"):
         charset = "gb18030"  # the superset: Chinese mail often declares the narrower one
     try:
         return payload.decode(charset, errors="replace")
-    except LookupError:
+    except (LookupError, ValueError):  # an unknown codec, or a name the codec registry refuses (a NUL)
         return payload.decode("utf-8", errors="replace")
 
 

@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.addresses import canonical_address
 from edm.campaigns.schema import Campaign
 from edm.clock import Clock
 from edm.config import SmtpSettings
@@ -41,7 +42,8 @@ from edm.delivery.outbox import claim_batch, failure_reasons, next_due, record_r
 from edm.delivery.retry import RetryPolicy, failure_reason
 from edm.delivery.transport import Delivery, Outgoing, Transport
 from edm.errors import NotAttemptedError, PutBackError, RelayLoginError, TemplateError
-from edm.store import Customer, CustomerProfile, OutboxMessage, Suppression
+from edm.store import Customer, CustomerProfile, OutboxMessage
+from edm.suppression import suppressed_keys
 
 log = logging.getLogger(__name__)
 
@@ -334,22 +336,22 @@ def _compose_batch(
     Reads plain column tuples in one query: building ORM objects cost more than rendering.
     """
     rows = session.execute(
-        select(*_ROW_COLUMNS, *_CUSTOMER_COLUMNS, *_PROFILE_COLUMNS, Suppression.email)
+        select(*_ROW_COLUMNS, *_CUSTOMER_COLUMNS, *_PROFILE_COLUMNS)
         .join(Customer, Customer.id == OutboxMessage.customer_id)
         .outerjoin(CustomerProfile, CustomerProfile.customer_id == Customer.id)
-        .outerjoin(Suppression, Suppression.email == OutboxMessage.to_address)
         .where(OutboxMessage.id.in_(ids))
         .order_by(OutboxMessage.id)
-    )
+    ).all()
+    # the mailbox, whatever the capitals of the address queued (edm.addresses)
+    suppressed = suppressed_keys(session, [values[_TO_AT] for values in rows])
     outgoing: list[Outgoing] = []
     settled: Counter[str] = Counter()
     for values in rows:
         row = _OutboxRow._make(values[:_CUSTOMER_AT])
         customer = _CustomerRow._make(values[_CUSTOMER_AT:_PROFILE_AT])
-        profile = _ProfileRow._make(values[_PROFILE_AT:-1]) if values[_PROFILE_AT] is not None else None
-        suppressed = values[-1]
+        profile = _ProfileRow._make(values[_PROFILE_AT:]) if values[_PROFILE_AT] is not None else None
         campaign = campaigns.get(row.campaign)
-        if suppressed:
+        if canonical_address(row.to_address) in suppressed:
             settle(session, row.id, "suppressed", "address is on the suppression list")
             settled["suppressed"] += 1
         elif campaign is None:
@@ -408,3 +410,4 @@ _CUSTOMER_COLUMNS = _columns(Customer, _CustomerRow._fields)
 _PROFILE_COLUMNS = _columns(CustomerProfile, _ProfileRow._fields)  # value_tier first: NULL when none
 _CUSTOMER_AT = len(_ROW_COLUMNS)
 _PROFILE_AT = _CUSTOMER_AT + len(_CUSTOMER_COLUMNS)
+_TO_AT = _OutboxRow._fields.index("to_address")

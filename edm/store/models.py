@@ -27,7 +27,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
+
+from edm.addresses import KEY_LENGTH, canonical_address
 
 SCHEMA_VERSION = 6
 
@@ -72,6 +75,8 @@ class Customer(Base):
     external_id: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320), index=True)
+    # canonical_address(email): who else shares the mailbox, and the suppression list's key
+    email_key: Mapped[str] = mapped_column(String(KEY_LENGTH), index=True, default=lambda c: _key_of(c))
     kind: Mapped[str] = mapped_column(String(16))  # "company" or "person"
     contact_name: Mapped[str | None] = mapped_column(String(200))
     locale: Mapped[str] = mapped_column(String(16), default="en")
@@ -90,6 +95,18 @@ class Customer(Base):
     paused_until: Mapped[datetime | None]
     frequency_preference: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime]
+
+    @validates("email")
+    def _keep_key(self, _name: str, email: str) -> str:
+        """Whoever sets the address (ORM paths) sets its key too; bulk writers give both."""
+        self.email_key = canonical_address(email)
+        return email
+
+
+def _key_of(context: DefaultExecutionContext) -> str:
+    """The key of a Core insert that named only the address."""
+    parameters: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return canonical_address(str(parameters["email"]))
 
 
 class Order(Base):
@@ -314,10 +331,13 @@ class ManagerDigest(Base):
 
 
 class Suppression(Base):
-    """Addresses that must never be mailed again (unsubscribed, hard-bounced)."""
+    """Mailboxes that must never be mailed again (unsubscribed, hard-bounced): one row a mailbox,
+    found by `address_key` (edm.addresses), whatever the capitals of the address mailed."""
 
     __tablename__ = "suppressions"
 
-    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)  # as first suppressed
+    address_key: Mapped[str] = mapped_column(String(KEY_LENGTH), unique=True, index=True,
+                                             default=lambda c: _key_of(c))
     reason: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]

@@ -1,6 +1,9 @@
 """The tracking server: open pixel, click redirect, unsubscribe and preference pages, RFC 8058
 one-click POST, one-click survey answers, and /healthz.
 
+A HEAD on a pixel, click or survey link (link scanners send them) is answered as its GET would be
+and records nothing; a HEAD or GET on an unsubscribe link only shows the page; POST unsubscribes.
+
 Every route trusts only the signed token in its path: a token that does not verify, is of
 the wrong kind, or names no known customer (or someone else's mail) gets a 404 and nothing
 is written. Opens and clicks go through the batched writer (ingest.py) and are answered once
@@ -126,16 +129,25 @@ def create_tracking_app(
                 user_agent=agent,
             )
 
+    async def looked_at(link: Link) -> Response | None:
+        """A HEAD (link scanners and previewers send them; a person's mail client never does):
+        answered as the GET would be, but nothing recorded. None when the GET would succeed."""
+        return None if await run_in_threadpool(recipient_of, link) is not None else NotFound()
+
     async def open_pixel(request: Request) -> Response:
         link = link_of(request, "o")
         if link is None:
             return NotFound()
+        if request.method == "HEAD":
+            return await looked_at(link) or PixelResponse()
         return await hit(request, link, "open") or PixelResponse()
 
     async def click(request: Request) -> Response:
         link = link_of(request, "c")
         if link is None or link.url is None:
             return NotFound()
+        if request.method == "HEAD":
+            return await looked_at(link) or ClickRedirect(link.url)
         return await hit(request, link, "click") or ClickRedirect(link.url)
 
     async def recipient_link(request: Request) -> tuple[Link, Recipient] | None:
@@ -147,7 +159,7 @@ def create_tracking_app(
         return None if person is None else (link, person)
 
     async def unsubscribe_page(request: Request) -> Response:
-        """Only asks: link scanners fetch GETs, and must not unsubscribe anyone."""
+        """Only asks: link scanners fetch GETs (and HEADs, served here too): they must unsubscribe nobody."""
         found = await recipient_link(request)
         if found is None:
             return NotFound()
@@ -211,7 +223,7 @@ def create_tracking_app(
             )
 
     async def survey_answer(request: Request) -> Response:
-        """One click answers; but a scanner's GET (by agent, address or timing) only gets a button."""
+        """One click answers; a scanner's GET (by agent, address or timing) or any HEAD only gets a button."""
         found = await survey_respondent(request)
         if found is None:
             return NotFound()
@@ -220,7 +232,7 @@ def create_tracking_app(
         now = clock.now()
         seconds = 0.0 if person.sent_at is None else (now - person.sent_at).total_seconds()
         agent, client = request.headers.get("user-agent"), request.client
-        if is_machine(agent, client.host if client else None, seconds, rules):
+        if request.method == "HEAD" or is_machine(agent, client.host if client else None, seconds, rules):
             return PageResponse(survey_pages.confirm_page(language, link.survey, link.score))
         answer = await run_in_threadpool(answer_now, link, None, True, agent)
         if answer is None:

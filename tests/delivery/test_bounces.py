@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from edm.delivery.bounces import Severity, classify, key_prefix, parse_bounce
+from edm.delivery.bounces import Bounce, Severity, classify, key_prefix, parse_bounce
 from edm.delivery.message import message_id
 
 SAMPLES = Path(__file__).parent / "data" / "bounces"
@@ -144,16 +144,70 @@ def test_classification(action: str, status: str, diagnostic: str, expected: Sev
     assert classify(action, status, diagnostic) == expected
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(st.binary(max_size=2000))
 def test_any_bytes_parse_without_raising(raw: bytes) -> None:
-    parse_bounce(raw)
+    assert parse_bounce(raw) is None or isinstance(parse_bounce(raw), Bounce)
 
 
-@settings(max_examples=100, deadline=None)
-@given(st.integers(min_value=0, max_value=4000), st.binary(min_size=1, max_size=40))
+# Each sample's Content-Type charset: gmail's "UTF-8" at 1001, QQ's "utf-8" at 500, Outlook's
+# "us-ascii" at 841. A NUL there once raised `ValueError: embedded null character` from the codecs.
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(st.integers(min_value=0, max_value=4300), st.binary(min_size=1, max_size=40))
+@example(at=1001, junk=b"\x00")
+@example(at=501, junk=b"\x00")
+@example(at=843, junk=b"\x00")
+@example(at=1003, junk=b"\x00\xff\x00")
 def test_damaged_samples_parse_without_raising(at: int, junk: bytes) -> None:
     for name in ("gmail_user_unknown.eml", "qq_mailbox_not_found.eml", "outlook_not_found.eml"):
         raw = _sample(name)
-        parse_bounce(raw[:at] + junk + raw[at:])
-        parse_bounce(raw[:at])
+        for damaged in (raw[:at] + junk + raw[at:], raw[:at]):
+            assert parse_bounce(damaged) is None or isinstance(parse_bounce(damaged), Bounce)
+
+
+def _damaged(name: str, old: bytes, new: bytes) -> bytes:
+    raw = _sample(name)
+    assert raw.count(old) >= 1, old
+    return raw.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(("name", "old", "new"), [
+    ("gmail_user_unknown.eml", b'charset="UTF-8"', b'charset="UTF-\x008"'),  # a NUL in the charset name
+    ("qq_mailbox_not_found.eml", b'charset="utf-8"', b'charset="\x00"'),
+    ("outlook_not_found.eml", b'charset="us-ascii"', b'charset="x-no-such-charset"'),  # unknown codec
+    ("gmail_user_unknown.eml", b'charset="UTF-8"', b"charset*=utf-8''%00%00"),  # RFC 2231, NUL encoded
+])
+def test_a_damaged_charset_still_reads_the_bounce(name: str, old: bytes, new: bytes) -> None:
+    expected = parse_bounce(_sample(name))
+    assert expected is not None
+    bounce = parse_bounce(_damaged(name, old, new))
+    assert bounce is not None
+    assert (bounce.severity, bounce.key_prefix, bounce.recipient) == (
+        expected.severity, expected.key_prefix, expected.recipient)
+
+
+@pytest.mark.parametrize("raw", [
+    b"From: MAILER-DAEMON\nSubject: Undelivered\nContent-Type: text/plain; charset=\"a\x00b\"\n\n"
+    b"550 5.1.1 <gone@example.com> user unknown\n",
+    b"From: MAILER-DAEMON\nSubject: Undelivered\nContent-Transfer-Encoding: base64\n\n!!!not*base64===\n",
+    b"From: MAILER-DAEMON\nSubject: Undelivered\nContent-Transfer-Encoding: quoted-printable\n\n=ZZ=\n=0",
+    b"From: MAILER-DAEMON\nSubject: Undelivered\nContent-Transfer-Encoding: x-uuencode\n\n"
+    b"begin 644 x\n\xff\xfe",
+    b"Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n--b\n"
+    b"Content-Type: message/delivery-status\n\nReporting-MTA: dns; x\n\nFinal-Recipient: rfc822; a@",
+    b"Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n--b\n"
+    b"Content-Type: text/rfc822-headers; charset=\"\x00\"\n\nMessage-ID: <x@y>\n--",
+    b"Subject: =?x\x00y?B?AAA?=\nFrom: =?unknown?Q?a?= <postmaster@example.com>\n\n5.1.1 user unknown",
+])
+def test_damaged_messages_are_read_as_far_as_they_go(raw: bytes) -> None:
+    bounce = parse_bounce(raw)
+    assert bounce is None or isinstance(bounce, Bounce)
+
+
+def test_a_plain_bounce_with_a_nul_in_its_charset_still_suppresses() -> None:
+    raw = (b"From: MAILER-DAEMON@mx.example.net\nSubject: Undelivered Mail\n"
+           b"Content-Type: text/plain; charset=\"utf-8\x00\"\n\n"
+           b"<gone@example.com>: 550 5.1.1 user unknown\n")
+    bounce = parse_bounce(raw)
+    assert bounce is not None
+    assert (bounce.severity, bounce.recipient, bounce.status) == (HARD, "gone@example.com", "5.1.1")

@@ -339,3 +339,34 @@ def test_a_wrong_imap_password_is_a_clear_error(imap_server: ImapServer) -> None
     wrong = imap_server.settings.model_copy(update={"password": SecretStr("nope")})
     with pytest.raises(ConfigError, match=r"imap demouser@127\.0\.0\.1"):
         ImapSource(wrong, ssl_context=imap_server.context)
+
+
+def test_damaged_mail_is_skipped_and_the_poll_goes_on_to_suppress_the_mailbox(
+    any_sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Damaged mail ahead of a real bounce: read as far as it goes, counted, none stops the poll; the
+    hard bounce suppresses the mailbox, so another record of it in other capitals is held too."""
+    prefix, _ = PREFIXES["postfix_user_unknown.eml"]
+    _add_row(any_sessions, prefix + "0" * 32, "Wang.Li@customer.example.cn")
+    _add_row(any_sessions, "other-record", "WANG.LI@Customer.Example.CN")
+    path = tmp_path / "bounces"
+    box = mailbox.Maildir(path, create=True)
+    for raw in (b"From: MAILER-DAEMON\nSubject: Undelivered\nContent-Type: text/plain; charset=\"\x00\"\n\n"
+                b"\xff\x00",
+                b"Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n--b\n"
+                b"Content-Type: message/delivery-status; charset=\"a\x00\"\n\nFinal-Recipient: rfc822; a@",
+                b"\x00\x01\x02 not mail at all"):
+        box.add(mailbox.MaildirMessage(raw))
+    box.close()
+    box = mailbox.Maildir(path, create=False)
+    box.add(mailbox.MaildirMessage(_sample("postfix_user_unknown.eml")))
+    box.close()
+    summary = poll_bounces(any_sessions, BounceSettings(maildir=path), FixedClock(NOW))
+    assert summary == PollSummary(hard=1, unknown=1, skipped=2)  # the first reads as a bounce, not ours
+    assert list(mailbox.Maildir(path, create=False).keys()) == []
+    with any_sessions() as session:
+        keys = session.scalars(select(Suppression.address_key)).all()
+        held = session.scalars(select(Customer.external_id).join(
+            Suppression, Suppression.address_key == Customer.email_key).order_by(Customer.external_id)).all()
+    assert keys == ["wang.li@customer.example.cn"]
+    assert held == [prefix + "0" * 32, "other-record"]
