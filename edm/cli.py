@@ -378,19 +378,36 @@ def campaign() -> None:
 
 @campaign.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def validate(files: tuple[Path, ...]) -> None:
-    """Check campaign files; errors name the file, line and field.
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), envvar="EDM_CONFIG",
+    help="Settings file whose store lends real customers to render for (default: ./edm.yaml if any). "
+         "Env: EDM_CONFIG.",
+)
+def validate(files: tuple[Path, ...], config_path: Path | None) -> None:
+    """Check campaign files, and render every message each can send (each template, language,
+    variant, step and subject) for sample customers; errors name the file, line and field.
 
     Example: edm campaign validate campaigns/*.yaml
     """
-    from edm.campaigns.loader import load_campaign
+    from edm.campaigns.check import Checker
+    from edm.campaigns.loader import describe_problems, load_campaign
+    from edm.runner import store_samples, store_sessions
 
+    settings = load_settings(config_path) if config_path or Path("edm.yaml").exists() else None
+    checker = Checker(sender=settings.sender if settings else None)
+    sessions = store_sessions(settings) if settings else None
+    samples = store_samples(sessions) if sessions else []
+    now = datetime.now(UTC)
     problems: list[str] = []
     for path in files:
         try:
             loaded = load_campaign(path)
         except EdmError as exc:
             problems.append(str(exc))
+            continue
+        found = checker.check(loaded.campaign, samples, now)
+        if found:
+            problems.extend(describe_problems(loaded, found))
         else:
             click.echo(f"{path}: ok ({loaded.campaign.name})")
     if problems:
@@ -520,6 +537,12 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, settings: Settings
     )
     for line in format_run(report):
         click.echo(line)
+    if report.problems:
+        count = len(report.problems)
+        raise click.ClickException(
+            f"{count} campaign{'s' * (count != 1)} {'would not be' if dry_run else 'not'} planned:\n"
+            + "\n".join(report.problems)
+        )
 
 
 def format_run(report: RunReport) -> list[str]:

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from edm.campaigns.loader import CampaignFile, load_campaigns
+from edm.campaigns.check import Checker, Sample
+from edm.campaigns.loader import CampaignFile, describe_problems, load_campaigns, read_campaigns
 from edm.campaigns.planner import PlanResult, plan_campaign
 from edm.campaigns.schema import Campaign
 from edm.campaigns.sequence import plan_follow_ups
@@ -33,9 +35,19 @@ from edm.engagement import EngagementSummary, refresh_engagement
 from edm.errors import CampaignError
 from edm.render import Renderer
 from edm.resources import bundled_config_dir
-from edm.store import CampaignRecord, ClassificationRun, make_engine, session_factory, upsert
+from edm.store import (
+    CampaignRecord,
+    ClassificationRun,
+    Customer,
+    CustomerProfile,
+    make_engine,
+    session_factory,
+    upsert,
+)
 from edm.store.migrate import upgrade_schema
 from edm.tracking import TrackingLinks
+
+STORE_SAMPLES = 6  # real customers every template is also rendered for before planning
 
 
 def open_store(settings: Settings) -> sessionmaker[Session]:
@@ -66,6 +78,8 @@ class RunReport:
     classification: ClassificationSummary | None = None  # when the profiles were due a recompute
     plans: list[PlanResult] = field(default_factory=list)
     delivery: SendSummary | None = None
+    # one entry per campaign not planned (file, line, why): broken files, messages that fail to render
+    problems: list[str] = field(default_factory=list)
 
 
 async def run_campaigns(
@@ -85,8 +99,10 @@ async def run_campaigns(
     """
     if not dry_run:
         settings.signing_keys()  # fail before planning, not halfway through sending
-    files = load_campaigns(settings.campaigns_dir)  # once: planning and sending see the same files
-    report = plan_campaigns(settings, sessions, clock, names, dry_run=dry_run, files=files)
+    folder = read_campaigns(settings.campaigns_dir)  # once: planning and sending see the same files
+    files = folder.files
+    report = plan_campaigns(settings, sessions, clock, names, dry_run=dry_run, files=files,
+                            broken=folder.problems)
     if not dry_run:
         available = {name: loaded.campaign for name, loaded in files.items()}
         report.delivery = await send_pending(settings, sessions, clock, available, transport)
@@ -101,19 +117,25 @@ def plan_campaigns(
     *,
     dry_run: bool = False,
     files: Mapping[str, CampaignFile] | None = None,
+    broken: Sequence[str] = (),
 ) -> RunReport:
     """Fresh profiles and engagement, then the outbox rows of the chosen campaigns and due steps.
 
     The planning half of `run_campaigns`; the daemon calls it alone (its workers send).
-    `files`: the campaigns already loaded from `settings.campaigns_dir` (else loaded here).
+    `files`: the campaigns already loaded from `settings.campaigns_dir` (else read here), `broken`
+    the files among them that did not load. A campaign whose messages do not render (`check.py`)
+    is not planned; it and the broken files are in the report's `problems`, the others are planned.
     """
-    files = load_campaigns(settings.campaigns_dir) if files is None else files
+    if files is None:
+        folder = read_campaigns(settings.campaigns_dir)
+        files, broken = folder.files, folder.problems
     available = {name: loaded.campaign for name, loaded in files.items()}
     unknown = [name for name in names or () if name not in available]
     if unknown:
+        also = "".join(f"\n{line}" for line in broken)
         raise CampaignError(
             f"no campaign named {', '.join(map(repr, unknown))} in {settings.campaigns_dir} "
-            f"(found: {', '.join(sorted(available)) or 'none'})"
+            f"(found: {', '.join(sorted(available)) or 'none'}){also}"
         )
     now = clock.now()
     occasions = {name: occasion(c, now) for name, c in available.items()}
@@ -122,8 +144,13 @@ def plan_campaigns(
     else:
         chosen = [c for c in available.values() if occasions[c.name] is not None]
     chosen.sort(key=lambda c: -c.priority)  # under one_per_day the first to plan a customer wins
+    advancing = [c for c in (chosen if names else available.values()) if c.follow_ups]  # every run
+    checked = dict.fromkeys(c.name for c in [*chosen, *advancing] if c.name in files)
+    refused = check_campaigns(settings, sessions, [files[name] for name in checked], now)
+    chosen = [c for c in chosen if c.name not in refused]
     classification = None if dry_run else refresh_profiles(sessions, settings.classification, clock)
     report = RunReport(refresh_engagement(sessions, settings.engagement, clock), classification)
+    report.problems = [*broken, *("\n".join(refused[name]) for name in sorted(refused))]
     if not dry_run:
         remember_campaigns(sessions, [files[c.name] for c in chosen], now)
     for campaign in chosen:
@@ -140,11 +167,61 @@ def plan_campaigns(
                 timing=timing_for(campaign, now, due=due is not None),
             )
         )
-    for campaign in chosen if names else available.values():  # sequences advance every run
-        if campaign.follow_ups:
+    for campaign in advancing:
+        if campaign.name not in refused:
             steps = plan_follow_ups(sessions, campaign, now, dry_run=dry_run)
             report.plans.extend(step for step in steps if step.audience)  # only steps someone was due
     return report
+
+
+def check_campaigns(
+    settings: Settings, sessions: sessionmaker[Session] | None, files: Sequence[CampaignFile], now: datetime
+) -> dict[str, list[str]]:
+    """The campaigns among `files` whose messages fail to render (`campaigns/check.py`), with the
+    lines that say why; checked for synthetic customers and a few of the store's (if `sessions`)."""
+    if not files:
+        return {}
+    checker = Checker(sender=settings.sender)
+    samples = store_samples(sessions) if sessions is not None else []
+    refused = {}
+    for loaded in files:
+        problems = checker.check(loaded.campaign, samples, now)
+        if problems:
+            refused[loaded.campaign.name] = describe_problems(loaded, problems)
+    return refused
+
+
+def store_sessions(settings: Settings) -> sessionmaker[Session] | None:
+    """Sessions on the configured store without creating or migrating it; None if its SQLite file
+    does not exist (`edm campaign validate` only reads customers, when there are any)."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+        return None
+    return session_factory(make_engine(settings.database_url))
+
+
+def store_samples(sessions: sessionmaker[Session], limit: int = STORE_SAMPLES) -> list[Sample]:
+    """A few real customers for the template check: the first of each locale and kind (their data may
+    hold what synthetic customers do not), at most `limit`. None when the store cannot be read yet."""
+    query = (
+        select(Customer, CustomerProfile)
+        .join(CustomerProfile, CustomerProfile.customer_id == Customer.id)
+        .order_by(Customer.id)
+        .limit(50 * limit)
+    )
+    picked: dict[tuple[str, str], Sample] = {}
+    try:
+        with sessions() as session:
+            for customer, profile in session.execute(query).tuples():
+                key = (customer.locale.lower(), customer.kind)
+                if key not in picked:
+                    label = f"customer {customer.external_id}"
+                    picked[key] = Sample(customer, profile, customer.email, label)
+                    if len(picked) >= limit:
+                        break
+    except SQLAlchemyError:
+        return []
+    return list(picked.values())
 
 
 def refresh_profiles(
