@@ -212,7 +212,7 @@ def store_samples(sessions: sessionmaker[Session], limit: int = STORE_SAMPLES) -
     picked: dict[tuple[str, str], Sample] = {}
     try:
         with sessions() as session:
-            for customer, profile in session.execute(query).tuples():
+            for customer, profile in session.execute(query).all():
                 key = (customer.locale.lower(), customer.kind)
                 if key not in picked:
                     label = f"customer {customer.external_id}"

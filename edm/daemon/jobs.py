@@ -78,6 +78,8 @@ def plan() -> None:
         context.state.last_plan = context.clock.now()
         for problem in report.problems:  # a broken campaign never stops the others: say why it was left out
             log.warning("job=plan campaign not planned: %s", problem.replace("\n", " | "))
+        if report.problems:
+            context.state.failed("plan")  # counted in /metrics, so someone hears of it
         results = report.plans
         return (f"campaigns={len(results)} queued={sum(r.queued for r in results)} "
                 f"not_planned={len(report.problems)}")
