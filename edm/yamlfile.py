@@ -15,7 +15,7 @@ exhausting memory in validation. Messages never show the validator's own wording
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -148,15 +148,21 @@ def _check_nodes(root: yaml.Node) -> None:
 
 
 def _check_duplicates(node: yaml.MappingNode) -> None:
-    seen: dict[tuple[str, str], yaml.Node] = {}
-    for key, _ in node.value:
-        if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
-            continue
-        first = seen.setdefault((key.tag, key.value), key)
-        if first is not key:
-            line = first.start_mark.line + 1
-            raise _Refused(key.start_mark, f"duplicate key {key.value!r} (first at line {line}); "
-                                           "YAML would silently keep only the last one")
+    """Keys compare as YAML reads them: `on` and `yes` are both true, `~` and `null` both null."""
+    seen: dict[tuple[str, Any], yaml.Node] = {}
+    reader = yaml.SafeLoader("")
+    try:
+        for key, _ in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
+                continue
+            value = reader.construct_object(key)
+            first = seen.setdefault((key.tag, value if isinstance(value, Hashable) else key.value), key)
+            if first is not key:
+                line = first.start_mark.line + 1
+                raise _Refused(key.start_mark, f"duplicate key {key.value!r} (first at line {line}); "
+                                               "YAML would silently keep only the last one")
+    finally:
+        reader.dispose()
 
 
 def _describe(path: Path, root: yaml.Node | None, model: type[BaseModel], err: Any) -> str:

@@ -52,3 +52,5 @@ def test_a_broken_file_names_file_line_and_field(tmp_path: Path, case: str) -> N
     assert result.exit_code == 1, result.output
     assert f"{path}{expected}" in result.output, result.output
     assert "Traceback" not in result.output
+    for internal in ("Value error", "input_value=", "errors.pydantic.dev", "Assertion failed"):
+        assert internal not in result.output
