@@ -525,6 +525,8 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, settings: Settings
     """Plan campaigns for today and send them. Running twice the same day sends nothing new.
 
     Named campaigns run now, whether due or not; --all runs what is due today (for cron).
+    A campaign file that does not load, or whose mail does not render (as `validate` checks),
+    is not planned: the others are, and the command then says why and exits 1.
 
     Example: edm campaign run win_back --dry-run
     """

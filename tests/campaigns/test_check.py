@@ -247,3 +247,22 @@ def test_optional_values_guarded_by_is_defined_are_not_errors(tmp_path: Path) ->
     campaign = Campaign.model_validate({"name": "spring", "template": "greeting", "subject": {"en": "Hi"},
                                         "links": {"offer": "https://example.com/o"}})
     assert Checker(templates_dir=tmp_path).check(campaign, [], datetime.now(UTC)) == []
+
+
+def test_validate_also_renders_for_real_customers_from_the_store(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    # fails only for a name seven characters long: no synthetic customer has one, "Bob Ray" has
+    # (the store lends the first customer of each locale and kind: the only zh-Hant company)
+    subject = "{{ 100 // (customer.name|length - 7) }}"
+    config = _folder(tmp_path, smtp_server, **{"odd.yaml": _campaign("odd", subject)})
+    with open_store(load_settings(config, {})).begin() as session:
+        session.add(Customer(external_id="bob", name="Bob Ray", email="bob@example.com", kind="company",
+                             locale="zh-Hant", timezone="UTC", created_at=datetime.now(UTC)))
+    assert _cli("classify", "--config", str(config)).exit_code == 0  # profiles: whom campaigns can reach
+    path = tmp_path / "campaigns" / "odd.yaml"
+    assert _cli("campaign", "validate", str(path)).exit_code == 0  # synthetic customers only: fine
+    result = _cli("campaign", "validate", "--config", str(config), str(path))
+    assert result.exit_code == 1
+    assert f"{path}:6:12: subject.zh-Hant: ZeroDivisionError: integer division or modulo by zero" \
+           " (with customer bob)" in result.output
