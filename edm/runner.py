@@ -10,11 +10,12 @@ import asyncio
 import os
 import shutil
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlalchemy import func, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -105,8 +106,29 @@ async def run_campaigns(
                             broken=folder.problems)
     if not dry_run:
         available = {name: loaded.campaign for name, loaded in files.items()}
+        if folder.problems:  # mail already queued for a campaign whose file broke since must not fail
+            available = {**last_definitions(sessions, exclude=available), **available}
         report.delivery = await send_pending(settings, sessions, clock, available, transport)
     return report
+
+
+def last_definitions(sessions: sessionmaker[Session], exclude: Collection[str]) -> dict[str, Campaign]:
+    """The definitions the last runs planned with (`remember_campaigns`), of campaigns not in `exclude`.
+
+    While a campaign file is broken its queued mail is sent as it was planned, instead of failing as
+    if the campaign had been deleted; a definition the schema no longer accepts is left out.
+    """
+    with sessions() as session:
+        rows = session.execute(select(CampaignRecord.name, CampaignRecord.definition)).all()
+    found = {}
+    for name, definition in rows:
+        if name in exclude:
+            continue
+        try:
+            found[name] = Campaign.model_validate(definition)
+        except ValidationError:
+            continue
+    return found
 
 
 def plan_campaigns(

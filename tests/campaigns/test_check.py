@@ -266,3 +266,20 @@ def test_validate_also_renders_for_real_customers_from_the_store(
     assert result.exit_code == 1
     assert f"{path}:6:12: subject.zh-Hant: ZeroDivisionError: integer division or modulo by zero" \
            " (with customer bob)" in result.output
+
+
+def test_mail_queued_before_its_file_broke_is_sent_as_planned_not_failed(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config = _folder(tmp_path, smtp_server, **{"good.yaml": _campaign("good")})
+    settings = load_settings(config, {"EDM_SECRET_KEY": KEY})
+    plan_campaigns(settings, open_store(settings), FixedClock(datetime.now(UTC)), ["good"])  # queued, unsent
+    broken = _campaign("good") + "kind: marketing\n"  # a second 'kind': the file no longer loads
+    (tmp_path / "campaigns" / "good.yaml").write_text(broken, encoding="utf-8")
+    (tmp_path / "campaigns" / "other.yaml").write_text(_campaign("other"), encoding="utf-8")
+    result = _cli("campaign", "run", "--all", "--config", str(config))
+    assert result.exit_code == 1 and "good.yaml:10:1: duplicate key 'kind' (first at line 2)" in result.output
+    assert "sent 6," in result.output and "failed 0" in result.output
+    with open_store(settings)() as session:
+        states = session.execute(select(OutboxMessage.campaign, OutboxMessage.state)).all()
+    assert sorted(states) == [("good", "sent")] * 3 + [("other", "sent")] * 3
