@@ -224,7 +224,7 @@ def store_sessions(settings: Settings) -> sessionmaker[Session] | None:
 
 def store_samples(sessions: sessionmaker[Session], limit: int = STORE_SAMPLES) -> list[Sample]:
     """A few real customers for the template check: the first of each locale and kind (their data may
-    hold what synthetic customers do not), at most `limit`. None when the store cannot be read yet."""
+    hold what synthetic customers do not), at most `limit`; none when the store cannot be read (yet)."""
     query = (
         select(Customer, CustomerProfile)
         .join(CustomerProfile, CustomerProfile.customer_id == Customer.id)
