@@ -444,19 +444,36 @@ def campaign() -> None:
 
 @campaign.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def validate(files: tuple[Path, ...]) -> None:
-    """Check campaign files; errors name the file, line and field.
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), envvar="EDM_CONFIG",
+    help="Settings file whose store lends real customers to render for (default: ./edm.yaml if any). "
+         "Env: EDM_CONFIG.",
+)
+def validate(files: tuple[Path, ...], config_path: Path | None) -> None:
+    """Check campaign files, and render every message each can send (each template, language,
+    variant, step and subject) for sample customers; errors name the file, line and field.
 
     Example: edm campaign validate campaigns/*.yaml
     """
-    from edm.campaigns.loader import load_campaign
+    from edm.campaigns.check import Checker
+    from edm.campaigns.loader import describe_problems, load_campaign
+    from edm.runner import store_samples, store_sessions
 
+    settings = load_settings(config_path) if config_path or Path("edm.yaml").exists() else None
+    checker = Checker(sender=settings.sender if settings else None)
+    sessions = store_sessions(settings) if settings else None
+    samples = store_samples(sessions) if sessions else []
+    now = datetime.now(UTC)
     problems: list[str] = []
     for path in files:
         try:
             loaded = load_campaign(path)
         except EdmError as exc:
             problems.append(str(exc))
+            continue
+        found = checker.check(loaded.campaign, samples, now)
+        if found:
+            problems.extend(describe_problems(loaded, found))
         else:
             click.echo(f"{path}: ok ({loaded.campaign.name})")
     if problems:
@@ -582,6 +599,9 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, out: Path | None, 
     --dry-run lists, per campaign, the counts per reason (send now, scheduled later, suppressed,
     too soon, paused, in sunset, holdout, ...) with the first customers of each; --out the full list.
 
+    A campaign file that does not load, or whose mail does not render (as `validate` checks),
+    is not planned: the others are, and the command then says why and exits 1.
+
     Example: edm campaign run win_back --dry-run --out win_back.csv
 
     \b
@@ -602,8 +622,14 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, out: Path | None, 
         click.echo(line)
     if out is not None:
         click.echo(f"wrote {out}")
+    if report.problems:
+        count = len(report.problems)
+        click.echo(f"Error: {count} campaign{'s' * (count != 1)} {'would not be' if dry_run else 'not'} "
+                   "planned:\n" + "\n".join(report.problems), err=True)
     if report.delivery is not None:
         _exit_for_failures(report.delivery)
+    if report.problems:
+        click.get_current_context().exit(1)
 
 
 def format_run(report: RunReport, sends: Mapping[tuple[str, str, str], int] | None = None) -> list[str]:

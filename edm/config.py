@@ -30,7 +30,7 @@ from pydantic import (
 from edm.classes import Tier
 from edm.errors import ConfigError
 from edm.resources import bundled_config_dir
-from edm.yamlfile import load_model
+from edm.yamlfile import load_model, validation_message
 
 DEFAULT_DATABASE_URL = "sqlite:///edm.db"
 DEFAULT_SMTP_PORT = 1025
@@ -696,7 +696,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {validation_message(e)}" for e in exc.errors())
         raise ConfigError(f"invalid setting from the environment: {problems}") from exc
 
 

@@ -97,6 +97,16 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return {**self.globals, **(d or {})}
 
 
+class RenderError(TemplateError):
+    """A template file or subject failed to load or render: `where` is the file and line to fix
+    (e.g. "greeting/en.html.j2 line 3"; "<string> line 1" for a subject), `problem` what is wrong."""
+
+    def __init__(self, label: str, where: str, problem: str) -> None:
+        self.where = where
+        self.problem = problem
+        super().__init__(f"{label}: {where}: {problem}")
+
+
 @dataclass(frozen=True, slots=True)
 class RenderedBody:
     """Both parts of one message, and the language that was actually used."""
@@ -266,7 +276,7 @@ class Renderer:
         try:
             rendered = self._compiled_subject(source).render(dict(context))
         except Exception as exc:
-            raise TemplateError(f"{name}: {_describe(exc, self.templates_dir)}") from exc
+            raise RenderError(name, *_describe(exc, self.templates_dir)) from exc
         return one_line(rendered)
 
     def _compiled_subject(self, source: str) -> jinja2.Template:
@@ -290,8 +300,8 @@ class Renderer:
             # Any exception is the template's doing (bad filter input, a link name the
             # campaign does not define...): report it as the marketer's error to fix.
             part = suffix.removeprefix(".").removesuffix(".j2")
-            problem = _describe(exc, self.templates_dir, path)
-            raise TemplateError(f"template {template!r} ({language}, {part}): {problem}") from exc
+            where, problem = _describe(exc, self.templates_dir, path)
+            raise RenderError(f"template {template!r} ({language}, {part})", where, problem) from exc
 
 
 def _check_name(template: str) -> None:
@@ -348,15 +358,15 @@ _HINTS: list[tuple[type[BaseException], str]] = [
 ]
 
 
-def _describe(exc: BaseException, templates_dir: Path, own: str | None = None) -> str:
-    """'<file> line <n>: <problem> (<hint>)' for any error raised while loading or rendering.
+def _describe(exc: BaseException, templates_dir: Path, own: str | None = None) -> tuple[str, str]:
+    """('<file> line <n>', '<problem> (<hint>)') for any error raised while loading or rendering.
 
     `own` is the file that was asked for: when the error surfaces in a layout or macro,
     the line in `own` that led there is named too, since that is usually what to fix.
     """
     if isinstance(exc, jinja2.TemplateSyntaxError):
         where = _where(exc.filename or exc.name, exc.lineno, templates_dir)
-        return f"{where}: syntax error: {exc.message}"
+        return where, f"syntax error: {exc.message}"
     where = _error_location(_template_frames(exc.__traceback__), own, templates_dir)
     if isinstance(exc, jinja2.TemplateNotFound):
         message = f"template file {exc.name!r} not found in {templates_dir}"
@@ -367,7 +377,7 @@ def _describe(exc: BaseException, templates_dir: Path, own: str | None = None) -
     else:
         message = f"{type(exc).__name__}: {exc}"
     hint = next((text for kind, text in _HINTS if isinstance(exc, kind)), None)
-    return f"{where}: {message}" + (f" ({hint})" if hint else "")
+    return where, message + (f" ({hint})" if hint else "")
 
 
 def _error_location(frames: list[tuple[str, int]], own: str | None, templates_dir: Path) -> str:
@@ -407,6 +417,7 @@ def _template_frames(tb: TracebackType | None) -> list[tuple[str, int]]:
 
 __all__ = [
     "FALLBACK_LANGUAGE",
+    "RenderError",
     "RenderedBody",
     "Renderer",
     "check_template",

@@ -10,16 +10,19 @@ import asyncio
 import os
 import shutil
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from pydantic import ValidationError
+from sqlalchemy import func, make_url, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.campaigns.check import Checker, Sample
 from edm.campaigns.decisions import Watcher
-from edm.campaigns.loader import CampaignFile, load_campaigns
+from edm.campaigns.loader import CampaignFile, describe_problems, load_campaigns, read_campaigns
 from edm.campaigns.planner import PlanResult, plan_campaign
 from edm.campaigns.schema import Campaign
 from edm.campaigns.sequence import plan_follow_ups
@@ -34,9 +37,19 @@ from edm.engagement import EngagementSummary, refresh_engagement
 from edm.errors import CampaignError
 from edm.render import Renderer
 from edm.resources import bundled_config_dir
-from edm.store import CampaignRecord, ClassificationRun, make_engine, session_factory, upsert
+from edm.store import (
+    CampaignRecord,
+    ClassificationRun,
+    Customer,
+    CustomerProfile,
+    make_engine,
+    session_factory,
+    upsert,
+)
 from edm.store.migrate import upgrade_schema
 from edm.tracking import TrackingLinks
+
+STORE_SAMPLES = 6  # real customers every template is also rendered for before planning
 
 
 def open_store(settings: Settings) -> sessionmaker[Session]:
@@ -68,6 +81,8 @@ class RunReport:
     plans: list[PlanResult] = field(default_factory=list)
     delivery: SendSummary | None = None
     dry_run: bool = False  # planned to report, nothing queued
+    # one entry per campaign not planned (file, line, why): broken files, messages that fail to render
+    problems: list[str] = field(default_factory=list)
 
 
 async def run_campaigns(
@@ -91,12 +106,35 @@ async def run_campaigns(
         settings.signing_keys()  # fail before planning, not halfway through sending
         # the relays' settings too (a login over plain text is refused before anything is queued)
         transport = transport or SmtpTransport(settings.smtp, environ=os.environ)
-    files = load_campaigns(settings.campaigns_dir)  # once: planning and sending see the same files
-    report = plan_campaigns(settings, sessions, clock, names, dry_run=dry_run, files=files, watch=watch)
+    folder = read_campaigns(settings.campaigns_dir)  # once: planning and sending see the same files
+    files = folder.files
+    report = plan_campaigns(settings, sessions, clock, names, dry_run=dry_run, files=files,
+                            broken=folder.problems, watch=watch)
     if not dry_run:
         available = {name: loaded.campaign for name, loaded in files.items()}
+        if folder.problems:  # mail already queued for a campaign whose file broke since must not fail
+            available = {**last_definitions(sessions, exclude=available), **available}
         report.delivery = await send_pending(settings, sessions, clock, available, transport)
     return report
+
+
+def last_definitions(sessions: sessionmaker[Session], exclude: Collection[str]) -> dict[str, Campaign]:
+    """The definitions the last runs planned with (`remember_campaigns`), of campaigns not in `exclude`.
+
+    While a campaign file is broken its queued mail is sent as it was planned, instead of failing as
+    if the campaign had been deleted; a definition the schema no longer accepts is left out.
+    """
+    with sessions() as session:
+        rows = session.execute(select(CampaignRecord.name, CampaignRecord.definition)).all()
+    found = {}
+    for name, definition in rows:
+        if name in exclude:
+            continue
+        try:
+            found[name] = Campaign.model_validate(definition)
+        except ValidationError:
+            continue
+    return found
 
 
 def plan_campaigns(
@@ -107,21 +145,27 @@ def plan_campaigns(
     *,
     dry_run: bool = False,
     files: Mapping[str, CampaignFile] | None = None,
+    broken: Sequence[str] = (),
     watch: Watcher | None = None,
 ) -> RunReport:
     """Fresh profiles and engagement, then the outbox rows of the chosen campaigns and due steps.
 
     The planning half of `run_campaigns`; the daemon calls it alone (its workers send).
-    `files`: the campaigns already loaded from `settings.campaigns_dir` (else loaded here).
+    `files`: the campaigns already loaded from `settings.campaigns_dir` (else read here), `broken`
+    the files among them that did not load. A campaign whose messages do not render (`check.py`)
+    is not planned; it and the broken files are in the report's `problems`, the others are planned.
     `watch`: sees each audience member's decision, send or held and why (a dry run's account).
     """
-    files = load_campaigns(settings.campaigns_dir) if files is None else files
+    if files is None:
+        folder = read_campaigns(settings.campaigns_dir)
+        files, broken = folder.files, folder.problems
     available = {name: loaded.campaign for name, loaded in files.items()}
     unknown = [name for name in names or () if name not in available]
     if unknown:
+        also = "".join(f"\n{line}" for line in broken)
         raise CampaignError(
             f"no campaign named {', '.join(map(repr, unknown))} in {settings.campaigns_dir} "
-            f"(found: {', '.join(sorted(available)) or 'none'})"
+            f"(found: {', '.join(sorted(available)) or 'none'}){also}"
         )
     now = clock.now()
     occasions = {name: occasion(c, now) for name, c in available.items()}
@@ -130,9 +174,14 @@ def plan_campaigns(
     else:
         chosen = [c for c in available.values() if occasions[c.name] is not None]
     chosen.sort(key=lambda c: -c.priority)  # under one_per_day the first to plan a customer wins
+    advancing = [c for c in (chosen if names else available.values()) if c.follow_ups]  # every run
+    checked = dict.fromkeys(c.name for c in [*chosen, *advancing] if c.name in files)
+    refused = check_campaigns(settings, sessions, [files[name] for name in checked], now)
+    chosen = [c for c in chosen if c.name not in refused]
     classification = None if dry_run else refresh_profiles(sessions, settings.classification, clock)
     intervals = refresh_engagement(sessions, settings.engagement, clock)
     report = RunReport(intervals, classification, dry_run=dry_run)
+    report.problems = [*broken, *("\n".join(refused[name]) for name in sorted(refused))]
     if not dry_run:
         remember_campaigns(sessions, [files[c.name] for c in chosen], now)
     for campaign in chosen:
@@ -150,11 +199,61 @@ def plan_campaigns(
                 watch=watch,
             )
         )
-    for campaign in chosen if names else available.values():  # sequences advance every run
-        if campaign.follow_ups:
+    for campaign in advancing:
+        if campaign.name not in refused:
             steps = plan_follow_ups(sessions, campaign, now, dry_run=dry_run, watch=watch)
             report.plans.extend(step for step in steps if step.audience)  # only steps someone was due
     return report
+
+
+def check_campaigns(
+    settings: Settings, sessions: sessionmaker[Session] | None, files: Sequence[CampaignFile], now: datetime
+) -> dict[str, list[str]]:
+    """The campaigns among `files` whose messages fail to render (`campaigns/check.py`), with the
+    lines that say why; checked for synthetic customers and a few of the store's (if `sessions`)."""
+    if not files:
+        return {}
+    checker = Checker(sender=settings.sender)
+    samples = store_samples(sessions) if sessions is not None else []
+    refused = {}
+    for loaded in files:
+        problems = checker.check(loaded.campaign, samples, now)
+        if problems:
+            refused[loaded.campaign.name] = describe_problems(loaded, problems)
+    return refused
+
+
+def store_sessions(settings: Settings) -> sessionmaker[Session] | None:
+    """Sessions on the configured store without creating or migrating it; None if its SQLite file
+    does not exist (`edm campaign validate` only reads customers, when there are any)."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+        return None
+    return session_factory(make_engine(settings.database_url))
+
+
+def store_samples(sessions: sessionmaker[Session], limit: int = STORE_SAMPLES) -> list[Sample]:
+    """A few real customers for the template check: the first of each locale and kind (their data may
+    hold what synthetic customers do not), at most `limit`; none when the store cannot be read (yet)."""
+    query = (
+        select(Customer, CustomerProfile)
+        .join(CustomerProfile, CustomerProfile.customer_id == Customer.id)
+        .order_by(Customer.id)
+        .limit(50 * limit)
+    )
+    picked: dict[tuple[str, str], Sample] = {}
+    try:
+        with sessions() as session:
+            for customer, profile in session.execute(query).all():
+                key = (customer.locale.lower(), customer.kind)
+                if key not in picked:
+                    label = f"customer {customer.external_id}"
+                    picked[key] = Sample(customer, profile, customer.email, label)
+                    if len(picked) >= limit:
+                        break
+    except SQLAlchemyError:
+        return []
+    return list(picked.values())
 
 
 def refresh_profiles(

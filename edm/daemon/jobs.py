@@ -74,9 +74,15 @@ def plan() -> None:
     """Plan every campaign due today and every due sequence step; the sender workers send them."""
 
     def work(context: JobContext) -> str:
-        results = plan_due(context.settings, context.sessions, context.clock)
+        report = plan_campaigns(context.settings, context.sessions, context.clock)
         context.state.last_plan = context.clock.now()
-        return f"campaigns={len(results)} queued={sum(r.queued for r in results)}"
+        for problem in report.problems:  # a broken campaign never stops the others: say why it was left out
+            log.warning("job=plan campaign not planned: %s", problem.replace("\n", " | "))
+        if report.problems:
+            context.state.failed("plan")  # counted in /metrics, so someone hears of it
+        results = report.plans
+        return (f"campaigns={len(results)} queued={sum(r.queued for r in results)} "
+                f"not_planned={len(report.problems)}")
 
     _run("plan", work)
 

@@ -188,9 +188,9 @@ class Composer:
         }
         template, subjects = campaign.content(row.variant, row.step)
         body = self._renderer.render(template, customer.locale, context)
-        subject_source = subjects[resolve_language(body.language, subjects)]
+        subject_language = resolve_language(body.language, subjects)  # named in errors: the one to fix
         subject = self._renderer.render_subject(
-            subject_source, context, name=f"{campaign.name} subject ({body.language})"
+            subjects[subject_language], context, name=f"{campaign.name} subject ({subject_language})"
         )
         try:
             to = Mailbox(one_line(customer.contact_name or customer.name), addr_spec(row.to_address))

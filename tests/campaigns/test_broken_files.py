@@ -21,25 +21,25 @@ BROKEN = {
                   ":5:27: audience.days_since_last_order.more: unknown key 'more'; did you mean 'more_than'"),
     "holiday_name": (HEAD + "holiday: {name: spring_festivl}\n", ":4:17: holiday.name: Input should be"),
     "two_offsets": (HEAD + "holiday: {name: easter, days_before: 1, days_after: 2}\n",
-                    ":4:10: holiday: Value error, give days_before or days_after, not both"),
-    "cron": (HEAD + 'schedule: {cron: "0 9 * * 8"}\n', ":4:18: schedule.cron: Value error, day of week '8'"),
+                    ":4:10: holiday: give days_before or days_after, not both"),
+    "cron": (HEAD + 'schedule: {cron: "0 9 * * 8"}\n', ":4:18: schedule.cron: day of week '8'"),
     "timezone": (HEAD + "schedule: {cron: '0 9 * * 1', timezone: Asia/Shangai}\n",
-                 ":4:41: schedule.timezone: Value error, unknown time zone 'Asia/Shangai'"),
+                 ":4:41: schedule.timezone: unknown time zone 'Asia/Shangai'"),
     "two_triggers": (HEAD + "schedule: {cron: '0 9 * * 1'}\nlife_event: {name: birthday}\n",
-                     ":1:1: (top level): Value error, give one trigger"),
+                     ":1:1: (top level): give one trigger"),
     "template": ('name: broken\ntemplate: no_such_template\nsubject: {en: "Hi"}\n', ": template: "),
     "variant_subject": (HEAD + "variants: [{name: b, subject: {zh: 你好}}]\n",
-                        ":4:31: variants.0.subject: Value error, an 'en' subject is required"),
+                        ":4:31: variants.0.subject: an 'en' subject is required"),
     "entered_class": (HEAD + "entered: {dimension: loyalty, into: [at_rsik]}\n",
-                      ":4:10: entered: Value error, loyalty has no class 'at_rsik'"),
+                      ":4:10: entered: loyalty has no class 'at_rsik'"),
     "unquoted_hour": (HEAD + "holiday: {name: easter, at: 10:30}\n",
-                      ":4:29: holiday.at: Value error, 630 is not a time of day like \"09:00\" (quote it"),
+                      ":4:29: holiday.at: 630 is not a time of day like \"09:00\" (quote it"),
     "hour": (HEAD + "life_event: {name: birthday, at: '25:00'}\n",
-             ":4:34: life_event.at: Value error, '25:00' is not a time of day"),
+             ":4:34: life_event.at: '25:00' is not a time of day"),
     "national_day": (HEAD + "holiday: {name: national_day}\n",
-                     ":4:10: holiday: Value error, national_day needs a country: customer"),
+                     ":4:10: holiday: national_day needs a country: customer"),
     "country": (HEAD + "holiday: {name: national_day, country: China}\n",
-                ":4:40: holiday.country: Value error, 'China' is not an ISO 3166 two-letter country code"),
+                ":4:40: holiday.country: 'China' is not an ISO 3166 two-letter country code"),
 }
 
 
@@ -52,3 +52,5 @@ def test_a_broken_file_names_file_line_and_field(tmp_path: Path, case: str) -> N
     assert result.exit_code == 1, result.output
     assert f"{path}{expected}" in result.output, result.output
     assert "Traceback" not in result.output
+    for internal in ("Value error", "input_value=", "errors.pydantic.dev", "Assertion failed"):
+        assert internal not in result.output

@@ -19,6 +19,8 @@ audience:
 template: holiday_greeting
 subject:
   en: "Happy Spring Festival, {{ greeting_name }}"
+links:
+  card: https://www.example.com/card
 schedule:
   cron: "0 9 * * 1"
   timezone: Asia/Shanghai
