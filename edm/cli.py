@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from edm.runner import RunReport
 
 F = TypeVar("F", bound=Callable[..., Any])
+EXIT_RELAY_UNREACHABLE = 3  # `edm send`, `campaign run`: no relay reachable, the rest deferred
 WIDTH = 100
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": WIDTH}
 
@@ -511,15 +512,21 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, settings: Settings
 
     Example: edm campaign run win_back --dry-run
     """
-    from edm.runner import open_store, run_campaigns
+    from edm.runner import open_store, run_campaigns, stop_on_signals
 
     if not names and not run_all:
         raise click.UsageError("name at least one campaign, or pass --all")
-    report = asyncio.run(
-        run_campaigns(settings, open_store(settings), SystemClock(), list(names) or None, dry_run=dry_run)
-    )
+
+    async def plan_and_send() -> RunReport:
+        with stop_on_signals() as stop:  # SIGTERM while planning or sending: a clean stop, exit 0
+            return await run_campaigns(settings, open_store(settings), SystemClock(), list(names) or None,
+                                       dry_run=dry_run, stop=stop)
+
+    report = asyncio.run(plan_and_send())
     for line in format_run(report):
         click.echo(line)
+    if report.delivery is not None:
+        _exit_if_unreachable(report.delivery, settings)
 
 
 def format_run(report: RunReport) -> list[str]:
@@ -552,7 +559,9 @@ def send(no_wait: bool, settings: Settings) -> None:
     """Send the outbox until it is drained, with a progress line (sent/s, deferred, bounced).
 
     Deferred messages are retried when due, so this waits for them; Ctrl-C (or SIGTERM)
-    stops claiming, finishes what is on the wire and exits. Relays and limits: smtp.* in edm.yaml.
+    stops claiming, gives what is on the wire smtp.stop_timeout_seconds and exits 0. With no relay
+    reachable for smtp.give_up_after_seconds it stops and exits 3, the rest deferred.
+    Relays and limits: smtp.* in edm.yaml.
 
     Example: EDM_DATABASE_URL=postgresql+psycopg://edm@db/edm edm send
     """
@@ -560,6 +569,7 @@ def send(no_wait: bool, settings: Settings) -> None:
 
     summary = _sending(settings, Until.NOTHING_DUE if no_wait else Until.DRAINED)
     click.echo(format_delivery(summary))
+    _exit_if_unreachable(summary, settings)
 
 
 @main.command()
@@ -568,7 +578,8 @@ def worker(settings: Settings) -> None:
     """Send continuously: claim due outbox batches, sleep smtp.poll_seconds when idle.
 
     Run several, on several machines, against one PostgreSQL database: they share the work.
-    SIGTERM or Ctrl-C stops claiming, finishes what is in flight and exits 0.
+    A relay that is down is waited for. SIGTERM or Ctrl-C stops claiming, gives what is on the
+    wire smtp.stop_timeout_seconds, puts the rest back and exits 0.
 
     Example: EDM_DATABASE_URL=postgresql+psycopg://edm@db/edm edm worker
     """
@@ -623,6 +634,16 @@ def _sending(settings: Settings, until: Until) -> SendSummary:
             bar.update(task, done=f"{format_delivery(summary)} ({rate:,.0f} sent/s)")
 
         return asyncio.run(run_sender(settings, SystemClock(), until=until, progress=progress))
+
+
+def _exit_if_unreachable(summary: SendSummary, settings: Settings) -> None:
+    """Exit code 3 when the run gave up on the relays: the unsent rows wait for the next run."""
+    if summary.unreachable is None:
+        return
+    click.echo(f"Error: stopped after {settings.smtp.give_up_after_seconds:g} s without a relay: "
+               f"{summary.unreachable}; the rest is deferred to the next run (check smtp.host/port "
+               "or smtp.relays)", err=True)
+    raise click.exceptions.Exit(EXIT_RELAY_UNREACHABLE)
 
 
 def format_delivery(summary: SendSummary) -> str:

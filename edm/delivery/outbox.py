@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, insert, or_, select, text, update
+from sqlalchemy import Table, and_, bindparam, case, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from edm.delivery.retry import Outcome, RetryPolicy, outcome
@@ -96,8 +96,10 @@ _SET: dict[str, dict[str, Any]] = {
                "relay": bindparam("b_relay")},
     "deferred": {"state": "deferred", "last_reply": bindparam("b_reply"), "claimed_until": None,
                  "next_attempt_at": bindparam("b_next"), "relay": bindparam("b_relay")},
-    # never reached a relay: the claim's attempt is given back
-    "released": {"state": "deferred", "last_reply": bindparam("b_reply"), "claimed_until": None,
+    # never reached a relay: the claim's attempt is given back, and the row is what it was before
+    # the claim (queued if it had never been tried, else deferred), its lease cleared
+    "released": {"state": case((_outbox.c.attempts <= 1, "queued"), else_="deferred"),
+                 "last_reply": bindparam("b_reply"), "claimed_until": None,
                  "next_attempt_at": bindparam("b_next"), "attempts": _outbox.c.attempts - 1},
 }
 

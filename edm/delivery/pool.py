@@ -4,7 +4,9 @@ A relay that refuses connections is marked down and tried again after a growing 
 (doubling from `relay_retry_seconds` to `relay_retry_max_seconds`); meanwhile new
 connections go to the other relays. When every relay is down, `acquire` waits for the
 first one due another try, up to a limit, and then raises `RelaysDown`: the caller puts
-its messages back, so nothing is lost and nothing is counted as an attempt.
+its messages back, so nothing is lost and nothing is counted as an attempt. With
+`give_up_after`, the limit is also that many seconds after the first failed connection since
+the last one that worked: a run against a relay that stays down ends within a known time.
 """
 
 from __future__ import annotations
@@ -64,11 +66,14 @@ def relays_from(settings: SmtpSettings, environ: Mapping[str, str]) -> list[Rela
 
 
 class RelaysDown(Exception):
-    """No relay could be reached. Internal to the transport, which turns it into a delivery error."""
+    """No relay could be reached. Internal to the transport, which turns it into a delivery error.
 
-    def __init__(self, reason: str) -> None:
+    `gave_up`: none has been reachable for the pool's `give_up_after` seconds."""
+
+    def __init__(self, reason: str, *, gave_up: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.gave_up = gave_up
 
 
 @dataclass
@@ -89,10 +94,13 @@ class Connection:
 
 
 class RelayPool:
-    def __init__(self, relays: list[Relay], settings: SmtpSettings, timer: Timer) -> None:
+    def __init__(self, relays: list[Relay], settings: SmtpSettings, timer: Timer, *,
+                 give_up_after: float | None = None) -> None:
         if not relays:
             raise ValueError("at least one relay is needed")
         self._relays = relays
+        self._give_up_after = give_up_after
+        self._unreachable_since: float | None = None  # first failed connection since the last that worked
         self._settings = settings
         self._timer = timer
         self._health = {relay: _Health() for relay in relays}
@@ -158,15 +166,25 @@ class RelayPool:
                     client.close()
                     self._mark_down(relay, exc)
                     continue
+                except BaseException:  # cancelled (a stopping sender): no half-open socket left behind
+                    client.close()
+                    raise
                 if self._health[relay].failures:
                     log.warning("relay=%s up again", relay.name)
                 self._health[relay] = _Health()
+                self._unreachable_since = None
                 return Connection(relay, client)
             now = self._timer.monotonic()
+            if self._unreachable_since is None:
+                self._unreachable_since = now
             retry_at = min(health.down_until for health in self._health.values())
-            if retry_at > give_up:
+            deadline, gave_up = give_up, False
+            if self._give_up_after is not None and self._unreachable_since + self._give_up_after < give_up:
+                deadline, gave_up = self._unreachable_since + self._give_up_after, True
+            if retry_at > deadline:
                 reasons = "; ".join(f"{r.name}: {h.last_error}" for r, h in self._health.items())
-                raise RelaysDown(f"no relay reachable ({reasons})")
+                since = f" for {now - self._unreachable_since:.0f} s" if gave_up else ""
+                raise RelaysDown(f"no relay reachable{since} ({reasons})", gave_up=gave_up)
             await self._timer.sleep(max(retry_at - now, 0.0))
 
     def _mark_down(self, relay: Relay, exc: BaseException) -> None:

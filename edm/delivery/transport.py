@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import aiosmtplib
@@ -17,7 +17,13 @@ from edm.config import SmtpSettings
 from edm.delivery.pool import Connection, Relay, RelayPool, RelaysDown, relays_from
 from edm.delivery.ratelimit import RateLimiter, SystemTimer, Timer, domain_of
 from edm.delivery.transaction import transaction
-from edm.errors import DeliveryError, NotAttemptedError, PermanentDeliveryError, TransientDeliveryError
+from edm.errors import (
+    DeliveryError,
+    NotAttemptedError,
+    PermanentDeliveryError,
+    RelaysUnreachableError,
+    TransientDeliveryError,
+)
 
 
 @dataclass(frozen=True)
@@ -43,13 +49,29 @@ class Delivery:
 class Transport(Protocol):
     async def send(self, batch: Sequence[Outgoing]) -> list[Delivery]: ...
 
+    def stop(self, grace: float) -> None:
+        """Start no new message; abandon a transaction not answered within `grace` seconds."""
+
+
+@dataclass(eq=False)
+class _Chunk:
+    """One `send` call on its connection: its timeout is brought forward when the transport stops."""
+
+    timeout: asyncio.Timeout = field(default_factory=lambda: asyncio.timeout(None))
+    on_wire: bool = False  # a transaction is open: it gets the stop's grace, not a moment more
+
 
 class SmtpTransport:
     """Sends batches over a pool of reused connections to the configured relays, within the rate limits.
 
     Concurrent `send` calls (up to `smtp.concurrency`) each hold one connection; a batch is
     sent in the order its recipients' domain limits allow. Messages that never reached a relay
-    (all relays down, a domain's limit too far ahead) come back as `NotAttemptedError`.
+    (all relays down, a domain's limit too far ahead, stopping) come back as `NotAttemptedError`.
+
+    `give_up_after`: seconds without a reachable relay after which every message comes back at
+    once as `RelaysUnreachableError` (None: wait for the relays, as a worker does).
+    `stop(grace)` ends the sending: waits for a connection or a rate limit end at once, a
+    transaction on the wire gets `grace` seconds for its answer, then its connection is closed.
     """
 
     def __init__(
@@ -59,6 +81,7 @@ class SmtpTransport:
         relays: list[Relay] | None = None,
         timer: Timer | None = None,
         environ: Mapping[str, str] | None = None,
+        give_up_after: float | None = None,
     ) -> None:
         self._settings = settings
         self._relays = relays if relays is not None else relays_from(settings, environ or {})
@@ -66,15 +89,27 @@ class SmtpTransport:
         self.limiter = RateLimiter(settings.rate_limit, settings.domain_limits, self._timer)
         # how long a claimed message may wait here: well inside its lease
         self.max_wait = settings.claim_lease_seconds / 4
+        self._give_up_after = give_up_after
         self._pool: RelayPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._chunks: set[_Chunk] = set()
+        self._abandon_at: float | None = None  # loop time: stopping, open transactions end then
 
     @property
     def pool(self) -> RelayPool:
         loop = asyncio.get_running_loop()
         if self._pool is None or self._loop is not loop:  # connections belong to one event loop
-            self._pool, self._loop = RelayPool(self._relays, self._settings, self._timer), loop
+            self._pool = RelayPool(self._relays, self._settings, self._timer,
+                                   give_up_after=self._give_up_after)
+            self._loop = loop
         return self._pool
+
+    def stop(self, grace: float) -> None:
+        """Start no new message; a transaction on the wire is abandoned `grace` seconds from now."""
+        now = asyncio.get_running_loop().time()
+        self._abandon_at = now + grace
+        for chunk in self._chunks:
+            chunk.timeout.reschedule(self._abandon_at if chunk.on_wire else now)
 
     async def close(self) -> None:
         if self._pool is not None and self._loop is asyncio.get_running_loop():
@@ -101,19 +136,40 @@ class SmtpTransport:
     ) -> None:
         pool = self.pool
         connection: Connection | None = None
+        chunk = _Chunk()
+        error: NotAttemptedError = NotAttemptedError("stopping: not sent")
         try:
-            connection = await pool.acquire(self.max_wait)
-            for index in order:
-                await self.limiter.acquire(batch[index].recipient)
-                if not connection.client.is_connected:
-                    connection = await pool.replace(connection, self.max_wait)
-                results[index] = await self._send_one(pool, connection, batch[index])
+            async with chunk.timeout:
+                self._chunks.add(chunk)
+                if self._abandon_at is None:
+                    connection = await pool.acquire(self.max_wait)
+                for current in order:
+                    if self._abandon_at is not None or connection is None:
+                        break
+                    await self.limiter.acquire(batch[current].recipient)
+                    if not connection.client.is_connected:
+                        connection = await pool.replace(connection, self.max_wait)
+                    chunk.on_wire = True
+                    results[current] = await self._send_one(pool, connection, batch[current])
+                    chunk.on_wire = False
         except RelaysDown as exc:
-            error = NotAttemptedError(exc.reason, retry_after=0.0)
-            for index in order:
-                results.setdefault(index, Delivery(batch[index].outbox_id, str(error), error))
+            kind = RelaysUnreachableError if exc.gave_up else NotAttemptedError
+            error = kind(exc.reason, retry_after=0.0)
+        except TimeoutError:
+            if not chunk.timeout.expired():
+                raise
+            if chunk.on_wire and connection is not None:
+                # no answer within the stop's grace: the relay keeps nothing we did not end with the
+                # final dot; if the dot went out, it may have kept it and the customer may get it twice
+                connection.client.close()
+                abandoned = NotAttemptedError("stopping: abandoned on the wire without an answer")
+                results[current] = Delivery(batch[current].outbox_id, str(abandoned), abandoned,
+                                            connection.relay.name)
         finally:
+            self._chunks.discard(chunk)
             pool.release(connection)
+        for index in order:
+            results.setdefault(index, Delivery(batch[index].outbox_id, str(error), error))
 
     async def _send_one(self, pool: RelayPool, connection: Connection, item: Outgoing) -> Delivery:
         try:
