@@ -640,9 +640,9 @@ def _exit_if_unreachable(summary: SendSummary, settings: Settings) -> None:
     """Exit code 3 when the run gave up on the relays: the unsent rows wait for the next run."""
     if summary.unreachable is None:
         return
-    click.echo(f"Error: stopped after {settings.smtp.give_up_after_seconds:g} s without a relay: "
-               f"{summary.unreachable}; the rest is deferred to the next run (check smtp.host/port "
-               "or smtp.relays)", err=True)
+    click.echo(f"Error: {summary.unreachable}; gave up (smtp.give_up_after_seconds: "
+               f"{settings.smtp.give_up_after_seconds:g}), the rest is deferred to the next run: "
+               "check smtp.host and smtp.port, or smtp.relays", err=True)
     raise click.exceptions.Exit(EXIT_RELAY_UNREACHABLE)
 
 

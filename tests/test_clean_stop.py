@@ -10,6 +10,7 @@ attempt that never reached the relay, and no process of the run is left.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -22,11 +23,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.config import SmtpSettings
+from edm.delivery.pool import Relay
+from edm.delivery.transport import Delivery, Outgoing, SmtpTransport
+from edm.errors import NotAttemptedError, RelaysUnreachableError
 from edm.resources import bundled_config_dir
 from edm.store import OutboxMessage, create_schema, make_engine, session_factory
 from tests.delivery.rows import queue
@@ -79,7 +85,8 @@ class Folder:
     def rows(self) -> dict[str, tuple[str, int]]:
         """Each row's address, state and attempts."""
         with self.sessions() as session:
-            found = session.execute(select(OutboxMessage.to_address, OutboxMessage.state, OutboxMessage.attempts))
+            found = session.execute(
+                select(OutboxMessage.to_address, OutboxMessage.state, OutboxMessage.attempts))
             return {address: (state, attempts) for address, state, attempts in found}
 
     def states(self) -> Counter[str]:
@@ -116,7 +123,9 @@ def folder(tmp_path: Path) -> Iterator[Folder]:
 
 def _children(pid: int) -> set[int]:
     tasks = Path(f"/proc/{pid}/task")
-    return {int(c) for path in tasks.glob("*/children") for c in path.read_text().split()} if tasks.is_dir() else set()
+    if not tasks.is_dir():
+        return set()
+    return {int(child) for path in tasks.glob("*/children") for child in path.read_text().split()}
 
 
 def _alive(pids: set[int]) -> set[int]:
@@ -205,21 +214,28 @@ def test_sigterm_while_the_relay_is_down_exits_at_once_with_everything_queued(fo
     assert folder.rows() == {f"u{i}@example.com": ("queued", 0) for i in range(100)}
 
 
-def test_campaign_run_against_a_dead_relay_gives_up_in_time_with_exit_code_3(folder: Folder) -> None:
-    populate(folder.sessions, 200)
+@pytest.mark.parametrize("command", [["campaign", "run", "daemon_test"], ["send"]])
+def test_a_run_against_a_dead_relay_gives_up_in_time_with_exit_code_3(
+    folder: Folder, command: list[str]
+) -> None:
+    if command == ["send"]:
+        queue(folder.sessions, [f"u{i}@example.com" for i in range(200)], datetime.now(UTC))
+    else:
+        populate(folder.sessions, 200)
     with refusing_port() as port:
         folder.settings(port)
         started = time.monotonic()
-        process = folder.start("campaign", "run", "daemon_test")
+        process = folder.start(*command)
         code = process.wait(timeout=60)
         took = time.monotonic() - started
-    output = folder.log("campaign")
+    output = folder.log(command[0])
     assert code == 3, output[-3000:]
     startup = 8.0  # the interpreter, migrating and planning 200 customers, on a loaded machine
-    assert took < GIVE_UP + CONNECT_TIMEOUT + startup, took
-    assert re.search(r"Error: stopped after 3 s without a relay: no relay reachable .*deferred", output)
+    assert GIVE_UP <= took < GIVE_UP + CONNECT_TIMEOUT + startup, took  # it did try for the whole bound
+    assert re.search(r"Error: no relay reachable for 3 s \(127.0.0.1:\d+: .*\); gave up "
+                     r"\(smtp.give_up_after_seconds: 3\), the rest is deferred to the next run", output)
     assert "Traceback" not in output
-    assert "daemon_test" in output and "queued 200" in output
+    assert command == ["send"] or ("daemon_test" in output and "queued 200" in output)
     rows = folder.rows()
     assert len(rows) == 200 and {state for state, _ in rows.values()} <= {"queued", "deferred"}
     assert {attempts for _, attempts in rows.values()} == {0}  # never reached a relay: no attempt counted
@@ -242,3 +258,59 @@ def test_sigterm_to_the_daemon_mid_campaign_stops_its_workers_cleanly(folder: Fo
     assert not _alive(family) and not folder.processes()
     _assert_store_matches_relay(folder, handler)
     assert 20 <= len(handler.recipients) < 300
+
+
+class StuckRelay:
+    """Takes MAIL, RCPT and the data, then never answers the final dot."""
+
+    def __init__(self) -> None:
+        self.data = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.data += 1
+        await asyncio.sleep(3600)
+        return "250 OK"
+
+
+def test_a_transaction_without_an_answer_is_abandoned_at_the_stop_timeout_and_the_row_kept(
+    folder: Folder,
+) -> None:
+    queue(folder.sessions, [f"u{i}@example.com" for i in range(40)], datetime.now(UTC))
+    relay = StuckRelay()
+    with serving(relay) as port:
+        folder.settings(port, timeout_seconds=30)  # the stop, not the relay's time-out, ends the wait
+        process = folder.start("send")
+        _wait_until(lambda: relay.data == 4, process, "a message on each of the 4 connections")
+        code, took = _terminate(process)
+    assert code == 0, folder.log("send")[-3000:]
+    assert STOP_TIMEOUT - 0.5 < took < STOP_TIMEOUT + EXIT_MARGIN, took  # waited for the answers, then not
+    # the relay may or may not keep a message whose answer never came: it goes again, never skipped
+    assert folder.rows() == {f"u{i}@example.com": ("queued", 0) for i in range(40)}
+    assert "abandoned on the wire" in " ".join(_replies(folder))
+    assert not folder.processes()
+
+
+def _replies(folder: Folder) -> list[str]:
+    with folder.sessions() as session:
+        return [reply or "" for reply in session.scalars(select(OutboxMessage.last_reply))]
+
+
+def test_the_relay_pool_gives_up_after_its_bound_and_a_worker_pool_never_does() -> None:
+    settings = SmtpSettings(relay_retry_seconds=0.05, relay_retry_max_seconds=5, claim_lease_seconds=4,
+                            concurrency=4)
+    batch = [Outgoing(i, "care@example.com", f"u{i}@example.com", b"Subject: hi\r\n\r\nhi\r\n")
+             for i in range(8)]
+
+    async def send(transport: SmtpTransport) -> tuple[list[Delivery], float]:
+        started = time.monotonic()
+        halves = await asyncio.gather(transport.send(batch[:4]), transport.send(batch[4:]))
+        return halves[0] + halves[1], time.monotonic() - started
+
+    with refusing_port() as port:
+        relay = [Relay("127.0.0.1", port)]
+        gave_up, took = asyncio.run(send(SmtpTransport(settings, relays=relay, give_up_after=0.5)))
+        waited, _ = asyncio.run(send(SmtpTransport(settings, relays=relay)))
+    assert all(isinstance(d.error, RelaysUnreachableError) for d in gave_up)
+    assert 0.5 <= took < 1.5, took  # tried until the bound, though the backoff had run past it
+    # without a bound (a worker): put back for another claim, never "give up"
+    assert all(type(d.error) is NotAttemptedError for d in waited)

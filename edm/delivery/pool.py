@@ -154,6 +154,7 @@ class RelayPool:
 
     async def _connect(self, max_wait: float) -> Connection:
         give_up = self._timer.monotonic() + max_wait
+        last_try = False
         while True:
             for _ in range(len(self._relays)):
                 relay = next(self._turn)
@@ -182,6 +183,12 @@ class RelayPool:
             if self._give_up_after is not None and self._unreachable_since + self._give_up_after < give_up:
                 deadline, gave_up = self._unreachable_since + self._give_up_after, True
             if retry_at > deadline:
+                if gave_up and not last_try and now < deadline:
+                    last_try = True  # one more try at the bound itself, whatever the backoff says
+                    await self._timer.sleep(deadline - now)
+                    for health in self._health.values():
+                        health.down_until = min(health.down_until, self._timer.monotonic())
+                    continue
                 reasons = "; ".join(f"{r.name}: {h.last_error}" for r, h in self._health.items())
                 since = f" for {now - self._unreachable_since:.0f} s" if gave_up else ""
                 raise RelaysDown(f"no relay reachable{since} ({reasons})", gave_up=gave_up)
@@ -189,6 +196,9 @@ class RelayPool:
 
     def _mark_down(self, relay: Relay, exc: BaseException) -> None:
         health = self._health[relay]
+        if self.is_down(relay):  # another connection, tried at the same moment, failed first
+            health.last_error = f"{type(exc).__name__}: {exc}"
+            return
         pause = min(
             self._settings.relay_retry_max_seconds,
             self._settings.relay_retry_seconds * 2 ** min(health.failures, 30),

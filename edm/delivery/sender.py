@@ -301,7 +301,7 @@ class _Run:
         self.answers.extend(deliveries)
         gave_up = next((d for d in deliveries if isinstance(d.error, RelaysUnreachableError)), None)
         if gave_up is not None and self.summary.unreachable is None:
-            log.warning("giving up: %s", gave_up.reply)
+            log.info("giving up: %s", gave_up.reply)
             self.summary.unreachable = gave_up.reply
             self._halt()
         # a batch's worth, or everything that is out: then nothing else is coming to wait for
