@@ -509,6 +509,8 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, settings: Settings
     """Plan campaigns for today and send them. Running twice the same day sends nothing new.
 
     Named campaigns run now, whether due or not; --all runs what is due today (for cron).
+    SIGTERM or Ctrl-C stops cleanly (exit 0, the rest stays queued); no relay reachable for
+    smtp.give_up_after_seconds: exit 3, the rest deferred to the next run.
 
     Example: edm campaign run win_back --dry-run
     """
@@ -600,7 +602,8 @@ def daemon(settings: Settings) -> None:
 
     Start several against one database: one leads (schedules), the others stand by and take over
     if it dies. /healthz and /metrics on daemon.metrics_port. SIGTERM or Ctrl-C: in-flight sends
-    finish, then it exits 0 within daemon.stop_timeout_seconds. Schedules: daemon.* in edm.yaml.
+    finish (smtp.stop_timeout_seconds), the rest goes back to the queue, then it exits 0 within
+    daemon.stop_timeout_seconds. Schedules: daemon.* in edm.yaml.
 
     Example: EDM_DATABASE_URL=postgresql+psycopg://edm@db/edm EDM_SECRET_KEY=... edm daemon
     """

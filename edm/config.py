@@ -540,8 +540,9 @@ class DaemonSettings(_Section):
     daemon holding the leader lock schedules; another one waits, trying the lock every
     `standby_retry_seconds`. Every daemon, leader or standby, keeps `workers` child `edm worker`
     processes sending. SIGTERM or SIGINT: stop, finish in-flight sends, exit within
-    `stop_timeout_seconds`. `/healthz` and `/metrics` are served on `metrics_host:metrics_port`
-    (0: off). `report_to`: analysts who get the engagement report by mail on `report_cron`.
+    `stop_timeout_seconds` (the workers get at least `smtp.stop_timeout_seconds` + 5 s).
+    `/healthz` and `/metrics` are served on `metrics_host:metrics_port` (0: off).
+    `report_to`: analysts who get the engagement report by mail on `report_cron`.
     """
 
     timezone: str = "UTC"
