@@ -199,16 +199,19 @@ def test_sigterm_mid_send_records_what_the_relay_took_puts_back_the_rest_and_a_r
     assert sorted(Counter(handler.recipients).values()) == [1] * 300  # everyone, exactly once overall
 
 
-def test_sigterm_while_the_relay_is_down_exits_at_once_with_everything_queued(folder: Folder) -> None:
+@pytest.mark.parametrize("command", ["send", "worker"])
+def test_sigterm_while_the_relay_is_down_exits_at_once_with_everything_queued(
+    folder: Folder, command: str
+) -> None:
     queue(folder.sessions, [f"u{i}@example.com" for i in range(100)], datetime.now(UTC))
     with refusing_port() as port:
-        folder.settings(port, give_up_after_seconds=600)  # only the signal ends this run
-        process = folder.start("send")
+        folder.settings(port, give_up_after_seconds=600)  # only the signal ends it (a worker never gives up)
+        process = folder.start(command)
         _wait_until(lambda: folder.states()["sending"] > 0, process, "a claim")
         time.sleep(0.5)  # the consumers are waiting for the relay
         composers = _children(process.pid)
         code, took = _terminate(process)
-    assert code == 0, folder.log("send")[-3000:]
+    assert code == 0, folder.log(command)[-3000:]
     assert took < STOP_TIMEOUT + EXIT_MARGIN, took
     assert len(composers) == 2 and not _alive(composers) and not folder.processes()
     assert folder.rows() == {f"u{i}@example.com": ("queued", 0) for i in range(100)}
