@@ -36,7 +36,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 WIDTH = 100
 # exit status of the commands that send (campaign run, send, worker); docs/operator.md "Exit status"
 EXIT_FAILED = 2  # some rows failed in this run: ours to fix, then `edm send --retry-failed`
-EXIT_RELAY_DOWN = 3  # rows deferred because no relay could be reached
+EXIT_RELAY_UNREACHABLE = 3  # `edm send`, `campaign run`: no relay reachable, the rest deferred
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": WIDTH}
 
 
@@ -598,6 +598,8 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, out: Path | None, 
     Named campaigns run now, whether due or not; --all runs what is due today (for cron).
     --dry-run lists, per campaign, the counts per reason (send now, scheduled later, suppressed,
     too soon, paused, in sunset, holdout, ...) with the first customers of each; --out the full list.
+    SIGTERM or Ctrl-C stops cleanly (exit 0, the rest stays queued); no relay reachable for
+    smtp.give_up_after_seconds: exit 3, the rest deferred to the next run.
 
     A campaign file that does not load, or whose mail does not render (as `validate` checks),
     is not planned: the others are, and the command then says why and exits 1.
@@ -609,15 +611,19 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, out: Path | None, 
     addresses are the recipients' problem, not a failure); 1 an error (settings, a relay that
     refused the login); 2 some rows failed (the summary says why); 3 rows deferred, no relay reachable.
     """
-    from edm.campaigns.dry_run import decision_account
-    from edm.runner import open_store, run_campaigns
+    from edm.campaigns.dry_run import DecisionAccount, decision_account
+    from edm.runner import open_store, run_campaigns, stop_on_signals
 
     if not names and not run_all:
         raise click.UsageError("name at least one campaign, or pass --all")
+
+    async def plan_and_send(account: DecisionAccount) -> RunReport:
+        with stop_on_signals() as stop:  # SIGTERM while planning or sending: a clean stop, exit 0
+            return await run_campaigns(settings, open_store(settings), SystemClock(), list(names) or None,
+                                       dry_run=dry_run, watch=account, stop=stop)
+
     with decision_account(out) as account:
-        report = asyncio.run(run_campaigns(
-            settings, open_store(settings), SystemClock(), list(names) or None, dry_run=dry_run, watch=account
-        ))
+        report = asyncio.run(plan_and_send(account))
     for line in format_run(report, account.sends):
         click.echo(line)
     if out is not None:
@@ -628,6 +634,7 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, out: Path | None, 
                    "planned:\n" + "\n".join(report.problems), err=True)
     if report.delivery is not None:
         _exit_for_failures(report.delivery)
+        _exit_if_unreachable(report.delivery, settings)
     if report.problems:
         click.get_current_context().exit(1)
 
@@ -687,7 +694,9 @@ def send(no_wait: bool, retry_failed: bool, campaign: str | None, settings: Sett
     """Send the outbox until it is drained, with a progress line (sent/s, deferred, bounced).
 
     Deferred messages are retried when due, so this waits for them; Ctrl-C (or SIGTERM)
-    stops claiming, finishes what is on the wire and exits. Relays and limits: smtp.* in edm.yaml.
+    stops claiming, gives what is on the wire smtp.stop_timeout_seconds and exits 0. With no relay
+    reachable for smtp.give_up_after_seconds it stops and exits 3, the rest deferred.
+    Relays and limits: smtp.* in edm.yaml.
     After fixing what made messages fail (a template, a relay setting), --retry-failed gives
     them one more chance; what was sent is never sent again.
 
@@ -707,6 +716,7 @@ def send(no_wait: bool, retry_failed: bool, campaign: str | None, settings: Sett
     summary = _sending(settings, Until.NOTHING_DUE if no_wait else Until.DRAINED)
     click.echo(format_delivery(summary))
     _exit_for_failures(summary)
+    _exit_if_unreachable(summary, settings)
 
 
 def _requeue_failed(settings: Settings, campaign: str | None) -> None:
@@ -727,8 +737,9 @@ def worker(settings: Settings) -> None:
     """Send continuously: claim due outbox batches, sleep smtp.poll_seconds when idle.
 
     Run several, on several machines, against one PostgreSQL database: they share the work.
-    SIGTERM or Ctrl-C stops claiming, finishes what is in flight and exits 0, or 2 when messages
-    failed while it ran (the summary says why), or 1 on an error (a relay that refused the login).
+    A relay that is down is waited for. SIGTERM or Ctrl-C stops claiming, gives what is on the
+    wire smtp.stop_timeout_seconds, puts the rest back and exits 0, or 2 when messages failed
+    while it ran (the summary says why), or 1 on an error (a relay that refused the login).
 
     Example: EDM_DATABASE_URL=postgresql+psycopg://edm@db/edm edm worker
     """
@@ -750,7 +761,8 @@ def daemon(settings: Settings) -> None:
 
     Start several against one database: one leads (schedules), the others stand by and take over
     if it dies. /healthz and /metrics on daemon.metrics_port. SIGTERM or Ctrl-C: in-flight sends
-    finish, then it exits 0 within daemon.stop_timeout_seconds. Schedules: daemon.* in edm.yaml.
+    finish (smtp.stop_timeout_seconds), the rest goes back to the queue, then it exits 0 within
+    daemon.stop_timeout_seconds. Schedules: daemon.* in edm.yaml.
 
     Example: EDM_DATABASE_URL=postgresql+psycopg://edm@db/edm EDM_SECRET_KEY=... edm daemon
     """
@@ -784,6 +796,16 @@ def _sending(settings: Settings, until: Until) -> SendSummary:
             bar.update(task, done=f"{format_delivery(summary)} ({rate:,.0f} sent/s)")
 
         return asyncio.run(run_sender(settings, SystemClock(), until=until, progress=progress))
+
+
+def _exit_if_unreachable(summary: SendSummary, settings: Settings) -> None:
+    """Exit code 3 when the run gave up on the relays: the unsent rows wait for the next run."""
+    if summary.unreachable is None:
+        return
+    click.echo(f"Error: {summary.unreachable}; gave up (smtp.give_up_after_seconds: "
+               f"{settings.smtp.give_up_after_seconds:g}), the rest is deferred to the next run: "
+               "check smtp.host and smtp.port, or smtp.relays", err=True)
+    raise click.exceptions.Exit(EXIT_RELAY_UNREACHABLE)
 
 
 def format_delivery(summary: SendSummary) -> str:

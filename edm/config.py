@@ -38,6 +38,8 @@ DEFAULT_TRACKING_PORT = 8080
 DEFAULT_TRACKING_BATCH = 500  # events per transaction at most
 DEFAULT_SCANNER_SECONDS = 10.0  # an open or click this soon after sending is a scanner
 DEFAULT_IMAP_PORT = 993
+DEFAULT_STOP_TIMEOUT = 10.0  # seconds a stopping sender gives a transaction on the wire
+DEFAULT_GIVE_UP_AFTER = 60.0  # seconds without a reachable relay before `edm send` / `campaign run` return
 DEFAULT_ATTRIBUTION_DAYS = 30  # an order this soon after a mail counts for it in reports
 SECRET_ENV = ("EDM_SECRET_KEY", "EDM_SMTP__USERNAME", "EDM_SMTP__PASSWORD", "EDM_SENDER__DKIM_PRIVATE_KEY",
               "EDM_BOUNCES__IMAP__PASSWORD")
@@ -103,6 +105,11 @@ class SmtpSettings(_Section):
     TLS is what is configured, never guessed: `starttls` demands the upgrade (a relay that does
     not offer it is an error), `use_tls` speaks TLS from the start, neither is plain text. A login
     (credentials set) over plain text is refused unless `allow_plaintext_auth` is true.
+
+    SIGTERM or SIGINT: a transaction on the wire gets `stop_timeout_seconds` to be answered,
+    then it is abandoned; what the relay accepted is recorded `sent`, every other claimed row
+    goes back to the queue. `campaign run` and `edm send` (not `edm worker`) give up when no
+    relay has been reachable for `give_up_after_seconds`: the rest is deferred, exit code 3.
     """
 
     host: str = "127.0.0.1"
@@ -125,6 +132,8 @@ class SmtpSettings(_Section):
     relay_retry_seconds: float = Field(1.0, gt=0)  # first reconnect to a relay that is down; doubles
     relay_retry_max_seconds: float = Field(60.0, gt=0)
     poll_seconds: float = Field(5.0, gt=0)  # `edm worker`: how often an idle worker looks for due rows
+    stop_timeout_seconds: float = Field(DEFAULT_STOP_TIMEOUT, gt=0)
+    give_up_after_seconds: float = Field(DEFAULT_GIVE_UP_AFTER, gt=0)
     username: SecretStr | None = None
     password: SecretStr | None = None
     allow_plaintext_auth: bool = False  # send the password over a connection without TLS (trusted network)
@@ -573,8 +582,9 @@ class DaemonSettings(_Section):
     daemon holding the leader lock schedules; another one waits, trying the lock every
     `standby_retry_seconds`. Every daemon, leader or standby, keeps `workers` child `edm worker`
     processes sending. SIGTERM or SIGINT: stop, finish in-flight sends, exit within
-    `stop_timeout_seconds`. `/healthz` and `/metrics` are served on `metrics_host:metrics_port`
-    (0: off). `report_to`: analysts who get the engagement report by mail on `report_cron`.
+    `stop_timeout_seconds` (the workers get at least `smtp.stop_timeout_seconds` + 5 s).
+    `/healthz` and `/metrics` are served on `metrics_host:metrics_port` (0: off).
+    `report_to`: analysts who get the engagement report by mail on `report_cron`.
     """
 
     timezone: str = "UTC"

@@ -9,8 +9,9 @@
     └── DeliveryError        the SMTP relay did not take a message
         ├── TransientDeliveryError   4xx or connection trouble: retry later
         │   └── NotAttemptedError    never reached a relay (all down, throttled): put back, no attempt
-        │       └── PutBackError     handed back by the run itself (stopping, a refused login): never expires
-        │           └── RelayLoginError  the relay refused our login or demands one: the run stops
+        │       ├── PutBackError     handed back by the run itself (stopping, a refused login): never expires
+        │       │   └── RelayLoginError  the relay refused our login or demands one: the run stops
+        │       └── RelaysUnreachableError  none reachable for smtp.give_up_after_seconds: the run ends
         └── PermanentDeliveryError   5xx: the address bounced, never retry
 
 A programmer's misuse (wrong argument types, broken invariants) is not an
@@ -82,6 +83,11 @@ class NotAttemptedError(TransientDeliveryError):
     def __init__(self, message: str, *, retry_after: float = 0.0) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class RelaysUnreachableError(NotAttemptedError):
+    """No relay has answered for `smtp.give_up_after_seconds`: a run that may give up (`edm send`,
+    `campaign run`) stops claiming and puts the rest back; the CLI exits with code 3."""
 
 
 class PermanentDeliveryError(DeliveryError):

@@ -7,10 +7,11 @@ each part stays usable on its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -94,18 +95,23 @@ async def run_campaigns(
     dry_run: bool = False,
     transport: Transport | None = None,
     watch: Watcher | None = None,
+    stop: asyncio.Event | None = None,
 ) -> RunReport:
     """Plan the named campaigns, or every campaign due today when `names` is None; then send.
 
     Named campaigns run whether or not their schedule or holiday is today: that is how a
     marketer sends one by hand (at once, unless its holiday is due: then at its hour, as the
     scheduler would). Unnamed, only what is due runs (cron, or the daemon). `watch` sees
-    every planning decision (`edm.campaigns.dry_run`).
+    every planning decision (`edm.campaigns.dry_run`). `stop` set
+    (`stop_on_signals`) during planning: planning finishes, nothing is sent; during sending:
+    see `send_due`. No relay reachable for `smtp.give_up_after_seconds`: the sending ends, the
+    rest stays queued (`report.delivery.unreachable` says why).
     """
     if not dry_run:
         settings.signing_keys()  # fail before planning, not halfway through sending
         # the relays' settings too (a login over plain text is refused before anything is queued)
-        transport = transport or SmtpTransport(settings.smtp, environ=os.environ)
+        transport = transport or SmtpTransport(settings.smtp, environ=os.environ,
+                                               give_up_after=settings.smtp.give_up_after_seconds)
     folder = read_campaigns(settings.campaigns_dir)  # once: planning and sending see the same files
     files = folder.files
     report = plan_campaigns(settings, sessions, clock, names, dry_run=dry_run, files=files,
@@ -114,7 +120,7 @@ async def run_campaigns(
         available = {name: loaded.campaign for name, loaded in files.items()}
         if folder.problems:  # mail already queued for a campaign whose file broke since must not fail
             available = {**last_definitions(sessions, exclude=available), **available}
-        report.delivery = await send_pending(settings, sessions, clock, available, transport)
+        report.delivery = await send_pending(settings, sessions, clock, available, transport, stop=stop)
     return report
 
 
@@ -298,7 +304,11 @@ async def send_pending(
     stop: asyncio.Event | None = None,
     progress: Callable[[SendSummary], None] | None = None,
 ) -> SendSummary:
-    """Send the outbox through the configured relays (credentials from the environment)."""
+    """Send the outbox through the configured relays (credentials from the environment).
+
+    Unless `until` is `STOPPED` (a worker, which waits for the relays), the run gives up when
+    no relay has been reachable for `smtp.give_up_after_seconds`."""
+    give_up = None if until is Until.STOPPED else settings.smtp.give_up_after_seconds
     composer = Composer(
         Renderer(), TrackingLinks(settings.tracking.base_url, settings.signing_keys()), settings.sender
     )
@@ -306,7 +316,7 @@ async def send_pending(
         sessions,
         campaigns=campaigns,
         composer=composer,
-        transport=transport or SmtpTransport(settings.smtp, environ=os.environ),
+        transport=transport or SmtpTransport(settings.smtp, environ=os.environ, give_up_after=give_up),
         settings=settings.smtp,
         clock=clock,
         until=until,
@@ -322,18 +332,32 @@ async def run_sender(
     until: Until,
     progress: Callable[[SendSummary], None] | None = None,
 ) -> SendSummary:
-    """`edm send` and `edm worker`: send until `until`; SIGTERM or SIGINT stops claiming, finishes
-    what is in flight and returns normally."""
-    settings.signing_keys()  # fail before claiming anything
-    sessions = open_store(settings)
-    campaigns = {name: loaded.campaign for name, loaded in load_campaigns(settings.campaigns_dir).items()}
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    try:
+    """`edm send` and `edm worker`: send until `until`; SIGTERM or SIGINT stops claiming, gives
+    what is on the wire `smtp.stop_timeout_seconds`, records every answer, puts the rest back and
+    returns normally (from the first line: a signal while starting up sends nothing)."""
+    with stop_on_signals() as stop:
+        settings.signing_keys()  # fail before claiming anything
+        sessions = open_store(settings)
+        campaigns = {name: loaded.campaign for name, loaded in load_campaigns(settings.campaigns_dir).items()}
         return await send_pending(settings, sessions, clock, campaigns, until=until, stop=stop,
                                   progress=progress)
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[asyncio.Event]:
+    """An event SIGTERM or SIGINT sets while the block runs, instead of ending the process at once.
+
+    Call it in the running event loop of the main thread; the default handling is back after it.
+    A signal that comes while the loop runs blocking code (planning) is seen when that returns."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        yield stop
     finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in STOP_SIGNALS:
             loop.remove_signal_handler(signum)

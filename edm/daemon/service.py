@@ -5,6 +5,8 @@ leader starts the scheduler and checks every turn that its lock still holds (a l
 PostgreSQL connection means another daemon may lead now: the scheduler stops at once).
 SIGTERM or SIGINT ends the loop: workers are told to stop claiming and finish what is on
 the wire, a running job finishes, the lock is released; all within `stop_timeout_seconds`.
+Workers are given at least `smtp.stop_timeout_seconds` + `WORKER_EXIT_SECONDS`: a worker killed
+before it has recorded its answers would leave rows `sending` and accepted mail unrecorded.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from edm.store.migrate import upgrade_schema
 log = logging.getLogger(__name__)
 
 LEADER_CHECK_SECONDS = 1.0  # how often a leader makes sure its lock still holds, at most
+WORKER_EXIT_SECONDS = 5.0  # a stopping worker's time to record, give back and exit after its stop timeout
 
 
 def run_daemon(settings: Settings, clock: Clock, *, worker_command: Sequence[str]) -> None:
@@ -65,7 +68,10 @@ def run_daemon(settings: Settings, clock: Clock, *, worker_command: Sequence[str
             state.beat = clock.now()
             stop.wait(LEADER_CHECK_SECONDS if scheduler else daemon.standby_retry_seconds)
     finally:
-        finished = _stop(scheduler, workers, lock, state, time.monotonic() + daemon.stop_timeout_seconds)
+        stopping = time.monotonic()
+        finished = _stop(scheduler, workers, lock, state, stopping + daemon.stop_timeout_seconds,
+                         workers_by=stopping + max(daemon.stop_timeout_seconds,
+                                                   settings.smtp.stop_timeout_seconds + WORKER_EXIT_SECONDS))
         if server is not None:
             server.close()
         engine.dispose()
@@ -102,8 +108,9 @@ def _lead_or_wait(lock: LeaderLock, scheduler: BackgroundScheduler | None, state
 
 
 def _stop(scheduler: BackgroundScheduler | None, workers: Workers, lock: LeaderLock, state: DaemonState,
-          deadline: float) -> bool:
-    """Stop everything by `deadline`; False when a job was still running then."""
+          deadline: float, *, workers_by: float) -> bool:
+    """Stop the scheduler by `deadline` and the workers by `workers_by`; False when a job was still
+    running at the deadline."""
     workers.terminate()  # first: they stop claiming at once, and finish in parallel with the job
     finished = True
     if scheduler is not None:
@@ -111,7 +118,7 @@ def _stop(scheduler: BackgroundScheduler | None, workers: Workers, lock: LeaderL
         stopping.start()
         stopping.join(max(deadline - time.monotonic(), 0.0))
         finished = not stopping.is_alive()
-    workers.wait(deadline)
+    workers.wait(workers_by)
     lock.release()
     state.leader = False
     return finished

@@ -8,7 +8,8 @@ coming back); each opens its own database connections.
 
 Crash safety is unchanged: a row is claimed before it is composed and marked `sent` only
 after the relay accepted it, by the sending process; a dying composer leaves its rows
-claimed, and their lease runs out like any other.
+claimed, and their lease runs out like any other. Composers ignore SIGINT and SIGTERM: the
+sender stops, gives back what they composed, and closes the pool; they die with it if killed.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class ComposePool:
         return await asyncio.wrap_future(self._executor.submit(_compose, ids, now))
 
     def close(self) -> None:
+        """Stop the composers and wait for them to exit: none outlives the run."""
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
@@ -80,6 +82,7 @@ def _start(
 ) -> None:
     global _worker
     _die_with_parent()
+    _leave_signals_to_parent()
     gc.freeze()  # what the fork inherited is never collected here: do not scan it (nor copy its pages)
     bind = sessions.kw.get("bind")
     dispose = getattr(bind, "dispose", None)
@@ -101,6 +104,15 @@ def _die_with_parent() -> None:
     parent = multiprocessing.parent_process()
     if parent is not None and os.getppid() != parent.pid:  # it died before the prctl
         os._exit(1)
+
+
+def _leave_signals_to_parent() -> None:
+    """Ctrl-C reaches the whole process group, and a service manager may SIGTERM every process:
+    a composer ignores both and lets its sender stop it (`close`), after what is composed is used.
+    It also drops the sender's signal wake-up socket, inherited by the fork."""
+    signal.set_wakeup_fd(-1)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def _ready() -> None:

@@ -2,9 +2,11 @@
 
 Claims are leases: a worker that dies leaves rows in `sending` whose lease runs
 out, and the next claim picks them up again (at most the in-flight batch is
-sent twice, none is skipped). On PostgreSQL concurrent claims skip each other's
-locked rows; on SQLite the claim is one UPDATE .. RETURNING inside BEGIN IMMEDIATE,
-so two processes on one file take turns and never see the same row as free.
+sent twice, none is skipped). A worker that stops cleanly gives back what it did
+not send (`NotAttemptedError`): the row is as before the claim, no lease left.
+On PostgreSQL concurrent claims skip each other's locked rows; on SQLite the claim
+is one UPDATE .. RETURNING inside BEGIN IMMEDIATE, so two processes on one file
+take turns and never see the same row as free.
 
 Results are written in bulk: one executemany UPDATE per kind of outcome.
 """
@@ -96,7 +98,8 @@ _SET: dict[str, dict[str, Any]] = {
                "relay": bindparam("b_relay")},
     "deferred": {"state": "deferred", "last_reply": bindparam("b_reply"), "claimed_until": None,
                  "next_attempt_at": bindparam("b_next"), "relay": bindparam("b_relay")},
-    # never reached a relay: the claim's attempt is given back, and a row never tried is queued again
+    # never reached a relay: the claim's attempt is given back, and the row is what it was before
+    # the claim (queued if it had never been tried, else deferred), its lease cleared
     "released": {"state": case((_outbox.c.attempts <= 1, "queued"), else_="deferred"),
                  "last_reply": bindparam("b_reply"), "claimed_until": None,
                  "next_attempt_at": bindparam("b_next"), "attempts": _outbox.c.attempts - 1},

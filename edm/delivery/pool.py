@@ -4,7 +4,9 @@ A relay that refuses connections is marked down and tried again after a growing 
 (doubling from `relay_retry_seconds` to `relay_retry_max_seconds`); meanwhile new
 connections go to the other relays. When every relay is down, `acquire` waits for the
 first one due another try, up to a limit, and then raises `RelaysDown`: the caller puts
-its messages back, so nothing is lost and nothing is counted as an attempt.
+its messages back, so nothing is lost and nothing is counted as an attempt. With
+`give_up_after`, the limit is also that many seconds after the first failed connection since
+the last one that worked: a run against a relay that stays down ends within a known time.
 
 A login is tried once per relay per pool (the first connection logs in while the others wait):
 a relay that refuses it (5xx) makes every later `acquire` raise the same `RelayLoginError`
@@ -101,11 +103,14 @@ LOGIN_CODES = (530, 534, 535, 538)  # authentication required / too weak / refus
 
 
 class RelaysDown(Exception):
-    """No relay could be reached. Internal to the transport, which turns it into a delivery error."""
+    """No relay could be reached. Internal to the transport, which turns it into a delivery error.
 
-    def __init__(self, reason: str) -> None:
+    `gave_up`: none has been reachable for the pool's `give_up_after` seconds."""
+
+    def __init__(self, reason: str, *, gave_up: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.gave_up = gave_up
 
 
 @dataclass
@@ -126,10 +131,13 @@ class Connection:
 
 
 class RelayPool:
-    def __init__(self, relays: list[Relay], settings: SmtpSettings, timer: Timer) -> None:
+    def __init__(self, relays: list[Relay], settings: SmtpSettings, timer: Timer, *,
+                 give_up_after: float | None = None) -> None:
         if not relays:
             raise ValueError("at least one relay is needed")
         self._relays = relays
+        self._give_up_after = give_up_after
+        self._unreachable_since: float | None = None  # first failed connection since the last that worked
         self._settings = settings
         self._timer = timer
         self._health = {relay: _Health() for relay in relays}
@@ -194,6 +202,7 @@ class RelayPool:
 
     async def _connect(self, max_wait: float) -> Connection:
         give_up = self._timer.monotonic() + max_wait
+        last_try = False
         while True:
             for _ in range(len(self._relays)):
                 if self.refused is not None:
@@ -213,12 +222,25 @@ class RelayPool:
                 if self._health[relay].failures:
                     log.warning("relay=%s up again", relay.name)
                 self._health[relay] = _Health()
+                self._unreachable_since = None
                 return Connection(relay, client)
             now = self._timer.monotonic()
+            if self._unreachable_since is None:
+                self._unreachable_since = now
             retry_at = min(health.down_until for health in self._health.values())
-            if retry_at > give_up:
+            deadline, gave_up = give_up, False
+            if self._give_up_after is not None and self._unreachable_since + self._give_up_after < give_up:
+                deadline, gave_up = self._unreachable_since + self._give_up_after, True
+            if retry_at > deadline:
+                if gave_up and not last_try and now < deadline:
+                    last_try = True  # one more try at the bound itself, whatever the backoff says
+                    await self._timer.sleep(deadline - now)
+                    for health in self._health.values():
+                        health.down_until = min(health.down_until, self._timer.monotonic())
+                    continue
                 reasons = "; ".join(f"{r.name}: {h.last_error}" for r, h in self._health.items())
-                raise RelaysDown(f"no relay reachable ({reasons})")
+                since = f" for {now - self._unreachable_since:.0f} s" if gave_up else ""
+                raise RelaysDown(f"no relay reachable{since} ({reasons})", gave_up=gave_up)
             await self._timer.sleep(max(retry_at - now, 0.0))
 
     async def _open(self, relay: Relay) -> aiosmtplib.SMTP | None:
@@ -237,6 +259,9 @@ class RelayPool:
             client.close()
             self._mark_down(relay, exc)
             return None
+        except BaseException:  # cancelled (a stopping sender): no half-open socket left behind
+            client.close()
+            raise
         return client
 
     async def _starttls(self, client: aiosmtplib.SMTP, relay: Relay) -> None:
@@ -268,6 +293,9 @@ class RelayPool:
 
     def _mark_down(self, relay: Relay, exc: BaseException) -> None:
         health = self._health[relay]
+        if self.is_down(relay):  # another connection, tried at the same moment, failed first
+            health.last_error = f"{type(exc).__name__}: {exc}"
+            return
         pause = min(
             self._settings.relay_retry_max_seconds,
             self._settings.relay_retry_seconds * 2 ** min(health.failures, 30),

@@ -13,6 +13,11 @@ arrives after planning still stops the mail.
 Failures are loud: the summary groups the rows that failed in this run by campaign and
 reason (`retry.failure_reason`), and a relay that refuses our login stops the run at once
 (every claimed row goes back untouched) and `send_due` raises its `RelayLoginError`.
+
+Stopping (`stop` set, or no relay reachable for `smtp.give_up_after_seconds` in a run that may
+give up): nothing more is claimed, a transaction on the wire gets `smtp.stop_timeout_seconds`
+for its answer, every answer in hand is recorded (an accepted message is always `sent`), and
+every other claimed row goes back as it was (queued, no attempt counted, no lease left).
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from edm.delivery.compose_pool import ComposePool, can_fork
 from edm.delivery.outbox import claim_batch, failure_reasons, next_due, record_results, settle
 from edm.delivery.retry import RetryPolicy, failure_reason
 from edm.delivery.transport import Delivery, Outgoing, Transport
-from edm.errors import NotAttemptedError, PutBackError, RelayLoginError, TemplateError
+from edm.errors import NotAttemptedError, PutBackError, RelayLoginError, RelaysUnreachableError, TemplateError
 from edm.store import Customer, CustomerProfile, OutboxMessage
 from edm.suppression import suppressed_keys
 
@@ -66,6 +71,7 @@ class SendSummary:
     suppressed: int = 0
     failed: int = 0
     failures: Counter[tuple[str, str]] = field(default_factory=Counter)  # (campaign, reason): rows
+    unreachable: str | None = None  # why the run gave up: no relay reachable (the rest was put back)
 
     def add(self, counts: Counter[str]) -> None:
         self.sent += counts["sent"]
@@ -96,10 +102,12 @@ async def send_due(
     progress: Callable[[SendSummary], None] | None = None,
     rng: random.Random | None = None,
 ) -> SendSummary:
-    """Send due outbox rows until `until` holds, or `stop` is set (then in-flight work is finished).
+    """Send due outbox rows until `until` holds, or `stop` is set (then see the module's "Stopping").
 
     Raises `RelayLoginError` when a relay refused the login: sending stopped at once, and what
-    was claimed went back untouched.
+    was claimed went back untouched. Unless `until` is `STOPPED`, a `transport` giving up on the
+    relays (`RelaysUnreachableError`) ends the run the same way, with the reason in
+    `SendSummary.unreachable`.
     """
     run = _Run(sessions, campaigns, composer, transport, settings, clock, stop or asyncio.Event(),
                progress, rng or random.Random())  # noqa: S311 (retry jitter, not a secret)
@@ -135,6 +143,7 @@ class _Run:
         self.idle = asyncio.Event()
         self.idle.set()
         self.put_back: set[int] = set()  # rows that never reached a relay in this run
+        self.halted = asyncio.Event()  # stopping: claim nothing more, hand nothing more out
         self.closing = False
         self.composers: ComposePool | None = None
         self.refused: RelayLoginError | None = None  # a relay refused our login: the run stops
@@ -146,11 +155,22 @@ class _Run:
 
     async def go(self, until: Until) -> SendSummary:
         self._start_composers()  # first: fork before this run starts any thread
+        try:
+            return await self._send(until)
+        finally:  # however the run ends, no composer process outlives it
+            if self.composers is not None:
+                await asyncio.to_thread(self.composers.close)
+
+    async def _send(self, until: Until) -> SendSummary:
+        if self.stop.is_set():
+            self._halt()
+        watcher = asyncio.create_task(self._halt_on_stop())
         consumers = [asyncio.create_task(self._consume()) for _ in range(self.settings.concurrency)]
         recorder = asyncio.create_task(self._record_loop())
         try:
             await self._produce(until)
         finally:
+            watcher.cancel()
             await self._put_back_queued("shutting down")
             for _ in consumers:
                 await self.queue.put(None)
@@ -162,9 +182,18 @@ class _Run:
             close = getattr(self.transport, "close", None)
             if close is not None:
                 await close()
-            if self.composers is not None:
-                await asyncio.to_thread(self.composers.close)
         return self.summary
+
+    async def _halt_on_stop(self) -> None:
+        await self.stop.wait()
+        log.info("stopping: claiming nothing more, %.0f s for what is on the wire",
+                 self.settings.stop_timeout_seconds)
+        self._halt()
+
+    def _halt(self) -> None:
+        if not self.halted.is_set():
+            self.halted.set()
+            self.transport.stop(self.settings.stop_timeout_seconds)
 
     async def _produce(self, until: Until) -> None:
         """Claim and compose up to `depth` batches ahead (one per compose process), hand them out in order."""
@@ -182,7 +211,7 @@ class _Run:
     async def _produce_ahead(
         self, until: Until, pending: deque[asyncio.Task[tuple[list[int], list[Outgoing]]]], depth: int
     ) -> None:
-        while not self.stop.is_set():
+        while not self.halted.is_set():
             # in one pass over what is due, a row that never reached a relay gets no second turn
             skip = self.put_back if until is Until.NOTHING_DUE else set()
             while len(pending) < depth:
@@ -196,6 +225,9 @@ class _Run:
                     return
                 continue
             ids, outgoing = await pending.popleft()
+            if self.halted.is_set():
+                await self._release(ids, "shutting down")
+                return
             if skip & set(ids):
                 await self._release(sorted(skip & set(ids)), "no relay reachable in this run")
                 ids = [i for i in ids if i not in skip]
@@ -212,9 +244,27 @@ class _Run:
             self.idle.clear()
 
     async def _put_all(self, outgoing: list[Outgoing]) -> None:
+        """Queue `outgoing` in chunks; when stopping meanwhile, what is not queued yet is given back."""
         size = max(1, math.ceil(len(outgoing) / self.settings.concurrency))
         for start in range(0, len(outgoing), size):
-            await self.queue.put(outgoing[start : start + size])
+            chunk = outgoing[start : start + size]
+            if not self.queue.full():
+                self.queue.put_nowait(chunk)
+            elif not await self._until_queued(chunk):
+                error = NotAttemptedError("shutting down")
+                self._answer([Delivery(item.outbox_id, str(error), error) for item in outgoing[start:]])
+                return
+
+    async def _until_queued(self, chunk: list[Outgoing]) -> bool:
+        """Wait for room for `chunk` and queue it; False (not queued) if the run halts first."""
+        put = asyncio.ensure_future(self.queue.put(chunk))
+        halted = asyncio.ensure_future(self.halted.wait())
+        await asyncio.wait((put, halted), return_when=asyncio.FIRST_COMPLETED)
+        halted.cancel()
+        if put.done():
+            return True
+        put.cancel()
+        return False
 
     async def _wait_for_more(self, until: Until) -> bool:
         """Sleep until a row may be due again; False when the run is over."""
@@ -227,8 +277,8 @@ class _Run:
         else:
             pause = self.settings.poll_seconds
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stop.wait(), pause)
-        return not self.stop.is_set()
+            await asyncio.wait_for(self.halted.wait(), pause)
+        return not self.halted.is_set()
 
     async def _compose_claimed(self, ids: list[int], skip: set[int]) -> tuple[list[int], list[Outgoing]]:
         now = self.clock.now()
@@ -270,6 +320,11 @@ class _Run:
 
     def _answer(self, deliveries: list[Delivery]) -> None:
         self.answers.extend(deliveries)
+        gave_up = next((d for d in deliveries if isinstance(d.error, RelaysUnreachableError)), None)
+        if gave_up is not None and self.summary.unreachable is None:
+            log.info("giving up: %s", gave_up.reply)
+            self.summary.unreachable = gave_up.reply
+            self._halt()
         # a batch's worth, or everything that is out: then nothing else is coming to wait for
         if len(self.answers) >= min(self.settings.batch_size, self.in_flight):
             self.answered.set()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import aiosmtplib
@@ -30,7 +30,9 @@ from edm.errors import (
     DeliveryError,
     NotAttemptedError,
     PermanentDeliveryError,
+    PutBackError,
     RelayLoginError,
+    RelaysUnreachableError,
     TransientDeliveryError,
 )
 
@@ -58,15 +60,31 @@ class Delivery:
 class Transport(Protocol):
     async def send(self, batch: Sequence[Outgoing]) -> list[Delivery]: ...
 
+    def stop(self, grace: float) -> None:
+        """Start no new message; abandon a transaction not answered within `grace` seconds."""
+
+
+@dataclass(eq=False)
+class _Chunk:
+    """One `send` call on its connection: its timeout is brought forward when the transport stops."""
+
+    timeout: asyncio.Timeout = field(default_factory=lambda: asyncio.timeout(None))
+    on_wire: bool = False  # a transaction is open: it gets the stop's grace, not a moment more
+
 
 class SmtpTransport:
     """Sends batches over a pool of reused connections to the configured relays, within the rate limits.
 
     Concurrent `send` calls (up to `smtp.concurrency`) each hold one connection; a batch is
     sent in the order its recipients' domain limits allow. Messages that never reached a relay
-    (all relays down, a domain's limit too far ahead) come back as `NotAttemptedError`; once a
-    relay refused our login, every message not yet accepted comes back as `RelayLoginError`.
+    (all relays down, a domain's limit too far ahead, stopping) come back as `NotAttemptedError`;
+    once a relay refused our login, every message not yet accepted comes back as `RelayLoginError`.
     A login over plain text is refused here, before any connection (`pool.check_login_security`).
+
+    `give_up_after`: seconds without a reachable relay after which every message comes back at
+    once as `RelaysUnreachableError` (None: wait for the relays, as a worker does).
+    `stop(grace)` ends the sending: waits for a connection or a rate limit end at once, a
+    transaction on the wire gets `grace` seconds for its answer, then its connection is closed.
     """
 
     def __init__(
@@ -76,6 +94,7 @@ class SmtpTransport:
         relays: list[Relay] | None = None,
         timer: Timer | None = None,
         environ: Mapping[str, str] | None = None,
+        give_up_after: float | None = None,
     ) -> None:
         self._settings = settings
         self._relays = relays if relays is not None else relays_from(settings, environ or {})
@@ -84,15 +103,27 @@ class SmtpTransport:
         self.limiter = RateLimiter(settings.rate_limit, settings.domain_limits, self._timer)
         # how long a claimed message may wait here: well inside its lease
         self.max_wait = settings.claim_lease_seconds / 4
+        self._give_up_after = give_up_after
         self._pool: RelayPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._chunks: set[_Chunk] = set()
+        self._abandon_at: float | None = None  # loop time: stopping, open transactions end then
 
     @property
     def pool(self) -> RelayPool:
         loop = asyncio.get_running_loop()
         if self._pool is None or self._loop is not loop:  # connections belong to one event loop
-            self._pool, self._loop = RelayPool(self._relays, self._settings, self._timer), loop
+            self._pool = RelayPool(self._relays, self._settings, self._timer,
+                                   give_up_after=self._give_up_after)
+            self._loop = loop
         return self._pool
+
+    def stop(self, grace: float) -> None:
+        """Start no new message; a transaction on the wire is abandoned `grace` seconds from now."""
+        now = asyncio.get_running_loop().time()
+        self._abandon_at = now + grace
+        for chunk in self._chunks:
+            chunk.timeout.reschedule(self._abandon_at if chunk.on_wire else now)
 
     async def close(self) -> None:
         if self._pool is not None and self._loop is asyncio.get_running_loop():
@@ -119,29 +150,48 @@ class SmtpTransport:
     ) -> None:
         pool = self.pool
         connection: Connection | None = None
+        chunk = _Chunk()
+        error: NotAttemptedError = PutBackError("stopping: not sent")
         try:
-            connection = await pool.acquire(self.max_wait)
-            for index in order:
-                if pool.refused is not None:  # another connection was refused: stop here too
-                    raise pool.refused
-                await self.limiter.acquire(batch[index].recipient)
-                if not connection.client.is_connected:
-                    connection = await pool.replace(connection, self.max_wait)
-                results[index] = await self._send_one(pool, connection, batch[index])
-                if isinstance(results[index].error, RelayLoginError):
-                    break
+            async with chunk.timeout:
+                self._chunks.add(chunk)
+                if self._abandon_at is None:
+                    connection = await pool.acquire(self.max_wait)
+                for current in order:
+                    if self._abandon_at is not None or connection is None:
+                        break
+                    if pool.refused is not None:  # another connection was refused: stop here too
+                        raise pool.refused
+                    await self.limiter.acquire(batch[current].recipient)
+                    if not connection.client.is_connected:
+                        connection = await pool.replace(connection, self.max_wait)
+                    chunk.on_wire = True
+                    results[current] = await self._send_one(pool, connection, batch[current])
+                    chunk.on_wire = False
+                    if isinstance(results[current].error, RelayLoginError):
+                        break
         except RelaysDown as exc:
-            error = NotAttemptedError(exc.reason, retry_after=0.0)
-            for index in order:
-                results.setdefault(index, Delivery(batch[index].outbox_id, str(error), error))
+            kind = RelaysUnreachableError if exc.gave_up else NotAttemptedError
+            error = kind(exc.reason, retry_after=0.0)
         except RelayLoginError as exc:
-            for index in order:
-                results.setdefault(index, Delivery(batch[index].outbox_id, str(exc), exc))
+            error = exc
+        except TimeoutError:
+            if not chunk.timeout.expired():
+                raise
+            if chunk.on_wire and connection is not None:
+                # no answer within the stop's grace: the relay keeps nothing we did not end with the
+                # final dot; if the dot went out, it may have kept it and the customer may get it twice
+                connection.client.close()
+                abandoned = PutBackError("stopping: abandoned on the wire without an answer")
+                results[current] = Delivery(batch[current].outbox_id, str(abandoned), abandoned,
+                                            connection.relay.name)
         finally:
+            self._chunks.discard(chunk)
             pool.release(connection)
         if pool.refused is not None:  # what this task had not sent yet goes back untouched
-            for index in order:
-                results.setdefault(index, Delivery(batch[index].outbox_id, str(pool.refused), pool.refused))
+            error = pool.refused
+        for index in order:
+            results.setdefault(index, Delivery(batch[index].outbox_id, str(error), error))
 
     async def _send_one(self, pool: RelayPool, connection: Connection, item: Outgoing) -> Delivery:
         try:
