@@ -37,25 +37,49 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": WIDTH}
 
 
 class EdmGroup(click.Group):
-    """Turns every `EdmError` raised by a command into a clean message and exit code 1."""
+    """Turns every `EdmError` raised by a command into a clean message and exit code 1; so too a database
+    failing under it (disk full, read-only, unreachable: `edm.store.faults`), naming the database."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from edm.store.faults import is_store_fault, store_error
+
         try:
             return super().invoke(ctx)
         except EdmError as exc:
             raise click.ClickException(str(exc)) from exc
+        except Exception as exc:
+            if not is_store_fault(exc):
+                raise
+            raise click.ClickException(str(store_error(exc, ctx.meta.get(DATABASE_URL)))) from exc
+
+
+DATABASE_URL = "edm.database_url"  # ctx.meta key: the store a command uses, for error messages
 
 
 def with_settings(command: F) -> F:
-    """Adds `--config` and passes the loaded `Settings` as `settings`."""
+    """Adds `--config` and passes the working folder's `Settings` as `settings`.
+
+    The settings file is --config, else EDM_CONFIG, else the nearest `edm.yaml` here or above;
+    without one the command stops (it never falls back to the installed package). The database
+    used is printed (password masked) on standard error before the command runs.
+    """
 
     @click.option(
         "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), envvar="EDM_CONFIG",
-        help="Settings file (default: ./edm.yaml, else the bundled defaults). Env: EDM_CONFIG.",
+        help="Settings file (default: edm.yaml in this folder or the nearest one above). Env: EDM_CONFIG.",
     )
     @functools.wraps(command)
     def wrapper(*args: Any, config_path: Path | None, **kwargs: Any) -> Any:
-        return command(*args, settings=load_settings(config_path), **kwargs)
+        from edm.config import find_settings_file
+        from edm.store.faults import mask_url
+
+        context = click.get_current_context()
+        path = find_settings_file(config_path)
+        context.params["config_path"] = path  # the daemon starts its workers on the same file
+        settings = load_settings(path)
+        context.meta[DATABASE_URL] = settings.database_url
+        click.echo(f"database: {mask_url(settings.database_url)}", err=True)
+        return command(*args, settings=settings, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 
@@ -515,6 +539,8 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, settings: Settings
 
     if not names and not run_all:
         raise click.UsageError("name at least one campaign, or pass --all")
+    if not dry_run:
+        settings.signing_keys()  # no key, or a weak one: stop before the store is touched
     report = asyncio.run(
         run_campaigns(settings, open_store(settings), SystemClock(), list(names) or None, dry_run=dry_run)
     )
@@ -597,6 +623,7 @@ def daemon(settings: Settings) -> None:
 
     from edm.daemon import run_daemon, worker_command
 
+    settings.signing_keys()  # no key, or a weak one: stop before leading, planning or starting workers
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config_path = click.get_current_context().params.get("config_path")
     run_daemon(settings, SystemClock(), worker_command=worker_command(config_path))
@@ -647,6 +674,7 @@ def serve(host: str | None, port: int | None, settings: Settings) -> None:
     from edm.runner import open_store
     from edm.tracking import create_tracking_app, serve_forever
 
+    settings.signing_keys()  # no key, or a weak one: stop before the store is touched
     app = create_tracking_app(open_store(settings), settings.signing_keys(), SystemClock(), settings.tracking)
     serve_forever(app, host or settings.tracking.host, port or settings.tracking.port,
                   forwarded_allow_ips=settings.tracking.forwarded_allow_ips)

@@ -36,6 +36,7 @@ LEADER_CHECK_SECONDS = 1.0  # how often a leader makes sure its lock still holds
 
 def run_daemon(settings: Settings, clock: Clock, *, worker_command: Sequence[str]) -> None:
     """Run until SIGTERM or SIGINT; returns normally once everything has stopped."""
+    settings.signing_keys()  # workers could sign nothing: refuse before leading, planning or starting them
     daemon = settings.daemon
     engine = make_engine(settings.database_url)
     upgrade_schema(engine)
