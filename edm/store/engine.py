@@ -19,6 +19,7 @@ from edm.store.models import Base
 UPSERT_BATCH = 5000  # rows per execute call: bounds the driver's buffers
 SQLITE_BUSY_SECONDS = 30  # how long a write waits for another process's lock before failing
 CONNECT_TIMEOUT_SECONDS = 10  # an unreachable PostgreSQL fails in this long, not the system's minutes
+PG_DRIVERS = ("psycopg", "psycopg2")  # they take connect_timeout
 EXPECTED = "expected sqlite:///FILE or postgresql+psycopg://USER@HOST/DATABASE"
 
 
@@ -35,7 +36,7 @@ def make_engine(url: str) -> Engine:
             engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_SECONDS})
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
-        timeout = parsed.get_driver_name() in ("psycopg", "psycopg2") and "connect_timeout" not in parsed.query
+        timeout = parsed.get_driver_name() in PG_DRIVERS and "connect_timeout" not in parsed.query
         connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS} if timeout else {}
         engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     except (NoSuchModuleError, ImportError) as exc:
