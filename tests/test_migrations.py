@@ -105,7 +105,7 @@ def test_downgrade_to_the_baseline_and_back(empty_engine: Engine) -> None:
 
 def test_edm_db_upgrade_reports_the_version(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'edm.db'}"
-    (tmp_path / "edm.yaml").write_text("{}\n", encoding="utf-8")  # a working folder; the URL from the environment
+    (tmp_path / "edm.yaml").write_text("{}\n", encoding="utf-8")  # the working folder
     result = CliRunner().invoke(main, ["db", "upgrade"],
                                 env={"EDM_DATABASE_URL": url, "EDM_CONFIG": str(tmp_path / "edm.yaml")},
                                 catch_exceptions=False)
