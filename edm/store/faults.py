@@ -49,7 +49,8 @@ _CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
 def mask_url(url: str) -> str:
     """`url` without its password (`***`), for messages and output."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        return url if parsed.password is None else parsed.render_as_string(hide_password=True)
     except (sa.ArgumentError, ValueError):
         return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
