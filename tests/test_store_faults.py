@@ -8,8 +8,10 @@ one, a full tmpfs.
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import resource
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -17,13 +19,19 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from edm.cli import main
+from edm.clock import FixedClock
+from edm.config import load_settings
+from edm.daemon import jobs
+from edm.daemon.metrics import DaemonState
 from edm.delivery.sink import free_port
+from edm.store import make_engine, session_factory
 from tests.conftest import SECRET_KEY
 
 COMMAND = [sys.executable, "-c", "from edm.cli import main; main()"]
@@ -144,6 +152,8 @@ def test_a_write_the_disk_refuses_is_one_line_and_the_import_is_rolled_back(tmp_
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 512 KiB tmpfs: a real file system that fills up. Needs the right to mount (root in a container)."""
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command")
     mount = tmp_path / "disk"
     mount.mkdir()
     made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)],
@@ -165,3 +175,20 @@ def test_a_full_disk_is_one_line_and_the_import_is_rolled_back(tmp_path: Path, s
     line = error_line(result.stderr)
     assert "the disk is full: free space (or move the database) and run again" in line, line
     assert customers_in(folder) == 3
+
+
+def test_a_daemon_job_on_a_failing_store_logs_one_line_and_counts_the_failure(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    folder = working_folder(tmp_path)
+    url = f"sqlite:///file:{folder / 'edm.db'}?mode=ro&uri=true"  # reads work, the plan's writes cannot
+    settings = load_settings(folder / "edm.yaml", {"EDM_DATABASE_URL": url})
+    state = DaemonState(started_at=datetime.now(UTC))
+    jobs.install(jobs.JobContext(settings, session_factory(make_engine(url)), FixedClock(datetime.now(UTC)),
+                                 state))
+    with caplog.at_level(logging.INFO, logger="edm.daemon.jobs"):
+        jobs.plan()
+    [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert record.exc_info is None  # no traceback in the daemon's log
+    assert record.getMessage().startswith("job=plan pid=")
+    assert f"failed: database {url}: the database is read-only" in record.getMessage()
+    assert state.job_failures == {"plan": 1}
