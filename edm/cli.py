@@ -100,15 +100,17 @@ def init(folder: Path) -> None:
 
     Example: edm init acme && cd acme && edm import customers customers.csv
     """
+    from edm.config import MAKE_KEY
     from edm.runner import initialise_folder
+    from edm.store.faults import mask_url
 
     settings = initialise_folder(folder)
     click.echo(f"Working folder ready: {folder.resolve()}")
     click.echo(f"  settings   {folder / 'edm.yaml'}")
     click.echo(f"  campaigns  {settings.campaigns_dir}")
-    click.echo(f"  database   {settings.database_url}")
-    click.echo("Next: set EDM_SECRET_KEY, then: edm import customers FILE; edm import orders FILE; "
-               "edm classify")
+    click.echo(f"  database   {mask_url(settings.database_url)}")
+    click.echo(f"Next: set EDM_SECRET_KEY (make one: {MAKE_KEY}), then, in this folder or below: "
+               "edm import customers FILE; edm import orders FILE; edm classify")
 
 
 @main.command()
