@@ -147,6 +147,17 @@ def test_edm_config_names_the_working_folder_from_anywhere(tmp_path: Path,
     assert missing.output == f"Error: {nope}: no such settings file (run `edm init FOLDER` to make one)\n"
 
 
+def test_no_working_folder_is_made_inside_the_package() -> None:
+    before = package_files()
+    for inside in (Path(edm.__file__).parent / "acme", bundled_config_dir() / "acme"):
+        result = CliRunner().invoke(main, ["init", str(inside)])
+        assert result.exit_code == 1
+        assert result.output == f"Error: {inside} is inside the installed edm package: make the working " \
+                                "folder elsewhere\n"
+        assert not inside.exists()
+    assert package_files() == before
+
+
 def test_the_bundled_settings_never_open_a_store_inside_the_package(tmp_path: Path) -> None:
     """Even named on purpose, the shipped edm.yaml (database edm.db beside it) is refused."""
     customers, _ = data_files(tmp_path)
