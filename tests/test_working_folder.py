@@ -18,7 +18,7 @@ from edm.cli import main
 from edm.config import NO_FOLDER, load_settings
 from edm.resources import bundled_config_dir
 from edm.runner import open_store
-from edm.store import Customer, OutboxMessage
+from edm.store import Customer
 from tests.conftest import SECRET_KEY, SmtpServer
 from tests.customers.test_importer import CUSTOMERS, ORDERS
 
@@ -127,7 +127,6 @@ def test_a_subfolder_uses_the_working_folder_above_and_says_which_database(
     assert package_files() == before
     with open_store(load_settings(work / "edm.yaml", environ={}))() as session:
         assert session.scalar(select(func.count()).select_from(Customer)) == 3
-        assert session.scalar(select(func.count()).select_from(OutboxMessage)) is not None
     assert not (inside / "edm.db").exists()
 
 
