@@ -32,6 +32,7 @@ import json
 import os
 import random
 import resource
+import secrets
 import shutil
 import smtplib
 import socket
@@ -363,7 +364,7 @@ def _settings(db: str, port: int, concurrency: int) -> Settings:
     return Settings(
         database_url=f"sqlite:///{db}",
         smtp=SmtpSettings(port=port, concurrency=concurrency, timeout_seconds=60),
-        secret_keys=(SecretStr("bench-signing-key-0123456789abcdef"),),
+        secret_keys=(SecretStr(secrets.token_urlsafe(32)),),
     )
 
 

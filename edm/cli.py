@@ -41,25 +41,49 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": WIDTH}
 
 
 class EdmGroup(click.Group):
-    """Turns every `EdmError` raised by a command into a clean message and exit code 1."""
+    """Turns every `EdmError` raised by a command into a clean message and exit code 1; so too a database
+    failing under it (disk full, read-only, unreachable: `edm.store.faults`), naming the database."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from edm.store.faults import is_store_fault, store_error
+
         try:
             return super().invoke(ctx)
         except EdmError as exc:
             raise click.ClickException(str(exc)) from exc
+        except Exception as exc:
+            if not is_store_fault(exc):
+                raise
+            raise click.ClickException(str(store_error(exc, ctx.meta.get(DATABASE_URL)))) from exc
+
+
+DATABASE_URL = "edm.database_url"  # ctx.meta key: the store a command uses, for error messages
 
 
 def with_settings(command: F) -> F:
-    """Adds `--config` and passes the loaded `Settings` as `settings`."""
+    """Adds `--config` and passes the working folder's `Settings` as `settings`.
+
+    The settings file is --config, else EDM_CONFIG, else the nearest `edm.yaml` here or above;
+    without one the command stops (it never falls back to the installed package). The database
+    used is printed (password masked) on standard error before the command runs.
+    """
 
     @click.option(
         "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), envvar="EDM_CONFIG",
-        help="Settings file (default: ./edm.yaml, else the bundled defaults). Env: EDM_CONFIG.",
+        help="Settings file (default: edm.yaml in this folder or the nearest one above). Env: EDM_CONFIG.",
     )
     @functools.wraps(command)
     def wrapper(*args: Any, config_path: Path | None, **kwargs: Any) -> Any:
-        return command(*args, settings=load_settings(config_path), **kwargs)
+        from edm.config import find_settings_file
+        from edm.store.faults import mask_url
+
+        context = click.get_current_context()
+        path = find_settings_file(config_path)
+        context.params["config_path"] = path  # the daemon starts its workers on the same file
+        settings = load_settings(path)
+        context.meta[DATABASE_URL] = settings.database_url
+        click.echo(f"database: {mask_url(settings.database_url)}", err=True)
+        return command(*args, settings=settings, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 
@@ -80,15 +104,17 @@ def init(folder: Path) -> None:
 
     Example: edm init acme && cd acme && edm import customers customers.csv
     """
+    from edm.config import MAKE_KEY
     from edm.runner import initialise_folder
+    from edm.store.faults import mask_url
 
     settings = initialise_folder(folder)
     click.echo(f"Working folder ready: {folder.resolve()}")
     click.echo(f"  settings   {folder / 'edm.yaml'}")
     click.echo(f"  campaigns  {settings.campaigns_dir}")
-    click.echo(f"  database   {settings.database_url}")
-    click.echo("Next: set EDM_SECRET_KEY, then: edm import customers FILE; edm import orders FILE; "
-               "edm classify")
+    click.echo(f"  database   {mask_url(settings.database_url)}")
+    click.echo(f"Next: set EDM_SECRET_KEY (make one: {MAKE_KEY}), then, in this folder or below: "
+               "edm import customers FILE; edm import orders FILE; edm classify")
 
 
 @main.command()
@@ -616,6 +642,8 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, out: Path | None, 
 
     if not names and not run_all:
         raise click.UsageError("name at least one campaign, or pass --all")
+    if not dry_run:
+        settings.signing_keys()  # no key, or a weak one: stop before the store is touched
 
     async def plan_and_send(account: DecisionAccount) -> RunReport:
         with stop_on_signals() as stop:  # SIGTERM while planning or sending: a clean stop, exit 0
@@ -770,6 +798,7 @@ def daemon(settings: Settings) -> None:
 
     from edm.daemon import run_daemon, worker_command
 
+    settings.signing_keys()  # no key, or a weak one: stop before leading, planning or starting workers
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config_path = click.get_current_context().params.get("config_path")
     run_daemon(settings, SystemClock(), worker_command=worker_command(config_path))
@@ -858,6 +887,7 @@ def serve(host: str | None, port: int | None, settings: Settings) -> None:
     from edm.runner import open_store
     from edm.tracking import create_tracking_app, serve_forever
 
+    settings.signing_keys()  # no key, or a weak one: stop before the store is touched
     app = create_tracking_app(open_store(settings), settings.signing_keys(), SystemClock(), settings.tracking)
     serve_forever(app, host or settings.tracking.host, port or settings.tracking.port,
                   forwarded_allow_ips=settings.tracking.forwarded_allow_ips)

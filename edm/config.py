@@ -669,26 +669,82 @@ class Settings(BaseModel):
     secret_keys: tuple[SecretStr, ...] = ()
 
     def signing_keys(self) -> list[bytes]:
-        """The link-signing keys, newest first; raises if none is configured."""
+        """The link-signing keys, newest first; raises if none is configured or one is too weak."""
         if not self.secret_keys:
-            raise ConfigError(
-                "EDM_SECRET_KEY is not set: tracking and unsubscribe links must be signed. "
-                "Set it to a long random value, e.g. "
-                "export EDM_SECRET_KEY="
-                "$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
-            )
-        return [key.get_secret_value().encode() for key in self.secret_keys]
+            raise ConfigError(f"EDM_SECRET_KEY is not set: tracking and unsubscribe links must be signed. "
+                              f"Make a key with: {MAKE_KEY}")
+        keys = [key.get_secret_value() for key in self.secret_keys]
+        for number, key in enumerate(keys, 1):
+            weakness = key_weakness(key)
+            if weakness:
+                which = f"key {number} of {len(keys)}" if len(keys) > 1 else "the key"
+                raise ConfigError(f"EDM_SECRET_KEY: {which} is too weak ({weakness}); it needs "
+                                  f"{KEY_BYTES} random bytes. Make one with: {MAKE_KEY}")
+        return [key.encode() for key in keys]
+
+
+MAKE_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+KEY_BYTES = 32  # HMAC-SHA256 keys: as long as the hash
+KEY_VARIETY = 10  # different characters at least: 'aaaa...' or 'abab...' is not a key
+_HEX = frozenset("0123456789abcdefABCDEF")
+_BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/")
+
+
+def key_weakness(key: str) -> str | None:
+    """Why `key` cannot hold 32 random bytes, or None when it can. A floor, not an entropy measure:
+
+    hex digits only: 64 at least (32 bytes); base64 or base64url characters only (what `MAKE_KEY`
+    prints): 43 at least, padding not counted (32 bytes); any other text: 32 characters at least;
+    and always at least `KEY_VARIETY` different characters.
+    """
+    if len(set(key)) < KEY_VARIETY:
+        return f"fewer than {KEY_VARIETY} different characters"
+    if set(key) <= _HEX:
+        return None if len(key) >= 2 * KEY_BYTES else f"{len(key)} hex digits, {2 * KEY_BYTES} needed"
+    unpadded = key.rstrip("=")
+    if set(unpadded) <= _BASE64:
+        need = -(-KEY_BYTES * 4 // 3)  # 43 characters carry 32 bytes
+        return None if len(unpadded) >= need else f"{len(unpadded)} base64 characters, {need} needed"
+    return None if len(key) >= KEY_BYTES else f"{len(key)} characters, {KEY_BYTES} needed"
+
+
+NO_FOLDER = "no edm.yaml here or above: run `edm init` or pass --config"
+SETTINGS_FILE = "edm.yaml"
+
+
+def find_settings_file(path: Path | None = None, environ: Mapping[str, str] | None = None,
+                       start: Path | None = None) -> Path:
+    """The working folder's settings file: `path`, else `EDM_CONFIG`, else the first `edm.yaml` in
+    `start` (default: the current folder) or a folder above it. Never the bundled defaults: a command
+    run outside a working folder must not write into the installed package."""
+    environ = os.environ if environ is None else environ
+    if path is None and environ.get("EDM_CONFIG"):
+        path = Path(environ["EDM_CONFIG"])
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such settings file (run `edm init FOLDER` to make one)")
+        return path.resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / SETTINGS_FILE).is_file():
+            return folder / SETTINGS_FILE
+    raise ConfigError(NO_FOLDER)
+
+
+def default_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The bundled defaults overlaid with `environ`, for what needs no working folder (no store:
+    `edm.store.make_engine` refuses a database inside the installed package)."""
+    return load_settings(bundled_config_dir() / SETTINGS_FILE, environ)
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Settings from `path` (or `./edm.yaml`, or the bundled default) and `environ`.
+    """Settings from `path` (default: `find_settings_file`) and `environ`.
 
     Relative paths in the file (database, campaigns, mail) are taken from the file's folder.
     """
     environ = os.environ if environ is None else environ
     if path is None:
-        local = Path("edm.yaml")
-        path = local if local.exists() else bundled_config_dir() / "edm.yaml"
+        path = find_settings_file(None, environ)
     base = load_model(path, Settings, ConfigError)
     if base.secret_keys or base.smtp.username or base.smtp.password or base.sender.dkim_private_key:
         raise ConfigError(f"{path}: secrets belong in the environment ({', '.join(SECRET_ENV)})")

@@ -6,6 +6,7 @@
     ├── CampaignError        a campaign file is broken or unknown
     ├── TemplateError        a template is missing or fails to render
     ├── StoreReadError       a large read of the database failed in its child process
+    ├── StoreError           the database failed: disk full, read-only, I/O, unreachable, locked
     └── DeliveryError        the SMTP relay did not take a message
         ├── TransientDeliveryError   4xx or connection trouble: retry later
         │   └── NotAttemptedError    never reached a relay (all down, throttled): put back, no attempt
@@ -62,6 +63,12 @@ class TemplateError(EdmError):
 
 class StoreReadError(EdmError):
     """A child process reading the database (see `edm.store.columns`) failed; its error is in the message."""
+
+
+class StoreError(EdmError):
+    """The database failed under a command: disk full, read-only, I/O error, unreachable, connection lost,
+    locked too long. The message names the database (password masked), the cause and what to do; the
+    command's unfinished transaction was rolled back. Made by `edm.store.faults.store_error`."""
 
 
 class DeliveryError(EdmError):

@@ -15,3 +15,8 @@ def bundled_config_dir() -> Path:
 
 def templates_dir() -> Path:
     return _PACKAGE / "templates"
+
+
+def package_dirs() -> tuple[Path, ...]:
+    """Folders that belong to the installation and are never written to: the package, the bundled config."""
+    return (_PACKAGE, bundled_config_dir().resolve())

@@ -35,9 +35,9 @@ from edm.delivery.compose import Composer
 from edm.delivery.sender import SendSummary, Until, send_due
 from edm.delivery.transport import SmtpTransport, Transport
 from edm.engagement import EngagementSummary, refresh_engagement
-from edm.errors import CampaignError
+from edm.errors import CampaignError, ConfigError
 from edm.render import Renderer
-from edm.resources import bundled_config_dir
+from edm.resources import bundled_config_dir, package_dirs
 from edm.store import (
     CampaignRecord,
     ClassificationRun,
@@ -61,7 +61,12 @@ def open_store(settings: Settings) -> sessionmaker[Session]:
 
 
 def initialise_folder(folder: Path, environ: Mapping[str, str] | None = None) -> Settings:
-    """Copy the bundled settings and campaigns into `folder` (never overwriting) and create the store."""
+    """Copy the bundled settings and campaigns into `folder` (never overwriting) and create the store.
+
+    Never inside the installed package: its defaults are read, not written.
+    """
+    if any(folder.resolve().is_relative_to(installed) for installed in package_dirs()):
+        raise ConfigError(f"{folder} is inside the installed edm package: make the working folder elsewhere")
     folder.mkdir(parents=True, exist_ok=True)
     bundled = bundled_config_dir()
     if not (folder / "edm.yaml").exists():

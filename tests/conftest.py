@@ -25,6 +25,10 @@ SERVER_URL = os.environ.get("EDM_TEST_DATABASE_URL", "postgresql+psycopg://postg
 # Each test run works in a schema of its own, so runs sharing one server never see each
 # other's tables (subprocesses given this URL land in the same schema).
 TEST_SCHEMA = f"edm_test_{os.getpid()}"
+# Link-signing keys as `edm` demands them (32 random bytes, see `edm.config.key_weakness`), made once
+# with `python -c "import secrets; print(secrets.token_urlsafe(32))"`: tests never sign with a weak key.
+SECRET_KEY = "IUxrCUfo1unVJ6CEb1xZiawfAjAyDZgEShAkgD52EZI"
+OLD_SECRET_KEY = "E_HkzweBS0KeqhDwGTeTnfrA0R8TvH_2FeVeSjoWcJU"
 POSTGRES_URL = f"{SERVER_URL}{'&' if '?' in SERVER_URL else '?'}options=-csearch_path%3D{TEST_SCHEMA}"
 
 

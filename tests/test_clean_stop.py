@@ -35,6 +35,7 @@ from edm.delivery.transport import Delivery, Outgoing, SmtpTransport
 from edm.errors import NotAttemptedError, RelaysUnreachableError
 from edm.resources import bundled_config_dir
 from edm.store import OutboxMessage, create_schema, make_engine, session_factory
+from tests.conftest import SECRET_KEY
 from tests.delivery.rows import queue
 from tests.delivery.smtp_servers import ScriptedHandler, refusing_port, serving
 from tests.test_daemon import CAMPAIGN, populate
@@ -74,7 +75,7 @@ class Folder:
 
     def start(self, *args: str) -> subprocess.Popen[str]:
         """`edm ARGS --config FOLDER/edm.yaml`: every process of the run names the folder."""
-        env = {**os.environ, "EDM_SECRET_KEY": "k" * 32}
+        env = {**os.environ, "EDM_SECRET_KEY": SECRET_KEY}
         log = (self.path / f"{args[0]}.log").open("a", encoding="utf-8")
         return subprocess.Popen([*COMMAND, *args, "--config", str(self.config)], cwd=self.path, env=env,
                                 stdout=log, stderr=subprocess.STDOUT, text=True)

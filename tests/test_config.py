@@ -7,6 +7,7 @@ import pytest
 from edm.config import Quantile, load_settings
 from edm.errors import ConfigError
 from edm.resources import bundled_config_dir
+from tests.conftest import OLD_SECRET_KEY, SECRET_KEY
 
 
 def test_bundled_settings_load_with_paths_relative_to_the_file(tmp_path: Path) -> None:
@@ -20,15 +21,16 @@ def test_bundled_settings_load_with_paths_relative_to_the_file(tmp_path: Path) -
 def test_environment_overrides_nested_keys_and_brings_secrets(tmp_path: Path) -> None:
     (tmp_path / "edm.yaml").write_text("{}\n", encoding="utf-8")
     settings = load_settings(tmp_path / "edm.yaml", environ={
-        "EDM_SMTP__PORT": "2525", "EDM_SECRET_KEY": "new-key, old-key", "EDM_SMTP__PASSWORD": "12345",
+        "EDM_SMTP__PORT": "2525", "EDM_SECRET_KEY": f"{SECRET_KEY}, {OLD_SECRET_KEY}",
+        "EDM_SMTP__PASSWORD": "12345",
         "EDM_DATABASE_URL": "postgresql+psycopg://edm@db/edm",
         "EDM_CONFIG": str(tmp_path / "edm.yaml"),  # the settings file's path, not a setting
     })
     assert settings.smtp.port == 2525
-    assert settings.signing_keys() == [b"new-key", b"old-key"]
+    assert settings.signing_keys() == [SECRET_KEY.encode(), OLD_SECRET_KEY.encode()]
     assert settings.smtp.password is not None and settings.smtp.password.get_secret_value() == "12345"
     assert settings.database_url == "postgresql+psycopg://edm@db/edm"
-    assert "12345" not in repr(settings) and "new-key" not in repr(settings)
+    assert "12345" not in repr(settings) and SECRET_KEY not in repr(settings)
 
 
 @pytest.mark.parametrize(("environ", "message"), [

@@ -31,7 +31,7 @@ from edm.store import (
     make_engine,
     session_factory,
 )
-from tests.conftest import _postgres_url
+from tests.conftest import SECRET_KEY, _postgres_url
 from tests.delivery.smtp_servers import ScriptedHandler, serving
 
 COMMAND = [sys.executable, "-c", "from edm.cli import main; main()"]
@@ -79,7 +79,7 @@ def daemon_environment(tmp_path: Path, database_url: str, smtp_port: int, **daem
         **os.environ,
         "EDM_CONFIG": str(config),
         "EDM_DATABASE_URL": database_url,
-        "EDM_SECRET_KEY": "k" * 32,
+        "EDM_SECRET_KEY": SECRET_KEY,
         "EDM_SMTP__HOST": "127.0.0.1",
         "EDM_SMTP__PORT": str(smtp_port),
         "EDM_SMTP__POLL_SECONDS": "0.2",

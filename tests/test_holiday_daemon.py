@@ -30,7 +30,7 @@ from edm.daemon.jobs import plan_due
 from edm.resources import bundled_config_dir
 from edm.runner import send_pending
 from edm.store import ClassificationRun, Customer, CustomerProfile, OutboxMessage
-from tests.conftest import SmtpServer
+from tests.conftest import SECRET_KEY, SmtpServer
 
 START = datetime(2027, 2, 1, 12, 0, tzinfo=UTC)
 CUSTOMERS = """\
@@ -65,7 +65,7 @@ def _world(tmp_path: Path, sessions: sessionmaker[Session], smtp_server: SmtpSer
         session.add(ClassificationRun(computed_at=START, customers=6, moved=0, thresholds={},
                                       churn_model=None))
     return Settings(
-        campaigns_dir=campaigns, secret_keys=(SecretStr("k" * 32),), policy=policy,
+        campaigns_dir=campaigns, secret_keys=(SecretStr(SECRET_KEY),), policy=policy,
         smtp=SmtpSettings(host=smtp_server.host, port=smtp_server.port, compose_processes=0),
         classification=ClassificationSettings(max_age_hours=24 * 365),  # the profiles above stay as set
     )

@@ -29,7 +29,7 @@ from edm.render import Renderer, language_chain, resolve_language, template_lang
 from edm.resources import bundled_config_dir
 from edm.runner import run_campaigns
 from edm.tracking import create_tracking_app, serve_in_background
-from tests.conftest import SmtpServer
+from tests.conftest import SECRET_KEY, SmtpServer
 
 SHIPPED = [
     "anniversary", "birthday", "holiday_greeting", "key_account_greeting", "partial_churn", "re_engagement",
@@ -258,7 +258,7 @@ def sent(tmp_path: Path, sessions: sessionmaker[Session], smtp_server: SmtpServe
     (tmp_path / "orders.csv").write_text("\n".join(orders) + "\n", encoding="utf-8")
     import_customers(sessions, tmp_path / "customers.csv", clock)
     import_orders(sessions, tmp_path / "orders.csv")
-    base = Settings(campaigns_dir=bundled_config_dir() / "campaigns", secret_keys=(SecretStr("k" * 32),))
+    base = Settings(campaigns_dir=bundled_config_dir() / "campaigns", secret_keys=(SecretStr(SECRET_KEY),))
     recompute_profiles(sessions, base.classification, clock)
     with serve_in_background(create_tracking_app(sessions, base.signing_keys(), clock)) as base_url:
         settings = base.model_copy(update={

@@ -107,9 +107,12 @@ def test_downgrade_to_the_baseline_and_back(empty_engine: Engine) -> None:
 
 def test_edm_db_upgrade_reports_the_version(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'edm.db'}"
-    result = CliRunner().invoke(main, ["db", "upgrade"], env={"EDM_DATABASE_URL": url},
+    (tmp_path / "edm.yaml").write_text("{}\n", encoding="utf-8")  # the working folder
+    result = CliRunner().invoke(main, ["db", "upgrade"],
+                                env={"EDM_DATABASE_URL": url, "EDM_CONFIG": str(tmp_path / "edm.yaml")},
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
+    assert f"database: {url}" in result.output
     assert f"at version {head_version()}" in result.output
     assert schema_version(make_engine(url)) == head_version()
 

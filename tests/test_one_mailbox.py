@@ -20,7 +20,7 @@ from edm.config import load_settings
 from edm.runner import open_store
 from edm.store import Suppression
 from edm.tracking import create_tracking_app, serve_in_background
-from tests.conftest import SmtpServer
+from tests.conftest import SECRET_KEY, SmtpServer
 
 CAMPAIGN = """name: {name}
 description: Everyone, once
@@ -50,7 +50,7 @@ def _received(smtp_server: SmtpServer) -> list[str]:
 
 @pytest.fixture
 def folder(tmp_path: Path, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("EDM_SECRET_KEY", "a-test-signing-key-of-sufficient-length")
+    monkeypatch.setenv("EDM_SECRET_KEY", SECRET_KEY)
     monkeypatch.setenv("EDM_SMTP__HOST", smtp_server.host)
     monkeypatch.setenv("EDM_SMTP__PORT", str(smtp_server.port))
     monkeypatch.setenv("EDM_POLICY__ONE_PER_DAY", "false")  # two campaigns in one day, in this test

@@ -28,7 +28,7 @@ from edm.resources import bundled_config_dir
 from edm.runner import RunReport, run_campaigns
 from edm.store import Customer, CustomerProfile, SurveyAnswer
 from edm.tracking import create_tracking_app, serve_in_background
-from tests.conftest import SmtpServer
+from tests.conftest import SECRET_KEY, SmtpServer
 
 TODAY = date(2027, 1, 15)
 NOW = datetime(2027, 1, 15, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, the day of the quarterly NPS survey
@@ -73,7 +73,7 @@ def loop(tmp_path: Path, sessions: sessionmaker[Session], smtp_server: SmtpServe
     (tmp_path / "orders.csv").write_text(_orders(), encoding="utf-8")
     import_customers(sessions, tmp_path / "customers.csv", clock)
     import_orders(sessions, tmp_path / "orders.csv")
-    base = Settings(campaigns_dir=bundled_config_dir() / "campaigns", secret_keys=(SecretStr("k" * 32),))
+    base = Settings(campaigns_dir=bundled_config_dir() / "campaigns", secret_keys=(SecretStr(SECRET_KEY),))
     recompute_profiles(sessions, base.classification, clock)
     app = create_tracking_app(sessions, base.signing_keys(), clock)
     with serve_in_background(app) as base_url:

@@ -29,6 +29,7 @@ from edm.daemon.metrics import DaemonState
 from edm.delivery.transport import Outgoing, SmtpTransport
 from edm.errors import DeliveryError
 from edm.runner import plan_campaigns, refresh_profiles
+from edm.store.faults import is_store_fault, store_error
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,13 @@ def _run(name: str, work: Callable[[JobContext], str]) -> None:
     context = _current()
     try:
         outcome = work(context)
-    except Exception:
+    except Exception as exc:
         context.state.failed(name)
-        log.exception("job=%s pid=%d failed", name, os.getpid())
+        if is_store_fault(exc):  # disk full, connection lost...: one line, not a driver's traceback
+            fault = store_error(exc, context.settings.database_url)
+            log.error("job=%s pid=%d failed: %s", name, os.getpid(), fault)
+        else:
+            log.exception("job=%s pid=%d failed", name, os.getpid())
         return
     log.info("job=%s pid=%d %s", name, os.getpid(), outcome)
 

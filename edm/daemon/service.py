@@ -39,6 +39,7 @@ WORKER_EXIT_SECONDS = 5.0  # a stopping worker's time to record, give back and e
 
 def run_daemon(settings: Settings, clock: Clock, *, worker_command: Sequence[str]) -> None:
     """Run until SIGTERM or SIGINT; returns normally once everything has stopped."""
+    settings.signing_keys()  # workers could sign nothing: refuse before leading, planning or starting them
     daemon = settings.daemon
     engine = make_engine(settings.database_url)
     upgrade_schema(engine)

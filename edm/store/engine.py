@@ -3,24 +3,71 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.errors import ConfigError
+from edm.resources import package_dirs
+from edm.store.faults import mask_url
 from edm.store.models import Base
 
 UPSERT_BATCH = 5000  # rows per execute call: bounds the driver's buffers
+SQLITE_BUSY_SECONDS = 30  # how long a write waits for another process's lock before failing
+CONNECT_TIMEOUT_SECONDS = 10  # an unreachable PostgreSQL fails in this long, not the system's minutes
+PG_DRIVERS = ("psycopg", "psycopg2")  # they take connect_timeout
+EXPECTED = "expected sqlite:///FILE or postgresql+psycopg://USER@HOST/DATABASE"
 
 
 def make_engine(url: str) -> Engine:
-    """An engine with sane per-dialect settings; SQLite gets WAL and foreign keys."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    """An engine with sane per-dialect settings; SQLite gets WAL and foreign keys.
+
+    A URL that is malformed, names a driver that is not installed, a database edm does not support,
+    or a SQLite file inside the installed package raises `ConfigError` naming the URL (masked).
+    """
+    parsed = _parse(url)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            _outside_package(parsed, url)
+            engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_SECONDS})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        timeout = parsed.get_driver_name() in PG_DRIVERS and "connect_timeout" not in parsed.query
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS} if timeout else {}
+        engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(f"database {mask_url(url)}: its driver {parsed.drivername!r} is not installed or "
+                          f"unknown; {EXPECTED} (pip install 'edm[postgres]' for psycopg)") from exc
+    except ArgumentError as exc:
+        raise ConfigError(f"database {mask_url(url)}: {exc}; {EXPECTED}") from exc
+    if engine.dialect.name != "postgresql":
+        raise ConfigError(f"database {mask_url(url)}: edm works with SQLite and PostgreSQL only; {EXPECTED}")
+    return engine
+
+
+def _parse(url: str) -> URL:
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigError(f"database {mask_url(url)}: not a database URL; {EXPECTED} "
+                          "(check EDM_DATABASE_URL or database_url in edm.yaml)") from exc
+
+
+def _outside_package(parsed: URL, url: str) -> None:
+    """Refuse a SQLite file inside the installed package (its bundled defaults are read-only)."""
+    name = parsed.database or ""
+    if parsed.query.get("uri") == "true" or name.startswith("file:"):
+        name = name.removeprefix("file:").split("?")[0]
+    if not name or name == ":memory:":
+        return
+    path = Path(name).resolve()
+    if any(path.is_relative_to(folder) for folder in package_dirs()):
+        raise ConfigError(f"database {mask_url(url)} is inside the installed edm package: "
+                          "run `edm init FOLDER` and work there (or pass --config)")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

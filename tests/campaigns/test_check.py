@@ -23,9 +23,9 @@ from edm.daemon.metrics import DaemonState
 from edm.resources import bundled_config_dir
 from edm.runner import open_store, plan_campaigns
 from edm.store import Customer, Order, OutboxMessage
-from tests.conftest import SmtpServer
+from tests.conftest import SECRET_KEY, SmtpServer
 
-KEY = "k" * 32
+KEY = SECRET_KEY
 GOOD = """\
 name: {name}
 kind: transactional

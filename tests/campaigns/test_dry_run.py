@@ -24,7 +24,7 @@ from edm.runner import open_store
 from edm.store import Customer, OutboxMessage
 from edm.suppression import suppress
 from edm.tracking.events import pause
-from tests.conftest import SmtpServer
+from tests.conftest import SECRET_KEY, SmtpServer
 
 NEWS = """name: news
 template: re_engagement
@@ -146,7 +146,7 @@ def test_dry_run_lists_every_audience_member_with_the_rule_and_a_real_run_queues
 
     real = CliRunner().invoke(
         main, ["campaign", "run", "news", *config], catch_exceptions=False,
-        env={"EDM_SECRET_KEY": "k" * 32, "EDM_SMTP__HOST": smtp_server.host,
+        env={"EDM_SECRET_KEY": SECRET_KEY, "EDM_SMTP__HOST": smtp_server.host,
              "EDM_SMTP__PORT": str(smtp_server.port)},
     )
 

@@ -16,7 +16,7 @@ from edm.clock import FixedClock
 from edm.config import EngagementSettings, PolicySettings, SendWindow, Settings, SmtpSettings, TierCadence
 from edm.runner import run_campaigns
 from edm.store import Customer, CustomerProfile, OutboxMessage
-from tests.conftest import SmtpServer
+from tests.conftest import SECRET_KEY, SmtpServer
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 WINDOW = SendWindow(start=time(9), end=time(20))
@@ -59,7 +59,7 @@ def test_three_overlapping_campaigns_send_one_mail_per_customer_per_day(
             session.add(CustomerProfile(customer_id=customer.id, value_tier="high", lifecycle_stage="at_risk",
                                         order_count=2, revenue=Decimal("10"), computed_at=NOW))
     settings = Settings(
-        campaigns_dir=folder, secret_keys=(SecretStr("k" * 32),),
+        campaigns_dir=folder, secret_keys=(SecretStr(SECRET_KEY),),
         smtp=SmtpSettings(host=smtp_server.host, port=smtp_server.port),
         # an interval shorter than the 3 hours until New York's next day: the policy alone decides
         engagement=EngagementSettings(cadence={tier: TierCadence(base_days=0.1, min_days=0.1, max_days=90)

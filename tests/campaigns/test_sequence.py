@@ -15,7 +15,7 @@ from edm.clock import FixedClock
 from edm.config import Settings, SmtpSettings
 from edm.runner import run_campaigns
 from edm.store import Customer, Order, OutboxMessage
-from tests.conftest import SmtpServer
+from tests.conftest import SECRET_KEY, SmtpServer
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 WELCOME = """name: welcome
@@ -48,7 +48,7 @@ def _welcome_store(
             session.flush()
             session.add(Order(external_id=f"first-{customer.id}", customer_id=customer.id,
                               ordered_at=NOW - timedelta(days=10), amount=Decimal("10")))
-    return Settings(campaigns_dir=folder, secret_keys=(SecretStr("k" * 32),),
+    return Settings(campaigns_dir=folder, secret_keys=(SecretStr(SECRET_KEY),),
                     smtp=SmtpSettings(host=smtp.host, port=smtp.port))
 
 

@@ -31,7 +31,7 @@ from edm.resources import bundled_config_dir
 from edm.runner import send_pending
 from edm.store import Customer, CustomerProfile, OutboxMessage
 from edm.tracking import TrackingLinks
-from tests.conftest import SmtpServer
+from tests.conftest import SECRET_KEY, SmtpServer
 
 FILE = bundled_config_dir() / "campaigns" / "spring_festival_closure.yaml"
 SENT_ON = date(2027, 1, 12)  # 25 days before 6 February 2027
@@ -150,7 +150,7 @@ def test_it_goes_at_9_local_to_recent_buyers_anywhere_over_smtp(
     campaigns_dir = tmp_path / "campaigns"
     campaigns_dir.mkdir()
     shutil.copy(FILE, campaigns_dir)
-    settings = Settings(campaigns_dir=campaigns_dir, secret_keys=(SecretStr("k" * 32),),
+    settings = Settings(campaigns_dir=campaigns_dir, secret_keys=(SecretStr(SECRET_KEY),),
                         smtp=SmtpSettings(host=smtp_server.host, port=smtp_server.port, compose_processes=0))
     clock = FixedClock(datetime(2027, 1, 12, 1, tzinfo=UTC))
     asyncio.run(send_pending(settings, sessions, clock, {closure.name: closure}))

@@ -20,7 +20,7 @@ from edm.clock import FixedClock
 from edm.config import EngagementSettings, Settings, SmtpSettings
 from edm.runner import send_pending
 from edm.store import Customer, CustomerProfile, OutboxMessage
-from tests.conftest import SmtpServer
+from tests.conftest import SECRET_KEY, SmtpServer
 
 NOW = datetime(2026, 11, 24, 9, tzinfo=UTC)
 WEIGHTS = [("a", 1.0), ("b", 3.0)]
@@ -69,7 +69,7 @@ def test_the_holdout_is_recorded_never_sent_and_variants_get_their_subjects(
     assert again.already_planned == 40 and again.queued == again.held_out == 0
 
     settings = Settings(smtp=SmtpSettings(host=smtp_server.host, port=smtp_server.port),
-                        secret_keys=(SecretStr("k" * 32),))
+                        secret_keys=(SecretStr(SECRET_KEY),))
     asyncio.run(send_pending(settings, any_sessions, FixedClock(NOW), {"win_back": CAMPAIGN}))
     query = select(OutboxMessage.to_address, OutboxMessage.state, OutboxMessage.variant)
     with any_sessions() as session:

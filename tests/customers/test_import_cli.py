@@ -25,7 +25,9 @@ def folder(tmp_path: Path) -> Path:
 def _import(folder: Path, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, ["import", *args, "--config", str(folder / "edm.yaml")],
                                 catch_exceptions=False)
-    return result.exit_code, result.output
+    database = f"database: sqlite:///{folder.resolve() / 'edm.db'}\n"  # every import says where it wrote
+    assert result.output.startswith(database), result.output
+    return result.exit_code, result.output.removeprefix(database)
 
 
 def _count(folder: Path, model: type[Customer] | type[Order] | type[WalletEstimate]) -> int:

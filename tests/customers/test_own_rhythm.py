@@ -21,7 +21,7 @@ from edm.cli import main
 from edm.config import load_settings
 from edm.runner import open_store
 from edm.store import Customer, CustomerProfile, ProfileTransition
-from tests.conftest import SmtpServer
+from tests.conftest import SECRET_KEY, SmtpServer
 
 ANNUAL = "ANNUAL"  # orders once a year, on time: last order 201 days ago
 FALLING = "FALLING"  # 18 orders a year for three years, then 2 a year
@@ -136,7 +136,7 @@ def test_a_customer_whose_pace_fell_is_at_risk_and_says_by_how_much(folder: Path
 def test_the_falling_pace_customer_gets_re_engagement_and_the_annual_buyer_does_not(
     folder: Path, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("EDM_SECRET_KEY", "a-test-signing-key-of-sufficient-length")
+    monkeypatch.setenv("EDM_SECRET_KEY", SECRET_KEY)
     monkeypatch.setenv("EDM_SMTP__HOST", smtp_server.host)
     monkeypatch.setenv("EDM_SMTP__PORT", str(smtp_server.port))
     result = CliRunner().invoke(main, ["campaign", "run", "re_engagement", "--config",

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import SecretStr
 
-from edm.config import SenderSettings, load_settings
+from edm.config import SenderSettings, default_settings, load_settings
 from edm.delivery.dkim import DkimSigner, signer_from_settings
 from edm.delivery.message import Mailbox, MessageBuilder
 from edm.errors import ConfigError
@@ -226,7 +226,7 @@ def test_the_key_comes_from_the_environment_only_and_never_shows(
     monkeypatch.chdir(tmp_path)
     text = pem(key).decode()
     escaped = text.replace("\n", "\\n")  # how a PEM often travels in one environment line
-    settings = load_settings(
+    settings = default_settings(
         environ={"EDM_SENDER__DKIM_SELECTOR": SELECTOR, "EDM_SENDER__DKIM_PRIVATE_KEY": escaped}
     )
     made = signer_from_settings(settings.sender)

@@ -33,6 +33,7 @@ from edm.delivery.retry import REASON_CHARS, failure_reason
 from edm.delivery.sink import free_port
 from edm.resources import bundled_config_dir
 from edm.store import OutboxMessage, create_schema, make_engine, session_factory
+from tests.conftest import SECRET_KEY
 from tests.delivery.rows import queue, states
 from tests.delivery.smtp_servers import ScriptedHandler
 
@@ -93,7 +94,7 @@ def _environment(tmp_path: Path, url: str, port: int, **extra: str) -> dict[str,
     if not campaigns.exists():
         shutil.copytree(bundled_config_dir() / "campaigns", campaigns)
     (tmp_path / "edm.yaml").write_text(f"campaigns_dir: {campaigns}\n", encoding="utf-8")
-    return {"EDM_CONFIG": str(tmp_path / "edm.yaml"), "EDM_DATABASE_URL": url, "EDM_SECRET_KEY": "k" * 32,
+    return {"EDM_CONFIG": str(tmp_path / "edm.yaml"), "EDM_DATABASE_URL": url, "EDM_SECRET_KEY": SECRET_KEY,
             "EDM_SMTP__HOST": "127.0.0.1", "EDM_SMTP__PORT": str(port), "EDM_SMTP__CONCURRENCY": "4",
             "EDM_SMTP__BATCH_SIZE": "20", "EDM_SMTP__COMPOSE_PROCESSES": "0", **extra}
 

@@ -19,7 +19,7 @@ from edm.delivery.outbox import CLAIM_LEASE, claim_batch
 from edm.resources import bundled_config_dir
 from edm.runner import send_pending
 from edm.store import Customer, CustomerProfile, OutboxMessage, Suppression
-from tests.conftest import SmtpServer
+from tests.conftest import SECRET_KEY, SmtpServer
 
 NOW = datetime(2026, 11, 24, 9, tzinfo=UTC)
 
@@ -71,7 +71,7 @@ def test_concurrent_claims_on_postgres_never_share_a_row(postgres_sessions: sess
 def _settings(smtp: SmtpServer) -> Settings:
     return Settings(
         smtp=SmtpSettings(host=smtp.host, port=smtp.port, retry_after_seconds=60, max_attempts=2),
-        secret_keys=(SecretStr("k" * 32),),
+        secret_keys=(SecretStr(SECRET_KEY),),
     )
 
 

@@ -20,6 +20,7 @@ from edm.delivery.sink import free_port
 from edm.errors import RelayLoginError
 from edm.runner import send_pending
 from edm.store import Event, OutboxMessage, Suppression
+from tests.conftest import SECRET_KEY
 from tests.delivery.rows import queue, shipped_campaigns, states
 from tests.delivery.smtp_servers import ScriptedHandler, serving
 
@@ -29,7 +30,7 @@ NOW = datetime(2026, 11, 24, 9, tzinfo=UTC)
 def _settings(port: int, **smtp: object) -> Settings:
     values: dict[str, object] = {"host": "127.0.0.1", "port": port, "retry_after_seconds": 60,
                                  "concurrency": 4, "batch_size": 20, **smtp}
-    return Settings(smtp=SmtpSettings.model_validate(values), secret_keys=(SecretStr("k" * 32),))
+    return Settings(smtp=SmtpSettings.model_validate(values), secret_keys=(SecretStr(SECRET_KEY),))
 
 
 def _send(sessions: sessionmaker[Session], settings: Settings, clock: FixedClock | SystemClock,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.resources import bundled_config_dir
 from edm.store import create_schema, make_engine, session_factory
-from tests.conftest import _postgres_url
+from tests.conftest import SECRET_KEY, _postgres_url
 from tests.delivery.rows import queue, states
 from tests.delivery.smtp_servers import ScriptedHandler, serving
 
@@ -34,7 +34,7 @@ def _environment(tmp_path: Path, database_url: str, port: int) -> dict[str, str]
         "EDM_SMTP__BATCH_SIZE": "25",
         "EDM_SMTP__CONCURRENCY": "4",
         "EDM_SMTP__POLL_SECONDS": "0.2",
-        "EDM_SECRET_KEY": "k" * 32,
+        "EDM_SECRET_KEY": SECRET_KEY,
     }
 
 

@@ -18,7 +18,8 @@ def store(tmp_path: Path) -> dict[str, str]:
     create_schema(engine)
     seed(session_factory(engine))
     engine.dispose()
-    return {"EDM_DATABASE_URL": url}
+    (tmp_path / "edm.yaml").write_text("{}\n", encoding="utf-8")  # the working folder holding edm.db
+    return {"EDM_CONFIG": str(tmp_path / "edm.yaml"), "EDM_DATABASE_URL": url}
 
 
 def test_engagement_to_xlsx_with_combined_groupings(tmp_path: Path) -> None:

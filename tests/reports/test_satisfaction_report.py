@@ -209,7 +209,8 @@ def test_cli_writes_the_report(tmp_path: Path) -> None:
     create_schema(engine)
     seed_answers(session_factory(engine))
     engine.dispose()
-    env = {"EDM_DATABASE_URL": url}
+    (tmp_path / "edm.yaml").write_text("{}\n", encoding="utf-8")  # the working folder holding edm.db
+    env = {"EDM_CONFIG": str(tmp_path / "edm.yaml"), "EDM_DATABASE_URL": url}
     out = tmp_path / "s.html"
     result = CliRunner().invoke(main, ["report", "satisfaction", "--since", "2024-03-01", "--until",
                                        "2024-05-01", "--out", str(out)], env=env, catch_exceptions=False)

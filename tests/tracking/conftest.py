@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from edm.clock import FixedClock
 from edm.store import Customer, Event, OutboxMessage, Suppression
 from edm.tracking import TrackingLinks, create_tracking_app, serve_in_background
+from tests.conftest import OLD_SECRET_KEY, SECRET_KEY
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 SENT = NOW - timedelta(hours=1)  # long enough ago that an open now is a person's, not a scanner's
-KEY, OLD_KEY = b"current-signing-key", b"previous-signing-key"
+KEY, OLD_KEY = SECRET_KEY.encode(), OLD_SECRET_KEY.encode()
 SHOP = "https://shop.example.com/spring?utm_source=edm&x=1#top"
 
 

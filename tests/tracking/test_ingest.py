@@ -20,7 +20,7 @@ from edm.clock import FixedClock
 from edm.delivery.sink import free_port
 from edm.store import Base, Event, create_schema, make_engine, session_factory
 from edm.tracking import EventWriter, Hit, TrackingLinks, create_tracking_app, serve_in_background
-from tests.tracking.conftest import KEY, NOW, SHOP, add_mail
+from tests.tracking.conftest import KEY, NOW, OLD_KEY, SHOP, add_mail
 
 BURST = 10_000
 CONNECTIONS = 64
@@ -143,7 +143,8 @@ def test_edm_track_serve_stores_everything_and_stops_cleanly_on_sigterm(tmp_path
     sessions = session_factory(engine)
     mail = add_mail(sessions)
     port = free_port()
-    env = {**os.environ, "EDM_DATABASE_URL": url, "EDM_SECRET_KEY": f"{KEY.decode()},old-key",
+    (tmp_path / "edm.yaml").write_text("{}\n", encoding="utf-8")  # the working folder it serves from
+    env = {**os.environ, "EDM_DATABASE_URL": url, "EDM_SECRET_KEY": f"{KEY.decode()},{OLD_KEY.decode()}",
            "EDM_TRACKING__BASE_URL": f"http://127.0.0.1:{port}"}
     server = subprocess.Popen([sys.executable, "-c", "from edm.cli import main; main()", "track", "serve",
                                "--port", str(port)],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edm.config import load_settings
+from edm.config import default_settings
 from edm.errors import ConfigError
 from edm.tracking import MachineRules, is_machine, machine_reason
 
@@ -74,7 +74,7 @@ def test_deployments_add_their_own_proxies_to_the_built_in_ones() -> None:
 
 
 def test_the_lists_come_from_settings_and_a_bad_network_says_which_key() -> None:
-    settings = load_settings(environ={
+    settings = default_settings(environ={
         "EDM_TRACKING__PROXY_NETWORKS": "[192.0.2.0/24]",
         "EDM_TRACKING__MACHINE_AGENTS": "[AcmeGateway]",
         "EDM_TRACKING__SCANNER_SECONDS": "30",
@@ -86,4 +86,4 @@ def test_the_lists_come_from_settings_and_a_bad_network_says_which_key() -> None
     assert machine_reason("AcmeGateway", None, HOUR, rules) == "configured_agent"
     assert machine_reason(CHROME, None, 20.0, rules) == "too_soon_after_sending"
     with pytest.raises(ConfigError, match=r"tracking\.proxy_networks"):
-        load_settings(environ={"EDM_TRACKING__PROXY_NETWORKS": "[300.1.2.0/24]"})
+        default_settings(environ={"EDM_TRACKING__PROXY_NETWORKS": "[300.1.2.0/24]"})
