@@ -539,11 +539,14 @@ def due(on: datetime | None, settings: Settings) -> None:
 
     Example: edm campaign due --date 2027-02-03
     """
-    from edm.campaigns.loader import load_campaigns
+    from edm.campaigns.loader import read_campaigns
     from edm.campaigns.triggers import due_on, next_due
 
     day = on.date() if on else datetime.now(UTC).date()
-    for name, loaded in sorted(load_campaigns(settings.campaigns_dir).items()):
+    folder = read_campaigns(settings.campaigns_dir)
+    for problem in folder.problems:
+        click.echo(f"skipped, does not load: {problem}", err=True)
+    for name, loaded in sorted(folder.files.items()):
         campaign = loaded.campaign
         upcoming = next_due(campaign, day)
         state = "due" if due_on(campaign, day) else "not due"
@@ -580,14 +583,16 @@ def preview(name: str, on: datetime | None, settings: Settings) -> None:
     """
     from email import message_from_bytes, policy
 
-    from edm.campaigns.loader import load_campaigns
+    from edm.campaigns.loader import read_campaigns
     from edm.campaigns.preview import preview_campaign
     from edm.runner import open_store
 
-    files = load_campaigns(settings.campaigns_dir)
+    folder = read_campaigns(settings.campaigns_dir)  # another campaign's broken file is no reason to stop
+    files = folder.files
     if name not in files:
         found = ", ".join(sorted(files)) or "none"
-        raise EdmError(f"no campaign named {name!r} in {settings.campaigns_dir} (found: {found})")
+        broken = "".join(f"\n{problem}" for problem in folder.problems)
+        raise EdmError(f"no campaign named {name!r} in {settings.campaigns_dir} (found: {found}){broken}")
     now = datetime.combine(on.date(), datetime.now(UTC).time(), UTC) if on else datetime.now(UTC)
     shown = preview_campaign(settings, open_store(settings), files[name].campaign, now)
     plan = shown.plan
@@ -1031,6 +1036,8 @@ def alerts_digest(dry_run: bool, settings: Settings) -> None:
     if not settings.alerts.enabled:
         click.echo("alerts.enabled is false: no digests")
         return
+    if not dry_run:
+        settings.signing_keys()  # it sends: refuse to start without a strong key, as every sender does
     summary = send_digests(settings, open_store(settings), SystemClock(), dry_run=dry_run)
     for line in format_digests(summary):
         click.echo(line)

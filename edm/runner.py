@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.campaigns.check import Checker, Sample
 from edm.campaigns.decisions import Watcher
-from edm.campaigns.loader import CampaignFile, describe_problems, load_campaigns, read_campaigns
+from edm.campaigns.loader import CampaignFile, CampaignFolder, describe_problems, read_campaigns
 from edm.campaigns.planner import PlanResult, plan_campaign
 from edm.campaigns.schema import Campaign
 from edm.campaigns.sequence import plan_follow_ups
@@ -51,6 +52,8 @@ from edm.store.migrate import upgrade_schema
 from edm.tracking import TrackingLinks
 
 STORE_SAMPLES = 6  # real customers every template is also rendered for before planning
+
+log = logging.getLogger(__name__)
 
 
 def open_store(settings: Settings) -> sessionmaker[Session]:
@@ -122,11 +125,18 @@ async def run_campaigns(
     report = plan_campaigns(settings, sessions, clock, names, dry_run=dry_run, files=files,
                             broken=folder.problems, watch=watch)
     if not dry_run:
-        available = {name: loaded.campaign for name, loaded in files.items()}
-        if folder.problems:  # mail already queued for a campaign whose file broke since must not fail
-            available = {**last_definitions(sessions, exclude=available), **available}
-        report.delivery = await send_pending(settings, sessions, clock, available, transport, stop=stop)
+        report.delivery = await send_pending(settings, sessions, clock, sendable_campaigns(sessions, folder),
+                                             transport, stop=stop)
     return report
+
+
+def sendable_campaigns(sessions: sessionmaker[Session], folder: CampaignFolder) -> dict[str, Campaign]:
+    """What queued mail is composed with: the files that load and, for a file broken since its mail
+    was planned, the definition it was planned with, so that mail is sent as planned, not failed."""
+    available = {name: loaded.campaign for name, loaded in folder.files.items()}
+    if folder.problems:
+        available = {**last_definitions(sessions, exclude=available), **available}
+    return available
 
 
 def last_definitions(sessions: sessionmaker[Session], exclude: Collection[str]) -> dict[str, Campaign]:
@@ -343,7 +353,10 @@ async def run_sender(
     with stop_on_signals() as stop:
         settings.signing_keys()  # fail before claiming anything
         sessions = open_store(settings)
-        campaigns = {name: loaded.campaign for name, loaded in load_campaigns(settings.campaigns_dir).items()}
+        folder = read_campaigns(settings.campaigns_dir)  # a broken file must not stop the sending
+        for problem in folder.problems:
+            log.warning("campaign file skipped: %s", problem)
+        campaigns = sendable_campaigns(sessions, folder)
         return await send_pending(settings, sessions, clock, campaigns, until=until, stop=stop,
                                   progress=progress)
 

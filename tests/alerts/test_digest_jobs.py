@@ -20,7 +20,7 @@ from edm.errors import ConfigError
 from edm.runner import open_store
 from edm.store import ManagerDigest
 from tests.alerts.rows import ANA, BO, NOW, populate, settings_for
-from tests.conftest import SmtpServer
+from tests.conftest import SECRET_KEY, SmtpServer
 
 
 @pytest.fixture
@@ -108,7 +108,11 @@ def test_the_command_prints_each_manager_and_mails_for_real(tmp_path: Path, smtp
     assert f"{BO}: 0 items, 0 customers, nothing new, not mailed" in dry.output
     assert smtp_server.handler.messages == []
 
-    sent = runner.invoke(main, ["alerts", "digest", "--config", str(config)], catch_exceptions=False)
+    keyless = runner.invoke(main, ["alerts", "digest", "--config", str(config)])
+    assert keyless.exit_code == 1 and "EDM_SECRET_KEY" in keyless.output  # it sends: a key first
+    assert smtp_server.handler.messages == []
+    sent = runner.invoke(main, ["alerts", "digest", "--config", str(config)], catch_exceptions=False,
+                         env={"EDM_SECRET_KEY": SECRET_KEY})
     assert sent.exit_code == 0, sent.output
     assert f"{ANA}: 6 items, 6 customers, mailed" in sent.output
     assert "managers 2, mailed 1, nothing new 1, failed 0, items 6" in sent.output
@@ -121,12 +125,14 @@ def test_the_command_exits_1_when_a_digest_is_refused(tmp_path: Path, smtp_serve
     config = _config(tmp_path, smtp_server)
     populate(open_store(load_settings(config, {})), datetime.now(UTC))
     smtp_server.handler.refuse[ANA] = "550 5.1.1 no such user"
-    result = CliRunner().invoke(main, ["alerts", "digest", "--config", str(config)], catch_exceptions=False)
+    result = CliRunner(env={"EDM_SECRET_KEY": SECRET_KEY}).invoke(
+        main, ["alerts", "digest", "--config", str(config)], catch_exceptions=False)
     assert result.exit_code == 1
     assert f"{ANA}: 6 items, 6 customers, NOT mailed: " in result.output and "550" in result.output
 
 
 def test_the_command_says_when_alerts_are_off(tmp_path: Path, smtp_server: SmtpServer) -> None:
     config = _config(tmp_path, smtp_server, "alerts: {enabled: false}\n")
-    result = CliRunner().invoke(main, ["alerts", "digest", "--config", str(config)], catch_exceptions=False)
+    result = CliRunner(env={"EDM_SECRET_KEY": SECRET_KEY}).invoke(
+        main, ["alerts", "digest", "--config", str(config)], catch_exceptions=False)
     assert result.exit_code == 0 and "alerts.enabled is false" in result.output

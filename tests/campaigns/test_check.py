@@ -284,3 +284,21 @@ def test_mail_queued_before_its_file_broke_is_sent_as_planned_not_failed(
     with open_store(settings)() as session:
         states = session.execute(select(OutboxMessage.campaign, OutboxMessage.state)).all()
     assert sorted(states) == [("good", "sent")] * 3 + [("other", "sent")] * 3
+
+
+def test_a_broken_file_does_not_stop_send_or_preview_of_the_other_campaigns(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config = _folder(tmp_path, smtp_server, **{"good.yaml": _campaign("good")})
+    settings = load_settings(config, {"EDM_SECRET_KEY": KEY})
+    plan_campaigns(settings, open_store(settings), FixedClock(datetime.now(UTC)), ["good"])
+    (tmp_path / "campaigns" / "bomb.yaml").write_text(BOMB, encoding="utf-8")  # dropped in after planning
+
+    sent = _cli("send", "--no-wait", "--config", str(config))
+    assert sent.exit_code == 0, sent.output
+    assert "sent 3," in sent.stdout
+    assert len(smtp_server.handler.messages) == 3
+    preview = _cli("campaign", "preview", "good", "--config", str(config))
+    assert preview.exit_code == 0 and "good on " in preview.stdout, preview.output
+    due = _cli("campaign", "due", "--config", str(config))
+    assert due.exit_code == 0 and "good: due" in due.stdout and "bomb.yaml" in due.stderr, due.output

@@ -105,7 +105,7 @@ def test_dry_run_lists_every_audience_member_with_the_rule_and_a_real_run_queues
                              catch_exceptions=False)
 
     assert dry.exit_code == 0, dry.output
-    lines = dry.output.splitlines()
+    lines = dry.stdout.splitlines()
     assert f"news {now.date()}: audience 16, queued {len(sent)}" in lines[0]
     for reason in ("suppressed", "too_soon", "sunset", "paused"):
         name = next(n for n, r in held.items() if r == reason)

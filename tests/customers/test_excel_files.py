@@ -43,7 +43,7 @@ def folder(tmp_path: Path) -> Path:
 def _import(folder: Path, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, ["import", *args, "--config", str(folder / "edm.yaml")],
                                 catch_exceptions=False)
-    return result.exit_code, result.output
+    return result.exit_code, result.stdout if result.exit_code == 0 else result.output
 
 
 def _customers_text(rows: list[tuple[str, str, str]]) -> str:
