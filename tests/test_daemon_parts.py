@@ -142,3 +142,39 @@ def test_the_weekly_report_arrives_as_mail_with_the_html_attached(
 
 def test_no_report_recipients_sends_nothing(sessions: sessionmaker[Session], tmp_path: Path) -> None:
     assert mail_report(_settings(tmp_path), sessions, FixedClock(NOW)) == 0
+
+
+def test_a_worker_that_keeps_failing_is_restarted_ever_more_slowly_and_a_steady_one_afresh() -> None:
+    import itertools
+    import subprocess
+    import sys
+
+    from edm.daemon.workers import MAX_RESTART_SECONDS, Workers, restart_delay
+
+    assert [restart_delay(n) for n in range(7)] == [5, 5, 10, 20, 40, 80, 160]
+    assert restart_delay(50) == MAX_RESTART_SECONDS
+    now = [1000.0]
+    workers = Workers(1, [sys.executable, "-c", "raise SystemExit(1)"], clock=lambda: now[0])
+    starts = []
+    for _ in range(400):  # 400 ticks of 5 s: about half an hour of a worker refused its login
+        workers.keep_up()
+        process = workers.slots[0]
+        if process is not None and (not starts or starts[-1][1] is not process):
+            starts.append((now[0], process))
+            process.wait()
+        now[0] += 5.0
+    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(starts)]
+    assert gaps[:6] == [5, 10, 20, 40, 80, 160] and set(gaps[6:]) == {MAX_RESTART_SECONDS}
+    assert len(starts) < 15  # not 400
+
+    workers = Workers(1, [sys.executable, "-c", "import time; time.sleep(0.2)"], clock=lambda: now[0])
+    workers.keep_up()
+    first = workers.slots[0]
+    assert first is not None
+    first.wait()
+    now[0] += 61.0  # it ran a steady minute before it ended: no back-off for its slot
+    workers.keep_up()
+    assert workers.failures == [0] and workers.slots[0] is not first
+    second = workers.slots[0]
+    assert isinstance(second, subprocess.Popen)
+    second.wait()

@@ -19,6 +19,14 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 RESTART_SECONDS = 5.0  # the least time between restarts of one worker slot: a crash loop stays slow
+MAX_RESTART_SECONDS = 300.0  # the longest: a worker failing on its settings (a refused login) retries rarely
+STEADY_SECONDS = 60.0  # a worker that ran this long was not crash-looping: its slot starts afresh
+
+
+def restart_delay(failures: int) -> float:
+    """Seconds before restarting a slot whose worker failed `failures` times running: doubling from
+    RESTART_SECONDS, so a wrong password costs a handful of logins an hour, not one every 5 s."""
+    return float(min(RESTART_SECONDS * 2.0 ** min(max(failures - 1, 0), 16), MAX_RESTART_SECONDS))
 PR_SET_PDEATHSIG = 1
 
 
@@ -43,10 +51,13 @@ def _parent_death_signal() -> Callable[[], None] | None:
 class Workers:
     """`count` worker processes; `keep_up` (from the daemon's main thread) restarts one that exited."""
 
-    def __init__(self, count: int, command: Sequence[str]) -> None:
+    def __init__(self, count: int, command: Sequence[str],
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.command = list(command)
         self.slots: list[subprocess.Popen[bytes] | None] = [None] * count
-        self.started_at = [-RESTART_SECONDS] * count
+        self.started_at = [-MAX_RESTART_SECONDS] * count
+        self.failures = [0] * count  # failed exits in a row, per slot
+        self._clock = clock
         self._hook = _parent_death_signal()
 
     def keep_up(self) -> None:
@@ -54,11 +65,15 @@ class Workers:
             if process is not None:
                 if process.poll() is None:
                     continue
-                log.warning("worker pid=%d exited with %s; restarting", process.pid, process.returncode)
+                ran = self._clock() - self.started_at[slot]
+                self.failures[slot] = 0 if process.returncode == 0 or ran >= STEADY_SECONDS else \
+                    self.failures[slot] + 1
+                log.warning("worker pid=%d exited with %s; restarting in %.0f s", process.pid,
+                            process.returncode, restart_delay(self.failures[slot]))
                 self.slots[slot] = None
-            if time.monotonic() - self.started_at[slot] < RESTART_SECONDS:
-                continue  # a worker that keeps crashing is restarted slowly
-            self.started_at[slot] = time.monotonic()
+            if self._clock() - self.started_at[slot] < restart_delay(self.failures[slot]):
+                continue  # a worker that keeps crashing is restarted ever more slowly
+            self.started_at[slot] = self._clock()
             # the pre-exec hook makes one C call: safe although the daemon runs threads
             started = subprocess.Popen(self.command, preexec_fn=self._hook)  # noqa: S603 (our own interpreter and arguments)
             self.slots[slot] = started
