@@ -223,7 +223,8 @@ def plan_campaigns(
     for campaign in advancing:
         if campaign.name not in refused:
             steps = plan_follow_ups(sessions, campaign, now, dry_run=dry_run, watch=watch)
-            report.plans.extend(step for step in steps if step.audience)  # only steps someone was due
+            # only steps someone was due; those who left the sequence long ago are news to a dry run only
+            report.plans.extend(step for step in steps if step.audience > (0 if dry_run else step.exited))
     return report
 
 
