@@ -86,6 +86,7 @@ def _config(connection: Connection | None) -> Config:
 
 # (revision, table, a column that revision added): newest first
 _MARKERS = (
+    ("0007", "events", "source"),
     ("0006", "suppressions", "address_key"),
     ("0005", "customer_profiles", "expected_interval_days"),
     ("0004", "customer_profiles", "satisfaction"),

@@ -32,7 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from edm.addresses import KEY_LENGTH, canonical_address
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 # JSONB on PostgreSQL: it has equality, so upserts can skip unchanged rows
@@ -298,6 +298,9 @@ class Event(Base):
     user_agent: Mapped[str | None] = mapped_column(String(500))
     # a privacy proxy, prefetcher or security scanner, not a person: kept out of engagement
     machine: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # who reported it when not our own tracking: "arf", "ses", "sendgrid", "mailgun", "postmark", ...
+    source: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any] | None]  # the report as received (a feedback loop's, a webhook's)
 
 
 class SurveyAnswer(Base):
@@ -328,6 +331,17 @@ class ManagerDigest(Base):
     manager_email: Mapped[str] = mapped_column(String(320), primary_key=True)  # lower-case
     covered_until: Mapped[datetime]
     sent_at: Mapped[datetime | None]  # the last digest actually mailed (None: never had news)
+
+
+class SendingPause(Base):
+    """Sending held back until a person resumes it: `scope` is `campaign:NAME` or `bulk` (all
+    marketing mail). Queued rows wait; nothing is dropped."""
+
+    __tablename__ = "sending_pauses"
+
+    scope: Mapped[str] = mapped_column(String(120), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    paused_at: Mapped[datetime]
 
 
 class Suppression(Base):
