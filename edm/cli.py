@@ -1010,6 +1010,28 @@ def satisfaction(by: str, period: str, since: datetime | None, until: datetime |
         click.echo(f"wrote {path}")
 
 
+@report.command()
+@click.option("--period", type=click.Choice(["day", "week"]), default="day", show_default=True,
+              help="Put messages into UTC days or ISO weeks (by when they were sent).")
+@report_options
+def deliverability(period: str, since: datetime | None, until: datetime | None, fmt: str, out: Path | None,
+                   settings: Settings) -> None:
+    """Hard-bounce and complaint rates per day or week (charts with Gmail's 0.1% and 0.3% spam-rate
+    limits), per campaign and per receiving provider (gmail, microsoft, yahoo, qq, netease, other).
+
+    Example: edm report deliverability --period week --since 2026-10-01 --format xlsx
+    """
+    from edm.reports import deliverability_report, write_report
+    from edm.runner import open_store
+
+    built = deliverability_report(open_store(settings), period=period, now=SystemClock().now(),
+                                  since=_utc(since), until=_utc(until))
+    for label, value in built.summary:
+        click.echo(f"{label}: {value}")
+    for path in write_report(built, out or Path(f"deliverability.{fmt}"), fmt):
+        click.echo(f"wrote {path}")
+
+
 def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value else None
 

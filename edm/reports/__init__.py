@@ -1,6 +1,13 @@
-"""Reports: engagement with holdout uplift, lifecycle moves, contact frequency, NPS/CSAT; HTML, CSV, XLSX."""
+"""Reports: engagement with holdout uplift, lifecycle moves, contact frequency, NPS/CSAT, bounce and
+complaint rates; HTML, CSV, XLSX."""
 
-from edm.reports.build import engagement_report, frequency_report, lifecycle_report, satisfaction_report
+from edm.reports.build import (
+    deliverability_report,
+    engagement_report,
+    frequency_report,
+    lifecycle_report,
+    satisfaction_report,
+)
 from edm.reports.engagement import engagement_summary, engagement_table, tabulate
 from edm.reports.files import FORMATS, format_summary, write_csv, write_engagement_report, write_report
 from edm.reports.html import render_html, write_html
@@ -13,6 +20,7 @@ __all__ = [
     "Report",
     "Section",
     "Table",
+    "deliverability_report",
     "engagement_report",
     "engagement_summary",
     "engagement_table",

@@ -10,8 +10,9 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.config import ReportSettings
-from edm.reports import charts
-from edm.reports.charts import bilingual
+from edm.providers import NAMES as PROVIDER_NAMES
+from edm.reports import charts, deliverability
+from edm.reports.charts import Threshold, bilingual
 from edm.reports.engagement import (
     GROUPINGS,
     TOTAL,
@@ -20,7 +21,7 @@ from edm.reports.engagement import (
     engagement_tables,
 )
 from edm.reports.frequency import change_table, distribution, profile_summary
-from edm.reports.html import money, percent
+from edm.reports.html import fine_percent, money, percent
 from edm.reports.lifecycle import DIMENSIONS, flow_matrix, notable_moves, transition_tables
 from edm.reports.model import Chart, Report, Section, Table
 from edm.reports.satisfaction import (
@@ -50,7 +51,8 @@ ENGAGEMENT_NOTES = (
     "machine opens, their clicks are left out. Rates are over delivered mail. 打开与点击只计真人。",
     "Orders and revenue: each order goes to the last delivered mail to that customer in the {days} days "
     "before it (last touch), so none is counted twice. 订单归因于其前 {days} 天内最后一封邮件。",
-    "Complaints stay 0 until complaint (feedback-loop) events are recorded. 投诉数据尚未接入。",
+    "Complaints are messages reported as spam (feedback loops, provider webhooks); their rates per provider: "
+    "edm report deliverability. 投诉率见送达质量报告。",
     "Tier, stage and industry are each customer's current profile. 等级、阶段、行业为客户当前档案。",
 )
 UPLIFT_NOTE = (
@@ -80,6 +82,37 @@ SATISFACTION_NOTES = (
     "profile '(unclassified)'. 按客户当前等级、行业与客户经理分组。",
     "Comments are the customers' own words, shown as written. 留言为客户原话。",
 )
+
+
+DELIVERY_PERIOD_TITLES = {"day": "per day 按日", "week": "per ISO week 按周"}
+DELIVERABILITY_NOTES = (
+    "A message counts in the period by when it was sent (refused at once: when queued); its complaints "
+    "count whenever they came. 按发送时间归入周期。",
+    "Hard bounce rate = hard bounces / (delivered + hard bounces); complaint rate = messages reported as "
+    "spam / delivered. Soft bounces (retried later) are not bounces here. 硬退信率 = 硬退信 / 投递尝试;"
+    "投诉率 = 投诉 / 送达。",
+    "Gmail's sender guidelines: keep the spam rate below 0.1% and never let it reach 0.3%. Gmail measures "
+    "it in Postmaster Tools per day over mail delivered to the inbox, so read the Gmail line per day. "
+    "Gmail 要求投诉率低于 0.1%,不得达到 0.3%。",
+    "The bounce lines are Amazon SES's: an account is reviewed at a 5% bounce rate and may be paused at "
+    "10%; mailbox providers publish no bounce limit. 退信参考线为 Amazon SES 的审查与暂停线。",
+    "Provider is the recipient's domain, matched exactly: gmail.com and googlemail.com are Gmail; a "
+    "company domain hosted by Google or Microsoft is 'other'. 按收件域名精确匹配服务商。",
+    "Complaints that name no message cannot be given a campaign or provider; they are counted on top only. "
+    "无法对应邮件的投诉只计入总数卡片。",
+)
+
+
+def gmail_lines() -> tuple[Threshold, ...]:
+    """Gmail's spam-rate limits (sender guidelines), in %."""
+    return (Threshold(0.1, bilingual("Gmail: keep below 0.1%", "保持低于"), "#e53e3e", "--"),
+            Threshold(0.3, bilingual("Gmail: never reach 0.3%", "不得达到"), "#9b2c2c", "-"))
+
+
+def bounce_lines() -> tuple[Threshold, ...]:
+    """Amazon SES's bounce-rate review and pause levels, in % (no mailbox provider publishes one)."""
+    return (Threshold(5.0, bilingual("Amazon SES: review at 5%", "审查线"), "#e53e3e", "--"),
+            Threshold(10.0, bilingual("Amazon SES: may pause at 10%", "暂停线"), "#9b2c2c", "-"))
 
 
 def period_text(since: datetime | None, until: datetime | None) -> str:
@@ -248,6 +281,64 @@ def satisfaction_report(
     return Report(
         title="Satisfaction report 满意度报告", period=period_text(since, until), generated_at=now,
         summary=tuple(summary), sections=tuple(sections), notes=SATISFACTION_NOTES, figures=figures,
+    )
+
+
+def deliverability_report(
+    sessions: sessionmaker[Session], *, period: str = "day", now: datetime, since: datetime | None = None,
+    until: datetime | None = None,
+) -> Report:
+    """Hard-bounce and complaint rates per day or week (charts with Gmail's limits), per campaign and
+    per receiving provider."""
+    deliverability.checked_period(period)
+    with sessions() as session:
+        campaigns = deliverability.count_by(session, ["campaign"], since=since, until=until)
+        providers = deliverability.count_by(session, ["provider"], since=since, until=until)
+        periods = deliverability.count_by(session, ["period", "provider"], period=period, since=since,
+                                          until=until)
+        unmatched = deliverability.unmatched_complaints(session, since=since, until=until)
+    by_period = deliverability.period_table(((key[0], key[1], counts) for key, counts in periods), period)
+    by_campaign = deliverability.group_table("campaign", ((key[0], counts) for key, counts in campaigns))
+    by_provider = deliverability.group_table(
+        "provider", ((key[0], counts) for key, counts in providers), PROVIDER_NAMES)
+    rows = by_period[by_period["period"] != deliverability.TOTAL]
+    labels = rows["period"].tolist()
+    every = bilingual("All providers", "全部")
+    complaint_chart = Chart("Complaint rate with Gmail's limits", charts.threshold_lines(
+        labels, {every: rows["complaint_rate"].tolist(), "Gmail": rows["gmail_complaint_rate"].tolist()},
+        bilingual(f"Complaint rate per {period}", "投诉率"), gmail_lines()))
+    bounce_chart = Chart("Hard bounce rate", charts.threshold_lines(
+        labels, {every: rows["bounce_rate"].tolist(), "Gmail": rows["gmail_bounce_rate"].tolist()},
+        bilingual(f"Hard bounce rate per {period}", "硬退信率"), bounce_lines()))
+    title = f"Over time, {DELIVERY_PERIOD_TITLES[period]}"
+    sections = (
+        Section(title, (Table("deliverability-period", title, by_period),), (complaint_chart, bounce_chart)),
+        Section("By campaign 按活动", (Table("deliverability-campaign", "By campaign 按活动", by_campaign),)),
+        Section("By receiving provider 按收件服务商", (Table(
+            "deliverability-provider", "By receiving provider 按收件服务商", by_provider),),
+            note="gmail: gmail.com, googlemail.com; microsoft: outlook, hotmail, live, msn; yahoo: yahoo, "
+                 "ymail, aol; qq: qq.com, foxmail.com; netease: 163.com, 126.com, yeah.net (see "
+                 "edm/providers.py for every domain)."),
+    )
+    total = by_period.iloc[-1]
+    figures: dict[str, float | int] = {
+        "delivered": int(total["delivered"]), "bounced": int(total["bounced"]),
+        "bounce_rate": float(total["bounce_rate"]), "complained": int(total["complained"]),
+        "complaint_rate": float(total["complaint_rate"]),
+        "gmail_complaint_rate": float(total["gmail_complaint_rate"]), "unmatched_complaints": unmatched,
+    }
+    summary = (
+        ("Delivered 已送达", str(figures["delivered"])),
+        ("Hard bounces 硬退信", str(figures["bounced"])),
+        ("Hard bounce rate 硬退信率", percent(figures["bounce_rate"])),
+        ("Complaints 投诉", str(figures["complained"])),
+        ("Complaint rate 投诉率", fine_percent(figures["complaint_rate"])),
+        ("Gmail complaint rate Gmail 投诉率", fine_percent(figures["gmail_complaint_rate"])),
+        ("Complaints naming no message 无法对应邮件的投诉", str(unmatched)),
+    )
+    return Report(
+        title="Deliverability report 送达质量报告", period=period_text(since, until), generated_at=now,
+        summary=summary, sections=sections, notes=DELIVERABILITY_NOTES, figures=figures,
     )
 
 

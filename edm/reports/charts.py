@@ -276,3 +276,51 @@ def trend_lines(periods: Sequence[str], series: dict[str, Sequence[float]], titl
         if series:
             axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
         return _png(figure)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A horizontal line on a rate chart: `value` in % and what it means, e.g. Gmail's 0.1%."""
+
+    value: float
+    label: str
+    colour: str = "#eb5757"
+    style: str = "--"
+
+
+MAX_TICKS = 16  # a long run of days keeps every n-th label
+
+
+def threshold_figure(periods: Sequence[str], series: dict[str, Sequence[float]], title: str,
+                     thresholds: Sequence[Threshold]) -> Figure:
+    """Rates (0-1, NaN: no mail, a gap) per period as lines in %, with the thresholds drawn across;
+    the scale always reaches the highest threshold, so a line far below it looks far below.
+    Returned unsaved, so tests can read its lines."""
+    with _style():
+        figure = _figure(9, 3.8)
+        axes = figure.add_subplot()
+        positions = np.arange(len(periods))
+        peak = 0.0
+        for i, (name, values) in enumerate(series.items()):
+            shown = np.array([float(v) * 100 for v in values], dtype=float)
+            if np.isfinite(shown).any():
+                peak = max(peak, float(np.nanmax(shown)))
+            axes.plot(positions, shown, "o-", color=COLOURS[i % len(COLOURS)], label=name, markersize=3)
+        for line in thresholds:
+            axes.axhline(line.value, color=line.colour, linestyle=line.style, linewidth=1.2, label=line.label)
+        top = max([peak, *(line.value for line in thresholds)]) * 1.15 or 1.0
+        axes.set_ylim(0, top)
+        step = max(1, math.ceil(len(periods) / MAX_TICKS))
+        axes.set_xticks(positions[::step], list(periods)[::step], rotation=30 if len(periods) > 6 else 0)
+        axes.set_xlim(-0.5, max(0.5, len(periods) - 0.5))
+        axes.set_ylabel("%")
+        axes.set_title(title)
+        axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+        return figure
+
+
+def threshold_lines(periods: Sequence[str], series: dict[str, Sequence[float]], title: str,
+                    thresholds: Sequence[Threshold]) -> bytes:
+    """`threshold_figure` as PNG."""
+    with _style():
+        return _png(threshold_figure(periods, series, title, thresholds))

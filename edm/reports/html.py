@@ -84,11 +84,21 @@ LABELS = {
     "survey": "Survey 调查",
     "score": "Score 分数",
     "comment": "Comment 留言",
+    "provider": "Receiving provider 收件服务商",
+    "bounce_rate": "Hard bounce rate 硬退信率",
+    "complaint_rate": "Complaint rate 投诉率",
+    "gmail_delivered": "Gmail delivered Gmail 送达",
+    "gmail_bounced": "Gmail hard bounces Gmail 硬退信",
+    "gmail_bounce_rate": "Gmail hard bounce rate Gmail 硬退信率",
+    "gmail_complained": "Gmail complaints Gmail 投诉",
+    "gmail_complaint_rate": "Gmail complaint rate Gmail 投诉率",
 }
 PERCENT_COLUMNS = {
     "open_rate", "click_rate", "unsubscribe_rate", "mailed_order_rate", "holdout_order_rate",
     "order_rate_uplift", "order_rate_low", "order_rate_high", "engaged_rate_previous", "engaged_rate_current",
+    "bounce_rate", "gmail_bounce_rate",
 }
+FINE_PERCENT_COLUMNS = {"complaint_rate", "gmail_complaint_rate"}  # limits of 0.1% need a third decimal
 MONEY_COLUMNS = {
     "revenue", "mailed_revenue_per_recipient", "holdout_revenue_per_recipient", "revenue_uplift",
     "revenue_low", "revenue_high",
@@ -157,6 +167,8 @@ def display(frame: pd.DataFrame) -> pd.DataFrame:
     for column in frame.columns:
         if column in PERCENT_COLUMNS:
             shown[column] = frame[column].map(percent)
+        elif column in FINE_PERCENT_COLUMNS:
+            shown[column] = frame[column].map(fine_percent)
         elif column in MONEY_COLUMNS:
             shown[column] = frame[column].map(money)
         elif frame[column].dtype.kind == "f":
@@ -166,6 +178,10 @@ def display(frame: pd.DataFrame) -> pd.DataFrame:
 
 def percent(value: float) -> str:
     return MISSING if _missing(value) else f"{float(value):.2%}"
+
+
+def fine_percent(value: float) -> str:
+    return MISSING if _missing(value) else f"{float(value):.3%}"
 
 
 def money(value: float) -> str:

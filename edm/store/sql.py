@@ -126,3 +126,46 @@ def _json_number_postgresql(element: json_number, compiler: SQLCompiler, **kw: A
     column, key = (compiler.process(c, **kw) for c in element.clauses)
     return (f"(CASE WHEN jsonb_typeof({column} -> {key}) = 'number' "
             f"THEN CAST({column} ->> {key} AS DOUBLE PRECISION) END)")
+
+
+class email_domain(FunctionElement[str]):
+    """An address's domain: after its last '@' (the whole text without one), trimmed, lower-cased,
+    without a trailing dot; `edm.providers.domain_of` in SQL (ASCII case folding)."""
+
+    type = String()
+    name = "email_domain"
+    inherit_cache = True
+
+
+@compiles(email_domain, "sqlite")
+def _email_domain_sqlite(element: email_domain, compiler: SQLCompiler, **kw: Any) -> str:
+    (address,) = (compiler.process(c, **kw) for c in element.clauses)
+    # rtrim(x, <every character of x but '@'>) leaves x up to its last '@'
+    after = f"substr({address}, length(rtrim({address}, replace({address}, '@', ''))) + 1)"
+    return f"lower(rtrim(trim({after}), '.'))"
+
+
+@compiles(email_domain, "postgresql")
+def _email_domain_postgresql(element: email_domain, compiler: SQLCompiler, **kw: Any) -> str:
+    (address,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"lower(rtrim(trim(substring({address} from '[^@]*$')), '.'))"
+
+
+class utc_day(FunctionElement[int]):
+    """A timestamp's UTC day as whole days since 1970-01-01 (floor, so days never round up)."""
+
+    type = Integer()
+    name = "utc_day"
+    inherit_cache = True
+
+
+@compiles(utc_day, "sqlite")
+def _utc_day_sqlite(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    (moment,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(julianday(date({moment})) - 2440587.5 AS INTEGER)"
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_postgresql(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    (moment,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(floor(EXTRACT(EPOCH FROM {moment}) / 86400) AS INTEGER)"
