@@ -74,10 +74,9 @@ def seed_deliveries(sessions: sessionmaker[Session]) -> None:
                     for i in range(delivered)]
             for row in sent[:complaints]:
                 event("complaint", row, when.replace(day=20))
-            for i in range(at_once):
-                event("bounce", message(campaign, addresses[i % len(addresses)], "bounced", when, False), when)
-            for i in range(later):
-                event("bounce", message(campaign, addresses[i % len(addresses)], "bounced", when, True), when)
+            for i in range(at_once + later):  # refused at once (never sent), then bounced by a DSN (sent)
+                row = message(campaign, addresses[i % len(addresses)], "bounced", when, i >= at_once)
+                event("bounce", row, when)
             if campaign == "spring" and when == at(3, 4) and "Ann@Gmail.com" in addresses:
                 event("complaint", sent[0], at(3, 5))  # the same message reported twice counts once
                 event("open", sent[1], when)

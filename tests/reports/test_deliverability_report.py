@@ -63,7 +63,8 @@ def same(frame: pd.DataFrame, expected: list[list[object]]) -> None:
         assert row[0] == wanted[0]
         for got, value in zip(row[1:], wanted[1:], strict=True):
             value = float(value)  # type: ignore[arg-type]
-            assert (math.isnan(got) and math.isnan(value)) or got == pytest.approx(value, abs=1e-9), (row, wanted)
+            both_missing = math.isnan(got) and math.isnan(value)
+            assert both_missing or got == pytest.approx(value, abs=1e-9), (row, wanted)
 
 
 def cli_env(url: str, tmp_path: Path) -> dict[str, str]:
