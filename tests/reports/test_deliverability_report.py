@@ -176,3 +176,16 @@ def test_sql_provider_matches_provider_of(any_sessions: sessionmaker[Session]) -
     assert found == {address: provider_of(address) for address in ADDRESSES}
     assert found["x@mail.gmail.com"] == "other" and found['"q@r"@gmail.com'] == "gmail"
 
+
+
+def test_a_campaign_named_like_a_formula_stays_text(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    seed_deliveries(sessions)
+    with sessions.begin() as session:
+        for row in session.scalars(select(OutboxMessage).where(OutboxMessage.campaign == "winback")):
+            row.campaign = "=HYPERLINK(\"http://x.example\")"
+    report = deliverability_report(sessions, now=GENERATED, **WINDOW)
+    paths = write_report(report, tmp_path / "d.csv", "csv")
+    campaigns = pd.read_csv(tmp_path / "d-deliverability-campaign.csv", encoding="utf-8-sig")
+    assert len(paths) == 3
+    assert campaigns["campaign"].tolist() == ["'=HYPERLINK(\"http://x.example\")", "spring", "Total"]
+    assert campaigns["complaint_rate"].tolist()[0] == pytest.approx(2 / 10)
