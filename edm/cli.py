@@ -1067,10 +1067,11 @@ def bounces() -> None:
               help="Read this mbox file instead of the configured bounces.* mailboxes.")
 @with_settings
 def poll(maildir: Path | None, mbox: Path | None, settings: Settings) -> None:
-    """Read the bounce mailboxes once: hard bounces suppress the address, soft ones are recorded.
+    """Read the bounce mailboxes once: hard bounces suppress the address, soft ones are recorded,
+    feedback-loop complaints (ARF, Outlook JMRP) record a complaint and suppress the address.
 
-    Prints how many were hard, soft, about mail edm does not know, not bounces at all, and
-    already recorded. Processed mail is not read again.
+    Prints how many were hard, soft, complaints, about mail edm does not know, neither bounce nor
+    complaint, and already recorded. Processed mail is not read again.
 
     Example: edm bounces poll --maildir /var/mail/bounces
     """
@@ -1080,5 +1081,5 @@ def poll(maildir: Path | None, mbox: Path | None, settings: Settings) -> None:
 
     where = BounceSettings(maildir=maildir, mbox=mbox) if maildir or mbox else settings.bounces
     s = poll_bounces(open_store(settings), where, SystemClock())
-    click.echo(f"hard {s.hard}, soft {s.soft}, unknown {s.unknown}, skipped {s.skipped}, "
-               f"already recorded {s.repeated}")
+    click.echo(f"hard {s.hard}, soft {s.soft}, complaints {s.complaint}, unknown {s.unknown}, "
+               f"skipped {s.skipped}, already recorded {s.repeated}")
