@@ -887,13 +887,19 @@ def track() -> None:
 def serve(host: str | None, port: int | None, settings: Settings) -> None:
     """Serve tracking links until interrupted. Needs EDM_SECRET_KEY (the key the mail was signed with).
 
+    Also takes the configured sending services' bounce, complaint and unsubscribe webhooks at
+    POST /hooks/ses, /hooks/sendgrid, /hooks/mailgun and /hooks/postmark (docs/webhooks.md).
+
     Example: EDM_SECRET_KEY=... edm track serve --port 8080
     """
     from edm.runner import open_store
     from edm.tracking import create_tracking_app, serve_forever
+    from edm.tracking.hooks import Hooks
 
     settings.signing_keys()  # no key, or a weak one: stop before the store is touched
-    app = create_tracking_app(open_store(settings), settings.signing_keys(), SystemClock(), settings.tracking)
+    hooks = Hooks(settings.hooks, SystemClock())
+    app = create_tracking_app(open_store(settings), settings.signing_keys(), SystemClock(), settings.tracking,
+                              hooks)
     serve_forever(app, host or settings.tracking.host, port or settings.tracking.port,
                   forwarded_allow_ips=settings.tracking.forwarded_allow_ips)
 
