@@ -775,7 +775,8 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     hooks = base.hooks
     if hooks.mailgun_signing_key or hooks.postmark_username or hooks.postmark_password:
         raise ConfigError(f"{path}: webhook secrets belong in the environment "
-                          "(EDM_HOOKS__MAILGUN_SIGNING_KEY, EDM_HOOKS__POSTMARK_USERNAME, EDM_HOOKS__POSTMARK_PASSWORD)")
+                          "(EDM_HOOKS__MAILGUN_SIGNING_KEY, "
+                          "EDM_HOOKS__POSTMARK_USERNAME, EDM_HOOKS__POSTMARK_PASSWORD)")
     if base.bounces.imap is not None and base.bounces.imap.password is not None:
         raise ConfigError(f"{path}: the IMAP password belongs in EDM_BOUNCES__IMAP__PASSWORD")
     data = base.model_dump()
