@@ -28,7 +28,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.clock import FixedClock
-from edm.config import HooksSettings
+from edm.config import HooksSettings, load_settings
+from edm.errors import ConfigError
 from edm.store import Customer, Event, OutboxMessage, Suppression
 from edm.suppression import COMPLAINT, HARD_BOUNCE, UNSUBSCRIBED
 from edm.tracking import create_tracking_app, serve_in_background
@@ -443,3 +444,19 @@ def test_odd_json_in_known_places_never_raises(value: Any, key: str) -> None:
         envelope = {"Type": "Notification", "TopicArn": TOPIC, "Message": json.dumps(payload)}
         _read_all(json.dumps(envelope).encode())
     _read_all(json.dumps([{"event": "bounce", key: value}]).encode())
+
+
+def test_hook_secrets_come_only_from_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "edm.yaml"
+    path.write_text("hooks:\n  mailgun_signing_key: abc\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="EDM_HOOKS__MAILGUN_SIGNING_KEY"):
+        load_settings(path, environ={})
+    path.write_text(f"hooks:\n  ses_topic_arns: [{TOPIC}]\n", encoding="utf-8")
+    loaded = load_settings(path, environ={"EDM_HOOKS__MAILGUN_SIGNING_KEY": "mg-secret-value",
+                                          "EDM_HOOKS__POSTMARK_PASSWORD": "pm-secret-value"})
+    assert loaded.hooks.mailgun_signing_key is not None
+    assert loaded.hooks.mailgun_signing_key.get_secret_value() == "mg-secret-value"
+    assert "mg-secret-value" not in repr(loaded) and "pm-secret-value" not in repr(loaded)
+    assert Hooks(loaded.hooks, FixedClock(NOW)).enabled == ("ses", "mailgun")  # Postmark needs both
+    with pytest.raises(ConfigError, match="sendgrid_public_key"):
+        Hooks(HooksSettings(sendgrid_public_key="not a key"), FixedClock(NOW))
