@@ -50,7 +50,8 @@ ENGAGEMENT_NOTES = (
     "machine opens, their clicks are left out. Rates are over delivered mail. 打开与点击只计真人。",
     "Orders and revenue: each order goes to the last delivered mail to that customer in the {days} days "
     "before it (last touch), so none is counted twice. 订单归因于其前 {days} 天内最后一封邮件。",
-    "Complaints stay 0 until complaint (feedback-loop) events are recorded. 投诉数据尚未接入。",
+    "Complaints come from mailbox providers' feedback loops (ARF, JMRP) and sending services' webhooks "
+    "(docs/webhooks.md). 投诉来自反馈环与服务商回调。",
     "Tier, stage and industry are each customer's current profile. 等级、阶段、行业为客户当前档案。",
 )
 UPLIFT_NOTE = (
