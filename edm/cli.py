@@ -887,13 +887,19 @@ def track() -> None:
 def serve(host: str | None, port: int | None, settings: Settings) -> None:
     """Serve tracking links until interrupted. Needs EDM_SECRET_KEY (the key the mail was signed with).
 
+    Also takes the configured sending services' bounce, complaint and unsubscribe webhooks at
+    POST /hooks/ses, /hooks/sendgrid, /hooks/mailgun and /hooks/postmark (docs/webhooks.md).
+
     Example: EDM_SECRET_KEY=... edm track serve --port 8080
     """
     from edm.runner import open_store
     from edm.tracking import create_tracking_app, serve_forever
+    from edm.tracking.hooks import Hooks
 
     settings.signing_keys()  # no key, or a weak one: stop before the store is touched
-    app = create_tracking_app(open_store(settings), settings.signing_keys(), SystemClock(), settings.tracking)
+    hooks = Hooks(settings.hooks, SystemClock())
+    app = create_tracking_app(open_store(settings), settings.signing_keys(), SystemClock(), settings.tracking,
+                              hooks)
     serve_forever(app, host or settings.tracking.host, port or settings.tracking.port,
                   forwarded_allow_ips=settings.tracking.forwarded_allow_ips)
 
@@ -1089,10 +1095,11 @@ def bounces() -> None:
               help="Read this mbox file instead of the configured bounces.* mailboxes.")
 @with_settings
 def poll(maildir: Path | None, mbox: Path | None, settings: Settings) -> None:
-    """Read the bounce mailboxes once: hard bounces suppress the address, soft ones are recorded.
+    """Read the bounce mailboxes once: hard bounces suppress the address, soft ones are recorded,
+    feedback-loop complaints (ARF, Outlook JMRP) record a complaint and suppress the address.
 
-    Prints how many were hard, soft, about mail edm does not know, not bounces at all, and
-    already recorded. Processed mail is not read again.
+    Prints how many were hard, soft, complaints, about mail edm does not know, neither bounce nor
+    complaint, and already recorded. Processed mail is not read again.
 
     Example: edm bounces poll --maildir /var/mail/bounces
     """
@@ -1102,5 +1109,5 @@ def poll(maildir: Path | None, mbox: Path | None, settings: Settings) -> None:
 
     where = BounceSettings(maildir=maildir, mbox=mbox) if maildir or mbox else settings.bounces
     s = poll_bounces(open_store(settings), where, SystemClock())
-    click.echo(f"hard {s.hard}, soft {s.soft}, unknown {s.unknown}, skipped {s.skipped}, "
-               f"already recorded {s.repeated}")
+    click.echo(f"hard {s.hard}, soft {s.soft}, complaints {s.complaint}, unknown {s.unknown}, "
+               f"skipped {s.skipped}, already recorded {s.repeated}")

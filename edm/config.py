@@ -42,7 +42,8 @@ DEFAULT_STOP_TIMEOUT = 10.0  # seconds a stopping sender gives a transaction on 
 DEFAULT_GIVE_UP_AFTER = 60.0  # seconds without a reachable relay before `edm send` / `campaign run` return
 DEFAULT_ATTRIBUTION_DAYS = 30  # an order this soon after a mail counts for it in reports
 SECRET_ENV = ("EDM_SECRET_KEY", "EDM_SMTP__USERNAME", "EDM_SMTP__PASSWORD", "EDM_SENDER__DKIM_PRIVATE_KEY",
-              "EDM_BOUNCES__IMAP__PASSWORD")
+              "EDM_BOUNCES__IMAP__PASSWORD", "EDM_HOOKS__MAILGUN_SIGNING_KEY", "EDM_HOOKS__POSTMARK_USERNAME",
+              "EDM_HOOKS__POSTMARK_PASSWORD")
 NOT_SETTINGS = ("EDM_SECRET_KEY", "EDM_CONFIG")  # read elsewhere: the signing keys, the settings file path
 
 
@@ -560,6 +561,28 @@ class BounceSettings(_Section):
     imap: ImapSettings | None = None
 
 
+class HooksSettings(_Section):
+    """Sending services' webhooks on the tracking server, `POST /hooks/{provider}` (docs/webhooks.md).
+
+    A provider is on only when what verifies it is set; otherwise its hook answers 404.
+    `ses_topic_arns`: the SNS topics whose messages are taken (any other topic is refused, even
+    when AWS signed it). `ses_confirm_subscriptions`: visit a verified SubscriptionConfirmation's
+    SubscribeURL (https on an SNS host only); off, the URL is logged for you to open.
+    `sendgrid_public_key`: the Signed Event Webhook's verification key (base64, from SendGrid's
+    mail settings). The Mailgun signing key and the Postmark basic-auth credentials come only from
+    the environment. Mailgun posts older than `max_age_seconds` (or a token seen before) are refused.
+    """
+
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_age_seconds: int = Field(600, ge=10, le=86400)
+    ses_topic_arns: tuple[str, ...] = ()
+    ses_confirm_subscriptions: bool = False
+    sendgrid_public_key: str | None = None
+    mailgun_signing_key: SecretStr | None = None  # from EDM_HOOKS__MAILGUN_SIGNING_KEY only
+    postmark_username: SecretStr | None = None  # from EDM_HOOKS__POSTMARK_USERNAME only
+    postmark_password: SecretStr | None = None  # from EDM_HOOKS__POSTMARK_PASSWORD only
+
+
 class ReportSettings(_Section):
     """How reports attribute orders to mail and how sure their comparisons must be.
 
@@ -663,6 +686,7 @@ class Settings(BaseModel):
     engagement: EngagementSettings = EngagementSettings()
     policy: PolicySettings = PolicySettings()
     bounces: BounceSettings = BounceSettings()
+    hooks: HooksSettings = HooksSettings()
     reports: ReportSettings = ReportSettings()
     daemon: DaemonSettings = DaemonSettings()
     alerts: AlertSettings = AlertSettings()
@@ -748,6 +772,11 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     base = load_model(path, Settings, ConfigError)
     if base.secret_keys or base.smtp.username or base.smtp.password or base.sender.dkim_private_key:
         raise ConfigError(f"{path}: secrets belong in the environment ({', '.join(SECRET_ENV)})")
+    hooks = base.hooks
+    if hooks.mailgun_signing_key or hooks.postmark_username or hooks.postmark_password:
+        raise ConfigError(f"{path}: webhook secrets belong in the environment "
+                          "(EDM_HOOKS__MAILGUN_SIGNING_KEY, "
+                          "EDM_HOOKS__POSTMARK_USERNAME, EDM_HOOKS__POSTMARK_PASSWORD)")
     if base.bounces.imap is not None and base.bounces.imap.password is not None:
         raise ConfigError(f"{path}: the IMAP password belongs in EDM_BOUNCES__IMAP__PASSWORD")
     data = base.model_dump()

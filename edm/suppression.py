@@ -17,6 +17,7 @@ from edm.store import Suppression, upsert
 
 UNSUBSCRIBED = "unsubscribed"
 HARD_BOUNCE = "hard_bounce"
+COMPLAINT = "complaint"  # marked as spam: a feedback-loop report or a provider webhook
 
 
 def suppress(session: Session, emails: Iterable[str], reason: str, now: datetime) -> None:

@@ -108,7 +108,7 @@ def poll() -> None:
 
     def work(context: JobContext) -> str:
         s = poll_bounces(context.sessions, context.settings.bounces, context.clock)
-        return f"hard={s.hard} soft={s.soft} unknown={s.unknown}"
+        return f"hard={s.hard} soft={s.soft} complaints={s.complaint} unknown={s.unknown}"
 
     _run("bounces", work)
 

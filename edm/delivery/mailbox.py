@@ -1,8 +1,12 @@
-"""The bounce mailbox: read it, record what each bounce says, mark it processed.
+"""The bounce mailbox: read it, record what each bounce or complaint says, mark it processed.
 
 Bounces that arrive after the relay accepted a mail land in a mailbox: a Maildir, an
 mbox file, or an IMAP folder. Each is a `BounceSource`; `poll_bounces` reads every
 configured one once (the daemon calls it on a schedule, `edm bounces poll` by hand).
+
+Feedback-loop reports (ARF, JMRP; edm.delivery.arf) arrive in the same mailbox: a complaint
+about one of our mails records a `complaint` event (source "arf", the report kept as detail)
+and suppresses the address that mail went to.
 
 A message is marked processed only after its effect is committed, so a crash in between
 reads it again next time; `record_bounce` is idempotent, so that changes nothing.
@@ -28,10 +32,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.clock import Clock
 from edm.config import BounceSettings, ImapSettings
+from edm.delivery.arf import Complaint, parse_feedback
 from edm.delivery.bounces import Bounce, Severity, parse_bounce
 from edm.errors import ConfigError
 from edm.store import Event, OutboxMessage
 from edm.suppression import HARD_BOUNCE, suppress
+from edm.tracking.events import Feedback, FeedbackOutcome, record_feedback
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +50,7 @@ MBOX_STATE_SUFFIX = ".edm-processed"
 class Outcome(StrEnum):
     HARD = "hard"  # outbox row bounced, address suppressed
     SOFT = "soft"  # an event recorded, nothing else
+    COMPLAINT = "complaint"  # a feedback-loop complaint: event recorded, address suppressed
     UNKNOWN = "unknown"  # a bounce, but not about a mail in our outbox
     SKIPPED = "skipped"  # no bounce at all: an auto-reply, a success notice, unreadable mail
     REPEATED = "repeated"  # this bounce was recorded before
@@ -53,6 +60,7 @@ class Outcome(StrEnum):
 class PollSummary:
     hard: int = 0
     soft: int = 0
+    complaint: int = 0
     unknown: int = 0
     skipped: int = 0
     repeated: int = 0
@@ -107,14 +115,36 @@ def process_source(
     summary = PollSummary() if summary is None else summary
     with _converted(source.name):
         for ident, raw in source.unread():
-            bounce = _parse(raw, source.name, ident)
+            report = _parse(raw, source.name, ident)
             with sessions.begin() as session:
-                outcome = record_bounce(session, bounce, clock.now())
+                if isinstance(report, Complaint):
+                    outcome = record_complaint(session, report, clock.now())
+                else:
+                    outcome = record_bounce(session, report, clock.now())
             source.mark_processed(ident)
             summary.add(outcome)
             log.info("bounce source=%s id=%s outcome=%s status=%s", source.name, ident, outcome,
-                     bounce.status if bounce else "-")
+                     _status(report))
     return summary
+
+
+def record_complaint(session: Session, complaint: Complaint, now: datetime) -> Outcome:
+    """Apply one feedback report: a complaint about a mail of ours records a `complaint` event and
+    suppresses the address that mail went to. A report anyone could have mailed us is only believed
+    about our own mail (found by its Message-ID), never about an address it merely names."""
+    if not complaint.is_complaint:
+        return Outcome.SKIPPED
+    feedback = Feedback("complaint", "arf", complaint.recipient, complaint.message_ids, complaint.arrived_at,
+                        complaint.detail)
+    outcome = record_feedback(session, feedback, now, authenticated=False)
+    return {FeedbackOutcome.RECORDED: Outcome.COMPLAINT, FeedbackOutcome.REPEATED: Outcome.REPEATED}.get(
+        outcome, Outcome.UNKNOWN)
+
+
+def _status(report: Bounce | Complaint | None) -> str:
+    if isinstance(report, Complaint):
+        return f"feedback:{report.feedback_type}"
+    return report.status if report else "-"
 
 
 def record_bounce(session: Session, bounce: Bounce | None, now: datetime) -> Outcome:
@@ -152,9 +182,9 @@ def _outbox_row(session: Session, prefix: str) -> OutboxMessage | None:
     ).first()
 
 
-def _parse(raw: bytes, source: str, ident: str) -> Bounce | None:
+def _parse(raw: bytes, source: str, ident: str) -> Bounce | Complaint | None:
     try:
-        return parse_bounce(raw)
+        return parse_feedback(raw) or parse_bounce(raw)
     except Exception:  # hostile or broken mail must not stop every later poll at the same message
         log.exception("bounce source=%s id=%s unreadable, skipped", source, ident)
         return None

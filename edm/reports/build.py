@@ -51,8 +51,8 @@ ENGAGEMENT_NOTES = (
     "machine opens, their clicks are left out. Rates are over delivered mail. 打开与点击只计真人。",
     "Orders and revenue: each order goes to the last delivered mail to that customer in the {days} days "
     "before it (last touch), so none is counted twice. 订单归因于其前 {days} 天内最后一封邮件。",
-    "Complaints are messages reported as spam (feedback loops, provider webhooks); their rates per provider: "
-    "edm report deliverability. 投诉率见送达质量报告。",
+    "Complaints come from feedback loops (ARF, JMRP) and provider webhooks (docs/webhooks.md); their "
+    "rates per provider: edm report deliverability. 投诉来自反馈环与服务商回调，投诉率见送达质量报告。",
     "Tier, stage and industry are each customer's current profile. 等级、阶段、行业为客户当前档案。",
 )
 UPLIFT_NOTE = (

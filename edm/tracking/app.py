@@ -1,10 +1,14 @@
 """The tracking server: open pixel, click redirect, unsubscribe and preference pages, RFC 8058
-one-click POST, one-click survey answers, and /healthz.
+one-click POST, one-click survey answers, sending services' webhooks (`POST /hooks/{provider}`), and /healthz.
 
 A HEAD on a pixel, click or survey link (link scanners send them) is answered as its GET would be
 and records nothing; a HEAD or GET on an unsubscribe link only shows the page; POST unsubscribes.
 
-Every route trusts only the signed token in its path: a token that does not verify, is of
+A webhook is trusted only once its provider's signature or credentials verify (edm.tracking.hooks):
+an unknown or unconfigured provider gets 404, a refused post 401/403, a malformed one 400, and
+none of them writes anything; a verified post's events and suppressions are one transaction.
+
+Every other route trusts only the signed token in its path: a token that does not verify, is of
 the wrong kind, or names no known customer (or someone else's mail) gets a 404 and nothing
 is written. Opens and clicks go through the batched writer (ingest.py) and are answered once
 stored; the rarer unsubscribes and preferences are written directly, in the thread pool.
@@ -30,7 +34,8 @@ from edm.clock import Clock
 from edm.config import TrackingSettings
 from edm.surveys import answers
 from edm.tracking import events, pages, survey_pages
-from edm.tracking.events import Hit, Recipient
+from edm.tracking.events import Feedback, FeedbackOutcome, Hit, Recipient
+from edm.tracking.hooks import HookMalformed, HookRefused, Hooks, Incoming
 from edm.tracking.ingest import EventWriter, IngestError
 from edm.tracking.links import Kind, Link, SurveyLink, read_survey_token, read_token
 from edm.tracking.machine import MachineRules, is_machine
@@ -86,8 +91,10 @@ def create_tracking_app(
     keys: Sequence[bytes],
     clock: Clock,
     settings: TrackingSettings | None = None,
+    hooks: Hooks | None = None,
 ) -> Starlette:
     """The ASGI app; `keys` are the link-signing keys, newest first (any of them verifies).
+    `hooks`: the providers whose webhooks are taken (none when not given).
 
     Serve it with lifespan on (edm.tracking.server does), so shutdown stores what is queued.
     The event writer is `app.state.events`.
@@ -259,6 +266,33 @@ def create_tracking_app(
         shown = survey_pages.commented_page if answers.clean_comment(comment) else survey_pages.thanks_page
         return PageResponse(shown(language, answer))
 
+    def store_feedback(found: list[Feedback]) -> list[FeedbackOutcome]:
+        with sessions.begin() as session:
+            return [events.record_feedback(session, item, clock.now(), authenticated=True) for item in found]
+
+    async def hook(request: Request) -> Response:
+        """parse → verify → normalise (edm.tracking.hooks) → events and suppressions, in one transaction."""
+        provider = request.path_params["provider"]
+        if hooks is None or provider not in hooks.enabled:
+            return NotFound()
+        body = await _body(request, hooks.settings.max_body_bytes)
+        if body is None:
+            return PlainTextResponse("too large", status_code=413, headers=NO_STORE)
+        incoming = Incoming(body, {name.lower(): value for name, value in request.headers.items()})
+        try:
+            found = await run_in_threadpool(hooks.read, provider, incoming)
+        except HookRefused as exc:
+            log.warning("hook %s refused: %s", provider, exc)
+            challenge = {"WWW-Authenticate": 'Basic realm="edm hooks"'} if exc.status == 401 else {}
+            return PlainTextResponse("refused", status_code=exc.status, headers={**NO_STORE, **challenge})
+        except HookMalformed as exc:
+            log.warning("hook %s malformed: %s", provider, exc)
+            return PlainTextResponse("malformed", status_code=400, headers=NO_STORE)
+        outcomes = await run_in_threadpool(store_feedback, found)
+        counts = {outcome.value: outcomes.count(outcome) for outcome in FeedbackOutcome}
+        log.info("hook %s %s", provider, " ".join(f"{k}={v}" for k, v in counts.items()))
+        return JSONResponse(counts, headers=NO_STORE)
+
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok", "queue": writer.depth}, headers=NO_STORE)
 
@@ -279,6 +313,7 @@ def create_tracking_app(
             Route("/u/{token}/preferences", preferences_post, methods=["POST"]),
             Route("/s/{token}", survey_answer, methods=["GET"]),
             Route("/s/{token}", survey_post, methods=["POST"]),
+            Route("/hooks/{provider}", hook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
@@ -301,6 +336,19 @@ async def _form(
         return parse_qs(body.decode("ascii"), keep_blank_values=keep_blank, max_num_fields=4)
     except (UnicodeDecodeError, ValueError):
         return {}
+
+
+async def _body(request: Request, max_bytes: int) -> bytes | None:
+    """The body, or None once it is longer than `max_bytes` (read no further)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            return None
+    return bytes(body)
 
 
 def _choice(form: dict[str, list[str]]) -> int | str | None:

@@ -1,4 +1,5 @@
-"""Recording what recipients did: opens and clicks in batches, unsubscribes, preferences.
+"""Recording what recipients did: opens and clicks in batches, unsubscribes, preferences, and what
+feedback loops and sending services report (bounces, complaints, unsubscribes: `record_feedback`).
 
 Kept apart from the HTTP routes (which only verify tokens) and from the batching (ingest.py).
 Nothing is written for a customer that does not exist, nor for a token pairing a customer
@@ -8,15 +9,18 @@ with someone else's mail; the result says so and the route answers 404.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
+from enum import StrEnum
+from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
+from edm.addresses import canonical_address
+from edm.delivery.bounces import key_prefix
 from edm.store import Customer, Event, OutboxMessage
-from edm.suppression import UNSUBSCRIBED, suppress
+from edm.suppression import COMPLAINT, HARD_BOUNCE, UNSUBSCRIBED, suppress
 from edm.tracking.machine import DEFAULT_RULES, MachineRules, is_machine
 
 USER_AGENT_MAX = 500  # the width of events.user_agent
@@ -197,3 +201,114 @@ def ask_for_less(session: Session, *, customer_id: int) -> bool:
         return False
     customer.frequency_preference = LESS
     return True
+
+
+FEEDBACK_KINDS = ("bounce", "soft_bounce", "complaint", "unsubscribe")
+"""The one vocabulary feedback loops (ARF) and provider webhooks are told in."""
+# what each kind suppresses the address for; a soft bounce suppresses nothing
+_REASONS = {"bounce": HARD_BOUNCE, "complaint": COMPLAINT, "unsubscribe": UNSUBSCRIBED}
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """What a mailbox provider or a sending service reports about one mail to one recipient."""
+
+    kind: str  # one of FEEDBACK_KINDS
+    source: str  # "arf", "ses", "sendgrid", "mailgun", "postmark"
+    email: str | None  # the recipient it names (None when redacted)
+    message_ids: tuple[str, ...]  # Message-IDs (or outbox key prefixes) that may be our mail's, best first
+    occurred_at: datetime | None
+    detail: dict[str, Any] = field(default_factory=dict)  # the report as received (JSON-able)
+
+
+class FeedbackOutcome(StrEnum):
+    RECORDED = "recorded"  # an event for the mail (or customer), the address suppressed if the kind says so
+    SUPPRESSED = "suppressed"  # no customer of ours has that address: only the suppression
+    REPEATED = "repeated"  # recorded before: nothing new
+    UNKNOWN = "unknown"  # about no mail or address we know: nothing written
+
+
+def record_feedback(
+    session: Session, feedback: Feedback, now: datetime, *, authenticated: bool
+) -> FeedbackOutcome:
+    """Record one report: a `kind` event (with its source and detail) for our mail, and the suppression.
+
+    Whose mail it is: the outbox row our Message-ID names (its first 32 hex digits are the row's
+    key). An `authenticated` report (a verified webhook) is believed about the address it names:
+    that address is suppressed, and a Message-ID naming a mail to another address is ignored in
+    favour of the customer with that address. An unauthenticated one (a feedback-loop mail, which
+    anyone can send to the bounce mailbox) only acts on a mail of ours and suppresses the address
+    that mail went to, never an address the report merely names.
+    """
+    if feedback.kind not in FEEDBACK_KINDS:
+        raise ValueError(f"not a feedback kind: {feedback.kind!r}")
+    named = feedback.email if authenticated and feedback.email and "@" in feedback.email else None
+    row = _mail_named(session, feedback.message_ids)
+    if named and row is not None and canonical_address(row.to_address) != canonical_address(named):
+        row = None  # the provider's word on the address outweighs a Message-ID naming another mail
+    customer_id = row.customer_id if row is not None else None
+    if row is None and named is not None:
+        row, customer_id = _latest_mail_to(session, named)
+    if customer_id is None:
+        if named is None:
+            return FeedbackOutcome.UNKNOWN
+        reason = _REASONS.get(feedback.kind)
+        if reason is not None:
+            suppress(session, [named], reason, now)
+        return FeedbackOutcome.SUPPRESSED if reason is not None else FeedbackOutcome.UNKNOWN
+    addresses = {address for address in (named, row.to_address if row is not None else None) if address}
+    if feedback.kind in _REASONS:
+        suppress(session, addresses, _REASONS[feedback.kind], now)
+    when = feedback.occurred_at or now
+    if _recorded(session, feedback, customer_id, row, when):
+        return FeedbackOutcome.REPEATED
+    if feedback.kind == "bounce" and row is not None and row.state == "sent":
+        row.state, row.claimed_until = "bounced", None
+        row.last_reply = f"{feedback.source}: hard bounce"
+    outbox_id = row.id if row is not None else None
+    session.add(Event(kind=feedback.kind, customer_id=customer_id, outbox_id=outbox_id, occurred_at=when,
+                      source=feedback.source, detail=feedback.detail))
+    return FeedbackOutcome.RECORDED
+
+
+def _mail_named(session: Session, message_ids: Sequence[str]) -> OutboxMessage | None:
+    """The first outbox row one of `message_ids` names (edm.delivery.bounces.key_prefix)."""
+    for message_id in message_ids:
+        prefix = key_prefix(message_id)
+        if prefix is None:
+            continue
+        row = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.key >= prefix, OutboxMessage.key < prefix + "g")
+            .order_by(OutboxMessage.key)
+            .limit(1)
+        ).first()
+        if row is not None:
+            return row
+    return None
+
+
+def _latest_mail_to(session: Session, address: str) -> tuple[OutboxMessage | None, int | None]:
+    """The last mail sent to the customer with this mailbox, and that customer's id (None, None: nobody)."""
+    customers = select(Customer.id).where(Customer.email_key == canonical_address(address))
+    row = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.customer_id.in_(customers), OutboxMessage.sent_at.is_not(None))
+        .order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc())
+        .limit(1)
+    ).first()
+    if row is not None:
+        return row, row.customer_id
+    return None, session.scalar(customers.order_by(Customer.id).limit(1))
+
+
+def _recorded(session: Session, feedback: Feedback, customer_id: int, row: OutboxMessage | None,
+              when: datetime) -> bool:
+    """Whether this report was recorded before: one event of a kind per mail (per customer and time
+    when no mail is known). A soft bounce is told apart from a later one by its time."""
+    query = select(Event.id).where(Event.kind == feedback.kind, Event.customer_id == customer_id)
+    if row is not None:
+        query = query.where(Event.outbox_id == row.id)
+    if row is None or feedback.kind == "soft_bounce":
+        query = query.where(Event.occurred_at == when)
+    return session.scalar(query.limit(1)) is not None

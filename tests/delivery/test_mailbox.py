@@ -246,12 +246,12 @@ def test_cli_poll_prints_the_counts_and_the_store_shows_the_effect(tmp_path: Pat
     runner = CliRunner()
     result = runner.invoke(main, ["bounces", "poll", "--config", str(config)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert result.stdout == "hard 1, soft 1, unknown 1, skipped 0, already recorded 0\n"
+    assert result.stdout == "hard 1, soft 1, complaints 0, unknown 1, skipped 0, already recorded 0\n"
     assert _suppressed(sessions) == {"chen.jie@qq.com": HARD_BOUNCE}
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Event)) == 2
     again = runner.invoke(main, ["bounces", "poll", "--config", str(config)], catch_exceptions=False)
-    assert again.stdout == "hard 0, soft 0, unknown 0, skipped 0, already recorded 0\n"
+    assert again.stdout == "hard 0, soft 0, complaints 0, unknown 0, skipped 0, already recorded 0\n"
 
 
 def test_cli_poll_without_a_mailbox_says_what_to_set(tmp_path: Path) -> None:
