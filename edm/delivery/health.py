@@ -4,7 +4,8 @@ A delivery is a row a relay answered for good: `sent`, or `bounced` (a 5xx). Ove
 (the last `window_deliveries` of a campaign, or of all bulk mail, within `window_hours`, and
 never before the scope was last resumed), hard bounces above `max_bounce_rate` or complaints
 above `max_complaint_rate` pause it. Under `min_deliveries` nothing is judged: one bounce in
-three sends says nothing about a list.
+three sends says nothing about a list. All bulk mail is judged without the campaigns paused and
+without its worst campaign (`spread`): a single bad list pauses its campaign, not every campaign.
 
 Scopes are the keys of `sending_pauses`: `campaign:NAME` or `bulk`. A resume is remembered as a
 row under `resumed:` + the scope, its `paused_at` the time of the resume: the window starts
@@ -13,6 +14,7 @@ there, so the deliveries that caused the pause do not pause it again at once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from edm.campaigns.schema import Campaign
@@ -57,6 +59,21 @@ class WindowStats:
     deliveries: int
     bounces: int
     complaints: int
+
+
+def total(stats: Iterable[WindowStats]) -> WindowStats:
+    parts = list(stats)
+    return WindowStats(sum(s.deliveries for s in parts), sum(s.bounces for s in parts),
+                       sum(s.complaints for s in parts))
+
+
+def spread(by_campaign: Mapping[str, WindowStats]) -> WindowStats:
+    """All bulk mail's window less its worst campaign (the most bounces and complaints): one
+    campaign's trouble is for its own pause; bulk sending pauses for trouble spread over several."""
+    if not by_campaign:
+        return WindowStats(0, 0, 0)
+    worst = max(sorted(by_campaign), key=lambda n: by_campaign[n].bounces + by_campaign[n].complaints)
+    return total(stats for name, stats in by_campaign.items() if name != worst)
 
 
 def percent(rate: float) -> str:

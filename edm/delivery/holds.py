@@ -46,6 +46,8 @@ from edm.delivery.health import (
     is_pause,
     pause_reason,
     resumed_scope,
+    spread,
+    total,
 )
 from edm.delivery.warmup import daily_cap, provider_domains
 from edm.store import Event, OutboxMessage, SendingPause, upsert
@@ -230,45 +232,60 @@ def _aware(moment: datetime) -> datetime:
 
 
 def window_stats(session: Session, campaigns: Sequence[str], settings: DeliverabilitySettings,
-                 now: datetime, since: datetime | None = None) -> WindowStats:
-    """The last `window_deliveries` deliveries of `campaigns` within `window_hours` (and after
-    `since`), with how many hard-bounced and how many drew a complaint."""
+                 now: datetime, since: datetime | None = None) -> dict[str, WindowStats]:
+    """The last `window_deliveries` deliveries of `campaigns` together, within `window_hours` (and
+    after `since`), by campaign: how many, and how many hard-bounced or drew a complaint."""
     if not campaigns:
-        return WindowStats(0, 0, 0)
+        return {}
     start = now - timedelta(hours=settings.window_hours)
     if since is not None and since > start:
         start = since
     o, e = OutboxMessage, Event
-    sent = select(o.id.label("id"), o.sent_at.label("at")).where(
+    sent = select(o.id.label("id"), o.campaign.label("campaign"), o.sent_at.label("at")).where(
         o.campaign.in_(campaigns), o.state == "sent", o.sent_at >= start)
     bounced = (
-        select(o.id.label("id"), func.max(e.occurred_at).label("at")).join(e, e.outbox_id == o.id)
+        select(o.id.label("id"), o.campaign.label("campaign"), func.max(e.occurred_at).label("at"))
+        .join(e, e.outbox_id == o.id)
         .where(o.campaign.in_(campaigns), o.state == "bounced", e.kind == "bounce", e.occurred_at >= start)
-        .group_by(o.id)
+        .group_by(o.id, o.campaign)
     )
     recent = union_all(sent, bounced).subquery()
-    window = select(recent.c.id).order_by(recent.c.at.desc()).limit(settings.window_deliveries).subquery()
-    deliveries = session.scalar(select(func.count()).select_from(window)) or 0
+    window = (select(recent.c.id, recent.c.campaign).order_by(recent.c.at.desc())
+              .limit(settings.window_deliveries).subquery())
+    deliveries: dict[str, int] = dict(session.execute(
+        select(window.c.campaign, func.count()).group_by(window.c.campaign)).all())
     if not deliveries:
-        return WindowStats(0, 0, 0)
-    counts = dict(session.execute(
-        select(e.kind, func.count(func.distinct(e.outbox_id)))
-        .where(e.outbox_id.in_(select(window.c.id)), e.kind.in_(("bounce", "complaint")))
-        .group_by(e.kind)
-    ).tuples().all())
-    return WindowStats(deliveries, counts.get("bounce", 0), counts.get("complaint", 0))
+        return {}
+    reported: dict[tuple[str, str], int] = {
+        (campaign, kind): n for campaign, kind, n in session.execute(
+            select(window.c.campaign, e.kind, func.count(func.distinct(e.outbox_id)))
+            .join(e, e.outbox_id == window.c.id)
+            .where(e.kind.in_(("bounce", "complaint")))
+            .group_by(window.c.campaign, e.kind))
+    }
+    return {campaign: WindowStats(n, reported.get((campaign, "bounce"), 0),
+                                  reported.get((campaign, "complaint"), 0))
+            for campaign, n in deliveries.items()}
 
 
 def check_scopes(session: Session, scopes: Mapping[str, Sequence[str]], settings: DeliverabilitySettings,
                  now: datetime) -> list[Pause]:
-    """Judge each scope (scope -> its campaigns) not paused yet; pause those over the limits."""
+    """Judge each scope (scope -> its campaigns) not paused yet, campaigns before bulk mail; pause
+    those over the limits. Bulk mail is judged without paused campaigns and without its worst
+    campaign (`health.spread`)."""
     marks = session.execute(select(SendingPause.scope, SendingPause.paused_at))
     rows = {scope: _aware(at) for scope, at in marks}
     paused: list[Pause] = []
-    for scope, campaigns in scopes.items():
+    for scope in sorted(scopes, key=lambda s: s == BULK):
         if scope in rows:
             continue
-        stats = window_stats(session, campaigns, settings, now, since=rows.get(resumed_scope(scope)))
+        campaigns = list(scopes[scope])
+        if scope == BULK:
+            stopped = {s[len(CAMPAIGN_PREFIX):] for s in rows if s.startswith(CAMPAIGN_PREFIX)}
+            stopped |= {p.scope[len(CAMPAIGN_PREFIX):] for p in paused}
+            campaigns = [name for name in campaigns if name not in stopped]
+        found = window_stats(session, campaigns, settings, now, since=rows.get(resumed_scope(scope)))
+        stats = spread(found) if scope == BULK else total(found.values())
         reason = pause_reason(stats, settings)
         if reason is not None and pause(session, scope, reason, now):
             paused.append(Pause(scope, reason, now))
