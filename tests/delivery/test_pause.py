@@ -9,6 +9,7 @@ several marketing campaigns pause bulk sending; service mail still goes.
 from __future__ import annotations
 
 import shutil
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.cli import main
+from edm.clock import SystemClock
+from edm.daemon.metrics import DaemonState, MetricsServer
 from edm.resources import bundled_config_dir
 from edm.store import Event, OutboxMessage, SendingPause, create_schema, make_engine, session_factory
 from tests.conftest import SECRET_KEY
@@ -188,6 +191,16 @@ def test_complaints_over_the_limit_pause_the_campaign_at_its_next_send(
         second = _edm(environment, "send")
     assert "campaign win_back paused: complaints " in second.stderr, second.output
     assert _states(sessions, "win_back")["queued"] >= 100
+    server = MetricsServer("127.0.0.1", 0, DaemonState(started_at=datetime.now(UTC)), sessions, SystemClock(),
+                           stale_seconds=60)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=10) as response:
+            body = response.read().decode()
+    finally:
+        server.close()
+    assert 'edm_sending_paused{scope="campaign:win_back"} 1' in body.splitlines()
+    assert 'edm_sending_paused_since_timestamp_seconds{scope="campaign:win_back"} ' in body
+    assert 'scope="bulk"' not in body
 
 
 def test_resume_needs_one_campaign_or_bulk(store: tuple[sessionmaker[Session], str], tmp_path: Path) -> None:
