@@ -76,6 +76,29 @@ def spread(by_campaign: Mapping[str, WindowStats]) -> WindowStats:
     return total(stats for name, stats in by_campaign.items() if name != worst)
 
 
+def estimate(base: Mapping[str, WindowStats], fresh: Mapping[str, WindowStats],
+             window: int) -> dict[str, WindowStats]:
+    """A window by campaign as it stands now, from the store's figures at the last reading (`base`)
+    and what was answered since (`fresh`): the newest `window` deliveries, the older reading's
+    share shrunk in proportion. Cheap, so a run can judge often and read the store only when
+    the estimate is over a limit (or now and then, for complaints, which come from elsewhere)."""
+    fresh_total = sum(s.deliveries for s in fresh.values())
+    base_total = sum(s.deliveries for s in base.values())
+    factor = min(1.0, max(0, window - fresh_total) / base_total) if base_total else 0.0
+    zero = WindowStats(0, 0, 0)
+    return {
+        name: add(WindowStats(round(old.deliveries * factor), round(old.bounces * factor),
+                              round(old.complaints * factor)), new)
+        for name in sorted(set(base) | set(fresh))
+        for old, new in [(base.get(name, zero), fresh.get(name, zero))]
+    }
+
+
+def add(one: WindowStats, other: WindowStats) -> WindowStats:
+    return WindowStats(one.deliveries + other.deliveries, one.bounces + other.bounces,
+                       one.complaints + other.complaints)
+
+
 def percent(rate: float) -> str:
     """0.062 -> "6.2%", 0.05 -> "5%", 0.001 -> "0.1%"."""
     return f"{rate * 100:.3g}%"

@@ -268,14 +268,16 @@ def window_stats(session: Session, campaigns: Sequence[str], settings: Deliverab
             for campaign, n in deliveries.items()}
 
 
-def check_scopes(session: Session, scopes: Mapping[str, Sequence[str]], settings: DeliverabilitySettings,
-                 now: datetime) -> list[Pause]:
+def check_scopes(
+    session: Session, scopes: Mapping[str, Sequence[str]], settings: DeliverabilitySettings, now: datetime
+) -> tuple[list[Pause], dict[str, dict[str, WindowStats]]]:
     """Judge each scope (scope -> its campaigns) not paused yet, campaigns before bulk mail; pause
     those over the limits. Bulk mail is judged without paused campaigns and without its worst
-    campaign (`health.spread`)."""
+    campaign (`health.spread`). Returns the new pauses, and each judged scope's window by campaign."""
     marks = session.execute(select(SendingPause.scope, SendingPause.paused_at))
     rows = {scope: _aware(at) for scope, at in marks}
     paused: list[Pause] = []
+    judged: dict[str, dict[str, WindowStats]] = {}
     for scope in sorted(scopes, key=lambda s: s == BULK):
         if scope in rows:
             continue
@@ -284,12 +286,17 @@ def check_scopes(session: Session, scopes: Mapping[str, Sequence[str]], settings
             stopped = {s[len(CAMPAIGN_PREFIX):] for s in rows if s.startswith(CAMPAIGN_PREFIX)}
             stopped |= {p.scope[len(CAMPAIGN_PREFIX):] for p in paused}
             campaigns = [name for name in campaigns if name not in stopped]
-        found = window_stats(session, campaigns, settings, now, since=rows.get(resumed_scope(scope)))
-        stats = spread(found) if scope == BULK else total(found.values())
-        reason = pause_reason(stats, settings)
+        found = judged[scope] = window_stats(session, campaigns, settings, now,
+                                             since=rows.get(resumed_scope(scope)))
+        reason = pause_reason(judged_stats(scope, found), settings)
         if reason is not None and pause(session, scope, reason, now):
             paused.append(Pause(scope, reason, now))
-    return paused
+    return paused, judged
+
+
+def judged_stats(scope: str, by_campaign: Mapping[str, WindowStats]) -> WindowStats:
+    """What a scope is judged on: a campaign's window, or bulk mail's less its worst campaign."""
+    return spread(by_campaign) if scope == BULK else total(by_campaign.values())
 
 
 def scopes_for(campaigns: Iterable[str], service_campaigns: frozenset[str],

@@ -44,11 +44,12 @@ from edm.clock import Clock
 from edm.config import DeliverabilitySettings, SmtpSettings
 from edm.delivery.compose import Composer
 from edm.delivery.compose_pool import ComposePool, can_fork
-from edm.delivery.health import is_bulk
+from edm.delivery.health import WindowStats, add, is_bulk
 from edm.delivery.holds import ClaimRules, Pause, check_scopes, claim_parts, scopes_for, warmup_of
 from edm.delivery.outbox import claim_batch, failure_reasons, next_due, record_results, settle
-from edm.delivery.retry import RetryPolicy, failure_reason
+from edm.delivery.retry import Outcome, RetryPolicy, failure_reason, outcome
 from edm.delivery.transport import Delivery, Outgoing, Transport
+from edm.delivery.watch import Watch
 from edm.errors import NotAttemptedError, PutBackError, RelayLoginError, RelaysUnreachableError, TemplateError
 from edm.store import Customer, CustomerProfile, OutboxMessage
 from edm.suppression import suppressed_keys
@@ -56,7 +57,6 @@ from edm.suppression import suppressed_keys
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.2  # the longest an answer waits to be recorded
-CHECK_SECONDS = 5.0  # without a bounce, a scope's window is judged at most this often (complaints)
 
 
 class Until(Enum):
@@ -150,7 +150,7 @@ class _Run:
         service = frozenset(name for name, campaign in campaigns.items() if not is_bulk(campaign))
         self.rules = ClaimRules(service_campaigns=service)
         self.bulk_campaigns = sorted(name for name in campaigns if name not in service)
-        self.checked: dict[str, float] = {}  # scope -> loop time of its last check
+        self.watch = Watch(deliverability)
         self.transport, self.settings, self.clock = transport, settings, clock
         self.stop, self.progress, self.rng = stop, progress, rng
         self.policy = retry_policy(settings)
@@ -390,22 +390,32 @@ class _Run:
         with self.sessions.begin() as session:
             counts = record_results(session, answers, self.clock.now(), self.policy, self.rng)
         if counts["sent"] or counts["bounced"]:
-            self._check_health(answers, bounced=counts["bounced"] > 0)
+            self._check_health(answers)
         return counts
 
-    def _check_health(self, answers: list[Delivery], bounced: bool) -> None:
-        """Judge the answered campaigns (and bulk mail): at once after a bounce, else every few seconds."""
-        ids = [d.outbox_id for d in answers if d.error is None or not isinstance(d.error, NotAttemptedError)]
-        started = time.monotonic()
+    def _check_health(self, answers: list[Delivery]) -> None:
+        """Judge the answered campaigns (and bulk mail): from this run's estimate, reading the store
+        when it matters (edm.delivery.watch); pause those over the limits."""
+        answered = [d for d in answers if not isinstance(d.error, NotAttemptedError)]
         with self.sessions.begin() as session:
-            names = session.scalars(select(OutboxMessage.campaign).where(OutboxMessage.id.in_(ids))
-                                    .distinct()).all()
-            scopes = {scope: campaigns
-                      for scope, campaigns in scopes_for(names, self.rules.service_campaigns,
-                                                         self.bulk_campaigns).items()
-                      if bounced or started - self.checked.get(scope, -CHECK_SECONDS) >= CHECK_SECONDS}
-            self.checked.update(dict.fromkeys(scopes, started))
-            paused = check_scopes(session, scopes, self.deliverability, self.clock.now())
+            campaign_of = dict(session.execute(
+                select(OutboxMessage.id, OutboxMessage.campaign)
+                .where(OutboxMessage.id.in_([d.outbox_id for d in answered]))).all())
+            by_campaign: dict[str, WindowStats] = {}
+            for delivery in answered:
+                kind = outcome(delivery.error)
+                name = campaign_of.get(delivery.outbox_id)
+                if name is not None and kind in (Outcome.SENT, Outcome.BOUNCED):
+                    by_campaign[name] = add(by_campaign.get(name, WindowStats(0, 0, 0)),
+                                            WindowStats(1, int(kind is Outcome.BOUNCED), 0))
+            scopes = scopes_for(by_campaign, self.rules.service_campaigns, self.bulk_campaigns)
+            started = time.monotonic()
+            due = self.watch.due(scopes, by_campaign, started)
+            if not due:
+                return
+            paused, judged = check_scopes(session, {s: scopes[s] for s in due}, self.deliverability,
+                                          self.clock.now())
+        self.watch.read(judged, started)
         self.summary.paused += paused
 
     async def _note_failures(self, ids: list[int]) -> None:

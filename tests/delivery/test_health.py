@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edm.config import DeliverabilitySettings
-from edm.delivery.health import WindowStats, pause_reason, percent, spread, total
+from edm.delivery.health import WindowStats, estimate, pause_reason, percent, spread, total
 from edm.delivery.warmup import MAX_CAP, OTHER, PROVIDERS, daily_cap, provider_domains, provider_of
 
 DEFAULTS = DeliverabilitySettings()
@@ -85,3 +85,23 @@ def test_providers_group_their_domains_and_the_rest_is_other() -> None:
     assert provider_of("acme.example", custom) == "acme"
     assert provider_of("googlemail.com", custom) == OTHER  # a provider's domains replaced
     assert set(PROVIDERS) < set(custom)
+
+
+_stats = st.tuples(st.integers(0, 500), st.integers(0, 500), st.integers(0, 500)).map(
+    lambda t: WindowStats(t[0], min(t[1], t[0]), min(t[2], t[0])))
+
+
+@settings(derandomize=True, max_examples=200)
+@given(st.dictionaries(st.sampled_from("abc"), _stats, max_size=3),
+       st.dictionaries(st.sampled_from("abc"), _stats, max_size=3), st.integers(1, 2000))
+def test_a_runs_estimate_adds_what_it_answered_and_keeps_to_the_window(
+    base: dict[str, WindowStats], fresh: dict[str, WindowStats], window: int
+) -> None:
+    guess = total(estimate(base, fresh, window).values())
+    old, new = total(base.values()), total(fresh.values())
+    if old.deliveries + new.deliveries <= window:
+        assert guess == WindowStats(old.deliveries + new.deliveries, old.bounces + new.bounces,
+                                    old.complaints + new.complaints)
+    if new.deliveries >= window:
+        assert guess == new  # the newest deliveries fill the window: the old reading is gone
+    assert new.deliveries <= guess.deliveries <= max(window, new.deliveries) + len(base)
