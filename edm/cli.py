@@ -554,6 +554,78 @@ def due(on: datetime | None, settings: Settings) -> None:
         click.echo(f"{name}: {state} on {day}; next {following} ({_trigger_text(campaign)})")
 
 
+@campaign.command()
+@click.argument("name", required=False)
+@click.option("--bulk", is_flag=True,
+              help="Resume bulk sending (all mail but service mail), paused as a whole.")
+@with_settings
+def resume(name: str | None, bulk: bool, settings: Settings) -> None:
+    """Lift an automatic pause (deliverability.*): the campaign's queued mail goes out with the next
+    `edm send` or worker. Its bounce and complaint window starts afresh now.
+
+    Example: edm campaign resume spring_sale
+    """
+    from edm.delivery.health import BULK, campaign_scope, describe_scope
+    from edm.delivery.holds import resume as lift
+    from edm.delivery.holds import waiting
+    from edm.runner import open_store
+
+    if bool(name) == bulk:
+        raise click.UsageError("name one campaign, or pass --bulk")
+    scope = BULK if bulk else campaign_scope(name or "")
+    sessions = open_store(settings)
+    with sessions.begin() as session:
+        lifted = lift(session, scope, SystemClock().now())
+        pending = waiting(session, None if bulk else [name or ""])
+    if lifted is None:
+        raise click.ClickException(f"{describe_scope(scope)} is not paused (see `edm campaign paused`)")
+    count = sum(pending.values())
+    click.echo(f"resumed {describe_scope(scope)} (paused {lifted.paused_at:%Y-%m-%d %H:%M} UTC: "
+               f"{lifted.reason}); {count} message(s) waiting: `edm send` (or the workers) sends them")
+
+
+@campaign.command()
+@with_settings
+def paused(settings: Settings) -> None:
+    """Campaigns (or bulk mail) paused for their bounce or complaint rate, why, and what waits.
+
+    Example: edm campaign paused
+    """
+    from edm.delivery.health import BULK, CAMPAIGN_PREFIX, describe_scope
+    from edm.delivery.holds import pauses, waiting
+    from edm.runner import open_store
+
+    with open_store(settings)() as session:
+        found = pauses(session)
+        pending = waiting(session)
+    if not found:
+        click.echo("nothing is paused")
+        return
+    for held in found:
+        if held.scope == BULK:
+            count, how = sum(pending.values()), "edm campaign resume --bulk"
+        else:
+            name = held.scope[len(CAMPAIGN_PREFIX):]
+            count, how = pending.get(name, 0), f"edm campaign resume {name}"
+        click.echo(f"{describe_scope(held.scope)}: paused {held.paused_at:%Y-%m-%d %H:%M} UTC: "
+                   f"{held.reason}; {count} waiting; `{how}` once the list is cleaned")
+
+
+def report_holds(summary: SendSummary) -> None:
+    """On stderr: what this run paused, and what is still held back (paused, or over a warm-up cap)."""
+    from edm.delivery.health import BULK, CAMPAIGN_PREFIX, describe_scope
+
+    for held in summary.held:
+        how = ("edm campaign resume --bulk" if held.scope == BULK
+               else f"edm campaign resume {held.scope[len(CAMPAIGN_PREFIX):]}")
+        new = "paused" if any(p.scope == held.scope for p in summary.paused) else "still paused"
+        click.echo(f"{describe_scope(held.scope)} {new}: {held.reason}; its mail stays queued: "
+                   f"`{how}` once the list is cleaned", err=True)
+    if summary.capped:
+        caps = ", ".join(f"{provider} {cap}" for provider, cap in sorted(summary.capped.items()))
+        click.echo(f"warm-up: today's cap reached for {caps}; the rest goes on the following days", err=True)
+
+
 def _trigger_text(campaign: Campaign) -> str:
     if campaign.holiday is not None:
         h = campaign.holiday
@@ -666,6 +738,7 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, out: Path | None, 
         click.echo(f"Error: {count} campaign{'s' * (count != 1)} {'would not be' if dry_run else 'not'} "
                    "planned:\n" + "\n".join(report.problems), err=True)
     if report.delivery is not None:
+        report_holds(report.delivery)
         _exit_for_failures(report.delivery)
         _exit_if_unreachable(report.delivery, settings)
     if report.problems:
@@ -748,6 +821,7 @@ def send(no_wait: bool, retry_failed: bool, campaign: str | None, settings: Sett
         _requeue_failed(settings, campaign)
     summary = _sending(settings, Until.NOTHING_DUE if no_wait else Until.DRAINED)
     click.echo(format_delivery(summary))
+    report_holds(summary)
     _exit_for_failures(summary)
     _exit_if_unreachable(summary, settings)
 

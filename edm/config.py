@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import os
 from collections.abc import Mapping
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -672,6 +672,38 @@ class AlertSettings(_Section):
         return self
 
 
+class WarmupSettings(_Section):
+    """A new sending domain or IP: each receiving provider gets at most `start` bulk messages on the
+    first day, `growth` times more each following day (UTC days from `since`; without it, from the
+    day of the first mail in the outbox). `providers` adds to or overrides the built-in groups
+    (edm.delivery.warmup.PROVIDERS: gmail, microsoft, yahoo, qq, netease, ...), provider -> domains.
+    """
+
+    start: int = Field(200, ge=1)
+    growth: float = Field(1.5, ge=1)
+    per: Literal["day"] = "day"
+    since: date | None = None
+    providers: dict[str, tuple[str, ...]] = {}
+
+
+class DeliverabilitySettings(_Section):
+    """Automatic pause and warm-up (edm.delivery.health, edm.delivery.warmup).
+
+    A campaign pauses itself when, over its last `window_deliveries` deliveries within
+    `window_hours`, hard bounces exceed `max_bounce_rate` or complaints `max_complaint_rate`,
+    judged only once the window holds `min_deliveries` (one bounce in three sends is no signal).
+    The same check over all bulk mail (every kind but service) pauses bulk sending. `edm campaign
+    resume` lifts a pause. `warmup` (off when null) caps each receiving provider's daily volume.
+    """
+
+    max_bounce_rate: float = Field(0.05, gt=0, le=1)
+    max_complaint_rate: float = Field(0.001, gt=0, le=1)
+    window_deliveries: int = Field(1000, ge=1)
+    window_hours: float = Field(24.0, gt=0)
+    min_deliveries: int = Field(100, ge=1)
+    warmup: WarmupSettings | None = None
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -690,6 +722,7 @@ class Settings(BaseModel):
     reports: ReportSettings = ReportSettings()
     daemon: DaemonSettings = DaemonSettings()
     alerts: AlertSettings = AlertSettings()
+    deliverability: DeliverabilitySettings = DeliverabilitySettings()
     secret_keys: tuple[SecretStr, ...] = ()
 
     def signing_keys(self) -> list[bytes]:

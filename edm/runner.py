@@ -338,6 +338,7 @@ async def send_pending(
         until=until,
         stop=stop,
         progress=progress,
+        deliverability=settings.deliverability,
     )
 
 

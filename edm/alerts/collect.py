@@ -7,7 +7,8 @@ first time) to `until`, open at the start and closed at the end, so consecutive 
 neither miss nor repeat anything.
 
 Each source is read once for every manager at the same time, over the widest window, then
-cut to each manager's own.
+cut to each manager's own. Sending pauses (edm.delivery.health) are not a customer's news: every
+manager is told of each pause in force, in every digest until it is lifted.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from typing import cast
 from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from edm.alerts.items import AlertItem, AlertKind
+from edm.alerts.items import AlertItem, AlertKind, PauseNotice
 from edm.config import AlertSettings
+from edm.delivery.holds import pauses
 from edm.store import (
     Customer,
     CustomerProfile,
@@ -56,6 +58,7 @@ class ManagerDigestContent:
     since: datetime
     until: datetime
     items: tuple[AlertItem, ...]
+    notices: tuple[PauseNotice, ...] = ()  # sending paused now (every manager is told, each digest)
 
 
 def _manager() -> ColumnElement[str]:
@@ -104,6 +107,7 @@ def collect(session: Session, windows: Sequence[ManagerWindow],
         found = [*_transitions(session, since, until), *_events(session, since, until, settings),
                  *_detractors(session, since, until)]
         found = _with_figures(session, found)
+    notices = tuple(PauseNotice(p.scope, p.reason, p.paused_at) for p in pauses(session))
     by_manager: dict[str, list[AlertItem]] = {}
     for email, item in found:
         by_manager.setdefault(email, []).append(item)
@@ -112,7 +116,7 @@ def collect(session: Session, windows: Sequence[ManagerWindow],
         mine = [i for i in by_manager.get(window.email, []) if window.since < i.occurred_at <= window.until]
         mine.sort(key=lambda i: (i.occurred_at, i.customer_id, i.kind))
         contents.append(ManagerDigestContent(window.email, window.name, window.since, window.until,
-                                             tuple(mine)))
+                                             tuple(mine), notices))
     return contents
 
 

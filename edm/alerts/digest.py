@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.alerts.collect import ManagerDigestContent, collect, manager_windows
-from edm.alerts.items import group, subject
+from edm.alerts.items import group, notice, subject
 from edm.clock import Clock
 from edm.config import Settings
 from edm.delivery.message import addr_spec
@@ -107,7 +107,7 @@ def send_digests(settings: Settings, sessions: sessionmaker[Session], clock: Clo
         customers = len({item.customer_id for item in content.items})
         base = ManagerResult(content.manager_email, content.manager_name, customers, len(content.items),
                              "empty")
-        if not content.items:
+        if not content.items and not content.notices:
             results[content.manager_email] = base
             continue
         try:
@@ -150,6 +150,7 @@ def compose(content: ManagerDigestContent, settings: Settings, renderer: Rendere
         "timezone": alerts.timezone,
         "subject": title,
         "customers": customers,
+        "notices": [notice(n, alerts.language, zone) for n in content.notices],
     })
     recipient = addr_spec(content.manager_email)
     message = EmailMessage(policy=MAIL_POLICY)

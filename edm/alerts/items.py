@@ -7,6 +7,7 @@ renders the `CustomerAlerts` that `group` makes of them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -64,6 +65,11 @@ class _Words:
     list_separator: str
     days: Callable[[int], str]
     subject: Callable[[int], str]
+    paused_campaign: str  # a sending pause (edm.delivery.health): {what}, {reason}, {since}, {how}
+    paused_bulk: str
+    paused_subject: str
+    bounces: str  # the reason's figures, when it is one edm wrote: {rate}, {count}, {limit}
+    complaints: str
     tiers: dict[str, str] = field(default_factory=dict)
 
 
@@ -88,6 +94,13 @@ WORDS: dict[DigestLanguage, _Words] = {
         subject=lambda n: (f"edm: {n} customer needs your attention" if n == 1
                            else f"edm: {n} customers need your attention"),
         tiers={"high": "high", "medium": "medium", "low": "low"},
+        paused_campaign="Campaign '{what}' paused itself on {since}: {reason}. Its mail waits in the queue; "
+                        "`{how}` sends it once the list is cleaned",
+        paused_bulk="Bulk mail (all but service mail) paused itself on {since}: {reason}. It waits in the "
+                    "queue; `{how}` sends it once the lists are cleaned",
+        paused_subject="edm: sending is paused",
+        bounces="hard bounces {rate} of the last {count} deliveries (limit {limit})",
+        complaints="complaints {rate} of the last {count} deliveries (limit {limit})",
     ),
     "zh-Hans": _Words(
         at_risk="有流失风险",
@@ -108,6 +121,13 @@ WORDS: dict[DigestLanguage, _Words] = {
         days=lambda n: f"{n} 天",
         subject=lambda n: f"edm：{n} 位客户需要您关注",
         tiers={"high": "高", "medium": "中", "low": "低"},
+        paused_campaign="活动“{what}”已于 {since} 自动暂停发送：{reason}。其邮件仍在队列中等待；"
+                        "清理名单后运行 `{how}` 继续发送",
+        paused_bulk="群发邮件（服务类邮件除外）已于 {since} 自动暂停发送：{reason}。邮件仍在队列中等待；"
+                    "清理名单后运行 `{how}` 继续发送",
+        paused_subject="edm：邮件发送已暂停",
+        bounces="最近 {count} 封投递中硬退信占 {rate}（上限 {limit}）",
+        complaints="最近 {count} 封投递中投诉占 {rate}（上限 {limit}）",
     ),
     "zh-Hant": _Words(
         at_risk="有流失風險",
@@ -128,6 +148,13 @@ WORDS: dict[DigestLanguage, _Words] = {
         days=lambda n: f"{n} 天",
         subject=lambda n: f"edm：{n} 位客戶需要您關注",
         tiers={"high": "高", "medium": "中", "low": "低"},
+        paused_campaign="活動「{what}」已於 {since} 自動暫停發送：{reason}。其郵件仍在佇列中等待；"
+                        "清理名單後執行 `{how}` 繼續發送",
+        paused_bulk="群發郵件（服務類郵件除外）已於 {since} 自動暫停發送：{reason}。郵件仍在佇列中等待；"
+                    "清理名單後執行 `{how}` 繼續發送",
+        paused_subject="edm：郵件發送已暫停",
+        bounces="最近 {count} 封投遞中硬退信佔 {rate}（上限 {limit}）",
+        complaints="最近 {count} 封投遞中投訴佔 {rate}（上限 {limit}）",
     ),
 }
 
@@ -181,8 +208,38 @@ def _answer(item: AlertItem, words: _Words) -> str:
 
 
 def subject(customers: int, language: DigestLanguage) -> str:
-    """The digest's subject line, e.g. "edm: 3 customers need your attention"."""
-    return WORDS[language].subject(customers)
+    """The digest's subject line, e.g. "edm: 3 customers need your attention" (none: sending is paused)."""
+    return WORDS[language].subject(customers) if customers else WORDS[language].paused_subject
+
+
+@dataclass(frozen=True, slots=True)
+class PauseNotice:
+    """Sending held back (a campaign, or all bulk mail) for its bounce or complaint rate."""
+
+    scope: str  # "campaign:NAME" or "bulk"
+    reason: str  # as edm.delivery.health wrote it, in English
+    paused_at: datetime
+
+
+_REASON = re.compile(r"(hard bounces|complaints) (\S+%) of the last (\d+) deliveries \(limit (\S+%)\)")
+
+
+def notice(item: PauseNotice, language: DigestLanguage, zone: tzinfo) -> str:
+    """One line for the digest, e.g. "Campaign 'spring' paused itself on 2026-12-07 09:15: hard bounces
+    6.2% of the last 1000 deliveries (limit 5%). ..."; the reason in the digest's language."""
+    words = WORDS[language]
+    found = _REASON.fullmatch(item.reason)
+    reason = one_line(item.reason)
+    if found is not None:
+        what, rate, count, limit = found.groups()
+        reason = (words.bounces if what == "hard bounces" else words.complaints).format(
+            rate=rate, count=count, limit=limit)
+    since = f"{item.paused_at.astimezone(zone):%Y-%m-%d %H:%M}"
+    if item.scope.startswith("campaign:"):
+        name = one_line(item.scope.removeprefix("campaign:"))
+        return words.paused_campaign.format(what=name, since=since, reason=reason,
+                                            how=f"edm campaign resume {name}")
+    return words.paused_bulk.format(since=since, reason=reason, how="edm campaign resume --bulk")
 
 
 @template_view

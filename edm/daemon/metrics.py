@@ -1,8 +1,9 @@
 """`/healthz` and `/metrics` (Prometheus text format 0.0.4) for a running daemon.
 
 Delivery figures are totals by state, and by relay and state for the rows a relay answered
-(the outbox keeps which one). The numbers are read from the store on each scrape; the
-server is the standard library's, on a thread.
+(the outbox keeps which one); each sending pause (edm.delivery.health) is a gauge of its own.
+The numbers are read from the store on each scrape; the server is the standard library's, on a
+thread.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.clock import Clock
+from edm.delivery.holds import pauses
 from edm.store import ClassificationRun, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class StoreFigures:
     outbox: dict[str, int]
     last_classification: datetime | None
     by_relay: dict[tuple[str, str], int] = field(default_factory=dict)  # (relay, state) -> rows
+    paused: dict[str, float] = field(default_factory=dict)  # scope paused -> since (Unix seconds)
 
 
 def read_figures(sessions: sessionmaker[Session]) -> StoreFigures:
@@ -59,7 +62,8 @@ def read_figures(sessions: sessionmaker[Session]) -> StoreFigures:
             .where(OutboxMessage.relay.is_not(None))
             .group_by(OutboxMessage.relay, OutboxMessage.state))}
         last = session.scalar(select(func.max(ClassificationRun.computed_at)))
-    return StoreFigures(counts, last, by_relay)
+        paused = {p.scope: p.paused_at.timestamp() for p in pauses(session)}
+    return StoreFigures(counts, last, by_relay, paused)
 
 
 def render_metrics(state: DaemonState, figures: StoreFigures, now: datetime) -> str:
@@ -76,6 +80,18 @@ def render_metrics(state: DaemonState, figures: StoreFigures, now: datetime) -> 
     ]
     lines += [f'edm_relay_messages{{relay="{_label(relay)}",state="{s}"}} {n}'
               for (relay, s), n in sorted(figures.by_relay.items())]
+    lines += [
+        "# HELP edm_sending_paused 1 for each scope paused for its bounce or complaint rate "
+        "(campaign:NAME, or bulk); `edm campaign resume` lifts it.",
+        "# TYPE edm_sending_paused gauge",
+    ]
+    lines += [f'edm_sending_paused{{scope="{_label(scope)}"}} 1' for scope in sorted(figures.paused)]
+    lines += [
+        "# HELP edm_sending_paused_since_timestamp_seconds When each paused scope was paused (Unix).",
+        "# TYPE edm_sending_paused_since_timestamp_seconds gauge",
+    ]
+    lines += [f'edm_sending_paused_since_timestamp_seconds{{scope="{_label(scope)}"}} {at:.3f}'
+              for scope, at in sorted(figures.paused.items())]
     lines += [
         "# HELP edm_daemon_leader 1 when this daemon holds the leader lock and schedules, 0 on standby.",
         "# TYPE edm_daemon_leader gauge",

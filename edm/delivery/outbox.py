@@ -19,9 +19,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, case, insert, or_, select, text, true, update
 from sqlalchemy.orm import Session
 
+from edm.delivery.holds import ClaimPart, ClaimRules, claim_parts
 from edm.delivery.retry import Outcome, RetryPolicy, outcome
 from edm.delivery.transport import Delivery
 from edm.errors import NotAttemptedError, PutBackError
@@ -35,22 +36,33 @@ PENDING_STATES = ("queued", "deferred", "sending")
 _outbox = cast(Table, OutboxMessage.__table__)
 
 
-def claim_batch(session: Session, now: datetime, limit: int, lease: timedelta = CLAIM_LEASE) -> list[int]:
-    """Atomically take up to `limit` due rows for `lease`; call it first in its transaction."""
+def claim_batch(session: Session, now: datetime, limit: int, lease: timedelta = CLAIM_LEASE,
+                rules: ClaimRules | None = None) -> list[int]:
+    """Atomically take up to `limit` due rows for `lease`; call it first in its transaction.
+
+    `rules` given: nothing of a paused campaign (or of bulk mail, when bulk sending is paused) is
+    taken, nor bulk mail to a provider whose warm-up cap for today is reached (edm.delivery.holds).
+    """
     if session.get_bind().dialect.name == "sqlite":
         _begin_immediate(session)
+    parts = claim_parts(session, rules, now, limit)[0] if rules is not None else [ClaimPart(true())]
+    claimed: list[int] = []
+    for part in parts:
+        room = limit - len(claimed) if part.most is None else min(part.most, limit - len(claimed))
+        if room > 0:
+            claimed += _claim(session, now, room, lease, part.where)
+    return sorted(claimed)
+
+
+def _claim(session: Session, now: datetime, limit: int, lease: timedelta,
+           where: ColumnElement[bool]) -> list[int]:
     # Core statements on the table (the ORM's bulk-update machinery cost more than the database's
     # work), and no ORDER BY: sorting every due row for each batch made a claim cost O(outbox);
     # the due index hands out the earliest due first anyway.
     c = _outbox.c
     due = (
         select(c.id)
-        .where(
-            or_(
-                and_(c.state.in_(("queued", "deferred")), c.next_attempt_at <= now),
-                and_(c.state == "sending", c.claimed_until < now),
-            )
-        )
+        .where(_due(now), where)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -60,7 +72,15 @@ def claim_batch(session: Session, now: datetime, limit: int, lease: timedelta = 
         .values(state="sending", claimed_until=now + lease, attempts=c.attempts + 1)
         .returning(c.id)
     )
-    return sorted(claimed.scalars())
+    return list(claimed.scalars())
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    c = _outbox.c
+    return or_(
+        and_(c.state.in_(("queued", "deferred")), c.next_attempt_at <= now),
+        and_(c.state == "sending", c.claimed_until < now),
+    )
 
 
 def _begin_immediate(session: Session) -> None:
@@ -70,17 +90,28 @@ def _begin_immediate(session: Session) -> None:
         session.execute(text("BEGIN IMMEDIATE"))
 
 
-def next_due(session: Session) -> datetime | None:
-    """When the earliest pending row becomes claimable (a retry, or a lease running out); None if none."""
+def next_due(session: Session, now: datetime | None = None,
+             rules: ClaimRules | None = None) -> datetime | None:
+    """When the earliest pending row becomes claimable (a retry, or a lease running out); None if none.
+
+    With `rules` (and `now`), rows held back by a pause or a reached warm-up cap do not count:
+    they wait for a resume or for tomorrow, which a run that drains the outbox does not wait for.
+    """
+    where: ColumnElement[bool] = true()
+    if rules is not None and now is not None:
+        parts = claim_parts(session, rules, now, 1)[0]
+        if not parts:
+            return None
+        where = or_(*(part.where for part in parts))
     retry = session.scalar(
         select(OutboxMessage.next_attempt_at)
-        .where(OutboxMessage.state.in_(("queued", "deferred")))
+        .where(OutboxMessage.state.in_(("queued", "deferred")), where)
         .order_by(OutboxMessage.next_attempt_at)
         .limit(1)
     )
     lease = session.scalar(
         select(OutboxMessage.claimed_until)
-        .where(OutboxMessage.state == "sending")
+        .where(OutboxMessage.state == "sending", where)
         .order_by(OutboxMessage.claimed_until)
         .limit(1)
     )

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import math
 import random
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -40,12 +41,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from edm.addresses import canonical_address
 from edm.campaigns.schema import Campaign
 from edm.clock import Clock
-from edm.config import SmtpSettings
+from edm.config import DeliverabilitySettings, SmtpSettings
 from edm.delivery.compose import Composer
 from edm.delivery.compose_pool import ComposePool, can_fork
+from edm.delivery.health import WindowStats, add, is_bulk
+from edm.delivery.holds import ClaimRules, Pause, check_scopes, claim_parts, scopes_for, warmup_of
 from edm.delivery.outbox import claim_batch, failure_reasons, next_due, record_results, settle
-from edm.delivery.retry import RetryPolicy, failure_reason
+from edm.delivery.retry import Outcome, RetryPolicy, failure_reason, outcome
 from edm.delivery.transport import Delivery, Outgoing, Transport
+from edm.delivery.watch import Watch
 from edm.errors import NotAttemptedError, PutBackError, RelayLoginError, RelaysUnreachableError, TemplateError
 from edm.store import Customer, CustomerProfile, OutboxMessage
 from edm.suppression import suppressed_keys
@@ -72,6 +76,9 @@ class SendSummary:
     failed: int = 0
     failures: Counter[tuple[str, str]] = field(default_factory=Counter)  # (campaign, reason): rows
     unreachable: str | None = None  # why the run gave up: no relay reachable (the rest was put back)
+    paused: list[Pause] = field(default_factory=list)  # scopes this run paused (edm.delivery.health)
+    held: list[Pause] = field(default_factory=list)  # at the end: every pause holding mail back
+    capped: dict[str, int] = field(default_factory=dict)  # at the end: provider -> warm-up cap reached
 
     def add(self, counts: Counter[str]) -> None:
         self.sent += counts["sent"]
@@ -101,8 +108,14 @@ async def send_due(
     stop: asyncio.Event | None = None,
     progress: Callable[[SendSummary], None] | None = None,
     rng: random.Random | None = None,
+    deliverability: DeliverabilitySettings | None = None,
 ) -> SendSummary:
     """Send due outbox rows until `until` holds, or `stop` is set (then see the module's "Stopping").
+
+    Paused campaigns (and bulk mail, when bulk sending is paused) are not claimed, nor bulk mail
+    over a provider's warm-up cap for the day; after each batch of answers, the campaigns answered
+    are judged by `deliverability` and paused when over its limits (edm.delivery.health). Held
+    rows stay queued; a run that drains the outbox does not wait for them (`SendSummary.held`).
 
     Raises `RelayLoginError` when a relay refused the login: sending stopped at once, and what
     was claimed went back untouched. Unless `until` is `STOPPED`, a `transport` giving up on the
@@ -110,7 +123,8 @@ async def send_due(
     `SendSummary.unreachable`.
     """
     run = _Run(sessions, campaigns, composer, transport, settings, clock, stop or asyncio.Event(),
-               progress, rng or random.Random())  # noqa: S311 (retry jitter, not a secret)
+               progress, rng or random.Random(),  # noqa: S311 (retry jitter, not a secret)
+               deliverability or DeliverabilitySettings())
     summary = await run.go(until)
     if run.refused is not None:
         raise run.refused
@@ -129,8 +143,14 @@ class _Run:
         stop: asyncio.Event,
         progress: Callable[[SendSummary], None] | None,
         rng: random.Random,
+        deliverability: DeliverabilitySettings,
     ) -> None:
         self.sessions, self.campaigns, self.composer = sessions, campaigns, composer
+        self.deliverability = deliverability
+        service = frozenset(name for name, campaign in campaigns.items() if not is_bulk(campaign))
+        self.rules = ClaimRules(service_campaigns=service)
+        self.bulk_campaigns = sorted(name for name in campaigns if name not in service)
+        self.watch = Watch(deliverability)
         self.transport, self.settings, self.clock = transport, settings, clock
         self.stop, self.progress, self.rng = stop, progress, rng
         self.policy = retry_policy(settings)
@@ -156,7 +176,11 @@ class _Run:
     async def go(self, until: Until) -> SendSummary:
         self._start_composers()  # first: fork before this run starts any thread
         try:
-            return await self._send(until)
+            if self.deliverability.warmup is not None:
+                self.rules = await asyncio.to_thread(self._with_warmup)
+            summary = await self._send(until)
+            await asyncio.to_thread(self._note_held)
+            return summary
         finally:  # however the run ends, no composer process outlives it
             if self.composers is not None:
                 await asyncio.to_thread(self.composers.close)
@@ -270,7 +294,7 @@ class _Run:
         """Sleep until a row may be due again; False when the run is over."""
         if until is Until.DRAINED:
             with self.sessions() as session:
-                due = next_due(session)
+                due = next_due(session, self.clock.now(), self.rules)
             if due is None:
                 return False
             pause = min(max((due - self.clock.now()).total_seconds(), 0.05), self.settings.poll_seconds)
@@ -298,7 +322,18 @@ class _Run:
 
     def _claim(self, now: datetime) -> list[int]:
         with self.sessions.begin() as session:
-            return claim_batch(session, now, self.settings.batch_size, self.lease)
+            return claim_batch(session, now, self.settings.batch_size, self.lease, self.rules)
+
+    def _with_warmup(self) -> ClaimRules:
+        with self.sessions() as session:
+            warmup = warmup_of(session, self.deliverability.warmup, self.clock.now().date())
+        return ClaimRules(self.rules.service_campaigns, warmup)
+
+    def _note_held(self) -> None:
+        """What holds mail back as the run ends, for its summary."""
+        with self.sessions.begin() as session:
+            held = claim_parts(session, self.rules, self.clock.now(), self.settings.batch_size)[1]
+        self.summary.held, self.summary.capped = held.paused, held.capped
 
     def _compose(self, ids: list[int], now: datetime) -> tuple[list[Outgoing], Counter[str]]:
         with self.sessions.begin() as session:
@@ -353,7 +388,35 @@ class _Run:
 
     def _record(self, answers: list[Delivery]) -> Counter[str]:
         with self.sessions.begin() as session:
-            return record_results(session, answers, self.clock.now(), self.policy, self.rng)
+            counts = record_results(session, answers, self.clock.now(), self.policy, self.rng)
+        if counts["sent"] or counts["bounced"]:
+            self._check_health(answers)
+        return counts
+
+    def _check_health(self, answers: list[Delivery]) -> None:
+        """Judge the answered campaigns (and bulk mail): from this run's estimate, reading the store
+        when it matters (edm.delivery.watch); pause those over the limits."""
+        answered = [d for d in answers if not isinstance(d.error, NotAttemptedError)]
+        with self.sessions.begin() as session:
+            campaign_of = dict(session.execute(
+                select(OutboxMessage.id, OutboxMessage.campaign)
+                .where(OutboxMessage.id.in_([d.outbox_id for d in answered]))).all())
+            by_campaign: dict[str, WindowStats] = {}
+            for delivery in answered:
+                kind = outcome(delivery.error)
+                name = campaign_of.get(delivery.outbox_id)
+                if name is not None and kind in (Outcome.SENT, Outcome.BOUNCED):
+                    by_campaign[name] = add(by_campaign.get(name, WindowStats(0, 0, 0)),
+                                            WindowStats(1, int(kind is Outcome.BOUNCED), 0))
+            scopes = scopes_for(by_campaign, self.rules.service_campaigns, self.bulk_campaigns)
+            started = time.monotonic()
+            due = self.watch.due(scopes, by_campaign, started)
+            if not due:
+                return
+            paused, judged = check_scopes(session, {s: scopes[s] for s in due}, self.deliverability,
+                                          self.clock.now())
+        self.watch.read(judged, started)
+        self.summary.paused += paused
 
     async def _note_failures(self, ids: list[int]) -> None:
         """Add the rows among `ids` that are now `failed` to the summary, by campaign and reason."""
