@@ -676,7 +676,7 @@ class WarmupSettings(_Section):
     """A new sending domain or IP: each receiving provider gets at most `start` bulk messages on the
     first day, `growth` times more each following day (UTC days from `since`; without it, from the
     day of the first mail in the outbox). `providers` adds to or overrides the built-in groups
-    (edm.delivery.warmup.PROVIDERS: gmail, microsoft, yahoo, qq, netease, ...), provider -> domains.
+    (edm.providers.PROVIDERS: gmail, microsoft, yahoo, qq, netease, ...), provider -> domains.
     """
 
     start: int = Field(200, ge=1)

@@ -25,8 +25,13 @@ PROVIDERS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType({
         "yahoo.com", "ymail.com", "rocketmail.com", "aol.com", "aim.com",
         "yahoo.co.uk", "yahoo.fr", "yahoo.de", "yahoo.com.hk", "yahoo.com.tw", "yahoo.com.sg",
     ),
+    "apple": ("icloud.com", "me.com", "mac.com"),
     "qq": ("qq.com", "vip.qq.com", "foxmail.com"),
     "netease": ("163.com", "126.com", "yeah.net", "188.com", "vip.163.com", "vip.126.com"),
+    "sina": ("sina.com", "sina.cn", "vip.sina.com"),
+    "sohu": ("sohu.com", "vip.sohu.com"),
+    "aliyun": ("aliyun.com",),
+    "139": ("139.com",),
 })
 NAMES: tuple[str, ...] = (*PROVIDERS, OTHER)  # every value provider_of can return, in report order
 

@@ -28,7 +28,8 @@ def test_every_domain_is_lower_case_and_listed_once() -> None:
     domains = [domain for domain, _ in KNOWN]
     assert all(domain == domain_of(domain) for domain in domains)
     assert len(domains) == len(set(domains))
-    assert NAMES == ("gmail", "microsoft", "yahoo", "qq", "netease", OTHER)
+    assert NAMES == ("gmail", "microsoft", "yahoo", "apple", "qq", "netease", "sina", "sohu", "aliyun", "139",
+                     OTHER)
 
 
 local_parts = st.text(st.characters(codec="ascii", exclude_characters="\r\n"), max_size=20)

@@ -2,7 +2,7 @@
 
 Pure. Providers judge a sender by the volume it builds up; a new domain that mails 50 000
 Gmail users on its first day lands in spam. A provider is a group of the domains one mailbox
-operator receives for (`PROVIDERS`); any other domain is `OTHER` and is not capped: small
+operator receives for (`edm.providers.PROVIDERS`); any other domain is `OTHER` and is not capped: small
 receivers do not judge by volume, and the per-domain rate limits (smtp.domain_limits) still
 hold for them.
 """
@@ -13,22 +13,9 @@ import math
 from collections.abc import Mapping
 from datetime import date
 
-OTHER = "other"
-MAX_CAP = 10**12  # past this a cap holds nothing back: the warm-up is over
+from edm.providers import OTHER, PROVIDERS, domain_of
 
-PROVIDERS: dict[str, tuple[str, ...]] = {
-    "gmail": ("gmail.com", "googlemail.com"),
-    "microsoft": ("outlook.com", "hotmail.com", "live.com", "msn.com", "hotmail.co.uk", "live.cn",
-                  "outlook.cn"),
-    "yahoo": ("yahoo.com", "ymail.com", "aol.com", "yahoo.co.jp", "yahoo.com.tw", "yahoo.com.hk"),
-    "apple": ("icloud.com", "me.com", "mac.com"),
-    "qq": ("qq.com", "foxmail.com", "vip.qq.com"),
-    "netease": ("163.com", "126.com", "yeah.net", "vip.163.com", "vip.126.com", "188.com"),
-    "sina": ("sina.com", "sina.cn", "vip.sina.com"),
-    "sohu": ("sohu.com", "vip.sohu.com"),
-    "aliyun": ("aliyun.com",),
-    "139": ("139.com",),
-}
+MAX_CAP = 10**12  # past this a cap holds nothing back: the warm-up is over
 
 
 def provider_domains(extra: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, tuple[str, ...]]:
@@ -40,12 +27,10 @@ def provider_domains(extra: Mapping[str, tuple[str, ...]] | None = None) -> dict
 
 
 def provider_of(domain: str, providers: Mapping[str, tuple[str, ...]] = PROVIDERS) -> str:
-    """The provider receiving for `domain` (an address's part after the last @), else `OTHER`."""
-    domain = domain.lower().strip().rstrip(".")
-    for provider, domains in providers.items():
-        if domain in domains:
-            return provider
-    return OTHER
+    """The provider receiving for `domain` (an address's part after the last @) among `providers`
+    (the built-in groups with warmup.providers applied), else `OTHER`."""
+    domain = domain_of(domain)
+    return next((provider for provider, domains in providers.items() if domain in domains), OTHER)
 
 
 def daily_cap(first_day: date, today: date, start: int, growth: float) -> int:
