@@ -649,6 +649,20 @@ class AlertSettings(_Section):
         return self
 
 
+class DeliverabilitySettings(_Section):
+    """What mailbox providers demand of a bulk sender (`edm doctor`, docs/deliverability.md).
+
+    `enforce`: `edm send`, `edm campaign run` and `edm daemon` refuse to start while `edm doctor`
+    finds an ERROR in DNS (SPF, DKIM, DMARC, reverse DNS) or the sender's identity. "remote" (the
+    default): only when a relay is off this machine (a sink or test server on 127.0.0.1 is not
+    gated); true: always; false: never. `--i-know` skips it for one run. `nameservers`: the DNS
+    servers to ask, as IP or IP:PORT (none: the system's).
+    """
+
+    enforce: bool | Literal["remote"] = "remote"
+    nameservers: tuple[str, ...] = ()
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -666,6 +680,7 @@ class Settings(BaseModel):
     reports: ReportSettings = ReportSettings()
     daemon: DaemonSettings = DaemonSettings()
     alerts: AlertSettings = AlertSettings()
+    deliverability: DeliverabilitySettings = DeliverabilitySettings()
     secret_keys: tuple[SecretStr, ...] = ()
 
     def signing_keys(self) -> list[bytes]:
