@@ -13,7 +13,9 @@ from edm.doctor.report import Check, error, ok, warn
 SECTION = "identity"
 DEFAULT_NAME = "Customer Care"  # the bundled edm.yaml's display name
 RESERVED = ("example.com", "example.net", "example.org")  # RFC 2606: nobody can send from these
-RESERVED_TLDS = ("test", "example", "invalid", "localhost")
+# RFC 2606 top-level names that never reach anyone; `.test` is left out: a staging setup may use it
+# against its own DNS, and its mail goes nowhere else anyway
+RESERVED_TLDS = ("example", "invalid", "localhost")
 # field names the brand section may use for each detail, first found wins
 _BRAND_FIELDS = {
     "company name": ("company_name", "company", "name"),
