@@ -826,7 +826,8 @@ def _require_deliverable(settings: Settings, i_know: bool) -> None:
 
 @main.command()
 @click.option("--nameserver", "nameservers", multiple=True, metavar="IP[:PORT]",
-              help="Ask this DNS server (repeatable; default: deliverability.nameservers, else the system's).")
+              help="Ask this DNS server (repeatable; default: deliverability.nameservers, else the "
+                   "system's).")
 @click.option("--sending-ip", "sending_ips", multiple=True, metavar="IP",
               help="An address your mail leaves from, to check SPF and reverse DNS for (repeatable; "
                    "default: the relays' addresses).")
@@ -852,7 +853,8 @@ def doctor(nameservers: tuple[str, ...], sending_ips: tuple[str, ...], skip: str
     """
     import ipaddress
 
-    from edm.doctor.report import Status, as_json as checks_json, errors
+    from edm.doctor.report import Status, errors
+    from edm.doctor.report import as_json as checks_json
     from edm.doctor.resolver import DnsResolver
     from edm.doctor.run import SECTIONS, run_doctor
     from edm.runner import open_store

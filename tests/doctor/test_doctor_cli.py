@@ -16,7 +16,6 @@ from tests.doctor.conftest import (
     SELECTOR,
     SENDING_IP,
     Relay,
-    good_records,
     new_key,
     public_b64,
     write_folder,
@@ -97,7 +96,8 @@ def _nested_includes(records: Records, sections: dict[str, Any]) -> None:
                                 f"include:_c.{DOMAIN} -all"]
     records[(DOMAIN, "MX")] = [f"10 mail.{DOMAIN}."]
     for name in "abc":
-        records[(f"_{name}.{DOMAIN}", "TXT")] = [f"v=spf1 a:mail.{DOMAIN} mx:{DOMAIN} exists:mail.{DOMAIN} ~all"]
+        records[(f"_{name}.{DOMAIN}", "TXT")] = [
+            f"v=spf1 a:mail.{DOMAIN} mx:{DOMAIN} exists:mail.{DOMAIN} ~all"]
 
 
 def _unaligned(records: Records, sections: dict[str, Any]) -> None:
@@ -122,13 +122,15 @@ def _configured_key(bits: int) -> Mutation:
 
 BROKEN: dict[str, tuple[Mutation, str, str, str]] = {
     # what is broken: (how, the check, its status, a phrase of the fix)
-    "no SPF": (_drop((DOMAIN, "TXT")), "SPF record", "ERROR", "publish TXT acme.test \"v=spf1 ip4:192.0.2.10"),
+    "no SPF": (_drop((DOMAIN, "TXT")), "SPF record", "ERROR",
+               "publish TXT acme.test \"v=spf1 ip4:192.0.2.10"),
     "two SPF records": (_set((DOMAIN, "TXT"), "v=spf1 -all", "v=spf1 ~all"), "SPF record", "ERROR", "merge"),
     "SPF include without SPF": (_drop((f"_spf.{DOMAIN}", "TXT")), "SPF record", "ERROR", "correct"),
     "SPF > 10 lookups": (_many_includes, "SPF lookups", "ERROR", "replace an include by its ip4:"),
     "SPF > 10 lookups, nested": (_nested_includes, "SPF lookups", "ERROR", "drop includes"),
-    "SPF > 2 void lookups": (_set((DOMAIN, "TXT"), f"v=spf1 ip4:{SENDING_IP} a:gone1.{DOMAIN} a:gone2.{DOMAIN} "
-                                  f"mx:gone3.{DOMAIN} -all"), "SPF lookups", "ERROR", "name nothing"),
+    "SPF > 2 void lookups": (_set((DOMAIN, "TXT"), f"v=spf1 ip4:{SENDING_IP} a:gone1.{DOMAIN} "
+                                  f"a:gone2.{DOMAIN} mx:gone3.{DOMAIN} -all"),
+                             "SPF lookups", "ERROR", "name nothing"),
     "SPF misses the sending address": (_set((DOMAIN, "TXT"), "v=spf1 ip4:198.51.100.7 -all"),
                                        f"SPF covers {SENDING_IP}", "WARN", "add ip4:192.0.2.10"),
     "SPF +all": (_set((DOMAIN, "TXT"), "v=spf1 +all"), "SPF record", "ERROR", "-all"),
@@ -160,7 +162,8 @@ def test_each_broken_record_gives_its_own_finding_and_fix(case: str, tmp_path: P
     sections: dict[str, Any] = {}
     mutate(zone.records, sections)
     key = sections.pop("key", key2048)
-    environment = write_folder(tmp_path / "work", key=key, nameserver=zone.address, relay=tls_relay, **sections)
+    environment = write_folder(tmp_path / "work", key=key, nameserver=zone.address, relay=tls_relay,
+                               **sections)
 
     result = doctor(environment, "--json", "--skip", "relay,rates")
 

@@ -76,8 +76,8 @@ def test_a_sound_setup_sends_through_the_gate(tmp_path: Path, zone: DnsServer, t
 
 
 @pytest.mark.parametrize("enforce", ["remote", False])
-def test_a_relay_on_this_machine_is_not_gated_unless_asked(enforce: str | bool, tmp_path: Path, zone: DnsServer,
-                                                           tls_relay: Relay, key2048: bytes) -> None:
+def test_a_relay_on_this_machine_is_not_gated_unless_asked(
+        enforce: str | bool, tmp_path: Path, zone: DnsServer, tls_relay: Relay, key2048: bytes) -> None:
     """The default ("remote") leaves the demo's sink and test relays on 127.0.0.1 alone; false never gates."""
     del zone.records[(DOMAIN, "TXT")]
     environment = _folder(tmp_path, zone, tls_relay, key2048, deliverability={"enforce": enforce})
