@@ -23,7 +23,7 @@ from edm.doctor.identity import identity_checks
 from edm.doctor.lookup import Lookup, LookupFailed
 from edm.doctor.rates import DEFAULT_MAX_BOUNCE_RATE, count_rates, judge_rates
 from edm.doctor.relay import is_local, probe_relay
-from edm.doctor.report import Check, error, warn
+from edm.doctor.report import Check, warn
 from edm.doctor.sample import build_checks
 from edm.errors import ConfigError
 
@@ -35,7 +35,8 @@ def mail_setup(
     settings: Settings, lookup: Lookup, sending_ips: Sequence[str] = ()
 ) -> tuple[MailSetup, list[Check]]:
     """What receivers will see, from the settings; the addresses mail leaves from are `sending_ips`, else
-    the relays' (looked up), except relays on this machine. Raises ConfigError on an unusable sender."""
+    the relays' public addresses (looked up): a relay on this machine or on a private network says
+    nothing about where mail reaches the internet from. Raises ConfigError on an unusable sender."""
     sender = settings.sender
     from_ = _mailbox(sender.from_address, "sender.from_address")
     envelope = _mailbox(sender.return_path, "sender.return_path") if sender.return_path else from_
@@ -55,12 +56,15 @@ def mail_setup(
                                        f"{exc}", "pass the address mail leaves from as --sending-ip"))
                     continue
                 if not found:
-                    checks.append(error("dns", "sending address", f"the relay {relay.host} has no address",
-                                        f"check {relay.setting}.host"))
+                    checks.append(warn("dns", "sending address", f"the relay {relay.host} has no address in "
+                                       "DNS", f"check {relay.setting}.host, or pass the address mail leaves "
+                                       "from as --sending-ip"))
                 addresses += found
+        addresses = [address for address in addresses if ipaddress.ip_address(address).is_global]
         if not addresses and not checks:
-            checks.append(warn("dns", "sending address", "every relay is on this machine: the address mail "
-                               "leaves from is unknown, so SPF coverage and reverse DNS are not checked",
+            checks.append(warn("dns", "sending address", "every relay is on this machine or a private "
+                               "network: the address mail leaves from is unknown, so SPF coverage and "
+                               "reverse DNS are not checked",
                                "pass the public address your mail leaves from as --sending-ip IP"))
     setup = MailSetup(
         from_address=from_.address,

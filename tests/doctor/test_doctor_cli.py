@@ -269,3 +269,21 @@ def test_bad_options_are_named(arguments: list[str], complaint: str, tmp_path: P
     result = CliRunner(env=environment).invoke(main, ["doctor", *arguments])
     assert result.exit_code == 2
     assert complaint in result.stderr
+
+
+def test_without_sending_ip_the_relays_public_addresses_are_checked(
+        tmp_path: Path, zone: DnsServer, tls_relay: Relay, key2048: bytes) -> None:
+    public = "93.184.215.14"  # the relay's address in the test zone; nothing is sent to it
+    zone.records[(f"relay.{DOMAIN}", "A")] = [public, "10.0.0.5"]  # the private one says nothing
+    zone.records[(DOMAIN, "TXT")] = [f"v=spf1 a:relay.{DOMAIN} -all"]
+    environment = write_folder(tmp_path / "work", key=key2048, nameserver=zone.address, relay=tls_relay,
+                               smtp={"host": f"relay.{DOMAIN}"})
+
+    result = CliRunner(env=environment).invoke(main, ["doctor", "--json", "--skip", "relay,rates"],
+                                               catch_exceptions=False)
+
+    found = checks_of(result)
+    assert found[f"SPF covers {public}"]["status"] == "OK"
+    assert found[f"reverse DNS {public}"]["status"] == "ERROR"  # the zone has no PTR for it
+    assert not any("10.0.0.5" in name for name in found)
+    assert result.exit_code == 1

@@ -100,7 +100,7 @@ def test_a_remote_relay_is_gated_by_default(tmp_path: Path, zone: DnsServer, tls
 
     assert result.exit_code == 1
     assert "From address: sender.from_address is care@example.com" in result.stderr
-    assert "sending address: the relay relay.acme.test has no address" in result.stderr
+    assert "sending address" not in result.stderr  # a WARN: the relay may be a name only its network knows
 
 
 def test_campaign_run_and_the_daemon_refuse_too(tmp_path: Path, zone: DnsServer, tls_relay: Relay,
