@@ -694,8 +694,11 @@ def preview(name: str, on: datetime | None, settings: Settings) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write every audience member's decision here as CSV (campaign, step, customer, "
                    "variant, language, send or held, reason, detail).")
+@click.option("--i-know", "i_know", is_flag=True,
+              help="Send even though `edm doctor` finds an ERROR in DNS or the sender's identity.")
 @with_settings
-def run(names: tuple[str, ...], run_all: bool, dry_run: bool, out: Path | None, settings: Settings) -> None:
+def run(names: tuple[str, ...], run_all: bool, dry_run: bool, out: Path | None, i_know: bool,
+        settings: Settings) -> None:
     """Plan campaigns for today and send them. Running twice the same day sends nothing new.
 
     Named campaigns run now, whether due or not; --all runs what is due today (for cron).
@@ -721,6 +724,7 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, out: Path | None, 
         raise click.UsageError("name at least one campaign, or pass --all")
     if not dry_run:
         settings.signing_keys()  # no key, or a weak one: stop before the store is touched
+        _require_deliverable(settings, i_know)
 
     async def plan_and_send(account: DecisionAccount) -> RunReport:
         with stop_on_signals() as stop:  # SIGTERM while planning or sending: a clean stop, exit 0
@@ -795,8 +799,10 @@ def _decision_lines(plan: PlanResult, sends: Mapping[tuple[str, str, str], int])
 @click.option("--retry-failed", is_flag=True,
               help="First put the failed messages back in the queue (once), then send as usual.")
 @click.option("--campaign", metavar="NAME", help="With --retry-failed: only this campaign's failed messages.")
+@click.option("--i-know", "i_know", is_flag=True,
+              help="Send even though `edm doctor` finds an ERROR in DNS or the sender's identity.")
 @with_settings
-def send(no_wait: bool, retry_failed: bool, campaign: str | None, settings: Settings) -> None:
+def send(no_wait: bool, retry_failed: bool, campaign: str | None, i_know: bool, settings: Settings) -> None:
     """Send the outbox until it is drained, with a progress line (sent/s, deferred, bounced).
 
     Deferred messages are retried when due, so this waits for them; Ctrl-C (or SIGTERM)
@@ -817,6 +823,7 @@ def send(no_wait: bool, retry_failed: bool, campaign: str | None, settings: Sett
 
     if campaign is not None and not retry_failed:
         raise click.UsageError("--campaign goes with --retry-failed")
+    _require_deliverable(settings, i_know)
     if retry_failed:
         _requeue_failed(settings, campaign)
     summary = _sending(settings, Until.NOTHING_DUE if no_wait else Until.DRAINED)
@@ -878,9 +885,90 @@ def daemon(settings: Settings) -> None:
     from edm.daemon import run_daemon, worker_command
 
     settings.signing_keys()  # no key, or a weak one: stop before leading, planning or starting workers
+    _require_deliverable(settings, False)  # deliverability.enforce: false to start anyway
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config_path = click.get_current_context().params.get("config_path")
     run_daemon(settings, SystemClock(), worker_command=worker_command(config_path))
+
+
+def _require_deliverable(settings: Settings, i_know: bool) -> None:
+    """Refuse to start bulk sending while `edm doctor` has an ERROR in DNS or identity (edm.doctor.gate)."""
+    from edm.doctor.gate import require_deliverable
+
+    require_deliverable(settings, i_know=i_know)
+
+
+@main.command()
+@click.option("--nameserver", "nameservers", multiple=True, metavar="IP[:PORT]",
+              help="Ask this DNS server (repeatable; default: deliverability.nameservers, else the "
+                   "system's).")
+@click.option("--sending-ip", "sending_ips", multiple=True, metavar="IP",
+              help="An address your mail leaves from, to check SPF and reverse DNS for (repeatable; "
+                   "default: the relays' addresses).")
+@click.option("--skip", default="", metavar="SECTIONS",
+              help="Comma-separated sections not to check: identity, dns, relay, message, rates.")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+@with_settings
+def doctor(nameservers: tuple[str, ...], sending_ips: tuple[str, ...], skip: str, as_json: bool,
+           settings: Settings) -> None:
+    """Will mailbox providers accept our mail? OK / WARN / ERROR per check, and how to fix each.
+
+    Checks the sender's identity; DNS (SPF record, its lookups and the sending addresses, the DKIM
+    key against the configured one, DMARC and alignment, forward-confirmed reverse DNS, MTA-STS and
+    TLS-RPT); each relay (connect, EHLO, STARTTLS, AUTH; no mail is sent); a sample message as
+    built (DKIM over the unsubscribe headers, Message-ID, Date, one-click unsubscribe, Return-Path);
+    and bounce and complaint rates over the last 7 days against Gmail's lines (0.1%, 0.3%).
+    docs/deliverability.md explains each check.
+
+    Example: edm doctor --sending-ip 203.0.113.25 --skip rates
+
+    \b
+    Exit status: 0 no ERROR (WARNs allowed); 1 at least one ERROR.
+    """
+    import ipaddress
+
+    from edm.doctor.report import Status, errors
+    from edm.doctor.report import as_json as checks_json
+    from edm.doctor.resolver import DnsResolver
+    from edm.doctor.run import SECTIONS, run_doctor
+    from edm.runner import open_store
+
+    skipped = {part.strip() for part in skip.split(",") if part.strip()}
+    unknown = sorted(skipped - set(SECTIONS))
+    if unknown:
+        raise click.BadParameter(f"unknown section {', '.join(unknown)} (sections: {', '.join(SECTIONS)})",
+                                 param_hint="--skip")
+    for ip in sending_ips:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise click.BadParameter(f"{ip!r} is not an IP address", param_hint="--sending-ip") from None
+    try:
+        resolver = DnsResolver(nameservers or settings.deliverability.nameservers)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--nameserver") from None
+    sessions = None if "rates" in skipped else open_store(settings)
+    checks = run_doctor(settings, resolver, SystemClock().now(), sending_ips=sending_ips, skip=skipped,
+                        sessions=sessions)
+    if as_json:
+        click.echo(checks_json(checks))
+    else:
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(show_lines=False, expand=False)
+        for column in ("section", "check", "status", "what was found / how to fix"):
+            table.add_column(column)
+        colours = {Status.OK: "green", Status.WARN: "yellow", Status.ERROR: "red"}
+        for check in checks:
+            text = check.message + (f"\nfix: {check.fix}" if check.fix else "")
+            table.add_row(check.section, Text(check.name), Text(check.status, style=colours[check.status]),
+                          Text(text))
+        click.echo(render(table))
+        counts = {status: sum(check.status is status for check in checks) for status in Status}
+        click.echo(", ".join(f"{count} {status}" for status, count in counts.items()))
+    if errors(checks):
+        click.get_current_context().exit(1)
 
 
 def _sending(settings: Settings, until: Until) -> SendSummary:

@@ -687,7 +687,14 @@ class WarmupSettings(_Section):
 
 
 class DeliverabilitySettings(_Section):
-    """Automatic pause and warm-up (edm.delivery.health, edm.delivery.warmup).
+    """What mailbox providers demand of a bulk sender: the `edm doctor` gate, automatic pause and
+    warm-up (docs/deliverability.md, edm.delivery.health, edm.delivery.warmup).
+
+    `enforce`: `edm send`, `edm campaign run` and `edm daemon` refuse to start while `edm doctor`
+    finds an ERROR in DNS (SPF, DKIM, DMARC, reverse DNS) or the sender's identity. "remote" (the
+    default): only when a relay is off this machine (a sink or test server on 127.0.0.1 is not
+    gated); true: always; false: never. `--i-know` skips it for one run. `nameservers`: the DNS
+    servers to ask, as IP or IP:PORT (none: the system's).
 
     A campaign pauses itself when, over its last `window_deliveries` deliveries within
     `window_hours`, hard bounces exceed `max_bounce_rate` or complaints `max_complaint_rate`,
@@ -702,6 +709,8 @@ class DeliverabilitySettings(_Section):
     window_hours: float = Field(24.0, gt=0)
     min_deliveries: int = Field(100, ge=1)
     warmup: WarmupSettings | None = None
+    enforce: bool | Literal["remote"] = "remote"
+    nameservers: tuple[str, ...] = ()
 
 
 class Settings(BaseModel):

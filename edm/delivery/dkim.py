@@ -148,6 +148,11 @@ def _load_key(pem: bytes) -> rsa.RSAPrivateKey:
     return key
 
 
+def private_key_pem(sender: SenderSettings) -> bytes | None:
+    """The configured private key's PEM bytes (environment or key file), or None; for `edm doctor`."""
+    return _private_key(sender)
+
+
 def _private_key(sender: SenderSettings) -> bytes | None:
     if sender.dkim_private_key is not None:
         # An environment variable often carries the PEM's line breaks as literal "\n".
@@ -162,4 +167,4 @@ def _private_key(sender: SenderSettings) -> bytes | None:
         ) from exc
 
 
-__all__ = ["MIN_KEY_BITS", "SIGNED_HEADERS", "DkimSigner", "signer_from_settings"]
+__all__ = ["MIN_KEY_BITS", "SIGNED_HEADERS", "DkimSigner", "private_key_pem", "signer_from_settings"]
