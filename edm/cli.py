@@ -483,7 +483,10 @@ def validate(files: tuple[Path, ...], config_path: Path | None) -> None:
     """
     from edm.campaigns.check import Checker
     from edm.campaigns.loader import describe_problems, load_campaign
+    from edm.campaigns.schema import kind_note
+    from edm.errors import CampaignError
     from edm.runner import store_samples, store_sessions
+    from edm.yamlfile import load_yaml
 
     settings = load_settings(config_path) if config_path or Path("edm.yaml").exists() else None
     checker = Checker(sender=settings.sender if settings else None)
@@ -501,7 +504,9 @@ def validate(files: tuple[Path, ...], config_path: Path | None) -> None:
         if found:
             problems.extend(describe_problems(loaded, found))
         else:
-            click.echo(f"{path}: ok ({loaded.campaign.name})")
+            raw, _ = load_yaml(path, CampaignError)
+            note = kind_note(raw.get("kind")) if isinstance(raw, dict) else None
+            click.echo(f"{path}: ok ({loaded.campaign.name})" + (f"; note: {note}" if note else ""))
     if problems:
         raise click.ClickException("\n".join(problems))
 
