@@ -521,7 +521,7 @@ class SendWindow(_Section):
 
 
 class PolicySettings(_Section):
-    """Rules across campaigns, for marketing mail (transactional mail is exempt).
+    """Rules across campaigns, for all mail but `kind: service` (marketing, greeting, survey).
 
     `one_per_day`: at most one marketing message per customer per local day; campaigns
     run in priority order, so the highest priority wins, and a campaign's `when_busy`
@@ -531,6 +531,31 @@ class PolicySettings(_Section):
 
     one_per_day: bool = True
     send_window: SendWindow | None = None
+
+
+AD_PREFIXES = {"zh-Hans": "【广告】", "zh-Hant": "【廣告】", "en": "AD: "}
+
+
+class ComplianceSettings(_Section):
+    """What the law of the recipients' country asks of commercial mail (docs/compliance.md).
+
+    `mark_ads`: the subject of every `kind: marketing` message starts with `ad_prefix` in the
+    subject's language (a language not listed: `en`'s), unless it already starts with one of
+    them; China's rules for commercial email (MII Order 38, 2006) want "广告" or "AD" there.
+    Off by default; `edm init --profile cn` turns it on.
+    """
+
+    mark_ads: bool = False
+    ad_prefix: dict[str, str] = AD_PREFIXES
+
+    @model_validator(mode="after")
+    def _usable_prefixes(self) -> ComplianceSettings:
+        if "en" not in self.ad_prefix:
+            raise ValueError("ad_prefix needs an 'en' prefix: it is the fallback for every language")
+        for language, prefix in self.ad_prefix.items():
+            if not prefix.strip() or any(c in prefix for c in "\r\n"):
+                raise ValueError(f"ad_prefix {language}: give the mark on one line, e.g. \"AD: \"")
+        return self
 
 
 class ImapSettings(_Section):
@@ -666,6 +691,7 @@ class Settings(BaseModel):
     reports: ReportSettings = ReportSettings()
     daemon: DaemonSettings = DaemonSettings()
     alerts: AlertSettings = AlertSettings()
+    compliance: ComplianceSettings = ComplianceSettings()
     secret_keys: tuple[SecretStr, ...] = ()
 
     def signing_keys(self) -> list[bytes]:

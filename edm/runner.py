@@ -326,7 +326,8 @@ async def send_pending(
     no relay has been reachable for `smtp.give_up_after_seconds`."""
     give_up = None if until is Until.STOPPED else settings.smtp.give_up_after_seconds
     composer = Composer(
-        Renderer(), TrackingLinks(settings.tracking.base_url, settings.signing_keys()), settings.sender
+        Renderer(), TrackingLinks(settings.tracking.base_url, settings.signing_keys()), settings.sender,
+        settings.compliance,
     )
     return await send_due(
         sessions,

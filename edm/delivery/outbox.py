@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, case, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from edm.delivery.retry import Outcome, RetryPolicy, outcome
@@ -35,13 +35,28 @@ PENDING_STATES = ("queued", "deferred", "sending")
 _outbox = cast(Table, OutboxMessage.__table__)
 
 
-def claim_batch(session: Session, now: datetime, limit: int, lease: timedelta = CLAIM_LEASE) -> list[int]:
-    """Atomically take up to `limit` due rows for `lease`; call it first in its transaction."""
+def claim_batch(
+    session: Session, now: datetime, limit: int, lease: timedelta = CLAIM_LEASE, first: Collection[str] = (),
+) -> list[int]:
+    """Atomically take up to `limit` due rows for `lease`; call it first in its transaction.
+
+    Rows of the campaigns in `first` (service mail) are taken before any other, so a notice the
+    customer needs never waits behind a bulk promotion queued earlier; they come first in the list.
+    """
     if session.get_bind().dialect.name == "sqlite":
         _begin_immediate(session)
+    taken = _claim(session, now, limit, lease, _outbox.c.campaign.in_(sorted(first))) if first else []
+    if len(taken) < limit:  # the rows just taken are `sending` with a fresh lease: not due again
+        taken += _claim(session, now, limit - len(taken), lease)
+    return taken
+
+
+def _claim(
+    session: Session, now: datetime, limit: int, lease: timedelta, *where: ColumnElement[bool]
+) -> list[int]:
     # Core statements on the table (the ORM's bulk-update machinery cost more than the database's
     # work), and no ORDER BY: sorting every due row for each batch made a claim cost O(outbox);
-    # the due index hands out the earliest due first anyway.
+    # the due index hands out the earliest due first anyway (and the campaign index a few campaigns').
     c = _outbox.c
     due = (
         select(c.id)
@@ -49,7 +64,8 @@ def claim_batch(session: Session, now: datetime, limit: int, lease: timedelta = 
             or_(
                 and_(c.state.in_(("queued", "deferred")), c.next_attempt_at <= now),
                 and_(c.state == "sending", c.claimed_until < now),
-            )
+            ),
+            *where,
         )
         .limit(limit)
         .with_for_update(skip_locked=True)

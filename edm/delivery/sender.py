@@ -135,6 +135,8 @@ class _Run:
         self.stop, self.progress, self.rng = stop, progress, rng
         self.policy = retry_policy(settings)
         self.lease = timedelta(seconds=settings.claim_lease_seconds)
+        # service mail is claimed before anything else: it never waits behind bulk (outbox.claim_batch)
+        self.service = frozenset(name for name, c in campaigns.items() if c.kind == "service")
         self.summary = SendSummary()
         self.queue: asyncio.Queue[list[Outgoing] | None] = asyncio.Queue(maxsize=2 * settings.concurrency)
         self.answers: list[Delivery] = []
@@ -298,7 +300,7 @@ class _Run:
 
     def _claim(self, now: datetime) -> list[int]:
         with self.sessions.begin() as session:
-            return claim_batch(session, now, self.settings.batch_size, self.lease)
+            return claim_batch(session, now, self.settings.batch_size, self.lease, first=self.service)
 
     def _compose(self, ids: list[int], now: datetime) -> tuple[list[Outgoing], Counter[str]]:
         with self.sessions.begin() as session:
@@ -397,6 +399,9 @@ def _compose_batch(
         .where(OutboxMessage.id.in_(ids))
         .order_by(OutboxMessage.id)
     ).all()
+    if ids != sorted(ids):  # the claim's order: service mail first
+        position = {outbox_id: at for at, outbox_id in enumerate(ids)}
+        rows = sorted(rows, key=lambda values: position[values[0]])
     # the mailbox, whatever the capitals of the address queued (edm.addresses)
     suppressed = suppressed_keys(session, [values[_TO_AT] for values in rows])
     outgoing: list[Outgoing] = []
