@@ -99,16 +99,21 @@ def main() -> None:
 
 @main.command()
 @click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
-def init(folder: Path) -> None:
+@click.option("--profile", type=click.Choice(["default", "cn"]), default="default", show_default=True,
+              help="Settings for where you mail. cn: subjects of marketing mail start with 【广告】 / AD "
+                   "(compliance.mark_ads), customers without a locale or time zone are zh-Hans in "
+                   "Asia/Shanghai, schedules and digests in Beijing time and Chinese (docs/compliance.md).")
+def init(folder: Path, profile: str) -> None:
     """Create a working folder: settings, example campaigns and a SQLite database.
 
     Example: edm init acme && cd acme && edm import customers customers.csv
+    (a company in mainland China: edm init --profile cn acme)
     """
     from edm.config import MAKE_KEY
     from edm.runner import initialise_folder
     from edm.store.faults import mask_url
 
-    settings = initialise_folder(folder)
+    settings = initialise_folder(folder, profile=profile)
     click.echo(f"Working folder ready: {folder.resolve()}")
     click.echo(f"  settings   {folder / 'edm.yaml'}")
     click.echo(f"  campaigns  {settings.campaigns_dir}")

@@ -440,9 +440,18 @@ class ImportSettings(_Section):
     # dates written day and month first: "auto" reads them only when a part over 12 decides;
     # "dmy" (05/03/2024 = 5 March), "mdy" (= May 3), or a strptime pattern such as "%d.%m.%Y"
     date_format: str = "auto"
+    # customers imported without a locale or a time zone get these (`edm init --profile cn`: zh-Hans,
+    # Asia/Shanghai)
+    default_locale: str = Field("en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-(?:[A-Za-z]{2}|[0-9]{3}))?$")
+    default_timezone: str = "UTC"
 
     @model_validator(mode="after")
     def _known_spellings(self) -> ImportSettings:
+        try:
+            _check_schedules(self.default_timezone, {})
+        except ValueError:
+            raise ValueError(f"default_timezone: {self.default_timezone!r} is not an IANA name "
+                             "such as Asia/Shanghai") from None
         if self.encoding != "auto":
             try:
                 codecs.lookup(self.encoding)
