@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
@@ -422,6 +423,7 @@ _MOVED_LOYALTY_KEYS = {
 }
 
 
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z]{4})?(-(?:[A-Za-z]{2}|[0-9]{3}))?")  # as imports read it
 ImportKind = Literal["customers", "orders", "wallet", "contacts"]
 DATE_ORDERS = ("auto", "dmy", "mdy")
 
@@ -442,11 +444,14 @@ class ImportSettings(_Section):
     date_format: str = "auto"
     # customers imported without a locale or a time zone get these (`edm init --profile cn`: zh-Hans,
     # Asia/Shanghai)
-    default_locale: str = Field("en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-(?:[A-Za-z]{2}|[0-9]{3}))?$")
+    default_locale: str = "en"
     default_timezone: str = "UTC"
 
     @model_validator(mode="after")
     def _known_spellings(self) -> ImportSettings:
+        if not _LOCALE.fullmatch(self.default_locale):
+            raise ValueError(f"default_locale: {self.default_locale!r} is not a locale like en, zh-Hans "
+                             "or zh-Hant-TW")
         try:
             _check_schedules(self.default_timezone, {})
         except ValueError:

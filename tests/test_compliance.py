@@ -203,3 +203,18 @@ def test_the_mark_follows_the_subjects_language() -> None:
     languages = ("zh-Hans", "zh-CN", "zh-TW", "zh-Hant", "fr", "en")
     assert [ad_prefix(language, AD_PREFIXES) for language in languages] == [
         "【广告】", "【广告】", "【廣告】", "【廣告】", "AD: ", "AD: "]
+
+
+@pytest.mark.parametrize(("setting", "said"), [
+    ("compliance:\n  mark_ads: true\n  ad_prefix: {zh-Hans: 【广告】}\n", "ad_prefix needs an 'en' prefix"),
+    ("compliance:\n  ad_prefix: {en: '  '}\n", "ad_prefix en: give the mark on one line"),
+    ("imports:\n  default_timezone: Beijing\n", "default_timezone: 'Beijing' is not an IANA name"),
+    ("imports:\n  default_locale: chinese\n", "default_locale: 'chinese' is not a locale like en"),
+])
+def test_unusable_compliance_and_import_defaults_are_named_in_one_line(
+    tmp_path: Path, setting: str, said: str
+) -> None:
+    (tmp_path / "edm.yaml").write_text(setting, encoding="utf-8")
+    result = CliRunner().invoke(main, ["classify", "--config", str(tmp_path / "edm.yaml")])
+    assert result.exit_code == 1 and said in result.output, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) <= 2
