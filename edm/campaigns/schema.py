@@ -335,7 +335,7 @@ class Campaign(_Strict):
     - `greeting`: relationship mail (holidays, birthdays, anniversaries). No advertising mark;
       every frequency rule; one-click unsubscribe.
     - `survey`: NPS, CSAT and other one-question asks. As a greeting.
-    - `service`: mail the customer needs (a closure notice, a reply to their own answer). No
+    - `service`: mail the customer needs (a closure notice, an order or account notice). No
       advertising mark; none of the frequency rules (pause, sunset, one per day, send window,
       contact interval); List-Unsubscribe without List-Unsubscribe-Post; sent before any
       other mail waiting in the outbox.
