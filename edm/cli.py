@@ -99,16 +99,21 @@ def main() -> None:
 
 @main.command()
 @click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
-def init(folder: Path) -> None:
+@click.option("--profile", type=click.Choice(["default", "cn"]), default="default", show_default=True,
+              help="Settings for where you mail. cn: subjects of marketing mail start with 【广告】 / AD "
+                   "(compliance.mark_ads), customers without a locale or time zone are zh-Hans in "
+                   "Asia/Shanghai, schedules and digests in Beijing time and Chinese (docs/compliance.md).")
+def init(folder: Path, profile: str) -> None:
     """Create a working folder: settings, example campaigns and a SQLite database.
 
     Example: edm init acme && cd acme && edm import customers customers.csv
+    (a company in mainland China: edm init --profile cn acme)
     """
     from edm.config import MAKE_KEY
     from edm.runner import initialise_folder
     from edm.store.faults import mask_url
 
-    settings = initialise_folder(folder)
+    settings = initialise_folder(folder, profile=profile)
     click.echo(f"Working folder ready: {folder.resolve()}")
     click.echo(f"  settings   {folder / 'edm.yaml'}")
     click.echo(f"  campaigns  {settings.campaigns_dir}")
@@ -483,7 +488,10 @@ def validate(files: tuple[Path, ...], config_path: Path | None) -> None:
     """
     from edm.campaigns.check import Checker
     from edm.campaigns.loader import describe_problems, load_campaign
+    from edm.campaigns.schema import kind_note
+    from edm.errors import CampaignError
     from edm.runner import store_samples, store_sessions
+    from edm.yamlfile import load_yaml
 
     settings = load_settings(config_path) if config_path or Path("edm.yaml").exists() else None
     checker = Checker(sender=settings.sender if settings else None)
@@ -501,7 +509,9 @@ def validate(files: tuple[Path, ...], config_path: Path | None) -> None:
         if found:
             problems.extend(describe_problems(loaded, found))
         else:
-            click.echo(f"{path}: ok ({loaded.campaign.name})")
+            raw, _ = load_yaml(path, CampaignError)
+            note = kind_note(raw.get("kind")) if isinstance(raw, dict) else None
+            click.echo(f"{path}: ok ({loaded.campaign.name})" + (f"; note: {note}" if note else ""))
     if problems:
         raise click.ClickException("\n".join(problems))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
@@ -423,6 +424,7 @@ _MOVED_LOYALTY_KEYS = {
 }
 
 
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z]{4})?(-(?:[A-Za-z]{2}|[0-9]{3}))?")  # as imports read it
 ImportKind = Literal["customers", "orders", "wallet", "contacts"]
 DATE_ORDERS = ("auto", "dmy", "mdy")
 
@@ -441,9 +443,21 @@ class ImportSettings(_Section):
     # dates written day and month first: "auto" reads them only when a part over 12 decides;
     # "dmy" (05/03/2024 = 5 March), "mdy" (= May 3), or a strptime pattern such as "%d.%m.%Y"
     date_format: str = "auto"
+    # customers imported without a locale or a time zone get these (`edm init --profile cn`: zh-Hans,
+    # Asia/Shanghai)
+    default_locale: str = "en"
+    default_timezone: str = "UTC"
 
     @model_validator(mode="after")
     def _known_spellings(self) -> ImportSettings:
+        if not _LOCALE.fullmatch(self.default_locale):
+            raise ValueError(f"default_locale: {self.default_locale!r} is not a locale like en, zh-Hans "
+                             "or zh-Hant-TW")
+        try:
+            _check_schedules(self.default_timezone, {})
+        except ValueError:
+            raise ValueError(f"default_timezone: {self.default_timezone!r} is not an IANA name "
+                             "such as Asia/Shanghai") from None
         if self.encoding != "auto":
             try:
                 codecs.lookup(self.encoding)
@@ -522,7 +536,7 @@ class SendWindow(_Section):
 
 
 class PolicySettings(_Section):
-    """Rules across campaigns, for marketing mail (transactional mail is exempt).
+    """Rules across campaigns, for all mail but `kind: service` (marketing, greeting, survey).
 
     `one_per_day`: at most one marketing message per customer per local day; campaigns
     run in priority order, so the highest priority wins, and a campaign's `when_busy`
@@ -532,6 +546,31 @@ class PolicySettings(_Section):
 
     one_per_day: bool = True
     send_window: SendWindow | None = None
+
+
+AD_PREFIXES = {"zh-Hans": "【广告】", "zh-Hant": "【廣告】", "en": "AD: "}
+
+
+class ComplianceSettings(_Section):
+    """What the law of the recipients' country asks of commercial mail (docs/compliance.md).
+
+    `mark_ads`: the subject of every `kind: marketing` message starts with `ad_prefix` in the
+    subject's language (a language not listed: `en`'s), unless it already starts with one of
+    them; China's rules for commercial email (MII Order 38, 2006) want "广告" or "AD" there.
+    Off by default; `edm init --profile cn` turns it on.
+    """
+
+    mark_ads: bool = False
+    ad_prefix: dict[str, str] = AD_PREFIXES
+
+    @model_validator(mode="after")
+    def _usable_prefixes(self) -> ComplianceSettings:
+        if "en" not in self.ad_prefix:
+            raise ValueError("ad_prefix needs an 'en' prefix: it is the fallback for every language")
+        for language, prefix in self.ad_prefix.items():
+            if not prefix.strip() or any(c in prefix for c in "\r\n"):
+                raise ValueError(f"ad_prefix {language}: give the mark on one line, e.g. \"AD: \"")
+        return self
 
 
 class ImapSettings(_Section):
@@ -732,6 +771,7 @@ class Settings(BaseModel):
     daemon: DaemonSettings = DaemonSettings()
     alerts: AlertSettings = AlertSettings()
     deliverability: DeliverabilitySettings = DeliverabilitySettings()
+    compliance: ComplianceSettings = ComplianceSettings()
     secret_keys: tuple[SecretStr, ...] = ()
 
     def signing_keys(self) -> list[bytes]:

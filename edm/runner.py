@@ -39,6 +39,7 @@ from edm.engagement import EngagementSummary, refresh_engagement
 from edm.errors import CampaignError, ConfigError
 from edm.render import Renderer
 from edm.resources import bundled_config_dir, package_dirs
+from edm.settings_profiles import apply_profile
 from edm.store import (
     CampaignRecord,
     ClassificationRun,
@@ -63,17 +64,21 @@ def open_store(settings: Settings) -> sessionmaker[Session]:
     return session_factory(engine)
 
 
-def initialise_folder(folder: Path, environ: Mapping[str, str] | None = None) -> Settings:
+def initialise_folder(
+    folder: Path, environ: Mapping[str, str] | None = None, profile: str = "default"
+) -> Settings:
     """Copy the bundled settings and campaigns into `folder` (never overwriting) and create the store.
 
-    Never inside the installed package: its defaults are read, not written.
+    Never inside the installed package: its defaults are read, not written. `profile`
+    (edm.settings_profiles) changes a few settings, e.g. `cn`: advertising marks on, Beijing time.
     """
     if any(folder.resolve().is_relative_to(installed) for installed in package_dirs()):
         raise ConfigError(f"{folder} is inside the installed edm package: make the working folder elsewhere")
     folder.mkdir(parents=True, exist_ok=True)
     bundled = bundled_config_dir()
     if not (folder / "edm.yaml").exists():
-        shutil.copy(bundled / "edm.yaml", folder / "edm.yaml")
+        text = apply_profile((bundled / "edm.yaml").read_text(encoding="utf-8"), profile)
+        (folder / "edm.yaml").write_text(text, encoding="utf-8")
     (folder / "campaigns").mkdir(exist_ok=True)
     for source in sorted((bundled / "campaigns").glob("*.yaml")):
         if not (folder / "campaigns" / source.name).exists():
@@ -326,7 +331,8 @@ async def send_pending(
     no relay has been reachable for `smtp.give_up_after_seconds`."""
     give_up = None if until is Until.STOPPED else settings.smtp.give_up_after_seconds
     composer = Composer(
-        Renderer(), TrackingLinks(settings.tracking.base_url, settings.signing_keys()), settings.sender
+        Renderer(), TrackingLinks(settings.tracking.base_url, settings.signing_keys()), settings.sender,
+        settings.compliance,
     )
     return await send_due(
         sessions,

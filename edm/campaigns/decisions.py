@@ -5,7 +5,7 @@ a real run queues the `send` decisions (and records the holdout), a dry run repo
 decision. Both go through this one function, so what `--dry-run` says is what a run does.
 
 Rules, in order (the first that holds a customer back names the reason): already planned,
-suppressed, holiday not kept in their country; for marketing mail: paused, in sunset
+suppressed, holiday not kept in their country; for all but service mail: paused, in sunset
 (unless the campaign `reaches_sunset`), mailed that day by another campaign
 (`policy.one_per_day`, when the campaign drops rather than waits); then the send time and
 window, the adaptive contact interval judged for that moment; last the holdout group.
@@ -67,7 +67,7 @@ class Rules:
     """What the campaign and the policy say, taken once per campaign."""
 
     campaign: str
-    marketing: bool
+    marketing: bool  # frequency policy applies: marketing, greeting and survey mail (not service)
     reaches_sunset: bool
     drop_when_busy: bool
     optimal_time: bool
@@ -78,7 +78,7 @@ class Rules:
 
     @classmethod
     def of(cls, campaign: Campaign, policy: PolicySettings) -> Rules:
-        marketing = campaign.kind == "marketing"
+        marketing = campaign.follows_policy  # every kind but service mail
         return cls(
             campaign=campaign.name,
             marketing=marketing,

@@ -5,7 +5,7 @@ the same occurrence twice queues nothing new and a restart never re-sends.
 The audience is `edm.campaigns.rules` plus the campaign's trigger (never key accounts for
 `bulk` promotions); this module gathers what policy needs about each member in one streamed
 query and `edm.campaigns.decisions.decide` judges them, in order: already planned, the
-suppression list; for marketing mail the customer's pause (their preference page) and sunset
+suppression list; for all but service mail the customer's pause (their preference page) and sunset
 (unless `reaches_sunset`), one mail per customer per local day (`policy.one_per_day`), the send
 time (`send_time: optimal`: their usual reading hour) and send window, the adaptive contact
 interval (unless `respect_frequency: false`); and last the variant or the holdout group.

@@ -310,11 +310,43 @@ class FollowUp(_StepContent):
 
 Exit = Literal["ordered", "clicked", "left_audience"]
 
+Kind = Literal["marketing", "greeting", "survey", "service"]
+KINDS: tuple[Kind, ...] = ("marketing", "greeting", "survey", "service")
+LEGACY_KINDS = {"transactional": "service"}  # the old spelling, still read (edm campaign validate notes it)
+
+
+def _legacy_kind(value: Any) -> Any:
+    return LEGACY_KINDS.get(value, value) if isinstance(value, str) else value
+
+
+def kind_note(raw: Any) -> str | None:
+    """What to tell the author of a file whose `kind` is an old spelling; None when it is current."""
+    if isinstance(raw, str) and raw in LEGACY_KINDS:
+        return f"kind: {raw} is read as kind: {LEGACY_KINDS[raw]}; write that instead"
+    return None
+
 
 class Campaign(_Strict):
+    """One campaign file. `kind` says what its mail is, and so which rules apply (docs/compliance.md):
+
+    - `marketing` (the default): promotion (offers, win-back, referrals, reorder nudges). Its
+      subject is marked as advertising when `compliance.mark_ads` is on; every frequency rule;
+      one-click unsubscribe (List-Unsubscribe and List-Unsubscribe-Post, RFC 8058).
+    - `greeting`: relationship mail (holidays, birthdays, anniversaries). No advertising mark;
+      every frequency rule; one-click unsubscribe.
+    - `survey`: NPS, CSAT and other one-question asks. As a greeting.
+    - `service`: mail the customer needs (a closure notice, an order or account notice). No
+      advertising mark; none of the frequency rules (pause, sunset, one per day, send window,
+      contact interval); List-Unsubscribe without List-Unsubscribe-Post; sent before any
+      other mail waiting in the outbox.
+
+    Unsubscribed and bounced addresses get no kind of mail. `transactional`, the old name of
+    `service`, is still read as `service`.
+    """
+
     name: str
     description: str = ""
-    kind: Literal["marketing", "transactional"] = "marketing"
+    kind: Annotated[Kind, BeforeValidator(_legacy_kind)] = "marketing"
     audience: Match = Match()  # everyone with a profile, unless narrowed
     template: str
     subject: Subjects
@@ -389,9 +421,24 @@ class Campaign(_Strict):
         return self.inactive or self.after_order or self.reorder
 
     @property
+    def follows_policy(self) -> bool:
+        """Frequency policy (pause, sunset, one per day, send window) applies: all but service mail."""
+        return self.kind != "service"
+
+    @property
+    def marks_ads(self) -> bool:
+        """Advertising: its subject is marked when `compliance.mark_ads` is on."""
+        return self.kind == "marketing"
+
+    @property
+    def one_click_unsubscribe(self) -> bool:
+        """RFC 8058 one-click (List-Unsubscribe-Post) is for bulk commercial mail: not service mail."""
+        return self.kind != "service"
+
+    @property
     def respects_contact_interval(self) -> bool:
-        """Transactional mail, and a campaign that says so, go out whatever the interval says."""
-        return self.kind == "marketing" and self.respect_frequency
+        """Service mail, and a campaign that says so, go out whatever the interval says."""
+        return self.follows_policy and self.respect_frequency
 
 
 def campaign_json_schema() -> dict[str, Any]:

@@ -78,6 +78,8 @@ class Context:
     seen: SeenKeys
     customer_ids: Lookup
     date_format: str = "auto"  # imports.date_format: how day-and-month-first dates are read
+    default_locale: str = "en"  # imports.default_locale: for customers given none
+    default_timezone: str = "UTC"  # imports.default_timezone
 
 
 @dataclass(frozen=True)
@@ -277,8 +279,8 @@ def _check_customers(check: _Check, context: Context) -> Upsert:
         kind=check.read("kind", f.read_kind, f.parse_kind, None, required=True),
         email=check.read("email", f.read_email, f.parse_email, None, required=True),
         contact_name=check.text_value("contact_name", 200),
-        locale=check.read("locale", f.read_locale, f.parse_locale, "en"),
-        timezone=check.read("timezone", f.read_timezone, f.parse_timezone, "UTC"),
+        locale=check.read("locale", f.read_locale, f.parse_locale, context.default_locale),
+        timezone=check.read("timezone", f.read_timezone, f.parse_timezone, context.default_timezone),
     )
     check.values.update(
         country=_countries(check.read("country", f.read_country, f.parse_country, None),

@@ -126,7 +126,8 @@ def import_file(
         out = _rejects_file(path, rejects, table.header) if skip_invalid else None
         try:
             with bulk_store(sessions) as store:
-                context = Context(clock.now(), SeenKeys(), store.customer_ids, settings.date_format)
+                context = Context(clock.now(), SeenKeys(), store.customer_ids, settings.date_format,
+                                  settings.default_locale, settings.default_timezone)
                 before = store.count(spec.table)
                 rows = good = changed = 0
                 for chunk in table.chunks:

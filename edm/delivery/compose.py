@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 from edm.campaigns.schema import Campaign
 from edm.campaigns.triggers import occasion_date
-from edm.config import SenderSettings
+from edm.compliance import ad_prefix, marked_subject
+from edm.config import ComplianceSettings, SenderSettings
 from edm.delivery.dkim import signer_from_settings
 from edm.delivery.message import Mailbox, MessageBuilder, addr_spec, message_id, originator_headers
 from edm.errors import ConfigError, TemplateError
@@ -137,8 +138,13 @@ class Composer:
     Raises ConfigError when the sender settings (addresses, DKIM) are unusable.
     """
 
-    def __init__(self, renderer: Renderer, links: TrackingLinks, sender: SenderSettings) -> None:
+    def __init__(
+        self, renderer: Renderer, links: TrackingLinks, sender: SenderSettings,
+        compliance: ComplianceSettings | None = None,
+    ) -> None:
         self._renderer = renderer
+        # advertising marks by language (compliance.mark_ads), or none
+        self._ad_marks = dict(compliance.ad_prefix) if compliance is not None and compliance.mark_ads else {}
         self._links = links
         self._sender = sender
         from_ = _mailbox(sender.from_address, "sender.from_address")
@@ -192,6 +198,9 @@ class Composer:
         subject = self._renderer.render_subject(
             subjects[subject_language], context, name=f"{campaign.name} subject ({subject_language})"
         )
+        if self._ad_marks:
+            mark = ad_prefix(subject_language, self._ad_marks)
+            subject = marked_subject(subject, campaign.kind, mark, self._ad_marks.values())
         try:
             to = Mailbox(one_line(customer.contact_name or customer.name), addr_spec(row.to_address))
         except ValueError as exc:
@@ -205,6 +214,7 @@ class Composer:
             unsubscribe_url=unsubscribe_url,
             date=now,
             originator=originator,
+            one_click=campaign.one_click_unsubscribe,  # RFC 8058 is for bulk mail, not service mail
         )
         if self._signer is not None:
             data = self._signer.sign(data)

@@ -181,11 +181,13 @@ class MessageBuilder:
         unsubscribe_url: str,
         date: datetime,
         originator: bytes | None = None,
+        one_click: bool = True,
     ) -> bytes:
         """One multipart/alternative mail (text, then HTML) with one-click unsubscribe headers.
 
         `date` must be timezone-aware; `unsubscribe_url` is the signed https URL of RFC 8058.
         `originator` (from `originator_headers`) replaces this builder's From and Reply-To.
+        `one_click` False (service mail): List-Unsubscribe (RFC 2369) without List-Unsubscribe-Post.
         """
         if date.tzinfo is None:
             raise ValueError("the Date of a message must be timezone-aware")
@@ -199,7 +201,7 @@ class MessageBuilder:
             + f"Date: {self._date(date)}\r\n"
             + f"Message-ID: {one_line(message_id)}\r\n"
             + _fold("List-Unsubscribe: ", links)
-            + f"List-Unsubscribe-Post: {LIST_UNSUBSCRIBE_POST}\r\n"
+            + (f"List-Unsubscribe-Post: {LIST_UNSUBSCRIBE_POST}\r\n" if one_click else "")
         )
         return b"".join((
             originator or self._head, headers.encode("ascii"), self._mime,

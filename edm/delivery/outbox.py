@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -36,33 +36,45 @@ PENDING_STATES = ("queued", "deferred", "sending")
 _outbox = cast(Table, OutboxMessage.__table__)
 
 
-def claim_batch(session: Session, now: datetime, limit: int, lease: timedelta = CLAIM_LEASE,
-                rules: ClaimRules | None = None) -> list[int]:
+def claim_batch(
+    session: Session, now: datetime, limit: int, lease: timedelta = CLAIM_LEASE,
+    rules: ClaimRules | None = None, first: Collection[str] = (),
+) -> list[int]:
     """Atomically take up to `limit` due rows for `lease`; call it first in its transaction.
 
     `rules` given: nothing of a paused campaign (or of bulk mail, when bulk sending is paused) is
     taken, nor bulk mail to a provider whose warm-up cap for today is reached (edm.delivery.holds).
+    Rows of the campaigns in `first` (service mail) are taken before any other, so a notice the
+    customer needs never waits behind a bulk promotion queued earlier; they come first in the list.
     """
     if session.get_bind().dialect.name == "sqlite":
         _begin_immediate(session)
     parts = claim_parts(session, rules, now, limit)[0] if rules is not None else [ClaimPart(true())]
-    claimed: list[int] = []
-    for part in parts:
-        room = limit - len(claimed) if part.most is None else min(part.most, limit - len(claimed))
+    if not parts:
+        return []
+    # the first part holds every row no cap limits, service mail included
+    taken = _claim(session, now, limit, lease, parts[0].where, _outbox.c.campaign.in_(sorted(first))) \
+        if first else []
+    rest: list[int] = []
+    for part in parts:  # the rows just taken are `sending` with a fresh lease: not due again
+        room = limit - len(taken) - len(rest)
+        if part.most is not None:
+            room = min(part.most, room)
         if room > 0:
-            claimed += _claim(session, now, room, lease, part.where)
-    return sorted(claimed)
+            rest += _claim(session, now, room, lease, part.where)
+    return taken + sorted(rest)
 
 
-def _claim(session: Session, now: datetime, limit: int, lease: timedelta,
-           where: ColumnElement[bool]) -> list[int]:
+def _claim(
+    session: Session, now: datetime, limit: int, lease: timedelta, *where: ColumnElement[bool]
+) -> list[int]:
     # Core statements on the table (the ORM's bulk-update machinery cost more than the database's
     # work), and no ORDER BY: sorting every due row for each batch made a claim cost O(outbox);
-    # the due index hands out the earliest due first anyway.
+    # the due index hands out the earliest due first anyway (and the campaign index a few campaigns').
     c = _outbox.c
     due = (
         select(c.id)
-        .where(_due(now), where)
+        .where(_due(now), *where)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )

@@ -147,6 +147,8 @@ class _Run:
     ) -> None:
         self.sessions, self.campaigns, self.composer = sessions, campaigns, composer
         self.deliverability = deliverability
+        # service mail is never held by a bulk pause or a warm-up cap, and is claimed before anything
+        # else: it never waits behind bulk (outbox.claim_batch)
         service = frozenset(name for name, campaign in campaigns.items() if not is_bulk(campaign))
         self.rules = ClaimRules(service_campaigns=service)
         self.bulk_campaigns = sorted(name for name in campaigns if name not in service)
@@ -322,7 +324,8 @@ class _Run:
 
     def _claim(self, now: datetime) -> list[int]:
         with self.sessions.begin() as session:
-            return claim_batch(session, now, self.settings.batch_size, self.lease, self.rules)
+            return claim_batch(session, now, self.settings.batch_size, self.lease, self.rules,
+                               first=self.rules.service_campaigns)
 
     def _with_warmup(self) -> ClaimRules:
         with self.sessions() as session:
@@ -460,6 +463,9 @@ def _compose_batch(
         .where(OutboxMessage.id.in_(ids))
         .order_by(OutboxMessage.id)
     ).all()
+    if ids != sorted(ids):  # the claim's order: service mail first
+        position = {outbox_id: at for at, outbox_id in enumerate(ids)}
+        rows = sorted(rows, key=lambda values: position[values[0]])
     # the mailbox, whatever the capitals of the address queued (edm.addresses)
     suppressed = suppressed_keys(session, [values[_TO_AT] for values in rows])
     outgoing: list[Outgoing] = []

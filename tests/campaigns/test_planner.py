@@ -83,10 +83,10 @@ def test_dry_run_counts_but_queues_nothing(
     assert result.queued == 3 and _queued(any_sessions) == set()
 
 
-def test_transactional_mail_ignores_the_contact_interval_but_not_suppression(
+def test_service_mail_ignores_the_contact_interval_but_not_suppression(
     any_sessions: sessionmaker[Session], population: dict[str, int]
 ) -> None:
-    receipt = WIN_BACK.model_copy(update={"kind": "transactional"})
+    receipt = WIN_BACK.model_copy(update={"kind": "service"})  # model_copy does not validate
     result = plan_campaign(any_sessions, receipt, occurrence=NOW.date(), now=NOW, rules=RULES)
     assert (result.queued, result.suppressed, result.too_soon) == (4, 1, 0)
     assert "cat@example.com" not in _queued(any_sessions)

@@ -67,7 +67,7 @@ def test_the_file_validates(tmp_path: Path) -> None:
 
 
 def test_it_is_service_mail_for_everyone_who_ordered_in_the_last_year(closure: Campaign) -> None:
-    assert closure.kind == "transactional" and not closure.bulk
+    assert closure.kind == "service" and not closure.bulk
     assert closure.audience.days_since_last_order is not None
     assert closure.audience.days_since_last_order.at_most == 365
     assert closure.holiday is not None and not closure.holiday.only_where_observed
