@@ -54,7 +54,8 @@ def preview_campaign(
         timing=timing_for(campaign, now, due=due, whole_day=day if timed else None),
     )
     composer = Composer(
-        Renderer(), TrackingLinks(settings.tracking.base_url, [secrets.token_bytes(32)]), settings.sender
+        Renderer(), TrackingLinks(settings.tracking.base_url, [secrets.token_bytes(32)]), settings.sender,
+        settings.brand,
     )
     with sessions() as session:
         query = (
