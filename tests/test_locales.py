@@ -167,6 +167,7 @@ def _contexts() -> Iterator[dict[str, Any]]:
                     "open_pixel_url": "https://t.example.com/o/x",
                     "unsubscribe_url": "https://t.example.com/u/x",
                     "preferences_url": "https://t.example.com/u/x",
+                    "recipient_address": "alice.wang@acme.example",
                     "brand": BRAND,
                     "step": step,
                     "occasion": OccasionView(date(2027, 2, 6), date(2027, 1, 12)),

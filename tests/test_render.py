@@ -85,6 +85,7 @@ def make_context(
         "open_pixel_url": PIXEL,
         "unsubscribe_url": UNSUBSCRIBE,
         "preferences_url": UNSUBSCRIBE,
+        "recipient_address": "alice.wang@acme.example",
         "brand": BRAND,
     }
 

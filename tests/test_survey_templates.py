@@ -100,6 +100,7 @@ def make_context(
         "open_pixel_url": PIXEL,
         "unsubscribe_url": UNSUBSCRIBE,
         "preferences_url": UNSUBSCRIBE,
+        "recipient_address": "alice.wang@acme.example",
         "brand": BRAND,
     }
 
@@ -130,7 +131,7 @@ def test_each_template_renders_in_each_language_with_pixel_unsubscribe_and_signa
     body = renderer.render(template, lang, context)
 
     assert body.language == lang
-    assert f'<html lang="{lang}">' in body.html
+    assert f'<html lang="{lang}" ' in body.html
     assert f'<img src="{PIXEL}" width="1" height="1" alt=""' in body.html
     label = UNSUBSCRIBE_LABEL[lang]
     assert re.search(rf'<a href="{re.escape(UNSUBSCRIBE)}"[^>]*>{label}</a>', body.html)

@@ -27,10 +27,14 @@ DEFAULT_REASON = {
     "zh-hans": "您收到此邮件，是因为您是{company}的客户。",
     "zh-hant": "您收到此郵件，是因為您是{company}的客戶。",
 }
-_LABELS = {  # (unsubscribe, preferences, phone) per language
-    "en": ("Unsubscribe", "Email preferences", "Phone: "),
-    "zh-hans": ("退订", "邮件偏好设置", "电话："),
-    "zh-hant": ("取消訂閱", "郵件偏好設定", "電話："),
+_LABELS = {  # (unsubscribe, preferences, phone, sent to, less mail) per language
+    "en": ("Unsubscribe", "Email preferences", "Phone: ", "This email was sent to {address}.",
+           "Too much mail from us? Under email preferences you can pause it for 30, 60 or 90 days, "
+           "or ask for less."),
+    "zh-hans": ("退订", "邮件偏好设置", "电话：", "此邮件发送至 {address}。",
+                "觉得我们的邮件太多？您可以在邮件偏好设置中暂停接收 30、60 或 90 天，或选择少收一些。"),
+    "zh-hant": ("取消訂閱", "郵件偏好設定", "電話：", "此郵件發送至 {address}。",
+                "覺得我們的郵件太多？您可以在郵件偏好設定中暫停接收 30、60 或 90 天，或選擇少收一些。"),
 }
 
 
@@ -54,6 +58,8 @@ class BrandView:
     footer: str | None
     unsubscribe_label: str
     preferences_label: str
+    sent_to: str  # "This email was sent to {address}." (the template puts the address in)
+    less_mail: str  # what the preferences page offers short of unsubscribing
 
 
 def localized(value: Localized, language: str) -> str | None:
@@ -120,7 +126,7 @@ class Brands(ByLanguage):
         own = next((lang for lang in language_chain(language) if lang in _LABELS), FALLBACK_LANGUAGE)
         signature = localized(brand.signature, language) or DEFAULT_SIGNATURE[own]
         reason = localized(brand.reason, language) or DEFAULT_REASON[own]
-        unsubscribe, preferences, phone = _LABELS[own]
+        unsubscribe, preferences, phone, sent_to, less_mail = _LABELS[own]
         website = brand.website
         label = None
         if website:
@@ -141,6 +147,8 @@ class Brands(ByLanguage):
             footer=localized(brand.footer, language),
             unsubscribe_label=unsubscribe,
             preferences_label=preferences,
+            sent_to=sent_to,
+            less_mail=less_mail,
         )
 
 

@@ -194,6 +194,7 @@ class Composer:
             "occasion": OccasionView(occasion_date(campaign, row.occurrence), row.occurrence),
             "open_pixel_url": self._links.open_url(row.id, customer.id),
             "unsubscribe_url": unsubscribe_url,
+            "recipient_address": row.to_address,  # "This email was sent to ..." in the footer
             "preferences_url": unsubscribe_url,  # the page offers pausing and less mail before unsubscribing
         }
         template, subjects = campaign.content(row.variant, row.step)
