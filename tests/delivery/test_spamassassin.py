@@ -36,7 +36,7 @@ from tests.delivery.external import needs
 
 pytestmark = needs(
     bool(shutil.which("spamd") and shutil.which("spamc")),
-    "SpamAssassin's spamd/spamc are not installed (apt-get install spamassassin spamd spamc, as .ci/run does)",
+    "SpamAssassin's spamd/spamc are not installed (apt-get install spamassassin spamd spamc: .ci/run does)",
 )
 
 NOW = datetime(2026, 11, 24, 9, tzinfo=UTC)
@@ -112,7 +112,8 @@ def _messages() -> dict[str, bytes]:
                         continue
                     row = Row(1000 + number, f"{campaign.name}-{step}-{number}-{brand}", campaign.name, step,
                               variant, sample.email, NOW.date())
-                    messages[name] = composer.compose(row, sample.customer, sample.profile, campaign, NOW).data
+                    composed = composer.compose(row, sample.customer, sample.profile, campaign, NOW)
+                    messages[name] = composed.data
     return messages
 
 
@@ -133,7 +134,8 @@ def spamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         while subprocess.run(["spamc", "-d", "127.0.0.1", "-p", str(port), "-K"],
                              capture_output=True).returncode != 0:
             if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"spamd did not start: {(home / 'spamd.log').read_text(errors='replace')[-2000:]}")
+                said = (home / "spamd.log").read_text(errors="replace")[-2000:]
+                pytest.fail(f"spamd did not start: {said}")
             time.sleep(0.2)
         yield port
     finally:
@@ -156,7 +158,9 @@ def _score(port: int, name: str, data: bytes) -> Scored:
     return Scored(name, score, rules)
 
 
-def test_every_shipped_template_in_every_language_scores_at_most_1_and_trips_no_markup_rule(spamd: int) -> None:
+def test_every_shipped_template_in_every_language_scores_at_most_1_and_trips_no_markup_rule(
+    spamd: int,
+) -> None:
     messages = _messages()
     shipped = set(templates_available())
     assert {name.split("-")[0] for name in messages} == shipped  # the bundled campaigns use every template
@@ -179,8 +183,9 @@ def test_the_old_markup_trips_the_rules_this_test_watches(spamd: int) -> None:
     """The check has teeth: a preheader hidden in the background colour and a pixel beside a short
     html part, as the layout used to have them, trip the markup rules and cost points."""
     html = (
-        '<html><body style="background-color:#f4f4f4;"><div style="display:none; max-height:0; overflow:hidden;'
-        ' font-size:1px; line-height:1px; color:#f4f4f4; opacity:0;">A short note for you.</div>'
+        '<html><body style="background-color:#f4f4f4;"><div style="display:none; max-height:0;'
+        ' overflow:hidden; font-size:1px; line-height:1px; color:#f4f4f4; opacity:0;">'
+        "A short note for you.</div>"
         "<p>Dear Alex, thank you for your order. We hope everything arrived safely.</p>"
         '<img src="https://t.example/o/x.gif" width="1" height="1" alt=""></body></html>'
     )
