@@ -83,7 +83,8 @@ def test_a_chinese_customer_gets_mail_signed_in_chinese_by_the_company(
     orders = ["external_id,customer_external_id,ordered_at,amount,product_line"]
     for customer in ("CN", "GB"):
         for days_ago in range(900, 399, -30):
-            orders.append(f"O{customer}{days_ago},{customer},{today - timedelta(days=days_ago)},5000.00,paper")
+            day = today - timedelta(days=days_ago)
+            orders.append(f"O{customer}{days_ago},{customer},{day},5000.00,paper")
     (tmp_path / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
     (tmp_path / "orders.csv").write_text("\n".join(orders) + "\n", encoding="utf-8")
     env = {"EDM_CONFIG": str(config), "EDM_SECRET_KEY": SECRET_KEY, "EDM_SMTP__HOST": smtp_server.host,
