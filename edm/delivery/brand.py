@@ -62,9 +62,10 @@ class BrandView:
     less_mail: str  # what the preferences page offers short of unsubscribing
 
 
-def localized(value: Localized, language: str) -> str | None:
+def localized(value: Localized, language: str, *, any_language: bool = False) -> str | None:
     """`value` in `language`, else the next language of its chain (zh-Hant -> zh-Hans -> en), else
-    any language given (a postal address in Chinese beats none); None if unset.
+    with `any_language` any language given (for names and addresses: one in Chinese beats none;
+    never for wording: an English mail is not signed in Chinese); None if unset.
 
     One plain text serves every language; a mapping is matched ignoring case (`zh-hans` = `zh-Hans`).
     """
@@ -74,12 +75,13 @@ def localized(value: Localized, language: str) -> str | None:
     for candidate in language_chain(language):
         if candidate in by_lower:
             return by_lower[candidate].strip()
-    return next((text.strip() for text in by_lower.values()), None)
+    return next((text.strip() for text in by_lower.values()), None) if any_language else None
 
 
 def company_name(brand: BrandSettings, from_address: str, language: str = FALLBACK_LANGUAGE) -> str:
     """The company in `language`; without one configured, the domain mail is sent from."""
-    return localized(brand.company, language) or parseaddr(from_address)[1].rpartition("@")[2] or "—"
+    domain = parseaddr(from_address)[1].rpartition("@")[2]
+    return localized(brand.company, language, any_language=True) or domain or "—"
 
 
 class Brands(ByLanguage):
@@ -136,7 +138,7 @@ class Brands(ByLanguage):
             company=company,
             signature=signature.replace("{company}", company),
             reason=reason.replace("{company}", company),
-            postal_address=localized(brand.postal_address, language),
+            postal_address=localized(brand.postal_address, language, any_language=True),
             website=website,
             website_label=label,
             phone=brand.phone,
@@ -178,7 +180,7 @@ class _MessageBrand(ByLanguage):
 
 def has_postal_address(brand: BrandSettings) -> bool:
     """Whether any language has a postal address (CAN-SPAM asks for one in every marketing mail)."""
-    return localized(brand.postal_address, FALLBACK_LANGUAGE) is not None
+    return localized(brand.postal_address, FALLBACK_LANGUAGE, any_language=True) is not None
 
 
 __all__ = ["DEFAULT_REASON", "DEFAULT_SIGNATURE", "PLACEHOLDER_COMPANY", "BrandView", "Brands", "CompanyName",

@@ -1,8 +1,9 @@
 """Turn one claimed outbox row into a personalised, signed message: row + customer + campaign -> bytes.
 
 Joins the row with its customer, profile and campaign, builds the template
-context (tracked links, pixel, unsubscribe URL), renders it in the sandbox, writes
-the RFC 5322 bytes (`message.MessageBuilder`) and signs them (`dkim`, when configured).
+context (tracked links, pixel, unsubscribe URL, the brand in the message's language),
+renders it in the sandbox, writes the RFC 5322 bytes (`message.MessageBuilder`) and signs
+them (`dkim`, when configured).
 """
 
 from __future__ import annotations
@@ -133,7 +134,8 @@ class ProfileView:
 
 
 class Composer:
-    """Everything constant per sender (addresses, MIME skeleton, DKIM key) is prepared here, once.
+    """Everything constant per sender (addresses, DKIM key, the brand in each language) is prepared
+    here, once. `brand` (settings `brand:`) is what every message shows of the sender.
 
     Raises ConfigError when the sender settings (addresses, DKIM) are unusable.
     """
@@ -199,10 +201,10 @@ class Composer:
         }
         template, subjects = campaign.content(row.variant, row.step)
         body = self._renderer.render(template, customer.locale, context)
-        context["brand"] = brand.in_language(body.language)  # subjects see the body's values
-        if not isinstance(sender_name, str):
-            context["sender_name"] = sender_name.in_language(body.language)
         subject_language = resolve_language(body.language, subjects)  # named in errors: the one to fix
+        context["brand"] = brand.in_language(subject_language)  # the subject's language, as the body's
+        if not isinstance(sender_name, str):
+            context["sender_name"] = sender_name.in_language(subject_language)
         subject = self._renderer.render_subject(
             subjects[subject_language], context, name=f"{campaign.name} subject ({subject_language})"
         )
