@@ -494,7 +494,8 @@ def validate(files: tuple[Path, ...], config_path: Path | None) -> None:
     from edm.yamlfile import load_yaml
 
     settings = load_settings(config_path) if config_path or Path("edm.yaml").exists() else None
-    checker = Checker(sender=settings.sender if settings else None)
+    checker = Checker(sender=settings.sender if settings else None,
+                      brand=settings.brand if settings else None)
     sessions = store_sessions(settings) if settings else None
     samples = store_samples(sessions) if sessions else []
     now = datetime.now(UTC)
@@ -506,6 +507,8 @@ def validate(files: tuple[Path, ...], config_path: Path | None) -> None:
             problems.append(str(exc))
             continue
         found = checker.check(loaded.campaign, samples, now)
+        for warning in checker.warnings(loaded.campaign):
+            click.echo(f"{path}: warning: {warning}", err=True)
         if found:
             problems.extend(describe_problems(loaded, found))
         else:

@@ -149,6 +149,40 @@ class SmtpSettings(_Section):
         return self
 
 
+Localized = str | dict[str, str]  # one text for every language, or per language tag (en, zh-Hans, zh-Hant)
+
+
+class BrandSettings(_Section):
+    """Who the mail is from, shown in every message: recipients and filters trust mail that says so.
+
+    Texts are one string or one per language (`{en: ..., zh-Hans: ..., zh-Hant: ...}`); a message
+    takes its own language's, else the next in the template language chain (zh-Hant -> zh-Hans ->
+    en). `company` (default: the domain of sender.from_address) names the sender in the layout;
+    `signature` and `reason` may contain `{company}`. `postal_address` is required for marketing mail
+    by CAN-SPAM (`edm campaign validate` warns without it). `logo_url` is an https image shown
+    `logo_width` x `logo_height` pixels with the company name as its alt text.
+    """
+
+    company: Localized = {}
+    postal_address: Localized = {}
+    website: str | None = None
+    phone: str | None = None
+    logo_url: str | None = None
+    logo_width: int = Field(160, ge=1, le=600)
+    logo_height: int = Field(40, ge=1, le=300)
+    signature: Localized = {}  # default: "{company} Customer Service" / "{company} 客户服务团队" / ...
+    reason: Localized = {}  # default: "You receive this email because you are a customer of {company}."
+    footer: Localized = {}  # an extra line in every footer (a registration number, a licence ...)
+
+    @model_validator(mode="after")
+    def _urls(self) -> BrandSettings:
+        for name in ("website", "logo_url"):
+            value = getattr(self, name)
+            if value is not None and not value.startswith(("https://", "http://")):
+                raise ValueError(f"{name} must be an http(s) URL, e.g. https://www.example.com")
+        return self
+
+
 class TrackingSettings(_Section):
     """The tracking server, its event batches, and what counts as a machine rather than a person.
 
@@ -759,6 +793,7 @@ class Settings(BaseModel):
     campaigns_dir: Path = Path("campaigns")
     mail_dir: Path = Path("mail")
     sender: SenderSettings = SenderSettings()
+    brand: BrandSettings = BrandSettings()
     smtp: SmtpSettings = SmtpSettings()
     tracking: TrackingSettings = TrackingSettings()
     classification: ClassificationSettings = ClassificationSettings()

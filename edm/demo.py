@@ -24,6 +24,7 @@ from email import policy
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,7 +34,7 @@ from edm.campaigns.loader import load_campaigns
 from edm.campaigns.triggers import next_due
 from edm.cli import format_classification, format_run
 from edm.clock import FixedClock, SystemClock
-from edm.config import ClassificationSettings
+from edm.config import ClassificationSettings, Settings, load_settings
 from edm.customers import import_customers, import_orders, recompute_profiles
 from edm.delivery.sink import smtp_sink
 from edm.errors import EdmError
@@ -53,6 +54,22 @@ ANSWER_CAMPAIGNS = ["detractor_follow_up", "promoter_referral"]  # triggered by 
 
 
 MARKER = ".edm-demo"
+# The demo's sender, so its mail shows an identity as real mail must (docs/identity.md).
+DEMO_FROM = "Example Flow Controls <care@example.com>"
+DEMO_BRAND: dict[str, Any] = {
+    "company": {"en": "Example Flow Controls Ltd", "zh-Hans": "示例流体控制有限公司",
+                "zh-Hant": "示例流體控制有限公司"},
+    "postal_address": {"en": "88 Example Road, Pudong, Shanghai 200120, China",
+                       "zh-Hans": "中国上海市浦东新区示例路88号 邮编200120",
+                       "zh-Hant": "中國上海市浦東新區示例路88號 郵編200120"},
+    "website": "https://www.example.com",
+    "phone": "+86 21 5555 0188",
+    "logo_url": "https://www.example.com/logo.png",
+    "logo_width": 160,
+    "logo_height": 40,
+}
+_BRAND_BLOCK = re.compile(r"^brand:.*?(?=^\S)", re.MULTILINE | re.DOTALL)
+_DEFAULT_FROM = re.compile(r'^(  from_address: )"Customer Care <care@example\.com>"', re.MULTILINE)
 
 
 def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
@@ -64,7 +81,8 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
-    settings = initialise_folder(folder, environ={})  # never the operator's database or relay
+    initialise_folder(folder, environ={})  # never the operator's database or relay
+    settings = write_demo_identity(folder / "edm.yaml")
     (folder / MARKER).touch()
     sessions = open_store(settings)
     clock = FixedClock(SystemClock().now())
@@ -157,6 +175,20 @@ class OwnClockKinds:
     one_time: int  # a single order day, and no longer new
     one_time_risk: tuple[float, float] | None  # their lowest and highest churn risk (None: unknown)
     back_long_ago: int  # returned after a lapse and since grown out of reacquired: growing or mature
+
+
+def write_demo_identity(path: Path) -> Settings:
+    """Put the demo's brand (and a From name to match) into its settings file, keeping the rest."""
+    text = path.read_text(encoding="utf-8")
+    lines = yaml.safe_dump(DEMO_BRAND, allow_unicode=True, sort_keys=False).splitlines()
+    block = "brand:  # the demo's sample company (edm init writes placeholders here)\n"
+    block += "".join(f"  {line}\n" for line in lines)
+    text, found = _BRAND_BLOCK.subn(lambda _: block + "\n", text, count=1)
+    if not found:
+        text = text.rstrip("\n") + "\n\n" + block
+    text = _DEFAULT_FROM.sub(lambda m: f'{m.group(1)}"{DEMO_FROM}"', text, count=1)
+    path.write_text(text, encoding="utf-8")
+    return load_settings(path, {})
 
 
 def profile_rows(sessions: sessionmaker[Session]) -> list[Mapping[str, Any]]:

@@ -183,6 +183,16 @@ def template_languages(template: str, templates_dir: Path | None = None) -> list
     return sorted(_languages_in(root / template))
 
 
+class ByLanguage:
+    """A context value that depends on the message's language (e.g. the sender's brand): `render`
+    gives the template `value.in_language(language)` for the language it picked."""
+
+    __slots__ = ()
+
+    def in_language(self, language: str) -> Any:
+        raise NotImplementedError
+
+
 class Renderer:
     """A sandboxed Jinja environment over one templates folder; cheap to keep, safe to share."""
 
@@ -225,7 +235,8 @@ class Renderer:
         if FALLBACK_LANGUAGE not in html_languages:
             self.check_template(template)  # raises, saying what is missing
         language = resolve_language(locale, html_languages)
-        values = dict(context)
+        values = {key: value.in_language(language) if isinstance(value, ByLanguage) else value
+                  for key, value in context.items()}
         html = self._render_file(template, language, HTML_SUFFIX, values)
         if language in text_languages:
             text = self._render_file(template, language, TEXT_SUFFIX, values)
@@ -417,6 +428,7 @@ def _template_frames(tb: TracebackType | None) -> list[tuple[str, int]]:
 
 __all__ = [
     "FALLBACK_LANGUAGE",
+    "ByLanguage",
     "RenderError",
     "RenderedBody",
     "Renderer",

@@ -240,7 +240,7 @@ def check_campaigns(
     lines that say why; checked for synthetic customers and a few of the store's (if `sessions`)."""
     if not files:
         return {}
-    checker = Checker(sender=settings.sender)
+    checker = Checker(sender=settings.sender, brand=settings.brand)
     samples = store_samples(sessions) if sessions is not None else []
     refused = {}
     for loaded in files:
@@ -332,7 +332,7 @@ async def send_pending(
     give_up = None if until is Until.STOPPED else settings.smtp.give_up_after_seconds
     composer = Composer(
         Renderer(), TrackingLinks(settings.tracking.base_url, settings.signing_keys()), settings.sender,
-        settings.compliance,
+        compliance=settings.compliance, brand=settings.brand,
     )
     return await send_due(
         sessions,

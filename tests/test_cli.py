@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import re
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 
 import click
@@ -75,6 +77,18 @@ def test_demo_runs_the_whole_path_and_leaves_a_usable_folder(tmp_path: Path) -> 
         opens = session.scalar(select(func.count()).where(Event.kind == "open"))
     assert sent == len(mails) - int(digests.group(1)) > 0  # the digests go to managers, not via the outbox
     assert opens and opens > 0
+    # Every campaign mail shows the demo's sample company and its postal address (settings `brand:`).
+    brand = load_settings(folder / "edm.yaml").brand
+    assert isinstance(brand.postal_address, dict) and isinstance(brand.company, dict)
+    parsed = [BytesParser(policy=policy.default).parsebytes(m.read_bytes()) for m in mails]
+    campaign_mail = [message for message in parsed if message["List-Unsubscribe-Post"]]
+    assert len(campaign_mail) == sent
+    for message in campaign_mail:
+        plain = message.get_body(("plain",))
+        assert plain is not None
+        text = str(plain.get_content())
+        assert any(address in text for address in brand.postal_address.values()), text
+        assert any(company in text for company in brand.company.values()), text
     # The folder works with the other commands afterwards.
     report = CliRunner().invoke(main, ["report", "engagement", "--config", str(folder / "edm.yaml"),
                                        "--format", "csv", "--by", "campaign",

@@ -19,7 +19,8 @@ from markupsafe import escape
 
 from edm.campaigns.loader import load_campaigns
 from edm.campaigns.schema import Campaign
-from edm.config import SenderSettings
+from edm.config import BrandSettings, SenderSettings
+from edm.delivery.brand import Brands
 from edm.delivery.compose import Composer, SurveyChoice
 from edm.delivery.compose import ProfileView as Profile
 from edm.delivery.compose import RecipientView as Recipient
@@ -46,9 +47,9 @@ CAMPAIGN_OF = {
 }
 PIXEL = "https://t.example.com/o/PIXELTOKEN"
 UNSUBSCRIBE = "https://t.example.com/u/UNSUBTOKEN"
-UNSUBSCRIBE_LABEL = {
-    "en": "Unsubscribe / 退订", "zh-Hans": "Unsubscribe / 退订", "zh-Hant": "Unsubscribe / 取消訂閱",
-}
+UNSUBSCRIBE_LABEL = {"en": "Unsubscribe", "zh-Hans": "退订", "zh-Hant": "取消訂閱"}
+# The brand (settings `brand:`), signed "Li Wei" in every language; templates see it in their own.
+BRAND = Brands(BrandSettings(company="Acme Paper", signature="Li Wei"), "care@acme.example")
 NASTY_NAME = "<b>Tom & Co</b>"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 # Characters written differently in the two scripts: a zh-Hant text with one of the first is a
@@ -98,6 +99,9 @@ def make_context(
         "step": 0,
         "open_pixel_url": PIXEL,
         "unsubscribe_url": UNSUBSCRIBE,
+        "preferences_url": UNSUBSCRIBE,
+        "recipient_address": "alice.wang@acme.example",
+        "brand": BRAND,
     }
 
 
@@ -127,8 +131,8 @@ def test_each_template_renders_in_each_language_with_pixel_unsubscribe_and_signa
     body = renderer.render(template, lang, context)
 
     assert body.language == lang
-    assert f'<html lang="{lang}">' in body.html
-    assert f'<img src="{PIXEL}" width="1" height="1" alt="">' in body.html
+    assert f'<html lang="{lang}" ' in body.html
+    assert f'<img src="{PIXEL}" width="1" height="1" alt=""' in body.html
     label = UNSUBSCRIBE_LABEL[lang]
     assert re.search(rf'<a href="{re.escape(UNSUBSCRIBE)}"[^>]*>{label}</a>', body.html)
     assert f"{label}: {UNSUBSCRIBE}" in body.text

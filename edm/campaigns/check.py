@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from edm.campaigns.schema import Campaign
-from edm.config import SenderSettings
+from edm.config import BrandSettings, SenderSettings
+from edm.delivery.brand import PLACEHOLDER_COMPANY, company_name, has_postal_address
 from edm.delivery.compose import Composer, CustomerFields, ProfileFields
 from edm.errors import TemplateError
 from edm.render import RenderedBody, Renderer, RenderError, template_languages
@@ -119,11 +120,15 @@ class Checker:
     """Composes like the sender (`Composer` over a `Renderer` of `templates_dir`); keep one for a run:
     it keeps the compiled templates."""
 
-    def __init__(self, templates_dir: Path | None = None, sender: SenderSettings | None = None) -> None:
+    def __init__(
+        self, templates_dir: Path | None = None, sender: SenderSettings | None = None,
+        brand: BrandSettings | None = None,
+    ) -> None:
         self._probe = _SubjectProbe(templates_dir)
+        self._brand = brand or BrandSettings()
         self._composer = Composer(
             self._probe, TrackingLinks(_CHECK_URL, [secrets.token_bytes(32)]),
-            _without_dkim(sender or SenderSettings()),
+            _without_dkim(sender or SenderSettings()), brand=brand,
         )
 
     def check(self, campaign: Campaign, samples: Sequence[Sample], now: datetime) -> list[Problem]:
@@ -141,6 +146,21 @@ class Checker:
                 for problem in _compose(self._composer, self._probe, campaign, sample, step, variant, now):
                     found.setdefault((problem.where, problem.message), problem)
         return list(found.values())
+
+
+    def warnings(self, campaign: Campaign) -> list[str]:
+        """What may send `campaign` but should be fixed: marketing mail without the sender's postal
+        address (CAN-SPAM) or still under the placeholder company name `edm init` wrote."""
+        if campaign.kind != "marketing":
+            return []
+        found = []
+        if not has_postal_address(self._brand):
+            found.append("marketing mail without a postal address (CAN-SPAM requires one): "
+                         "set brand.postal_address in edm.yaml")
+        if company_name(self._brand, "") == PLACEHOLDER_COMPANY:
+            found.append(f"the company is still the placeholder {PLACEHOLDER_COMPANY!r}: "
+                         "set brand.company in edm.yaml")
+        return found
 
 
 def check_campaign(

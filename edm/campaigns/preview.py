@@ -55,7 +55,7 @@ def preview_campaign(
     )
     composer = Composer(
         Renderer(), TrackingLinks(settings.tracking.base_url, [secrets.token_bytes(32)]), settings.sender,
-        settings.compliance,
+        compliance=settings.compliance, brand=settings.brand,
     )
     with sessions() as session:
         query = (

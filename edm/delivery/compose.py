@@ -1,8 +1,9 @@
 """Turn one claimed outbox row into a personalised, signed message: row + customer + campaign -> bytes.
 
 Joins the row with its customer, profile and campaign, builds the template
-context (tracked links, pixel, unsubscribe URL), renders it in the sandbox, writes
-the RFC 5322 bytes (`message.MessageBuilder`) and signs them (`dkim`, when configured).
+context (tracked links, pixel, unsubscribe URL, the brand in the message's language),
+renders it in the sandbox, writes the RFC 5322 bytes (`message.MessageBuilder`) and signs
+them (`dkim`, when configured).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any, Protocol
 from edm.campaigns.schema import Campaign
 from edm.campaigns.triggers import occasion_date
 from edm.compliance import ad_prefix, marked_subject
-from edm.config import ComplianceSettings, SenderSettings
+from edm.config import BrandSettings, ComplianceSettings, SenderSettings
+from edm.delivery.brand import Brands
 from edm.delivery.dkim import signer_from_settings
 from edm.delivery.message import Mailbox, MessageBuilder, addr_spec, message_id, originator_headers
 from edm.errors import ConfigError, TemplateError
@@ -133,7 +135,8 @@ class ProfileView:
 
 
 class Composer:
-    """Everything constant per sender (addresses, MIME skeleton, DKIM key) is prepared here, once.
+    """Everything constant per sender (addresses, DKIM key, the brand in each language) is prepared
+    here, once. `brand` (settings `brand:`) is what every message shows of the sender.
 
     Raises ConfigError when the sender settings (addresses, DKIM) are unusable.
     """
@@ -141,6 +144,7 @@ class Composer:
     def __init__(
         self, renderer: Renderer, links: TrackingLinks, sender: SenderSettings,
         compliance: ComplianceSettings | None = None,
+        brand: BrandSettings | None = None,
     ) -> None:
         self._renderer = renderer
         # advertising marks by language (compliance.mark_ads), or none
@@ -160,6 +164,7 @@ class Composer:
         self._envelope_sender = bounces.address
         self._from = from_
         self._sender_name = from_.name or from_.address
+        self._brands = Brands(brand or BrandSettings(), sender.from_address)
         self._signer = signer_from_settings(sender)
         self._managers: dict[tuple[str, str], tuple[str, bytes]] = {}
 
@@ -174,9 +179,12 @@ class Composer:
         """The message for `row`; raises TemplateError when the template cannot render, or
         (so the row fails instead of stopping the sender) when its address cannot be written."""
         unsubscribe_url = self._links.unsubscribe_url(row.id, customer.id)
-        sender_name, originator = self._sender_name, None
+        sender_name: Any = self._brands.company  # the company, in the message's language
+        originator, signature = None, None
         if campaign.sender == "account_manager" and customer.account_manager_email:
             sender_name, originator = self._account_manager(customer)
+            signature = sender_name
+        brand = self._brands.for_message(campaign.params, signature)
         context = {
             "customer": RecipientView(
                 customer.name, customer.contact_name, customer.kind, customer.industry, customer.locale
@@ -186,15 +194,21 @@ class Composer:
             "params": dict(campaign.params),
             "link": self._link_function(row, customer, campaign),
             "survey": self._survey_function(row, customer),
-            "sender_name": sender_name,
+            "sender_name": sender_name,  # the company, or the account manager the message is sent for
+            "brand": brand,  # a BrandView in the message's language, once rendered
             "step": row.step,  # 0 for the first message, then 1, 2 ... of a sequence
             "occasion": OccasionView(occasion_date(campaign, row.occurrence), row.occurrence),
             "open_pixel_url": self._links.open_url(row.id, customer.id),
             "unsubscribe_url": unsubscribe_url,
+            "recipient_address": row.to_address,  # "This email was sent to ..." in the footer
+            "preferences_url": unsubscribe_url,  # the page offers pausing and less mail before unsubscribing
         }
         template, subjects = campaign.content(row.variant, row.step)
         body = self._renderer.render(template, customer.locale, context)
         subject_language = resolve_language(body.language, subjects)  # named in errors: the one to fix
+        context["brand"] = brand.in_language(subject_language)  # the subject's language, as the body's
+        if not isinstance(sender_name, str):
+            context["sender_name"] = sender_name.in_language(subject_language)
         subject = self._renderer.render_subject(
             subjects[subject_language], context, name=f"{campaign.name} subject ({subject_language})"
         )

@@ -1,13 +1,11 @@
-"""Who the mail says it is from: a real domain, a name recipients know, the brand's details.
-
-The `brand:` settings section (company name, postal address, website) is read defensively
-(`getattr`): a settings model without it is judged on the From header alone. Pure.
+"""Who the mail says it is from: a real domain, a name recipients know, the brand's details
+(settings `brand:`: company, postal address, website). Pure.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
+from edm.config import BrandSettings, Localized
+from edm.delivery.brand import PLACEHOLDER_COMPANY
 from edm.doctor.report import Check, error, ok, warn
 
 SECTION = "identity"
@@ -16,12 +14,7 @@ RESERVED = ("example.com", "example.net", "example.org")  # RFC 2606: nobody can
 # RFC 2606 top-level names that never reach anyone; `.test` is left out: a staging setup may use it
 # against its own DNS, and its mail goes nowhere else anyway
 RESERVED_TLDS = ("example", "invalid", "localhost")
-# field names the brand section may use for each detail, first found wins
-_BRAND_FIELDS = {
-    "company name": ("company_name", "company", "name"),
-    "postal address": ("postal_address", "address"),
-    "website": ("website", "url", "homepage"),
-}
+PLACEHOLDERS = (PLACEHOLDER_COMPANY, "您的公司")  # the company names `edm init` writes
 
 
 def reserved_domain(domain: str) -> bool:
@@ -30,8 +23,8 @@ def reserved_domain(domain: str) -> bool:
         or domain.rpartition(".")[2] in RESERVED_TLDS
 
 
-def identity_checks(from_name: str, from_address: str, brand: Any = None) -> list[Check]:
-    """The From header's name and domain; with a brand section, its company name, address and website."""
+def identity_checks(from_name: str, from_address: str, brand: BrandSettings) -> list[Check]:
+    """The From header's name and domain, and the brand's company name, postal address and website."""
     checks = []
     domain = from_address.rpartition("@")[2]
     if reserved_domain(domain):
@@ -50,27 +43,35 @@ def identity_checks(from_name: str, from_address: str, brand: Any = None) -> lis
                            "sender.from_address"))
     else:
         checks.append(ok(SECTION, "From name", from_name))
-    if brand is not None:
-        checks.extend(_brand_checks(brand))
+    return [*checks, *_brand_checks(brand)]
+
+
+def _brand_checks(brand: BrandSettings) -> list[Check]:
+    company, address = _text(brand.company), _text(brand.postal_address)
+    if not company:
+        checks = [warn(SECTION, "brand company", "no company name: mail names the sender by its domain",
+                       "set brand.company in edm.yaml (a text per language)")]
+    elif any(placeholder in company for placeholder in PLACEHOLDERS):
+        checks = [error(SECTION, "brand company", f"the company is still edm init's placeholder: {company}",
+                        "set brand.company in edm.yaml to your company's name (a text per language)")]
+    else:
+        checks = [ok(SECTION, "brand company", company)]
+    if address:
+        checks.append(ok(SECTION, "brand postal address", address))
+    else:
+        checks.append(error(SECTION, "brand postal address", "no postal address: the law (CAN-SPAM, CASL) "
+                            "wants one in every marketing mail", "set brand.postal_address in edm.yaml"))
+    if brand.website:
+        checks.append(ok(SECTION, "brand website", brand.website))
+    else:
+        checks.append(warn(SECTION, "brand website", "no website in the mail's footer", "set brand.website"))
     return checks
 
 
-def _brand_checks(brand: Any) -> list[Check]:
-    checks = []
-    for detail, names in _BRAND_FIELDS.items():
-        value = next((getattr(brand, name) for name in names if getattr(brand, name, None)), None)
-        text = " ".join(str(value).split()) if value else ""
-        if text:
-            checks.append(ok(SECTION, f"brand {detail}", text))
-        elif detail == "website":
-            checks.append(warn(SECTION, f"brand {detail}", "no website in the brand settings",
-                               f"set brand.{names[0]}"))
-        else:
-            why = ("the law (CAN-SPAM, CASL) wants a postal address in every marketing mail"
-                   if detail == "postal address" else "recipients must be able to tell who writes")
-            checks.append(error(SECTION, f"brand {detail}", f"no {detail} in the brand settings: {why}",
-                                f"set brand.{names[0]} in edm.yaml"))
-    return checks
+def _text(value: Localized) -> str:
+    """A localized text as one line: every language's, joined."""
+    texts = value.values() if isinstance(value, dict) else [value]
+    return " / ".join(" ".join(text.split()) for text in texts if text.strip())
 
 
 __all__ = ["identity_checks", "reserved_domain"]

@@ -88,7 +88,7 @@ def _mailbox(value: str, setting: str) -> Mailbox:
 def gate_checks(settings: Settings, lookup: Lookup) -> list[Check]:
     """Identity and DNS: what no amount of retrying fixes, and what makes providers refuse bulk mail."""
     setup, found = mail_setup(settings, lookup)
-    return [*identity_checks(setup.from_name, setup.from_address, getattr(settings, "brand", None)),
+    return [*identity_checks(setup.from_name, setup.from_address, settings.brand),
             *found, *dns_checks(setup, lookup)]
 
 
@@ -105,7 +105,7 @@ def run_doctor(
     checks: list[Check] = []
     setup, found = mail_setup(settings, lookup, sending_ips)
     if "identity" not in skip:
-        checks += identity_checks(setup.from_name, setup.from_address, getattr(settings, "brand", None))
+        checks += identity_checks(setup.from_name, setup.from_address, settings.brand)
     if "dns" not in skip:
         checks += found + dns_checks(setup, lookup)
     if "relay" not in skip:

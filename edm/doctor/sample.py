@@ -38,7 +38,8 @@ def sample_message(settings: Settings, now: datetime) -> tuple[str, bytes]:
         keys = settings.signing_keys()
     except ConfigError:
         keys = [secrets.token_bytes(32)]  # links are not what is judged here
-    composer = Composer(Renderer(), TrackingLinks(settings.tracking.base_url, keys), settings.sender)
+    composer = Composer(Renderer(), TrackingLinks(settings.tracking.base_url, keys), settings.sender,
+                        compliance=settings.compliance, brand=settings.brand)
     campaign = Campaign(name="doctor_sample", template=SAMPLE_TEMPLATE, subject={"en": "edm doctor sample"})
     sample = synthetic_samples(["en"], now)[0]
     row = _SampleRow(1, "doctor-sample", campaign.name, 0, None, sample.email, now.date())

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
 from edm.campaigns.schema import Campaign
-from edm.config import SenderSettings
+from edm.config import BrandSettings, SenderSettings
 from edm.delivery.compose import Composed, Composer
 from edm.errors import ConfigError, TemplateError
 from edm.render import Renderer
@@ -229,3 +229,31 @@ def test_a_campaign_in_the_account_managers_name_signs_and_replies_as_them() -> 
     # a campaign with the default sender ignores the manager
     default = parse(composer.compose(row(), managed, profile(), WIN_BACK, NOW).data)
     assert str(default["From"]) == "Acme <care@acme.example>"
+
+
+BRAND = BrandSettings(company={"en": "Acme Trading", "zh-Hans": "艾克米贸易"},
+                      postal_address="1 Acme Road, Shenzhen", signature={"zh-Hans": "{company} 售后服务部"})
+
+
+@pytest.mark.parametrize(
+    ("locale", "params", "signed"),
+    [
+        ("zh-CN", {}, "艾克米贸易 售后服务部"),  # the brand's own, in the message's language
+        ("en-US", {}, "Acme Trading Customer Service"),  # no English one set: the default, in English
+        ("zh-TW", {}, "艾克米贸易 售后服务部"),  # Traditional falls back to Simplified, as templates do
+        ("zh-CN", {"signature": "{company} 王经理"}, "艾克米贸易 王经理"),  # the campaign's
+        ("en-US", {"signature": "Wang Fang", "signature.zh-Hans": "王芳"}, "Wang Fang"),
+        ("zh-CN", {"signature": "Wang Fang", "signature.zh-Hans": "王芳"}, "王芳"),  # per language first
+    ],
+)
+def test_mail_is_signed_in_its_language_by_the_brand_or_the_campaign(
+    locale: str, params: dict[str, str], signed: str
+) -> None:
+    campaign = WIN_BACK.model_copy(update={"params": {**WIN_BACK.params, **params}})
+    sender = SenderSettings(from_address="Customer Care <care@acme.example>")
+    composer = Composer(Renderer(), LINKS, sender, BRAND)
+    message = parse(composer.compose(row(), customer(locale), profile(), campaign, NOW).data)
+    for kind in ("plain", "html"):
+        text = body(message, kind)
+        assert signed in text and "1 Acme Road, Shenzhen" in text
+        assert "Customer Care" not in text  # the From name is not the signature

@@ -22,6 +22,7 @@ from edm.config import SenderSettings, default_settings, load_settings
 from edm.delivery.dkim import DkimSigner, signer_from_settings
 from edm.delivery.message import Mailbox, MessageBuilder
 from edm.errors import ConfigError
+from tests.delivery.external import needs
 
 NOW = datetime(2026, 11, 24, 9, tzinfo=UTC)
 SELECTOR = "edm2026"
@@ -65,9 +66,9 @@ def _perl_has_mail_dkim() -> bool:
     )
 
 
-needs_mail_dkim = pytest.mark.skipif(
-    not _perl_has_mail_dkim(),
-    reason="Perl's Mail::DKIM is not installed (apt-get install libmail-dkim-perl, as .ci/run does)",
+needs_mail_dkim = needs(
+    _perl_has_mail_dkim(),
+    "Perl's Mail::DKIM is not installed (apt-get install libmail-dkim-perl, as .ci/run does)",
 )
 
 

@@ -145,6 +145,20 @@ def test_a_body_quoting_the_boundary_cannot_end_its_part() -> None:
     assert content(message, "html") == sneaky + "<p>中文</p>" * 20
 
 
+def test_every_message_has_its_own_boundary() -> None:
+    """One boundary for every mail of an installation is a fingerprint filters key on."""
+    make = builder()
+    raws = [build(make) for _ in range(50)]
+    boundaries = [parse(raw).get_boundary() for raw in raws]
+    assert len(set(boundaries)) == len(raws)
+    for raw, boundary in zip(raws, boundaries, strict=True):
+        assert boundary is not None and re.fullmatch(r"=_edm_[0-9a-f]{24}", boundary)
+        assert raw.count(boundary.encode()) == 4  # the header, two part openings, the close
+        message = parse(raw)
+        assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
+        assert content(message, "plain") == TEXT
+
+
 def test_one_click_unsubscribe_offers_the_https_link_and_the_optional_mailto() -> None:
     message = parse(build(builder(unsubscribe_mailto="unsubscribe@example.com")))
     assert message["List-Unsubscribe"] == (

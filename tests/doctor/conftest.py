@@ -129,6 +129,8 @@ def write_folder(folder: Path, *, key: bytes, nameserver: str, relay: Relay, sta
                  "give_up_after_seconds": 2, "compose_processes": 0},
         "tracking": {"base_url": f"https://t.{DOMAIN}"},
         "deliverability": {"nameservers": [nameserver]},
+        "brand": {"company": {"en": "Acme Trading", "zh-Hans": "阿克米贸易"}, "website": f"https://www.{DOMAIN}",
+                  "postal_address": {"en": "1 Harbour Road, Hong Kong", "zh-Hans": "香港海港道1号"}},
     }
     for name, values in sections.items():
         settings[name] = {**settings.get(name, {}), **values}
