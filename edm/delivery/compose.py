@@ -142,7 +142,7 @@ class Composer:
     """
 
     def __init__(
-        self, renderer: Renderer, links: TrackingLinks, sender: SenderSettings,
+        self, renderer: Renderer, links: TrackingLinks, sender: SenderSettings, *,
         compliance: ComplianceSettings | None = None,
         brand: BrandSettings | None = None,
     ) -> None:

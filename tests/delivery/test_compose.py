@@ -251,7 +251,7 @@ def test_mail_is_signed_in_its_language_by_the_brand_or_the_campaign(
 ) -> None:
     campaign = WIN_BACK.model_copy(update={"params": {**WIN_BACK.params, **params}})
     sender = SenderSettings(from_address="Customer Care <care@acme.example>")
-    composer = Composer(Renderer(), LINKS, sender, BRAND)
+    composer = Composer(Renderer(), LINKS, sender, brand=BRAND)
     message = parse(composer.compose(row(), customer(locale), profile(), campaign, NOW).data)
     for kind in ("plain", "html"):
         text = body(message, kind)

@@ -97,8 +97,8 @@ def _messages() -> dict[str, bytes]:
     brand above; and, with the brand `edm init` writes (no logo, address or website), the person."""
     campaigns = load_campaigns(bundled_config_dir() / "campaigns")
     links = TrackingLinks("https://t.lumen-paper.example", [SECRET_KEY.encode()])
-    composers = {"brand": Composer(Renderer(), links, SENDER, BRAND),
-                 "init": Composer(Renderer(), links, SENDER, default_settings({}).brand)}
+    composers = {"brand": Composer(Renderer(), links, SENDER, brand=BRAND),
+                 "init": Composer(Renderer(), links, SENDER, brand=default_settings({}).brand)}
     messages: dict[str, bytes] = {}
     for loaded in campaigns.values():
         campaign = loaded.campaign
