@@ -576,10 +576,14 @@ class PolicySettings(_Section):
     run in priority order, so the highest priority wins, and a campaign's `when_busy`
     says whether the others drop or wait for the next day. `send_window`: mail is held
     until the window opens in the customer's time zone (None: any hour).
+    `default_holdout_percent`: the control group (recorded, never sent: what reports measure
+    uplift against) of every campaign whose file sets no `holdout_percent` of its own; service
+    mail never has one.
     """
 
     one_per_day: bool = True
     send_window: SendWindow | None = None
+    default_holdout_percent: float = Field(0.0, ge=0, le=50)
 
 
 AD_PREFIXES = {"zh-Hans": "【广告】", "zh-Hant": "【廣告】", "en": "AD: "}
