@@ -48,7 +48,8 @@ ENGAGEMENT_NOTES = (
     "Messages count in the period by when they were sent (unsent ones: when queued); their opens and "
     "clicks count whenever they came. 按发送时间归入周期。",
     "Opened and clicked are people: opens by privacy proxies and security scanners are shown apart as "
-    "machine opens, their clicks are left out. Rates are over delivered mail. 打开与点击只计真人。",
+    "machine opens, their clicks are left out. A person who clicked has opened, whatever the pixel said, so "
+    "click-to-open never exceeds 100%. Rates are over delivered mail. 打开与点击只计真人;点击即视为已打开。",
     "Orders and revenue: each order goes to the last delivered mail to that customer in the {days} days "
     "before it (last touch), so none is counted twice. 订单归因于其前 {days} 天内最后一封邮件。",
     "Complaints come from feedback loops (ARF, JMRP) and provider webhooks (docs/webhooks.md); their "
@@ -150,6 +151,7 @@ def engagement_report(
         ("Delivered 已送达", str(totals["delivered"])),
         ("Open rate (people) 打开率", percent(totals["open_rate"])),
         ("Click rate 点击率", percent(totals["click_rate"])),
+        ("Click-to-open 点击/打开", percent(totals["click_to_open"])),
         ("Unsubscribes 退订", str(totals["unsubscribed"])),
         (f"Orders within {days} days {days}天内订单", str(totals["orders"])),
         ("Revenue 收入", money(totals["revenue"])),

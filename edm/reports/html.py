@@ -27,7 +27,7 @@ LABELS = {
     "delivered": "Delivered 已送达",
     "deferred": "Deferred 延迟",
     "bounced": "Bounced 退信",
-    "opened": "Opened (people) 打开(真人)",
+    "opened": "Opened or clicked (people) 打开(真人,含点击)",
     "machine_opened": "Machine opens 机器打开",
     "clicked": "Clicked 点击",
     "unsubscribed": "Unsubscribed 退订",
@@ -37,6 +37,7 @@ LABELS = {
     "open_rate": "Open rate 打开率",
     "click_rate": "Click rate 点击率",
     "unsubscribe_rate": "Unsubscribe rate 退订率",
+    "click_to_open": "Click-to-open 点击/打开",
     "mailed": "Mailed 发送组",
     "mailed_buyers": "Buyers (mailed) 购买人数(发送组)",
     "mailed_order_rate": "Order rate (mailed) 下单率(发送组)",
@@ -94,7 +95,7 @@ LABELS = {
     "gmail_complaint_rate": "Gmail complaint rate Gmail 投诉率",
 }
 PERCENT_COLUMNS = {
-    "open_rate", "click_rate", "unsubscribe_rate", "mailed_order_rate", "holdout_order_rate",
+    "open_rate", "click_rate", "unsubscribe_rate", "click_to_open", "mailed_order_rate", "holdout_order_rate",
     "order_rate_uplift", "order_rate_low", "order_rate_high", "engaged_rate_previous", "engaged_rate_current",
     "bounce_rate", "gmail_bounce_rate",
 }

@@ -29,7 +29,7 @@ def test_engagement_to_xlsx_with_combined_groupings(tmp_path: Path) -> None:
                                        "2024-03-01", "--until", "2024-04-01", "--format", "xlsx",
                                        "--out", str(out)], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert "sent 7, delivered 6, opened 3 (50.0%), clicked 3 (50.0%)" in result.output
+    assert "sent 7, delivered 6, opened 4 (66.7%), clicked 3 (50.0%)" in result.output
     assert "orders 5, revenue 440.00" in result.output
     sheets = pd.read_excel(out, sheet_name=None)
     assert list(sheets) == ["summary", "engagement-campaign", "engagement-tier-stage", "uplift"]
