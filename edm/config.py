@@ -665,11 +665,14 @@ class ReportSettings(_Section):
 
     An order counts for a mail when it comes within `attribution_days` after it (for the
     holdout group: after the moment the mail was planned for). Uplift against a holdout is
-    given with a `confidence` interval (0.95: 95%).
+    given with a `confidence` interval (0.95: 95%), per campaign and per campaign × tier, × stage
+    and × variant; a group with fewer than `min_group` mailed or held-out customers reads
+    "too few" (no uplift, no interval).
     """
 
     attribution_days: int = Field(DEFAULT_ATTRIBUTION_DAYS, ge=1, le=365)
     confidence: float = Field(0.95, gt=0.5, lt=1)
+    min_group: int = Field(30, ge=1)
 
 
 DEFAULT_METRICS_PORT = 9464  # the port commonly given to an application's Prometheus exporter

@@ -113,7 +113,7 @@ def tabulate(by: Sequence[str], counts: Iterable[tuple[GroupKey, Figures]]) -> p
         into = merged.setdefault(tuple(key), [0] * width)
         for i, number in enumerate(numbers):
             into[i] += number
-    ordered = sorted(merged, key=lambda key: [_rank(c, v) for c, v in zip(by, key, strict=True)])
+    ordered = sorted(merged, key=lambda key: [rank(c, v) for c, v in zip(by, key, strict=True)])
     totals = [sum(column) for column in zip(*merged.values(), strict=True)] or [0] * width
     records = [_record(by, key, merged[key]) for key in ordered]
     records.append(_record(by, (TOTAL,) * len(by), totals))
@@ -291,7 +291,8 @@ def _label(grouping: str, value: object) -> str:
     return str(value)
 
 
-def _rank(column: str, value: str) -> tuple[int, str]:
+def rank(column: str, value: str) -> tuple[int, str]:
+    """Sort key: tiers, stages and industries in their natural order, unknown last, the rest by name."""
     order = _NATURAL_ORDER.get(column, ())
     if value in order:
         return order.index(value), ""

@@ -52,6 +52,7 @@ LABELS = {
     "revenue_uplift": "Revenue uplift 人均收入提升",
     "revenue_low": "Revenue CI low 区间下限",
     "revenue_high": "Revenue CI high 区间上限",
+    "reading": "Reading (order rate) 解读(下单率)",
     "from": "From 从",
     "to": "To 到",
     "customers": "Customers 客户数",
@@ -197,15 +198,18 @@ def _section(section: Section) -> str:
     note = f'<p class="note">{escape(section.note)}</p>' if section.note else ""
     charts = "\n".join(_chart(chart) for chart in section.charts)
     tables = "\n".join(_table(table) for table in section.tables)
-    return f"<section>\n<h2>{escape(section.title)}</h2>\n{note}\n{charts}\n{tables}\n</section>"
+    named = f' id="{escape(section.name)}"' if section.name else ""
+    return f"<section{named}>\n<h2>{escape(section.title)}</h2>\n{note}\n{charts}\n{tables}\n</section>"
 
 
 def _chart(chart: Chart) -> str:
     data = base64.b64encode(chart.png).decode("ascii")
-    return (f'<figure class="chart"><img alt="{escape(chart.title)}" src="data:image/png;base64,{data}">'
-            f"</figure>")
+    named = f' id="{escape(chart.name)}"' if chart.name else ""
+    return (f'<figure class="chart"{named}><img alt="{escape(chart.title)}" '
+            f'src="data:image/png;base64,{data}"></figure>')
 
 
 def _table(table: Table) -> str:
-    body = display(table.frame).to_html(index=False, escape=True, border=0, classes="data", na_rep=MISSING)
+    body = display(table.frame).to_html(index=False, escape=True, border=0, classes="data", na_rep=MISSING,
+                                        table_id=table.name)
     return f'<h3>{escape(table.title)}</h3>\n<div class="scroll">{body}</div>'

@@ -145,7 +145,8 @@ def test_quiet_window_gives_only_a_zero_total(any_sessions: sessionmaker[Session
 def test_summary_is_the_total_row(sessions: sessionmaker[Session]) -> None:
     seed(sessions)
     summary = engagement_summary(report(sessions, ["stage"], **MARCH))
-    assert summary == dict(zip(COLUMNS, (7, 6, 1, 2, 4, 3, 3, 1, 0, 5, 440.0, 0.6667, 0.5, 0.1667, 0.75), strict=True))
+    march = (7, 6, 1, 2, 4, 3, 3, 1, 0, 5, 440.0, 0.6667, 0.5, 0.1667, 0.75)
+    assert summary == dict(zip(COLUMNS, march, strict=True))
     assert all(type(summary[name]) is int for name in COUNTS)
 
 

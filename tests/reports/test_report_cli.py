@@ -32,7 +32,8 @@ def test_engagement_to_xlsx_with_combined_groupings(tmp_path: Path) -> None:
     assert "sent 7, delivered 6, opened 4 (66.7%), clicked 3 (50.0%)" in result.output
     assert "orders 5, revenue 440.00" in result.output
     sheets = pd.read_excel(out, sheet_name=None)
-    assert list(sheets) == ["summary", "engagement-campaign", "engagement-tier-stage", "uplift"]
+    assert list(sheets) == ["summary", "engagement-campaign", "engagement-tier-stage", "uplift", "uplift-tier",
+                            "uplift-stage", "uplift-variant"]
     assert sheets["engagement-campaign"].iloc[:, 0].tolist() == ["spring", "winback", "Total"]
 
 
