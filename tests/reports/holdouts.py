@@ -88,11 +88,12 @@ def seed_holdouts(sessions: sessionmaker[Session]) -> None:
                     session.add(Order(external_id=external_id, customer_id=customer.id, ordered_at=at(*when),
                                       amount=Decimal(amount)))
             if name == "m1":
-                session.add(OutboxMessage(key="quiet-m1", campaign="quiet", customer_id=customer.id,
-                                          occurrence=date(2024, 3, 5), to_address=customer.email, state="sent",
-                                          next_attempt_at=at(3, 5), created_at=at(3, 5), sent_at=at(3, 5)))
+                session.add(OutboxMessage(
+                    key="quiet-m1", campaign="quiet", customer_id=customer.id, occurrence=date(2024, 3, 5),
+                    to_address=customer.email, state="sent", next_attempt_at=at(3, 5), created_at=at(3, 5),
+                    sent_at=at(3, 5)))
             if name == "m2":
-                session.add(OutboxMessage(key=f"promo-{name}-later", campaign="promo", variant="A",
-                                          customer_id=customer.id, occurrence=date(2024, 3, 11),
-                                          to_address=customer.email, state="queued", next_attempt_at=at(3, 11),
-                                          created_at=at(3, 10)))
+                session.add(OutboxMessage(
+                    key=f"promo-{name}-later", campaign="promo", variant="A", customer_id=customer.id,
+                    occurrence=date(2024, 3, 11), to_address=customer.email, state="queued",
+                    next_attempt_at=at(3, 11), created_at=at(3, 10)))
