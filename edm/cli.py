@@ -1129,7 +1129,10 @@ def uplift(since: datetime | None, until: datetime | None, fmt: str, out: Path |
     """Orders and revenue of mailed customers against each campaign's holdout group (planned, never
     sent): per campaign, campaign × value tier, × lifecycle stage and × variant, with intervals.
 
-    Groups smaller than reports.min_group read "too few". Example: edm report uplift --format xlsx
+    Tier and stage are the customer's class when the mail went out; groups smaller than
+    reports.min_group read "too few".
+
+    Example: edm report uplift --since 2026-10-01 --format xlsx
     """
     from edm.reports import uplift_report, write_report
     from edm.runner import open_store
