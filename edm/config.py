@@ -576,10 +576,14 @@ class PolicySettings(_Section):
     run in priority order, so the highest priority wins, and a campaign's `when_busy`
     says whether the others drop or wait for the next day. `send_window`: mail is held
     until the window opens in the customer's time zone (None: any hour).
+    `default_holdout_percent`: the control group (recorded, never sent: what reports measure
+    uplift against) of every campaign whose file sets no `holdout_percent` of its own; service
+    mail never has one.
     """
 
     one_per_day: bool = True
     send_window: SendWindow | None = None
+    default_holdout_percent: float = Field(0.0, ge=0, le=50)
 
 
 AD_PREFIXES = {"zh-Hans": "【广告】", "zh-Hant": "【廣告】", "en": "AD: "}
@@ -661,11 +665,14 @@ class ReportSettings(_Section):
 
     An order counts for a mail when it comes within `attribution_days` after it (for the
     holdout group: after the moment the mail was planned for). Uplift against a holdout is
-    given with a `confidence` interval (0.95: 95%).
+    given with a `confidence` interval (0.95: 95%), per campaign and per campaign × tier, × stage
+    and × variant; a group with fewer than `min_group` mailed or held-out customers reads
+    "too few" (no uplift, no interval).
     """
 
     attribution_days: int = Field(DEFAULT_ATTRIBUTION_DAYS, ge=1, le=365)
     confidence: float = Field(0.95, gt=0.5, lt=1)
+    min_group: int = Field(30, ge=1)
 
 
 DEFAULT_METRICS_PORT = 9464  # the port commonly given to an application's Prometheus exporter

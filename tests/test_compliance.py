@@ -78,6 +78,7 @@ def _one_mail(smtp_server: SmtpServer) -> EmailMessage:
 @pytest.fixture(autouse=True)
 def _relay(smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDM_SECRET_KEY", SECRET_KEY)
+    monkeypatch.setenv("EDM_POLICY__DEFAULT_HOLDOUT_PERCENT", "0")  # no control group: everyone is mailed
     monkeypatch.setenv("EDM_SMTP__HOST", smtp_server.host)
     monkeypatch.setenv("EDM_SMTP__PORT", str(smtp_server.port))
 

@@ -8,7 +8,8 @@ Rules, in order (the first that holds a customer back names the reason): already
 suppressed, holiday not kept in their country; for all but service mail: paused, in sunset
 (unless the campaign `reaches_sunset`), mailed that day by another campaign
 (`policy.one_per_day`, when the campaign drops rather than waits); then the send time and
-window, the adaptive contact interval judged for that moment; last the holdout group.
+window, the adaptive contact interval judged for that moment; last the holdout group (the campaign's
+`holdout_percent`, else `policy.default_holdout_percent`; none for service mail).
 """
 
 from __future__ import annotations
@@ -87,9 +88,19 @@ class Rules:
             optimal_time=campaign.send_time == "optimal",
             respects_interval=campaign.respects_contact_interval,
             variants=tuple((v.name, v.weight) for v in campaign.variants),
-            holdout_percent=campaign.holdout_percent,
+            holdout_percent=holdout_percent(campaign, policy),
             window=policy.send_window if marketing else None,
         )
+
+
+def holdout_percent(campaign: Campaign, policy: PolicySettings) -> float:
+    """The control group's share: the campaign's own `holdout_percent` when its file sets one (0 too),
+    else `policy.default_holdout_percent`; never any for service mail, which must always arrive."""
+    if not campaign.follows_policy:
+        return 0.0
+    if "holdout_percent" in campaign.model_fields_set:
+        return campaign.holdout_percent
+    return policy.default_holdout_percent
 
 
 @dataclass(frozen=True, slots=True)

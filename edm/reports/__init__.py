@@ -1,5 +1,5 @@
-"""Reports: engagement with holdout uplift, lifecycle moves, contact frequency, NPS/CSAT, bounce and
-complaint rates; HTML, CSV, XLSX."""
+"""Reports: engagement, holdout uplift (per campaign, tier, stage, variant), lifecycle moves, contact
+frequency, NPS/CSAT, bounce and complaint rates; HTML, CSV, XLSX."""
 
 from edm.reports.build import (
     deliverability_report,
@@ -7,12 +7,13 @@ from edm.reports.build import (
     frequency_report,
     lifecycle_report,
     satisfaction_report,
+    uplift_report,
 )
 from edm.reports.engagement import engagement_summary, engagement_table, tabulate
 from edm.reports.files import FORMATS, format_summary, write_csv, write_engagement_report, write_report
 from edm.reports.html import render_html, write_html
 from edm.reports.model import Chart, Report, Section, Table
-from edm.reports.uplift import newcombe_interval, uplift_table, welch_interval
+from edm.reports.uplift import newcombe_interval, uplift_table, uplift_tables, welch_interval
 
 __all__ = [
     "FORMATS",
@@ -31,7 +32,9 @@ __all__ = [
     "render_html",
     "satisfaction_report",
     "tabulate",
+    "uplift_report",
     "uplift_table",
+    "uplift_tables",
     "welch_interval",
     "write_csv",
     "write_engagement_report",

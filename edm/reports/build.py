@@ -35,7 +35,8 @@ from edm.reports.satisfaction import (
     satisfaction_table,
 )
 from edm.reports.satisfaction import GROUPINGS as SATISFACTION_GROUPINGS
-from edm.reports.uplift import uplift_table
+from edm.reports.uplift import TABLES as UPLIFT_TABLES
+from edm.reports.uplift import TOO_FEW, uplift_tables
 from edm.surveys.scores import Survey
 
 GROUP_TITLES = {
@@ -48,7 +49,8 @@ ENGAGEMENT_NOTES = (
     "Messages count in the period by when they were sent (unsent ones: when queued); their opens and "
     "clicks count whenever they came. 按发送时间归入周期。",
     "Opened and clicked are people: opens by privacy proxies and security scanners are shown apart as "
-    "machine opens, their clicks are left out. Rates are over delivered mail. 打开与点击只计真人。",
+    "machine opens, their clicks are left out. A person who clicked has opened, whatever the pixel said, so "
+    "click-to-open never exceeds 100%. Rates are over delivered mail. 打开与点击只计真人;点击即视为已打开。",
     "Orders and revenue: each order goes to the last delivered mail to that customer in the {days} days "
     "before it (last touch), so none is counted twice. 订单归因于其前 {days} 天内最后一封邮件。",
     "Complaints come from feedback loops (ARF, JMRP) and provider webhooks (docs/webhooks.md); their "
@@ -59,8 +61,18 @@ UPLIFT_NOTE = (
     "Mailed customers against the campaign's holdout group (planned, never sent): any order within {days} "
     "days of the mail (holdout: of the planned moment). Order-rate interval: Newcombe hybrid score; "
     "revenue-per-recipient interval: Welch t; both {confidence:.0%}. An interval that includes 0 shows no "
-    "clear effect. 与对照组比较;区间包含 0 表示效果不显著。"
+    "clear effect. Tier and stage are the customer's class when the mail went out (holdout: when it was "
+    "planned), not today's; each variant is set against its campaign's whole holdout. A group with fewer "
+    "than {min_group} mailed or held-out customers reads 'too few': no uplift or interval is shown "
+    "(reports.min_group). 与对照组比较;区间包含 0 表示效果不显著;等级与阶段取发送时的分类;"
+    "任一组少于 {min_group} 人显示“样本太少”。"
 )
+UPLIFT_TITLES = {
+    ("campaign",): "By campaign 按活动", ("campaign", "tier"): "By campaign × value tier 按活动与价值等级",
+    ("campaign", "stage"): "By campaign × lifecycle stage 按活动与生命周期阶段",
+    ("campaign", "variant"): "By campaign × variant 按活动与版本",
+}
+assert set(UPLIFT_TITLES) == set(UPLIFT_TABLES)
 SATISFACTION_NAMES = {  # (English, Chinese): charts show the Chinese only where a CJK font is installed
     "tier": ("value tier", "价值等级"), "industry": ("industry", "行业"),
     "manager": ("account manager", "客户经理"),
@@ -139,21 +151,22 @@ def engagement_report(
     with sessions() as session:
         found = engagement_tables(session, chosen, since=since, until=until, attribution_days=days)
         tables = list(zip(chosen, found, strict=True))
-        uplift = uplift_table(session, since=since, until=until, attribution_days=days,
-                              confidence=settings.confidence)
+        uplift = uplift_tables(session, UPLIFT_TABLES, since=since, until=until, attribution_days=days,
+                               confidence=settings.confidence, min_group=settings.min_group)
     totals = engagement_summary(tables[0][1])
     sections = [_engagement_section(by, table) for by, table in tables]
-    if not uplift.empty:
-        sections.append(_uplift_section(uplift, days, settings.confidence))
+    if not uplift[0].empty:
+        sections.append(uplift_section(uplift, settings))
     summary = (
         ("Sent 已发送", str(totals["sent"])),
         ("Delivered 已送达", str(totals["delivered"])),
         ("Open rate (people) 打开率", percent(totals["open_rate"])),
         ("Click rate 点击率", percent(totals["click_rate"])),
+        ("Click-to-open 点击/打开", percent(totals["click_to_open"])),
         ("Unsubscribes 退订", str(totals["unsubscribed"])),
         (f"Orders within {days} days {days}天内订单", str(totals["orders"])),
         ("Revenue 收入", money(totals["revenue"])),
-        *_uplift_cards(uplift),
+        *_uplift_cards(uplift[0]),
     )
     return Report(
         title="Engagement report 互动报告", period=period_text(since, until), generated_at=now,
@@ -371,23 +384,76 @@ def _engagement_section(by: list[str], table: pd.DataFrame) -> Section:
     return Section(title, (Table("engagement-" + "-".join(by), title, table),), (chart,))
 
 
-def _uplift_section(uplift: pd.DataFrame, days: int, confidence: float) -> Section:
-    campaigns = uplift["campaign"].tolist()
-    rate = Chart("Order rate uplift against the holdout", charts.uplift_chart(
-        campaigns, (uplift["order_rate_uplift"] * 100).tolist(), (uplift["order_rate_low"] * 100).tolist(),
-        (uplift["order_rate_high"] * 100).tolist(),
-        bilingual("Order rate uplift vs holdout", "下单率提升(对比对照组)"), bilingual("points", "百分点")))
-    revenue = Chart("Revenue per recipient uplift against the holdout", charts.uplift_chart(
-        campaigns, uplift["revenue_uplift"].tolist(), uplift["revenue_low"].tolist(),
-        uplift["revenue_high"].tolist(),
-        bilingual("Revenue per recipient uplift vs holdout", "人均收入提升"), bilingual("revenue", "收入")))
-    return Section("Uplift against holdout groups 对照组提升", (Table("uplift", "Uplift 提升", uplift),),
-                   (rate, revenue), note=UPLIFT_NOTE.format(days=days, confidence=confidence))
+def uplift_section(tables: Sequence[pd.DataFrame], settings: ReportSettings) -> Section:
+    """Holdout comparisons per campaign, campaign × tier, × stage and × variant (UPLIFT_TABLES' order),
+    with the order-rate uplift of each and its interval as charts; HTML id "uplift"."""
+    by_campaign = tables[0]
+    names = {by: "-".join(("uplift", *by[1:])) for by in UPLIFT_TABLES}  # uplift, uplift-tier, ...
+    shown = [_uplift_chart(list(by), table, f"uplift-chart-{by[-1]}")
+             for by, table in zip(UPLIFT_TABLES, tables, strict=True) if not table.empty]
+    if not by_campaign.empty:
+        shown.insert(1, Chart("Revenue per recipient uplift against the holdout", charts.uplift_chart(
+            _uplift_labels(["campaign"], by_campaign), by_campaign["revenue_uplift"].tolist(),
+            by_campaign["revenue_low"].tolist(), by_campaign["revenue_high"].tolist(),
+            bilingual("Revenue per recipient uplift vs holdout", "人均收入提升"),
+            bilingual("revenue", "收入")), name="uplift-chart-revenue"))
+    note = UPLIFT_NOTE.format(days=settings.attribution_days, confidence=settings.confidence,
+                              min_group=settings.min_group)
+    if by_campaign.empty:
+        note = ("No campaign had a holdout group in the period (holdout_percent, "
+                "policy.default_holdout_percent). 期间内没有活动设置对照组。 " + note)
+    return Section(
+        "Uplift against holdout groups 对照组提升",
+        tuple(Table(names[by], f"Uplift 提升: {UPLIFT_TITLES[by]}", table)
+              for by, table in zip(UPLIFT_TABLES, tables, strict=True)),
+        tuple(shown), note=note, name="uplift",
+    )
+
+
+def uplift_report(
+    sessions: sessionmaker[Session], *, now: datetime, since: datetime | None = None,
+    until: datetime | None = None, settings: ReportSettings | None = None,
+) -> Report:
+    """Only the holdout comparisons: per campaign, campaign × tier, × stage and × variant."""
+    settings = settings or ReportSettings()
+    with sessions() as session:
+        tables = uplift_tables(session, UPLIFT_TABLES, since=since, until=until,
+                               attribution_days=settings.attribution_days, confidence=settings.confidence,
+                               min_group=settings.min_group)
+    by_campaign = tables[0]
+    figures: dict[str, float | int] = {
+        "campaigns": len(by_campaign), "too_few": int((by_campaign["reading"] == TOO_FEW).sum()),
+    }
+    cards = (("Campaigns with a holdout 有对照组的活动", str(len(by_campaign))), *_uplift_cards(by_campaign))
+    return Report(
+        title="Uplift report 提升报告", period=period_text(since, until), generated_at=now, summary=cards,
+        sections=(uplift_section(tables, settings),), figures=figures,
+        notes=("Uplift = mailed minus holdout. 提升 = 发送组 - 对照组。",),
+    )
+
+
+def _uplift_labels(by: list[str], table: pd.DataFrame) -> list[str]:
+    too_few = bilingual("too few", "样本太少")
+    return [" / ".join(str(row[name]) for name in by) + (f" ({too_few})" if row["reading"] == TOO_FEW else "")
+            for _, row in table.iterrows()]
+
+
+def _uplift_chart(by: list[str], table: pd.DataFrame, name: str) -> Chart:
+    """The order-rate uplift of each group, in percentage points, with its interval."""
+    english = {"campaign": "campaign", "tier": "value tier", "stage": "lifecycle stage", "variant": "variant"}
+    chinese = {"campaign": "按活动", "tier": "按价值等级", "stage": "按生命周期阶段", "variant": "按版本"}
+    title = bilingual(f"Order rate uplift vs holdout, by {' × '.join(english[n] for n in by)}",
+                      chinese[by[-1]])
+    return Chart(f"Order rate uplift against the holdout by {' and '.join(by)}", charts.uplift_chart(
+        _uplift_labels(by, table), (table["order_rate_uplift"] * 100).tolist(),
+        (table["order_rate_low"] * 100).tolist(), (table["order_rate_high"] * 100).tolist(), title,
+        bilingual("points", "百分点")), name=name)
 
 
 def _uplift_cards(uplift: pd.DataFrame) -> tuple[tuple[str, str], ...]:
     return tuple(
         (f"{row['campaign']}: order rate uplift 下单率提升",
+         f"{TOO_FEW} ({row['mailed']} / {row['holdout']})" if row["reading"] == TOO_FEW else
          f"{percent(row['order_rate_uplift'])} "
          f"[{percent(row['order_rate_low'])}, {percent(row['order_rate_high'])}]")
         for row in uplift.to_dict("records")

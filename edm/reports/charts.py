@@ -80,19 +80,23 @@ def rate_bars(labels: Sequence[str], series: dict[str, Sequence[float]], title: 
         return _png(figure)
 
 
-def uplift_chart(campaigns: Sequence[str], uplift: Sequence[float], low: Sequence[float],
+def uplift_chart(labels: Sequence[str], uplift: Sequence[float], low: Sequence[float],
                  high: Sequence[float], title: str, unit: str) -> bytes:
-    """Each campaign's uplift as a dot with its confidence interval; the zero line is 'no effect'."""
+    """Each group's uplift as a dot with its confidence interval as a bar; the zero line is 'no
+    effect'. A group without an uplift (NaN: too few) keeps its label and gets no dot; the first
+    MAX_BARS groups are drawn."""
+    labels = list(labels)[:MAX_BARS]
+    count = len(labels)
     with _style():
-        figure = _figure(9, 1.4 + 0.5 * len(campaigns))
+        figure = _figure(9, 1.4 + 0.5 * max(1, count))
         axes = figure.add_subplot()
-        positions = np.arange(len(campaigns))
-        centre = np.array(uplift, dtype=float)
-        below = np.nan_to_num(centre - np.array(low, dtype=float))
-        above = np.nan_to_num(np.array(high, dtype=float) - centre)
+        positions = np.arange(count)
+        centre = np.array(list(uplift)[:count], dtype=float)
+        below = np.nan_to_num(centre - np.array(list(low)[:count], dtype=float))
+        above = np.nan_to_num(np.array(list(high)[:count], dtype=float) - centre)
         axes.errorbar(centre, positions, xerr=[below, above], fmt="o", color=COLOURS[0], capsize=4)
         axes.axvline(0, color="#616e7c", linewidth=1)
-        axes.set_yticks(positions, list(campaigns))
+        axes.set_yticks(positions, labels)
         axes.invert_yaxis()
         axes.set_xlabel(unit)
         axes.set_title(title)

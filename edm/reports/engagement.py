@@ -11,7 +11,10 @@ What each figure means:
 - opened / clicked / unsubscribed / complained: delivered messages with at least one such
   event, whenever it came (late readers count). Opens and clicks by privacy proxies and
   scanners (`Event.machine`) are not a person's: opens by machines are `machine_opened`,
-  machine clicks are left out. Rates are over delivered messages.
+  machine clicks are left out. A person's click means they opened the mail, whatever the
+  pixel said (a privacy proxy fetched it, or images were off), so `opened` counts people who
+  opened or clicked and click-to-open (clicked / opened) never exceeds 100%. Rates are over
+  delivered messages.
 - orders / revenue: last touch. Each order goes to the latest delivered mail to that
   customer in the `attribution_days` before it, so no order is counted twice and the
   groups add up to the total.
@@ -41,11 +44,11 @@ COUNTS = (
     "unsubscribed", "complained", "orders",
 )
 MONEY = ("revenue",)
-RATES = ("open_rate", "click_rate", "unsubscribe_rate")
+RATES = ("open_rate", "click_rate", "unsubscribe_rate", "click_to_open")
 TOTAL = "Total"
 UNKNOWN = "unknown"
 NO_VARIANT = "-"  # a campaign without variants
-REACTIONS = ("human_open", "machine_open", "click", "unsubscribe", "complaint")
+REACTIONS = ("opened", "machine_open", "click", "unsubscribe", "complaint")
 
 # Analysts read tiers and stages in their natural order, not alphabetically.
 _NATURAL_ORDER: dict[str, tuple[str, ...]] = {
@@ -110,7 +113,7 @@ def tabulate(by: Sequence[str], counts: Iterable[tuple[GroupKey, Figures]]) -> p
         into = merged.setdefault(tuple(key), [0] * width)
         for i, number in enumerate(numbers):
             into[i] += number
-    ordered = sorted(merged, key=lambda key: [_rank(c, v) for c, v in zip(by, key, strict=True)])
+    ordered = sorted(merged, key=lambda key: [rank(c, v) for c, v in zip(by, key, strict=True)])
     totals = [sum(column) for column in zip(*merged.values(), strict=True)] or [0] * width
     records = [_record(by, key, merged[key]) for key in ordered]
     records.append(_record(by, (TOTAL,) * len(by), totals))
@@ -221,7 +224,8 @@ def _count_in_sql(
 
 
 def _reactions(since: datetime | None) -> Any:
-    """Per message: 1 where it had a person's open, a machine's open, a person's click, ..."""
+    """Per message: 1 where a person opened it (a pixel open or a click: a click is an open), a
+    machine opened it, a person clicked, ..."""
 
     def flag(condition: ColumnElement[bool], name: str) -> Any:
         return func.max(case((condition, 1), else_=0)).label(name)
@@ -233,7 +237,7 @@ def _reactions(since: datetime | None) -> Any:
     message = cast(Event.outbox_id + 0, BigId).label("outbox_id")
     query = select(
         message,
-        flag(and_(Event.kind == "open", human), "human_open"),
+        flag(and_(Event.kind.in_(("open", "click")), human), "opened"),
         flag(and_(Event.kind == "open", machine), "machine_open"),
         flag(and_(Event.kind == "click", human), "click"),
         flag(Event.kind == "unsubscribe", "unsubscribe"),
@@ -287,7 +291,8 @@ def _label(grouping: str, value: object) -> str:
     return str(value)
 
 
-def _rank(column: str, value: str) -> tuple[int, str]:
+def rank(column: str, value: str) -> tuple[int, str]:
+    """Sort key: tiers, stages and industries in their natural order, unknown last, the rest by name."""
     order = _NATURAL_ORDER.get(column, ())
     if value in order:
         return order.index(value), ""
@@ -303,4 +308,6 @@ def _record(by: Sequence[str], key: GroupKey, numbers: Sequence[float]) -> dict[
     for rate, count in (("open_rate", "opened"), ("click_rate", "clicked"),
                         ("unsubscribe_rate", "unsubscribed")):
         record[rate] = round(int(figures[count]) / delivered, 4) if delivered else 0.0
+    opened = int(figures["opened"])
+    record["click_to_open"] = round(int(figures["clicked"]) / opened, 4) if opened else 0.0
     return record

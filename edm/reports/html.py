@@ -27,7 +27,7 @@ LABELS = {
     "delivered": "Delivered 已送达",
     "deferred": "Deferred 延迟",
     "bounced": "Bounced 退信",
-    "opened": "Opened (people) 打开(真人)",
+    "opened": "Opened or clicked (people) 打开(真人,含点击)",
     "machine_opened": "Machine opens 机器打开",
     "clicked": "Clicked 点击",
     "unsubscribed": "Unsubscribed 退订",
@@ -37,6 +37,7 @@ LABELS = {
     "open_rate": "Open rate 打开率",
     "click_rate": "Click rate 点击率",
     "unsubscribe_rate": "Unsubscribe rate 退订率",
+    "click_to_open": "Click-to-open 点击/打开",
     "mailed": "Mailed 发送组",
     "mailed_buyers": "Buyers (mailed) 购买人数(发送组)",
     "mailed_order_rate": "Order rate (mailed) 下单率(发送组)",
@@ -51,6 +52,7 @@ LABELS = {
     "revenue_uplift": "Revenue uplift 人均收入提升",
     "revenue_low": "Revenue CI low 区间下限",
     "revenue_high": "Revenue CI high 区间上限",
+    "reading": "Reading (order rate) 解读(下单率)",
     "from": "From 从",
     "to": "To 到",
     "customers": "Customers 客户数",
@@ -94,7 +96,7 @@ LABELS = {
     "gmail_complaint_rate": "Gmail complaint rate Gmail 投诉率",
 }
 PERCENT_COLUMNS = {
-    "open_rate", "click_rate", "unsubscribe_rate", "mailed_order_rate", "holdout_order_rate",
+    "open_rate", "click_rate", "unsubscribe_rate", "click_to_open", "mailed_order_rate", "holdout_order_rate",
     "order_rate_uplift", "order_rate_low", "order_rate_high", "engaged_rate_previous", "engaged_rate_current",
     "bounce_rate", "gmail_bounce_rate",
 }
@@ -196,15 +198,18 @@ def _section(section: Section) -> str:
     note = f'<p class="note">{escape(section.note)}</p>' if section.note else ""
     charts = "\n".join(_chart(chart) for chart in section.charts)
     tables = "\n".join(_table(table) for table in section.tables)
-    return f"<section>\n<h2>{escape(section.title)}</h2>\n{note}\n{charts}\n{tables}\n</section>"
+    named = f' id="{escape(section.name)}"' if section.name else ""
+    return f"<section{named}>\n<h2>{escape(section.title)}</h2>\n{note}\n{charts}\n{tables}\n</section>"
 
 
 def _chart(chart: Chart) -> str:
     data = base64.b64encode(chart.png).decode("ascii")
-    return (f'<figure class="chart"><img alt="{escape(chart.title)}" src="data:image/png;base64,{data}">'
-            f"</figure>")
+    named = f' id="{escape(chart.name)}"' if chart.name else ""
+    return (f'<figure class="chart"{named}><img alt="{escape(chart.title)}" '
+            f'src="data:image/png;base64,{data}"></figure>')
 
 
 def _table(table: Table) -> str:
-    body = display(table.frame).to_html(index=False, escape=True, border=0, classes="data", na_rep=MISSING)
+    body = display(table.frame).to_html(index=False, escape=True, border=0, classes="data", na_rep=MISSING,
+                                        table_id=table.name)
     return f'<h3>{escape(table.title)}</h3>\n<div class="scroll">{body}</div>'

@@ -16,6 +16,7 @@ import pandas as pd
 class Chart:
     title: str  # also the image's alt text
     png: bytes
+    name: str = ""  # a stable HTML id, e.g. "uplift-chart-tier" (none when empty)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Section:
     tables: tuple[Table, ...] = ()
     charts: tuple[Chart, ...] = ()
     note: str = ""
+    name: str = ""  # a stable HTML id, e.g. "uplift" (none when empty)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def test_assignment_is_deterministic_and_always_a_known_arm(
 
 
 CAMPAIGN = Campaign.model_validate({
-    "name": "win_back", "template": "win_back", "kind": "transactional",
+    "name": "win_back", "template": "win_back",
     "subject": {"en": "Subject A"}, "params": {"discount": "15%", "offer_code": "X"},
     "links": {"offer": "https://www.example.com/offer"},
     "holdout_percent": 25,

@@ -71,7 +71,7 @@ def built(sessions: sessionmaker[Session]) -> Report:
         assert message is not None
         message.campaign = EVIL
     return engagement_report(sessions, [["campaign"], ["tier", "stage"]], now=GENERATED,
-                             settings=ReportSettings(attribution_days=30), **MARCH)
+                             settings=ReportSettings(attribution_days=30, min_group=2), **MARCH)
 
 
 def parse(source: str) -> Page:
@@ -90,21 +90,37 @@ def test_html_holds_every_value_of_every_table(sessions: sessionmaker[Session]) 
     shown = [display(table.frame) for table in report.tables()]
     assert [rows[0] for rows in page.tables] == [list(frame.columns) for frame in shown]
     assert [rows[1:] for rows in page.tables] == [frame.astype(str).values.tolist() for frame in shown]
-    assert len(report.tables()) == 3  # by campaign, by tier x stage, and spring's uplift
+    assert len(report.tables()) == 6  # by campaign, by tier x stage, and spring's uplift: 4 tables
     text = " ".join(page.text)
     for words in ["Engagement report 互动报告", LABELS["open_rate"], "2024-04-01 08:30 UTC",
                   "Uplift against holdout groups 对照组提升", "Newcombe", "Welch"]:
         assert words in text
     images = [attrs for tag, attrs in page.tags if tag == "img"]
-    assert len(images) == len(report.charts()) == 4  # two rate charts, two uplift charts
+    assert len(images) == len(report.charts()) == 7  # two rate charts, five uplift charts
     assert all(str(attrs["src"]).startswith("data:image/png;base64,") for attrs in images)
     assert not [attrs for tag, attrs in page.tags if tag in ("script", "link")]  # self-contained
+
+
+def test_the_uplift_section_has_a_stable_id_its_charts_and_tables(sessions: sessionmaker[Session]) -> None:
+    source = render_html(built(sessions))
+    start = source.index('<section id="uplift">')
+    section = source[start:source.index("</section>", start)]
+    page = parse(section)
+    assert [attrs["id"] for tag, attrs in page.tags if tag == "figure"] == [
+        "uplift-chart-campaign", "uplift-chart-revenue", "uplift-chart-tier", "uplift-chart-stage",
+        "uplift-chart-variant"]
+    assert [attrs["id"] for tag, attrs in page.tags if tag == "table"] == [
+        "uplift", "uplift-tier", "uplift-stage", "uplift-variant"]
+    assert [tag for tag, _ in page.tags][:3] == ["section", "h2", "p"]  # the title, then how to read it
+    assert "too few" in " ".join(page.text)  # spring's tiers: one or two customers each
+    assert source.count('id="uplift"') == 2  # the section and its first table: nothing else
 
 
 def test_summary_on_top_is_the_total_row(sessions: sessionmaker[Session]) -> None:
     cards = dict(built(sessions).summary)
     assert cards["Sent 已发送"] == "7" and cards["Delivered 已送达"] == "6"
-    assert cards["Open rate (people) 打开率"] == "50.00%" and cards["Revenue 收入"] == "440.00"
+    assert cards["Open rate (people) 打开率"] == "66.67%" and cards["Revenue 收入"] == "440.00"
+    assert cards["Click-to-open 点击/打开"] == "75.00%"
     assert cards["spring: order rate uplift 下单率提升"].startswith("50.00% [")
 
 
@@ -123,14 +139,16 @@ def test_csv_one_file_per_table_and_xlsx_one_sheet_each(
     report = built(sessions)
     csvs = write_report(report, tmp_path / "e.csv", "csv")
     assert [p.name for p in csvs] == ["e-engagement-campaign.csv", "e-engagement-tier-stage.csv",
-                                      "e-uplift.csv"]
+                                      "e-uplift.csv", "e-uplift-tier.csv", "e-uplift-stage.csv",
+                                      "e-uplift-variant.csv"]
     for path, table in zip(csvs, report.tables(), strict=True):
         assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 only with the mark
         pd.testing.assert_frame_equal(pd.read_csv(path, encoding="utf-8-sig"), table.frame,
                                       check_dtype=False)
     [book] = write_report(report, tmp_path / "e.xlsx", "xlsx")
     sheets = pd.read_excel(book, sheet_name=None)
-    assert list(sheets) == ["summary", "engagement-campaign", "engagement-tier-stage", "uplift"]
+    assert list(sheets) == ["summary", "engagement-campaign", "engagement-tier-stage", "uplift",
+                            "uplift-tier", "uplift-stage", "uplift-variant"]
     for table in report.tables():
         back = sheets[table.name]
         assert list(back.columns) == [LABELS.get(str(c), str(c)) for c in table.frame.columns]
