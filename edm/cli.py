@@ -780,7 +780,7 @@ def format_run(report: RunReport, sends: Mapping[tuple[str, str, str], int] | No
             + (f", paused by the customer {plan.paused}" if plan.paused else "")
             + (f", in sunset {plan.sunset}" if plan.sunset else "")
             + (f", left the sequence {plan.exited}" if plan.exited else "")
-            + (f" (of the queued, {plan.awaiting_winner} await the A/B winner)" if plan.awaiting_winner else "")
+            + (f", of them awaiting the A/B winner {plan.awaiting_winner}" if plan.awaiting_winner else "")
         )
         if report.dry_run:
             lines.extend(_decision_lines(plan, sends or {}))
