@@ -85,7 +85,7 @@ class Verdict:
         """One line for people: who won and at what p, or that the default was sent."""
         if self.significant:
             return f"{self.winner} wins (p = {self.p_value:.2g} < {1 - self.confidence:.2g})"
-        return f"no significant difference (p = {self.p_value:.2g}); default {self.winner}"
+        return f"no significant difference; default {self.winner} (p = {self.p_value:.2g})"
 
 
 def two_proportion_p(a: Arm, b: Arm) -> tuple[Method, float]:

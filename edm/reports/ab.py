@@ -31,10 +31,11 @@ ARM_COLUMNS = ["campaign", "occurrence", "variant", "sent", "converted", "conver
 
 
 def decision_text(winner: str, significant: bool, p_value: float, confidence: float) -> str:
-    """The decision in words: "b wins (p = 0.0001 < 0.05)" or "no significant difference; default a"."""
+    """The decision in words: "b wins (p = 0.0001 < 0.05)", or
+    "no significant difference; default a (p = 0.4)"."""
     if significant:
         return f"{winner} wins (p = {p_value:.2g} < {1 - confidence:.2g})"
-    return f"no significant difference (p = {p_value:.2g}); default {winner}"
+    return f"no significant difference; default {winner} (p = {p_value:.2g})"
 
 
 def ab_tables(
