@@ -21,8 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from scipy.stats import fisher_exact
-
 AWAITING_WINNER = "awaiting_winner"  # an outbox state: the rest, never claimed until the winner is known
 FISHER_BELOW = 5.0  # expected count under which a 2×2 table gets the exact test
 Method = Literal["z-test", "Fisher exact"]
@@ -99,6 +97,8 @@ def two_proportion_p(a: Arm, b: Arm) -> tuple[Method, float]:
         b.sent * converted / total, b.sent * (total - converted) / total,
     )
     if min(expected) < FISHER_BELOW:
+        from scipy.stats import fisher_exact  # only here: planning imports this module, and scipy is slow to load
+
         table = [[a.converted, a.sent - a.converted], [b.converted, b.sent - b.converted]]
         return "Fisher exact", _unit(float(fisher_exact(table, alternative="two-sided").pvalue))
     pooled = converted / total
