@@ -97,7 +97,7 @@ def two_proportion_p(a: Arm, b: Arm) -> tuple[Method, float]:
         b.sent * converted / total, b.sent * (total - converted) / total,
     )
     if min(expected) < FISHER_BELOW:
-        from scipy.stats import fisher_exact  # only here: planning imports this module, and scipy is slow to load
+        from scipy.stats import fisher_exact  # here: the planner imports this module; scipy loads slowly
 
         table = [[a.converted, a.sent - a.converted], [b.converted, b.sent - b.converted]]
         return "Fisher exact", _unit(float(fisher_exact(table, alternative="two-sided").pvalue))
