@@ -68,7 +68,8 @@ def _decide(
 ) -> WinnerResult | None:
     stored = _stored_winner(session, campaign.name, occurrence)
     if stored is not None:  # decided before (a row planned since): it gets the same winner
-        _release(session, campaign, occurrence, stored, now, policy)
+        _count_released(session, campaign.name, occurrence,
+                        _release(session, campaign, occurrence, stored, now, policy))
         return None
     if not _over(session, campaign.name, pick, occurrence, now):
         return None
@@ -85,10 +86,14 @@ def _decide(
     winner = _stored_winner(session, campaign.name, occurrence)
     assert winner is not None
     released = _release(session, campaign, occurrence, winner, now, policy)
-    session.execute(update(AbDecision)
-                    .where(AbDecision.campaign == campaign.name, AbDecision.occurrence == occurrence)
-                    .values(released=AbDecision.released + released))
+    _count_released(session, campaign.name, occurrence, released)
     return WinnerResult(campaign.name, occurrence, verdict, pick.metric, released)
+
+
+def _count_released(session: Session, campaign: str, occurrence: date, released: int) -> None:
+    session.execute(update(AbDecision)
+                    .where(AbDecision.campaign == campaign, AbDecision.occurrence == occurrence)
+                    .values(released=AbDecision.released + released))
 
 
 def _stored_winner(session: Session, campaign: str, occurrence: date) -> str | None:
