@@ -769,6 +769,7 @@ def format_run(report: RunReport, sends: Mapping[tuple[str, str, str], int] | No
     if report.classification is not None:
         due = "profiles were due, classified " + format_classification(report.classification)
         lines.extend(due.splitlines())
+    lines.extend(winner.line for winner in report.winners)
     for plan in report.plans:
         lines.append(
             f"{plan.campaign} {plan.occurrence}: audience {plan.audience}, queued {plan.queued}, "
@@ -779,6 +780,7 @@ def format_run(report: RunReport, sends: Mapping[tuple[str, str, str], int] | No
             + (f", paused by the customer {plan.paused}" if plan.paused else "")
             + (f", in sunset {plan.sunset}" if plan.sunset else "")
             + (f", left the sequence {plan.exited}" if plan.exited else "")
+            + (f", of them awaiting the A/B winner {plan.awaiting_winner}" if plan.awaiting_winner else "")
         )
         if report.dry_run:
             lines.extend(_decision_lines(plan, sends or {}))

@@ -22,6 +22,7 @@ from sqlalchemy import func, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.campaigns.ab import WinnerResult, pick_winners
 from edm.campaigns.check import Checker, Sample
 from edm.campaigns.decisions import Watcher
 from edm.campaigns.loader import CampaignFile, CampaignFolder, describe_problems, read_campaigns
@@ -97,6 +98,7 @@ class RunReport:
     dry_run: bool = False  # planned to report, nothing queued
     # one entry per campaign not planned (file, line, why): broken files, messages that fail to render
     problems: list[str] = field(default_factory=list)
+    winners: list[WinnerResult] = field(default_factory=list)  # A/B tests decided in this run
 
 
 async def run_campaigns(
@@ -181,6 +183,7 @@ def plan_campaigns(
     the files among them that did not load. A campaign whose messages do not render (`check.py`)
     is not planned; it and the broken files are in the report's `problems`, the others are planned.
     `watch`: sees each audience member's decision, send or held and why (a dry run's account).
+    Before planning, A/B tests that are over are decided and their rest released (`campaigns/ab.py`).
     """
     if files is None:
         folder = read_campaigns(settings.campaigns_dir)
@@ -210,6 +213,9 @@ def plan_campaigns(
     report.problems = [*broken, *("\n".join(refused[name]) for name in sorted(refused))]
     if not dry_run:
         remember_campaigns(sessions, [files[c.name] for c in chosen], now)
+        # A/B tests that are over, of any campaign (due today or not): the rest gets the winner
+        testing = [c for c in available.values() if c.pick_winner is not None and c.name not in refused]
+        report.winners = pick_winners(sessions, testing, now, settings.policy)
     for campaign in chosen:
         due = occasions[campaign.name]
         report.plans.append(

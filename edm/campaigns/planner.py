@@ -20,6 +20,11 @@ a time zone) and queued for `at` o'clock there (`next_attempt_at`: the sender cl
 then), or for now once that has passed. A holiday also skips customers whose country does
 not keep it (`only_where_observed`). One mail a day, the send window and the contact
 interval are all judged for the moment the mail will actually go out.
+
+An A/B test with `pick_winner` sends its variants to the test share only
+(`winner.in_test_share`); the rest of the audience is queued as `awaiting_winner` (never
+claimed) until `edm.campaigns.ab.pick_winners` decides, or gets the winner at once when the
+occurrence's test is already decided.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -47,9 +52,11 @@ from edm.campaigns.triggers import (
     timing_for,
 )
 from edm.campaigns.variants import HOLDOUT
+from edm.campaigns.winner import AWAITING_WINNER, in_test_share
 from edm.config import EngagementSettings, PolicySettings, SendWindow
 from edm.countries import derive_country
 from edm.store import (
+    AbDecision,
     Customer,
     CustomerProfile,
     OutboxMessage,
@@ -59,8 +66,8 @@ from edm.store import (
     upsert,
 )
 
-# States in which a mail counts as contact for the frequency policy.
-CONTACT_STATES = ("queued", "sending", "sent", "deferred")
+# States in which a mail counts as contact for the frequency policy (the rest of an A/B test is promised).
+CONTACT_STATES = ("queued", "sending", "sent", "deferred", AWAITING_WINNER)
 BATCH = 500
 SAMPLE = 20
 EXAMPLES = 5  # customers shown per reason
@@ -92,6 +99,7 @@ class PlanResult:
     not_observed: int = 0  # their country does not keep the holiday (only_where_observed)
     exited: int = 0  # left a sequence before this step (ordered, clicked, left the audience)
     waiting: int = 0  # of the queued, held for the next day because of another campaign
+    awaiting_winner: int = 0  # of the queued, the rest of an A/B test: they get the winner (pick_winner)
     sample: list[str] = field(default_factory=list)
     # who would get what: (variant or "", tier, stage) -> messages, held-out ones under "holdout"
     breakdown: Counter[tuple[str, str, str]] = field(default_factory=Counter)
@@ -156,7 +164,9 @@ def plan_campaign(
     judge = Rules.of(campaign, policy)
     result = PlanResult(campaign.name, occurrence)
     pending: list[dict[str, Any]] = []
+    pick = campaign.pick_winner
     with sessions.begin() as session:
+        winner = _decided_winner(session, campaign, occurrence) if pick is not None else None
         one_per_day = judge.marketing and policy.one_per_day
         holiday = campaign.holiday
         for row in _candidates(session, campaign, occurrence, timing, judge.window, one_per_day=one_per_day):
@@ -171,6 +181,11 @@ def plan_campaign(
                 observed = not holiday.only_where_observed or keeps_holiday(holiday, country, holiday_day)
             result.audience += 1
             decision = decide(_facts(row, rules, observed), judge, timing)
+            awaits = False
+            tester = pick is None or in_test_share(campaign.name, row.id, pick.test_share)
+            if pick is not None and decision.send and not tester:
+                decision, awaits = _for_the_rest(decision, winner, pick.after_hours)
+                result.awaiting_winner += awaits
             result.count(decision, row.email)
             if watch is not None:
                 template = campaign.content(decision.variant)[0]
@@ -179,14 +194,32 @@ def plan_campaign(
                 continue
             assert decision.send_at is not None  # sent and held-out decisions say when
             day = _occurrence(campaign, row, timing, occurrence)
-            message = _outbox_row(campaign, row.id, row.email, day, now, decision)
+            message = _outbox_row(campaign, row.id, row.email, day, now, decision, awaits=awaits)
             arm = HOLDOUT if message["state"] == "held_out" else message["variant"] or ""
+            arm = AWAITING_WINNER if awaits else arm
             result.breakdown[(arm, row.tier, row.stage)] += 1
             pending.append(message)
             if len(pending) >= BATCH:
                 _queue(session, pending, dry_run)
         _queue(session, pending, dry_run)
     return result
+
+
+def _decided_winner(session: Session, campaign: Campaign, occurrence: date) -> str | None:
+    """The winner of the occurrence's A/B test once decided (edm.campaigns.ab): the rest planned
+    after that gets it straight away."""
+    return session.scalar(select(AbDecision.winner).where(AbDecision.campaign == campaign.name,
+                                                          AbDecision.occurrence == occurrence))
+
+
+def _for_the_rest(decision: Decision, winner: str | None, after_hours: int) -> tuple[Decision, bool]:
+    """A send decision for one of the rest of an A/B test: the winner if known, else a wait (True)
+    for it; the waiting row's time is the earliest the rest can go (`after_hours` on)."""
+    if winner is not None:
+        return replace(decision, variant=winner), False
+    assert decision.send_at is not None
+    earliest = decision.send_at + timedelta(hours=after_hours)
+    return replace(decision, variant=None, send_at=earliest, detail="waits for the A/B test's winner"), True
 
 
 def _facts(row: Any, rules: EngagementSettings, observed: bool) -> Facts:
@@ -404,9 +437,11 @@ def _answers(trigger: Answered, now: datetime) -> Any:
 
 
 def _outbox_row(
-    campaign: Campaign, customer_id: int, email: str, occurrence: date, now: datetime, decision: Decision
+    campaign: Campaign, customer_id: int, email: str, occurrence: date, now: datetime, decision: Decision,
+    *, awaits: bool = False,
 ) -> dict[str, Any]:
     held_out = decision.reason == Reason.HOLDOUT
+    state = "held_out" if held_out else AWAITING_WINNER if awaits else "queued"
     return {
         "key": outbox_key(campaign.name, 0, customer_id, occurrence),
         "campaign": campaign.name,
@@ -414,7 +449,7 @@ def _outbox_row(
         "customer_id": customer_id,
         "occurrence": occurrence,
         "to_address": email,
-        "state": "held_out" if held_out else "queued",
+        "state": state,
         "variant": None if held_out else decision.variant,
         "attempts": 0,
         "next_attempt_at": decision.send_at,

@@ -302,6 +302,25 @@ class Variant(_StepContent):
     weight: float = Field(1.0, gt=0)
 
 
+class PickWinner(_Strict):
+    """An A/B test that picks its winner: `test_share` of the audience gets the variants, the rest waits.
+
+    `after_hours` after the last test message went out, the next planning run measures each
+    variant's `metric` over its delivered test mail: `click_rate` (people who clicked; machine
+    clicks never count) or `order_rate` (customers who ordered after their mail). If the best
+    variant beats every other one at `confidence` (two-sided two-proportion z-test, Fisher's exact
+    test when a cell expects fewer than 5; Holm's correction over the comparisons with three or
+    more variants), the rest gets it; otherwise the rest gets `default` (the first variant if not
+    named). `edm report engagement` shows the decision and its figures (docs/ab-tests.md).
+    """
+
+    metric: Literal["click_rate", "order_rate"] = "click_rate"
+    after_hours: int = Field(24, ge=1, le=24 * 14)
+    test_share: float = Field(0.2, gt=0, lt=1)
+    confidence: float = Field(0.95, ge=0.5, lt=1)
+    default: str | None = None  # a variant's name; None: the first variant
+
+
 class FollowUp(_StepContent):
     """A later step of a sequence: `after_days` from the first message, its own template or subject."""
 
@@ -374,6 +393,7 @@ class Campaign(_Strict):
     exit_when: list[Exit] = ["ordered", "left_audience"]  # stop the sequence (unsubscribing always does)
     variants: list[Variant] = []
     holdout_percent: float = Field(0.0, ge=0, le=50)  # a control group: recorded, never sent
+    pick_winner: PickWinner | None = None  # test the variants on a share first, then send the rest the winner
 
     @model_validator(mode="after")
     def _unique_variants(self) -> Campaign:
@@ -381,6 +401,31 @@ class Campaign(_Strict):
         if len(names) != len(set(names)):
             raise ValueError(f"variant names must differ: {', '.join(names)}")
         return self
+
+    @model_validator(mode="after")
+    def _winner_between_variants(self) -> Campaign:
+        pick = self.pick_winner
+        if pick is None:
+            return self
+        if len(self.variants) < 2:
+            raise ValueError("pick_winner needs at least two variants to choose between")
+        names = [variant.name for variant in self.variants]
+        if pick.default is not None and pick.default not in names:
+            raise ValueError(f"pick_winner default {pick.default!r} is not a variant "
+                             f"(variants: {', '.join(names)})")
+        per_customer = (self.holiday, self.life_event, self.entered, self.inactive, self.after_order,
+                        self.reorder, self.answered)
+        if any(trigger is not None for trigger in per_customer):
+            raise ValueError("pick_winner needs a campaign sent to its whole audience at once: a schedule "
+                             "or no trigger (the rest waits for the test's result)")
+        return self
+
+    @property
+    def default_variant(self) -> str | None:
+        """What the rest of an A/B test gets when no variant wins: `pick_winner.default`, else the first."""
+        if self.pick_winner is None:
+            return None
+        return self.pick_winner.default or self.variants[0].name
 
     @model_validator(mode="after")
     def _follow_ups_in_order(self) -> Campaign:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edm.config import ReportSettings
 from edm.providers import NAMES as PROVIDER_NAMES
 from edm.reports import charts, deliverability
+from edm.reports.ab import AB_NOTE, ab_tables
 from edm.reports.charts import Threshold, bilingual
 from edm.reports.engagement import (
     GROUPINGS,
@@ -153,10 +154,18 @@ def engagement_report(
         tables = list(zip(chosen, found, strict=True))
         uplift = uplift_tables(session, UPLIFT_TABLES, since=since, until=until, attribution_days=days,
                                confidence=settings.confidence, min_group=settings.min_group)
+        ab_decisions, ab_arms = ab_tables(session, since=since, until=until)
     totals = engagement_summary(tables[0][1])
     sections = [_engagement_section(by, table) for by, table in tables]
     if not uplift[0].empty:
         sections.append(uplift_section(uplift, settings))
+    if not ab_decisions.empty:
+        sections.append(Section(
+            "A/B test winners A/B 测试胜出版本",
+            tables=(Table("ab-decisions", "Decisions 决定", ab_decisions),
+                    Table("ab-arms", "Variants in each test 各版本", ab_arms)),
+            note=AB_NOTE,
+        ))
     summary = (
         ("Sent 已发送", str(totals["sent"])),
         ("Delivered 已送达", str(totals["delivered"])),

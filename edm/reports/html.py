@@ -94,11 +94,24 @@ LABELS = {
     "gmail_bounce_rate": "Gmail hard bounce rate Gmail 硬退信率",
     "gmail_complained": "Gmail complaints Gmail 投诉",
     "gmail_complaint_rate": "Gmail complaint rate Gmail 投诉率",
+    "occurrence": "Occurrence 期次",
+    "decided_at": "Decided (UTC) 决定时间",
+    "metric": "Metric 指标",
+    "test": "Test 检验",
+    "confidence": "Confidence 置信度",
+    "winner": "Sent to the rest 其余客户收到",
+    "significant": "Significant 显著",
+    "p_value": "p-value p 值",
+    "decision": "Decision 决定",
+    "released": "Rest sent 其余客户数",
+    "converted": "Converted 转化",
+    "conversion_rate": "Conversion rate 转化率",
+    "outcome": "Outcome 结果",
 }
 PERCENT_COLUMNS = {
     "open_rate", "click_rate", "unsubscribe_rate", "click_to_open", "mailed_order_rate", "holdout_order_rate",
     "order_rate_uplift", "order_rate_low", "order_rate_high", "engaged_rate_previous", "engaged_rate_current",
-    "bounce_rate", "gmail_bounce_rate",
+    "bounce_rate", "gmail_bounce_rate", "conversion_rate",
 }
 FINE_PERCENT_COLUMNS = {"complaint_rate", "gmail_complaint_rate"}  # limits of 0.1% need a third decimal
 MONEY_COLUMNS = {

@@ -3,6 +3,7 @@
 from edm.store.engine import create_schema, make_engine, session_factory, upsert
 from edm.store.models import (
     SCHEMA_VERSION,
+    AbDecision,
     Base,
     CampaignRecord,
     ClassificationRun,
@@ -22,6 +23,7 @@ from edm.store.models import (
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AbDecision",
     "Base",
     "CampaignRecord",
     "ClassificationRun",

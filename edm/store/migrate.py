@@ -84,8 +84,9 @@ def _config(connection: Connection | None) -> Config:
     return config
 
 
-# (revision, table, a column that revision added): newest first
+# (revision, table, a column that revision added, or of a table it created): newest first
 _MARKERS = (
+    ("0008", "ab_decisions", "winner"),
     ("0007", "events", "source"),
     ("0006", "suppressions", "address_key"),
     ("0005", "customer_profiles", "expected_interval_days"),
@@ -97,7 +98,8 @@ _MARKERS = (
 
 def _version_of_unversioned(connection: Connection) -> str:
     """Tables made by `create_all` before migrations: the newest revision whose columns they have."""
+    tables = set(inspect(connection).get_table_names())
     for revision, table, column in _MARKERS:
-        if column in {c["name"] for c in inspect(connection).get_columns(table)}:
+        if table in tables and column in {c["name"] for c in inspect(connection).get_columns(table)}:
             return revision
     return BASELINE

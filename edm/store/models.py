@@ -32,7 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from edm.addresses import KEY_LENGTH, canonical_address
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 # JSONB on PostgreSQL: it has equality, so upserts can skip unchanged rows
@@ -252,6 +252,30 @@ class CampaignRecord(Base):
     source: Mapped[str] = mapped_column(String(500))
     definition: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
+
+
+class AbDecision(Base):
+    """An A/B test's decision (edm.campaigns.ab): the variant the rest of one occurrence got, and why.
+
+    Written once per (campaign, occurrence); `arms` holds each variant's delivered test
+    messages and conversions as decided, so the report shows the figures the decision saw.
+    """
+
+    __tablename__ = "ab_decisions"
+    __table_args__ = (UniqueConstraint("campaign", "occurrence"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    campaign: Mapped[str] = mapped_column(String(100))
+    occurrence: Mapped[date]
+    decided_at: Mapped[datetime] = mapped_column(index=True)
+    metric: Mapped[str] = mapped_column(String(16))  # click_rate | order_rate
+    test: Mapped[str] = mapped_column(String(32))  # z-test, Fisher exact, or both
+    confidence: Mapped[float]
+    winner: Mapped[str] = mapped_column(String(32))  # the variant the rest got
+    significant: Mapped[bool]
+    p_value: Mapped[float]
+    arms: Mapped[dict[str, Any]]  # {"arms": [{name, sent, converted}], "comparisons": [...]}
+    released: Mapped[int] = mapped_column(default=0)  # waiting messages given the winner
 
 
 class OutboxMessage(Base):
