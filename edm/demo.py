@@ -261,7 +261,7 @@ def what_worked(uplift: pd.DataFrame | None, days: int, confidence: float, custo
         lines.append(line)
     if unclear:
         more = max(3000, customers * 4)
-        lines.append(f"   Groups of a few dozen, wide intervals: edm demo --customers {more} narrows them.")
+        lines.append(f"   Small groups, wide intervals: edm demo --customers {more} narrows them.")
     return lines
 
 
