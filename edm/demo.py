@@ -44,6 +44,7 @@ from edm.errors import EdmError
 from edm.reports import engagement_report, format_summary, satisfaction_report, write_report
 from edm.runner import initialise_folder, open_store, run_campaigns
 from edm.sample import (
+    KIND_EFFECTS,
     MAIL_EFFECTS,
     ORDER_RATES,
     Exposure,
@@ -180,10 +181,11 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
     import_orders(sessions, write_orders(folder / ORDERS_FILE, later))
     revenue = sum((order.amount for order in later), Decimal(0))
     echo(f"10. {days} days after the last mail {len(later)} customers had ordered since their mail, revenue "
-         f"{revenue:,.2f} (imported from {ORDERS_FILE}). Simulated: each customer orders at their segment's "
-         f"{days}-day rate ({_rates_text(ORDER_RATES)}), plus the mail's effect when mailed "
-         f"({_effects_text(MAIL_EFFECTS)}; other marketing +3, greetings +2; edm/sample.py); the holdout "
-         "at the base rate")
+         f"{revenue:,.2f} (imported from {ORDERS_FILE})")
+    echo(f"    Simulated (edm/sample.py): each orders at their segment's {days}-day rate "
+         f"({_rates_text(ORDER_RATES)}); the mailed with the effect of the mail on top, in points "
+         f"({_effects_text(MAIL_EFFECTS | {f'other {kind}': e for kind, e in KIND_EFFECTS.items() if e})}); "
+         "the holdout at the base rate")
 
     engagement = engagement_report(sessions, [["campaign"], ["tier"], ["stage"]], now=clock.now(),
                                    settings=settings.reports)

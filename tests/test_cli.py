@@ -96,7 +96,8 @@ def test_demo_runs_the_whole_path_and_leaves_a_usable_folder(tmp_path: Path) -> 
     assert report.exit_code == 0, report.output
     assert f"sent {sent}," in report.output
     # one file per table: by campaign, and the uplift of the demo's holdouts
-    assert (tmp_path / "e-engagement-campaign.csv").read_text(encoding="utf-8-sig").startswith("campaign,sent")
+    by_campaign = (tmp_path / "e-engagement-campaign.csv").read_text(encoding="utf-8-sig")
+    assert by_campaign.startswith("campaign,sent")
     assert (tmp_path / "e-uplift.csv").read_text(encoding="utf-8-sig").startswith("campaign,mailed")
     config = ["--config", str(folder / "edm.yaml")]
     classified = CliRunner().invoke(main, ["classify", *config], catch_exceptions=False)
