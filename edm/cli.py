@@ -130,8 +130,10 @@ def init(folder: Path, profile: str) -> None:
 def demo(folder: Path, customers: int) -> None:
     """Run the whole product once on embedded defaults, with nothing else installed.
 
-    Imports sample customers, classifies them, sends three campaigns to a local SMTP
-    sink, simulates recipients over HTTP, adapts contact intervals and writes a report.
+    Imports sample customers, classifies them, sends the bundled campaigns to a local SMTP
+    sink (holding 30% of each marketing and greeting audience out), simulates recipients over
+    HTTP, adapts contact intervals, simulates a month of orders after the mail, writes a report
+    and says what worked: each campaign's order rate, mailed against its holdout.
 
     Example: edm demo --dir /tmp/edm-demo
     """

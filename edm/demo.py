@@ -2,7 +2,8 @@
 
 Real parts only: a SQLite file, an SMTP server (aiosmtpd) writing `.eml` files, the
 tracking app served by uvicorn and fetched over HTTP as a mail client would.
-Time is a `FixedClock`, so the demo can show what happens a week later.
+Time is a `FixedClock`, so the demo can show what happens a week and a month later: the
+follow-ups, and the orders that came after the mail against those of each campaign's holdout.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from email import policy
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -38,10 +41,20 @@ from edm.config import ClassificationSettings, Settings, load_settings
 from edm.customers import import_customers, import_orders, recompute_profiles
 from edm.delivery.sink import smtp_sink
 from edm.errors import EdmError
-from edm.reports import format_summary, satisfaction_report, write_engagement_report, write_report
+from edm.reports import engagement_report, format_summary, satisfaction_report, write_report
 from edm.runner import initialise_folder, open_store, run_campaigns
-from edm.sample import write_sample_data
-from edm.store import CustomerProfile, Event, OutboxMessage
+from edm.sample import (
+    KIND_EFFECTS,
+    MAIL_EFFECTS,
+    ORDER_RATES,
+    Exposure,
+    generate_sample,
+    mail_effect,
+    orders_after_mail,
+    write_orders,
+    write_sample,
+)
+from edm.store import Customer, CustomerProfile, Event, OutboxMessage
 from edm.surveys.scores import SCALES, Survey, satisfaction_of
 from edm.tracking import create_tracking_app, serve_in_background
 
@@ -52,6 +65,14 @@ NEXT_MORNING = timedelta(days=1)
 FOLLOW_UP_CAMPAIGNS = ["re_engagement", "win_back"]
 ANSWER_CAMPAIGNS = ["detractor_follow_up", "promoter_referral"]  # triggered by survey answers
 
+
+# The demo holds out this share of each marketing and greeting campaign's audience (planned, never
+# sent) so its report can compare. Far above a production default (a few %): a campaign here reaches a
+# few dozen sample customers, and 5% of that is one or two people, a group too small to compare with.
+DEMO_HOLDOUT_PERCENT = 30
+HOLDOUT_KINDS = ("marketing", "greeting")  # surveys ask, service notices inform: everyone gets those
+MIN_GROUP = 10  # fewer mailed or held-out customers than this, and the demo says "too few to tell"
+ORDERS_FILE = "orders-after-mail.csv"
 
 MARKER = ".edm-demo"
 # The demo's sender, so its mail shows an identity as real mail must (docs/identity.md).
@@ -75,7 +96,7 @@ _DEFAULT_FROM = re.compile(r'^(  from_address: )"Customer Care <care@example\.co
 def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
     if (folder / "edm.yaml").exists() and not (folder / MARKER).exists():
         raise EdmError(f"{folder} is a working folder of yours; the demo only recreates its own folders")
-    for stale in ("edm.db", "edm.db-wal", "edm.db-shm", "mail", "campaigns", "edm.yaml"):
+    for stale in ("edm.db", "edm.db-wal", "edm.db-shm", "mail", "campaigns", "edm.yaml", ORDERS_FILE):
         path = folder / stale
         if path.is_dir():
             shutil.rmtree(path)
@@ -83,6 +104,7 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
             path.unlink()
     initialise_folder(folder, environ={})  # never the operator's database or relay
     settings = write_demo_identity(folder / "edm.yaml")
+    held_out = hold_out(settings.campaigns_dir, DEMO_HOLDOUT_PERCENT)
     (folder / MARKER).touch()
     sessions = open_store(settings)
     clock = FixedClock(SystemClock().now())
@@ -90,7 +112,8 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
     settings = settings.model_copy(update={"secret_keys": (throwaway_key,)})
     echo(f"1. Working folder {folder.resolve()} with database {settings.database_url}")
 
-    files = write_sample_data(folder, clock.now().date(), customers=customers)
+    people, history = generate_sample(clock.now().date(), customers=customers)
+    files = write_sample(folder, people, history)
     imported = import_customers(sessions, files.customers_csv, clock)
     orders = import_orders(sessions, files.orders_csv)
     echo(f"2. Imported {imported.rows} customers and {orders.rows} orders from {folder}")
@@ -113,7 +136,8 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
         festivals = ", ".join(f"{name} on {next_due(c, clock.now().date())}"
                               for name, c in sorted(campaigns.items()) if c.holiday is not None)
         echo(f"5. Ran every campaign now, whatever its schedule (festival greetings wait for their day: "
-             f"{festivals}):")
+             f"{festivals}); {DEMO_HOLDOUT_PERCENT}% of each marketing and greeting campaign's audience is "
+             f"held out (recorded, never sent) to measure what the mail changed ({len(held_out)} campaigns):")
         for line in format_run(report):
             echo("   " + line)
         languages = mail_languages(settings.mail_dir)
@@ -141,6 +165,7 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
         echo(f"   Account managers' digests: {digests.sent} mailed ({digests.items} alerts), "
              f"{digests.empty} managers had nothing to report and got no mail")
 
+        first_mail = clock.now() - NEXT_MORNING
         clock.advance(FOLLOW_UP_AFTER - NEXT_MORNING)
         follow_up = asyncio.run(run_campaigns(settings, sessions, clock, FOLLOW_UP_CAMPAIGNS))
         echo(f"9. {FOLLOW_UP_AFTER.days} days later the follow-up campaigns run again; intervals adapted "
@@ -149,14 +174,110 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
             echo("   " + line)
         echo("   " + explain_follow_up(sessions, clock.now() - FOLLOW_UP_AFTER))
 
-    [path], summary = write_engagement_report(
-        sessions, [["campaign"], ["tier"], ["stage"]], out=folder / "report.html", fmt="html", now=clock.now()
-    )
-    echo(f"10. Engagement: {format_summary(summary)}")
+    days = settings.reports.attribution_days
+    kinds = {name: campaign.kind for name, campaign in campaigns.items()}
+    later = orders_after_mail(people, history, exposures(sessions, kinds), first_mail, days=days)
+    clock.advance(first_mail + timedelta(days=days) + FOLLOW_UP_AFTER - clock.now())  # the last mail's window
+    import_orders(sessions, write_orders(folder / ORDERS_FILE, later))
+    revenue = sum((order.amount for order in later), Decimal(0))
+    echo(f"10. {days} days after the last mail {len(later)} customers had ordered since their mail, revenue "
+         f"{revenue:,.2f} (imported from {ORDERS_FILE})")
+    echo(f"    Simulated (edm/sample.py): each orders at their segment's {days}-day rate "
+         f"({_rates_text(ORDER_RATES)}); the mailed with the effect of the mail on top, in points "
+         f"({_effects_text(MAIL_EFFECTS | {f'other {kind}': e for kind, e in KIND_EFFECTS.items() if e})}); "
+         "the holdout at the base rate")
+
+    engagement = engagement_report(sessions, [["campaign"], ["tier"], ["stage"]], now=clock.now(),
+                                   settings=settings.reports)
+    [path] = write_report(engagement, folder / "report.html", "html")
+    echo(f"11. Engagement: {format_summary(engagement.figures)}")
     echo(f"    Report written to {path.resolve()}")
     satisfaction = satisfaction_report(sessions, now=clock.now())
     [written] = write_report(satisfaction, folder / "satisfaction.html", "html")
     echo(f"    Satisfaction (NPS and CSAT by tier, industry and account manager): {written.resolve()}")
+    uplift = next((table.frame for table in engagement.tables() if table.name == "uplift"), None)
+    for line in what_worked(uplift, days, settings.reports.confidence, customers):
+        echo(line)
+
+
+def hold_out(campaigns_dir: Path, percent: float) -> list[str]:
+    """Give the folder's marketing and greeting campaigns a holdout of `percent`, in their files
+    (a campaign that already sets one keeps it); the names of those that hold out."""
+    named = []
+    for name, loaded in sorted(load_campaigns(campaigns_dir).items()):
+        if loaded.campaign.kind not in HOLDOUT_KINDS:
+            continue
+        named.append(name)
+        if loaded.campaign.holdout_percent:
+            continue
+        text = loaded.path.read_text(encoding="utf-8").rstrip("\n")
+        loaded.path.write_text(f"{text}\nholdout_percent: {percent:g}  # edm demo: a group large enough "
+                               "to compare with\n", encoding="utf-8")
+    return named
+
+
+def exposures(sessions: sessionmaker[Session], kinds: Mapping[str, str]) -> dict[str, Exposure]:
+    """Per customer, from the outbox, the mail that counts for their orders (`orders_after_mail`):
+    the sent one with the largest effect, else the first one held out, else the first one sent;
+    the earliest among equals."""
+    found: dict[str, tuple[tuple[float, int, datetime], Exposure]] = {}
+    query = (select(Customer.external_id, OutboxMessage.campaign, OutboxMessage.state,
+                    OutboxMessage.sent_at, OutboxMessage.next_attempt_at)
+             .join(Customer, Customer.id == OutboxMessage.customer_id)
+             .where(OutboxMessage.state.in_(("sent", "held_out"))))
+    with sessions() as session:
+        for external_id, campaign, state, sent_at, planned in session.execute(query):
+            if state == "sent" and sent_at is not None:
+                effect = mail_effect(campaign, kinds.get(campaign, ""))
+                rank, exposure = (-effect, 0 if effect else 2, sent_at), Exposure(sent_at, effect, campaign)
+            else:
+                rank, exposure = (0.0, 1, planned), Exposure(planned, 0.0, f"holdout:{campaign}")
+            if external_id not in found or rank < found[external_id][0]:
+                found[external_id] = (rank, exposure)
+    return {external_id: exposure for external_id, (_, exposure) in found.items()}
+
+
+def what_worked(uplift: pd.DataFrame | None, days: int, confidence: float, customers: int) -> list[str]:
+    """The demo's last lines, from the report's uplift table: per campaign with a holdout, the order
+    rates of both groups and the difference with its interval; "too few to tell" under `MIN_GROUP`."""
+    if uplift is None or uplift.empty:
+        return ["What worked: no campaign had a holdout group, so there is nothing to compare with."]
+    lines = [f"What worked (customers who ordered within {days} days of the mail, mailed against the "
+             f"holdout; [the {confidence:.0%} interval of the difference], from the report's uplift table):"]
+    unclear = 0
+    for row in uplift.to_dict("records"):
+        name, mailed, held = str(row["campaign"]), int(row["mailed"]), int(row["holdout"])
+        if min(mailed, held) < MIN_GROUP:
+            lines.append(f"   {name}: too few to tell ({mailed} mailed, {held} in the holdout; "
+                         f"{MIN_GROUP} of each at least)")
+            unclear += 1
+            continue
+        low, high = float(row["order_rate_low"]), float(row["order_rate_high"])
+        mailed_rate, held_rate = _whole(row["mailed_order_rate"]), _whole(row["holdout_order_rate"])
+        line = (f"   {name}: {mailed_rate}% of mailed customers ordered within {days} days vs "
+                f"{held_rate}% of the holdout, {_whole(row['order_rate_uplift']):+d} points "
+                f"[{_whole(low)}, {_whole(high)}]")
+        if low <= 0 <= high:
+            line += " - no clear effect: the interval includes 0"
+            unclear += 1
+        lines.append(line)
+    if unclear:
+        more = max(3000, customers * 4)
+        lines.append(f"   Small groups, wide intervals: edm demo --customers {more} narrows them.")
+    return lines
+
+
+def _whole(rate: float) -> int:
+    """A rate (0.183) in whole percentage points (18)."""
+    return round(float(rate) * 100)
+
+
+def _rates_text(rates: Mapping[str, float]) -> str:
+    return ", ".join(f"{segment} {rate:.0%}" for segment, rate in rates.items())
+
+
+def _effects_text(effects: Mapping[str, float]) -> str:
+    return ", ".join(f"{campaign} +{effect * 100:g}" for campaign, effect in effects.items())
 
 
 ANNUAL_INTERVAL_DAYS = 300.0  # an expected interval this long: a customer who buys about once a year

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import csv
 import random
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -187,7 +188,7 @@ class SampleOrder:
 
     external_id: str
     customer_external_id: str
-    ordered_at: date
+    ordered_at: date  # a day in the history; a moment (datetime, UTC) for orders after the demo's mail
     amount: Decimal
     product_line: str
 
@@ -237,11 +238,24 @@ def write_sample_data(
 ) -> SampleFiles:
     """Write customers.csv and orders.csv (UTF-8) into `folder`, creating it if needed."""
     people, orders = generate_sample(today, customers=customers, seed=seed)
+    return write_sample(folder, people, orders)
+
+
+def write_sample(
+    folder: Path, people: Sequence[SampleCustomer], orders: Sequence[SampleOrder]
+) -> SampleFiles:
+    """Write generated customers and orders as customers.csv and orders.csv (UTF-8) into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     files = SampleFiles(folder / "customers.csv", folder / "orders.csv")
     _write_csv(files.customers_csv, CUSTOMER_COLUMNS, [_customer_row(c) for c in people])
-    _write_csv(files.orders_csv, ORDER_COLUMNS, [_order_row(o) for o in orders])
+    write_orders(files.orders_csv, orders)
     return files
+
+
+def write_orders(path: Path, orders: Sequence[SampleOrder]) -> Path:
+    """Orders as an orders.csv that `edm import orders` reads (times in UTC, ISO 8601)."""
+    _write_csv(path, ORDER_COLUMNS, [_order_row(o) for o in orders])
+    return path
 
 
 def _write_csv(path: Path, header: Sequence[str], rows: list[list[str]]) -> None:
@@ -508,3 +522,103 @@ def _regular(rng: random.Random, last: int, first: int, interval: int) -> list[i
         else:
             ages.append(first)
     return ages
+
+
+# --- Orders after the demo's mail -------------------------------------------------------------
+# How likely each segment is to order within 30 days of a mail it did NOT get: the holdout's rate,
+# and everyone's base. A buyer every `interval` days orders in a 30-day window with a chance of
+# about 30 / interval, so it follows each segment's rhythm above.
+ORDER_RATES: dict[str, float] = {
+    "steady": 0.55,  # every 20-90 days
+    "growing": 0.50,  # every 20-100 days, and buying more
+    "old_reacquired": 0.60,  # every 20-60 days since they came back
+    "reacquired": 0.30,  # just back after a long lapse: some stay, some drift off again
+    "new": 0.25,  # a second order soon after the first is far from certain
+    "falling_pace": 0.12,  # one order day in the last 180
+    "at_risk": 0.10,  # silent for 2.5-3.5 of their own intervals
+    "annual": 0.08,  # about once a year: 30 / 365
+    "churned": 0.05,  # silent for over a year; some come back on their own
+    "one_time": 0.03,  # one order long ago
+    "prospect": 0.02,  # never ordered
+}
+assert set(ORDER_RATES) == set(SEGMENTS)
+# Points added to that rate when a campaign's mail was delivered (the simulated effect of the mail,
+# which the uplift report should find again against the holdout). The largest effect of the
+# campaigns that mailed a customer counts; campaigns not named here take their kind's.
+MAIL_EFFECTS: dict[str, float] = {
+    "win_back": 0.10,  # a sincere note and 15% off: the one reason many lapsed buyers come back
+    "re_engagement": 0.06,  # "can we help?" and 10% off, to customers slipping away
+    "welcome": 0.05,  # the first weeks decide whether a first order becomes a habit
+    "reorder_reminder": 0.04,  # a nudge to customers about to reorder anyway
+}
+KIND_EFFECTS: dict[str, float] = {"marketing": 0.03, "greeting": 0.02, "survey": 0.0, "service": 0.0}
+_GOLDEN = (5**0.5 - 1) / 2  # steps of this fraction spread any run of draws evenly over [0, 1)
+ORDER_WINDOW_DAYS = 30  # orders are simulated within this many days after the customer's first mail
+
+
+def mail_effect(campaign: str, kind: str) -> float:
+    """The points a delivered mail of `campaign` adds to its recipient's order rate."""
+    return MAIL_EFFECTS.get(campaign, KIND_EFFECTS.get(kind, 0.0))
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """A customer's place in the demo's campaigns: the mail that counts, when, and its effect."""
+
+    since: datetime  # when that mail was sent (held out: when it was planned for)
+    effect: float  # its `mail_effect` (0: held out, or only mail without an effect)
+    group: str  # its campaign, "holdout:" + campaign when held out: customers alike draw together
+
+
+def orders_after_mail(
+    people: Sequence[SampleCustomer],
+    history: Sequence[SampleOrder],
+    exposures: Mapping[str, Exposure],
+    start: datetime,
+    *,
+    days: int = ORDER_WINDOW_DAYS,
+    seed: int = 20261124,
+) -> list[SampleOrder]:
+    """Who orders in the `days` after the mail, when, and for how much: deterministic per customer.
+
+    Every customer orders at most once, with probability `ORDER_RATES[segment]` plus their
+    exposure's effect, at a uniformly random moment in the window after `since` (customers in no
+    campaign: after `start`). Whether they order is decided by a golden-ratio sequence within
+    each group of customers alike (segment and exposure group) rather than by
+    independent coin flips: each group's share of buyers is then its stated rate to within one
+    customer, so the demo's report finds the effects it was given rather than the luck of groups
+    of a few dozen, while its intervals still show how little groups that small can prove.
+    The amount is the customer's median order in their history (a person's or company's typical
+    one if they have none), times the same ±35% lognormal noise as the history, on their most
+    frequent product line.
+    """
+    amounts: dict[str, list[Decimal]] = {}
+    lines: dict[str, Counter[str]] = {}
+    for order in history:
+        amounts.setdefault(order.customer_external_id, []).append(order.amount)
+        lines.setdefault(order.customer_external_id, Counter())[order.product_line] += 1
+    placed: list[tuple[datetime, str, Decimal, str]] = []
+    offsets: dict[tuple[str, str], float] = {}
+    seen: Counter[tuple[str, str]] = Counter()
+    for customer in people:
+        rng = random.Random(f"{seed}:{customer.external_id}")  # noqa: S311 - sample data, not security
+        exposure = exposures.get(customer.external_id, Exposure(start, 0.0, ""))
+        group = (customer.segment, exposure.group)
+        if group not in offsets:  # each group starts elsewhere, so small groups do not all agree
+            offsets[group] = random.Random(f"{seed}:{customer.segment}:{exposure.group}").random()  # noqa: S311
+        roll = (offsets[group] + seen[group] * _GOLDEN) % 1.0
+        seen[group] += 1
+        chance = min(0.95, ORDER_RATES[customer.segment] + exposure.effect)
+        when, noise = rng.uniform(0.05, 0.98), rng.lognormvariate(0, 0.35)
+        if roll >= chance:
+            continue
+        own = sorted(amounts.get(customer.external_id, []))
+        typical = float(own[len(own) // 2]) if own else (2000.0 if customer.kind == "company" else 200.0)
+        habit = lines.get(customer.external_id)
+        line = habit.most_common(1)[0][0] if habit else PRODUCT_LINES[0]
+        amount = max(Decimal("5.00"), Decimal(typical * noise).quantize(Decimal("0.01"), ROUND_HALF_UP))
+        moment = exposure.since + timedelta(days=days * when)
+        placed.append((moment.replace(microsecond=0), customer.external_id, amount, line))
+    placed.sort(key=lambda row: (row[0], row[1]))
+    return [SampleOrder(f"M{index:06d}", customer_id, moment, amount, line)
+            for index, (moment, customer_id, amount, line) in enumerate(placed, start=1)]
