@@ -247,7 +247,7 @@ def what_worked(uplift: pd.DataFrame | None, days: int, confidence: float, custo
     unclear = 0
     for row in uplift.to_dict("records"):
         name, mailed, held = str(row["campaign"]), int(row["mailed"]), int(row["holdout"])
-        if min(mailed, held) < MIN_GROUP:
+        if min(mailed, held) < MIN_GROUP or pd.isna(row["order_rate_low"]):
             lines.append(f"   {name}: too few to tell ({mailed} mailed, {held} in the holdout; "
                          f"{MIN_GROUP} of each at least)")
             unclear += 1
@@ -298,6 +298,9 @@ class OwnClockKinds:
     back_long_ago: int  # returned after a lapse and since grown out of reacquired: growing or mature
 
 
+_MIN_GROUP = re.compile(r"^(  min_group: )\d+.*$", re.M)
+
+
 def write_demo_identity(path: Path) -> Settings:
     """Put the demo's brand (and a From name to match) into its settings file, keeping the rest."""
     text = path.read_text(encoding="utf-8")
@@ -308,6 +311,9 @@ def write_demo_identity(path: Path) -> Settings:
     if not found:
         text = text.rstrip("\n") + "\n\n" + block
     text = _DEFAULT_FROM.sub(lambda m: f'{m.group(1)}"{DEMO_FROM}"', text, count=1)
+    # a few hundred customers make groups of a few dozen: the demo reads uplift from MIN_GROUP on
+    text, found = _MIN_GROUP.subn(lambda m: f"{m.group(1)}{MIN_GROUP}  # edm demo: small sample groups", text,
+                                  count=1)
     path.write_text(text, encoding="utf-8")
     return load_settings(path, {})
 
