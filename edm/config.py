@@ -546,6 +546,13 @@ class EngagementSettings(_Section):
     )
     sunset_after_days: int | None = Field(180, ge=30)
     send_hour_prior: float = Field(5.0, ge=0)  # pseudo-opens of the population's hours: thin history shrinks
+    # Levers measured by bench/simulate_frequency.py (docs/analyst.md, "How the frequency adapts"):
+    # space mail by each person's read rate (None: the older walk, engaged_factor/ignored_factor per mail)
+    target_read_rate: float | None = Field(0.25, gt=0, le=1)  # read rate that gets the tier's base gap
+    read_rate_prior: float = Field(4.0, ge=0)  # pseudo-mails read at target_read_rate: thin history shrinks
+    # customers whose opens only a privacy proxy records: read rate from clicks / everyone's click-to-open
+    veiled_by_clicks: bool = True
+    send_ahead_hours: int = Field(1, ge=0, le=6)  # mail this long before the usual reading hour
 
     def tier_cadence(self, tier: str) -> TierCadence:
         """A tier's cadence; an unlisted tier gets the longest (the safe side)."""
