@@ -302,7 +302,7 @@ LEVERS: dict[str, tuple[str, dict[str, object]]] = {
     "spacing": ("gap from each person's read rate, not a walk per mail", {"target_read_rate": None}),
     "veiled": ("readers behind a privacy proxy judged by their clicks", {"veiled_by_clicks": False}),
     "ahead": ("send an hour before the usual reading hour", {"send_ahead_hours": 0}),
-    "sunset": ("no marketing mail after 180 days without a signal", {"sunset_after_days": None}),
+    "sunset": ("no marketing mail after 120 days without a signal", {"sunset_after_days": None}),
 }
 
 
