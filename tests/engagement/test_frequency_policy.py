@@ -76,8 +76,8 @@ def test_refresh_scores_people_not_proxies_and_finds_their_hour_and_sunset(
     profiles = _profiles(any_sessions)
     reader_, proxied_, silent_, buyer_ = (profiles[n] for n in ("reader", "proxied", "silent", "buyer"))
 
-    assert reader_.contact_interval_days == 7  # read 4 of 4: (4 + 4 x 0.25) / 8 = 0.625, floored at 7 days
-    # veiled (the proxy's opens only): no click in 4 mails reads as (0 + 4 x 0.25) / 8, so 14 x 0.25 / 0.125
+    assert reader_.contact_interval_days == 7  # read 4 of 4: (4 + 4 x 0.22) / 8 = 0.61, floored at 7 days
+    # veiled (the proxy's opens only): no click in 4 mails reads as (0 + 4 x 0.22) / 8, so 14 x 0.22 / 0.11
     assert proxied_.contact_interval_days == 28 and proxied_.engagement_score == 0
     opened_and_clicked = sum(4 * 0.5 ** ((d + 13 / 24) / 30) for d in (40, 30, 20, 10))  # 1 + 3, decayed
     assert reader_.engagement_score == pytest.approx(opened_and_clicked, rel=0.001)
