@@ -529,8 +529,9 @@ DEFAULT_CADENCE: dict[Tier, TierCadence] = {
 class EngagementSettings(_Section):
     """How each customer's engagement is scored and their contact frequency adapts (edm.engagement).
 
-    The interval starts at the tier's base; each mail a person reacted to shortens it,
-    each ignored one stretches it, within the tier's bounds. After `sunset_after_days` of
+    The interval starts at the tier's base and follows the share of mails a person read
+    (`target_read_rate` of them earns the base; None: each read mail x`engaged_factor`, each
+    ignored one x`ignored_factor`), within the tier's bounds. After `sunset_after_days` of
     mail with no human open or click and no order, only campaigns with `reaches_sunset`
     (re-permission, win-back) may write. Opens by privacy proxies and scanners never count.
     """
