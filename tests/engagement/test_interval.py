@@ -110,3 +110,10 @@ def test_the_spaced_gap_stays_in_bounds_and_a_keener_reader_never_waits_longer(
     upper = (low + span) * (RULES.less_mail_factor if preference else 1)
     assert low <= gap <= upper + 0.01
     assert spaced_interval(cadence, max(rate, more), target, RULES, preference=preference) <= gap
+
+
+@settings(derandomize=True)
+@given(st.integers(0, 100), st.none() | st.floats(0.001, 5))
+def test_a_veiled_readers_clicks_never_count_for_fewer_reads_than_clicks(clicked: int, rate: float | None) -> None:
+    assert veiled_reads(clicked, rate) >= clicked
+    assert veiled_reads(clicked + 1, rate) >= veiled_reads(clicked, rate)
