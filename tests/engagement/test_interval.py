@@ -114,6 +114,8 @@ def test_the_spaced_gap_stays_in_bounds_and_a_keener_reader_never_waits_longer(
 
 @settings(derandomize=True)
 @given(st.integers(0, 100), st.none() | st.floats(0.001, 5))
-def test_a_veiled_readers_clicks_never_count_for_fewer_reads_than_clicks(clicked: int, rate: float | None) -> None:
+def test_a_veiled_readers_clicks_never_count_for_fewer_reads_than_clicks(
+    clicked: int, rate: float | None
+) -> None:
     assert veiled_reads(clicked, rate) >= clicked
     assert veiled_reads(clicked + 1, rate) >= veiled_reads(clicked, rate)
