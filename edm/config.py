@@ -529,8 +529,9 @@ DEFAULT_CADENCE: dict[Tier, TierCadence] = {
 class EngagementSettings(_Section):
     """How each customer's engagement is scored and their contact frequency adapts (edm.engagement).
 
-    The interval starts at the tier's base; each mail a person reacted to shortens it,
-    each ignored one stretches it, within the tier's bounds. After `sunset_after_days` of
+    The interval starts at the tier's base and follows the share of mails a person read
+    (`target_read_rate` of them earns the base; None: each read mail x`engaged_factor`, each
+    ignored one x`ignored_factor`), within the tier's bounds. After `sunset_after_days` of
     mail with no human open or click and no order, only campaigns with `reaches_sunset`
     (re-permission, win-back) may write. Opens by privacy proxies and scanners never count.
     """
@@ -544,8 +545,15 @@ class EngagementSettings(_Section):
     score_weights: dict[str, float] = Field(
         default_factory=lambda: {"open": 1.0, "click": 3.0, "order": 5.0, "unsubscribe": -10.0}
     )
-    sunset_after_days: int | None = Field(180, ge=30)
+    sunset_after_days: int | None = Field(120, ge=30)  # 90-180 days is the usual advice; 120 measured best
     send_hour_prior: float = Field(5.0, ge=0)  # pseudo-opens of the population's hours: thin history shrinks
+    # Levers measured by bench/simulate_frequency.py (docs/analyst.md, "How the frequency adapts"):
+    # space mail by each person's read rate (None: the older walk, engaged_factor/ignored_factor per mail)
+    target_read_rate: float | None = Field(0.22, gt=0, le=1)  # read rate that gets the tier's base gap
+    read_rate_prior: float = Field(4.0, ge=0)  # pseudo-mails read at target_read_rate: thin history shrinks
+    # customers whose opens only a privacy proxy records: read rate from clicks / everyone's click-to-open
+    veiled_by_clicks: bool = True
+    send_ahead_hours: int = Field(1, ge=0, le=6)  # mail this long before the usual reading hour
 
     def tier_cadence(self, tier: str) -> TierCadence:
         """A tier's cadence; an unlisted tier gets the longest (the safe side)."""

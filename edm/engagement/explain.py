@@ -44,16 +44,22 @@ def explain_engagement(facts: EngagementFacts, rules: EngagementSettings, now: d
         f"{facts.opens} opens, {facts.clicks} clicks, {facts.orders} orders in the last year, "
         f"weighted {weights}, halved every {rules.half_life_days:g} days",
     ))
-    why = (f"{facts.tier} tier starts at {cadence.base_days:g} days (bounds {cadence.min_days:g}-"
-           f"{cadence.max_days:g}); {facts.mails_read} mails read (x{rules.engaged_factor:g} each), "
-           f"{facts.mails_ignored} ignored (x{rules.ignored_factor:g} each)")
+    why = (f"{facts.tier} tier starts at {cadence.base_days:g} days "
+           f"(bounds {cadence.min_days:g}-{cadence.max_days:g}); ")
+    if rules.target_read_rate is None:
+        why += (f"{facts.mails_read} mails read (x{rules.engaged_factor:g} each), "
+                f"{facts.mails_ignored} ignored (x{rules.ignored_factor:g} each)")
+    else:
+        why += (f"{facts.mails_read} mails read, {facts.mails_ignored} ignored: the base at a read rate of "
+                f"{rules.target_read_rate:g}, shorter as they read more, longer as they read less "
+                "(clicks stand for opens a privacy proxy hides)")
     if facts.preference == LESS_MAIL:
         why += f"; asked for less mail (x{rules.less_mail_factor:g})"
     lines.append(("contact interval", f"{interval:g} days", why))
     lines.append(_next_date(facts, interval, rules, now))
     hour = "-" if facts.best_hour is None else f"{facts.best_hour:02d}:00 {facts.timezone}"
-    lines.append(("usual reading hour", hour, "their own opens and clicks, leaning on everyone's when few "
-                  "(used by campaigns with send_time: optimal)"))
+    lines.append(("send hour", hour, f"{rules.send_ahead_hours:g} h before their usual reading hour: their "
+                  "own opens and clicks, leaning on everyone's when few (send_time: optimal)"))
     return lines
 
 

@@ -5,6 +5,14 @@ person reacted to (opened or clicked; proxies and scanners do not count) shorten
 gap; every mail they let pass lengthens it, within the tier's bounds. A customer who
 asked for less mail gets a longer gap. So engaged customers hear from us sooner and
 silent ones are not harassed ("communication at the right frequency").
+
+With `target_read_rate` set (the default) the gap follows each person's read rate instead:
+the share of their judged mails a person opened or clicked, shrunk towards the target by
+`read_rate_prior` pseudo-mails, so a reader of every mail hears from us as often as the
+tier allows and one who reads one in ten far less, steadily rather than swinging from bound
+to bound. Customers whose opens only a privacy proxy records ("veiled": no open by a person
+ever, machine opens on their mail) are judged by their clicks, scaled by everyone's
+click-to-open rate, rather than taken for silent.
 """
 
 from __future__ import annotations
@@ -25,6 +33,35 @@ def contact_interval(
     interval = _clamp(cadence.base_days, cadence)
     for engaged in reactions:
         interval = _clamp(interval * (rules.engaged_factor if engaged else rules.ignored_factor), cadence)
+    upper = cadence.max_days
+    if preference == LESS_MAIL:
+        interval = max(interval * rules.less_mail_factor, cadence.base_days)
+        upper *= rules.less_mail_factor
+    return min(max(round(interval, 2), cadence.min_days), upper)
+
+
+def read_rate(reads: float, judged: int, target: float, prior: float) -> float:
+    """The share of mails a person reads: `reads` of `judged` mails plus `prior` pseudo-mails at `target`."""
+    if judged + prior <= 0:
+        return target
+    return min(1.0, max(0.0, (reads + prior * target) / (judged + prior)))
+
+
+def veiled_reads(clicked: int, click_to_open: float | None) -> float:
+    """How many mails a veiled reader (opens hidden by a proxy) likely read, from the ones they clicked."""
+    if not click_to_open or click_to_open <= 0:
+        return float(clicked)
+    return clicked / min(1.0, click_to_open)
+
+
+def spaced_interval(
+    cadence: TierCadence, rate: float, target: float, rules: EngagementSettings, *,
+    preference: str | None = None,
+) -> float:
+    """The gap in days for a person reading `rate` of their mail: the tier's base at `target`,
+    shorter in proportion as they read more, longer as they read less, within the tier's bounds."""
+    interval = cadence.max_days if rate <= 0 else cadence.base_days * target / rate
+    interval = _clamp(interval, cadence)
     upper = cadence.max_days
     if preference == LESS_MAIL:
         interval = max(interval * rules.less_mail_factor, cadence.base_days)

@@ -20,7 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.clock import Clock
 from edm.config import EngagementSettings
-from edm.engagement.interval import contact_interval, in_sunset, judged_reaction
+from edm.engagement.interval import (
+    contact_interval,
+    in_sunset,
+    judged_reaction,
+    read_rate,
+    spaced_interval,
+    veiled_reads,
+)
 from edm.engagement.score import HOURS, best_send_hour, engagement_score, hour_counts
 from edm.store import Customer, CustomerProfile, Event, Order, OutboxMessage
 from edm.store.sql import utc_hour
@@ -47,7 +54,7 @@ def refresh_engagement(
     since = now - timedelta(days=max(HISTORY_DAYS, rules.sunset_after_days or 0))
     customers = shortened = lengthened = sunset_count = 0
     with sessions.begin() as session:
-        population = _population_hours(session, since, now)
+        population, click_to_open = _population_hours(session, since, now)
         mails = _ByCustomer(_stream(session, _mails_query()))
         signals = _ByCustomer(_stream(session, _signals_query(since)))
         orders = _ByCustomer(_stream(session, _orders_query(since)))
@@ -60,7 +67,7 @@ def refresh_engagement(
             key = (row.value_tier, row.frequency_preference)
             derived = None if sent or events or bought else quiet.get(key)
             if derived is None:
-                derived = derive(sent, events, bought, row, population, rules, now)
+                derived = derive(sent, events, bought, row, population, rules, now, click_to_open)
                 if not (sent or events or bought):
                     quiet[key] = derived
             interval, score, sunset, hour = derived
@@ -80,17 +87,48 @@ def refresh_engagement(
 
 
 Derived = tuple[float, float, bool, int | None]  # interval days, score, sunset, reading hour
+EventRow = tuple[str, datetime, bool, int | None]  # kind, occurred at, machine, outbox id: as tracked
+
+
+def mail_history(
+    mails: Iterable[tuple[int, datetime]], events: Iterable[EventRow]
+) -> list[tuple[datetime, bool, bool]]:
+    """One customer's sent mails (outbox id, sent at), oldest first, whether a person opened or clicked
+    each, and whether a machine opened it: what `_mails_query` reads from the store."""
+    read = {outbox for kind, _, machine, outbox in events if kind in REACTIONS and not machine}
+    fetched = {outbox for kind, _, machine, outbox in events if kind == "open" and machine}
+    return sorted((at, outbox in read, outbox in fetched) for outbox, at in mails)
+
+
+def human_signals(events: Iterable[EventRow], since: datetime) -> list[tuple[str, datetime]]:
+    """One customer's opens, clicks and unsubscribes by a person since `since`, oldest first: what
+    `_signals_query` reads from the store."""
+    return sorted((kind, at) for kind, at, machine, _ in events
+                  if kind in SIGNALS and not machine and at >= since)
 
 
 def derive(
     sent: list[Any], events: list[Any], bought: list[datetime], row: Any, population: list[float],
-    rules: EngagementSettings, now: datetime,
+    rules: EngagementSettings, now: datetime, click_to_open: float | None = None,
 ) -> Derived:
-    """One customer's interval, score, sunset and reading hour from their mails (sent at, a person
-    reacted), signals (kind, at), orders (at) and profile row (tier, time zone, preference)."""
-    judged = [judged_reaction(at, bool(hit), now, rules) for at, hit in sent]
-    interval = contact_interval(rules.tier_cadence(row.value_tier), [r for r in judged if r is not None],
-                                rules, preference=row.frequency_preference)
+    """One customer's interval, score, sunset and send hour from their mails (sent at, a person
+    reacted, a machine opened), signals (kind, at), orders (at) and profile row (tier, time zone,
+    preference); `population` and `click_to_open` are everyone's reading hours and click-to-open rate."""
+    judged = [(j, bool(machine)) for at, hit, machine in sent
+              if (j := judged_reaction(at, bool(hit), now, rules)) is not None]
+    cadence = rules.tier_cadence(row.value_tier)
+    if rules.target_read_rate is None:
+        interval = contact_interval(cadence, [j for j, _ in judged], rules,
+                                    preference=row.frequency_preference)
+    else:
+        read = float(sum(j for j, _ in judged))
+        veiled = (rules.veiled_by_clicks and any(bool(machine) for _, _, machine in sent)
+                  and not any(kind == "open" for kind, _ in events))
+        if veiled:  # their opens are a proxy's: only clicks show a person read
+            read = veiled_reads(int(read), click_to_open)
+        rate = read_rate(read, len(judged), rules.target_read_rate, rules.read_rate_prior)
+        interval = spaced_interval(cadence, rate, rules.target_read_rate, rules,
+                                   preference=row.frequency_preference)
     score = engagement_score([*events, *(("order", at) for at in bought)], now, rules.score_weights,
                              rules.half_life_days)
     reads = [at for kind, at in events if kind in REACTIONS]
@@ -99,6 +137,8 @@ def derive(
     zone = _zone(row.timezone)
     hour = best_send_hour(hour_counts(at.astimezone(zone).hour for at in reads), population,
                           rules.send_hour_prior)
+    if hour is not None:  # a little ahead, so the mail is on top when they look
+        hour = (hour - rules.send_ahead_hours) % HOURS
     return interval, score, sunset, hour
 
 
@@ -136,12 +176,14 @@ def _customers_query() -> Any:
 
 
 def _mails_query() -> Any:
-    """Every sent mail, oldest first, and whether a person opened or clicked it."""
+    """Every sent mail, oldest first, whether a person opened or clicked it, whether a machine opened it."""
     reacted = exists().where(Event.outbox_id == OutboxMessage.id, Event.kind.in_(REACTIONS),
                              Event.machine.is_(False))
+    fetched = exists().where(Event.outbox_id == OutboxMessage.id, Event.kind == "open",
+                             Event.machine.is_(True))
     sent_at = func.coalesce(OutboxMessage.sent_at, OutboxMessage.created_at)
     return (
-        select(OutboxMessage.customer_id, sent_at, reacted)
+        select(OutboxMessage.customer_id, sent_at, reacted, fetched)
         .where(OutboxMessage.state == "sent")
         .order_by(OutboxMessage.customer_id, sent_at)
     )
@@ -163,23 +205,31 @@ def _orders_query(since: datetime) -> Any:
     )
 
 
-def _population_hours(session: Session, since: datetime, now: datetime) -> list[float]:
-    """Everyone's opens and clicks by their local hour: the prior for each customer's reading hour.
+def _population_hours(session: Session, since: datetime, now: datetime) -> tuple[list[float], float | None]:
+    """Everyone's opens and clicks by their local hour (the prior for each customer's reading hour),
+    and everyone's click-to-open rate (clicks per open by people: what a veiled reader's click says).
 
-    Counted in SQL by (time zone, UTC hour); a zone's local hour uses its offset today.
+    Counted in SQL by (time zone, UTC hour, kind); a zone's local hour uses its offset today.
     """
     hour = utc_hour(Event.occurred_at)
     rows = session.execute(
-        select(Customer.timezone, hour, func.count())
+        select(Customer.timezone, hour, Event.kind, func.count())
         .join(Customer, Customer.id == Event.customer_id)
         .where(Event.kind.in_(REACTIONS), Event.machine.is_(False), Event.occurred_at >= since)
-        .group_by(Customer.timezone, hour)
+        .group_by(Customer.timezone, hour, Event.kind)
     )
     everyone = [0.0] * HOURS
-    for zone_name, utc, count in rows:
+    by_kind = dict.fromkeys(REACTIONS, 0)
+    for zone_name, utc, kind, count in rows:
         offset = now.astimezone(_zone(zone_name)).utcoffset() or timedelta()
         everyone[(int(utc) + round(offset.total_seconds() / 3600)) % HOURS] += count
-    return everyone
+        by_kind[kind] += count
+    return everyone, click_to_open(by_kind["open"], by_kind["click"])
+
+
+def click_to_open(opens: int, clicks: int) -> float | None:
+    """Clicks per open by people; None before anyone opened."""
+    return clicks / opens if opens else None
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -76,14 +76,15 @@ def test_refresh_scores_people_not_proxies_and_finds_their_hour_and_sunset(
     profiles = _profiles(any_sessions)
     reader_, proxied_, silent_, buyer_ = (profiles[n] for n in ("reader", "proxied", "silent", "buyer"))
 
-    assert reader_.contact_interval_days == 7  # four reactions: down to the medium tier's floor
-    assert proxied_.contact_interval_days == 34.18 and proxied_.engagement_score == 0  # 14 x 1.25^4: ignored
+    assert reader_.contact_interval_days == 7  # read 4 of 4: (4 + 4 x 0.22) / 8 = 0.61, floored at 7 days
+    # veiled (the proxy's opens only): no click in 4 mails reads as (0 + 4 x 0.22) / 8, so 14 x 0.22 / 0.11
+    assert proxied_.contact_interval_days == 28 and proxied_.engagement_score == 0
     opened_and_clicked = sum(4 * 0.5 ** ((d + 13 / 24) / 30) for d in (40, 30, 20, 10))  # 1 + 3, decayed
     assert reader_.engagement_score == pytest.approx(opened_and_clicked, rel=0.001)
-    assert reader_.best_hour == 21  # their own habit, in their own time zone
+    assert reader_.best_hour == 20  # an hour before their own habit (21:00), in their own time zone
     assert (silent_.sunset, buyer_.sunset, reader_.sunset, proxied_.sunset) == (True, False, False, False)
     assert buyer_.engagement_score == pytest.approx(5 * 0.5 ** (5 / 30), rel=0.01)
-    assert profiles["new"].contact_interval_days == 14 and profiles["new"].best_hour == 21  # everyone's hour
+    assert profiles["new"].contact_interval_days == 14 and profiles["new"].best_hour == 20  # everyone's hour
     assert (summary.customers, summary.sunset) == (5, 1)
     again = refresh_engagement(any_sessions, RULES, FixedClock(NOW))
     assert again == summary

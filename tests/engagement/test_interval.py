@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edm.config import EngagementSettings, TierCadence
 from edm.engagement import contact_interval, in_sunset, judged_reaction, may_contact
+from edm.engagement.interval import read_rate, spaced_interval, veiled_reads
 
 RULES = EngagementSettings()
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -69,3 +70,52 @@ def test_sunset_after_a_whole_period_of_mail_without_a_signal() -> None:
     assert not in_sunset(recently, None, NOW, 180)  # not mailed long enough to judge
     assert not in_sunset(None, None, NOW, 180)  # never mailed
     assert not in_sunset(long_ago, None, NOW, None)  # sunset switched off
+
+
+def test_the_gap_follows_the_read_rate_around_the_target() -> None:
+    assert read_rate(0, 0, 0.25, 4) == 0.25  # no history: the target, so the tier's base gap
+    assert read_rate(4, 4, 0.25, 4) == 0.625 and read_rate(0, 4, 0.25, 4) == 0.125
+    assert spaced_interval(WIDE, 0.25, 0.25, RULES) == 14
+    assert spaced_interval(WIDE, 0.5, 0.25, RULES) == 7  # reads twice as much: twice as often
+    assert spaced_interval(WIDE, 0.05, 0.25, RULES) == 70
+    assert spaced_interval(WIDE, 0.0, 0.25, RULES) == 90  # reads nothing: the tier's longest gap
+    assert spaced_interval(MEDIUM, 0.25, 0.25, RULES, preference="less") == 28
+
+
+def test_a_veiled_readers_clicks_stand_for_the_opens_the_proxy_hid() -> None:
+    assert veiled_reads(2, 0.25) == 8  # one open in four leads to a click, everyone's rate says
+    assert veiled_reads(2, None) == 2  # nobody has opened yet: a click is one read mail
+    assert veiled_reads(3, 2.0) == 3  # more clicks than opens (links clicked twice): never fewer reads
+
+
+@settings(derandomize=True)
+@given(st.integers(0, 50), st.integers(0, 50), st.floats(0.01, 1), st.floats(0, 20))
+def test_read_rate_is_a_share_and_one_more_read_never_lowers_it(
+    reads: int, ignored: int, target: float, prior: float
+) -> None:
+    rate = read_rate(reads, reads + ignored, target, prior)
+    assert 0 <= rate <= 1
+    assert read_rate(reads + 1, reads + ignored + 1, target, prior) >= rate
+    assert read_rate(reads, reads + ignored + 1, target, prior) <= rate
+
+
+@settings(derandomize=True)
+@given(st.floats(1, 60), st.floats(0, 60), st.floats(0, 1), st.floats(0, 1), st.floats(0.01, 1),
+       st.sampled_from([None, "less"]))
+def test_the_spaced_gap_stays_in_bounds_and_a_keener_reader_never_waits_longer(
+    low: float, span: float, rate: float, more: float, target: float, preference: str | None
+) -> None:
+    cadence = TierCadence(base_days=low + span / 2, min_days=low, max_days=low + span)
+    gap = spaced_interval(cadence, rate, target, RULES, preference=preference)
+    upper = (low + span) * (RULES.less_mail_factor if preference else 1)
+    assert low <= gap <= upper + 0.01
+    assert spaced_interval(cadence, max(rate, more), target, RULES, preference=preference) <= gap
+
+
+@settings(derandomize=True)
+@given(st.integers(0, 100), st.none() | st.floats(0.001, 5))
+def test_a_veiled_readers_clicks_never_count_for_fewer_reads_than_clicks(
+    clicked: int, rate: float | None
+) -> None:
+    assert veiled_reads(clicked, rate) >= clicked
+    assert veiled_reads(clicked + 1, rate) >= veiled_reads(clicked, rate)
