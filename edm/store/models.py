@@ -200,7 +200,7 @@ class CustomerProfile(Base):
     engagement_score: Mapped[float | None]
     # long silence: only `reaches_sunset` campaigns (a server default: bulk profile writes leave it out)
     sunset: Mapped[bool] = mapped_column(server_default=false())
-    best_hour: Mapped[int | None]  # the local hour to send at, just before they usually read (send_time: optimal)
+    best_hour: Mapped[int | None]  # local hour to send at: just before they usually read
     # what their survey answers say (edm.surveys), updated at every answer
     satisfaction: Mapped[str | None] = mapped_column(String(16))  # promoter, passive or detractor (latest)
     satisfaction_trend: Mapped[str | None] = mapped_column(String(16))  # improving, steady or declining
