@@ -32,7 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from edm.addresses import KEY_LENGTH, canonical_address
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 # JSONB on PostgreSQL: it has equality, so upserts can skip unchanged rows
@@ -252,6 +252,80 @@ class CampaignRecord(Base):
     source: Mapped[str] = mapped_column(String(500))
     definition: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
+
+
+class ApiKey(Base):
+    """A key for the HTTP API: only a hash is kept (the key is shown once), with its scopes."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)  # the key's public start, to find it
+    key_hash: Mapped[str] = mapped_column(String(128))
+    scopes: Mapped[list[str]] = mapped_column(JSON)  # e.g. ["events:write", "customers:read"]
+    rate_per_minute: Mapped[int | None]  # None: the api settings' default
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class ApiAudit(Base):
+    """One write through the API: who, what, when, and how it ended. Append-only."""
+
+    __tablename__ = "api_audit"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(500))
+    status: Mapped[int]
+    summary: Mapped[dict[str, Any] | None]
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class CustomerEvent(Base):
+    """Something the company's systems told us a customer did (quote_requested, contract_signed ...).
+
+    Idempotent by `idempotency_key` (the caller's Idempotency-Key header or event id)."""
+
+    __tablename__ = "customer_events"
+    __table_args__ = (
+        Index("ix_customer_events_name_time", "name", "occurred_at"),
+        Index("ix_customer_events_customer_time", "customer_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    properties: Mapped[dict[str, Any] | None]
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    source: Mapped[str | None] = mapped_column(String(32))  # "api", "import", ...
+
+
+class WebhookDelivery(Base):
+    """One event owed to one webhook endpoint: pending until its endpoint answers 2xx, retried
+    with backoff, `dead` after the last try. Unique per (endpoint, event id): never owed twice."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("endpoint", "event_id"),
+        Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    endpoint: Mapped[str] = mapped_column(String(100))  # the webhooks: entry's name
+    event_type: Mapped[str] = mapped_column(String(64))  # stage.changed, customer.unsubscribed, ...
+    event_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16))  # pending, sent, dead
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    last_status: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
 
 
 class AbDecision(Base):
