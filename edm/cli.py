@@ -566,7 +566,7 @@ def due(on: datetime | None, settings: Settings) -> None:
         upcoming = next_due(campaign, day)
         state = "due" if due_on(campaign, day) else "not due"
         following = upcoming or "not within 400 days"
-        click.echo(f"{name}: {state} on {day}; next {following} ({_trigger_text(campaign)})")
+        click.echo(f"{name}: {state} on {day}; next {following} ({trigger_text(campaign)})")
 
 
 @campaign.command()
@@ -641,7 +641,7 @@ def report_holds(summary: SendSummary) -> None:
         click.echo(f"warm-up: today's cap reached for {caps}; the rest goes on the following days", err=True)
 
 
-def _trigger_text(campaign: Campaign) -> str:
+def trigger_text(campaign: Campaign) -> str:
     if campaign.holiday is not None:
         h = campaign.holiday
         offset = f"{h.days_before} days before " if h.days_before else ""

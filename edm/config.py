@@ -203,6 +203,18 @@ class TrackingSettings(_Section):
     forwarded_allow_ips: str = "127.0.0.1,::1"
 
 
+class ApiSettings(_Section):
+    """The HTTP API (`edm serve`, docs/api.md): where it listens, how big a request may be, and how
+    many requests a key may make per minute unless the key has a rate of its own (`edm api-key create
+    --rate`). Rates are counted in each server process: two processes allow twice as many."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8090, ge=0, le=65535)
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    max_batch_items: int = Field(1000, ge=1, le=100_000)
+    default_rate_per_minute: int = Field(600, ge=1)
+
+
 class Quantile(_Section):
     """A threshold given as a quantile of the population, e.g. `{quantile: 0.8}`: the top 20% are above."""
 
@@ -811,6 +823,7 @@ class Settings(BaseModel):
     brand: BrandSettings = BrandSettings()
     smtp: SmtpSettings = SmtpSettings()
     tracking: TrackingSettings = TrackingSettings()
+    api: ApiSettings = ApiSettings()
     classification: ClassificationSettings = ClassificationSettings()
     imports: ImportSettings = ImportSettings()
     engagement: EngagementSettings = EngagementSettings()

@@ -36,3 +36,18 @@ def suppressed_keys(session: Session, emails: Iterable[str]) -> set[str]:
     if not keys:
         return set()
     return set(session.scalars(select(Suppression.address_key).where(Suppression.address_key.in_(keys))))
+
+
+def unsuppress(session: Session, email: str) -> str | None:
+    """Lift the mailbox's suppression if the person asked for it (`unsubscribed`), so they may ask to
+    come back; a hard bounce or a complaint stays (the address is dead, or the person said spam).
+
+    Returns the reason that stays listed, or None when the mailbox is no longer suppressed.
+    """
+    row = session.scalar(select(Suppression).where(Suppression.address_key == canonical_address(email)))
+    if row is None:
+        return None
+    if row.reason != UNSUBSCRIBED:
+        return row.reason
+    session.delete(row)
+    return None

@@ -1,0 +1,191 @@
+"""The API's request and response bodies, as pydantic models (the OpenAPI document is built from them).
+
+Request models only check a body's shape (which fields, text or number). What a value must be (an
+email, a date, an amount) is checked by the importer's own rules (edm.customers.checks), so a row
+is judged the same whether it came in a file or over HTTP. Field names are the import columns'.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+
+MAX_TEXT = 1000  # a cell longer than any column allows; the importer's own limits are tighter
+
+
+def _plain_text(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("is not valid Unicode text") from exc
+    return text
+
+
+Text = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_plain_text)]
+Number = StrictInt | StrictFloat | Text  # 12.5, 12 or "12.50": read by the importer's rules
+AttributeValue = StrictInt | StrictFloat | Text
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CustomerFields(_Body):
+    """A customer, as a row of a customers import file. Fields left out keep their stored values."""
+
+    name: Text
+    kind: Text = Field(description="company or person")
+    email: Text
+    contact_name: Text | None = None
+    locale: Text | None = Field(None, description="e.g. en, zh-Hans; default imports.default_locale")
+    timezone: Text | None = Field(None, description="IANA zone, e.g. Asia/Shanghai")
+    country: Text | None = Field(None, description="ISO 3166 code; default: read off locale and zone")
+    industry: Text | None = None
+    birthday: Text | None = Field(None, description="a date, e.g. 1980-05-17")
+    founded_on: Text | None = Field(None, description="a date, e.g. 2004-03-01")
+    tags: list[Text] | Text | None = Field(None, description="a list, or one text separated by , ; |")
+    account_manager: Text | None = None
+    account_manager_email: Text | None = None
+    attributes: dict[str, AttributeValue] | None = Field(
+        None, description="custom attributes (replace the stored set): names [a-z][a-z0-9_]*")
+
+
+class CustomerItem(CustomerFields):
+    external_id: Text
+
+
+class CustomersBatch(_Body):
+    items: list[CustomerItem] = Field(min_length=1)
+
+
+class OrderItem(_Body):
+    """An order, as a row of an orders import file; upserted by its `external_id`."""
+
+    external_id: Text
+    customer_external_id: Text
+    ordered_at: Text = Field(description="a timestamp, e.g. 2026-11-24T09:30:00+08:00")
+    amount: Number
+    product_line: Text | None = None
+    cost: Number | None = None
+    margin: Number | None = None
+
+
+class OrdersBatch(_Body):
+    items: list[OrderItem] = Field(min_length=1)
+
+
+class ContactItem(_Body):
+    """A contact at a customer company; upserted by (customer, email)."""
+
+    customer_external_id: Text
+    email: Text
+    name: Text | None = None
+    role: Text | None = None
+    birthday: Text | None = None
+
+
+class WalletItem(_Body):
+    """A share-of-wallet estimate, one per customer: give a share, a category_spend, or both."""
+
+    customer_external_id: Text
+    share: Number | None = Field(None, description="0 to 1, or a percentage like \"35%\"")
+    category_spend: Number | None = None
+    estimated_on: Text | None = Field(None, description="a date; default today")
+
+
+class EventIn(_Body):
+    """Something a customer did in your systems: `quote_requested`, `contract_signed`, ..."""
+
+    id: Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_plain_text)] | None = Field(
+        None, description="your id for the event: sending it twice stores it once (or Idempotency-Key)")
+    customer: Text = Field(description="the customer's external_id")
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="lower_snake_case, e.g. quote_requested")
+    properties: dict[str, Any] | None = None
+    occurred_at: AwareDatetime = Field(description="with its UTC offset, e.g. 2026-11-24T09:30:00Z")
+
+
+class SubscriptionChange(_Body):
+    reason: Annotated[str, Field(max_length=500), AfterValidator(_plain_text)] | None = None
+    source: Annotated[str, Field(max_length=64), AfterValidator(_plain_text)] | None = Field(
+        None, description="where the person asked, e.g. shop_account, call_center")
+
+
+# ---- responses ------------------------------------------------------------------------------
+
+
+class Written(BaseModel):
+    """Rows written: inserted + updated + unchanged = the items sent."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+
+
+class EventStored(BaseModel):
+    id: int
+    duplicate: bool = Field(description="true: this id or Idempotency-Key was stored before; nothing new")
+
+
+class Subscription(BaseModel):
+    external_id: str
+    email: str
+    subscribed: bool
+    suppressed_reason: str | None = Field(
+        description="why the address still gets no mail: unsubscribed, hard_bounce, complaint")
+
+
+class Reasoned(BaseModel):
+    name: str
+    value: str
+    reason: str
+
+
+class CustomerOut(BaseModel):
+    external_id: str
+    name: str
+    email: str
+    kind: str
+    locale: str
+    timezone: str
+    country: str | None
+    tags: str | None
+    subscribed: bool
+    suppressed_reason: str | None
+    classes: list[Reasoned] = Field(description="every class with the reason; empty until classified")
+    engagement: list[Reasoned]
+    next_contact: str | None = Field(description="when marketing mail may next go: now, a time, sunset")
+
+
+class LastRun(BaseModel):
+    occurrence: date
+    states: dict[str, int] = Field(description="outbox rows of that run by state: queued, sent, failed, ...")
+
+
+class CampaignOut(BaseModel):
+    name: str
+    kind: str
+    description: str
+    trigger: str
+    next_due: date | None = Field(description="the next day it is due on (schedule or holiday), within 400 days")
+    last_run: LastRun | None
+
+
+class CampaignList(BaseModel):
+    campaigns: list[CampaignOut]
+    problems: list[str] = Field(description="campaign files that do not load (left out)")
+
+
+class FieldError(BaseModel):
+    item: int | None = Field(description="the item's position in a batch (0 first); null for one item")
+    field: str
+    reason: str
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="unauthorized, forbidden, not_found, too_large, invalid, rate_limited, ...")
+    message: str
+    errors: list[FieldError] = []
