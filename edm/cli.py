@@ -1083,6 +1083,86 @@ def serve(host: str | None, port: int | None, settings: Settings) -> None:
                   forwarded_allow_ips=settings.tracking.forwarded_allow_ips)
 
 
+@main.command(name="serve")
+@click.option("--host", help="Interface to listen on (default: api.host from settings).")
+@click.option("--port", type=int, help="Port (default: api.port from settings).")
+@click.option("--with-tracking", is_flag=True,
+              help="Also serve the tracking links and webhooks (as `edm track serve`) on the same port.")
+@with_settings
+def serve_api(host: str | None, port: int | None, with_tracking: bool, settings: Settings) -> None:
+    """Serve the HTTP API until interrupted: customers, orders, events in; cards, campaigns out.
+
+    Docs at /docs, the OpenAPI document at /openapi.json; keys from `edm api-key create` (docs/api.md).
+
+    Example: EDM_SECRET_KEY=... edm serve --port 8090
+    """
+    from edm.api import create_api_app
+    from edm.api import with_tracking as combined
+    from edm.runner import open_store
+    from edm.tracking import create_tracking_app, serve_forever
+    from edm.tracking.hooks import Hooks
+
+    settings.signing_keys()  # as every serving command: no key, or a weak one, stops here
+    sessions = open_store(settings)
+    app = create_api_app(sessions, settings, SystemClock())
+    if with_tracking:
+        tracking = create_tracking_app(sessions, settings.signing_keys(), SystemClock(), settings.tracking,
+                                       Hooks(settings.hooks, SystemClock()))
+        app = combined(app, tracking)  # type: ignore[assignment]
+    serve_forever(app, host or settings.api.host, port or settings.api.port,
+                  forwarded_allow_ips=settings.tracking.forwarded_allow_ips)
+
+
+@main.group(name="api-key")
+def api_key() -> None:
+    """Keys for the HTTP API: each has a name, scopes and a rate; only its hash is stored."""
+
+
+@api_key.command(name="create")
+@click.option("--name", required=True, help="Who uses the key, e.g. shop.")
+@click.option("--scope", "scopes", required=True,
+              help="Comma-separated: customers:read, customers:write, orders:write, events:write, "
+                   "campaigns:read, campaigns:send.")
+@click.option("--rate", type=int, help="Requests per minute (default: api.default_rate_per_minute).")
+@with_settings
+def api_key_create(name: str, scopes: str, rate: int | None, settings: Settings) -> None:
+    """Make a key and print it once: store it where the caller keeps secrets; it cannot be shown again.
+
+    Example: edm api-key create --name shop --scope orders:write,events:write,customers:write
+    """
+    from edm.api.auth import create_key, parse_scopes
+    from edm.runner import open_store
+
+    key = create_key(open_store(settings), name, parse_scopes(scopes), datetime.now(UTC), rate)
+    click.echo(key)
+    click.echo(f"API key {name!r} created; this is the only time it is shown", err=True)
+
+
+@api_key.command(name="list")
+@with_settings
+def api_key_list(settings: Settings) -> None:
+    """Every key: name, public prefix, scopes, rate, and whether it is revoked."""
+    from edm.api.auth import list_keys
+    from edm.runner import open_store
+
+    for key in list_keys(open_store(settings)):
+        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+        rate = f"{key.rate_per_minute}/min" if key.rate_per_minute else "default rate"
+        click.echo(f"{key.name}  edm_{key.prefix}...  {','.join(key.scopes)}  {rate}  {state}")
+
+
+@api_key.command(name="revoke")
+@click.argument("name")
+@with_settings
+def api_key_revoke(name: str, settings: Settings) -> None:
+    """Revoke a key: requests with it get 401 from then on."""
+    from edm.api.auth import revoke_key
+    from edm.runner import open_store
+
+    changed = revoke_key(open_store(settings), name, datetime.now(UTC))
+    click.echo(f"API key {name!r} revoked" if changed else f"API key {name!r} was revoked already")
+
+
 @main.group()
 def report() -> None:
     """Reports for analysts."""

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -30,8 +31,6 @@ from edm.api.schemas import ErrorOut, FieldError
 from edm.clock import Clock
 from edm.config import Settings
 from edm.store import ApiAudit
-
-from sqlalchemy.orm import Session, sessionmaker
 
 PREFIXES = ("/v1/", "/openapi.json", "/docs")
 
@@ -89,7 +88,8 @@ def _endpoint(op: Operation, services: Services, limiter: RateLimiter) -> Any:
                           headers={"WWW-Authenticate": "Bearer"})
         if op.scope not in caller.scopes:
             return _error(403, "forbidden", f"the key {caller.name!r} lacks the scope {op.scope}")
-        wait = limiter.take(caller.key_id, caller.rate_per_minute or services.settings.api.default_rate_per_minute)
+        rate = caller.rate_per_minute or services.settings.api.default_rate_per_minute
+        wait = limiter.take(caller.key_id, rate)
         if wait:
             return _error(429, "rate_limited", f"over the key's rate; retry in {wait} s",
                           headers={"Retry-After": str(wait)})
@@ -164,8 +164,8 @@ def _audit(services: Services, caller: Caller, op: Operation, request: Request, 
         if body is not None and getattr(body, name, None) is not None:
             summary[name] = getattr(body, name)
     with services.sessions.begin() as session:
-        session.add(ApiAudit(key_id=caller.key_id, method=op.method, path=request.url.path[:500], status=status,
-                             summary=summary, occurred_at=services.clock.now()))
+        session.add(ApiAudit(key_id=caller.key_id, method=op.method, path=request.url.path[:500],
+                             status=status, summary=summary, occurred_at=services.clock.now()))
 
 
 def _docs_page(operations: tuple[Operation, ...]) -> str:

@@ -35,7 +35,7 @@ def openapi_document(operations: tuple[Operation, ...]) -> dict[str, Any]:
         "components": {
             "schemas": schemas.get("$defs", {}),
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
-                                           "description": "Authorization: Bearer edm_... (edm api-key create)"}},
+                                           "description": "Bearer edm_... (edm api-key create)"}},
         },
         "security": [{"apiKey": []}],
     }

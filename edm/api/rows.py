@@ -15,13 +15,12 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
 
 from edm.config import ImportKind, ImportSettings
 from edm.customers.checks import KINDS, Context, Layout, check_chunk
 from edm.customers.seen import SeenKeys
 from edm.customers.sources import Chunk
-from sqlalchemy.orm import Session, sessionmaker
-
 from edm.customers.tags import ATTRIBUTE_PREFIX, check_attribute_name
 from edm.customers.writer import bulk_store
 from edm.errors import EdmError
@@ -71,7 +70,8 @@ def store_items(sessions: sessionmaker[Session], kind: ImportKind, items: Sequen
         for names, positions in groups.items():
             layout, chunk = _chunk(kind, names, [items[at] for at in positions], positions)
             checked = check_chunk(layout, chunk, context)
-            problems.extend((row, _field(column), reason) for row, column, reason in checked.problems(chunk.rows))
+            found = checked.problems(chunk.rows)
+            problems.extend((row, _field(column), reason) for row, column, reason in found)
             if not problems:
                 changed += store.upsert(checked.target, checked.values, checked.good)
                 good += int(checked.good.sum())

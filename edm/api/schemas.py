@@ -170,7 +170,7 @@ class CampaignOut(BaseModel):
     kind: str
     description: str
     trigger: str
-    next_due: date | None = Field(description="the next day it is due on (schedule or holiday), within 400 days")
+    next_due: date | None = Field(description="the next day it is due on, within 400 days")
     last_run: LastRun | None
 
 
@@ -186,6 +186,6 @@ class FieldError(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    error: str = Field(description="unauthorized, forbidden, not_found, too_large, invalid, rate_limited, ...")
+    error: str = Field(description="unauthorized, forbidden, not_found, too_large, invalid, ...")
     message: str
     errors: list[FieldError] = []

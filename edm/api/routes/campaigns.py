@@ -43,7 +43,8 @@ def _folder(call: Call):  # type: ignore[no-untyped-def]
 def _campaign(session: Session, campaign: Campaign, call: Call) -> s.CampaignOut:
     from edm.cli import trigger_text
 
-    last = session.scalar(select(func.max(OutboxMessage.occurrence)).where(OutboxMessage.campaign == campaign.name))
+    mine = OutboxMessage.campaign == campaign.name
+    last = session.scalar(select(func.max(OutboxMessage.occurrence)).where(mine))
     run = None
     if last is not None:
         states = session.execute(
@@ -52,7 +53,8 @@ def _campaign(session: Session, campaign: Campaign, call: Call) -> s.CampaignOut
             .group_by(OutboxMessage.state))
         run = s.LastRun(occurrence=last, states={state: count for state, count in states})
     return s.CampaignOut(name=campaign.name, kind=campaign.kind, description=campaign.description,
-                         trigger=trigger_text(campaign), next_due=next_due(campaign, call.now.date()), last_run=run)
+                         trigger=trigger_text(campaign), next_due=next_due(campaign, call.now.date()),
+                         last_run=run)
 
 
 OPERATIONS = (

@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from edm.addresses import canonical_address
 from edm.api import schemas as s
-from edm.api.rows import store_items
 from edm.api.routing import ApiError, Call, Operation
+from edm.api.rows import store_items
 from edm.customers.card import CustomerNotFound, customer_card
 from edm.store import Customer, Suppression
 from edm.suppression import UNSUBSCRIBED, suppress, unsuppress
-from edm.addresses import canonical_address
 
 
 def _written(call: Call, items: list[dict[str, object]]) -> s.Written:
@@ -46,7 +46,8 @@ def get_customer(call: Call) -> tuple[int, s.CustomerOut]:
         external_id=customer.external_id, name=customer.name, email=customer.email, kind=customer.kind,
         locale=customer.locale, timezone=customer.timezone, country=customer.country, tags=customer.tags,
         subscribed=reason is None, suppressed_reason=reason,
-        classes=[s.Reasoned(name=name, value=e.value, reason=e.reason) for name, e in card.explanations.items()],
+        classes=[s.Reasoned(name=name, value=e.value, reason=e.reason)
+                 for name, e in card.explanations.items()],
         engagement=engagement,
         next_contact=next((line.value for line in engagement if line.name == "next marketing mail"), None),
     )
@@ -85,7 +86,8 @@ def _customer(session: Session, external_id: str) -> Customer:
 
 
 def _suppressed(session: Session, email: str) -> str | None:
-    return session.scalar(select(Suppression.reason).where(Suppression.address_key == canonical_address(email)))
+    key = canonical_address(email)
+    return session.scalar(select(Suppression.reason).where(Suppression.address_key == key))
 
 
 OPERATIONS = (
@@ -103,5 +105,6 @@ OPERATIONS = (
               responses={404: "no such customer"}),
     Operation("POST", "/v1/customers/{external_id}/resubscribe", "resubscribe", "customers:write",
               "Undo an unsubscribe (never a hard bounce or a complaint: 409)", resubscribe, s.Subscription,
-              s.SubscriptionChange, responses={404: "no such customer", 409: "suppressed for another reason"}),
+              s.SubscriptionChange,
+              responses={404: "no such customer", 409: "suppressed for another reason"}),
 )

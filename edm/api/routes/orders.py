@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from edm.api import schemas as s
-from edm.api.rows import store_items
 from edm.api.routing import Call, Operation
+from edm.api.rows import store_items
 from edm.config import ImportKind
 
 
 def _store(call: Call, kind: ImportKind, items: list[dict[str, Any]]) -> tuple[int, s.Written]:
     services = call.services
     written = store_items(services.sessions, kind, items, call.now, services.settings.imports)
-    services.on_change(kind, {"customer_external_ids": sorted({str(i["customer_external_id"]) for i in items})})
+    customers = sorted({str(item["customer_external_id"]) for item in items})
+    services.on_change(kind, {"customer_external_ids": customers})
     return (201 if written.inserted else 200), s.Written(
         inserted=written.inserted, updated=written.updated, unchanged=written.unchanged)
 
@@ -23,8 +24,8 @@ def post_order(call: Call) -> tuple[int, s.Written]:
 
 
 def batch_orders(call: Call) -> tuple[int, s.Written]:
-    status, written = _store(call, "orders", [item.model_dump(exclude_unset=True) for item in call.body.items])
-    return 200, written
+    items = [item.model_dump(exclude_unset=True) for item in call.body.items]
+    return 200, _store(call, "orders", items)[1]
 
 
 def post_contact(call: Call) -> tuple[int, s.Written]:
