@@ -9,6 +9,7 @@ and nothing is written (the importer's default).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,7 @@ from edm.customers.writer import bulk_store
 from edm.errors import EdmError
 
 Problem = tuple[int, str, str]  # item, field, reason
+_FIRST_ROW = re.compile(r"first on row (\d+)")
 
 
 class InvalidItems(EdmError):
@@ -71,7 +73,7 @@ def store_items(sessions: sessionmaker[Session], kind: ImportKind, items: Sequen
             layout, chunk = _chunk(kind, names, [items[at] for at in positions], positions)
             checked = check_chunk(layout, chunk, context)
             found = checked.problems(chunk.rows)
-            problems.extend((row, _field(column), reason) for row, column, reason in found)
+            problems.extend((row - 1, _field(column), _item_reason(reason)) for row, column, reason in found)
             if not problems:
                 changed += store.upsert(checked.target, checked.values, checked.good)
                 good += int(checked.good.sum())
@@ -84,7 +86,10 @@ def store_items(sessions: sessionmaker[Session], kind: ImportKind, items: Sequen
 def _chunk(kind: ImportKind, names: Sequence[str], items: Sequence[Mapping[str, Any]],
            positions: Sequence[int]) -> tuple[Layout, Chunk]:
     spec = KINDS[kind]
-    fields = [name for name in spec.fields if name in names or name in spec.required]
+    needed = set(spec.required)
+    if spec.one_of and not set(spec.one_of) & set(names):
+        needed |= set(spec.one_of)  # empty: the importer's own "give one of" problem
+    fields = [name for name in spec.fields if name in names or name in needed]
     columns = [np.array([cell(item.get(name)) for item in items], dtype=object) for name in fields]
     attributes: dict[str, int] = {}
     if "attributes" in names:
@@ -96,7 +101,13 @@ def _chunk(kind: ImportKind, names: Sequence[str], items: Sequence[Mapping[str, 
     headers = {name: name for name in spec.fields}
     headers.update({ATTRIBUTE_PREFIX + name: ATTRIBUTE_PREFIX + name for name in attributes})
     layout = Layout(spec, {name: at for at, name in enumerate(fields)}, headers, attributes)
-    return layout, Chunk(np.array(positions, dtype=np.int64), columns)
+    # Rows are numbered from 1 (the duplicate check takes 0 for "not seen"); items from 0.
+    return layout, Chunk(np.array(positions, dtype=np.int64) + 1, columns)
+
+
+def _item_reason(reason: str) -> str:
+    """The importer's "first on row N" as the batch's item number."""
+    return _FIRST_ROW.sub(lambda m: f"first as item {int(m.group(1)) - 1}", reason)
 
 
 def _field(column: str) -> str:
