@@ -29,7 +29,7 @@ def test_put_customer_inserts_then_updates_and_is_audited(api: Api) -> None:
         assert (customer.name, customer.tags, customer.country) == ("Acme Group", "expo-2025, vip", "CN")
         assert customer.attributes == {"region": "east"}
         audit = list(session.scalars(select(ApiAudit).order_by(ApiAudit.id)))
-    assert [(a.method, a.path, a.status) for a in audit][0] == ("PUT", "/v1/customers/A-1", 201)
+    assert (audit[0].method, audit[0].path, audit[0].status) == ("PUT", "/v1/customers/A-1", 201)
     assert audit[0].summary is not None and audit[0].summary["key"] == "all"
     assert len(audit) == 3
 
@@ -43,7 +43,8 @@ def test_customer_batch_reports_each_bad_item_and_writes_nothing(api: Api) -> No
     errors = {(e["item"], e["field"]) for e in answer.json()["errors"]}
     assert {(1, "email"), (1, "birthday"), (2, "external_id")} <= errors
     assert api.count("customers") == 1  # the fixture's customer only
-    good = api.call("POST", "/v1/customers:batch", json={"items": items[:1] + [{"external_id": "B-3", **CUSTOMER}]})
+    fixed = [items[0], {"external_id": "B-3", **CUSTOMER}]
+    good = api.call("POST", "/v1/customers:batch", json={"items": fixed})
     assert good.json() == {"inserted": 2, "updated": 0, "unchanged": 0}
 
 
@@ -61,7 +62,8 @@ def test_an_order_twice_is_one_row_and_an_unknown_customer_is_refused(api: Api) 
     assert again.status_code == 200 and again.json()["unchanged"] == 1
     with api.sessions() as session:
         assert [o.amount for o in session.scalars(select(Order))] == [Decimal("1250.50")]
-    unknown = api.call("POST", "/v1/orders", json={**ORDER, "external_id": "O-2", "customer_external_id": "nobody"})
+    stranger = {**ORDER, "external_id": "O-2", "customer_external_id": "nobody"}
+    unknown = api.call("POST", "/v1/orders", json=stranger)
     assert unknown.status_code == 422
     assert unknown.json()["errors"][0]["field"] == "customer_external_id"
     batch = api.call("POST", "/v1/orders:batch", json={"items": [ORDER, {**ORDER, "external_id": "O-3"}]})
@@ -101,7 +103,8 @@ def test_an_event_is_stored_once_per_idempotency_key(api: Api) -> None:
 
 
 def test_unsubscribe_and_resubscribe(api: Api) -> None:
-    off = api.call("POST", "/v1/customers/C1/unsubscribe", json={"reason": "too many", "source": "shop_account"})
+    asked = {"reason": "too many", "source": "shop_account"}
+    off = api.call("POST", "/v1/customers/C1/unsubscribe", json=asked)
     assert off.status_code == 200 and off.json()["suppressed_reason"] == "unsubscribed"
     card = api.call("GET", "/v1/customers/C1").json()
     assert card["subscribed"] is False
@@ -109,8 +112,8 @@ def test_unsubscribe_and_resubscribe(api: Api) -> None:
     assert on.status_code == 200 and on.json()["subscribed"] is True
     assert api.count("suppressions") == 0
     with api.sessions.begin() as session:
-        session.add(Suppression(email="wang@example.com", address_key="wang@example.com", reason="hard_bounce",
-                                created_at=NOW))
+        session.add(Suppression(email="wang@example.com", address_key="wang@example.com",
+                                reason="hard_bounce", created_at=NOW))
     refused = api.call("POST", "/v1/customers/C1/resubscribe", json={})
     assert refused.status_code == 409 and api.count("suppressions") == 1
     assert api.call("POST", "/v1/customers/nobody/unsubscribe", json={}).status_code == 404
