@@ -93,6 +93,8 @@ def _endpoint(op: Operation, services: Services, limiter: RateLimiter) -> Any:
         if wait:
             return _error(429, "rate_limited", f"over the key's rate; retry in {wait} s",
                           headers={"Retry-After": str(wait)})
+        if any("\x00" in value for value in request.path_params.values()):
+            return _error(422, "invalid", "a path parameter contains a NUL character")
         body: BaseModel | None = None
         if op.body is not None:
             raw = bytearray()
