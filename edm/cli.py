@@ -1141,7 +1141,10 @@ def api_key_create(name: str, scopes: str, rate: int | None, settings: Settings)
 @api_key.command(name="list")
 @with_settings
 def api_key_list(settings: Settings) -> None:
-    """Every key: name, public prefix, scopes, rate, and whether it is revoked."""
+    """Every key: name, public prefix, scopes, rate, and whether it is revoked.
+
+    Example: edm api-key list
+    """
     from edm.api.auth import list_keys
     from edm.runner import open_store
 
@@ -1155,7 +1158,10 @@ def api_key_list(settings: Settings) -> None:
 @click.argument("name")
 @with_settings
 def api_key_revoke(name: str, settings: Settings) -> None:
-    """Revoke a key: requests with it get 401 from then on."""
+    """Revoke a key: requests with it get 401 from then on.
+
+    Example: edm api-key revoke shop
+    """
     from edm.api.auth import revoke_key
     from edm.runner import open_store
 
