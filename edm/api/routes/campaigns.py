@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from edm.api import schemas as s
 from edm.api.routing import ApiError, Call, Operation
-from edm.campaigns.loader import read_campaigns
+from edm.campaigns.loader import CampaignFolder, read_campaigns
 from edm.campaigns.schema import Campaign
 from edm.campaigns.triggers import next_due
 from edm.errors import CampaignError
@@ -33,7 +33,7 @@ def get_campaign(call: Call) -> tuple[int, s.CampaignOut]:
         return 200, _campaign(session, loaded.campaign, call)
 
 
-def _folder(call: Call):  # type: ignore[no-untyped-def]
+def _folder(call: Call) -> CampaignFolder:
     try:
         return read_campaigns(call.services.settings.campaigns_dir)
     except CampaignError as exc:
