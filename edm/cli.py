@@ -1317,7 +1317,8 @@ def webhooks_deliver(settings: Settings) -> None:
 @click.option("--endpoint", help="Only this target (its webhooks: name).")
 @click.option("--type", "event_type", help="Only this event type, e.g. stage.changed.")
 @with_settings
-def webhooks_replay(since: datetime, endpoint: str | None, event_type: str | None, settings: Settings) -> None:
+def webhooks_replay(since: datetime, endpoint: str | None, event_type: str | None,
+                    settings: Settings) -> None:
     """Send sent and dead events again: they become pending with their attempts reset and keep their
     webhook-id, so a receiver that dedupes sees each once. `edm webhooks deliver` (or the daemon) sends them.
 

@@ -1026,7 +1026,8 @@ def _overlay_environment(data: dict[str, Any], environ: Mapping[str, str]) -> No
     if keys:
         data["secret_keys"] = tuple(k.strip() for k in keys.split(",") if k.strip())
     for name, raw in environ.items():
-        if not name.startswith("EDM_") or name in NOT_SETTINGS or name.startswith("EDM_TEST_") or name in named:
+        if (not name.startswith("EDM_") or name in NOT_SETTINGS or name.startswith("EDM_TEST_")
+                or name in named):
             continue
         path = name.removeprefix("EDM_").lower().split("__")
         target = data

@@ -186,10 +186,10 @@ def _write_transitions(session: Session, moves: pd.DataFrame, now: datetime) -> 
     if not any(wanted(session, t) for t in TRANSITION_EVENTS.values()):
         session.execute(insert(ProfileTransition), rows)
         return
-    ids = session.scalars(insert(ProfileTransition).returning(ProfileTransition.id, sort_by_parameter_order=True),
-                          rows).all()
-    _tell_webhooks(session, [(i, r) for i, r in zip(ids, rows, strict=True) if r["dimension"] in TRANSITION_EVENTS],
-                   now)
+    returning = insert(ProfileTransition).returning(ProfileTransition.id, sort_by_parameter_order=True)
+    ids = session.scalars(returning, rows).all()
+    told = [(i, r) for i, r in zip(ids, rows, strict=True) if r["dimension"] in TRANSITION_EVENTS]
+    _tell_webhooks(session, told, now)
 
 
 def _tell_webhooks(session: Session, moves: list[tuple[int, dict[str, Any]]], now: datetime) -> None:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 import httpx
 from sqlalchemy import Table, and_, select, text, update
@@ -23,8 +24,7 @@ from edm.webhooks.backoff import retry_delay
 from edm.webhooks.events import summary
 
 log = logging.getLogger(__name__)
-_table = WebhookDelivery.__table__
-assert isinstance(_table, Table)
+_table = cast(Table, WebhookDelivery.__table__)
 _c = _table.c
 ERROR_WIDTH = 500
 
@@ -68,12 +68,12 @@ def deliver_due(sessions: sessionmaker[Session], settings: WebhooksSettings, clo
         except ValueError as exc:
             why = str(exc) if not raw else f"is not a whsec_ secret ({exc})"
             summary_.problems.append(f"{endpoint.name}: {endpoint.secret_env} {why}")
-    for target in settings.apprise:
-        url = environ.get(target.apprise_url_env)
+    for chat in settings.apprise:
+        url = environ.get(chat.apprise_url_env)
         if url:
-            ready[target.name] = (target, url)
+            ready[chat.name] = (chat, url)
         else:
-            summary_.problems.append(f"{target.name}: {target.apprise_url_env} is not set")
+            summary_.problems.append(f"{chat.name}: {chat.apprise_url_env} is not set")
     if not ready:
         return summary_
     after = 0  # each row is tried at most once a run: batches go up the ids
@@ -137,7 +137,8 @@ def _chat(url: list[bytes] | str, row: _Claimed) -> _Result:
 def _record(session: Session, row: _Claimed, result: _Result, max_attempts: int,
             settings: WebhooksSettings, now: datetime) -> str:
     attempts = row.attempts + 1
-    values: dict[str, object] = {"attempts": attempts, "last_status": result.status, "last_error": result.error}
+    values: dict[str, object] = {"attempts": attempts, "last_status": result.status,
+                                 "last_error": result.error}
     if result.ok:
         values |= {"state": "sent", "sent_at": now}
         outcome = "sent"

@@ -64,7 +64,8 @@ def emit(session: Session, events: Iterable[Event], now: datetime) -> int:
     table = WebhookDelivery.__table__
     assert isinstance(table, Table)
     for start in range(0, len(rows), CHUNK):
-        statement = dialect_insert(session)(table).on_conflict_do_nothing(index_elements=["endpoint", "event_id"])
+        statement = dialect_insert(session)(table).on_conflict_do_nothing(
+            index_elements=["endpoint", "event_id"])
         session.execute(statement, _chunk(rows, start))
     return len(rows)
 

@@ -87,10 +87,10 @@ def detractor(customer: tuple[str, str], outbox_id: int, survey: str, score: int
     return event(DETRACTOR, at, data, outbox_id, survey)
 
 
-def digest_alert(manager: str, customer: tuple[str, str], reason: str, text: str, at: datetime) -> Event:
-    """digest.alert: one per alert item (a customer who needs their account manager), per digest."""
-    data = customer_data(*customer) | {"account_manager": manager, "reason": reason, "text": text}
-    return event(DIGEST_ALERT, at, data, manager, customer[0], reason, _stamp(at))
+def digest_alert(manager: str, customer: tuple[str, str], kind: str, text: str, at: datetime) -> Event:
+    """digest.alert: one per alert item (a customer who needs their account manager's attention)."""
+    data = customer_data(*customer) | {"account_manager": manager, "kind": kind, "text": text}
+    return event(DIGEST_ALERT, at, data, manager, customer[0], kind, _stamp(at))
 
 
 def summary(payload: dict[str, Any]) -> str:

@@ -54,7 +54,8 @@ def headers(keys: Iterable[bytes], msg_id: str, timestamp: int, body: bytes) -> 
 def verify(key: bytes, sent: Mapping[str, str], body: bytes, now: int,
            tolerance: int = TOLERANCE_SECONDS) -> bool:
     """Whether `sent` (header names lower-case) carries a valid v1 signature of `body`, timely."""
-    msg_id, stamp, given = sent.get("webhook-id"), sent.get("webhook-timestamp"), sent.get("webhook-signature")
+    msg_id, stamp = sent.get("webhook-id"), sent.get("webhook-timestamp")
+    given = sent.get("webhook-signature")
     if not msg_id or not stamp or not given or not stamp.isdigit():
         return False
     timestamp = int(stamp)

@@ -107,7 +107,8 @@ def make_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, webhooks_yaml: 
     return Folder(tmp_path / "work", config)
 
 
-def endpoint_yaml(receiver: Receiver, *, max_attempts: int = 8, retry: str = "[0]", events: str = '["*"]') -> str:
+def endpoint_yaml(receiver: Receiver, *, max_attempts: int = 8, retry: str = "[0]",
+                  events: str = '["*"]') -> str:
     return (f"webhooks:\n  endpoints:\n    - name: shop\n      url: {receiver.url}\n      events: {events}\n"
             f"      secret_env: EDM_WEBHOOK_SHOP_SECRET\n      max_attempts: {max_attempts}\n"
             f"      timeout_seconds: 5\n  retry_seconds: {retry}\n  jitter: 0\n")

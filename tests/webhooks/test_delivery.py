@@ -66,7 +66,8 @@ def test_500s_are_retried_until_accepted(folder: Folder, receiver: Receiver) -> 
     assert (row.state, row.attempts, row.last_status) == ("sent", 3, 200)
 
 
-def test_a_failure_waits_its_backoff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver) -> None:
+def test_a_failure_waits_its_backoff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     receiver: Receiver) -> None:
     folder = make_folder(tmp_path, monkeypatch, endpoint_yaml(receiver, retry="[60, 600]"))
     monkeypatch.setenv("EDM_WEBHOOK_SHOP_SECRET", receiver.secret)
     receiver.fail_first = 2
