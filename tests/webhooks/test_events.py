@@ -35,19 +35,19 @@ def test_classify_emits_stage_changed_once(folder: Folder, receiver: Receiver) -
     now = datetime.now(UTC)
     with sessions.begin() as session:
         for n in range(3):
-            customer = Customer(external_id=f"C{n}", name=f"Shop {n}", email=f"c{n}@example.com", kind="company",
-                                created_at=now - timedelta(days=20))
+            customer = Customer(external_id=f"C{n}", name=f"Shop {n}", email=f"c{n}@example.com",
+                                kind="company", created_at=now - timedelta(days=20))
             session.add(customer)
             session.flush()
-            session.add(Order(external_id=f"O{n}", customer_id=customer.id, ordered_at=now - timedelta(days=10),
-                              amount=Decimal("100")))
+            session.add(Order(external_id=f"O{n}", customer_id=customer.id,
+                              ordered_at=now - timedelta(days=10), amount=Decimal("100")))
     assert folder.edm("classify").exit_code == 0
     assert folder.edm("classify").exit_code == 0  # nobody moved: nothing new
     assert "sent 3" in folder.edm("webhooks", "deliver").stdout
     got = sorted((r.payload for r in receiver.received), key=lambda p: p["data"]["customer"]["external_id"])
     assert all(r.verified for r in receiver.received)
-    assert [(p["type"], p["data"]["customer"]["external_id"], p["data"]["from"], p["data"]["to"]) for p in got] \
-        == [("stage.changed", f"C{n}", None, "new") for n in range(3)]
+    moves = [(p["type"], p["data"]["customer"]["external_id"], p["data"]["from"], p["data"]["to"]) for p in got]
+    assert moves == [("stage.changed", f"C{n}", None, "new") for n in range(3)]
 
 
 def test_a_persons_click_is_an_event_and_a_scanners_is_not(folder: Folder, receiver: Receiver) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -52,10 +53,9 @@ def test_the_official_package_verifies_ours_and_we_verify_its() -> None:
     assert Webhook(SECRET).verify(body, ours) == {"type": "customer.unsubscribed"}
     with pytest.raises(WebhookVerificationError):
         Webhook(SECRET).verify(body + b" ", ours)
-    from datetime import UTC, datetime
     theirs = Webhook(SECRET).sign("msg_2", datetime.fromtimestamp(now, UTC), body.decode())
-    assert signing.verify(KEY, {"webhook-id": "msg_2", "webhook-timestamp": str(now), "webhook-signature": theirs},
-                          body, now)
+    sent = {"webhook-id": "msg_2", "webhook-timestamp": str(now), "webhook-signature": theirs}
+    assert signing.verify(KEY, sent, body, now)
 
 
 def test_a_rotation_signs_with_both_keys_and_either_verifies() -> None:
