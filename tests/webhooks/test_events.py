@@ -46,7 +46,8 @@ def test_classify_emits_stage_changed_once(folder: Folder, receiver: Receiver) -
     assert "sent 3" in folder.edm("webhooks", "deliver").stdout
     got = sorted((r.payload for r in receiver.received), key=lambda p: p["data"]["customer"]["external_id"])
     assert all(r.verified for r in receiver.received)
-    moves = [(p["type"], p["data"]["customer"]["external_id"], p["data"]["from"], p["data"]["to"]) for p in got]
+    moves = [(p["type"], p["data"]["customer"]["external_id"], p["data"]["from"], p["data"]["to"])
+             for p in got]
     assert moves == [("stage.changed", f"C{n}", None, "new") for n in range(3)]
 
 
