@@ -1373,6 +1373,72 @@ def format_digests(summary: DigestSummary) -> list[str]:
 
 
 @main.group()
+def webhooks() -> None:
+    """Outbound webhooks: signed events to your systems and chat groups (webhooks: in edm.yaml;
+    docs/webhooks-out.md). The daemon delivers every webhooks.every_seconds."""
+
+
+@webhooks.command(name="deliver")
+@with_settings
+def webhooks_deliver(settings: Settings) -> None:
+    """Deliver the due events once: signed POSTs, failures retried later with backoff, dead after
+    max_attempts. Exits 1 when a target's secret or URL variable is not set (its events wait).
+
+    Example: edm webhooks deliver
+    """
+    from edm.runner import open_store
+    from edm.webhooks.deliver import deliver_due
+
+    summary = deliver_due(open_store(settings), settings.webhooks, SystemClock())
+    for problem in summary.problems:
+        click.echo(f"not delivered: {problem}", err=True)
+    click.echo(f"sent {summary.sent}, to retry {summary.retried}, dead {summary.dead}")
+    if summary.problems:
+        raise click.exceptions.Exit(1)
+
+
+@webhooks.command(name="replay")
+@click.option("--since", required=True, type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+              help="Events created at or after this (UTC), e.g. 2026-12-01.")
+@click.option("--endpoint", help="Only this target (its webhooks: name).")
+@click.option("--type", "event_type", help="Only this event type, e.g. stage.changed.")
+@with_settings
+def webhooks_replay(since: datetime, endpoint: str | None, event_type: str | None,
+                    settings: Settings) -> None:
+    """Send sent and dead events again: they become pending with their attempts reset and keep their
+    webhook-id, so a receiver that dedupes sees each once. `edm webhooks deliver` (or the daemon) sends them.
+
+    Example: edm webhooks replay --since 2026-12-01 --endpoint shop
+    """
+    from edm.runner import open_store
+    from edm.webhooks.deliver import replay
+
+    with open_store(settings).begin() as session:
+        n = replay(session, since.replace(tzinfo=UTC), SystemClock().now(), endpoint, event_type)
+    click.echo(f"queued again: {n}")
+
+
+@webhooks.command(name="status")
+@with_settings
+def webhooks_status(settings: Settings) -> None:
+    """Per target: deliveries pending, sent and dead, and the last error.
+
+    Example: edm webhooks status
+    """
+    from edm.runner import open_store
+    from edm.webhooks.status import endpoint_status
+
+    with open_store(settings)() as session:
+        rows = endpoint_status(session)
+    if not rows:
+        click.echo("no webhook deliveries yet")
+    for row in rows:
+        c = row.counts
+        click.echo(f"{row.endpoint}: pending {c['pending']}, sent {c['sent']}, dead {c['dead']}"
+                   + (f"; last error: {row.last_error}" if row.last_error else ""))
+
+
+@main.group()
 def bounces() -> None:
     """Bounces that arrive by mail after the relay accepted a message (delivery status notifications)."""
 

@@ -813,6 +813,98 @@ class DeliverabilitySettings(_Section):
     nameservers: tuple[str, ...] = ()
 
 
+WEBHOOK_EVENTS = ("stage.changed", "loyalty.changed", "customer.unsubscribed", "customer.bounced",
+                  "customer.complained", "message.clicked", "survey.answered", "customer.detractor",
+                  "digest.alert")
+_ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+def _check_events(events: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [e for e in events if e != "*" and e not in WEBHOOK_EVENTS]
+    if unknown:
+        raise ValueError(f"unknown event {unknown[0]!r}; events are {', '.join(WEBHOOK_EVENTS)} or \"*\"")
+    return events
+
+
+class WebhookSettings(_Section):
+    """One endpoint that receives signed events (Standard Webhooks; docs/webhooks-out.md).
+
+    The signing secret (`whsec_...`) is read from the environment variable `secret_env` names,
+    never from the file. `https://` only, except `http://` to this machine (localhost) for tests
+    and local relays. Private-network addresses are allowed: the endpoint is the operator's choice.
+    """
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    url: str
+    events: tuple[str, ...] = ("*",)
+    secret_env: str = Field(pattern=_ENV_NAME)
+    max_attempts: int = Field(8, ge=1, le=100)
+    timeout_seconds: float = Field(10.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _check(self) -> WebhookSettings:
+        _check_events(self.events)
+        scheme, _, rest = self.url.partition("://")
+        host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+        host = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
+        if scheme == "http" and host not in _LOOPBACK_HOSTS:
+            raise ValueError("url: plain http only to this machine (localhost); use https://")
+        if scheme not in ("http", "https") or not host:
+            raise ValueError("url: must be an https:// URL")
+        return self
+
+
+class AppriseTargetSettings(_Section):
+    """A chat target through Apprise (WeCom `wecombot://`, DingTalk, Feishu, Slack, ...): a short text
+    per event. The Apprise URL carries its token, so it is read from the variable `apprise_url_env`."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    apprise_url_env: str = Field(pattern=_ENV_NAME)
+    events: tuple[str, ...] = ("digest.alert", "customer.detractor")
+    max_attempts: int = Field(8, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _check(self) -> AppriseTargetSettings:
+        _check_events(self.events)
+        return self
+
+
+class WebhooksSettings(_Section):
+    """Outbound webhooks: endpoints, Apprise targets and the retry schedule (docs/webhooks-out.md)."""
+
+    endpoints: tuple[WebhookSettings, ...] = ()
+    apprise: tuple[AppriseTargetSettings, ...] = ()
+    retry_seconds: tuple[float, ...] = (5, 30, 120, 600, 3600, 3 * 3600, 6 * 3600)  # then the last, again
+    jitter: float = Field(0.1, ge=0, le=1)  # each wait stretched by up to this share, at random
+    batch_size: int = Field(100, ge=1, le=10_000)
+    claim_lease_seconds: float = Field(300.0, gt=0)  # a claimed row is retried after this if its sender died
+    every_seconds: float = Field(5.0, gt=0)  # the daemon's delivery job
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, data: Any) -> Any:
+        """`webhooks:` may be just the list of targets: an entry with `apprise_url_env` is an Apprise one."""
+        if isinstance(data, list | tuple):
+            return {"endpoints": [e for e in data if not (isinstance(e, dict) and "apprise_url_env" in e)],
+                    "apprise": [e for e in data if isinstance(e, dict) and "apprise_url_env" in e]}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> WebhooksSettings:
+        names = [e.name for e in self.endpoints] + [a.name for a in self.apprise]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"endpoint name {duplicates[0]!r} is used twice")
+        if not self.retry_seconds or any(s < 0 for s in self.retry_seconds):
+            raise ValueError("retry_seconds: one or more waits of 0 seconds or more")
+        return self
+
+    def env_names(self) -> set[str]:
+        """The environment variables the entries name: read here, not settings to overlay."""
+        return {e.secret_env for e in self.endpoints} | {a.apprise_url_env for a in self.apprise}
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -835,6 +927,7 @@ class Settings(BaseModel):
     alerts: AlertSettings = AlertSettings()
     deliverability: DeliverabilitySettings = DeliverabilitySettings()
     compliance: ComplianceSettings = ComplianceSettings()
+    webhooks: WebhooksSettings = WebhooksSettings()
     secret_keys: tuple[SecretStr, ...] = ()
 
     def signing_keys(self) -> list[bytes]:
@@ -942,10 +1035,12 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
 
 def _overlay_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None:
     keys = environ.get("EDM_SECRET_KEY")
+    named = _named_env(data)  # variables the settings point to (secrets), not settings themselves
     if keys:
         data["secret_keys"] = tuple(k.strip() for k in keys.split(",") if k.strip())
     for name, raw in environ.items():
-        if not name.startswith("EDM_") or name in NOT_SETTINGS or name.startswith("EDM_TEST_"):
+        if (not name.startswith("EDM_") or name in NOT_SETTINGS or name.startswith("EDM_TEST_")
+                or name in named):
             continue
         path = name.removeprefix("EDM_").lower().split("__")
         target = data
@@ -956,6 +1051,15 @@ def _overlay_environment(data: dict[str, Any], environ: Mapping[str, str]) -> No
         if path[-1] not in target:
             raise ConfigError(f"{name}: there is no setting {'.'.join(path)!r}")
         target[path[-1]] = raw if name in SECRET_ENV else _parse_scalar(raw)
+
+
+def _named_env(data: dict[str, Any]) -> set[str]:
+    hooks = data.get("webhooks") or {}
+    names = {e.get("secret_env") for e in hooks.get("endpoints") or ()}
+    names |= {a.get("apprise_url_env") for a in hooks.get("apprise") or ()}
+    relays = (data.get("smtp") or {}).get("relays") or ()
+    names |= {r.get(k) for r in relays for k in ("username_env", "password_env")}
+    return {n for n in names if isinstance(n, str)}
 
 
 def _parse_scalar(raw: str) -> Any:

@@ -52,6 +52,7 @@ from edm.store import (
 )
 from edm.store.migrate import upgrade_schema
 from edm.tracking import TrackingLinks
+from edm.webhooks.emit import attach
 
 STORE_SAMPLES = 6  # real customers every template is also rendered for before planning
 
@@ -62,7 +63,7 @@ def open_store(settings: Settings) -> sessionmaker[Session]:
     """Sessions on the configured database, migrated to the newest schema (created if new)."""
     engine = make_engine(settings.database_url)
     upgrade_schema(engine)
-    return session_factory(engine)
+    return attach(session_factory(engine), settings.webhooks)  # events reach the configured webhooks
 
 
 def initialise_folder(
@@ -262,7 +263,7 @@ def store_sessions(settings: Settings) -> sessionmaker[Session] | None:
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
         return None
-    return session_factory(make_engine(settings.database_url))
+    return attach(session_factory(make_engine(settings.database_url)), settings.webhooks)
 
 
 def store_samples(sessions: sessionmaker[Session], limit: int = STORE_SAMPLES) -> list[Sample]:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from edm.addresses import canonical_address
-from edm.store import Suppression, upsert
+from edm.store import Customer, Suppression, upsert
 
 UNSUBSCRIBED = "unsubscribed"
 HARD_BOUNCE = "hard_bounce"
@@ -28,6 +28,26 @@ def suppress(session: Session, emails: Iterable[str], reason: str, now: datetime
     rows = [{"email": email, "address_key": key, "reason": reason, "created_at": now}
             for key, email in sorted(by_key.items())]
     upsert(session, Suppression, rows, key="address_key")
+    _tell_webhooks(session, by_key, reason, now)
+
+
+_EVENTS = {UNSUBSCRIBED: "customer.unsubscribed", HARD_BOUNCE: "customer.bounced",
+           COMPLAINT: "customer.complained"}
+
+
+def _tell_webhooks(session: Session, by_key: dict[str, str], reason: str, now: datetime) -> None:
+    """One event per mailbox and reason (its id is the mailbox's key: an address suppressed again
+    is not announced again), in this transaction (edm.webhooks.emit)."""
+    from edm.webhooks import events
+    from edm.webhooks.emit import emit, wanted
+
+    event_type = _EVENTS.get(reason)
+    if event_type is None or not by_key or not wanted(session, event_type):
+        return
+    customers = {key: external for key, external in session.execute(
+        select(Customer.email_key, Customer.external_id).where(Customer.email_key.in_(sorted(by_key))))}
+    emit(session, [events.suppressed(event_type, key, email, customers.get(key), now, reason)
+                   for key, email in sorted(by_key.items())], now)
 
 
 def suppressed_keys(session: Session, emails: Iterable[str]) -> set[str]:

@@ -23,17 +23,18 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.alerts.collect import ManagerDigestContent, collect, manager_windows
-from edm.alerts.items import group, notice, subject
+from edm.alerts.items import group, notice, reason, subject
 from edm.clock import Clock
-from edm.config import Settings
+from edm.config import DigestLanguage, Settings
 from edm.delivery.message import addr_spec
 from edm.delivery.transport import Outgoing, SmtpTransport
 from edm.errors import EdmError
 from edm.render import Renderer, one_line
-from edm.store import ManagerDigest, upsert
+from edm.store import Customer, ManagerDigest, upsert
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def send_digests(settings: Settings, sessions: sessionmaker[Session], clock: Clo
                 result.items, result.status, " dry_run=1" if dry_run else "",
                 f" error={result.error!r}" if result.error else "")
     if not dry_run:
-        _record(sessions, contents, results, until)
+        _record(sessions, contents, results, until, settings.alerts.language)
     return summary
 
 
@@ -177,7 +178,7 @@ async def _deliver(settings: Settings, letters: Sequence[Letter]) -> list[str | 
 
 
 def _record(sessions: sessionmaker[Session], contents: Sequence[ManagerDigestContent],
-            results: dict[str, ManagerResult], until: datetime) -> None:
+            results: dict[str, ManagerResult], until: datetime, language: DigestLanguage) -> None:
     """Move the watermarks of the managers reported to (or with nothing to report); never backwards."""
     sent, empty = [], []
     for content in contents:
@@ -191,6 +192,25 @@ def _record(sessions: sessionmaker[Session], contents: Sequence[ManagerDigestCon
     with sessions.begin() as session:
         upsert(session, ManagerDigest, sent, key="manager_email", update=["covered_until", "sent_at"])
         upsert(session, ManagerDigest, empty, key="manager_email", update=["covered_until"])
+        _tell_webhooks(session, contents, language, until)
+
+
+def _tell_webhooks(session: Session, contents: Sequence[ManagerDigestContent], language: DigestLanguage,
+                   now: datetime) -> None:
+    """digest.alert per item (edm.webhooks), mailed or not: a chat group hears of it even when the mail
+    failed. An item collected again next time (the mail failed) has the same id: sent once."""
+    from edm.webhooks import events
+    from edm.webhooks.emit import emit, wanted
+
+    items = [(c.manager_email, item) for c in contents for item in c.items]
+    if not items or not wanted(session, events.DIGEST_ALERT):
+        return
+    emails = {i: e for i, e in session.execute(
+        select(Customer.id, Customer.email).where(Customer.id.in_({item.customer_id for _, item in items})))}
+    emit(session, [events.digest_alert(manager, (item.external_id, emails.get(item.customer_id, "")),
+                                       item.kind,
+                                       f"{item.customer_name}: {reason(item, language)}", item.occurred_at)
+                   for manager, item in items], now)
 
 
 def _domain(address: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.classes import DIMENSIONS
@@ -27,9 +27,11 @@ from edm.config import ClassificationSettings
 from edm.customers.classify import classify
 from edm.customers.columns import load_store_columns
 from edm.customers.features import FittedModels, customer_features, day_timestamps, epoch_day
-from edm.store import ClassificationRun, ProfileTransition
+from edm.store import ClassificationRun, Customer, ProfileTransition
 from edm.store.bulk import Upsert, write_columns
 from edm.surveys.scores import capped_loyalty
+from edm.webhooks.emit import emit, wanted
+from edm.webhooks.events import TRANSITION_EVENTS, transition
 
 FIGURES = (
     "order_count",
@@ -181,4 +183,25 @@ def _write_transitions(session: Session, moves: pd.DataFrame, now: datetime) -> 
          "computed_at": now}
         for c, d, o, n in moves.itertuples(index=False, name=None)
     ]
-    session.execute(insert(ProfileTransition), rows)
+    if not any(wanted(session, t) for t in TRANSITION_EVENTS.values()):
+        session.execute(insert(ProfileTransition), rows)
+        return
+    returning = insert(ProfileTransition).returning(ProfileTransition.id, sort_by_parameter_order=True)
+    ids = session.scalars(returning, rows).all()
+    told = [(i, r) for i, r in zip(ids, rows, strict=True) if r["dimension"] in TRANSITION_EVENTS]
+    _tell_webhooks(session, told, now)
+
+
+def _tell_webhooks(session: Session, moves: list[tuple[int, dict[str, Any]]], now: datetime) -> None:
+    """stage.changed / loyalty.changed per transition, its id the transition's (edm.webhooks), queued in
+    this transaction in bulk."""
+    if not moves:
+        return
+    people: dict[int, tuple[str, str]] = {}
+    wanted_ids = sorted({int(r["customer_id"]) for _, r in moves})
+    for start in range(0, len(wanted_ids), 10_000):
+        part = wanted_ids[start:start + 10_000]
+        people.update((i, (x, e)) for i, x, e in session.execute(
+            select(Customer.id, Customer.external_id, Customer.email).where(Customer.id.in_(part))).tuples())
+    emit(session, (transition(i, r["dimension"], r["old"], r["new"], now, *people[int(r["customer_id"])])
+                   for i, r in moves), now)

@@ -118,6 +118,19 @@ def weekly_report() -> None:
     _run("report", lambda c: f"recipients={mail_report(c.settings, c.sessions, c.clock)}")
 
 
+def webhooks() -> None:
+    """Deliver the due outbound webhook events (`webhooks:`; edm.webhooks.deliver)."""
+    from edm.webhooks.deliver import deliver_due
+
+    def work(context: JobContext) -> str:
+        s = deliver_due(context.sessions, context.settings.webhooks, context.clock)
+        for problem in s.problems:  # a missing secret holds that target's events; the others go
+            log.warning("webhooks: not delivered: %s", problem)
+        return f"sent={s.sent} retry={s.retried} dead={s.dead}"
+
+    _run("webhooks", work)
+
+
 def digest() -> None:
     """Mail each account manager the digest of their customers who need attention (`alerts.digest_cron`)."""
     _run("digest", send_manager_digests)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edm.clock import Clock
 from edm.delivery.holds import pauses
 from edm.store import ClassificationRun, OutboxMessage
+from edm.webhooks.status import EndpointStatus, endpoint_status
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class StoreFigures:
     last_classification: datetime | None
     by_relay: dict[tuple[str, str], int] = field(default_factory=dict)  # (relay, state) -> rows
     paused: dict[str, float] = field(default_factory=dict)  # scope paused -> since (Unix seconds)
+    webhooks: list[EndpointStatus] = field(default_factory=list)  # per webhook target (edm.webhooks)
 
 
 def read_figures(sessions: sessionmaker[Session]) -> StoreFigures:
@@ -63,7 +65,8 @@ def read_figures(sessions: sessionmaker[Session]) -> StoreFigures:
             .group_by(OutboxMessage.relay, OutboxMessage.state))}
         last = session.scalar(select(func.max(ClassificationRun.computed_at)))
         paused = {p.scope: p.paused_at.timestamp() for p in pauses(session)}
-    return StoreFigures(counts, last, by_relay, paused)
+        hooks = endpoint_status(session)
+    return StoreFigures(counts, last, by_relay, paused, hooks)
 
 
 def render_metrics(state: DaemonState, figures: StoreFigures, now: datetime) -> str:
@@ -92,6 +95,20 @@ def render_metrics(state: DaemonState, figures: StoreFigures, now: datetime) -> 
     ]
     lines += [f'edm_sending_paused_since_timestamp_seconds{{scope="{_label(scope)}"}} {at:.3f}'
               for scope, at in sorted(figures.paused.items())]
+    lines += [
+        "# HELP edm_webhook_deliveries Outbound webhook deliveries by target and state "
+        "(pending, sent, dead).",
+        "# TYPE edm_webhook_deliveries gauge",
+    ]
+    lines += [f'edm_webhook_deliveries{{endpoint="{_label(w.endpoint)}",state="{s}"}} {n}'
+              for w in figures.webhooks for s, n in w.counts.items()]
+    lines += [
+        "# HELP edm_webhook_attempts Tries made for the deliveries held, by target "
+        "(a replay resets its rows').",
+        "# TYPE edm_webhook_attempts gauge",
+    ]
+    lines += [f'edm_webhook_attempts{{endpoint="{_label(w.endpoint)}"}} {w.attempts}'
+              for w in figures.webhooks]
     lines += [
         "# HELP edm_daemon_leader 1 when this daemon holds the leader lock and schedules, 0 on standby.",
         "# TYPE edm_daemon_leader gauge",

@@ -25,6 +25,7 @@ from edm.config import Settings
 
 JOB_TABLE = "edm_scheduler_jobs"
 PLAN, RECLASSIFY, BOUNCES, REPORT, DIGEST = "plan", "reclassify", "bounces", "weekly-report", "digest"
+WEBHOOKS = "webhooks"
 
 
 def wanted_jobs(settings: Settings, now: datetime) -> dict[str, dict[str, Any]]:
@@ -50,6 +51,10 @@ def wanted_jobs(settings: Settings, now: datetime) -> dict[str, dict[str, Any]]:
         jobs[DIGEST] = {"func": "edm.daemon.jobs:digest",
                         "trigger": CronTrigger.from_crontab(alerts.digest_cron,
                                                             timezone=ZoneInfo(alerts.timezone))}
+    hooks = settings.webhooks
+    if hooks.endpoints or hooks.apprise:
+        jobs[WEBHOOKS] = {"func": "edm.daemon.jobs:webhooks", "next_run_time": now,
+                          "trigger": IntervalTrigger(seconds=hooks.every_seconds, timezone=zone)}
     return jobs
 
 

@@ -30,6 +30,7 @@ from edm.daemon.schedule import start_scheduler
 from edm.daemon.workers import Workers
 from edm.store import make_engine, session_factory
 from edm.store.migrate import upgrade_schema
+from edm.webhooks.emit import attach
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def run_daemon(settings: Settings, clock: Clock, *, worker_command: Sequence[str
     daemon = settings.daemon
     engine = make_engine(settings.database_url)
     upgrade_schema(engine)
-    sessions = session_factory(engine)
+    sessions = attach(session_factory(engine), settings.webhooks)
     state = DaemonState(started_at=clock.now())
     jobs.install(jobs.JobContext(settings, sessions, clock, state))
     stop = threading.Event()

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from edm.store import Customer, CustomerProfile, Event, OutboxMessage, ProfileTransition, SurveyAnswer
 from edm.store.engine import dialect_insert
-from edm.surveys.scores import Answer, Survey, capped_loyalty, is_score, standing
+from edm.surveys.scores import Answer, Survey, capped_loyalty, is_score, satisfaction_of, standing
 
 COMMENT_MAX = 2000  # characters kept of a comment
 USER_AGENT_MAX = 500  # the width of events.user_agent
@@ -97,10 +97,31 @@ def record_answer(
                           user_agent=user_agent[:USER_AGENT_MAX] if user_agent else None))
     if profile is not None:
         _refresh_profile(session, profile, now)
+    _tell_webhooks(session, customer_id, outbox_id, survey, score, now)
     stored = session.scalars(
         select(SurveyAnswer.comment).where(SurveyAnswer.outbox_id == outbox_id, SurveyAnswer.survey == survey)
     ).one()
     return RecordedAnswer(survey, score, stored, person.email, person.locale)
+
+
+def _tell_webhooks(session: Session, customer_id: int, outbox_id: int, survey: Survey, score: int,
+                   now: datetime) -> None:
+    """survey.answered, and customer.detractor for a detractor's answer, in this transaction (edm.webhooks);
+    the same score again is the same event (its id is the mail, survey and score)."""
+    from edm.webhooks import events
+    from edm.webhooks.emit import emit, wanted
+
+    satisfaction = satisfaction_of(survey, score)
+    types = [events.SURVEY_ANSWERED] + ([events.DETRACTOR] if satisfaction == "detractor" else [])
+    types = [t for t in types if wanted(session, t)]
+    if not types:
+        return
+    customer = session.get(Customer, customer_id)
+    assert customer is not None  # checked by `respondent`
+    who = (customer.external_id, customer.email)
+    made = {events.SURVEY_ANSWERED: lambda: events.answered(who, outbox_id, survey, score, satisfaction, now),
+            events.DETRACTOR: lambda: events.detractor(who, outbox_id, survey, score, now)}
+    emit(session, [made[t]() for t in types], now)
 
 
 def _upsert(
