@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from datetime import date, datetime
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from edm.campaigns.schema import Campaign
@@ -175,9 +176,12 @@ class Composer:
         profile: ProfileFields | None,
         campaign: Campaign,
         now: datetime,
+        *,
+        data: Mapping[str, Any] | None = None,
     ) -> Composed:
         """The message for `row`; raises TemplateError when the template cannot render, or
-        (so the row fails instead of stopping the sender) when its address cannot be written."""
+        (so the row fails instead of stopping the sender) when its address cannot be written.
+        `data`: the per-call data of a message sent through the API (`{{ data.order_no }}`)."""
         unsubscribe_url = self._links.unsubscribe_url(row.id, customer.id)
         sender_name: Any = self._brands.company  # the company, in the message's language
         originator, signature = None, None
@@ -192,6 +196,7 @@ class Composer:
             "greeting_name": customer.contact_name or customer.name,
             "profile": _profile_view(profile, now),
             "params": dict(campaign.params),
+            "data": data if data is not None else {},  # an API call's own data (edm.campaigns.direct); none otherwise
             "link": self._link_function(row, customer, campaign),
             "survey": self._survey_function(row, customer),
             "sender_name": sender_name,  # the company, or the account manager the message is sent for
