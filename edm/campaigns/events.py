@@ -78,7 +78,9 @@ def undone(session: Session, unless: Unless, customer_id: int, since: datetime, 
     return session.scalar(ordered) is not None
 
 
-def cancelled(session: Session, campaign: Campaign, customer_id: int, occurrence: date, now: datetime) -> bool:
+def cancelled(
+    session: Session, campaign: Campaign, customer_id: int, occurrence: date, now: datetime
+) -> bool:
     """At send time: whether the `unless` event has happened since the row's triggering event."""
     trigger = campaign.event
     if trigger is None or trigger.unless is None:

@@ -234,7 +234,7 @@ class _Events:
         return self.found[customer_id].day
 
     def delayed(self, decision: Decision, timezone: str, window: SendWindow | None) -> Decision:
-        """The decision's moment moved to `delay` after the event when that is later (then the send window)."""
+        """The decision's moment moved to `delay` after the event when later (then the send window)."""
         assert decision.send_at is not None
         earliest = event_send_at(self.trigger, self.found[decision.customer_id])
         if earliest <= decision.send_at:

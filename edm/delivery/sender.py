@@ -39,6 +39,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.addresses import canonical_address
+from edm.campaigns.direct import call_data
+from edm.campaigns.events import cancelled
 from edm.campaigns.schema import Campaign
 from edm.clock import Clock
 from edm.config import DeliverabilitySettings, SmtpSettings
@@ -53,8 +55,6 @@ from edm.delivery.watch import Watch
 from edm.errors import NotAttemptedError, PutBackError, RelayLoginError, RelaysUnreachableError, TemplateError
 from edm.store import Customer, CustomerProfile, OutboxMessage
 from edm.suppression import suppressed_keys
-from edm.campaigns.direct import call_data
-from edm.campaigns.events import cancelled
 
 log = logging.getLogger(__name__)
 
