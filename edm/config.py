@@ -696,12 +696,15 @@ class DaemonSettings(_Section):
     `stop_timeout_seconds` (the workers get at least `smtp.stop_timeout_seconds` + 5 s).
     `/healthz` and `/metrics` are served on `metrics_host:metrics_port` (0: off).
     `report_to`: analysts who get the engagement report by mail on `report_cron`.
+    Every `react_seconds` the leader reacts to new customer events and orders (docs/events.md).
     """
 
     timezone: str = "UTC"
     reclassify_cron: str = "30 2 * * *"
     plan_every_seconds: float = Field(300.0, gt=0)
     bounces_every_seconds: float = Field(600.0, gt=0)  # when a bounce mailbox is configured
+    # new customer events and orders: that customer's profile refreshed and event mail planned (edm.reactions)
+    react_seconds: float = Field(2.0, gt=0)
     report_cron: str = "0 7 * * mon"
     report_to: tuple[str, ...] = ()
     workers: int = Field(1, ge=0, le=64)
