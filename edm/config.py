@@ -133,7 +133,8 @@ class SmtpSettings(_Section):
     claim_lease_seconds: float = Field(600.0, gt=0)
     relay_retry_seconds: float = Field(1.0, gt=0)  # first reconnect to a relay that is down; doubles
     relay_retry_max_seconds: float = Field(60.0, gt=0)
-    poll_seconds: float = Field(5.0, gt=0)  # `edm worker`: how often an idle worker looks for due rows
+    # `edm worker`: how often an idle worker looks for due rows (1 s: reactions in seconds, docs/events.md)
+    poll_seconds: float = Field(1.0, gt=0)
     stop_timeout_seconds: float = Field(DEFAULT_STOP_TIMEOUT, gt=0)
     give_up_after_seconds: float = Field(DEFAULT_GIVE_UP_AFTER, gt=0)
     username: SecretStr | None = None
