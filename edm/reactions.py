@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.campaigns.direct import DIRECT_PREFIX
 from edm.campaigns.planner import PlanResult, plan_campaign
 from edm.campaigns.schema import Campaign
 from edm.campaigns.triggers import occurrence_of, timing_for
@@ -114,7 +115,8 @@ def react_to_new(
     """`react` for each customer with an event or order after `cursor`; the new cursor and the mail queued."""
     with sessions() as session:
         events = session.execute(
-            select(CustomerEvent.id, CustomerEvent.customer_id).where(CustomerEvent.id > cursor.event_id)
+            select(CustomerEvent.id, CustomerEvent.customer_id)
+            .where(CustomerEvent.id > cursor.event_id, ~CustomerEvent.name.startswith(DIRECT_PREFIX))
         ).all()
         orders = session.execute(select(Order.id, Order.customer_id).where(Order.id > cursor.order_id)).all()
     if not events and not orders:

@@ -27,6 +27,7 @@ from edm.errors import CampaignError
 from edm.store import Customer, CustomerEvent, OutboxMessage
 
 SOURCE = "api"
+DIRECT_PREFIX = "send:"  # the data rows' event name: send:<campaign> (not a customer's own event)
 
 
 class SampleData(dict[str, Any]):
@@ -61,7 +62,7 @@ def send_to_one(
             if email is None:
                 raise CampaignError(f"no customer with id {customer_id}: import or create them first")
             session.add(CustomerEvent(
-                customer_id=customer_id, name=f"send:{campaign.name}"[:64], properties=dict(data),
+                customer_id=customer_id, name=f"{DIRECT_PREFIX}{campaign.name}"[:64], properties=dict(data),
                 occurred_at=now, received_at=now, idempotency_key=key, source=SOURCE,
             ))
             message = OutboxMessage(
