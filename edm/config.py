@@ -133,7 +133,8 @@ class SmtpSettings(_Section):
     claim_lease_seconds: float = Field(600.0, gt=0)
     relay_retry_seconds: float = Field(1.0, gt=0)  # first reconnect to a relay that is down; doubles
     relay_retry_max_seconds: float = Field(60.0, gt=0)
-    poll_seconds: float = Field(5.0, gt=0)  # `edm worker`: how often an idle worker looks for due rows
+    # `edm worker`: how often an idle worker looks for due rows (1 s: reactions in seconds, docs/events.md)
+    poll_seconds: float = Field(1.0, gt=0)
     stop_timeout_seconds: float = Field(DEFAULT_STOP_TIMEOUT, gt=0)
     give_up_after_seconds: float = Field(DEFAULT_GIVE_UP_AFTER, gt=0)
     username: SecretStr | None = None
@@ -708,12 +709,15 @@ class DaemonSettings(_Section):
     `stop_timeout_seconds` (the workers get at least `smtp.stop_timeout_seconds` + 5 s).
     `/healthz` and `/metrics` are served on `metrics_host:metrics_port` (0: off).
     `report_to`: analysts who get the engagement report by mail on `report_cron`.
+    Every `react_seconds` the leader reacts to new customer events and orders (docs/events.md).
     """
 
     timezone: str = "UTC"
     reclassify_cron: str = "30 2 * * *"
     plan_every_seconds: float = Field(300.0, gt=0)
     bounces_every_seconds: float = Field(600.0, gt=0)  # when a bounce mailbox is configured
+    # new customer events and orders: that customer's profile refreshed and event mail planned (edm.reactions)
+    react_seconds: float = Field(2.0, gt=0)
     report_cron: str = "0 7 * * mon"
     report_to: tuple[str, ...] = ()
     workers: int = Field(1, ge=0, le=64)

@@ -66,17 +66,18 @@ def test_jobs_have_fixed_ids_and_follow_the_settings_on_each_start(tmp_path: Pat
     engine = make_engine(f"sqlite:///{tmp_path / 'edm.db'}")
     with_report = Settings(daemon=DaemonSettings(report_to=("a@example.com",), timezone="Asia/Shanghai"))
     scheduler = start_scheduler(engine, with_report, NOW)
-    assert sorted(job.id for job in scheduler.get_jobs()) == ["digest", "plan", "reclassify", "weekly-report"]
+    jobs_now = sorted(job.id for job in scheduler.get_jobs())
+    assert jobs_now == ["digest", "plan", "react", "reclassify", "weekly-report"]
     scheduler.shutdown()
     # a restart after report_to was emptied and the digests switched off
     scheduler = start_scheduler(engine, Settings(alerts=AlertSettings(enabled=False)), NOW)
     jobs = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown()
-    assert sorted(jobs) == ["plan", "reclassify"]
+    assert sorted(jobs) == ["plan", "react", "reclassify"]
     assert str(jobs["reclassify"].trigger.timezone) == "UTC"
     with engine.connect() as connection:
         stored = connection.execute(text(f"SELECT id FROM {JOB_TABLE}")).scalars().all()
-    assert sorted(stored) == ["plan", "reclassify"]  # kept in the database, one row per id
+    assert sorted(stored) == ["plan", "react", "reclassify"]  # kept in the database, one row per id
 
 
 @pytest.mark.parametrize("key, value", [("reclassify_cron", "0 25 * * *"), ("timezone", "Mars/Base")])

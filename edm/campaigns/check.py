@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from edm.campaigns.direct import SampleData
 from edm.campaigns.schema import Campaign
 from edm.config import BrandSettings, SenderSettings
 from edm.delivery.brand import PLACEHOLDER_COMPANY, company_name, has_postal_address
@@ -190,7 +191,8 @@ def _compose(
     row = _Row(0, f"check-{campaign.name}", campaign.name, step, variant, sample.email, now.date())
     probe.failures, probe.context = [], None
     try:
-        composer.compose(row, sample.customer, sample.profile, campaign, now)
+        data = SampleData() if campaign.api else None  # an API call brings its own data
+        composer.compose(row, sample.customer, sample.profile, campaign, now, data=data)
     except _SubjectFailed:
         pass  # already among the probe's failures
     except RenderError as exc:

@@ -12,7 +12,8 @@ interval (unless `respect_frequency: false`); and last the variant or the holdou
 A dry run makes the same decisions and reports them (`watch`) instead of queueing. The occurrence a
 message belongs to is the campaign's day, or the customer's own (life events), the
 class entry's, the last order's (inactivity, after_order), the expected next order's
-(reorder) or the survey answer's.
+(reorder), the survey answer's or the customer event's (edm.campaigns.events: one mail per event day,
+`delay` after the event; `unless` leaves out those who did the cancelling event since).
 
 Holiday and life-event mail is timed (`edm.campaigns.timing.Timing`): a customer is planned
 while it is their day (a holiday's day as their calendar reads it, unless the trigger names
@@ -41,7 +42,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.campaigns.audience import audience_filter, key_account, satisfaction_class
 from edm.campaigns.decisions import Decision, Facts, Judged, Reason, Rules, Watcher, decide
-from edm.campaigns.schema import Answered, Campaign, ClassEntry
+from edm.campaigns.events import Triggered, triggered
+from edm.campaigns.events import send_at as event_send_at
+from edm.campaigns.schema import Answered, Campaign, ClassEntry, EventTrigger
 from edm.campaigns.timing import Timing, local_day, window_opening, zone
 from edm.campaigns.triggers import (
     customers_holiday_on,
@@ -150,26 +153,32 @@ def plan_campaign(
     dry_run: bool = False,
     timing: Timing | None = None,
     watch: Watcher | None = None,
+    only_customer: int | None = None,
 ) -> PlanResult:
     """Queue the campaign for every eligible customer; with `dry_run`, only count.
 
     Each audience member gets one `decisions.decide` decision: the `send` ones are queued, the
     holdout recorded as `held_out`; `watch`, when given, sees every decision as it is made.
     `timing`: when each message goes out (default: `triggers.timing_for` at `now`, timed when
-    the campaign's holiday is due then).
+    the campaign's holiday is due then). `only_customer`: plan for that one customer only (a reaction
+    to their event or order, edm.reactions). An `api` campaign is never planned (edm.campaigns.direct).
     """
     policy = policy or PolicySettings()
     if timing is None:
         timing = timing_for(campaign, now, due=occasion(campaign, now) is not None)
     judge = Rules.of(campaign, policy)
     result = PlanResult(campaign.name, occurrence)
+    if campaign.api:
+        return result
     pending: list[dict[str, Any]] = []
     pick = campaign.pick_winner
     with sessions.begin() as session:
         winner = _decided_winner(session, campaign, occurrence) if pick is not None else None
         one_per_day = judge.marketing and policy.one_per_day
         holiday = campaign.holiday
-        for row in _candidates(session, campaign, occurrence, timing, judge.window, one_per_day=one_per_day):
+        events = _events(session, campaign, now, only_customer)
+        for row in _candidates(session, campaign, occurrence, timing, judge.window, one_per_day=one_per_day,
+                               only_customer=only_customer, among=events):
             observed = True
             if holiday is not None:
                 country = row.country or derive_country(row.locale, row.timezone)
@@ -180,7 +189,12 @@ def plan_campaign(
                         continue  # not their day (a national day of another country): not in the audience
                 observed = not holiday.only_where_observed or keeps_holiday(holiday, country, holiday_day)
             result.audience += 1
-            decision = decide(_facts(row, rules, observed), judge, timing)
+            facts = _facts(row, rules, observed)
+            if events is not None:
+                facts = replace(facts, planned=events.planned(row.id))
+            decision = decide(facts, judge, timing)
+            if events is not None and decision.send_at is not None:
+                decision = events.delayed(decision, row.timezone, judge.window)
             awaits = False
             tester = pick is None or in_test_share(campaign.name, row.id, pick.test_share)
             if pick is not None and decision.send and not tester:
@@ -193,7 +207,7 @@ def plan_campaign(
             if not decision.send and decision.reason != Reason.HOLDOUT:
                 continue
             assert decision.send_at is not None  # sent and held-out decisions say when
-            day = _occurrence(campaign, row, timing, occurrence)
+            day = events.day(row.id) if events is not None else _occurrence(campaign, row, timing, occurrence)
             message = _outbox_row(campaign, row.id, row.email, day, now, decision, awaits=awaits)
             arm = HOLDOUT if message["state"] == "held_out" else message["variant"] or ""
             arm = AWAITING_WINNER if awaits else arm
@@ -203,6 +217,44 @@ def plan_campaign(
                 _queue(session, pending, dry_run)
         _queue(session, pending, dry_run)
     return result
+
+
+@dataclass(frozen=True)
+class _Events:
+    """An event campaign's triggered customers (edm.campaigns.events) and their event days already planned."""
+
+    trigger: EventTrigger
+    found: dict[int, Triggered]
+    done: frozenset[tuple[int, date]]
+
+    def planned(self, customer_id: int) -> bool:
+        return (customer_id, self.found[customer_id].day) in self.done
+
+    def day(self, customer_id: int) -> date:
+        return self.found[customer_id].day
+
+    def delayed(self, decision: Decision, timezone: str, window: SendWindow | None) -> Decision:
+        """The decision's moment moved to `delay` after the event when later (then the send window)."""
+        assert decision.send_at is not None
+        earliest = event_send_at(self.trigger, self.found[decision.customer_id])
+        if earliest <= decision.send_at:
+            return decision
+        return replace(decision, send_at=_sending(earliest, timezone, window))
+
+
+def _events(session: Session, campaign: Campaign, now: datetime, only_customer: int | None) -> _Events | None:
+    if campaign.event is None:
+        return None
+    found = triggered(session, campaign.event, now, only_customer)
+    done: frozenset[tuple[int, date]] = frozenset()
+    if found:
+        rows = session.execute(
+            select(OutboxMessage.customer_id, OutboxMessage.occurrence)
+            .where(OutboxMessage.campaign == campaign.name, OutboxMessage.step == 0,
+                   OutboxMessage.occurrence >= min(t.day for t in found.values()))
+        )
+        done = frozenset((int(c), d) for c, d in rows)
+    return _Events(campaign.event, found, done)
 
 
 def _decided_winner(session: Session, campaign: Campaign, occurrence: date) -> str | None:
@@ -274,7 +326,7 @@ def _interval(row: Any, rules: EngagementSettings) -> float:
 
 def _candidates(
     session: Session, campaign: Campaign, occurrence: date, timing: Timing, window: SendWindow | None,
-    *, one_per_day: bool,
+    *, one_per_day: bool, only_customer: int | None = None, among: _Events | None = None,
 ) -> Iterator[Any]:
     """The audience, streamed, with what policy needs to know about each customer."""
     now = timing.now
@@ -360,6 +412,10 @@ def _candidates(
         query = query.join(answers, answers.c.customer_id == Customer.id).add_columns(answers.c.answered_at)
     if campaign.bulk:
         query = query.where(not_(key_account()))
+    if only_customer is not None:
+        query = query.where(Customer.id == only_customer)
+    if among is not None:  # an event campaign: those who did the event (a few, within hours)
+        query = query.where(Customer.id.in_(sorted(among.found)))
     yield from session.execute(query.execution_options(yield_per=2000))
 
 

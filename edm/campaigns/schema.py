@@ -288,6 +288,54 @@ class Answered(_Strict):
     within_days: int = Field(7, ge=1, le=90)
 
 
+EventValue = str | int | float | bool
+ORDER_PLACED = "order_placed"  # the built-in event: an order in the store (or a customer event so named)
+
+
+class Hours(_Strict):
+    """A span of time, e.g. `delay: {hours: 2}`."""
+
+    hours: float = Field(ge=0, le=24 * 90)
+
+    @property
+    def span(self) -> timedelta:
+        return timedelta(hours=self.hours)
+
+
+class Unless(_Strict):
+    """Cancel the mail when the customer did this after the triggering event, within `within_hours`
+    of it: checked when planning and again when sending (an order placed after planning still stops it)."""
+
+    event: str = Field(ORDER_PLACED, min_length=1, max_length=64)
+    within_hours: float = Field(72, gt=0, le=24 * 365)
+
+
+class EventTrigger(_Strict):
+    """A customer event (from the API or an import), e.g.
+    `event: {name: quote_requested, where: {channel: web}, within_hours: 24, delay: {hours: 2},
+    unless: {event: order_placed, within_hours: 72}}` (docs/events.md).
+
+    Customers with a matching event in the last `within_hours` get the mail once per event day,
+    `delay` after the event (the first of the day), unless they did the `unless` event since.
+    `where`: each property must equal the value (a list: one of the values).
+    """
+
+    name: str = Field(min_length=1, max_length=64)
+    where: dict[str, EventValue | list[EventValue]] = {}
+    within_hours: float = Field(24, gt=0, le=24 * 90)
+    delay: Hours | None = None
+    unless: Unless | None = None
+
+    def matches(self, properties: dict[str, Any] | None) -> bool:
+        """Whether an event's properties satisfy `where`."""
+        given = properties or {}
+        for key, wanted in self.where.items():
+            options = wanted if isinstance(wanted, list) else [wanted]
+            if key not in given or given[key] not in options:
+                return False
+        return True
+
+
 class _StepContent(_Strict):
     """What a variant or a sequence step may change: the template, the subjects (else the campaign's)."""
 
@@ -379,6 +427,9 @@ class Campaign(_Strict):
     after_order: AfterOrder | None = None
     reorder: Reorder | None = None
     answered: Answered | None = None
+    event: EventTrigger | None = None
+    # sent only through the API (`POST /v1/campaigns/{name}/send`, edm.campaigns.direct): never planned
+    api: bool = False
     # a bulk promotion: key accounts (large or high value) never receive it, whatever the audience says
     bulk: bool = False
     # the customer's adaptive contact interval (edm.engagement): marketing mail waits for it unless false
@@ -414,7 +465,7 @@ class Campaign(_Strict):
             raise ValueError(f"pick_winner default {pick.default!r} is not a variant "
                              f"(variants: {', '.join(names)})")
         per_customer = (self.holiday, self.life_event, self.entered, self.inactive, self.after_order,
-                        self.reorder, self.answered)
+                        self.reorder, self.answered, self.event, self.api or None)
         if any(trigger is not None for trigger in per_customer):
             raise ValueError("pick_winner needs a campaign sent to its whole audience at once: a schedule "
                              "or no trigger (the rest waits for the test's result)")
@@ -447,10 +498,10 @@ class Campaign(_Strict):
     @model_validator(mode="after")
     def _one_trigger(self) -> Campaign:
         triggers = (self.schedule, self.holiday, self.life_event, self.entered, self.inactive,
-                    self.after_order, self.reorder, self.answered)
+                    self.after_order, self.reorder, self.answered, self.event, self.api or None)
         if sum(t is not None for t in triggers) > 1:
             raise ValueError("give one trigger: schedule, holiday, life_event, entered, inactive, "
-                             "after_order, reorder or answered")
+                             "after_order, reorder, answered, event or api")
         return self
 
     @field_validator("name")

@@ -59,6 +59,27 @@ def load_store_columns(
     return StoreColumns(customer_columns, aligned, satisfaction, _order_columns(parts))
 
 
+def load_customer_columns(connection: Connection, customer_id: int) -> StoreColumns:
+    """`load_store_columns` for one customer (edm.reactions: a refresh between full runs)."""
+    customers, stored, orders = read_columns_at_once(
+        connection,
+        [_customer_query().where(Customer.id == customer_id),
+         _class_query().where(CustomerProfile.customer_id == customer_id),
+         _order_query(-1, 2**62).where(Order.customer_id == customer_id)],
+        large=False,
+    )
+    customer_columns = CustomerColumns(
+        customer_id=customers["id"],
+        industry_text=[text or "" for text in customers["industry"].tolist()],
+        share=customers["share"],
+        category_spend=customers["category_spend"],
+        engaged_day=customers["day"],
+    )
+    aligned = _aligned(stored, customers["id"])
+    satisfaction = aligned.pop("satisfaction")
+    return StoreColumns(customer_columns, aligned, satisfaction, _order_columns([orders]))
+
+
 def _customer_query() -> Select[Any]:
     """Every customer by id, with industry, share-of-wallet estimate and last human engagement."""
     engaged = (

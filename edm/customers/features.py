@@ -58,6 +58,17 @@ class FittedModels:
         return {"churn": churn, "spend": self.spend.as_dict() if self.spend else None,
                 "peer_intervals": dict(self.peer_intervals)}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FittedModels:
+        """The inverse of `as_dict` (a run's stored `churn_model`)."""
+        churn, spend = data.get("churn"), data.get("spend")
+        return cls(
+            BgNbdParams(float(churn["r"]), float(churn["alpha"]), float(churn["a"]), float(churn["b"]),
+                        modified=churn.get("model") == "MBG/NBD") if churn else None,
+            GammaGammaParams(*(float(spend[k]) for k in ("p", "q", "gamma"))) if spend else None,
+            {str(k): float(v) for k, v in (data.get("peer_intervals") or {}).items()},
+        )
+
 
 @dataclass(frozen=True)
 class CustomerColumns:
@@ -71,9 +82,13 @@ class CustomerColumns:
 
 
 def customer_features(
-    customers: CustomerColumns, orders: OrderColumns, now_day: float, rules: ClassificationSettings
+    customers: CustomerColumns, orders: OrderColumns, now_day: float, rules: ClassificationSettings,
+    *, fitted: FittedModels | None = None,
 ) -> tuple[pd.DataFrame, FittedModels]:
     """The features frame `edm.customers.classify` expects, and the models fitted on the way.
+
+    `fitted`: the population figures of an earlier run, used as they are (nothing is fitted): a few
+    customers refreshed between full runs (edm.reactions) are judged against the whole population.
 
     A model is None when too few customers have bought twice to fit it; what it gives
     (P(alive), expected orders, predicted value) is then unknown (NaN) for everyone.
@@ -118,7 +133,8 @@ def customer_features(
     d_who, d_day = who[fresh], whole_day[fresh]
     gaps = _gaps(d_who, d_day, n)
     industry = industry_codes(pd.Series(customers.industry_text, dtype=object), rules.industry)
-    rhythm = order_rhythm(d_who, d_day, n, industry, float(np.floor(now_day)), rules)
+    peers = fitted.peer_intervals if fitted is not None else None
+    rhythm = order_rhythm(d_who, d_day, n, industry, float(np.floor(now_day)), rules, peers=peers)
     frame = pd.DataFrame(
         {
             "customer_id": ids,
@@ -149,8 +165,8 @@ def customer_features(
         }
     )
     buyers = _in_weeks(frame, now_day)  # what both models are fitted on
-    churn = _churn_model(frame, buyers)
-    spend = _spend_model(frame, buyers, first_day_revenue, churn, rules.rhythm.value_horizon_days)
+    churn = _churn_model(frame, buyers, fitted)
+    spend = _spend_model(frame, buyers, first_day_revenue, churn, rules.rhythm.value_horizon_days, fitted)
     return frame, FittedModels(churn, spend, rhythm.peer_intervals)
 
 
@@ -256,7 +272,7 @@ def _dropped_lines(
     return dropped
 
 
-def _churn_model(frame: pd.DataFrame, weeks: _InWeeks) -> BgNbdParams | None:
+def _churn_model(frame: pd.DataFrame, weeks: _InWeeks, fitted: FittedModels | None) -> BgNbdParams | None:
     """Fit MBG/NBD in weeks over the customers who ordered; store P(alive) and expected orders in the frame.
 
     MBG/NBD, not BG/NBD: a one-time buyer may have dropped out too (edm.customers.churn_model).
@@ -265,10 +281,15 @@ def _churn_model(frame: pd.DataFrame, weeks: _InWeeks) -> BgNbdParams | None:
     for column in columns:
         frame[column] = np.nan
     buyers, repeat, recency, age = weeks
-    try:
-        params = fit_bgnbd(repeat, recency, age, modified=True)
-    except ValueError:
-        return None
+    if fitted is not None:
+        if fitted.churn is None:
+            return None
+        params = fitted.churn
+    else:
+        try:
+            params = fit_bgnbd(repeat, recency, age, modified=True)
+        except ValueError:
+            return None
     frame.loc[buyers, "probability_alive"] = probability_alive(params, repeat, recency, age)
     for days in EXPECTED_ORDER_HORIZONS:
         frame.loc[buyers, f"expected_orders_{days}d"] = expected_purchases(
@@ -278,7 +299,7 @@ def _churn_model(frame: pd.DataFrame, weeks: _InWeeks) -> BgNbdParams | None:
 
 def _spend_model(
     frame: pd.DataFrame, weeks: _InWeeks, first_day_revenue: FloatArray, churn: BgNbdParams | None,
-    horizon_days: int,
+    horizon_days: int, fitted: FittedModels | None,
 ) -> GammaGammaParams | None:
     """Fit Gamma-Gamma on repeat order days' mean value; predicted value = expected orders × value per order.
 
@@ -289,10 +310,15 @@ def _spend_model(
     buyers, repeat, recency, age = weeks
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_value = (frame["revenue"].to_numpy()[buyers] - first_day_revenue[buyers]) / repeat
-    try:
-        params = fit_gamma_gamma(repeat[repeat > 0], mean_value[repeat > 0])
-    except ValueError:
-        return None
+    if fitted is not None:
+        if fitted.spend is None:
+            return None
+        params = fitted.spend
+    else:
+        try:
+            params = fit_gamma_gamma(repeat[repeat > 0], mean_value[repeat > 0])
+        except ValueError:
+            return None
     if churn is not None:
         column = f"expected_orders_{horizon_days}d"
         orders = (frame[column].to_numpy()[buyers] if column in frame.columns

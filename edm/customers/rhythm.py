@@ -41,11 +41,13 @@ class Rhythm:
 
 
 def order_rhythm(
-    who: IntArray, day: FloatArray, n: int, industry: IntArray, today: float, rules: ClassificationSettings
+    who: IntArray, day: FloatArray, n: int, industry: IntArray, today: float, rules: ClassificationSettings,
+    *, peers: dict[str, float] | None = None,
 ) -> Rhythm:
     """The rhythm of `n` customers from their distinct order days (`who`, `day`: sorted, whole days).
 
     `industry` indexes `edm.classes.INDUSTRIES` per customer; `today` is the current whole day.
+    `peers`: the peers' intervals of an earlier run (else computed from these customers).
     """
     r = rules.rhythm
     order_days = np.bincount(who, minlength=n).astype(np.int64)
@@ -57,7 +59,8 @@ def order_rhythm(
     gap_count: FloatArray = np.bincount(g_who, minlength=n).astype(np.float64)
     gap_total: FloatArray = np.bincount(g_who, weights=gap, minlength=n).astype(np.float64)
 
-    peers = peer_intervals(gap_total, gap_count, industry, r.min_peers, r.default_interval_days)
+    if peers is None:
+        peers = peer_intervals(gap_total, gap_count, industry, r.min_peers, r.default_interval_days)
     prior = np.asarray([peers[name] for name in INDUSTRIES])[industry]
     expected = np.where(order_days > 0, _expected(gap_total, gap_count, prior, r.prior_gaps), np.nan)
 

@@ -1,5 +1,5 @@
-"""What the leading daemon runs on schedule: plan, reclassify, poll bounces, mail the weekly report
-and the account managers' digests.
+"""What the leading daemon runs on schedule: plan, react to new events and orders, reclassify, poll
+bounces, mail the weekly report and the account managers' digests.
 
 APScheduler's SQLAlchemy job store keeps each job as a reference ("edm.daemon.jobs:plan")
 and pickled arguments in the database. So the jobs take no arguments: settings hold secrets
@@ -28,6 +28,7 @@ from edm.config import Settings
 from edm.daemon.metrics import DaemonState
 from edm.delivery.transport import Outgoing, SmtpTransport
 from edm.errors import DeliveryError
+from edm.reactions import Cursor
 from edm.runner import plan_campaigns, refresh_profiles
 from edm.store.faults import is_store_fault, store_error
 
@@ -90,6 +91,30 @@ def plan() -> None:
                 f"not_planned={len(report.problems)}")
 
     _run("plan", work)
+
+
+_cursor: Cursor | None = None  # the last event and order reacted to, in this daemon
+
+
+def react() -> None:
+    """Refresh and plan for each customer with a new event or order (edm.reactions), every few seconds.
+
+    The first run only notes where the store is: what came before is the plan job's (event campaigns
+    are planned on every plan run too)."""
+    from edm.campaigns.loader import read_campaigns
+    from edm.reactions import current_cursor, react_to_new
+
+    def work(context: JobContext) -> str:
+        global _cursor
+        if _cursor is None:
+            _cursor = current_cursor(context.sessions)
+            return "cursor=set"
+        files = read_campaigns(context.settings.campaigns_dir).files  # the plan job reports broken ones
+        campaigns = [loaded.campaign for loaded in files.values()]
+        _cursor, queued = react_to_new(context.sessions, context.settings, context.clock, _cursor, campaigns)
+        return f"queued={queued}"
+
+    _run("react", work)
 
 
 def reclassify() -> None:

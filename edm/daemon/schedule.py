@@ -25,6 +25,7 @@ from edm.config import Settings
 
 JOB_TABLE = "edm_scheduler_jobs"
 PLAN, RECLASSIFY, BOUNCES, REPORT, DIGEST = "plan", "reclassify", "bounces", "weekly-report", "digest"
+REACT = "react"
 WEBHOOKS = "webhooks"
 
 
@@ -36,6 +37,8 @@ def wanted_jobs(settings: Settings, now: datetime) -> dict[str, dict[str, Any]]:
         # planning is idempotent: a new leader plans at once rather than a period later
         PLAN: {"func": "edm.daemon.jobs:plan", "next_run_time": now,
                "trigger": IntervalTrigger(seconds=daemon.plan_every_seconds, timezone=zone)},
+        REACT: {"func": "edm.daemon.jobs:react", "next_run_time": now,
+                "trigger": IntervalTrigger(seconds=daemon.react_seconds, timezone=zone)},
         RECLASSIFY: {"func": "edm.daemon.jobs:reclassify",
                      "trigger": CronTrigger.from_crontab(daemon.reclassify_cron, timezone=zone)},
     }
@@ -73,7 +76,7 @@ def start_scheduler(engine: Engine, settings: Settings, now: datetime) -> Backgr
     wanted = wanted_jobs(settings, now)
     for job_id, arguments in wanted.items():
         scheduler.add_job(id=job_id, name=job_id, replace_existing=True, **arguments)
-    for job_id in {PLAN, RECLASSIFY, BOUNCES, REPORT, DIGEST} - set(wanted):
+    for job_id in {PLAN, REACT, RECLASSIFY, BOUNCES, REPORT, DIGEST, WEBHOOKS} - set(wanted):
         with contextlib.suppress(JobLookupError):
             scheduler.remove_job(job_id)
     scheduler.resume()

@@ -9,6 +9,7 @@ them (`dkim`, when configured).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -175,9 +176,12 @@ class Composer:
         profile: ProfileFields | None,
         campaign: Campaign,
         now: datetime,
+        *,
+        data: Mapping[str, Any] | None = None,
     ) -> Composed:
         """The message for `row`; raises TemplateError when the template cannot render, or
-        (so the row fails instead of stopping the sender) when its address cannot be written."""
+        (so the row fails instead of stopping the sender) when its address cannot be written.
+        `data`: the per-call data of a message sent through the API (`{{ data.order_no }}`)."""
         unsubscribe_url = self._links.unsubscribe_url(row.id, customer.id)
         sender_name: Any = self._brands.company  # the company, in the message's language
         originator, signature = None, None
@@ -192,6 +196,7 @@ class Composer:
             "greeting_name": customer.contact_name or customer.name,
             "profile": _profile_view(profile, now),
             "params": dict(campaign.params),
+            "data": data if data is not None else {},  # an API call's data (edm.campaigns.direct)
             "link": self._link_function(row, customer, campaign),
             "survey": self._survey_function(row, customer),
             "sender_name": sender_name,  # the company, or the account manager the message is sent for
@@ -219,7 +224,7 @@ class Composer:
             to = Mailbox(one_line(customer.contact_name or customer.name), addr_spec(row.to_address))
         except ValueError as exc:
             raise TemplateError(f"cannot address the message: {exc}") from exc
-        data = self._builder.build(
+        wire = self._builder.build(
             to=to,
             subject=subject,
             text=body.text,
@@ -231,8 +236,8 @@ class Composer:
             one_click=campaign.one_click_unsubscribe,  # RFC 8058 is for bulk mail, not service mail
         )
         if self._signer is not None:
-            data = self._signer.sign(data)
-        return Composed(self._envelope_sender, data, subject, body.language)
+            wire = self._signer.sign(wire)
+        return Composed(self._envelope_sender, wire, subject, body.language)
 
     def _account_manager(self, customer: CustomerFields) -> tuple[str, bytes]:
         """The manager's name to sign with, and From/Reply-To headers in their name.

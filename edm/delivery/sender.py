@@ -39,6 +39,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.addresses import canonical_address
+from edm.campaigns.direct import call_data
+from edm.campaigns.events import cancelled
 from edm.campaigns.schema import Campaign
 from edm.clock import Clock
 from edm.config import DeliverabilitySettings, SmtpSettings
@@ -481,9 +483,14 @@ def _compose_batch(
         elif campaign is None:
             settle(session, row.id, "failed", f"campaign {row.campaign!r} is no longer defined")
             settled["failed"] += 1
+        elif cancelled(session, campaign, customer.id, row.occurrence, now):  # the order came after planning
+            settle(session, row.id, "cancelled", f"the customer did {campaign.event.unless.event} "  # type: ignore[union-attr]
+                   "after the triggering event")
+            settled["cancelled"] += 1
         else:
             try:
-                message = composer.compose(row, customer, profile, campaign, now)
+                data = call_data(session, row.key) if campaign.api else None
+                message = composer.compose(row, customer, profile, campaign, now, data=data)
             except TemplateError as exc:
                 settle(session, row.id, "failed", str(exc))
                 settled["failed"] += 1
