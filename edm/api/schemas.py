@@ -108,6 +108,13 @@ class EventIn(_Body):
     occurred_at: AwareDatetime = Field(description="with its UTC offset, e.g. 2026-11-24T09:30:00Z")
 
 
+class SendIn(_Body):
+    """One message of an `api: true` campaign to one customer, with data for its template."""
+
+    customer: Text = Field(description="the customer's external_id")
+    data: dict[str, Any] = Field(default_factory=dict, description="`{{ data.x }}` in its templates")
+
+
 class SubscriptionChange(_Body):
     reason: Annotated[str, Field(max_length=500), AfterValidator(_plain_text)] | None = None
     source: Annotated[str, Field(max_length=64), AfterValidator(_plain_text)] | None = Field(
@@ -128,6 +135,10 @@ class Written(BaseModel):
 class EventStored(BaseModel):
     id: int
     duplicate: bool = Field(description="true: this id or Idempotency-Key was stored before; nothing new")
+
+
+class Queued(BaseModel):
+    outbox_id: int = Field(description="the queued message; the same Idempotency-Key gives the same one")
 
 
 class Subscription(BaseModel):

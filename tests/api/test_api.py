@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -168,3 +169,31 @@ def test_a_body_over_the_limit_is_413_and_writes_nothing(api: Api) -> None:
 def test_the_document_and_docs_need_no_key(api: Api, path: str) -> None:
     answer = api.client.get(api.url + path)
     assert answer.status_code == 200
+
+
+NOTICE = """\
+name: order_notice
+kind: service
+api: true
+template: reorder_reminder
+subject: {en: "Order {{ data.order_no }} confirmed"}
+links: {reorder: 'https://shop.example.com/r', catalog: 'https://shop.example.com/c'}
+"""
+
+
+def test_an_api_campaign_is_queued_once_per_idempotency_key(api: Api, tmp_path: Path) -> None:
+    (tmp_path / "campaigns" / "order_notice.yaml").write_text(NOTICE, encoding="utf-8")
+    sender = api.new_key(["campaigns:send"], "shop-mailer")
+    body = {"customer": "C1", "data": {"order_no": "SO-1"}}
+    headers = {"Idempotency-Key": "order-SO-1"}
+    first = api.call("POST", "/v1/campaigns/order_notice/send", key=sender, json=body, headers=headers)
+    again = api.call("POST", "/v1/campaigns/order_notice/send", key=sender, json=body, headers=headers)
+    assert first.status_code == 202 and again.status_code == 202, first.text
+    assert first.json() == again.json() and api.count("outbox") == 1
+    assert api.call("POST", "/v1/campaigns/birthday/send", key=sender, json=body).status_code == 409
+    assert api.call("POST", "/v1/campaigns/nope/send", key=sender, json=body).status_code == 404
+    unknown = api.call("POST", "/v1/campaigns/order_notice/send", key=sender, json={"customer": "X"})
+    assert unknown.status_code == 422 and api.count("outbox") == 1
+    reader = api.new_key(["campaigns:read"], "reader")
+    refused = api.call("POST", "/v1/campaigns/order_notice/send", key=reader, json=body)
+    assert refused.status_code == 403 and api.count("outbox") == 1

@@ -1,6 +1,5 @@
-"""Campaigns: what is there, when each is due next, and what its last run did.
-
-(`POST /v1/campaigns/{name}/send` belongs here too, as one more entry of `OPERATIONS`.)
+"""Campaigns: what is there, when each is due next, and what its last run did; and one message
+of an `api: true` campaign to one customer (`send`), ahead of bulk mail when it is service mail.
 """
 
 from __future__ import annotations
@@ -9,12 +8,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from edm.api import schemas as s
+from edm.api.routes.events import IDEMPOTENCY_KEY, MAX_KEY
 from edm.api.routing import ApiError, Call, Operation
+from edm.campaigns.direct import send_to_one
 from edm.campaigns.loader import CampaignFolder, read_campaigns
 from edm.campaigns.schema import Campaign
 from edm.campaigns.triggers import next_due
 from edm.errors import CampaignError
-from edm.store import OutboxMessage
+from edm.store import Customer, OutboxMessage
 
 
 def list_campaigns(call: Call) -> tuple[int, s.CampaignList]:
@@ -31,6 +32,28 @@ def get_campaign(call: Call) -> tuple[int, s.CampaignOut]:
         raise ApiError(404, "not_found", f"no campaign named {call.path['name']!r} loads")
     with call.services.sessions() as session:
         return 200, _campaign(session, loaded.campaign, call)
+
+
+def send(call: Call) -> tuple[int, s.Queued]:
+    body: s.SendIn = call.body
+    loaded = _folder(call).files.get(call.path["name"])
+    if loaded is None:
+        raise ApiError(404, "not_found", f"no campaign named {call.path['name']!r} loads")
+    if not loaded.campaign.api:
+        raise ApiError(409, "not_api", f"campaign {loaded.campaign.name!r} is planned by its trigger; "
+                       "set `api: true` in its file to send it through the API")
+    key = call.headers.get(IDEMPOTENCY_KEY)
+    if key is not None and not 0 < len(key) <= MAX_KEY:
+        raise ApiError(422, "invalid", "Idempotency-Key must be 1 to 128 characters",
+                       [(None, "Idempotency-Key", f"must be 1 to {MAX_KEY} characters")])
+    with call.services.sessions() as session:
+        customer_id = session.scalar(select(Customer.id).where(Customer.external_id == body.customer))
+    if customer_id is None:
+        raise ApiError(422, "invalid", f"no customer {body.customer!r}",
+                       [(None, "customer", f"no customer {body.customer!r} in the store")])
+    outbox_id = send_to_one(call.services.sessions, loaded.campaign, customer_id, body.data, call.now,
+                            idempotency_key=key)
+    return 202, s.Queued(outbox_id=outbox_id)
 
 
 def _folder(call: Call) -> CampaignFolder:
@@ -64,4 +87,8 @@ OPERATIONS = (
     Operation("GET", "/v1/campaigns/{name}", "getCampaign", "campaigns:read",
               "One campaign: next due day and last run's figures", get_campaign, s.CampaignOut,
               responses={404: "no such campaign"}),
+    Operation("POST", "/v1/campaigns/{name}/send", "sendCampaign", "campaigns:send",
+              "Queue one message of an `api: true` campaign to one customer, with data for its template",
+              send, s.Queued, s.SendIn, status=202, headers=("Idempotency-Key",),
+              responses={404: "no such campaign", 409: "the campaign is not an api campaign"}),
 )
