@@ -244,3 +244,41 @@ def test_a_refresh_sees_a_new_order_at_once_with_the_stored_population_figures(
     after = _profile(sessions, who)
     assert after["order_count"] == before["order_count"] + 1
     assert after["last_order_at"] > before["last_order_at"]
+
+
+def test_an_event_posted_over_http_is_mailed_and_an_order_posted_over_http_cancels_the_next(
+    tmp_path: Path, sessions: sessionmaker[Session], smtp_server: SmtpServer
+) -> None:
+    """The whole path as the shop meets it: `POST /v1/events` and `/v1/orders` to a live `edm serve`,
+    the daemon's `react` step, the sender, the relay."""
+    import httpx
+
+    from edm.api import create_api_app
+    from edm.api.auth import create_key
+    from edm.tracking import serve_in_background
+
+    settings, campaigns = _world(tmp_path, sessions, smtp_server)
+    clock = FixedClock(START)
+    key = create_key(sessions, "shop", ["events:write", "orders:write"], START)
+    cursor = current_cursor(sessions)
+    event = {"customer": "C3", "name": "quote_requested", "properties": {"channel": "web"},
+             "occurred_at": START.isoformat()}
+    with serve_in_background(create_api_app(sessions, settings, clock)) as url, httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    ) as shop:
+        for _ in range(2):  # a retry of the same call: one event
+            assert shop.post("/v1/events", json=event, headers={"Idempotency-Key": "q-1"}).is_success
+        cursor, _ = react_to_new(sessions, settings, clock, cursor, campaigns.values())
+        clock.advance(timedelta(hours=2, minutes=1))  # the campaign's delay
+        _send(settings, sessions, clock, campaigns)
+        assert [m["To"].addresses[0].addr_spec for m in smtp_server.handler.messages] == ["c3@example.com"]
+
+        later = {**event, "customer": "C4", "occurred_at": clock.now().isoformat()}
+        assert shop.post("/v1/events", json=later, headers={"Idempotency-Key": "q-2"}).is_success
+        cursor, _ = react_to_new(sessions, settings, clock, cursor, campaigns.values())
+        order = {"external_id": "SO-77", "customer_external_id": "C4", "ordered_at": clock.now().isoformat(),
+                 "amount": "250.00"}
+        assert shop.post("/v1/orders", json=order).is_success, "the quote turned into an order"
+        clock.advance(timedelta(hours=2, minutes=1))
+        _send(settings, sessions, clock, campaigns)
+    assert len(smtp_server.handler.messages) == 1  # C4 ordered within the unless window: no mail
