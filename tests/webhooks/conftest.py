@@ -17,6 +17,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from edm.cli import main
 from edm.config import Settings, load_settings
+from edm.store import Base, make_engine
 from edm.webhooks.signing import new_secret
 from tests.conftest import SECRET_KEY
 
@@ -115,7 +116,15 @@ def endpoint_yaml(receiver: Receiver, *, max_attempts: int = 8, retry: str = "[0
 
 
 @pytest.fixture
-def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver) -> Folder:
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver, any_db_url: str) -> Folder:
+    """A working folder on each database (SQLite, and PostgreSQL where it runs)."""
     made = make_folder(tmp_path, monkeypatch, endpoint_yaml(receiver))
+    if any_db_url.startswith("postgresql"):  # a clean schema: open_store migrates it from nothing
+        engine = make_engine(any_db_url)
+        Base.metadata.drop_all(engine)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        engine.dispose()
+        monkeypatch.setenv("EDM_DATABASE_URL", any_db_url)
     monkeypatch.setenv("EDM_WEBHOOK_SHOP_SECRET", receiver.secret)
     return made
