@@ -7,18 +7,21 @@ Both servers run alone in a child process under uvicorn with the same settings; 
 posts as fast as the server answers. `edm serve` stores each `POST /v1/events` (a key check, a
 pydantic body, one insert with its idempotency key); the baseline answers `POST /` with a fixed
 JSON body and stores nothing. Prints requests per second of both and the ratio against the goal
-of issue 21 (>= 0.5x), "met" or "not met". Event-to-relay latency: bench/react.py.
+of issue 21 (>= 0.5x), "met" or "not met". Event-to-relay latency under this load:
+`python bench/react.py --http-load 32`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -70,8 +73,11 @@ def prepare(url: str) -> str:
     return create_key(sessions, "bench", ["events:write"], now, rate_per_minute=10**9)
 
 
-async def load(base: str, path: str, key: str, seconds: float, connections: int) -> float:
-    """Requests per second answered 2xx over `seconds`, `connections` at a time."""
+async def load(base: str, path: str, key: str, seconds: float, connections: int,
+               customers: list[str] | None = None, name: str = "quote_requested") -> float:
+    """Requests per second answered 2xx over `seconds`, `connections` at a time: events `name` for
+    `customers` (external ids; default C0..C99)."""
+    who = customers or [f"C{n}" for n in range(CUSTOMERS)]
     numbers = itertools.count()
     done = 0
     deadline = time.monotonic() + seconds
@@ -82,7 +88,7 @@ async def load(base: str, path: str, key: str, seconds: float, connections: int)
             nonlocal done
             while time.monotonic() < deadline:
                 n = next(numbers)
-                body = {"customer": f"C{n % CUSTOMERS}", "name": "quote_requested",
+                body = {"customer": who[n % len(who)], "name": name,
                         "properties": {"value": n}, "occurred_at": datetime.now(UTC).isoformat()}
                 answer = await client.post(path, json=body, headers={"Idempotency-Key": f"bench-{n}"})
                 done += answer.is_success
@@ -93,6 +99,13 @@ async def load(base: str, path: str, key: str, seconds: float, connections: int)
 
 
 def measure(kind: str, url: str, key: str, seconds: float, connections: int) -> float:
+    with server(kind, url) as base:
+        return asyncio.run(load(base, "/" if kind == "hello" else "/v1/events", key, seconds, connections))
+
+
+@contextlib.contextmanager
+def server(kind: str, url: str) -> Iterator[str]:
+    """`kind` ("edm" or "hello") serving in a child process on `url`'s store; yields its base URL."""
     from edm.delivery.sink import free_port
 
     port = free_port()
@@ -105,8 +118,7 @@ def measure(kind: str, url: str, key: str, seconds: float, connections: int) -> 
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        path = "/" if kind == "hello" else "/v1/events"
-        return asyncio.run(load(base, path, key, seconds, connections))
+        yield base
     finally:
         child.terminate()
         child.wait()

@@ -20,7 +20,6 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from edm.campaigns.direct import DIRECT_PREFIX
 from edm.campaigns.planner import PlanResult, plan_campaign
 from edm.campaigns.schema import Campaign
 from edm.campaigns.triggers import occurrence_of, timing_for
@@ -76,11 +75,12 @@ def reactive(campaigns: Iterable[Campaign]) -> list[Campaign]:
 
 def react(
     sessions: sessionmaker[Session], settings: Settings, clock: Clock, customer_id: int,
-    campaigns: Iterable[Campaign],
+    campaigns: Iterable[Campaign], *, refresh: bool = True,
 ) -> list[PlanResult]:
-    """Refresh the customer's profile and plan the reactive campaigns for them alone (the outbox rows
-    are due at once, or after an event's `delay`); the sender workers send them."""
-    if not refresh_customer(sessions, customer_id, settings.classification, clock):
+    """Refresh the customer's profile (`refresh`: after an order; an event changes no class) and plan
+    the reactive campaigns for them alone (the outbox rows are due at once, or after an event's
+    `delay`); the sender workers send them."""
+    if refresh and not refresh_customer(sessions, customer_id, settings.classification, clock):
         return []
     now = clock.now()
     plans = []
@@ -112,20 +112,24 @@ def react_to_new(
     sessions: sessionmaker[Session], settings: Settings, clock: Clock, cursor: Cursor,
     campaigns: Iterable[Campaign],
 ) -> tuple[Cursor, int]:
-    """`react` for each customer with an event or order after `cursor`; the new cursor and the mail queued."""
-    with sessions() as session:
-        events = session.execute(
-            select(CustomerEvent.id, CustomerEvent.customer_id)
-            .where(CustomerEvent.id > cursor.event_id, ~CustomerEvent.name.startswith(DIRECT_PREFIX))
-        ).all()
-        orders = session.execute(select(Order.id, Order.customer_id).where(Order.id > cursor.order_id)).all()
-    if not events and not orders:
-        return cursor, 0
-    customers = pd.unique(pd.Series([c for _, c in events] + [c for _, c in orders], dtype="int64"))
+    """`react` for each customer with an order, or an event a campaign waits for, after `cursor`; the
+    new cursor and the mail queued. Other events (page views, ...) cost nothing: only their ids move
+    the cursor, so a stream of them never delays the ones that matter."""
     chosen = reactive(campaigns)
+    awaited = sorted({c.event.name for c in chosen if c.event is not None})
+    with sessions() as session:
+        last_event = session.scalar(select(func.max(CustomerEvent.id))) or cursor.event_id
+        events = session.execute(
+            select(CustomerEvent.customer_id).where(CustomerEvent.id > cursor.event_id,
+                                                    CustomerEvent.id <= last_event,
+                                                    CustomerEvent.name.in_(awaited))
+        ).scalars().all() if awaited else []
+        orders = session.execute(select(Order.id, Order.customer_id).where(Order.id > cursor.order_id)).all()
+    after = Cursor(max(cursor.event_id, int(last_event)), max([cursor.order_id, *(i for i, _ in orders)]))
+    ordered = set(pd.unique(pd.Series([c for _, c in orders], dtype="int64")).tolist())
+    told = [c for c in pd.unique(pd.Series(events, dtype="int64")).tolist() if c not in ordered]
     queued = 0
-    for customer_id in customers.tolist():
-        queued += sum(plan.queued for plan in react(sessions, settings, clock, int(customer_id), chosen))
-    after = Cursor(max([cursor.event_id, *(i for i, _ in events)]),
-                   max([cursor.order_id, *(i for i, _ in orders)]))
+    for customer_id in [*ordered, *told]:
+        plans = react(sessions, settings, clock, int(customer_id), chosen, refresh=customer_id in ordered)
+        queued += sum(plan.queued for plan in plans)
     return after, queued

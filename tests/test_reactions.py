@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.campaigns.direct import send_to_one
@@ -165,6 +165,12 @@ def test_react_to_new_finds_events_that_arrived_since_its_cursor(
     cursor, queued = react_to_new(sessions, settings, clock, cursor, campaigns.values())
     assert queued == 1 and cursor.event_id > 0
     assert react_to_new(sessions, settings, clock, cursor, campaigns.values()) == (cursor, 0)
+    for n in range(30):  # events no campaign waits for: the cursor passes them, nobody is planned
+        _event(sessions, who, START, f"view-{n}", name="page_viewed")
+    with sessions() as session:
+        newest = session.scalar(select(func.max(CustomerEvent.id)))
+    passed = react_to_new(sessions, settings, clock, cursor, campaigns.values())
+    assert passed == (Cursor(newest, cursor.order_id), 0)
     _send(settings, sessions, clock, campaigns)  # the delay has passed already: it goes at once
     assert len(smtp_server.handler.to("c6@example.com")) == 1
     assert Cursor() == Cursor(0, 0)
