@@ -25,6 +25,7 @@ from edm.campaigns.schema import Campaign
 from edm.config import BrandSettings, SenderSettings
 from edm.delivery.brand import PLACEHOLDER_COMPANY, company_name, has_postal_address
 from edm.delivery.compose import Composer, CustomerFields, ProfileFields
+from edm.delivery.sender import CustomerRow, ProfileRow
 from edm.errors import TemplateError
 from edm.render import RenderedBody, Renderer, RenderError, template_languages
 from edm.tracking import TrackingLinks
@@ -51,34 +52,6 @@ class Problem:
 
 
 @dataclass(frozen=True)
-class SampleCustomer:
-    """A customer as composing reads it (`CustomerFields`)."""
-
-    id: int
-    name: str
-    contact_name: str | None
-    kind: str
-    industry: str | None
-    locale: str
-    account_manager: str | None
-    account_manager_email: str | None
-
-
-@dataclass(frozen=True)
-class SampleProfile:
-    """A profile as composing reads it (`ProfileFields`)."""
-
-    value_tier: str
-    lifecycle_stage: str
-    order_count: int
-    dropped_lines: str | None
-    first_order_at: datetime | None
-    last_order_at: datetime | None
-    expected_interval_days: float | None
-    next_order_expected_at: datetime | None
-
-
-@dataclass(frozen=True)
 class Sample:
     """A customer to compose for; `label` is None for a synthetic one, else how to name the real one."""
 
@@ -102,15 +75,15 @@ def synthetic_samples(languages: Sequence[str], now: datetime) -> list[Sample]:
     for n, language in enumerate(languages):
         company, contact, person = _NAMES.get(language, _NAMES["en"])
         samples.append(Sample(
-            SampleCustomer(-2 * n - 1, company, contact, "company", "retail", language,
+            CustomerRow(-2 * n - 1, company, contact, "company", "retail", language,
                            "Sam Wong", "sam.wong@example.com"),
-            SampleProfile("high", "mature", 24, "paper, ink", now - timedelta(days=3 * 365 + 10),
+            ProfileRow("high", "mature", 24, "paper, ink", now - timedelta(days=3 * 365 + 10),
                           now - timedelta(days=45), 30.0, now - timedelta(days=15)),
             "alex.chen@example.com",
         ))
         samples.append(Sample(
-            SampleCustomer(-2 * n - 2, person, None, "person", None, language, None, None),
-            SampleProfile("low", "new", 1, None, now - timedelta(days=5), now - timedelta(days=5),
+            CustomerRow(-2 * n - 2, person, None, "person", None, language, None, None),
+            ProfileRow("low", "new", 1, None, now - timedelta(days=5), now - timedelta(days=5),
                           None, None),
             "jordan.lee@example.com",
         ))
@@ -260,5 +233,4 @@ def _without_dkim(sender: SenderSettings) -> SenderSettings:
                                      "dkim_private_key_file": None})
 
 
-__all__ = ["LANGUAGES", "Checker", "Problem", "Sample", "SampleCustomer", "SampleProfile", "check_campaign",
-           "synthetic_samples"]
+__all__ = ["LANGUAGES", "Checker", "Problem", "Sample", "check_campaign", "synthetic_samples"]

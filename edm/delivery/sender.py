@@ -474,8 +474,8 @@ def _compose_batch(
     settled: Counter[str] = Counter()
     for values in rows:
         row = _OutboxRow._make(values[:_CUSTOMER_AT])
-        customer = _CustomerRow._make(values[_CUSTOMER_AT:_PROFILE_AT])
-        profile = _ProfileRow._make(values[_PROFILE_AT:]) if values[_PROFILE_AT] is not None else None
+        customer = CustomerRow._make(values[_CUSTOMER_AT:_PROFILE_AT])
+        profile = ProfileRow._make(values[_PROFILE_AT:]) if values[_PROFILE_AT] is not None else None
         campaign = campaigns.get(row.campaign)
         if canonical_address(row.to_address) in suppressed:
             settle(session, row.id, "suppressed", "address is on the suppression list")
@@ -510,7 +510,9 @@ class _OutboxRow(NamedTuple):
     occurrence: date
 
 
-class _CustomerRow(NamedTuple):
+class CustomerRow(NamedTuple):
+    """A customer as composing reads it (`compose.CustomerFields`), one column each."""
+
     id: int
     name: str
     contact_name: str | None
@@ -521,7 +523,9 @@ class _CustomerRow(NamedTuple):
     account_manager_email: str | None
 
 
-class _ProfileRow(NamedTuple):
+class ProfileRow(NamedTuple):
+    """A profile as composing reads it (`compose.ProfileFields`); value_tier first: NULL when none."""
+
     value_tier: str
     lifecycle_stage: str
     order_count: int
@@ -537,8 +541,8 @@ def _columns(model: type[Any], names: tuple[str, ...]) -> tuple[Any, ...]:
 
 
 _ROW_COLUMNS = _columns(OutboxMessage, _OutboxRow._fields)
-_CUSTOMER_COLUMNS = _columns(Customer, _CustomerRow._fields)
-_PROFILE_COLUMNS = _columns(CustomerProfile, _ProfileRow._fields)  # value_tier first: NULL when none
+_CUSTOMER_COLUMNS = _columns(Customer, CustomerRow._fields)
+_PROFILE_COLUMNS = _columns(CustomerProfile, ProfileRow._fields)  # value_tier first: NULL when none
 _CUSTOMER_AT = len(_ROW_COLUMNS)
 _PROFILE_AT = _CUSTOMER_AT + len(_CUSTOMER_COLUMNS)
 _TO_AT = _OutboxRow._fields.index("to_address")
