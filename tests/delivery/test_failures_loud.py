@@ -32,8 +32,8 @@ from edm.cli import EXIT_FAILED, main
 from edm.delivery.retry import REASON_CHARS, failure_reason
 from edm.delivery.sink import free_port
 from edm.resources import bundled_config_dir
-from edm.store import OutboxMessage, create_schema, make_engine, session_factory
-from tests.conftest import SECRET_KEY
+from edm.store import OutboxMessage
+from tests.delivery.cli_folder import cli_environment, edm
 from tests.delivery.rows import queue, states
 from tests.delivery.smtp_servers import ScriptedHandler
 
@@ -80,29 +80,6 @@ def plain_relay(handler: ScriptedHandler) -> Iterator[int]:
         controller.stop()
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[tuple[sessionmaker[Session], str]]:
-    url = f"sqlite:///{tmp_path / 'edm.db'}"
-    engine = make_engine(url)
-    create_schema(engine)
-    yield session_factory(engine), url
-    engine.dispose()
-
-
-def _environment(tmp_path: Path, url: str, port: int, **extra: str) -> dict[str, str]:
-    campaigns = tmp_path / "campaigns"
-    if not campaigns.exists():
-        shutil.copytree(bundled_config_dir() / "campaigns", campaigns)
-    (tmp_path / "edm.yaml").write_text(f"campaigns_dir: {campaigns}\n", encoding="utf-8")
-    return {"EDM_CONFIG": str(tmp_path / "edm.yaml"), "EDM_DATABASE_URL": url, "EDM_SECRET_KEY": SECRET_KEY,
-            "EDM_SMTP__HOST": "127.0.0.1", "EDM_SMTP__PORT": str(port), "EDM_SMTP__CONCURRENCY": "4",
-            "EDM_SMTP__BATCH_SIZE": "20", "EDM_SMTP__COMPOSE_PROCESSES": "0", **extra}
-
-
-def _edm(environment: dict[str, str], *arguments: str) -> Result:
-    return CliRunner(env=environment).invoke(main, list(arguments), catch_exceptions=False)
-
-
 def _errors(result: Result) -> str:
     """What the command said on stderr, less the `database: URL` line every store command starts with."""
     lines = result.stderr.splitlines(keepends=True)
@@ -129,10 +106,10 @@ def test_a_wrong_password_stops_at_once_after_one_login_and_puts_every_row_back(
     queue(sessions, emails, datetime.now(UTC))
     handler, logins = ScriptedHandler(), Logins(RIGHT)
     with login_relay(handler, logins) as port:
-        environment = _environment(tmp_path, url, port, EDM_SMTP__USERNAME=USER, EDM_SMTP__PASSWORD=WRONG,
+        environment = cli_environment(tmp_path, url, port, EDM_SMTP__USERNAME=USER, EDM_SMTP__PASSWORD=WRONG,
                                    EDM_SMTP__ALLOW_PLAINTEXT_AUTH="true")
         started = time.monotonic()
-        refused = _edm(environment, "send")
+        refused = edm(environment, "send")
         elapsed = time.monotonic() - started
         assert refused.exit_code == 1 and elapsed < 3, (refused.exit_code, elapsed, refused.output)
         assert logins.attempts == 1 and handler.recipients == []  # one AUTH with 4 connections wanted
@@ -145,7 +122,7 @@ def test_a_wrong_password_stops_at_once_after_one_login_and_puts_every_row_back(
         assert set(states(sessions).values()) == {"queued"} and _attempts(sessions) == {0}
 
         environment["EDM_SMTP__PASSWORD"] = RIGHT  # the cause fixed: the same rows go, once each
-        fixed = _edm(environment, "send")
+        fixed = edm(environment, "send")
     assert fixed.exit_code == 0, fixed.output
     assert "sent 12," in fixed.stdout
     assert sorted(handler.recipients) == sorted(emails)
@@ -159,7 +136,7 @@ def test_a_relay_demanding_a_login_we_do_not_have_stops_the_run_and_says_what_to
     queue(sessions, [f"u{i}@example.com" for i in range(6)], datetime.now(UTC))
     handler, logins = ScriptedHandler(), Logins(RIGHT)
     with login_relay(handler, logins) as port:
-        result = _edm(_environment(tmp_path, url, port), "send")
+        result = edm(cli_environment(tmp_path, url, port), "send")
     assert result.exit_code == 1
     assert f"the relay 127.0.0.1:{port} demands a login (530" in result.stderr
     assert "set EDM_SMTP__USERNAME / EDM_SMTP__PASSWORD" in result.stderr
@@ -177,8 +154,8 @@ def test_a_login_over_plain_text_is_refused_before_any_connection(
         listening.listen()
         listening.setblocking(False)
         port = listening.getsockname()[1]
-        environment = _environment(tmp_path, url, port, EDM_SMTP__USERNAME=USER, EDM_SMTP__PASSWORD=WRONG)
-        results = [_edm(environment, "send"), _edm(environment, "campaign", "run", "win_back")]
+        environment = cli_environment(tmp_path, url, port, EDM_SMTP__USERNAME=USER, EDM_SMTP__PASSWORD=WRONG)
+        results = [edm(environment, "send"), edm(environment, "campaign", "run", "win_back")]
         with pytest.raises(BlockingIOError):
             listening.accept()
     for result in results:
@@ -199,7 +176,7 @@ def test_starttls_is_demanded_when_configured_never_skipped(
     handler = ScriptedHandler()
     with plain_relay(handler) as port:  # offers no STARTTLS
         started = time.monotonic()
-        result = _edm(_environment(tmp_path, url, port, EDM_SMTP__STARTTLS="true"), "send")
+        result = edm(cli_environment(tmp_path, url, port, EDM_SMTP__STARTTLS="true"), "send")
     assert result.exit_code == 1 and time.monotonic() - started < 3
     assert f"the relay 127.0.0.1:{port} does not offer STARTTLS, which smtp.starttls demands" in result.stderr
     assert handler.recipients == [] and states(sessions) == {"u1@example.com": "queued"}
@@ -219,10 +196,10 @@ def test_failed_rows_exit_2_with_their_reasons_and_retry_failed_sends_each_once(
     refusals = {spam: "554 5.7.1 message 8F3A2B1C rejected as spam", gone: "550 5.1.1 no such user"}
     handler = ScriptedHandler(lambda rcpt, n: refusals.get(rcpt))
     with plain_relay(handler) as port:
-        environment = _environment(tmp_path, url, port)
+        environment = cli_environment(tmp_path, url, port)
         _break_subject(tmp_path, "win_back", '"Hello {{ nickname }}"')
 
-        first = _edm(environment, "send")
+        first = edm(environment, "send")
         assert first.exit_code == EXIT_FAILED, first.output
         assert "sent 2, deferred 0, bounced 1, suppressed 0, failed 4" in first.stdout
         reasons = _errors(first).strip().splitlines()
@@ -234,16 +211,16 @@ def test_failed_rows_exit_2_with_their_reasons_and_retry_failed_sends_each_once(
                               "(or with --campaign NAME for one)")
 
         _break_subject(tmp_path, "win_back", '"We miss you, {{ greeting_name }}"')  # the template fixed
-        retried = _edm(environment, "send", "--retry-failed", "--campaign", "win_back")
+        retried = edm(environment, "send", "--retry-failed", "--campaign", "win_back")
         assert retried.exit_code == 0, retried.output
         assert "3 failed message(s) of campaign 'win_back' queued again" in retried.stderr
         assert "sent 3, deferred 0, bounced 0, suppressed 0, failed 0" in retried.stdout
         assert states(sessions)[spam] == "failed"  # another campaign's failure waits for its own retry
 
         refusals.pop(spam)  # the relay's complaint dealt with
-        again = _edm(environment, "send", "--retry-failed")
+        again = edm(environment, "send", "--retry-failed")
         assert again.exit_code == 0 and "sent 1, deferred 0, bounced 0" in again.stdout, again.output
-        nothing = _edm(environment, "send", "--retry-failed")
+        nothing = edm(environment, "send", "--retry-failed")
         assert nothing.exit_code == 0 and "no failed messages" in nothing.stderr
         assert "sent 0," in nothing.stdout
     assert Counter(handler.recipients) == Counter([*fine, *broken, spam])  # each exactly once, gone never
@@ -257,9 +234,9 @@ def test_a_campaign_run_with_failed_rows_exits_2_and_a_bounce_alone_does_not(
     queue(sessions, ["b1@example.com", "b2@example.com"], datetime.now(UTC))
     handler = ScriptedHandler(lambda rcpt, n: "550 5.1.1 no such user" if rcpt.startswith("gone") else None)
     with plain_relay(handler) as port:
-        environment = _environment(tmp_path, url, port)
+        environment = cli_environment(tmp_path, url, port)
         _break_subject(tmp_path, "win_back", '"Hello {{ nickname }}"')
-        failing = _edm(environment, "campaign", "run", "win_back")
+        failing = edm(environment, "campaign", "run", "win_back")
         assert failing.exit_code == EXIT_FAILED, failing.output
         reasons = failing.stderr
         assert "2 failed:\n  2 × win_back subject (en): <string> line 1: 'nickname' is undefined" in reasons
@@ -269,7 +246,7 @@ def test_a_campaign_run_with_failed_rows_exits_2_and_a_bounce_alone_does_not(
             session.execute(update(OutboxMessage).values(state="sent"))
         queue(sessions, ["gone@example.com"], datetime(2026, 1, 1, tzinfo=UTC))
         shutil.copy(bundled_config_dir() / "campaigns" / "win_back.yaml", tmp_path / "campaigns")
-        bounced = _edm(environment, "send")
+        bounced = edm(environment, "send")
     assert bounced.exit_code == 0, bounced.output  # a bad address is the recipient's problem
     assert "bounced 1" in bounced.stdout and _errors(bounced) == ""
 

@@ -8,51 +8,23 @@ several marketing campaigns pause bulk sending; service mail still goes.
 
 from __future__ import annotations
 
-import shutil
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner, Result
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from edm.cli import main
 from edm.clock import SystemClock
 from edm.daemon.metrics import DaemonState, MetricsServer
 from edm.resources import bundled_config_dir
-from edm.store import Event, OutboxMessage, SendingPause, create_schema, make_engine, session_factory
-from tests.conftest import SECRET_KEY
+from edm.store import Event, OutboxMessage, SendingPause
+from tests.delivery.cli_folder import cli_environment, edm
 from tests.delivery.rows import queue
 from tests.delivery.smtp_servers import ScriptedHandler, serving
 
 WINDOW = {"EDM_DELIVERABILITY__WINDOW_DELIVERIES": "200", "EDM_DELIVERABILITY__MIN_DELIVERIES": "50"}
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[tuple[sessionmaker[Session], str]]:
-    url = f"sqlite:///{tmp_path / 'edm.db'}"
-    engine = make_engine(url)
-    create_schema(engine)
-    yield session_factory(engine), url
-    engine.dispose()
-
-
-def _environment(tmp_path: Path, url: str, port: int, **extra: str) -> dict[str, str]:
-    campaigns = tmp_path / "campaigns"
-    if not campaigns.exists():
-        shutil.copytree(bundled_config_dir() / "campaigns", campaigns)
-    (tmp_path / "edm.yaml").write_text(f"campaigns_dir: {campaigns}\n", encoding="utf-8")
-    return {"EDM_CONFIG": str(tmp_path / "edm.yaml"), "EDM_DATABASE_URL": url, "EDM_SECRET_KEY": SECRET_KEY,
-            "EDM_SMTP__HOST": "127.0.0.1", "EDM_SMTP__PORT": str(port), "EDM_SMTP__CONCURRENCY": "4",
-            "EDM_SMTP__BATCH_SIZE": "20", "EDM_SMTP__COMPOSE_PROCESSES": "0", **WINDOW, **extra}
-
-
-def _edm(environment: dict[str, str], *arguments: str) -> Result:
-    return CliRunner(env=environment).invoke(main, list(arguments), catch_exceptions=False)
 
 
 def _copy_campaign(tmp_path: Path, source: str, name: str) -> None:
@@ -92,8 +64,8 @@ def test_a_relay_refusing_10_percent_pauses_the_campaign_the_rest_waits_and_resu
     handler = ScriptedHandler(
         lambda rcpt, n: "550 5.1.1 no such user" if refuse["on"] and rcpt in rejected else None)
     with serving(handler) as port:
-        environment = _environment(tmp_path, url, port)
-        first = _edm(environment, "send")
+        environment = cli_environment(tmp_path, url, port, **WINDOW)
+        first = edm(environment, "send")
         assert first.exit_code == 0, first.output
         assert "campaign win_back paused: hard bounces " in first.stderr
         assert "`edm campaign resume win_back`" in first.stderr
@@ -105,22 +77,22 @@ def test_a_relay_refusing_10_percent_pauses_the_campaign_the_rest_waits_and_resu
         assert win_back["queued"] >= 700
         assert _states(sessions, "re_engagement") == {"sent": 100}  # another campaign kept sending
 
-        again = _edm(environment, "send", "--no-wait")  # paused: nothing of it is sent, it stays queued
+        again = edm(environment, "send", "--no-wait")  # paused: nothing of it is sent, it stays queued
         assert "sent 0," in again.stdout and "campaign win_back still paused" in again.stderr
         assert _states(sessions, "win_back") == win_back
-        listed = _edm(environment, "campaign", "paused")
+        listed = edm(environment, "campaign", "paused")
         assert "campaign win_back: paused " in listed.stdout
         assert f"{win_back['queued']} waiting" in listed.stdout
 
         refuse["on"] = False  # the list cleaned
-        resumed = _edm(environment, "campaign", "resume", "win_back")
+        resumed = edm(environment, "campaign", "resume", "win_back")
         assert resumed.exit_code == 0, resumed.output
         assert "resumed campaign win_back" in resumed.stdout
         assert f"{win_back['queued']} message(s) waiting" in resumed.stdout
-        rest = _edm(environment, "send")
+        rest = edm(environment, "send")
         assert rest.exit_code == 0 and f"sent {win_back['queued']}," in rest.stdout, rest.output
         assert "paused" not in rest.stderr  # the window started afresh at the resume
-        not_paused = _edm(environment, "campaign", "resume", "win_back")
+        not_paused = edm(environment, "campaign", "resume", "win_back")
         assert not_paused.exit_code == 1 and "campaign win_back is not paused" in not_paused.stderr
     assert _states(sessions, "win_back")["queued"] == 0
     delivered = Counter(handler.recipients)
@@ -149,10 +121,11 @@ def test_bad_lists_spread_over_marketing_campaigns_pause_bulk_mail_and_service_m
         lambda rcpt, n: "550 5.1.1 no such user" if refuse["on"] and rcpt in rejected else None)
     with serving(handler) as port:
         # each campaign alone stays under the sample judged: only bulk mail as a whole is judged
-        environment = _environment(tmp_path, url, port, EDM_DELIVERABILITY__MIN_DELIVERIES="80")
+        window = {**WINDOW, "EDM_DELIVERABILITY__MIN_DELIVERIES": "80"}
+        environment = cli_environment(tmp_path, url, port, **window)
         for name in names:
             _copy_campaign(tmp_path, "win_back", name)
-        first = _edm(environment, "send")
+        first = edm(environment, "send")
         assert first.exit_code == 0, first.output
         assert "bulk mail paused: hard bounces " in first.stderr
         assert "`edm campaign resume --bulk`" in first.stderr
@@ -163,9 +136,9 @@ def test_bad_lists_spread_over_marketing_campaigns_pause_bulk_mail_and_service_m
         assert all(set(_states(sessions, name)) <= {"sent", "bounced", "queued"} for name in names)
 
         refuse["on"] = False
-        resumed = _edm(environment, "campaign", "resume", "--bulk")
+        resumed = edm(environment, "campaign", "resume", "--bulk")
         assert resumed.exit_code == 0 and "resumed bulk mail" in resumed.stdout, resumed.output
-        rest = _edm(environment, "send")
+        rest = edm(environment, "send")
         assert rest.exit_code == 0 and f"sent {waiting}," in rest.stdout, rest.output
     assert set(Counter(handler.recipients).values()) == {1}
     assert all(_states(sessions, name)["queued"] == 0 for name in names)
@@ -179,8 +152,8 @@ def test_complaints_over_the_limit_pause_the_campaign_at_its_next_send(
     queue(sessions, first_wave, datetime.now(UTC) - timedelta(hours=1))
     handler = ScriptedHandler()
     with serving(handler) as port:
-        environment = _environment(tmp_path, url, port)
-        assert "sent 60," in _edm(environment, "send").stdout
+        environment = cli_environment(tmp_path, url, port, **WINDOW)
+        assert "sent 60," in edm(environment, "send").stdout
         with sessions.begin() as session:  # one complaint in 60 deliveries: 1.7%, over 0.1%
             outbox_id, customer_id = session.execute(
                 select(OutboxMessage.id, OutboxMessage.customer_id).limit(1)).one()
@@ -188,7 +161,7 @@ def test_complaints_over_the_limit_pause_the_campaign_at_its_next_send(
                                              "outbox_id": outbox_id, "occurred_at": datetime.now(UTC),
                                              "source": "arf"}])
         queue(sessions, [f"b{i}@example.com" for i in range(200)], datetime.now(UTC))
-        second = _edm(environment, "send")
+        second = edm(environment, "send")
     assert "campaign win_back paused: complaints " in second.stderr, second.output
     assert _states(sessions, "win_back")["queued"] >= 100
     server = MetricsServer("127.0.0.1", 0, DaemonState(started_at=datetime.now(UTC)), sessions, SystemClock(),
@@ -205,7 +178,7 @@ def test_complaints_over_the_limit_pause_the_campaign_at_its_next_send(
 
 def test_resume_needs_one_campaign_or_bulk(store: tuple[sessionmaker[Session], str], tmp_path: Path) -> None:
     _, url = store
-    environment = _environment(tmp_path, url, 25)
-    both = _edm(environment, "campaign", "resume", "win_back", "--bulk")
+    environment = cli_environment(tmp_path, url, 25, **WINDOW)
+    both = edm(environment, "campaign", "resume", "win_back", "--bulk")
     assert both.exit_code == 2 and "name one campaign, or pass --bulk" in both.output
-    assert "nothing is paused" in _edm(environment, "campaign", "paused").stdout
+    assert "nothing is paused" in edm(environment, "campaign", "paused").stdout
