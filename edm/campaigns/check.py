@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from edm.campaigns.schema import Campaign
 from edm.config import BrandSettings, SenderSettings
 from edm.delivery.brand import PLACEHOLDER_COMPANY, company_name, has_postal_address
 from edm.delivery.compose import Composer, CustomerFields, ProfileFields
-from edm.delivery.sender import CustomerRow, ProfileRow
+from edm.delivery.sender import CustomerRow, OutboxRow, ProfileRow
 from edm.errors import TemplateError
 from edm.render import RenderedBody, Renderer, RenderError, template_languages
 from edm.tracking import TrackingLinks
@@ -161,7 +161,7 @@ def _compose(
     composer: Composer, probe: _SubjectProbe, campaign: Campaign, sample: Sample, step: int,
     variant: str | None, now: datetime,
 ) -> list[Problem]:
-    row = _Row(0, f"check-{campaign.name}", campaign.name, step, variant, sample.email, now.date())
+    row = OutboxRow(0, f"check-{campaign.name}", campaign.name, step, variant, sample.email, now.date())
     probe.failures, probe.context = [], None
     try:
         data = SampleData() if campaign.api else None  # an API call brings its own data
@@ -175,19 +175,6 @@ def _compose(
     except TemplateError as exc:
         probe.failures.append(Problem("", str(exc), sample=sample.label))
     return [Problem(p.where, p.message, p.field, sample.label) for p in probe.failures]
-
-
-@dataclass(frozen=True)
-class _Row:
-    """An outbox row as composing reads it (`OutboxFields`)."""
-
-    id: int
-    key: str
-    campaign: str
-    step: int
-    variant: str | None
-    to_address: str
-    occurrence: date
 
 
 class _SubjectFailed(TemplateError):

@@ -473,7 +473,7 @@ def _compose_batch(
     outgoing: list[Outgoing] = []
     settled: Counter[str] = Counter()
     for values in rows:
-        row = _OutboxRow._make(values[:_CUSTOMER_AT])
+        row = OutboxRow._make(values[:_CUSTOMER_AT])
         customer = CustomerRow._make(values[_CUSTOMER_AT:_PROFILE_AT])
         profile = ProfileRow._make(values[_PROFILE_AT:]) if values[_PROFILE_AT] is not None else None
         campaign = campaigns.get(row.campaign)
@@ -500,7 +500,9 @@ def _compose_batch(
     return outgoing, settled
 
 
-class _OutboxRow(NamedTuple):
+class OutboxRow(NamedTuple):
+    """An outbox row as composing reads it (`compose.OutboxFields`), one column each."""
+
     id: int
     key: str
     campaign: str
@@ -540,9 +542,9 @@ def _columns(model: type[Any], names: tuple[str, ...]) -> tuple[Any, ...]:
     return tuple(getattr(model, name) for name in names)
 
 
-_ROW_COLUMNS = _columns(OutboxMessage, _OutboxRow._fields)
+_ROW_COLUMNS = _columns(OutboxMessage, OutboxRow._fields)
 _CUSTOMER_COLUMNS = _columns(Customer, CustomerRow._fields)
 _PROFILE_COLUMNS = _columns(CustomerProfile, ProfileRow._fields)  # value_tier first: NULL when none
 _CUSTOMER_AT = len(_ROW_COLUMNS)
 _PROFILE_AT = _CUSTOMER_AT + len(_CUSTOMER_COLUMNS)
-_TO_AT = _OutboxRow._fields.index("to_address")
+_TO_AT = OutboxRow._fields.index("to_address")

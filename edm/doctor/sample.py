@@ -8,13 +8,13 @@ RFC 8058 one-click unsubscribe over https, and a Return-Path in the From domain.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import parseaddr
 
 from edm.config import Settings
+from edm.delivery.sender import OutboxRow
 from edm.doctor.dkim_key import parse_tags
 from edm.doctor.dmarc import organizational_domain
 from edm.doctor.report import Check, error, ok, warn
@@ -42,22 +42,9 @@ def sample_message(settings: Settings, now: datetime) -> tuple[str, bytes]:
                         compliance=settings.compliance, brand=settings.brand)
     campaign = Campaign(name="doctor_sample", template=SAMPLE_TEMPLATE, subject={"en": "edm doctor sample"})
     sample = synthetic_samples(["en"], now)[0]
-    row = _SampleRow(1, "doctor-sample", campaign.name, 0, None, sample.email, now.date())
+    row = OutboxRow(1, "doctor-sample", campaign.name, 0, None, sample.email, now.date())
     composed = composer.compose(row, sample.customer, sample.profile, campaign, now)
     return composed.sender, composed.data
-
-
-@dataclass(frozen=True)
-class _SampleRow:
-    """An outbox row as composing reads it (`OutboxFields`)."""
-
-    id: int
-    key: str
-    campaign: str
-    step: int
-    variant: str | None
-    to_address: str
-    occurrence: date
 
 
 def build_checks(settings: Settings, now: datetime) -> list[Check]:

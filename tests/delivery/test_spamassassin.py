@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,7 @@ from edm.campaigns.loader import load_campaigns
 from edm.campaigns.schema import Campaign
 from edm.config import BrandSettings, SenderSettings, default_settings
 from edm.delivery.compose import Composer
+from edm.delivery.sender import OutboxRow
 from edm.render import Renderer, templates_available
 from edm.resources import bundled_config_dir
 from edm.tracking import TrackingLinks
@@ -65,19 +66,6 @@ MARKUP_RULES = re.compile(
 
 
 @dataclass(frozen=True)
-class Row:
-    """An outbox row as composing reads it."""
-
-    id: int
-    key: str
-    campaign: str
-    step: int
-    variant: str | None
-    to_address: str
-    occurrence: date
-
-
-@dataclass(frozen=True)
 class Scored:
     name: str
     score: float
@@ -110,8 +98,8 @@ def _messages() -> dict[str, bytes]:
                     name = f"{template}-{step}-{language}-{kind}-{brand}"
                     if name in messages or (brand == "init" and kind == "company"):
                         continue
-                    row = Row(1000 + number, f"{campaign.name}-{step}-{number}-{brand}", campaign.name, step,
-                              variant, sample.email, NOW.date())
+                    key = f"{campaign.name}-{step}-{number}-{brand}"
+                    row = OutboxRow(1000 + number, key, campaign.name, step, variant, sample.email, NOW.date())
                     composed = composer.compose(row, sample.customer, sample.profile, campaign, NOW)
                     messages[name] = composed.data
     return messages
