@@ -47,16 +47,7 @@ def load_store_columns(
     customers, stored, *parts = read_columns_at_once(
         connection, [_customer_query(), _class_query(), *orders], large=large
     )
-    customer_columns = CustomerColumns(
-        customer_id=customers["id"],
-        industry_text=[text or "" for text in customers["industry"].tolist()],
-        share=customers["share"],
-        category_spend=customers["category_spend"],
-        engaged_day=customers["day"],
-    )
-    aligned = _aligned(stored, customers["id"])
-    satisfaction = aligned.pop("satisfaction")
-    return StoreColumns(customer_columns, aligned, satisfaction, _order_columns(parts))
+    return _store_columns(customers, stored, parts)
 
 
 def load_customer_columns(connection: Connection, customer_id: int) -> StoreColumns:
@@ -68,6 +59,11 @@ def load_customer_columns(connection: Connection, customer_id: int) -> StoreColu
          _order_query(-1, 2**62).where(Order.customer_id == customer_id)],
         large=False,
     )
+    return _store_columns(customers, stored, [orders])
+
+
+def _store_columns(customers: Columns, stored: Columns, order_parts: list[Columns]) -> StoreColumns:
+    """The three reads put together: customers, their stored classes aligned to them, their orders."""
     customer_columns = CustomerColumns(
         customer_id=customers["id"],
         industry_text=[text or "" for text in customers["industry"].tolist()],
@@ -77,7 +73,7 @@ def load_customer_columns(connection: Connection, customer_id: int) -> StoreColu
     )
     aligned = _aligned(stored, customers["id"])
     satisfaction = aligned.pop("satisfaction")
-    return StoreColumns(customer_columns, aligned, satisfaction, _order_columns([orders]))
+    return StoreColumns(customer_columns, aligned, satisfaction, _order_columns(order_parts))
 
 
 def _customer_query() -> Select[Any]:

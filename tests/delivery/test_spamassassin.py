@@ -99,7 +99,8 @@ def _messages() -> dict[str, bytes]:
                     if name in messages or (brand == "init" and kind == "company"):
                         continue
                     key = f"{campaign.name}-{step}-{number}-{brand}"
-                    row = OutboxRow(1000 + number, key, campaign.name, step, variant, sample.email, NOW.date())
+                    row = OutboxRow(1000 + number, key, campaign.name, step, variant, sample.email,
+                                    NOW.date())
                     composed = composer.compose(row, sample.customer, sample.profile, campaign, NOW)
                     messages[name] = composed.data
     return messages
