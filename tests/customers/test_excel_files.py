@@ -17,6 +17,7 @@ from edm.cli import main
 from edm.config import load_settings
 from edm.runner import open_store
 from edm.store import Customer, Order
+from tests.customers.cli import run_import
 
 SIMPLIFIED = [  # (external_id, name, contact, address-like industry text)
     ("C1", "上海东方贸易有限公司", "张伟"),
@@ -31,19 +32,6 @@ TRADITIONAL = [
 ORDERS = [("O1", "C1", "2026/3/11 16:23", datetime(2026, 3, 11, 16, 23, tzinfo=UTC), "1200.50"),
           ("O2", "C2", "2024/3/5", datetime(2024, 3, 5, tzinfo=UTC), "88"),
           ("O3", "C3", "2025/12/31 9:05", datetime(2025, 12, 31, 9, 5, tzinfo=UTC), "15.10")]
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    result = CliRunner().invoke(main, ["init", str(tmp_path / "work")], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return tmp_path / "work"
-
-
-def _import(folder: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, ["import", *args, "--config", str(folder / "edm.yaml")],
-                                catch_exceptions=False)
-    return result.exit_code, result.stdout if result.exit_code == 0 else result.output
 
 
 def _customers_text(rows: list[tuple[str, str, str]]) -> str:
@@ -94,9 +82,9 @@ def test_excel_csv_in_any_code_page_imports_as_the_intended_text(
     customers.write_bytes(encode(_customers_text(rows)))
     orders = folder / "orders.csv"
     orders.write_bytes(encode(_orders_text(rows)))
-    assert _import(folder, "customers", str(customers)) == (
+    assert run_import(folder, "customers", str(customers)) == (
         0, f"{customers}: 3 rows, 3 new, 0 updated, 0 unchanged; read as {said}\n")
-    assert _import(folder, "orders", str(orders)) == (
+    assert run_import(folder, "orders", str(orders)) == (
         0, f"{orders}: 3 rows, 3 new, 0 updated, 0 unchanged; read as {said}\n")
     stored_customers, stored_orders = _stored(folder)
     assert stored_customers == [(i, name, contact, date(2001, 7, n + 1))
@@ -113,7 +101,7 @@ def test_short_gbk_and_big5_files_are_told_apart(folder: Path) -> None:
                                                ("李娜", "gbk", "GB18030"), ("鄧麗君", "big5", "Big5")]):
         path = folder / f"one-{n}.csv"
         path.write_bytes(f"external_id,name,kind,email\nP{n},{name},person,p{n}@example.com\n".encode(encoding))
-        code, output = _import(folder, "customers", str(path))
+        code, output = run_import(folder, "customers", str(path))
         assert (code, output.rstrip().rsplit("read as ", 1)[-1]) == (0, f"{said} (detected)"), output
     stored_customers, _ = _stored(folder)
     assert [name for _, name, _, _ in stored_customers] == ["张伟", "陳美玲", "李娜", "鄧麗君"]
@@ -129,7 +117,7 @@ def test_a_file_not_valid_in_the_named_encoding_is_refused_naming_the_row(folder
     path = folder / "customers.csv"
     path.write_bytes(encode(text))
     bad_at = len(encode("external_id,name,kind,email\nC1,Acme,company,a@example.com\nC2,"))
-    code, output = _import(folder, "customers", str(path), "--encoding", "gbk")
+    code, output = run_import(folder, "customers", str(path), "--encoding", "gbk")
     assert code == 1
     found = re.search(r"row 3 is not valid GBK text \(byte ([0-9]+): 0x", output)
     assert found is not None, output
@@ -148,7 +136,7 @@ def test_the_wrong_encoding_is_refused_even_deep_in_a_streamed_file(folder: Path
     config["imports"]["chunk_rows"] = 500
     config["imports"]["encoding"] = "gbk"
     settings.write_text(yaml.safe_dump(config, allow_unicode=True))
-    code, output = _import(folder, "customers", str(path))
+    code, output = run_import(folder, "customers", str(path))
     assert code == 1 and "row 3002 is not valid GBK text" in output, output
     assert "imports.encoding" not in output or "GBK" in output
     assert _stored(folder) == ([], [])
@@ -157,8 +145,9 @@ def test_the_wrong_encoding_is_refused_even_deep_in_a_streamed_file(folder: Path
 def test_an_unknown_encoding_is_a_usage_error(folder: Path) -> None:
     path = folder / "customers.csv"
     path.write_text("external_id,name,kind,email\n")
-    code, output = _import(folder, "customers", str(path), "--encoding", "klingon")
-    assert code == 2 and "unknown encoding 'klingon'" in output
+    result = CliRunner().invoke(main, ["import", "customers", str(path), "--encoding", "klingon",
+                                       "--config", str(folder / "edm.yaml")])
+    assert result.exit_code == 2 and "unknown encoding 'klingon'" in result.output  # before any store
 
 
 SPELLINGS = [("2024/3/5", "2024-03-05 00:00"), ("2024/3/5 16:23", "2024-03-05 16:23"),
@@ -173,7 +162,7 @@ def _customers_and(folder: Path, column: str, values: list[str], *, config: dict
                    ) -> tuple[int, str]:
     customers = folder / "customers.csv"
     customers.write_text("external_id,name,kind,email\nC1,Acme,company,a@example.com\n", encoding="utf-8")
-    assert _import(folder, "customers", str(customers))[0] == 0
+    assert run_import(folder, "customers", str(customers))[0] == 0
     if config:
         settings = folder / "edm.yaml"
         loaded = yaml.safe_load(settings.read_text())
@@ -183,7 +172,7 @@ def _customers_and(folder: Path, column: str, values: list[str], *, config: dict
     lines = [f"external_id,customer_external_id,{column},amount"]
     lines += [f"O{n:02d},C1,{value},10" for n, value in enumerate(values)]
     orders.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return _import(folder, "orders", str(orders))
+    return run_import(folder, "orders", str(orders))
 
 
 def test_every_date_spelling_imports_through_the_cli(folder: Path) -> None:
@@ -213,7 +202,7 @@ def test_an_excel_day_number_is_a_date_in_a_date_column(folder: Path) -> None:
     path = folder / "customers.csv"
     path.write_text("external_id,name,kind,email,birthday,founded_on\n"
                     "C1,Acme,company,a@example.com,45356,1985年7月1日\n", encoding="utf-8")
-    assert _import(folder, "customers", str(path))[0] == 0
+    assert run_import(folder, "customers", str(path))[0] == 0
     with open_store(load_settings(folder / "edm.yaml"))() as session:
         assert session.execute(select(Customer.birthday, Customer.founded_on)).one() == (
             date(2024, 3, 5), date(1985, 7, 1))
@@ -226,7 +215,7 @@ def test_a_rejects_file_neutralises_formulas(folder: Path) -> None:
                     "C2,Good,company,b@example.com,Ann\n"
                     "C3,+86 21 5555,robot,c@example.com,-2+3+cmd|' /C calc'!A0\n", encoding="utf-8")
     rejects = folder / "bad.csv"
-    code, output = _import(folder, "customers", str(path), "--skip-invalid", "--rejects", str(rejects))
+    code, output = run_import(folder, "customers", str(path), "--skip-invalid", "--rejects", str(rejects))
     assert code == 0, output
     with rejects.open(encoding="utf-8-sig", newline="") as file:
         rows = list(csv.reader(file))
