@@ -7,19 +7,26 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from starlette.applications import Starlette
 
 from edm.cli import main
+from edm.clock import FixedClock
 from edm.config import Settings, load_settings
+from edm.runner import open_store
 from edm.store import Base, make_engine
+from edm.tracking import TrackingLinks, create_tracking_app
 from edm.webhooks.signing import new_secret
 from tests.conftest import SECRET_KEY
+from tests.tracking.conftest import Mail, add_mail
 
 
 @dataclass
@@ -96,6 +103,22 @@ class Folder:
 
     def edm(self, *args: str) -> Result:
         return CliRunner().invoke(main, [*args, "--config", str(self.config)], catch_exceptions=False)
+
+    def mailed(self, email: str = "wang@example.com") -> Mailed:
+        """A sent mail in this folder's store, and its tracking app with the links it carries."""
+        settings = self.settings()
+        sessions = open_store(settings)
+        mail = add_mail(sessions, email)
+        keys = settings.signing_keys()
+        app = create_tracking_app(sessions, keys, FixedClock(datetime.now(UTC)), settings.tracking)
+        return Mailed(sessions, mail, TrackingLinks("http://testserver", keys), app)
+
+
+class Mailed(NamedTuple):
+    sessions: sessionmaker[Session]
+    mail: Mail
+    links: TrackingLinks
+    app: Starlette
 
 
 def make_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, webhooks_yaml: str) -> Folder:

@@ -14,22 +14,16 @@ from edm.clock import FixedClock, SystemClock
 from edm.runner import open_store
 from edm.store import WebhookDelivery
 from edm.suppression import UNSUBSCRIBED, suppress
-from edm.tracking import TrackingLinks, create_tracking_app
 from edm.webhooks.deliver import deliver_due
-from tests.tracking.conftest import add_mail
 from tests.webhooks.conftest import Folder, Receiver, endpoint_yaml, make_folder
 
 TODAY = datetime.now(UTC).strftime("%Y-%m-%d")
 
 
 def unsubscribe_through_the_link(folder: Folder, email: str = "wang@example.com") -> None:
-    settings = folder.settings()
-    sessions = open_store(settings)
-    mail = add_mail(sessions, email)
-    keys = settings.signing_keys()
-    app = create_tracking_app(sessions, keys, FixedClock(datetime.now(UTC)), settings.tracking)
-    url = TrackingLinks("http://testserver", keys).unsubscribe_url(mail.outbox_id, mail.customer_id)
-    with TestClient(app) as http:
+    mailed = folder.mailed(email)
+    url = mailed.links.unsubscribe_url(mailed.mail.outbox_id, mailed.mail.customer_id)
+    with TestClient(mailed.app) as http:
         assert http.post(url).status_code == 200
 
 

@@ -14,12 +14,10 @@ from edm.clock import FixedClock
 from edm.config import AppriseTargetSettings, WebhooksSettings
 from edm.runner import open_store
 from edm.store import Customer, Order, WebhookDelivery
-from edm.tracking import TrackingLinks, create_tracking_app
 from edm.webhooks.deliver import deliver_due
 from edm.webhooks.emit import attach
 from tests.alerts.rows import NOW, populate, settings_for
 from tests.conftest import SmtpServer
-from tests.tracking.conftest import add_mail
 from tests.webhooks.conftest import Folder, Receiver
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
@@ -52,12 +50,7 @@ def test_classify_emits_stage_changed_once(folder: Folder, receiver: Receiver) -
 
 
 def test_a_persons_click_is_an_event_and_a_scanners_is_not(folder: Folder, receiver: Receiver) -> None:
-    settings = folder.settings()
-    sessions = open_store(settings)
-    mail = add_mail(sessions)
-    keys = settings.signing_keys()
-    links = TrackingLinks("http://testserver", keys)
-    app = create_tracking_app(sessions, keys, FixedClock(datetime.now(UTC)), settings.tracking)
+    sessions, mail, links, app = folder.mailed()
     with TestClient(app) as http:
         url = links.click_url(mail.outbox_id, mail.customer_id, "https://shop.example.com/a")
         assert http.get(url, headers={"user-agent": BROWSER}, follow_redirects=False).status_code == 302
@@ -70,12 +63,7 @@ def test_a_persons_click_is_an_event_and_a_scanners_is_not(folder: Folder, recei
 
 
 def test_a_detractors_answer_is_two_events(folder: Folder, receiver: Receiver) -> None:
-    settings = folder.settings()
-    sessions = open_store(settings)
-    mail = add_mail(sessions)
-    keys = settings.signing_keys()
-    links = TrackingLinks("http://testserver", keys)
-    app = create_tracking_app(sessions, keys, FixedClock(datetime.now(UTC)), settings.tracking)
+    sessions, mail, links, app = folder.mailed()
     with TestClient(app) as http:
         for _ in range(2):  # the same answer twice: the same events, queued once
             assert http.post(links.survey_url(mail.outbox_id, mail.customer_id, "nps", 3),
