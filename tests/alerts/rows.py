@@ -6,6 +6,7 @@ import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -128,3 +129,17 @@ def populate(sessions: sessionmaker[Session], now: datetime = NOW) -> Book:
             event(s, ids[key], "unsubscribe", None, now - h)
             event(s, ids[key], "click", "win_back", now - h)
     return Book(ids)
+
+
+def text_of(message: EmailMessage) -> str:
+    """The plain-text part, with Unix line ends."""
+    part = message.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content()).replace("\r\n", "\n")
+
+
+def html_of(message: EmailMessage) -> str:
+    """The HTML part, with Unix line ends."""
+    part = message.get_body(("html",))
+    assert part is not None
+    return str(part.get_content()).replace("\r\n", "\n")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +13,18 @@ from edm.alerts import collect
 from edm.alerts.digest import send_digests
 from edm.clock import FixedClock
 from edm.store import ManagerDigest
-from tests.alerts.rows import ANA, BO, NOW, answer, customer, populate, settings_for, transition
+from tests.alerts.rows import (
+    ANA,
+    BO,
+    NOW,
+    answer,
+    customer,
+    html_of,
+    populate,
+    settings_for,
+    text_of,
+    transition,
+)
 from tests.conftest import SmtpServer
 
 ANA_REASONS = {
@@ -25,18 +35,6 @@ ANA_REASONS = {
     "A5": "Unsubscribed from our mail (from a 'newsletter' mail)",
     "A6": "Clicked the win-back offer in a 'win_back' mail",
 }
-
-
-def _text(message: EmailMessage) -> str:
-    part = message.get_body(("plain",))
-    assert part is not None
-    return str(part.get_content()).replace("\r\n", "\n")
-
-
-def _html(message: EmailMessage) -> str:
-    part = message.get_body(("html",))
-    assert part is not None
-    return str(part.get_content()).replace("\r\n", "\n")
 
 
 def _customers_in(text: str) -> list[str]:
@@ -66,7 +64,7 @@ def test_each_manager_gets_one_digest_of_exactly_their_news(any_sessions: sessio
     assert message["Subject"] == "edm: 6 customers need your attention"
     assert message["Date"] and message["Message-ID"]
     assert message.get_content_type() == "multipart/alternative"
-    text = _text(message)
+    text = text_of(message)
     assert _customers_in(text) == ["A1", "A2", "A3", "A4", "A5", "A6"]  # the most serious first
     for reason in ANA_REASONS.values():
         assert f"- {reason}\n" in text
@@ -82,7 +80,7 @@ def test_customer_text_is_escaped_in_the_html_part(sessions: sessionmaker[Sessio
                                                    smtp_server: SmtpServer) -> None:
     populate(sessions)
     send_digests(settings_for(smtp_server), sessions, FixedClock(NOW))
-    html = _html(smtp_server.handler.messages[0])
+    html = html_of(smtp_server.handler.messages[0])
     assert "&lt;b&gt;slow&lt;/b&gt; delivery" in html and "<b>slow</b>" not in html
     assert "Delta &amp; Sons" in html
     assert _customers_in(html) == ["A1", "A2", "A3", "A4", "A5", "A6"]
@@ -109,7 +107,7 @@ def test_running_again_at_once_sends_nothing_then_only_what_is_new(sessions: ses
     assert (summary.sent, summary.items) == (1, 1)
     latest = smtp_server.handler.messages[-1]
     assert latest["Subject"] == "edm: 1 customer needs your attention"
-    text = _text(latest)
+    text = text_of(latest)
     assert _customers_in(text) == ["A2"]
     assert "- Answered the CSAT survey 1/5: 'Gave up'\n" in text and "Churned" not in text
     assert _watermarks(sessions)[ANA] == (clock.now(), clock.now())
@@ -140,7 +138,7 @@ def test_a_refused_digest_keeps_its_watermark_and_goes_next_time(sessions: sessi
     clock.advance(timedelta(hours=1))
     retried = send_digests(settings, sessions, clock)
     assert (retried.sent, retried.failed, retried.items) == (1, 0, 1)
-    assert _customers_in(_text(smtp_server.handler.messages[-1])) == ["A5"]
+    assert _customers_in(text_of(smtp_server.handler.messages[-1])) == ["A5"]
     assert _watermarks(sessions)[ANA] == (clock.now(), clock.now())
 
 
@@ -161,7 +159,7 @@ def test_the_digest_in_chinese_with_dates_in_the_managers_time_zone(sessions: se
     send_digests(settings, sessions, FixedClock(NOW))
     [message] = smtp_server.handler.messages
     assert message["Subject"] == "edm：6 位客户需要您关注"
-    text = _text(message)
+    text = text_of(message)
     assert "Ana Li，您好：" in text
     assert "有流失风险：已 96 天未下单，约为其平常间隔 30 天的 3 倍" in text
     assert "在 NPS 调查中打了 3/10 分：“<b>slow</b> delivery”" in text
@@ -191,5 +189,5 @@ def test_a_manager_name_cannot_add_headers_and_a_bad_address_fails_alone(session
     assert mallory["Bcc"] is None
     assert mallory["To"].addresses[0].display_name == "Mallory Bcc: spy@evil.example"
     assert by_address["lina@example.com"]["To"].addresses[0].display_name == '李娜 "Lina", 经理'
-    assert _customers_in(_text(by_address["lina@example.com"])) == ["Z1"]
+    assert _customers_in(text_of(by_address["lina@example.com"])) == ["Z1"]
     assert "not an address" not in _watermarks(sessions)

@@ -4,7 +4,6 @@ real mail; a manager with no customer news still hears of a pause."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,23 +14,11 @@ from edm.alerts.items import PauseNotice, notice
 from edm.clock import FixedClock
 from edm.config import DigestLanguage
 from edm.delivery.holds import pause
-from tests.alerts.rows import ANA, NOW, customer, populate, settings_for, transition
+from tests.alerts.rows import ANA, NOW, customer, html_of, populate, settings_for, text_of, transition
 from tests.conftest import SmtpServer
 
 REASON = "hard bounces 6.2% of the last 1000 deliveries (limit 5%)"
 AT = datetime(2026, 3, 2, 7, 15, tzinfo=UTC)
-
-
-def _text(message: EmailMessage) -> str:
-    part = message.get_body(("plain",))
-    assert part is not None
-    return str(part.get_content()).replace("\r\n", "\n")
-
-
-def _html(message: EmailMessage) -> str:
-    part = message.get_body(("html",))
-    assert part is not None
-    return str(part.get_content())
 
 
 def test_every_digest_says_what_is_paused_and_how_to_resume(sessions: sessionmaker[Session],
@@ -47,11 +34,11 @@ def test_every_digest_says_what_is_paused_and_how_to_resume(sessions: sessionmak
             "deliveries (limit 5%). Its mail waits in the queue; `edm campaign resume spring_sale` sends "
             "it once the list is cleaned")
     [ana] = smtp_server.handler.to(ANA)
-    assert line in _text(ana) and line.replace("'", "&#39;") in _html(ana)
-    assert "6 of your customers need your attention" in _text(ana)
+    assert line in text_of(ana) and line.replace("'", "&#39;") in html_of(ana)
+    assert "6 of your customers need your attention" in text_of(ana)
     [quinn] = smtp_server.handler.to("quinn@example.com")
     assert quinn["Subject"] == "edm: sending is paused"
-    assert line in _text(quinn) and "customers need" not in _text(quinn)
+    assert line in text_of(quinn) and "customers need" not in text_of(quinn)
 
 
 @pytest.mark.parametrize("language, campaign, bulk", [
@@ -85,4 +72,4 @@ def test_the_chinese_digest_subject_when_only_sending_is_paused(sessions: sessio
     send_digests(settings_for(smtp_server, language="zh-Hant"), sessions, FixedClock(NOW))
     [message] = smtp_server.handler.messages
     assert message["Subject"] == "edm：郵件發送已暫停"
-    assert "群發郵件（服務類郵件除外）已於 2026-03-02 07:15 自動暫停發送" in _text(message)
+    assert "群發郵件（服務類郵件除外）已於 2026-03-02 07:15 自動暫停發送" in text_of(message)
