@@ -53,10 +53,11 @@ class ScriptedHandler:
 
 
 @contextmanager
-def serving(handler: Any, port: int | None = None) -> Iterator[int]:
-    """Run an SMTP server on loopback until the block ends; yields its port."""
+def serving(handler: Any, port: int | None = None, **options: Any) -> Iterator[int]:
+    """Run an SMTP server on loopback until the block ends; yields its port. `options` go to aiosmtpd's
+    Controller (e.g. an `authenticator`)."""
     port = port or free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
         yield port

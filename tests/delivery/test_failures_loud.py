@@ -13,14 +13,12 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner, Result
 from hypothesis import given, settings
@@ -30,12 +28,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.cli import EXIT_FAILED, main
 from edm.delivery.retry import REASON_CHARS, failure_reason
-from edm.delivery.sink import free_port
 from edm.resources import bundled_config_dir
 from edm.store import OutboxMessage
 from tests.delivery.cli_folder import cli_environment, edm
 from tests.delivery.rows import queue, states
-from tests.delivery.smtp_servers import ScriptedHandler
+from tests.delivery.smtp_servers import ScriptedHandler, serving
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 USER, RIGHT, WRONG = "mailer@example.com", "the-right-one", "wrong-secret-password"
@@ -56,28 +53,9 @@ class Logins:
         return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 535 on failure
 
 
-@contextmanager
-def login_relay(handler: ScriptedHandler, logins: Logins) -> Iterator[int]:
+def login_relay(handler: ScriptedHandler, logins: Logins) -> AbstractContextManager[int]:
     """A relay that demands a login, offered over plain text (for `allow_plaintext_auth: true`)."""
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, authenticator=logins,
-                            auth_required=True, auth_require_tls=False)
-    controller.start()
-    try:
-        yield port
-    finally:
-        controller.stop()
-
-
-@contextmanager
-def plain_relay(handler: ScriptedHandler) -> Iterator[int]:
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port
-    finally:
-        controller.stop()
+    return serving(handler, authenticator=logins, auth_required=True, auth_require_tls=False)
 
 
 def _errors(result: Result) -> str:
@@ -174,7 +152,7 @@ def test_starttls_is_demanded_when_configured_never_skipped(
     sessions, url = store
     queue(sessions, ["u1@example.com"], datetime.now(UTC))
     handler = ScriptedHandler()
-    with plain_relay(handler) as port:  # offers no STARTTLS
+    with serving(handler) as port:  # offers no STARTTLS
         started = time.monotonic()
         result = edm(cli_environment(tmp_path, url, port, EDM_SMTP__STARTTLS="true"), "send")
     assert result.exit_code == 1 and time.monotonic() - started < 3
@@ -195,7 +173,7 @@ def test_failed_rows_exit_2_with_their_reasons_and_retry_failed_sends_each_once(
                         .values(campaign="re_engagement"))
     refusals = {spam: "554 5.7.1 message 8F3A2B1C rejected as spam", gone: "550 5.1.1 no such user"}
     handler = ScriptedHandler(lambda rcpt, n: refusals.get(rcpt))
-    with plain_relay(handler) as port:
+    with serving(handler) as port:
         environment = cli_environment(tmp_path, url, port)
         _break_subject(tmp_path, "win_back", '"Hello {{ nickname }}"')
 
@@ -233,7 +211,7 @@ def test_a_campaign_run_with_failed_rows_exits_2_and_a_bounce_alone_does_not(
     sessions, url = store
     queue(sessions, ["b1@example.com", "b2@example.com"], datetime.now(UTC))
     handler = ScriptedHandler(lambda rcpt, n: "550 5.1.1 no such user" if rcpt.startswith("gone") else None)
-    with plain_relay(handler) as port:
+    with serving(handler) as port:
         environment = cli_environment(tmp_path, url, port)
         _break_subject(tmp_path, "win_back", '"Hello {{ nickname }}"')
         failing = edm(environment, "campaign", "run", "win_back")
