@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from edm.store import ApiAudit, Customer, CustomerEvent, Order, Suppression
 from tests.api.conftest import NOW, Api
+from tests.test_reactions import NOTICE  # an api: true service campaign
 
 CUSTOMER = {"name": "Acme Ltd", "kind": "company", "email": "buyer@acme.example", "timezone": "Asia/Shanghai",
             "tags": ["vip", "expo-2025"], "attributes": {"region": "east"}}
@@ -169,16 +170,6 @@ def test_a_body_over_the_limit_is_413_and_writes_nothing(api: Api) -> None:
 def test_the_document_and_docs_need_no_key(api: Api, path: str) -> None:
     answer = api.client.get(api.url + path)
     assert answer.status_code == 200
-
-
-NOTICE = """\
-name: order_notice
-kind: service
-api: true
-template: reorder_reminder
-subject: {en: "Order {{ data.order_no }} confirmed"}
-links: {reorder: 'https://shop.example.com/r', catalog: 'https://shop.example.com/c'}
-"""
 
 
 def test_an_api_campaign_is_queued_once_per_idempotency_key(api: Api, tmp_path: Path) -> None:
