@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 from click.testing import CliRunner
+from sqlalchemy.orm import Session, sessionmaker
 
 from edm.cli import main
 from edm.reports.uplift import TOO_FEW, UNCLEAR
@@ -15,12 +17,17 @@ from tests.reports.holdouts import seed_holdouts
 
 
 def store(tmp_path: Path) -> dict[str, str]:
+    return _seeded(tmp_path, seed, "{}\n")
+
+
+def _seeded(tmp_path: Path, fill: Callable[[sessionmaker[Session]], object], settings: str) -> dict[str, str]:
+    """A working folder (edm.yaml holding `settings`) whose store `fill` wrote; the command's environment."""
     url = f"sqlite:///{tmp_path / 'edm.db'}"
     engine = make_engine(url)
     create_schema(engine)
-    seed(session_factory(engine))
+    fill(session_factory(engine))
     engine.dispose()
-    (tmp_path / "edm.yaml").write_text("{}\n", encoding="utf-8")  # the working folder holding edm.db
+    (tmp_path / "edm.yaml").write_text(settings, encoding="utf-8")
     return {"EDM_CONFIG": str(tmp_path / "edm.yaml"), "EDM_DATABASE_URL": url}
 
 
@@ -65,13 +72,7 @@ def test_lifecycle_and_frequency_write_their_pages(tmp_path: Path) -> None:
 
 
 def _holdout_store(tmp_path: Path) -> dict[str, str]:
-    url = f"sqlite:///{tmp_path / 'edm.db'}"
-    engine = make_engine(url)
-    create_schema(engine)
-    seed_holdouts(session_factory(engine))
-    engine.dispose()
-    (tmp_path / "edm.yaml").write_text("reports: {min_group: 2}\n", encoding="utf-8")
-    return {"EDM_CONFIG": str(tmp_path / "edm.yaml"), "EDM_DATABASE_URL": url}
+    return _seeded(tmp_path, seed_holdouts, "reports: {min_group: 2}\n")
 
 
 def test_uplift_report_in_csv_xlsx_and_html(tmp_path: Path) -> None:
