@@ -169,9 +169,7 @@ def _release(
     ).all()
     changes: list[dict[str, Any]] = []
     for row_id, earliest, timezone in rows:
-        moment = max(now, earliest)
-        if window is not None:
-            moment = window_opening(moment, timezone, window)
+        moment = window_opening(max(now, earliest), timezone, window)
         changes.append({"id": row_id, "state": "queued", "variant": winner, "next_attempt_at": moment,
                         "created_at": now})
     if changes:

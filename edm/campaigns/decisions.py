@@ -142,10 +142,10 @@ def decide(facts: Facts, rules: Rules, timing: Timing) -> Decision:
         return held
     send_at = timing.moment(facts.timezone)
     if facts.busy:  # and the campaign waits: the customer's next day
-        send_at = timing.next_day(_opening(send_at, facts.timezone, rules.window), facts.timezone)
+        send_at = timing.next_day(window_opening(send_at, facts.timezone, rules.window), facts.timezone)
     if rules.optimal_time and facts.best_hour is not None:
         send_at = at_hour(send_at, facts.timezone, facts.best_hour)
-    send_at = _opening(send_at, facts.timezone, rules.window)
+    send_at = window_opening(send_at, facts.timezone, rules.window)
     if rules.respects_interval and not may_contact(facts.last_contact, facts.interval_days, send_at):
         return Decision(facts.customer_id, Reason.TOO_SOON, _too_soon(facts, send_at), send_at=send_at)
     variant = assign(rules.campaign, facts.customer_id, rules.variants, rules.holdout_percent)
@@ -196,11 +196,6 @@ def _too_soon(facts: Facts, send_at: datetime) -> str:
     allowed = facts.last_contact + timedelta(days=facts.interval_days)
     return (f"last mail {facts.last_contact:%Y-%m-%d}, interval {facts.interval_days:g} d, "
             f"next from {allowed:%Y-%m-%d}")
-
-
-def _opening(moment: datetime, timezone: str, window: SendWindow | None) -> datetime:
-    """`moment`, or when the send window next opens after it in the customer's zone."""
-    return moment if window is None else window_opening(moment, timezone, window)
 
 
 def _local(moment: datetime, timezone: str) -> str:

@@ -239,7 +239,7 @@ class _Events:
         earliest = event_send_at(self.trigger, self.found[decision.customer_id])
         if earliest <= decision.send_at:
             return decision
-        return replace(decision, send_at=_sending(earliest, timezone, window))
+        return replace(decision, send_at=window_opening(earliest, timezone, window))
 
 
 def _events(session: Session, campaign: Campaign, now: datetime, only_customer: int | None) -> _Events | None:
@@ -289,11 +289,6 @@ def _facts(row: Any, rules: EngagementSettings, observed: bool) -> Facts:
         best_hour=row.best_hour,
         last_contact=row.last_contact,
     )
-
-
-def _sending(moment: datetime, timezone: str, window: SendWindow | None) -> datetime:
-    """`moment`, or when the send window next opens after it in the customer's zone."""
-    return moment if window is None else window_opening(moment, timezone, window)
 
 
 def _occurrence(campaign: Campaign, row: Any, timing: Timing, occurrence: date) -> date:
@@ -426,7 +421,7 @@ def _mailed_on_the_day(
     would: the day of its moment (a holiday's 09:00, say), after the send window, in their zone."""
     clauses = []
     for timezone in timezones:
-        day = local_day(_sending(timing.moment(timezone), timezone, window), timezone)
+        day = local_day(window_opening(timing.moment(timezone), timezone, window), timezone)
         start = datetime.combine(day, time(), zone(timezone))
         at = func.coalesce(OutboxMessage.sent_at, OutboxMessage.next_attempt_at)
         other = (

@@ -29,8 +29,11 @@ def next_local_day(now: datetime, timezone: str) -> datetime:
     return start.astimezone(UTC)
 
 
-def window_opening(moment: datetime, timezone: str, window: SendWindow) -> datetime:
-    """`moment` if it is inside the customer's send window, else when the window next opens (UTC)."""
+def window_opening(moment: datetime, timezone: str, window: SendWindow | None) -> datetime:
+    """`moment` if it is inside the customer's send window (or there is none, as for service mail),
+    else when the window next opens (UTC)."""
+    if window is None:
+        return moment
     local = moment.astimezone(zone(timezone))
     if window.start <= local.time() < window.end:
         return moment
