@@ -94,6 +94,7 @@ def plan() -> None:
 
 
 _cursor: Cursor | None = None  # the last event and order reacted to, in this daemon
+_checked: dict[Path, tuple[int, bool]] = {}  # reactive campaign file -> (mtime, passes the template check)
 
 
 def react() -> None:
@@ -102,7 +103,8 @@ def react() -> None:
     The first run only notes where the store is: what came before is the plan job's (event campaigns
     are planned on every plan run too)."""
     from edm.campaigns.loader import read_campaigns
-    from edm.reactions import current_cursor, react_to_new
+    from edm.reactions import current_cursor, react_to_new, reactive
+    from edm.runner import check_campaigns
 
     def work(context: JobContext) -> str:
         global _cursor
@@ -110,7 +112,15 @@ def react() -> None:
             _cursor = current_cursor(context.sessions)
             return "cursor=set"
         files = read_campaigns(context.settings.campaigns_dir).files  # the plan job reports broken ones
-        campaigns = [loaded.campaign for loaded in files.values()]
+        wanted = reactive(loaded.campaign for loaded in files.values())
+        # as the plan job: a campaign whose mail does not render is not planned; judged once per file version
+        changed = [files[c.name] for c in wanted if _checked.get(files[c.name].path, (None,))[0]
+                   != files[c.name].path.stat().st_mtime_ns]
+        if changed:
+            refused = check_campaigns(context.settings, context.sessions, changed, context.clock.now())
+            for loaded in changed:
+                _checked[loaded.path] = (loaded.path.stat().st_mtime_ns, loaded.campaign.name not in refused)
+        campaigns = [c for c in wanted if _checked[files[c.name].path][1]]
         _cursor, queued = react_to_new(context.sessions, context.settings, context.clock, _cursor, campaigns)
         return f"queued={queued}"
 

@@ -18,11 +18,12 @@ from edm.campaigns.schema import Campaign
 from edm.cli import main
 from edm.clock import FixedClock
 from edm.config import load_settings
+from edm.customers.profiles import recompute_profiles
 from edm.daemon import jobs
 from edm.daemon.metrics import DaemonState
 from edm.resources import bundled_config_dir
 from edm.runner import open_store, plan_campaigns
-from edm.store import Customer, Order, OutboxMessage
+from edm.store import Customer, CustomerEvent, Order, OutboxMessage
 from tests.conftest import SECRET_KEY, SmtpServer
 
 KEY = SECRET_KEY
@@ -302,3 +303,29 @@ def test_a_broken_file_does_not_stop_send_or_preview_of_the_other_campaigns(
     assert preview.exit_code == 0 and "good on " in preview.stdout, preview.output
     due = _cli("campaign", "due", "--config", str(config))
     assert due.exit_code == 0 and "good: due" in due.stdout and "bomb.yaml" in due.stderr, due.output
+
+
+def test_the_daemons_react_job_skips_an_event_campaign_that_fails_the_check(
+    tmp_path: Path, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def on_quote(name: str, subject: str) -> str:
+        return _campaign(name, subject).replace('schedule: {cron: "0 9 * * *"}',
+                                                "event: {name: quote_requested, within_hours: 24}")
+
+    broken, _ = SUBJECTS["typo"]
+    config = _folder(tmp_path, smtp_server, **{"bad.yaml": on_quote("bad", broken),
+                                              "good.yaml": on_quote("good", "Hi")})
+    settings = load_settings(config, {"EDM_SECRET_KEY": KEY})
+    sessions = open_store(settings)
+    for name, value in (("_context", None), ("_cursor", None), ("_checked", {})):
+        monkeypatch.setattr(jobs, name, value)
+    now = datetime.now(UTC)
+    recompute_profiles(sessions, settings.classification, FixedClock(now))  # the audience has profiles
+    jobs.install(jobs.JobContext(settings, sessions, FixedClock(now), DaemonState(started_at=now)))
+    jobs.react()  # the first run notes where the store is
+    with sessions.begin() as session:
+        customer = session.scalars(select(Customer).where(Customer.external_id == "c0")).one()
+        session.add(CustomerEvent(customer_id=customer.id, name="quote_requested", occurred_at=now,
+                                  received_at=now, idempotency_key="q-1", source="api"))
+    jobs.react()
+    assert _outbox(config) == {"good": 1}
