@@ -24,6 +24,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -32,7 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from edm.addresses import KEY_LENGTH, canonical_address
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 # JSONB on PostgreSQL: it has equality, so upserts can skip unchanged rows
@@ -95,6 +96,10 @@ class Customer(Base):
     paused_until: Mapped[datetime | None]
     frequency_preference: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime]
+    # topics turned off on the preference page (lower-case, sorted, ", "-separated; None: all on),
+    # and whether mail may be personalised (PIPL Art. 24: False gets each template's generic version)
+    topics_off: Mapped[str | None] = mapped_column(Text)
+    personalised: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     @validates("email")
     def _keep_key(self, _name: str, email: str) -> str:
@@ -453,3 +458,83 @@ class Suppression(Base):
                                              default=lambda c: _key_of(c))
     reason: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
+
+
+class Consent(Base):
+    """Why a mailbox may be mailed now: its latest consent, one row a mailbox (`address_key`,
+    edm.addresses), for a customer's address and a contact's alike. No row: the customer
+    relationship alone (`existing_customer`, from the customer record; edm.consent)."""
+
+    __tablename__ = "consents"
+
+    address_key: Mapped[str] = mapped_column(String(KEY_LENGTH), primary_key=True)
+    basis: Mapped[str] = mapped_column(String(24))  # explicit, existing_customer, none
+    status: Mapped[str] = mapped_column(String(16))  # granted, pending, withdrawn
+    source: Mapped[str] = mapped_column(String(200))  # import:FILE, api, signup, preferences, erase...
+    wording_version: Mapped[str | None] = mapped_column(String(64))  # the consent text shown
+    ip: Mapped[str | None] = mapped_column(String(64))  # web sign-ups only
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    recorded_at: Mapped[datetime]
+
+
+class ConsentHistory(Base):
+    """Every consent ever recorded, oldest first: what a person's export shows, what proves a basis."""
+
+    __tablename__ = "consent_history"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    address_key: Mapped[str] = mapped_column(String(KEY_LENGTH), index=True)
+    basis: Mapped[str] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(200))
+    wording_version: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    recorded_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Signup(Base):
+    """A web sign-up waiting for (or given) its double opt-in confirmation. The confirmation link
+    is signed over `id` and `nonce`; a confirmed or expired row confirms nothing again."""
+
+    __tablename__ = "signups"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320))
+    address_key: Mapped[str] = mapped_column(String(KEY_LENGTH), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    locale: Mapped[str] = mapped_column(String(16))
+    topics: Mapped[str | None] = mapped_column(Text)  # chosen on the form (as Customer.topics_off)
+    nonce: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # pending, confirmed, expired
+    form: Mapped[str] = mapped_column(String(64))  # which form: "hosted", "embed", ...
+    wording_version: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    expires_at: Mapped[datetime]
+    mailed_at: Mapped[datetime | None]  # the confirmation mail accepted by the relay (None: not yet)
+    confirmed_at: Mapped[datetime | None]
+
+
+class ForgottenAddress(Base):
+    """A mailbox whose person was erased: only a keyed hash of its canonical address, so a later
+    import or sign-up of it is held until new consent, and the address itself is kept nowhere."""
+
+    __tablename__ = "forgotten_addresses"
+
+    address_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # HMAC-SHA256, hex
+    forgotten_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Who did what to whom, when: erasures, exports, consent changes by hand. Never the data itself."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(200))  # OS user, API key name, "tracking"
+    action: Mapped[str] = mapped_column(String(32))  # erase, export, retention, ...
+    subject: Mapped[str | None] = mapped_column(String(200))  # e.g. "customer 42"
+    detail: Mapped[str | None] = mapped_column(Text)
