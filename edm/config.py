@@ -25,6 +25,7 @@ from pydantic import (
     IPvAnyNetwork,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -932,7 +933,18 @@ class Settings(BaseModel):
     deliverability: DeliverabilitySettings = DeliverabilitySettings()
     compliance: ComplianceSettings = ComplianceSettings()
     webhooks: WebhooksSettings = WebhooksSettings()
+    # what a person may choose to receive on the preference page: topic -> its title (one string
+    # or one per language); each campaign names its `topic` (docs/preferences.md)
+    topics: dict[str, Localized] = {}
     secret_keys: tuple[SecretStr, ...] = ()
+
+    @field_validator("topics")
+    @classmethod
+    def _topic_names(cls, topics: dict[str, Localized]) -> dict[str, Localized]:
+        for name in topics:
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
+                raise ValueError(f"topic {name!r}: use lower-case letters, digits and _ (e.g. offers)")
+        return topics
 
     def signing_keys(self) -> list[bytes]:
         """The link-signing keys, newest first; raises if none is configured or one is too weak."""

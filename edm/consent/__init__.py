@@ -6,6 +6,7 @@ A mailbox with no row has the customer relationship alone (`existing_customer`, 
 customer record and their orders): what a CRM export of a company's own customers carries.
 """
 
+from edm.consent.forgotten import address_hash, forget, forgotten
 from edm.consent.record import (
     BASES,
     STATUSES,
@@ -13,4 +14,4 @@ from edm.consent.record import (
     record,
 )
 
-__all__ = ["BASES", "STATUSES", "ConsentGiven", "record"]
+__all__ = ["BASES", "STATUSES", "ConsentGiven", "address_hash", "forget", "forgotten", "record"]
