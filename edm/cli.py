@@ -1463,6 +1463,6 @@ def poll(maildir: Path | None, mbox: Path | None, settings: Settings) -> None:
     from edm.runner import open_store
 
     where = BounceSettings(maildir=maildir, mbox=mbox) if maildir or mbox else settings.bounces
-    s = poll_bounces(open_store(settings), where, SystemClock())
+    s = poll_bounces(open_store(settings), where, SystemClock(), settings.signing_keys())
     click.echo(f"hard {s.hard}, soft {s.soft}, complaints {s.complaint}, unknown {s.unknown}, "
                f"skipped {s.skipped}, already recorded {s.repeated}")

@@ -142,7 +142,8 @@ def poll() -> None:
     from edm.delivery.mailbox import poll_bounces
 
     def work(context: JobContext) -> str:
-        s = poll_bounces(context.sessions, context.settings.bounces, context.clock)
+        s = poll_bounces(context.sessions, context.settings.bounces, context.clock,
+                         context.settings.signing_keys())
         return f"hard={s.hard} soft={s.soft} complaints={s.complaint} unknown={s.unknown}"
 
     _run("bounces", work)

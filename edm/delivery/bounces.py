@@ -14,8 +14,10 @@ because mailing the customer again later may well work.
 from __future__ import annotations
 
 import email
+import hmac
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.errors import MessageError
@@ -25,11 +27,13 @@ from email.parser import HeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
 from enum import StrEnum
 
-KEY_PREFIX_LENGTH = 32
-"""Our Message-IDs are `<{outbox key[:32]}@{domain}>` (edm.delivery.message.message_id)."""
+from edm.delivery.message import mail_tag
 
-_OUR_ID = re.compile(r"^<?([0-9a-fA-F]{32})@[^>\s]+>?$")
-_VERP = re.compile(r"^[^@+]+\+([0-9a-fA-F]{32})@", re.ASCII)
+# Our Message-IDs are `<{outbox key[:32]}.{tag}@{domain}>` (edm.delivery.message.message_id); a
+# VERP return path may carry the same `{prefix}.{tag}` after a "+". Ids without the tag are older
+# mail's: a verified webhook may still name them, a report mailed to us may not.
+_OUR_ID = re.compile(r"^<?([0-9a-fA-F]{32})(?:\.([0-9a-fA-F]{20}))?@[^>\s]+>?$")
+_VERP = re.compile(r"^[^@+]+\+([0-9a-fA-F]{32})(?:\.([0-9a-fA-F]{20}))?@", re.ASCII)
 _MESSAGE_ID_LINE = re.compile(r"^[ \t>]*Message-ID:[ \t]*(<[^>\s]+>)", re.IGNORECASE | re.MULTILINE)
 _ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _BASIC = re.compile(r"(?<![\w.\-])([45][0-5]\d)(?=[\s\-:])")
@@ -72,7 +76,7 @@ class Bounce:
     """What one bounce says about one of our mails (the recipient that fared worst)."""
 
     severity: Severity
-    key_prefix: str | None  # the first 32 hex digits of the outbox key, if the mail was one of ours
+    reference: MailReference | None  # the outbox row our Message-ID names, if the mail looks like ours
     message_id: str | None  # the original's Message-ID as found, for logs
     recipient: str | None
     status: str  # enhanced status code, e.g. "5.1.1"; "" when the bounce gave none
@@ -124,10 +128,10 @@ def _parse(raw: bytes) -> Bounce | None:
         return None
     severity, worst = min(failures, key=lambda pair: pair[0] != Severity.HARD)
     ids = _candidate_ids(message)
-    ours = [(i, prefix) for i in ids if (prefix := key_prefix(i))]
+    ours = [(i, reference) for i in ids if (reference := mail_reference(i))]
     return Bounce(
         severity=severity,
-        key_prefix=ours[0][1] if ours else None,
+        reference=ours[0][1] if ours else None,
         message_id=ours[0][0] if ours else next((i for i in ids if i.startswith("<")), None),
         recipient=worst.address,
         status=worst.status,
@@ -160,11 +164,27 @@ def classify(action: str, status: str, diagnostic: str) -> Severity | None:
     return Severity.HARD if any(word in text for word in PERMANENT_WORDS) else Severity.SOFT
 
 
-def key_prefix(message_id: str) -> str | None:
-    """The outbox key prefix in one of our Message-IDs (or VERP addresses); None for any other id."""
+@dataclass(frozen=True, slots=True)
+class MailReference:
+    """What one of our Message-IDs (or VERP addresses) says: the outbox key's prefix, and its tag."""
+
+    prefix: str  # lower-case hex
+    tag: str | None  # None: an id without one (mail sent before ids were tagged)
+
+    def genuine(self, keys: Sequence[bytes]) -> bool:
+        """The tag was made with one of `keys`: the id is ours, not guessed from a customer id."""
+        return self.tag is not None and any(hmac.compare_digest(self.tag, mail_tag(self.prefix, key))
+                                            for key in keys)
+
+
+def mail_reference(message_id: str) -> MailReference | None:
+    """The outbox reference in one of our Message-IDs (or VERP addresses); None for any other id."""
     value = message_id.strip()
     found = _OUR_ID.match(value) or _VERP.match(value.strip("<>"))
-    return found.group(1).lower() if found else None
+    if not found:
+        return None
+    tag = found.group(2)
+    return MailReference(found.group(1).lower(), tag.lower() if tag else None)
 
 
 def _specific_status(status: str, diagnostic: str) -> str:

@@ -229,7 +229,7 @@ class Composer:
             subject=subject,
             text=body.text,
             html=body.html,
-            message_id=message_id(row.key, self._sender.from_address),
+            message_id=message_id(row.key, self._sender.from_address, self._links.key),
             unsubscribe_url=unsubscribe_url,
             date=now,
             originator=originator,

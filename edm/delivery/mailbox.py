@@ -19,7 +19,7 @@ import imaplib
 import logging
 import mailbox
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,13 +85,14 @@ class BounceSource(Protocol):
     def close(self) -> None: ...
 
 
-def poll_bounces(sessions: sessionmaker[Session], settings: BounceSettings, clock: Clock) -> PollSummary:
-    """Process every configured bounce mailbox once."""
+def poll_bounces(sessions: sessionmaker[Session], settings: BounceSettings, clock: Clock,
+                 keys: Sequence[bytes]) -> PollSummary:
+    """Process every configured bounce mailbox once; `keys` (the signing keys) prove our Message-IDs."""
     summary = PollSummary()
     with ExitStack() as stack:
         for source in open_sources(settings):
             stack.callback(source.close)
-            process_source(sessions, source, clock, summary)
+            process_source(sessions, source, clock, keys, summary)
     return summary
 
 
@@ -109,7 +110,8 @@ def open_sources(settings: BounceSettings) -> list[BounceSource]:
 
 
 def process_source(
-    sessions: sessionmaker[Session], source: BounceSource, clock: Clock, summary: PollSummary | None = None
+    sessions: sessionmaker[Session], source: BounceSource, clock: Clock, keys: Sequence[bytes],
+    summary: PollSummary | None = None,
 ) -> PollSummary:
     """Record every unread message of `source`, then mark it processed."""
     summary = PollSummary() if summary is None else summary
@@ -118,9 +120,9 @@ def process_source(
             report = _parse(raw, source.name, ident)
             with sessions.begin() as session:
                 if isinstance(report, Complaint):
-                    outcome = record_complaint(session, report, clock.now())
+                    outcome = record_complaint(session, report, clock.now(), keys)
                 else:
-                    outcome = record_bounce(session, report, clock.now())
+                    outcome = record_bounce(session, report, clock.now(), keys)
             source.mark_processed(ident)
             summary.add(outcome)
             log.info("bounce source=%s id=%s outcome=%s status=%s", source.name, ident, outcome,
@@ -128,15 +130,16 @@ def process_source(
     return summary
 
 
-def record_complaint(session: Session, complaint: Complaint, now: datetime) -> Outcome:
+def record_complaint(session: Session, complaint: Complaint, now: datetime, keys: Sequence[bytes]) -> Outcome:
     """Apply one feedback report: a complaint about a mail of ours records a `complaint` event and
     suppresses the address that mail went to. A report anyone could have mailed us is only believed
-    about our own mail (found by its Message-ID), never about an address it merely names."""
+    about our own mail (found by its Message-ID, its tag made with one of `keys`), never about an
+    address it merely names."""
     if not complaint.is_complaint:
         return Outcome.SKIPPED
     feedback = Feedback("complaint", "arf", complaint.recipient, complaint.message_ids, complaint.arrived_at,
                         complaint.detail)
-    outcome = record_feedback(session, feedback, now, authenticated=False)
+    outcome = record_feedback(session, feedback, now, authenticated=False, keys=keys)
     return {FeedbackOutcome.RECORDED: Outcome.COMPLAINT, FeedbackOutcome.REPEATED: Outcome.REPEATED}.get(
         outcome, Outcome.UNKNOWN)
 
@@ -147,11 +150,15 @@ def _status(report: Bounce | Complaint | None) -> str:
     return report.status if report else "-"
 
 
-def record_bounce(session: Session, bounce: Bounce | None, now: datetime) -> Outcome:
-    """Apply one bounce to the store. The same bounce twice changes nothing the second time."""
+def record_bounce(session: Session, bounce: Bounce | None, now: datetime, keys: Sequence[bytes]) -> Outcome:
+    """Apply one bounce to the store. The same bounce twice changes nothing the second time.
+
+    Only a bounce about a mail of ours counts: its Message-ID's tag made with one of `keys`. Anyone
+    can mail the bounce mailbox, and an untagged id could be guessed (edm.delivery.message.message_id)."""
     if bounce is None:
         return Outcome.SKIPPED
-    row = _outbox_row(session, bounce.key_prefix) if bounce.key_prefix else None
+    reference = bounce.reference
+    row = _outbox_row(session, reference.prefix) if reference and reference.genuine(keys) else None
     if row is None:
         return Outcome.UNKNOWN
     when = bounce.arrived_at or now

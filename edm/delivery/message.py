@@ -22,6 +22,8 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -98,9 +100,25 @@ def addr_spec(value: str) -> str:
     return address
 
 
-def message_id(key: str, from_address: str) -> str:
-    """A stable Message-ID per outbox row: the same mail always carries the same id."""
-    return f"<{key[:32]}@{_id_domain(from_address)}>"
+def message_id(key: str, from_address: str, tag_key: bytes) -> str:
+    """A stable Message-ID per outbox row: the same mail always carries the same id.
+
+    `<{key[:32]}.{tag}@domain>`: the outbox key's prefix finds the row a bounce or complaint is
+    about; the tag (`mail_tag`, keyed) proves the id is ours. Outbox keys are a plain hash of
+    campaign, step, customer id and date, so without the tag anyone could forge a bounce for any
+    customer and suppress them.
+    """
+    prefix = key[:KEY_PREFIX_LENGTH]
+    return f"<{prefix}.{mail_tag(prefix, tag_key)}@{_id_domain(from_address)}>"
+
+
+KEY_PREFIX_LENGTH = 32  # hex digits of the outbox key in a Message-ID
+TAG_LENGTH = 20  # hex digits of the tag: 80 bits
+
+
+def mail_tag(prefix: str, key: bytes) -> str:
+    """The keyed tag of an outbox key prefix (HMAC-SHA256 under a signing key, hex, shortened)."""
+    return hmac.new(key, b"message-id:" + prefix.lower().encode(), hashlib.sha256).hexdigest()[:TAG_LENGTH]
 
 
 @functools.lru_cache(maxsize=64)
@@ -304,4 +322,5 @@ def _base64(data: bytes) -> bytes:
     return b"\r\n".join([encoded[i : i + 76] for i in range(0, len(encoded), 76)]) + b"\r\n"
 
 
-__all__ = ["LIST_UNSUBSCRIBE_POST", "Mailbox", "MessageBuilder", "addr_spec", "message_id", "unstructured"]
+__all__ = ["KEY_PREFIX_LENGTH", "LIST_UNSUBSCRIBE_POST", "TAG_LENGTH", "Mailbox", "MessageBuilder",
+           "addr_spec", "mail_tag", "message_id", "unstructured"]

@@ -18,7 +18,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from edm.addresses import canonical_address
-from edm.delivery.bounces import key_prefix
+from edm.delivery.bounces import mail_reference
 from edm.store import Customer, Event, OutboxMessage
 from edm.suppression import COMPLAINT, HARD_BOUNCE, UNSUBSCRIBED, suppress
 from edm.tracking.machine import DEFAULT_RULES, MachineRules, is_machine
@@ -246,7 +246,7 @@ class FeedbackOutcome(StrEnum):
 
 
 def record_feedback(
-    session: Session, feedback: Feedback, now: datetime, *, authenticated: bool
+    session: Session, feedback: Feedback, now: datetime, *, authenticated: bool, keys: Sequence[bytes] = ()
 ) -> FeedbackOutcome:
     """Record one report: a `kind` event (with its source and detail) for our mail, and the suppression.
 
@@ -254,13 +254,14 @@ def record_feedback(
     key). An `authenticated` report (a verified webhook) is believed about the address it names:
     that address is suppressed, and a Message-ID naming a mail to another address is ignored in
     favour of the customer with that address. An unauthenticated one (a feedback-loop mail, which
-    anyone can send to the bounce mailbox) only acts on a mail of ours and suppresses the address
-    that mail went to, never an address the report merely names.
+    anyone can send to the bounce mailbox) only acts on a mail of ours (a Message-ID whose tag was
+    made with one of `keys`) and suppresses the address that mail went to, never an address the
+    report merely names.
     """
     if feedback.kind not in FEEDBACK_KINDS:
         raise ValueError(f"not a feedback kind: {feedback.kind!r}")
     named = feedback.email if authenticated and feedback.email and "@" in feedback.email else None
-    row = _mail_named(session, feedback.message_ids)
+    row = _mail_named(session, feedback.message_ids, None if authenticated else keys)
     if named and row is not None and canonical_address(row.to_address) != canonical_address(named):
         row = None  # the provider's word on the address outweighs a Message-ID naming another mail
     customer_id = row.customer_id if row is not None else None
@@ -288,12 +289,15 @@ def record_feedback(
     return FeedbackOutcome.RECORDED
 
 
-def _mail_named(session: Session, message_ids: Sequence[str]) -> OutboxMessage | None:
-    """The first outbox row one of `message_ids` names (edm.delivery.bounces.key_prefix)."""
+def _mail_named(session: Session, message_ids: Sequence[str],
+                keys: Sequence[bytes] | None) -> OutboxMessage | None:
+    """The first outbox row one of `message_ids` names (edm.delivery.bounces.mail_reference); with
+    `keys`, only an id whose tag proves it ours counts."""
     for message_id in message_ids:
-        prefix = key_prefix(message_id)
-        if prefix is None:
+        reference = mail_reference(message_id)
+        if reference is None or (keys is not None and not reference.genuine(keys)):
             continue
+        prefix = reference.prefix
         row = session.scalars(
             select(OutboxMessage)
             .where(OutboxMessage.key >= prefix, OutboxMessage.key < prefix + "g")

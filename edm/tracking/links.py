@@ -61,6 +61,11 @@ class TrackingLinks:
         self._keys = tuple(keys)
         self._targets: dict[str, str] = {}  # click targets found to be web URLs, as JSON (a campaign has few)
 
+    @property
+    def key(self) -> bytes:
+        """The newest signing key: it signs new links, and tags our Message-IDs (edm.delivery.message)."""
+        return self._keys[0]
+
     def open_url(self, outbox_id: int, customer_id: int) -> str:
         return f"{self._base}/o/{self._token('o', outbox_id, customer_id)}.gif"
 

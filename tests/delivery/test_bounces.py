@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from edm.delivery.bounces import Bounce, Severity, classify, key_prefix, parse_bounce
+from edm.delivery.bounces import Bounce, MailReference, Severity, classify, mail_reference, parse_bounce
 from edm.delivery.message import message_id
 
 SAMPLES = Path(__file__).parent / "data" / "bounces"
@@ -39,7 +39,7 @@ def test_each_sample_names_our_mail_its_recipient_and_how_bad(
 ) -> None:
     bounce = parse_bounce(_sample(name))
     assert bounce is not None
-    assert (bounce.severity, bounce.key_prefix, bounce.recipient, bounce.status) == (
+    assert (bounce.severity, _prefix(bounce), bounce.recipient, bounce.status) == (
         severity, prefix, recipient, status
     )
     assert bounce.message_id == f"<{prefix}@example.com>"
@@ -70,7 +70,7 @@ def test_success_notices_and_auto_replies_are_no_bounce(name: str) -> None:
 def test_a_bounce_about_someone_elses_mail_has_no_key() -> None:
     bounce = parse_bounce(_sample("not_ours.eml"))
     assert bounce is not None and bounce.severity is HARD
-    assert bounce.key_prefix is None
+    assert _prefix(bounce) is None
 
 
 def test_ordinary_mail_is_no_bounce() -> None:
@@ -93,7 +93,7 @@ def test_threading_headers_find_the_original_when_no_copy_is_attached() -> None:
            b"Technical details of permanent failure:\r\n550 5.1.1 user unknown\r\n")
     bounce = parse_bounce(raw)
     assert bounce is not None and bounce.severity is HARD
-    assert (bounce.key_prefix, bounce.recipient) == ("00112233445566778899aabbccddeeff", "gone@old.example")
+    assert (_prefix(bounce), bounce.recipient) == ("00112233445566778899aabbccddeeff", "gone@old.example")
 
 
 def test_a_verp_return_address_finds_the_original() -> None:
@@ -101,12 +101,18 @@ def test_a_verp_return_address_finds_the_original() -> None:
            b"To: bounces+00112233445566778899AABBCCDDEEFF@example.com\r\n"
            b"Subject: failure notice\r\n\r\n<gone@old.example>: 550 5.1.1 no such user\r\n")
     bounce = parse_bounce(raw)
-    assert bounce is not None and bounce.key_prefix == "00112233445566778899aabbccddeeff"
+    assert bounce is not None and _prefix(bounce) == "00112233445566778899aabbccddeeff"
 
 
-def test_the_key_prefix_is_what_message_id_wrote() -> None:
+def test_the_reference_is_what_message_id_wrote_and_only_its_key_proves_it() -> None:
     key = "0123456789abcdef" * 4
-    assert key_prefix(message_id(key, "Care <care@example.com>")) == key[:32]
+    reference = mail_reference(message_id(key, "Care <care@example.com>", b"k" * 32))
+    assert reference is not None and reference.prefix == key[:32]
+    assert reference.genuine([b"old" * 11, b"k" * 32])  # any configured key: rotation keeps old mail's
+    assert not reference.genuine([b"x" * 32])
+    assert not MailReference(key[:32], None).genuine([b"k" * 32])  # untagged: anyone could write it
+    forged = MailReference(key[:32], "0" * 20)
+    assert not forged.genuine([b"k" * 32])
 
 
 @pytest.mark.parametrize("foreign", [
@@ -114,11 +120,12 @@ def test_the_key_prefix_is_what_message_id_wrote() -> None:
     "<0123456789abcdef0123456789abcde@example.com>",  # 31 digits
     "<0123456789abcdef0123456789abcdef0@example.com>",  # 33 digits
     "<0123456789abcdef0123456789abcdeg@example.com>",
+    "<0123456789abcdef0123456789abcdef.0123@example.com>",  # a tag too short
     "<0123456789abcdef0123456789abcdef>",
     "",
 ])
-def test_ids_that_are_not_ours_have_no_key(foreign: str) -> None:
-    assert key_prefix(foreign) is None
+def test_ids_that_are_not_ours_have_no_reference(foreign: str) -> None:
+    assert mail_reference(foreign) is None
 
 
 @pytest.mark.parametrize(("action", "status", "diagnostic", "expected"), [
@@ -182,8 +189,8 @@ def test_a_damaged_charset_still_reads_the_bounce(name: str, old: bytes, new: by
     assert expected is not None
     bounce = parse_bounce(_damaged(name, old, new))
     assert bounce is not None
-    assert (bounce.severity, bounce.key_prefix, bounce.recipient) == (
-        expected.severity, expected.key_prefix, expected.recipient)
+    assert (bounce.severity, _prefix(bounce), bounce.recipient) == (
+        expected.severity, _prefix(expected), expected.recipient)
 
 
 @pytest.mark.parametrize("raw", [
@@ -211,3 +218,7 @@ def test_a_plain_bounce_with_a_nul_in_its_charset_still_suppresses() -> None:
     bounce = parse_bounce(raw)
     assert bounce is not None
     assert (bounce.severity, bounce.recipient, bounce.status) == (HARD, "gone@example.com", "5.1.1")
+
+
+def _prefix(bounce: Bounce | None) -> str | None:
+    return bounce.reference.prefix if bounce is not None and bounce.reference is not None else None

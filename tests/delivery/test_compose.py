@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from edm.campaigns.schema import Campaign
 from edm.config import BrandSettings, SenderSettings
 from edm.delivery.compose import Composed, Composer
+from edm.delivery.message import mail_tag
 from edm.errors import ConfigError, TemplateError
 from edm.render import Renderer
 from edm.store import Customer, CustomerProfile, OutboxMessage
@@ -111,7 +112,7 @@ def test_a_chinese_customer_gets_a_complete_personal_message() -> None:
     assert message["Subject"] == "王芳，我们想念您"
     assert message["To"].addresses[0].display_name == "王芳"
     assert message["From"].addresses[0].display_name == "Acme 客户关怀"
-    assert message["Message-ID"] == "<" + "f" * 32 + "@acme.example>"
+    assert message["Message-ID"] == f"<{'f' * 32}.{mail_tag('f' * 32, LINKS.key)}@acme.example>"
     assert message["Date"].datetime == NOW
     unsubscribe = LINKS.unsubscribe_url(42, 7)
     assert message["List-Unsubscribe"] == f"<{unsubscribe}>"

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edm.config import SenderSettings
 from edm.delivery.message import message_id
 from edm.store import OutboxMessage
-from tests.conftest import _postgres_url
+from tests.conftest import SECRET_KEY, _postgres_url
 from tests.delivery.rows import queue, states
 from tests.delivery.smtp_servers import ScriptedHandler, serving
 from tests.delivery.test_workers import COMMAND, _environment
@@ -45,7 +45,7 @@ def _in_flight(sessions: sessionmaker[Session], started: datetime) -> set[str]:
     with sessions() as session:
         keys = session.scalars(select(OutboxMessage.key).where(
             OutboxMessage.state == "sending", OutboxMessage.claimed_until >= started + LEASE))
-        return {message_id(key, from_address) for key in keys}
+        return {message_id(key, from_address, SECRET_KEY.encode()) for key in keys}
 
 
 def _children(pid: int) -> set[int]:

@@ -23,6 +23,7 @@ from edm.runner import open_store
 from edm.store import Event, Suppression
 from edm.suppression import COMPLAINT
 from tests.conftest import SECRET_KEY, SmtpServer
+from tests.delivery.mail_ids import KEYS, tagged
 from tests.delivery.test_mailbox import _add_row
 
 SAMPLES = Path(__file__).parent / "data" / "feedback"
@@ -36,7 +37,7 @@ ROWS = {  # sample -> (the key prefix its original's Message-ID carries, the add
 
 
 def _sample(name: str) -> bytes:
-    return (SAMPLES / name).read_bytes()
+    return tagged((SAMPLES / name).read_bytes())
 
 
 def _maildir(path: Path, *messages: bytes) -> Path:
@@ -50,7 +51,7 @@ def _maildir(path: Path, *messages: bytes) -> Path:
 def test_each_shape_is_read_as_a_complaint_about_our_message() -> None:
     arf = parse_feedback(_sample("rfc5965_abuse.eml"))
     assert arf is not None and arf.is_complaint and arf.shape == "arf"
-    assert arf.message_ids == ("<3f9a1c0e5b7d42e8a6c1f0d9b2e47a15@shop.example.com>",)
+    assert arf.message_ids == (tagged(b"<3f9a1c0e5b7d42e8a6c1f0d9b2e47a15@shop.example.com>").decode(),)
     assert arf.recipient == "wang.li@customer.example.cn"
     assert arf.arrived_at == datetime(2026, 11, 26, 6, tzinfo=UTC)
     assert arf.detail["feedback_report"]["source-ip"] == "192.0.2.1"
@@ -58,7 +59,7 @@ def test_each_shape_is_read_as_a_complaint_about_our_message() -> None:
     assert ["Subject", "Spring sale"] in arf.detail["original_headers"]
     yahoo = parse_feedback(_sample("yahoo_redacted_headers.eml"))
     assert yahoo is not None and yahoo.is_complaint and yahoo.recipient is None  # redacted
-    assert yahoo.message_ids == ("<1a2b3c4d5e6f70819203a4b5c6d7e8f9@shop.example.com>",)
+    assert yahoo.message_ids == (tagged(b"<1a2b3c4d5e6f70819203a4b5c6d7e8f9@shop.example.com>").decode(),)
     jmrp = parse_feedback(_sample("outlook_jmrp.eml"))
     assert jmrp is not None and jmrp.shape == "jmrp" and jmrp.recipient == "chen.jie@outlook.com"
     not_spam = parse_feedback(_sample("not_spam.eml"))
@@ -77,7 +78,7 @@ def test_complaints_record_an_event_with_the_report_and_suppress_the_mail_s_addr
            for name, (prefix, email) in ROWS.items() if name != "not_spam.eml"}
     stranger = _sample("rfc5965_abuse.eml").replace(b"3f9a1c0e5b7d42e8a6c1f0d9b2e47a15", b"f" * 32)
     path = _maildir(tmp_path / "box", *(_sample(name) for name in ROWS), stranger)
-    summary = poll_bounces(any_sessions, BounceSettings(maildir=path), FixedClock(NOW))
+    summary = poll_bounces(any_sessions, BounceSettings(maildir=path), FixedClock(NOW), KEYS)
     # not-spam is no complaint; the stranger names an address, but no mail of ours: nothing written
     assert summary == PollSummary(complaint=3, skipped=1, unknown=1)
     with any_sessions() as session:
@@ -90,7 +91,7 @@ def test_complaints_record_an_event_with_the_report_and_suppress_the_mail_s_addr
     assert arf.detail is not None and arf.detail["feedback_report"]["feedback-type"] == "abuse"
     assert suppressed == {ROWS[name][1]: COMPLAINT for name in ids}
     again = _maildir(tmp_path / "box", _sample("rfc5965_abuse.eml"))  # the same report mailed twice
-    repeated = poll_bounces(any_sessions, BounceSettings(maildir=again), FixedClock(NOW))
+    repeated = poll_bounces(any_sessions, BounceSettings(maildir=again), FixedClock(NOW), KEYS)
     assert repeated == PollSummary(repeated=1)
 
 
@@ -121,7 +122,7 @@ def test_a_complaint_polled_by_the_cli_stops_the_next_campaign_mailing_that_cust
     edm("classify")
     edm("campaign", "run", "spring_sale")
     (alice,) = smtp_server.handler.to("alice@example.com")
-    report = _sample("rfc5965_abuse.eml").replace(
+    report = (SAMPLES / "rfc5965_abuse.eml").read_bytes().replace(
         b"<3f9a1c0e5b7d42e8a6c1f0d9b2e47a15@shop.example.com>", str(alice["Message-ID"]).encode()
     ).replace(b"wang.li@customer.example.cn", b"alice@example.com")
     box = _maildir(tmp_path / "fbl", report)

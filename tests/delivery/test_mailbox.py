@@ -39,6 +39,8 @@ from edm.errors import ConfigError
 from edm.runner import open_store
 from edm.store import Customer, Event, OutboxMessage, Suppression
 from edm.suppression import HARD_BOUNCE
+from tests.conftest import SECRET_KEY
+from tests.delivery.mail_ids import KEYS, tagged
 
 SAMPLES = Path(__file__).parent / "data" / "bounces"
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -51,7 +53,7 @@ PREFIXES = {  # sample -> (the key prefix its Message-ID carries, the address it
 
 
 def _sample(name: str) -> bytes:
-    return (SAMPLES / name).read_bytes()
+    return tagged((SAMPLES / name).read_bytes())
 
 
 def _add_row(sessions: sessionmaker[Session], key: str, email: str, state: str = "sent") -> int:
@@ -73,7 +75,7 @@ def _add_sample_rows(sessions: sessionmaker[Session]) -> dict[str, int]:
 
 def _record(sessions: sessionmaker[Session], raw: bytes) -> Outcome:
     with sessions.begin() as session:
-        return record_bounce(session, parse_bounce(raw), NOW)
+        return record_bounce(session, parse_bounce(raw), NOW, KEYS)
 
 
 def _events(sessions: sessionmaker[Session]) -> list[tuple[str, int | None, datetime]]:
@@ -165,13 +167,13 @@ def test_a_maildir_is_processed_once_and_its_mail_moves_to_processed(
     names = [*PREFIXES, "postfix_user_unknown.eml", "not_ours.eml", "delivered_notice.eml"]
     path = _maildir(tmp_path, *names)
     clock = FixedClock(NOW)
-    summary = poll_bounces(sessions, BounceSettings(maildir=path), clock)
+    summary = poll_bounces(sessions, BounceSettings(maildir=path), clock, KEYS)
     assert summary == PollSummary(hard=2, soft=2, unknown=1, skipped=1, repeated=1)
     assert list(mailbox.Maildir(path, create=False).keys()) == []
     processed = mailbox.Maildir(path / ".processed", create=False)
     assert len(processed) == len(names)
     assert all(m.get_subdir() == "cur" and "S" in m.get_flags() for m in processed)
-    assert poll_bounces(sessions, BounceSettings(maildir=path), clock) == PollSummary()
+    assert poll_bounces(sessions, BounceSettings(maildir=path), clock, KEYS) == PollSummary()
     assert set(_suppressed(sessions)) == {"wang.li@customer.example.cn", "chen.jie@qq.com"}
 
 
@@ -185,8 +187,8 @@ def test_a_crash_before_marking_reads_the_mail_again_and_changes_nothing(
     _add_sample_rows(sessions)
     path = _maildir(tmp_path, "postfix_user_unknown.eml")
     with pytest.raises(KeyboardInterrupt):
-        process_source(sessions, Crashing(path), FixedClock(NOW))
-    again = process_source(sessions, MaildirSource(path), FixedClock(NOW + timedelta(hours=1)))
+        process_source(sessions, Crashing(path), FixedClock(NOW), KEYS)
+    again = process_source(sessions, MaildirSource(path), FixedClock(NOW + timedelta(hours=1)), KEYS)
     assert again == PollSummary(repeated=1)
     assert len(_events(sessions)) == 1
 
@@ -202,23 +204,24 @@ def test_an_mbox_is_left_as_it_is_and_only_new_mail_is_read(
     box.close()
     before = path.read_bytes()
     clock = FixedClock(NOW)
-    assert poll_bounces(sessions, BounceSettings(mbox=path), clock) == PollSummary(hard=1, soft=1, skipped=1)
+    assert poll_bounces(sessions, BounceSettings(mbox=path), clock, KEYS) == PollSummary(
+        hard=1, soft=1, skipped=1)
     assert path.read_bytes() == before
     assert len((tmp_path / "bounces.mbox.edm-processed").read_text().split()) == 3
-    assert poll_bounces(sessions, BounceSettings(mbox=path), clock) == PollSummary()
+    assert poll_bounces(sessions, BounceSettings(mbox=path), clock, KEYS) == PollSummary()
     box = mailbox.mbox(path)
     box.add(mailbox.mboxMessage(_sample("qq_mailbox_not_found.eml")))
     box.close()
-    assert poll_bounces(sessions, BounceSettings(mbox=path), clock) == PollSummary(hard=1)
+    assert poll_bounces(sessions, BounceSettings(mbox=path), clock, KEYS) == PollSummary(hard=1)
 
 
 def test_a_missing_mailbox_or_none_at_all_is_a_clear_error(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     with pytest.raises(ConfigError, match=r"maildir .*nowhere"):
-        poll_bounces(sessions, BounceSettings(maildir=tmp_path / "nowhere"), FixedClock(NOW))
+        poll_bounces(sessions, BounceSettings(maildir=tmp_path / "nowhere"), FixedClock(NOW), KEYS)
     with pytest.raises(ConfigError, match="no bounce mailbox is configured"):
-        poll_bounces(sessions, BounceSettings(), FixedClock(NOW))
+        poll_bounces(sessions, BounceSettings(), FixedClock(NOW), KEYS)
 
 
 def test_settings_resolve_paths_and_take_the_imap_password_only_from_the_environment(tmp_path: Path) -> None:
@@ -244,20 +247,23 @@ def test_cli_poll_prints_the_counts_and_the_store_shows_the_effect(tmp_path: Pat
     _add_sample_rows(sessions)
     _maildir(tmp_path, "qq_mailbox_not_found.eml", "postfix_delayed.eml", "not_ours.eml")
     runner = CliRunner()
-    result = runner.invoke(main, ["bounces", "poll", "--config", str(config)], catch_exceptions=False)
+    result = runner.invoke(main, ["bounces", "poll", "--config", str(config)],
+                           env={"EDM_SECRET_KEY": SECRET_KEY}, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert result.stdout == "hard 1, soft 1, complaints 0, unknown 1, skipped 0, already recorded 0\n"
     assert _suppressed(sessions) == {"chen.jie@qq.com": HARD_BOUNCE}
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Event)) == 2
-    again = runner.invoke(main, ["bounces", "poll", "--config", str(config)], catch_exceptions=False)
+    again = runner.invoke(main, ["bounces", "poll", "--config", str(config)],
+                          env={"EDM_SECRET_KEY": SECRET_KEY}, catch_exceptions=False)
     assert again.stdout == "hard 0, soft 0, complaints 0, unknown 0, skipped 0, already recorded 0\n"
 
 
 def test_cli_poll_without_a_mailbox_says_what_to_set(tmp_path: Path) -> None:
     config = tmp_path / "edm.yaml"
     config.write_text("database_url: sqlite:///edm.db\n", encoding="utf-8")
-    result = CliRunner().invoke(main, ["bounces", "poll", "--config", str(config)])
+    result = CliRunner().invoke(main, ["bounces", "poll", "--config", str(config)],
+                                env={"EDM_SECRET_KEY": SECRET_KEY})
     assert result.exit_code == 1
     assert "set bounces.maildir" in result.output
 
@@ -319,7 +325,7 @@ def test_an_imap_folder_is_read_once_and_processed_mail_is_marked_seen(
     clock = FixedClock(NOW)
     source = ImapSource(imap_server.settings, ssl_context=imap_server.context)
     try:
-        assert process_source(sessions, source, clock) == PollSummary(hard=1, soft=1, skipped=1)
+        assert process_source(sessions, source, clock, KEYS) == PollSummary(hard=1, soft=1, skipped=1)
     finally:
         source.close()
     client.select("Bounces")
@@ -328,7 +334,7 @@ def test_an_imap_folder_is_read_once_and_processed_mail_is_marked_seen(
                   _sample("qq_mailbox_not_found.eml").replace(b"\n", b"\r\n"))
     source = ImapSource(imap_server.settings, ssl_context=imap_server.context)
     try:
-        assert process_source(sessions, source, clock) == PollSummary(hard=1)
+        assert process_source(sessions, source, clock, KEYS) == PollSummary(hard=1)
     finally:
         source.close()
     client.logout()
@@ -361,7 +367,7 @@ def test_damaged_mail_is_skipped_and_the_poll_goes_on_to_suppress_the_mailbox(
     box = mailbox.Maildir(path, create=False)
     box.add(mailbox.MaildirMessage(_sample("postfix_user_unknown.eml")))
     box.close()
-    summary = poll_bounces(any_sessions, BounceSettings(maildir=path), FixedClock(NOW))
+    summary = poll_bounces(any_sessions, BounceSettings(maildir=path), FixedClock(NOW), KEYS)
     assert summary == PollSummary(hard=1, unknown=1, skipped=2)  # the first reads as a bounce, not ours
     assert list(mailbox.Maildir(path, create=False).keys()) == []
     with any_sessions() as session:

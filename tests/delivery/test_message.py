@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edm.delivery.message import Mailbox, MessageBuilder, addr_spec, message_id, unstructured
+from edm.delivery.message import Mailbox, MessageBuilder, addr_spec, mail_tag, message_id, unstructured
 from edm.render import one_line
 
 NOW = datetime(2026, 11, 24, 9, 30, 5, tzinfo=UTC)
@@ -46,7 +46,7 @@ def build(
 ) -> bytes:
     return (make or builder()).build(
         to=Mailbox(one_line(name), addr_spec(to)), subject=subject, text=text, html=html,
-        message_id=message_id("a" * 64, "care@example.com"), unsubscribe_url=UNSUBSCRIBE, date=NOW,
+        message_id=message_id("a" * 64, "care@example.com", b"k" * 32), unsubscribe_url=UNSUBSCRIBE, date=NOW,
     )
 
 
@@ -103,7 +103,7 @@ def test_chinese_names_and_subject_decode_to_exactly_what_was_given() -> None:
     assert message["From"].addresses[0].display_name == "Acme 客户关怀"
     assert message["Reply-To"].addresses[0].display_name == "客服, Help"
     assert message["Date"].datetime == NOW
-    assert message["Message-ID"] == "<" + "a" * 32 + "@example.com>"
+    assert message["Message-ID"] == f"<{'a' * 32}.{mail_tag('a' * 32, b'k' * 32)}@example.com>"
     assert message["List-Unsubscribe"] == f"<{UNSUBSCRIBE}>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
@@ -168,10 +168,11 @@ def test_one_click_unsubscribe_offers_the_https_link_and_the_optional_mailto() -
 
 
 def test_message_id_is_stable_per_outbox_key_and_in_the_senders_domain() -> None:
-    key = "f" * 64
-    assert message_id(key, "Acme <care@acme.example>") == message_id(key, "care@acme.example")
-    assert message_id(key, "care@acme.example") == "<" + "f" * 32 + "@acme.example>"
-    assert message_id("0" * 64, "care@acme.example") != message_id(key, "care@acme.example")
+    key, tag_key, sender = "f" * 64, b"k" * 32, "care@acme.example"
+    assert message_id(key, "Acme <care@acme.example>", tag_key) == message_id(key, sender, tag_key)
+    assert message_id(key, sender, tag_key) == f"<{'f' * 32}.{mail_tag('f' * 32, tag_key)}@acme.example>"
+    assert message_id("0" * 64, sender, tag_key) != message_id(key, sender, tag_key)
+    assert message_id(key, sender, b"j" * 32) != message_id(key, sender, tag_key)
 
 
 def test_date_keeps_its_offset_and_must_be_aware() -> None:
