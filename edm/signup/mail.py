@@ -82,6 +82,11 @@ class ConfirmationMail:
     def confirm_url(self, signup_id: int, nonce: str) -> str:
         return f"{self._base}/signup/confirm/{confirm_token(signup_id, nonce, self._keys)}"
 
+    def _in_order(self, topics: Sequence[str]) -> list[str]:
+        """The chosen topics in the order the form offers them."""
+        offered = self._texts.offered
+        return sorted(topics, key=lambda topic: (offered.index(topic) if topic in offered else len(offered), topic))
+
     def compose(self, signup: PendingSignup, now: datetime) -> Outgoing:
         """The mail for `signup`; TemplateError or ValueError (its address) when it cannot be made."""
         language = language_of(signup.locale)
@@ -90,7 +95,7 @@ class ConfirmationMail:
             "greeting_name": one_line(signup.name or ""),
             "confirm_url": self.confirm_url(signup.id, signup.nonce),
             "hours": self._texts.hours,
-            "topics": [self._texts.topic_title(topic, language) for topic in signup.topics],
+            "topics": [self._texts.topic_title(topic, language) for topic in self._in_order(signup.topics)],
             "recipient_address": signup.email,
         }
         body = self._renderer.render(TEMPLATE, language, context)

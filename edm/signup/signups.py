@@ -8,7 +8,8 @@ customer on file: signing up again must not cost a customer their basis before t
 Confirming records consent `explicit`/`granted` from "signup" with the sign-up's IP address,
 user agent and wording version, creates the customer (kind "person") when no customer has the
 mailbox, and sets the topics not chosen off. Expiring blanks the row's personal fields (email,
-address key, name, IP, user agent, nonce: the row stays as a count) and withdraws the pending
+address key, name, IP, user agent; the row stays as a count, its nonce so its link can still say
+"expired") and withdraws the pending
 consent it had recorded, unless another sign-up of the mailbox is still waiting.
 """
 
@@ -192,7 +193,7 @@ def expire(session: Session, now: datetime, signup_ids: Iterable[int] | None = N
     emails = {row.address_key: row.email for row in rows}
     for row in rows:
         row.state = STATE_EXPIRED
-        row.email, row.address_key, row.name, row.ip, row.user_agent, row.nonce = "", "", None, None, None, ""
+        row.email, row.address_key, row.name, row.ip, row.user_agent = "", "", None, None, None
     session.flush()
     withdrawn = []
     for key, email in sorted(emails.items()):
