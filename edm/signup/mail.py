@@ -85,7 +85,7 @@ class ConfirmationMail:
     def _in_order(self, topics: Sequence[str]) -> list[str]:
         """The chosen topics in the order the form offers them."""
         offered = self._texts.offered
-        return sorted(topics, key=lambda topic: (offered.index(topic) if topic in offered else len(offered), topic))
+        return sorted(topics, key=lambda t: (offered.index(t) if t in offered else len(offered), t))
 
     def compose(self, signup: PendingSignup, now: datetime) -> Outgoing:
         """The mail for `signup`; TemplateError or ValueError (its address) when it cannot be made."""

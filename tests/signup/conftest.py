@@ -90,7 +90,7 @@ class Site:
         raise AssertionError(f"{count} mail(s) to {address} expected, got {len(self.relay.to(address))}")
 
     def _recorded(self, address: str) -> bool:
-        """Whether the sender recorded the relay's answers for `address` (it does so after the relay answered)."""
+        """Whether the sender recorded the relay's answers for `address` (after the relay replied)."""
         with self.sessions() as session:
             waiting = session.scalar(select(func.count()).select_from(Signup).where(
                 Signup.email == address, Signup.state == "pending", Signup.mailed_at.is_(None)))
@@ -146,7 +146,9 @@ def site_options() -> dict[str, Any]:
 
 
 @pytest.fixture
-def site(sessions: sessionmaker[Session], relay: tuple[Relay, int], site_options: dict[str, Any]) -> Iterator[Site]:
+def site(
+    sessions: sessionmaker[Session], relay: tuple[Relay, int], site_options: dict[str, Any]
+) -> Iterator[Site]:
     handler, relay_port = relay
     port = free_port()
     url = f"http://127.0.0.1:{port}"
