@@ -99,7 +99,7 @@ class Customer(Base):
     # topics turned off on the preference page (lower-case, sorted, ", "-separated; None: all on),
     # and whether mail may be personalised (PIPL Art. 24: False gets each template's generic version)
     topics_off: Mapped[str | None] = mapped_column(Text)
-    personalised: Mapped[bool] = mapped_column(default=True, server_default=true())
+    personalised: Mapped[bool] = mapped_column(server_default=true())  # server-side: bulk writers omit it
 
     @validates("email")
     def _keep_key(self, _name: str, email: str) -> str:
