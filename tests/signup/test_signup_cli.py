@@ -166,9 +166,15 @@ def test_a_sign_up_through_the_snippet_gets_no_marketing_until_confirmed(
         "News, Alice", str(confirmation["Subject"])]
 
 
-def test_the_daemon_expires_and_resends_when_sign_up_is_on(folder: Path) -> None:
+def test_sign_up_is_served_and_scheduled_only_when_enabled(folder: Path) -> None:
     settings = load_settings(folder / "edm.yaml")
     assert SIGNUP in wanted_jobs(settings, datetime.now().astimezone())
     off = settings.model_copy(update={"signup": settings.signup.model_copy(update={"enabled": False})})
     assert SIGNUP not in wanted_jobs(off, datetime.now().astimezone())
+    sessions = open_store(settings)
+    assert signup_routes(off, sessions) == []  # off: the tracking server has no /signup
+    app = create_tracking_app(sessions, settings.signing_keys(), SystemClock(), settings.tracking,
+                              signup=signup_routes(off, sessions))
+    with serve_in_background(app) as url:
+        assert httpx.get(f"{url}/signup").status_code == 404
     assert _edm(folder, "signup", "expire") == "expired 0\n"

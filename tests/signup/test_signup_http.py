@@ -3,6 +3,7 @@ mail as the relay received it, confirming once, forged tokens, bots, the rate li
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import timedelta
 from email.message import EmailMessage
@@ -19,7 +20,7 @@ from edm.suppression import UNSUBSCRIBED, suppress
 from edm.tracking import TrackingLinks
 from edm.tracking.tokens import sign
 from tests.conftest import OLD_SECRET_KEY
-from tests.signup.conftest import AGENT, KEY, Site
+from tests.signup.conftest import AGENT, KEY, NOW, Site
 
 CONFIRM_LINK = re.compile(r"https?://[^\s\"<>]+/signup/confirm/[A-Za-z0-9_.-]+")
 
@@ -353,3 +354,28 @@ def test_an_address_refused_for_good_expires_at_once(site: Site) -> None:
     site.offered_to("nobody@example.com")
     (signup,) = site.signups()
     assert (signup.state, signup.email) == ("expired", "")
+
+
+def test_the_daemon_job_resends_what_failed_and_expires_what_is_late(
+    site: Site, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from edm.daemon import jobs
+    from edm.daemon.metrics import DaemonState
+
+    monkeypatch.setattr(jobs, "_context", None)  # restored after the test
+    site.sign_up("old@example.com")
+    site.mail_to("old@example.com")
+    site.clock.advance(timedelta(hours=71))
+    site.relay.refuse["retry@example.com"] = "421 4.7.0 busy"
+    site.sign_up("retry@example.com")
+    site.offered_to("retry@example.com")
+    del site.relay.refuse["retry@example.com"]
+    site.clock.advance(timedelta(hours=2))
+    jobs.install(jobs.JobContext(site.settings, site.sessions, site.clock, DaemonState(started_at=NOW)))
+    with caplog.at_level(logging.INFO, logger="edm.daemon.jobs"):
+        jobs.signup()
+    (line,) = [r.getMessage() for r in caplog.records if "job=signup" in r.getMessage()]
+    assert line.endswith("expired=1 sent=1 retry=0 refused=0"), line
+    assert [(s.state, s.email, s.mailed_at is not None) for s in site.signups()] == [
+        ("expired", "", True), ("pending", "retry@example.com", True)]
+    site.mail_to("retry@example.com")
