@@ -1,16 +1,17 @@
 """The store side of double opt-in: a sign-up written, confirmed once, or expired and blanked.
 
-A sign-up changes nobody's standing until it is confirmed: the `pending` consent it records
-replaces only a mailbox without a basis (no consent row and no customer, or a consent that is
-pending or withdrawn), never a `granted` consent nor the implicit `existing_customer` basis of a
-customer on file: signing up again must not cost a customer their basis before they confirm.
+A sign-up changes nobody's standing until it is confirmed. The consent it records (basis `explicit`
+asked for, status `pending`: no basis at all until confirmed) replaces only a mailbox without a
+basis (no consent row and no customer, or a consent that is pending or withdrawn), never a
+`granted` consent nor the implicit `existing_customer` basis of a customer on file: signing up
+again must not cost a customer their basis before they confirm.
 
 Confirming records consent `explicit`/`granted` from "signup" with the sign-up's IP address,
 user agent and wording version, creates the customer (kind "person") when no customer has the
 mailbox, and sets the topics not chosen off. Expiring blanks the row's personal fields (email,
-address key, name, IP, user agent; the row stays as a count, its nonce so its link can still say
-"expired") and withdraws the pending
-consent it had recorded, unless another sign-up of the mailbox is still waiting.
+address key, name, IP, user agent; the row stays as a count, with its nonce so its link can still
+say "expired") and withdraws the pending consent it had recorded (basis `none`: nothing was given),
+unless another sign-up of the mailbox is still waiting or the consent changed since.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def submit(session: Session, request: SignupRequest, now: datetime, expire_hours
     session.add(signup)
     session.flush()
     if _without_basis(session, key):
-        record(session, [ConsentGiven(request.email, NO_BASIS, PENDING, SOURCE, now, request.wording_version,
+        record(session, [ConsentGiven(request.email, EXPLICIT, PENDING, SOURCE, now, request.wording_version,
                                       request.ip, request.user_agent)])
     return signup.id
 

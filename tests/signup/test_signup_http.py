@@ -87,7 +87,7 @@ def test_a_person_gets_one_confirmation_mail_and_confirms_exactly_once(site: Sit
     assert signup.topics == "greetings, news" and signup.expires_at == signup.created_at + timedelta(hours=72)
     pending = _consent(site, "li.na@example.com")
     assert pending is not None
-    assert (pending.basis, pending.status, pending.source) == ("none", "pending", "signup")
+    assert (pending.basis, pending.status, pending.source) == ("explicit", "pending", "signup")
 
     (mail,) = site.mail_to("Li.Na@example.com")
     assert str(mail["From"]) == "Lumen Paper <care@lumen-paper.example>"

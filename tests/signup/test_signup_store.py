@@ -46,7 +46,7 @@ def _consent(sessions: sessionmaker[Session], key: str) -> tuple[str, str, str] 
 def test_a_new_address_is_pending_until_confirmed_once(any_sessions: sessionmaker[Session]) -> None:
     signup_id = _submit(any_sessions, _request())
     assert signup_id is not None
-    assert _consent(any_sessions, "mei@example.com") == ("none", "pending", "signup")
+    assert _consent(any_sessions, "mei@example.com") == ("explicit", "pending", "signup")
     first = _confirm(any_sessions, signup_id)
     assert first.outcome is Outcome.CONFIRMED and first.customer_id is not None
     assert _consent(any_sessions, "mei@example.com") == ("explicit", "granted", "signup")
@@ -69,7 +69,7 @@ def test_a_wrong_nonce_or_a_late_confirm_writes_nothing(any_sessions: sessionmak
         assert signups.confirm(session, signup_id + 1, "x", NOW, OFFERED).outcome is Outcome.UNKNOWN
     late = _confirm(any_sessions, signup_id, now=NOW + timedelta(hours=72))
     assert late.outcome is Outcome.EXPIRED and late.locale == "zh-Hant"
-    assert _consent(any_sessions, "mei@example.com") == ("none", "pending", "signup")
+    assert _consent(any_sessions, "mei@example.com") == ("explicit", "pending", "signup")
     with any_sessions() as session:
         assert session.scalar(select(Customer)) is None
 
@@ -84,7 +84,7 @@ def test_a_pending_sign_up_never_takes_a_granted_consent_away(
         record(session, [ConsentGiven("mei@example.com", basis, status, "import:crm.csv",
                                       NOW - timedelta(days=9))])
     _submit(any_sessions, _request("MEI@example.com"))
-    expected = ("none", "pending", "signup") if pending_written else (basis, status, "import:crm.csv")
+    expected = ("explicit", "pending", "signup") if pending_written else (basis, status, "import:crm.csv")
     assert _consent(any_sessions, "mei@example.com") == expected
 
 
