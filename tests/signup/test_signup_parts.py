@@ -151,3 +151,22 @@ def test_the_confirmation_mail_in_every_language(locale: str, subject: str, gree
     assert read_confirm_token(url.rsplit("/", 1)[1], [KEY]) == (5, "nonce5")
     assert greeting in text.get_content() and url in text.get_content() and url in html.get_content()
     assert "72" in text.get_content()
+
+
+def test_the_traditional_pages_and_mail_hold_no_simplified_only_character() -> None:
+    from tests.test_locales import SIMPLIFIED_ONLY
+
+    settings = settings_for("https://t.example.com", 25)
+    texts = SignupTexts(settings)
+    mail = ConfirmationMail(settings, [KEY]).compose(
+        PendingSignup(1, "a@example.com", None, "zh-Hant", "n", ("news",), NOW), NOW)
+    message = email.message_from_bytes(mail.data, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    parts = [message.get_body((kind,)) for kind in ("plain", "html")]
+    form = re.sub(r"<nav .*?</nav>", "", form_page(texts, "zh-Hant", "T"))  # names 简体中文, rightly
+    shown = [form, sent_page(texts, "zh-Hant"), confirm_page(texts, "zh-Hant"),
+             confirmed_page("zh-Hant"), already_page("zh-Hant"), expired_page("zh-Hant"),
+             invalid_page("zh-Hant"), busy_page("zh-Hant"), str(message["Subject"]),
+             *(part.get_content() for part in parts if part is not None)]
+    found = {ch for text in shown for ch in text if ch in SIMPLIFIED_ONLY}
+    assert not found, found
