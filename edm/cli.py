@@ -23,6 +23,8 @@ from edm.errors import EdmError
 
 if TYPE_CHECKING:
     from rich.table import Table
+    from sqlalchemy.orm import Session, sessionmaker
+    from starlette.routing import Route
 
     from edm.alerts.digest import DigestSummary
     from edm.campaigns.planner import PlanResult
@@ -1066,6 +1068,8 @@ def track() -> None:
 def serve(host: str | None, port: int | None, settings: Settings) -> None:
     """Serve tracking links until interrupted. Needs EDM_SECRET_KEY (the key the mail was signed with).
 
+    With signup.enabled, also the double opt-in sign-up form at /signup (docs/signup.md).
+
     Also takes the configured sending services' bounce, complaint and unsubscribe webhooks at
     POST /hooks/ses, /hooks/sendgrid, /hooks/mailgun and /hooks/postmark (docs/webhooks.md).
 
@@ -1077,8 +1081,9 @@ def serve(host: str | None, port: int | None, settings: Settings) -> None:
 
     settings.signing_keys()  # no key, or a weak one: stop before the store is touched
     hooks = Hooks(settings.hooks, SystemClock())
-    app = create_tracking_app(open_store(settings), settings.signing_keys(), SystemClock(), settings.tracking,
-                              hooks)
+    sessions = open_store(settings)
+    app = create_tracking_app(sessions, settings.signing_keys(), SystemClock(), settings.tracking,
+                              hooks, signup_routes(settings, sessions))
     serve_forever(app, host or settings.tracking.host, port or settings.tracking.port,
                   forwarded_allow_ips=settings.tracking.forwarded_allow_ips)
 
@@ -1107,7 +1112,8 @@ def serve_api(host: str | None, port: int | None, with_tracking: bool, settings:
     app = create_api_app(sessions, settings, SystemClock())
     if with_tracking:
         tracking = create_tracking_app(sessions, settings.signing_keys(), SystemClock(), settings.tracking,
-                                       Hooks(settings.hooks, SystemClock()))
+                                       Hooks(settings.hooks, SystemClock()),
+                                       signup_routes(settings, sessions))
         app = combined(app, tracking)  # type: ignore[assignment]
     serve_forever(app, host or settings.api.host, port or settings.api.port,
                   forwarded_allow_ips=settings.tracking.forwarded_allow_ips)
@@ -1466,3 +1472,69 @@ def poll(maildir: Path | None, mbox: Path | None, settings: Settings) -> None:
     s = poll_bounces(open_store(settings), where, SystemClock(), settings.signing_keys())
     click.echo(f"hard {s.hard}, soft {s.soft}, complaints {s.complaint}, unknown {s.unknown}, "
                f"skipped {s.skipped}, already recorded {s.repeated}")
+
+
+def signup_routes(settings: Settings, sessions: sessionmaker[Session]) -> list[Route]:
+    """The sign-up routes for the tracking server, when signup.enabled; none otherwise."""
+    if not settings.signup.enabled:
+        return []
+    from edm.signup.routes import signup_routes as routes
+
+    return routes(sessions, settings.signing_keys(), SystemClock(), settings)
+
+
+@main.group()
+def signup() -> None:
+    """Double opt-in sign-up: the form to embed, confirmation mails, expiry (docs/signup.md)."""
+
+
+@signup.command(name="snippet")
+@click.option("--lang", "language", type=click.Choice(["zh-Hans", "zh-Hant", "en"]), default="en",
+              show_default=True, help="The form's language.")
+@with_settings
+def signup_snippet(language: str, settings: Settings) -> None:
+    """Print a self-contained HTML sign-up form that posts to tracking.base_url/signup.
+
+    Paste it into any page of your site; it needs no other file. Example: edm signup snippet --lang zh-Hans
+    """
+    from edm.signup.pages import SignupTexts
+    from edm.signup.snippet import snippet
+    from edm.tracking.pages import language_of
+
+    if not settings.signup.enabled:
+        click.echo("note: signup.enabled is false: the tracking server has no /signup until it is true",
+                   err=True)
+    click.echo(snippet(SignupTexts(settings), language_of(language), settings.tracking.base_url), nl=False)
+
+
+@signup.command(name="send")
+@with_settings
+def signup_send(settings: Settings) -> None:
+    """Send the confirmation mails of pending sign-ups the relay has not accepted yet (the form sends
+    its own at once; this catches up after a relay failure). Exit 2 when some could not be sent.
+
+    Example: edm signup send
+    """
+    from edm.runner import open_store
+    from edm.signup.mail import send_confirmations
+
+    result = send_confirmations(settings, open_store(settings), settings.signing_keys(), SystemClock())
+    click.echo(f"sent {result.sent}, to retry {result.deferred}, refused {result.refused}")
+    for error in result.errors[:20]:
+        click.echo(f"  {error}", err=True)
+    if result.deferred:
+        raise SystemExit(EXIT_FAILED)
+
+
+@signup.command(name="expire")
+@with_settings
+def signup_expire(settings: Settings) -> None:
+    """Expire pending sign-ups past signup.expire_hours: their personal fields are blanked and the
+    pending consent they recorded is withdrawn.
+
+    Example: edm signup expire
+    """
+    from edm.runner import open_store
+    from edm.signup.signups import expire_due
+
+    click.echo(f"expired {expire_due(open_store(settings), SystemClock().now())}")

@@ -205,6 +205,28 @@ class TrackingSettings(_Section):
     forwarded_allow_ips: str = "127.0.0.1,::1"
 
 
+class SignupSettings(_Section):
+    """Double opt-in sign-up on the tracking server (`GET/POST /signup`, docs/signup.md).
+
+    A sign-up is `pending` until the link in its confirmation mail is confirmed, and `expired`
+    (its personal fields blanked) `expire_hours` after it was made. A post sent less than
+    `min_fill_seconds` after its form was issued is a bot's and dropped; one client address may
+    post `per_ip_per_hour` times an hour (counted in the serving process). `wording` (one text
+    or one per language; `{company}` is the brand's company) is what a person agrees to, recorded
+    as `wording_version`: change the version whenever the wording changes. `topics`: those of
+    `topics:` the form offers (empty: all of them).
+    """
+
+    enabled: bool = False
+    expire_hours: float = Field(72.0, gt=0, le=24 * 90)
+    min_fill_seconds: float = Field(2.0, ge=0, le=600)
+    per_ip_per_hour: int = Field(5, ge=1, le=100_000)
+    wording_version: str = Field("2026-12", min_length=1, max_length=64)
+    wording: Localized = {}  # default: edm.signup.pages.DEFAULT_WORDING
+    topics: tuple[str, ...] = ()
+    every_seconds: float = Field(300.0, gt=0)  # the daemon's job: expire, and send what a relay failure left
+
+
 class ApiSettings(_Section):
     """The HTTP API (`edm serve`, docs/api.md): where it listens, how big a request may be, and how
     many requests a key may make per minute unless the key has a rate of its own (`edm api-key create
@@ -933,6 +955,7 @@ class Settings(BaseModel):
     deliverability: DeliverabilitySettings = DeliverabilitySettings()
     compliance: ComplianceSettings = ComplianceSettings()
     webhooks: WebhooksSettings = WebhooksSettings()
+    signup: SignupSettings = SignupSettings()
     # what a person may choose to receive on the preference page: topic -> its title (one string
     # or one per language); each campaign names its `topic` (docs/preferences.md)
     topics: dict[str, Localized] = {}
@@ -945,6 +968,14 @@ class Settings(BaseModel):
             if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
                 raise ValueError(f"topic {name!r}: use lower-case letters, digits and _ (e.g. offers)")
         return topics
+
+    @model_validator(mode="after")
+    def _signup_topics(self) -> Settings:
+        unknown = [name for name in self.signup.topics if name not in self.topics]
+        if unknown:
+            known = ", ".join(self.topics) or "none"
+            raise ValueError(f"signup.topics: {', '.join(unknown)} not among topics: (known: {known})")
+        return self
 
     def signing_keys(self) -> list[bytes]:
         """The link-signing keys, newest first; raises if none is configured or one is too weak."""

@@ -167,6 +167,20 @@ def webhooks() -> None:
     _run("webhooks", work)
 
 
+def signup() -> None:
+    """Expire the sign-ups past their time, then send the confirmations a relay failure left unsent."""
+    from edm.signup.mail import send_confirmations
+    from edm.signup.signups import expire_due
+
+    def work(context: JobContext) -> str:
+        expired = expire_due(context.sessions, context.clock.now())
+        s = send_confirmations(context.settings, context.sessions, context.settings.signing_keys(),
+                               context.clock)
+        return f"expired={expired} sent={s.sent} retry={s.deferred} refused={s.refused}"
+
+    _run("signup", work)
+
+
 def digest() -> None:
     """Mail each account manager the digest of their customers who need attention (`alerts.digest_cron`)."""
     _run("digest", send_manager_digests)

@@ -27,6 +27,7 @@ JOB_TABLE = "edm_scheduler_jobs"
 PLAN, RECLASSIFY, BOUNCES, REPORT, DIGEST = "plan", "reclassify", "bounces", "weekly-report", "digest"
 REACT = "react"
 WEBHOOKS = "webhooks"
+SIGNUP = "signup"
 
 
 def wanted_jobs(settings: Settings, now: datetime) -> dict[str, dict[str, Any]]:
@@ -58,6 +59,9 @@ def wanted_jobs(settings: Settings, now: datetime) -> dict[str, dict[str, Any]]:
     if hooks.endpoints or hooks.apprise:
         jobs[WEBHOOKS] = {"func": "edm.daemon.jobs:webhooks", "next_run_time": now,
                           "trigger": IntervalTrigger(seconds=hooks.every_seconds, timezone=zone)}
+    if settings.signup.enabled:
+        jobs[SIGNUP] = {"func": "edm.daemon.jobs:signup", "next_run_time": now,
+                        "trigger": IntervalTrigger(seconds=settings.signup.every_seconds, timezone=zone)}
     return jobs
 
 
@@ -76,7 +80,7 @@ def start_scheduler(engine: Engine, settings: Settings, now: datetime) -> Backgr
     wanted = wanted_jobs(settings, now)
     for job_id, arguments in wanted.items():
         scheduler.add_job(id=job_id, name=job_id, replace_existing=True, **arguments)
-    for job_id in {PLAN, REACT, RECLASSIFY, BOUNCES, REPORT, DIGEST, WEBHOOKS} - set(wanted):
+    for job_id in {PLAN, REACT, RECLASSIFY, BOUNCES, REPORT, DIGEST, WEBHOOKS, SIGNUP} - set(wanted):
         with contextlib.suppress(JobLookupError):
             scheduler.remove_job(job_id)
     scheduler.resume()

@@ -189,30 +189,34 @@ class MessageBuilder:
         text: str,
         html: str,
         message_id: str,
-        unsubscribe_url: str,
+        unsubscribe_url: str | None,
         date: datetime,
         originator: bytes | None = None,
         one_click: bool = True,
     ) -> bytes:
         """One multipart/alternative mail (text, then HTML) with one-click unsubscribe headers.
 
-        `date` must be timezone-aware; `unsubscribe_url` is the signed https URL of RFC 8058.
+        `date` must be timezone-aware; `unsubscribe_url` is the signed https URL of RFC 8058
+        (None: a mail that belongs to no list, such as a sign-up's confirmation: no List-Unsubscribe).
         `originator` (from `originator_headers`) replaces this builder's From and Reply-To.
         `one_click` False (service mail): List-Unsubscribe (RFC 2369) without List-Unsubscribe-Post.
         """
         if date.tzinfo is None:
             raise ValueError("the Date of a message must be timezone-aware")
-        url = one_line(unsubscribe_url)
-        if not url.isascii() or "<" in url or ">" in url or " " in url:
-            raise ValueError(f"not a URL that can go in List-Unsubscribe: {unsubscribe_url!r}")
-        links = [f"<{url}>,", self._mailto] if self._mailto else [f"<{url}>"]
+        listed = ""
+        if unsubscribe_url is not None:
+            url = one_line(unsubscribe_url)
+            if not url.isascii() or "<" in url or ">" in url or " " in url:
+                raise ValueError(f"not a URL that can go in List-Unsubscribe: {unsubscribe_url!r}")
+            links = [f"<{url}>,", self._mailto] if self._mailto else [f"<{url}>"]
+            listed = _fold("List-Unsubscribe: ", links) + (
+                f"List-Unsubscribe-Post: {LIST_UNSUBSCRIBE_POST}\r\n" if one_click else "")
         headers = (
             to.header("To")
             + unstructured("Subject", subject)
             + f"Date: {self._date(date)}\r\n"
             + f"Message-ID: {one_line(message_id)}\r\n"
-            + _fold("List-Unsubscribe: ", links)
-            + (f"List-Unsubscribe-Post: {LIST_UNSUBSCRIBE_POST}\r\n" if one_click else "")
+            + listed
         )
         boundary = _boundary()
         return b"".join((

@@ -92,9 +92,11 @@ def create_tracking_app(
     clock: Clock,
     settings: TrackingSettings | None = None,
     hooks: Hooks | None = None,
+    signup: Sequence[Route] = (),
 ) -> Starlette:
     """The ASGI app; `keys` are the link-signing keys, newest first (any of them verifies).
-    `hooks`: the providers whose webhooks are taken (none when not given).
+    `hooks`: the providers whose webhooks are taken (none when not given). `signup`: the sign-up
+    routes (`edm.signup.routes.signup_routes`), when sign-up is enabled.
 
     Serve it with lifespan on (edm.tracking.server does), so shutdown stores what is queued.
     The event writer is `app.state.events`.
@@ -314,6 +316,7 @@ def create_tracking_app(
             Route("/s/{token}", survey_answer, methods=["GET"]),
             Route("/s/{token}", survey_post, methods=["POST"]),
             Route("/hooks/{provider}", hook, methods=["POST"]),
+            *signup,
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
