@@ -18,7 +18,7 @@ import click
 
 from edm import __version__
 from edm.clock import SystemClock
-from edm.config import Settings, load_settings
+from edm.config import Settings, default_settings, load_settings
 from edm.errors import EdmError
 
 if TYPE_CHECKING:
@@ -497,7 +497,8 @@ def validate(files: tuple[Path, ...], config_path: Path | None) -> None:
 
     settings = load_settings(config_path) if config_path or Path("edm.yaml").exists() else None
     checker = Checker(sender=settings.sender if settings else None,
-                      brand=settings.brand if settings else None)
+                      brand=settings.brand if settings else None,
+                      topics=(settings or default_settings()).topics)
     sessions = store_sessions(settings) if settings else None
     samples = store_samples(sessions) if sessions else []
     now = datetime.now(UTC)
@@ -780,6 +781,7 @@ def format_run(report: RunReport, sends: Mapping[tuple[str, str, str], int] | No
             + (f", mailed today by another campaign {plan.busy}" if plan.busy else "")
             + (f", holiday not kept in their country {plan.not_observed}" if plan.not_observed else "")
             + (f", paused by the customer {plan.paused}" if plan.paused else "")
+            + (f", topic turned off {plan.topic_off}" if plan.topic_off else "")
             + (f", in sunset {plan.sunset}" if plan.sunset else "")
             + (f", left the sequence {plan.exited}" if plan.exited else "")
             + (f", of them awaiting the A/B winner {plan.awaiting_winner}" if plan.awaiting_winner else "")
@@ -1078,7 +1080,7 @@ def serve(host: str | None, port: int | None, settings: Settings) -> None:
     settings.signing_keys()  # no key, or a weak one: stop before the store is touched
     hooks = Hooks(settings.hooks, SystemClock())
     app = create_tracking_app(open_store(settings), settings.signing_keys(), SystemClock(), settings.tracking,
-                              hooks)
+                              hooks, topics=settings.topics, one_click=settings.compliance.one_click)
     serve_forever(app, host or settings.tracking.host, port or settings.tracking.port,
                   forwarded_allow_ips=settings.tracking.forwarded_allow_ips)
 
@@ -1107,7 +1109,8 @@ def serve_api(host: str | None, port: int | None, with_tracking: bool, settings:
     app = create_api_app(sessions, settings, SystemClock())
     if with_tracking:
         tracking = create_tracking_app(sessions, settings.signing_keys(), SystemClock(), settings.tracking,
-                                       Hooks(settings.hooks, SystemClock()))
+                                       Hooks(settings.hooks, SystemClock()), topics=settings.topics,
+                                       one_click=settings.compliance.one_click)
         app = combined(app, tracking)  # type: ignore[assignment]
     serve_forever(app, host or settings.api.host, port or settings.api.port,
                   forwarded_allow_ips=settings.tracking.forwarded_allow_ips)

@@ -608,6 +608,7 @@ class PolicySettings(_Section):
     default_holdout_percent: float = Field(0.0, ge=0, le=50)
 
 
+OneClick = Literal["all", "topic"]  # what RFC 8058 one-click unsubscribe turns off (docs/preferences.md)
 AD_PREFIXES = {"zh-Hans": "【广告】", "zh-Hant": "【廣告】", "en": "AD: "}
 
 
@@ -618,10 +619,14 @@ class ComplianceSettings(_Section):
     subject's language (a language not listed: `en`'s), unless it already starts with one of
     them; China's rules for commercial email (MII Order 38, 2006) want "广告" or "AD" there.
     Off by default; `edm init --profile cn` turns it on.
+    `one_click`: what RFC 8058 one-click unsubscribe (the mail client's button) turns off: `all`,
+    every mail from this sender (the default), or `topic`, only the campaign's topic (mail of a
+    campaign without one: still everything). docs/preferences.md.
     """
 
     mark_ads: bool = False
     ad_prefix: dict[str, str] = AD_PREFIXES
+    one_click: OneClick = "all"
 
     @model_validator(mode="after")
     def _usable_prefixes(self) -> ComplianceSettings:

@@ -523,6 +523,7 @@ class CustomerRow(NamedTuple):
     locale: str
     account_manager: str | None
     account_manager_email: str | None
+    personalised: bool = True  # False: PIPL Art. 24, the generic message (compose.generic_context)
 
 
 class ProfileRow(NamedTuple):
