@@ -915,6 +915,15 @@ class WebhooksSettings(_Section):
         return {e.secret_env for e in self.endpoints} | {a.apprise_url_env for a in self.apprise}
 
 
+DEFAULT_TOPICS: dict[str, Localized] = {  # the shipped campaigns name these (and config/edm.yaml lists them)
+    "news": {"en": "News and product updates", "zh-Hans": "新闻与产品动态", "zh-Hant": "新聞與產品動態"},
+    "offers": {"en": "Offers and promotions", "zh-Hans": "优惠与促销", "zh-Hant": "優惠與促銷"},
+    "greetings": {"en": "Holiday and anniversary greetings", "zh-Hans": "节日与纪念日问候",
+                  "zh-Hant": "節日與紀念日問候"},
+    "surveys": {"en": "Surveys and feedback requests", "zh-Hans": "问卷与意见征询", "zh-Hant": "問卷與意見徵詢"},
+}
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -939,8 +948,8 @@ class Settings(BaseModel):
     compliance: ComplianceSettings = ComplianceSettings()
     webhooks: WebhooksSettings = WebhooksSettings()
     # what a person may choose to receive on the preference page: topic -> its title (one string
-    # or one per language); each campaign names its `topic` (docs/preferences.md)
-    topics: dict[str, Localized] = {}
+    # or one per language); each campaign names its `topic` (docs/preferences.md). `topics: {}`: none
+    topics: dict[str, Localized] = DEFAULT_TOPICS
     secret_keys: tuple[SecretStr, ...] = ()
 
     @field_validator("topics")
