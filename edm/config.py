@@ -920,7 +920,8 @@ DEFAULT_TOPICS: dict[str, Localized] = {  # the shipped campaigns name these (an
     "offers": {"en": "Offers and promotions", "zh-Hans": "优惠与促销", "zh-Hant": "優惠與促銷"},
     "greetings": {"en": "Holiday and anniversary greetings", "zh-Hans": "节日与纪念日问候",
                   "zh-Hant": "節日與紀念日問候"},
-    "surveys": {"en": "Surveys and feedback requests", "zh-Hans": "问卷与意见征询", "zh-Hant": "問卷與意見徵詢"},
+    "surveys": {"en": "Surveys and feedback requests", "zh-Hans": "问卷与意见征询",
+                "zh-Hant": "問卷與意見徵詢"},
 }
 
 

@@ -239,4 +239,5 @@ def _without_dkim(sender: SenderSettings) -> SenderSettings:
                                      "dkim_private_key_file": None})
 
 
-__all__ = ["LANGUAGES", "Checker", "Problem", "Sample", "check_campaign", "generic_samples", "synthetic_samples"]
+__all__ = ["LANGUAGES", "Checker", "Problem", "Sample", "check_campaign", "generic_samples",
+           "synthetic_samples"]

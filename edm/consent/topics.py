@@ -12,5 +12,5 @@ def topics_in(stored: str | None) -> frozenset[str]:
 
 
 def topics_text(topics: Collection[str]) -> str | None:
-    """A set of topics as `Customer.topics_off` keeps it: lower-case, sorted, ", "-separated; None for none."""
+    """Topics as `Customer.topics_off` keeps them: lower-case, sorted, ", "-separated; None for none."""
     return ", ".join(sorted({topic.lower() for topic in topics})) or None

@@ -19,8 +19,8 @@ from edm.campaigns.triggers import occasion_date
 from edm.compliance import ad_prefix, marked_subject
 from edm.config import BrandSettings, ComplianceSettings, SenderSettings
 from edm.delivery.brand import Brands
-from edm.delivery.generic import GenericName, generic_name
 from edm.delivery.dkim import signer_from_settings
+from edm.delivery.generic import GenericName, generic_name
 from edm.delivery.message import Mailbox, MessageBuilder, addr_spec, message_id, originator_headers
 from edm.errors import ConfigError, TemplateError
 from edm.render import ByLanguage, Renderer, one_line, resolve_language, template_view
@@ -247,7 +247,8 @@ class Composer:
             mark = ad_prefix(subject_language, self._ad_marks)
             subject = marked_subject(subject, campaign.kind, mark, self._ad_marks.values())
         try:
-            shown = one_line(customer.contact_name or customer.name) if personalised else ""  # no name: generic
+            # the generic message names nobody: the address alone
+            shown = one_line(customer.contact_name or customer.name) if personalised else ""
             to = Mailbox(shown, addr_spec(row.to_address))
         except ValueError as exc:
             raise TemplateError(f"cannot address the message: {exc}") from exc

@@ -399,7 +399,9 @@ async def _body(request: Request, max_bytes: int) -> bytes | None:
     return bytes(body)
 
 
-def _chosen(form: dict[str, list[str]], offered: Mapping[str, Localized]) -> tuple[frozenset[str], bool] | None:
+def _chosen(
+    form: dict[str, list[str]], offered: Mapping[str, Localized]
+) -> tuple[frozenset[str], bool] | None:
     """The choices form: the topics ticked and whether personalisation is; None when it holds anything
     else (a topic not offered, a field twice, a field of another form)."""
     if set(form) - {"choices", "topic", "personalised"} or form["choices"] != ["1"]:

@@ -173,7 +173,8 @@ def choices_page(email: str, language: Language, kept: Sequence[str], personalis
 def topic_done_page(email: str, language: Language, topic: str) -> str:
     """After a per-topic one-click unsubscribe: which topic (its title) no longer comes."""
     t = TEXT[language]
-    return page(language, t["done_title"], f"<p>{t['topic_done'].format(email=escape(email), topic=escape(topic))}</p>")
+    done = t["topic_done"].format(email=escape(email), topic=escape(topic))
+    return page(language, t["done_title"], f"<p>{done}</p>")
 
 
 def done_page(email: str, language: Language) -> str:

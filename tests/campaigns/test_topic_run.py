@@ -22,8 +22,8 @@ from tests.conftest import SECRET_KEY, SmtpServer
 from tests.delivery.cli_folder import cli_environment, edm
 
 SHIPPED = bundled_config_dir() / "campaigns"
-NAMES = {"only_greetings@example.cn": "李雷", "only_offers@example.cn": "韩梅梅", "generic@example.cn": "王芳",
-         "generic_en@example.com": "Jordan Lee"}
+NAMES = {"only_greetings@example.cn": "李雷", "only_offers@example.cn": "韩梅梅",
+         "generic@example.cn": "王芳", "generic_en@example.com": "Jordan Lee"}
 
 
 def _campaigns(folder: Path) -> None:
@@ -47,9 +47,9 @@ def _customers(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as session:
         for email, (off, personalised) in chosen.items():
             locale = "en" if email.endswith(".com") else "zh-CN"
-            customer = Customer(external_id=email, name=NAMES[email], email=email, kind="person", locale=locale,
-                                timezone="Asia/Shanghai", country="CN", created_at=now, topics_off=off,
-                                personalised=personalised)
+            customer = Customer(external_id=email, name=NAMES[email], email=email, kind="person",
+                                locale=locale, timezone="Asia/Shanghai", country="CN", created_at=now,
+                                topics_off=off, personalised=personalised)
             session.add(customer)
             session.flush()
             session.add(CustomerProfile(customer_id=customer.id, value_tier="high", lifecycle_stage="mature",

@@ -46,8 +46,10 @@ def _page(links: TrackingLinks, mail: Mail, topic: str | None = "offers") -> str
 @pytest.mark.parametrize(("locale", "titles", "everything", "personalise"), [
     ("en", ["News and product updates", "Offers and promotions", "Holiday and anniversary greetings",
             "Surveys and feedback requests"], "Unsubscribe from everything", "Personalise my email"),
-    ("zh-CN", ["新闻与产品动态", "优惠与促销", "节日与纪念日问候", "问卷与意见征询"], "退订全部邮件", "为我个性化邮件"),
-    ("zh-TW", ["新聞與產品動態", "優惠與促銷", "節日與紀念日問候", "問卷與意見徵詢"], "取消訂閱全部郵件", "為我個人化郵件"),
+    ("zh-CN", ["新闻与产品动态", "优惠与促销", "节日与纪念日问候", "问卷与意见征询"],
+     "退订全部邮件", "为我个性化邮件"),
+    ("zh-TW", ["新聞與產品動態", "優惠與促銷", "節日與紀念日問候", "問卷與意見徵詢"],
+     "取消訂閱全部郵件", "為我個人化郵件"),
 ])
 def test_the_page_offers_each_topic_in_the_page_language(
     sessions: sessionmaker[Session], site: TrackingLinks, locale: str, titles: list[str], everything: str,
@@ -62,7 +64,9 @@ def test_the_page_offers_each_topic_in_the_page_language(
     assert titles[1] in page.split("<form")[0]  # "this email was about: offers", above the forms
 
 
-def test_the_page_shows_what_was_chosen(sessions: sessionmaker[Session], site: TrackingLinks, mail: Mail) -> None:
+def test_the_page_shows_what_was_chosen(
+    sessions: sessionmaker[Session], site: TrackingLinks, mail: Mail
+) -> None:
     with sessions.begin() as session:
         found = session.get(Customer, mail.customer_id)
         assert found is not None
@@ -84,7 +88,8 @@ def test_keeping_only_greetings_and_turning_personalisation_off(
     assert suppressions(sessions) == [] and stored_events(sessions) == []  # still subscribed
 
     again = httpx.post(f"{_page(site, mail)}/preferences",
-                       data={"choices": "1", "topic": list(DEFAULT_TOPICS), "personalised": "yes"}, timeout=30)
+                       data={"choices": "1", "topic": list(DEFAULT_TOPICS), "personalised": "yes"},
+                       timeout=30)
     assert again.status_code == 200
     saved = customer(sessions, mail.customer_id)
     assert (saved.topics_off, saved.personalised) == (None, True)
@@ -97,8 +102,8 @@ def test_a_topic_no_longer_offered_stays_as_chosen(
         found = session.get(Customer, mail.customer_id)
         assert found is not None
         found.topics_off = "webinars"
-    httpx.post(f"{_page(site, mail)}/preferences", data={"choices": "1", "topic": ["news"], "personalised": "yes"},
-               timeout=30)
+    httpx.post(f"{_page(site, mail)}/preferences",
+               data={"choices": "1", "topic": ["news"], "personalised": "yes"}, timeout=30)
     assert customer(sessions, mail.customer_id).topics_off == "greetings, offers, surveys, webinars"
 
 
