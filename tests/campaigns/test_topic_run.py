@@ -20,6 +20,7 @@ from edm.store import ClassificationRun, Customer, CustomerProfile, Suppression
 from edm.tracking import create_tracking_app, serve_in_background
 from tests.conftest import SECRET_KEY, SmtpServer
 from tests.delivery.cli_folder import cli_environment, edm
+from tests.delivery.rows import queue, states
 
 SHIPPED = bundled_config_dir() / "campaigns"
 NAMES = {"only_greetings@example.cn": "李雷", "only_offers@example.cn": "韩梅梅",
@@ -118,3 +119,16 @@ def test_topics_and_no_personalisation_decide_what_arrives(
         owner = session.scalars(select(Customer).where(Customer.email == "only_offers@example.cn")).one()
         assert owner.topics_off == "greetings, offers"
         assert session.scalars(select(Suppression)).all() == []  # still subscribed to the rest
+
+
+def test_mail_queued_before_its_topic_was_turned_off_is_cancelled_not_sent(
+    tmp_path: Path, sqlite_url: str, sessions: sessionmaker[Session], smtp_server: SmtpServer
+) -> None:
+    queue(sessions, ["keeps@example.com", "changed_mind@example.com"], datetime.now(UTC))  # win_back: offers
+    with sessions.begin() as session:
+        session.scalars(select(Customer).where(Customer.email == "changed_mind@example.com")).one().topics_off = (
+            "offers")
+    result = edm(cli_environment(tmp_path, sqlite_url, smtp_server.port), "send", "--no-wait")
+    assert result.exit_code == 0, result.output
+    assert [str(m["To"]) for m in smtp_server.handler.messages] == ["keeps <keeps@example.com>"]
+    assert states(sessions) == {"keeps@example.com": "sent", "changed_mind@example.com": "cancelled"}
