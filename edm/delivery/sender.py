@@ -41,10 +41,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from edm.addresses import canonical_address
 from edm.campaigns.direct import call_data
 from edm.campaigns.events import cancelled
-from edm.consent.topics import topics_in
 from edm.campaigns.schema import Campaign
 from edm.clock import Clock
 from edm.config import DeliverabilitySettings, SmtpSettings
+from edm.consent.topics import topics_in
 from edm.delivery.compose import Composer
 from edm.delivery.compose_pool import ComposePool, can_fork
 from edm.delivery.health import WindowStats, add, is_bulk

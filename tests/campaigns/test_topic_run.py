@@ -126,8 +126,8 @@ def test_mail_queued_before_its_topic_was_turned_off_is_cancelled_not_sent(
 ) -> None:
     queue(sessions, ["keeps@example.com", "changed_mind@example.com"], datetime.now(UTC))  # win_back: offers
     with sessions.begin() as session:
-        session.scalars(select(Customer).where(Customer.email == "changed_mind@example.com")).one().topics_off = (
-            "offers")
+        changed = session.scalars(select(Customer).where(Customer.email == "changed_mind@example.com")).one()
+        changed.topics_off = "offers"
     result = edm(cli_environment(tmp_path, sqlite_url, smtp_server.port), "send", "--no-wait")
     assert result.exit_code == 0, result.output
     assert [str(m["To"]) for m in smtp_server.handler.messages] == ["keeps <keeps@example.com>"]
