@@ -1,6 +1,9 @@
 """The tracking server: open pixel, click redirect, unsubscribe and preference pages, RFC 8058
 one-click POST, one-click survey answers, sending services' webhooks (`POST /hooks/{provider}`), and /healthz.
 
+The unsubscribe link's page (`/u/{token}`) is also the preference page: pause, less mail, the
+topics a person keeps and whether their mail is personalised (docs/preferences.md).
+
 A HEAD on a pixel, click or survey link (link scanners send them) is answered as its GET would be
 and records nothing; a HEAD or GET on an unsubscribe link only shows the page; POST unsubscribes.
 

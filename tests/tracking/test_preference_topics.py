@@ -196,3 +196,17 @@ def test_the_topic_is_sealed_in_the_unsubscribe_token_only() -> None:
     with pytest.raises(ValueError, match="not a topic"):
         links.unsubscribe_url(1, 2, "Offers!")
 
+
+
+@pytest.mark.parametrize(("locale", "kept", "generic"), [
+    ("en", "will receive: Holiday and anniversary greetings.", "not personalised"),
+    ("zh-CN", "将收到：节日与纪念日问候。", "不做个性化"),
+    ("zh-HK", "將收到：節日與紀念日問候。", "不做個人化"),
+])
+def test_the_saved_choices_are_told_in_the_page_language(
+    sessions: sessionmaker[Session], site: TrackingLinks, locale: str, kept: str, generic: str
+) -> None:
+    mail = add_mail(sessions, f"{locale}@example.com", locale=locale)
+    answer = httpx.post(f"{_page(site, mail)}/preferences", data={"choices": "1", "topic": ["greetings"]},
+                        timeout=30)
+    assert answer.status_code == 200 and kept in answer.text and generic in answer.text
