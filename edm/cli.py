@@ -18,7 +18,7 @@ import click
 
 from edm import __version__
 from edm.clock import SystemClock
-from edm.config import Settings, load_settings
+from edm.config import Settings, default_settings, load_settings
 from edm.errors import EdmError
 
 if TYPE_CHECKING:
@@ -499,7 +499,8 @@ def validate(files: tuple[Path, ...], config_path: Path | None) -> None:
 
     settings = load_settings(config_path) if config_path or Path("edm.yaml").exists() else None
     checker = Checker(sender=settings.sender if settings else None,
-                      brand=settings.brand if settings else None)
+                      brand=settings.brand if settings else None,
+                      topics=(settings or default_settings()).topics)
     sessions = store_sessions(settings) if settings else None
     samples = store_samples(sessions) if sessions else []
     now = datetime.now(UTC)
@@ -782,6 +783,7 @@ def format_run(report: RunReport, sends: Mapping[tuple[str, str, str], int] | No
             + (f", mailed today by another campaign {plan.busy}" if plan.busy else "")
             + (f", holiday not kept in their country {plan.not_observed}" if plan.not_observed else "")
             + (f", paused by the customer {plan.paused}" if plan.paused else "")
+            + (f", topic turned off {plan.topic_off}" if plan.topic_off else "")
             + (f", in sunset {plan.sunset}" if plan.sunset else "")
             + (f", left the sequence {plan.exited}" if plan.exited else "")
             + (f", of them awaiting the A/B winner {plan.awaiting_winner}" if plan.awaiting_winner else "")
@@ -1083,7 +1085,8 @@ def serve(host: str | None, port: int | None, settings: Settings) -> None:
     hooks = Hooks(settings.hooks, SystemClock())
     sessions = open_store(settings)
     app = create_tracking_app(sessions, settings.signing_keys(), SystemClock(), settings.tracking,
-                              hooks, signup_routes(settings, sessions))
+                              hooks, signup_routes(settings, sessions), topics=settings.topics,
+                              one_click=settings.compliance.one_click)
     serve_forever(app, host or settings.tracking.host, port or settings.tracking.port,
                   forwarded_allow_ips=settings.tracking.forwarded_allow_ips)
 
@@ -1113,7 +1116,8 @@ def serve_api(host: str | None, port: int | None, with_tracking: bool, settings:
     if with_tracking:
         tracking = create_tracking_app(sessions, settings.signing_keys(), SystemClock(), settings.tracking,
                                        Hooks(settings.hooks, SystemClock()),
-                                       signup_routes(settings, sessions))
+                                       signup_routes(settings, sessions), topics=settings.topics,
+                                       one_click=settings.compliance.one_click)
         app = combined(app, tracking)  # type: ignore[assignment]
     serve_forever(app, host or settings.api.host, port or settings.api.port,
                   forwarded_allow_ips=settings.tracking.forwarded_allow_ips)

@@ -630,6 +630,7 @@ class PolicySettings(_Section):
     default_holdout_percent: float = Field(0.0, ge=0, le=50)
 
 
+OneClick = Literal["all", "topic"]  # what RFC 8058 one-click unsubscribe turns off (docs/preferences.md)
 AD_PREFIXES = {"zh-Hans": "【广告】", "zh-Hant": "【廣告】", "en": "AD: "}
 
 
@@ -640,10 +641,14 @@ class ComplianceSettings(_Section):
     subject's language (a language not listed: `en`'s), unless it already starts with one of
     them; China's rules for commercial email (MII Order 38, 2006) want "广告" or "AD" there.
     Off by default; `edm init --profile cn` turns it on.
+    `one_click`: what RFC 8058 one-click unsubscribe (the mail client's button) turns off: `all`,
+    every mail from this sender (the default), or `topic`, only the campaign's topic (mail of a
+    campaign without one: still everything). docs/preferences.md.
     """
 
     mark_ads: bool = False
     ad_prefix: dict[str, str] = AD_PREFIXES
+    one_click: OneClick = "all"
 
     @model_validator(mode="after")
     def _usable_prefixes(self) -> ComplianceSettings:
@@ -932,6 +937,16 @@ class WebhooksSettings(_Section):
         return {e.secret_env for e in self.endpoints} | {a.apprise_url_env for a in self.apprise}
 
 
+DEFAULT_TOPICS: dict[str, Localized] = {  # the shipped campaigns name these (and config/edm.yaml lists them)
+    "news": {"en": "News and product updates", "zh-Hans": "新闻与产品动态", "zh-Hant": "新聞與產品動態"},
+    "offers": {"en": "Offers and promotions", "zh-Hans": "优惠与促销", "zh-Hant": "優惠與促銷"},
+    "greetings": {"en": "Holiday and anniversary greetings", "zh-Hans": "节日与纪念日问候",
+                  "zh-Hant": "節日與紀念日問候"},
+    "surveys": {"en": "Surveys and feedback requests", "zh-Hans": "问卷与意见征询",
+                "zh-Hant": "問卷與意見徵詢"},
+}
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -957,8 +972,8 @@ class Settings(BaseModel):
     webhooks: WebhooksSettings = WebhooksSettings()
     signup: SignupSettings = SignupSettings()
     # what a person may choose to receive on the preference page: topic -> its title (one string
-    # or one per language); each campaign names its `topic` (docs/preferences.md)
-    topics: dict[str, Localized] = {}
+    # or one per language); each campaign names its `topic` (docs/preferences.md). `topics: {}`: none
+    topics: dict[str, Localized] = DEFAULT_TOPICS
     secret_keys: tuple[SecretStr, ...] = ()
 
     @field_validator("topics")

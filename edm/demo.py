@@ -122,7 +122,8 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
     echo("3. Classified " + format_classification(classes))
     echo("  " + format_own_clock(own_clock_kinds(profile_rows(sessions), settings.classification)))
 
-    app = create_tracking_app(sessions, settings.signing_keys(), clock)
+    app = create_tracking_app(sessions, settings.signing_keys(), clock, topics=settings.topics,
+                              one_click=settings.compliance.one_click)
     with smtp_sink(settings.mail_dir) as (host, port), serve_in_background(app) as base_url:
         settings = settings.model_copy(update={
             "smtp": settings.smtp.model_copy(update={"host": host, "port": port}),

@@ -247,7 +247,7 @@ def check_campaigns(
     lines that say why; checked for synthetic customers and a few of the store's (if `sessions`)."""
     if not files:
         return {}
-    checker = Checker(sender=settings.sender, brand=settings.brand)
+    checker = Checker(sender=settings.sender, brand=settings.brand, topics=settings.topics)
     samples = store_samples(sessions) if sessions is not None else []
     refused = {}
     for loaded in files:

@@ -158,6 +158,7 @@ def _contexts() -> Iterator[dict[str, Any]]:
         for profile in _PROFILES:
             for step in range(4):
                 yield {
+                    "personalised": True,  # the generic message: tests/campaigns/test_topic_run.py
                     "customer": customer,
                     "greeting_name": "Alice Wang",
                     "profile": profile,

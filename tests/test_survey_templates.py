@@ -89,6 +89,7 @@ def make_context(
     survey: Callable[[str], list[SurveyChoice]] | None = None,
 ) -> dict[str, Any]:
     return {
+        "personalised": True,  # the generic message: tests/campaigns/test_topic_run.py
         "customer": Recipient(name, greeting_name, kind, "manufacturing", "en"),
         "greeting_name": greeting_name,
         "profile": profile or Profile("high", "mature", 8, 5, (), 3),

@@ -8,13 +8,16 @@ cannot disagree: an undefined name, a syntax error, an unknown filter, a sandbox
 violation, a missing include or a link the campaign does not define is a `Problem`.
 
 The samples are a synthetic company and a synthetic person per language (`synthetic_samples`),
-plus any real customers the caller adds. Pure apart from rendering: no store, no clock.
+the company again with personalisation turned off (`generic_samples`: the generic message a
+person who chose "no personalisation" gets must render too), plus any real customers the caller
+adds. A `topic` not among the `topics` given is a problem of the file's `topic` key.
+Pure apart from rendering: no store, no clock.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -90,14 +93,26 @@ def synthetic_samples(languages: Sequence[str], now: datetime) -> list[Sample]:
     return samples
 
 
+GENERIC_LABEL = "a customer who chose no personalisation"
+
+
+def generic_samples(languages: Sequence[str], now: datetime) -> list[Sample]:
+    """The synthetic company of each language with personalisation turned off (PIPL Art. 24)."""
+    return [Sample(sample.customer._replace(personalised=False), sample.profile, sample.email, GENERIC_LABEL)
+            for sample in synthetic_samples(languages, now)[::2]
+            if isinstance(sample.customer, CustomerRow)]
+
+
 class Checker:
     """Composes like the sender (`Composer` over a `Renderer` of `templates_dir`); keep one for a run:
-    it keeps the compiled templates."""
+    it keeps the compiled templates. `topics`: the topic names a campaign may name (settings
+    `topics`); None checks no topic."""
 
     def __init__(
         self, templates_dir: Path | None = None, sender: SenderSettings | None = None,
-        brand: BrandSettings | None = None,
+        brand: BrandSettings | None = None, topics: Collection[str] | None = None,
     ) -> None:
+        self._topics = None if topics is None else frozenset(topics)
         self._probe = _SubjectProbe(templates_dir)
         self._brand = brand or BrandSettings()
         self._composer = Composer(
@@ -108,6 +123,10 @@ class Checker:
     def check(self, campaign: Campaign, samples: Sequence[Sample], now: datetime) -> list[Problem]:
         """Every problem composing `campaign` for the synthetic samples and `samples` shows, each once."""
         found: dict[tuple[str, str], Problem] = {}
+        if self._topics is not None and campaign.topic is not None and campaign.topic not in self._topics:
+            known = ", ".join(sorted(self._topics)) or "none: add topics: to edm.yaml"
+            message = f"no topic {campaign.topic!r} in edm.yaml (topics: {known})"
+            found[("topic", message)] = Problem("topic", message, ("topic",))
         for step, variant, template, subjects, prefix in _contents(campaign):
             try:
                 shipped = template_languages(template, self._probe.templates_dir)
@@ -116,7 +135,7 @@ class Checker:
                 continue
             languages = list(dict.fromkeys([*LANGUAGES, *shipped]))
             self._probe.subjects = {(*prefix, "subject", lang): source for lang, source in subjects.items()}
-            for sample in [*synthetic_samples(languages, now), *samples]:
+            for sample in [*synthetic_samples(languages, now), *generic_samples(languages, now), *samples]:
                 for problem in _compose(self._composer, self._probe, campaign, sample, step, variant, now):
                     found.setdefault((problem.where, problem.message), problem)
         return list(found.values())
@@ -220,4 +239,5 @@ def _without_dkim(sender: SenderSettings) -> SenderSettings:
                                      "dkim_private_key_file": None})
 
 
-__all__ = ["LANGUAGES", "Checker", "Problem", "Sample", "check_campaign", "synthetic_samples"]
+__all__ = ["LANGUAGES", "Checker", "Problem", "Sample", "check_campaign", "generic_samples",
+           "synthetic_samples"]

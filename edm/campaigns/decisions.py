@@ -5,7 +5,8 @@ a real run queues the `send` decisions (and records the holdout), a dry run repo
 decision. Both go through this one function, so what `--dry-run` says is what a run does.
 
 Rules, in order (the first that holds a customer back names the reason): already planned,
-suppressed, holiday not kept in their country; for all but service mail: paused, in sunset
+suppressed, holiday not kept in their country; for all but service mail: the campaign's topic
+turned off (preference page), paused, in sunset
 (unless the campaign `reaches_sunset`), mailed that day by another campaign
 (`policy.one_per_day`, when the campaign drops rather than waits); then the send time and
 window, the adaptive contact interval judged for that moment; last the holdout group (the campaign's
@@ -36,6 +37,7 @@ class Reason(StrEnum):
     SUPPRESSED = "suppressed"  # unsubscribed, bounced or complained
     NOT_OBSERVED = "not_observed"  # their country does not keep the holiday
     PAUSED = "paused"  # asked for no marketing mail until a date (preference page)
+    TOPIC_OFF = "topic_off"  # turned off the campaign's topic (preference page)
     SUNSET = "sunset"  # long silent to our mail
     MAILED_TODAY = "mailed_today"  # another campaign mails them that day (policy.one_per_day)
     TOO_SOON = "too_soon"  # their adaptive contact interval has not passed
@@ -61,6 +63,7 @@ class Facts:
     busy: bool = False  # another campaign mails them on the day this one would
     best_hour: int | None = None
     last_contact: datetime | None = None
+    topic_off: str | None = None  # the campaign's topic, when the customer turned it off
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +184,8 @@ def _held_before_timing(facts: Facts, rules: Rules, timing: Timing) -> Decision 
         return Decision(who, Reason.NOT_OBSERVED, "their country does not keep the holiday")
     if not rules.marketing:
         return None
+    if facts.topic_off is not None:
+        return Decision(who, Reason.TOPIC_OFF, f"turned off the topic {facts.topic_off!r}")
     moment = timing.moment(facts.timezone)
     if facts.paused_until is not None and facts.paused_until > moment:
         return Decision(who, Reason.PAUSED, f"paused until {facts.paused_until:%Y-%m-%d}")

@@ -5,7 +5,8 @@ the same occurrence twice queues nothing new and a restart never re-sends.
 The audience is `edm.campaigns.rules` plus the campaign's trigger (never key accounts for
 `bulk` promotions); this module gathers what policy needs about each member in one streamed
 query and `edm.campaigns.decisions.decide` judges them, in order: already planned, the
-suppression list; for all but service mail the customer's pause (their preference page) and sunset
+suppression list; for all but service mail the campaign's topic turned off and the customer's pause
+(their preference page) and sunset
 (unless `reaches_sunset`), one mail per customer per local day (`policy.one_per_day`), the send
 time (`send_time: optimal`: their usual reading hour) and send window, the adaptive contact
 interval (unless `respect_frequency: false`); and last the variant or the holdout group.
@@ -57,6 +58,7 @@ from edm.campaigns.triggers import (
 from edm.campaigns.variants import HOLDOUT
 from edm.campaigns.winner import AWAITING_WINNER, in_test_share
 from edm.config import EngagementSettings, PolicySettings, SendWindow
+from edm.consent.topics import topics_in
 from edm.countries import derive_country
 from edm.store import (
     AbDecision,
@@ -96,6 +98,7 @@ class PlanResult:
     suppressed: int = 0
     too_soon: int = 0
     paused: int = 0  # asked for no marketing mail until a date (preference page)
+    topic_off: int = 0  # turned off the campaign's topic (preference page)
     sunset: int = 0  # long silent: only re-permission and win-back campaigns write
     held_out: int = 0  # the control group: recorded, never sent
     busy: int = 0  # dropped: another campaign mails them today (policy.one_per_day)
@@ -134,6 +137,7 @@ _HELD_COUNTS = {
     Reason.SUPPRESSED: "suppressed",
     Reason.NOT_OBSERVED: "not_observed",
     Reason.PAUSED: "paused",
+    Reason.TOPIC_OFF: "topic_off",
     Reason.SUNSET: "sunset",
     Reason.MAILED_TODAY: "busy",
     Reason.TOO_SOON: "too_soon",
@@ -192,6 +196,7 @@ def plan_campaign(
             facts = _facts(row, rules, observed)
             if events is not None:
                 facts = replace(facts, planned=events.planned(row.id))
+            facts = _preferences(facts, campaign, row)
             decision = decide(facts, judge, timing)
             if events is not None and decision.send_at is not None:
                 decision = events.delayed(decision, row.timezone, judge.window)
@@ -291,6 +296,16 @@ def _facts(row: Any, rules: EngagementSettings, observed: bool) -> Facts:
     )
 
 
+def _preferences(facts: Facts, campaign: Campaign, row: Any) -> Facts:
+    """What the customer chose on the preference page: the campaign's topic turned off; and no
+    personalisation: their reading hour (learnt from their opens) is not used to time their mail."""
+    off = campaign.topic is not None and campaign.topic in topics_in(row.topics_off)
+    if off or not row.personalised:
+        return replace(facts, topic_off=campaign.topic if off else None,
+                       best_hour=facts.best_hour if row.personalised else None)
+    return facts
+
+
 def _occurrence(campaign: Campaign, row: Any, timing: Timing, occurrence: date) -> date:
     """The day a message belongs to: the customer's own, the entry's, the last order's, or the campaign's."""
     if campaign.life_event is not None or (campaign.holiday is not None and timing.at is not None):
@@ -372,6 +387,8 @@ def _candidates(
             CustomerProfile.sunset,
             CustomerProfile.best_hour,
             Customer.paused_until,
+            Customer.topics_off,
+            Customer.personalised,
             last_contact.c.at.label("last_contact"),
             Suppression.email.is_not(None).label("suppressed"),
             Suppression.reason.label("suppression"),

@@ -409,11 +409,17 @@ class Campaign(_Strict):
 
     Unsubscribed and bounced addresses get no kind of mail. `transactional`, the old name of
     `service`, is still read as `service`.
+
+    `topic` names what the mail is about among `topics:` in edm.yaml (news, offers, greetings,
+    surveys by default); people choose their topics on the preference page (docs/preferences.md).
     """
 
     name: str
     description: str = ""
     kind: Annotated[Kind, BeforeValidator(_legacy_kind)] = "marketing"
+    # one of `topics:` in edm.yaml (docs/preferences.md): who turned it off on the preference page
+    # gets none of this campaign's mail; None: reaches everyone subscribed (service mail never has one)
+    topic: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,31}$")
     audience: Match = Match()  # everyone with a profile, unless narrowed
     template: str
     subject: Subjects
@@ -515,6 +521,12 @@ class Campaign(_Strict):
     def order_trigger(self) -> Inactivity | AfterOrder | Reorder | None:
         """The trigger that belongs to the customer's latest order: one message per order."""
         return self.inactive or self.after_order or self.reorder
+
+    @model_validator(mode="after")
+    def _service_mail_has_no_topic(self) -> Campaign:
+        if self.topic is not None and self.kind == "service":
+            raise ValueError("service mail has no topic: it reaches everyone not unsubscribed")
+        return self
 
     @property
     def follows_policy(self) -> bool:

@@ -3,9 +3,9 @@
 A customer is enrolled by the campaign's first message (step 0, however it was
 triggered). On every run, each enrolment whose next step is due gets it, unless the
 customer has left: ordered since enrolling, clicked one of the sequence's mails, no
-longer matches the audience (each as the campaign's `exit_when` says), or unsubscribed
-or bounced (always). Steps go in order, one per run at most, so a run after a pause
-never sends two steps at once. The outbox key is (campaign, step, customer, the
+longer matches the audience (each as the campaign's `exit_when` says), turned off the
+campaign's topic, or unsubscribed or bounced (always). Steps go in order, one per run at
+most, so a run after a pause never sends two steps at once. The outbox key is (campaign, step, customer, the
 enrolment's occurrence): planning twice queues nothing new.
 """
 
@@ -22,6 +22,7 @@ from edm.campaigns.audience import audience_filter
 from edm.campaigns.decisions import Judged, Watcher, decide_follow_up
 from edm.campaigns.planner import BATCH, PlanResult, outbox_key, plan_title
 from edm.campaigns.schema import Campaign
+from edm.consent.topics import topics_in
 from edm.store import Customer, CustomerProfile, Event, Order, OutboxMessage, Suppression, upsert
 
 ENROLLED_STATES = ("queued", "sending", "sent", "deferred")
@@ -46,7 +47,9 @@ def plan_follow_ups(
             messages: list[dict[str, Any]] = []
             due = _due(campaign, step, enrolled_by, now).execution_options(yield_per=2000)
             for row in session.execute(due):
-                exits = [reason for reason in campaign.exit_when if getattr(row, reason)]
+                exits: list[str] = [reason for reason in campaign.exit_when if getattr(row, reason)]
+                if campaign.topic is not None and campaign.topic in topics_in(row.topics_off):
+                    exits.append(f"turned off the topic {campaign.topic!r}")
                 decision = decide_follow_up(row.customer_id, row.suppression, exits)
                 result.audience += 1
                 result.count(decision, row.to_address)
@@ -84,7 +87,7 @@ def _due(campaign: Campaign, step: int, enrolled_by: datetime, now: datetime) ->
     query = (
         select(
             first.customer_id, first.occurrence, first.variant, first.to_address, Customer.name,
-            Customer.locale, Suppression.reason.label("suppression"),
+            Customer.locale, Customer.topics_off, Suppression.reason.label("suppression"),
             (ordered if "ordered" in campaign.exit_when else false()).label("ordered"),
             (clicked_one if "clicked" in campaign.exit_when else false()).label("clicked"),
             (left if "left_audience" in campaign.exit_when else false()).label("left_audience"),

@@ -20,9 +20,10 @@ from edm.compliance import ad_prefix, marked_subject
 from edm.config import BrandSettings, ComplianceSettings, SenderSettings
 from edm.delivery.brand import Brands
 from edm.delivery.dkim import signer_from_settings
+from edm.delivery.generic import GenericName, generic_name
 from edm.delivery.message import Mailbox, MessageBuilder, addr_spec, message_id, originator_headers
 from edm.errors import ConfigError, TemplateError
-from edm.render import Renderer, one_line, resolve_language, template_view
+from edm.render import ByLanguage, Renderer, one_line, resolve_language, template_view
 from edm.surveys.scores import SCALES
 from edm.tracking import TrackingLinks
 
@@ -78,6 +79,8 @@ class CustomerFields(Protocol):
     def account_manager(self) -> str | None: ...
     @property
     def account_manager_email(self) -> str | None: ...
+    @property
+    def personalised(self) -> bool: ...  # False: the generic message (edm.delivery.generic)
 
 
 class ProfileFields(Protocol):
@@ -111,6 +114,19 @@ class RecipientView:
     locale: str
 
 
+class GenericRecipient(ByLanguage):
+    """`customer` for a person who chose no personalisation (edm.delivery.generic): the salutation
+    for a name, no company, no industry; only the locale is theirs."""
+
+    __slots__ = ("_locale",)
+
+    def __init__(self, locale: str) -> None:
+        self._locale = locale
+
+    def in_language(self, language: str) -> RecipientView:
+        return RecipientView(generic_name(language), None, "person", None, self._locale)
+
+
 @template_view
 @dataclass(frozen=True)
 class OccasionView:
@@ -133,6 +149,10 @@ class ProfileView:
     years_as_customer: int = 0  # whole years since the first order (anniversaries)
     usual_interval_days: int | None = None  # their own rhythm (edm.customers.rhythm): days between orders
     next_order_expected_on: date | None = None  # the last order plus that interval (reorder reminders)
+
+
+# what a person who chose no personalisation is to every template: no tier, stage, orders or rhythm
+GENERIC_PROFILE = ProfileView("", "", 0, None)
 
 
 class Composer:
@@ -182,19 +202,21 @@ class Composer:
         """The message for `row`; raises TemplateError when the template cannot render, or
         (so the row fails instead of stopping the sender) when its address cannot be written.
         `data`: the per-call data of a message sent through the API (`{{ data.order_no }}`)."""
-        unsubscribe_url = self._links.unsubscribe_url(row.id, customer.id)
+        unsubscribe_url = self._links.unsubscribe_url(row.id, customer.id, campaign.topic)
         sender_name: Any = self._brands.company  # the company, in the message's language
         originator, signature = None, None
         if campaign.sender == "account_manager" and customer.account_manager_email:
             sender_name, originator = self._account_manager(customer)
             signature = sender_name
         brand = self._brands.for_message(campaign.params, signature)
+        personalised = customer.personalised is not False  # None: a record not stored yet, the default
         context = {
+            "personalised": personalised,  # False: PIPL Art. 24 "no personalisation" (edm.delivery.generic)
             "customer": RecipientView(
                 customer.name, customer.contact_name, customer.kind, customer.industry, customer.locale
-            ),
-            "greeting_name": customer.contact_name or customer.name,
-            "profile": _profile_view(profile, now),
+            ) if personalised else GenericRecipient(customer.locale),
+            "greeting_name": (customer.contact_name or customer.name) if personalised else GenericName(),
+            "profile": _profile_view(profile, now) if personalised else GENERIC_PROFILE,
             "params": dict(campaign.params),
             "data": data if data is not None else {},  # an API call's data (edm.campaigns.direct)
             "link": self._link_function(row, customer, campaign),
@@ -203,7 +225,8 @@ class Composer:
             "brand": brand,  # a BrandView in the message's language, once rendered
             "step": row.step,  # 0 for the first message, then 1, 2 ... of a sequence
             "occasion": OccasionView(occasion_date(campaign, row.occurrence), row.occurrence),
-            "open_pixel_url": self._links.open_url(row.id, customer.id),
+            # none for who refused profiling: when and where someone reads is what the pixel tells
+            "open_pixel_url": self._links.open_url(row.id, customer.id) if personalised else "",
             "unsubscribe_url": unsubscribe_url,
             "recipient_address": row.to_address,  # "This email was sent to ..." in the footer
             "preferences_url": unsubscribe_url,  # the page offers pausing and less mail before unsubscribing
@@ -214,6 +237,9 @@ class Composer:
         context["brand"] = brand.in_language(subject_language)  # the subject's language, as the body's
         if not isinstance(sender_name, str):
             context["sender_name"] = sender_name.in_language(subject_language)
+        if not personalised:  # the generic name and recipient in the subject's language too
+            for key in ("customer", "greeting_name"):
+                context[key] = context[key].in_language(subject_language)
         subject = self._renderer.render_subject(
             subjects[subject_language], context, name=f"{campaign.name} subject ({subject_language})"
         )
@@ -221,7 +247,9 @@ class Composer:
             mark = ad_prefix(subject_language, self._ad_marks)
             subject = marked_subject(subject, campaign.kind, mark, self._ad_marks.values())
         try:
-            to = Mailbox(one_line(customer.contact_name or customer.name), addr_spec(row.to_address))
+            # the generic message names nobody: the address alone
+            shown = one_line(customer.contact_name or customer.name) if personalised else ""
+            to = Mailbox(shown, addr_spec(row.to_address))
         except ValueError as exc:
             raise TemplateError(f"cannot address the message: {exc}") from exc
         wire = self._builder.build(

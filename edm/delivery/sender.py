@@ -44,6 +44,7 @@ from edm.campaigns.events import cancelled
 from edm.campaigns.schema import Campaign
 from edm.clock import Clock
 from edm.config import DeliverabilitySettings, SmtpSettings
+from edm.consent.topics import topics_in
 from edm.delivery.compose import Composer
 from edm.delivery.compose_pool import ComposePool, can_fork
 from edm.delivery.health import WindowStats, add, is_bulk
@@ -483,6 +484,10 @@ def _compose_batch(
         elif campaign is None:
             settle(session, row.id, "failed", f"campaign {row.campaign!r} is no longer defined")
             settled["failed"] += 1
+        elif campaign.topic is not None and campaign.topic in topics_in(customer.topics_off):
+            # turned off on the preference page after the mail was planned
+            settle(session, row.id, "cancelled", f"the customer turned off the topic {campaign.topic!r}")
+            settled["cancelled"] += 1
         elif cancelled(session, campaign, customer.id, row.occurrence, now):  # the order came after planning
             settle(session, row.id, "cancelled", f"the customer did {campaign.event.unless.event} "  # type: ignore[union-attr]
                    "after the triggering event")
@@ -523,6 +528,8 @@ class CustomerRow(NamedTuple):
     locale: str
     account_manager: str | None
     account_manager_email: str | None
+    personalised: bool = True  # False: PIPL Art. 24, the generic message (edm.delivery.generic)
+    topics_off: str | None = None  # the topics turned off (preference page): their mail is cancelled
 
 
 class ProfileRow(NamedTuple):

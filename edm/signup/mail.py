@@ -106,7 +106,8 @@ class ConfirmationMail:
             subject=subject,
             text=body.text,
             html=body.html,
-            message_id=message_id(f"signup{signup.id}x{round(now.timestamp())}", self._from_address),
+            message_id=message_id(f"signup{signup.id}x{round(now.timestamp())}", self._from_address,
+                                  self._keys[0]),
             unsubscribe_url=None,  # it belongs to no list: nothing to unsubscribe from
             date=now,
         )

@@ -1,6 +1,9 @@
 """The tracking server: open pixel, click redirect, unsubscribe and preference pages, RFC 8058
 one-click POST, one-click survey answers, sending services' webhooks (`POST /hooks/{provider}`), and /healthz.
 
+The unsubscribe link's page (`/u/{token}`) is also the preference page: pause, less mail, the
+topics a person keeps and whether their mail is personalised (docs/preferences.md).
+
 A HEAD on a pixel, click or survey link (link scanners send them) is answered as its GET would be
 and records nothing; a HEAD or GET on an unsubscribe link only shows the page; POST unsubscribes.
 
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from urllib.parse import parse_qs
@@ -31,7 +34,8 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from edm.clock import Clock
-from edm.config import TrackingSettings
+from edm.config import Localized, OneClick, TrackingSettings
+from edm.delivery.brand import localized
 from edm.surveys import answers
 from edm.tracking import events, pages, survey_pages
 from edm.tracking.events import Feedback, FeedbackOutcome, Hit, Recipient
@@ -45,6 +49,8 @@ log = logging.getLogger(__name__)
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0", "Pragma": "no-cache"}
 FORM_MAX_BYTES = 1024  # the preference form has two short fields
+TOPIC_FIELD_BYTES = 48  # and the choices form one more per topic: "topic=" and a name of 32 at most
+ONE_CLICK_FIELD, ONE_CLICK_VALUE = "List-Unsubscribe", "One-Click"  # RFC 8058's POST body
 # a survey comment: 2000 characters of Chinese are 18000 bytes once percent-encoded
 SURVEY_FORM_MAX_BYTES = 20 * 1024
 
@@ -93,10 +99,15 @@ def create_tracking_app(
     settings: TrackingSettings | None = None,
     hooks: Hooks | None = None,
     signup: Sequence[Route] = (),
+    *,
+    topics: Mapping[str, Localized] | None = None,
+    one_click: OneClick = "all",
 ) -> Starlette:
     """The ASGI app; `keys` are the link-signing keys, newest first (any of them verifies).
     `hooks`: the providers whose webhooks are taken (none when not given). `signup`: the sign-up
-    routes (`edm.signup.routes.signup_routes`), when sign-up is enabled.
+    routes (`edm.signup.routes.signup_routes`), when sign-up is enabled. `topics`: what the
+    preference page offers (settings `topics`); `one_click`: what an RFC 8058 one-click POST turns
+    off, `all` mail or only the `topic` its link seals (settings `compliance.one_click`).
 
     Serve it with lifespan on (edm.tracking.server does), so shutdown stores what is queued.
     The event writer is `app.state.events`.
@@ -167,40 +178,80 @@ def create_tracking_app(
         person = await run_in_threadpool(recipient_of, link)
         return None if person is None else (link, person)
 
+    offered = dict(topics or {})
+
+    def titled(language: str) -> list[tuple[str, str]]:
+        """The topics offered, each with its title in `language` (else its name)."""
+        return [(name, localized(title, language) or name) for name, title in offered.items()]
+
     async def unsubscribe_page(request: Request) -> Response:
         """Only asks: link scanners fetch GETs (and HEADs, served here too): they must unsubscribe nobody."""
         found = await recipient_link(request)
         if found is None:
             return NotFound()
-        _, person = found
+        link, person = found
         language = pages.language_of(person.locale)
-        return PageResponse(pages.confirm_page(person.email, language, request.path_params["token"]))
+        choices = pages.Choices(titled(language), person.topics_off, person.personalised, link.topic)
+        return PageResponse(pages.confirm_page(person.email, language, request.path_params["token"], choices))
+
+    def turn_off_now(link: Link, topic: str) -> str | None:
+        with sessions.begin() as session:
+            return events.turn_off_topic(session, customer_id=link.customer_id, topic=topic)
 
     async def unsubscribe_post(request: Request) -> Response:
-        """The page's button and RFC 8058 one-click (`List-Unsubscribe=One-Click`) land here."""
+        """The page's button (everything) and RFC 8058 one-click (`List-Unsubscribe=One-Click`) land
+        here; one-click turns off only the link's topic when `one_click` is `topic` and it has one."""
         found = await recipient_link(request)
         if found is None:
             return NotFound()
         link, person = found
+        language = pages.language_of(person.locale)
+        form = await _form(request) or {}
+        if one_click == "topic" and link.topic is not None and form.get(ONE_CLICK_FIELD) == [ONE_CLICK_VALUE]:
+            email = await run_in_threadpool(turn_off_now, link, link.topic)
+            if email is None:
+                return NotFound()
+            log.info("topic off customer=%d outbox=%d topic=%s", link.customer_id, link.outbox_id, link.topic)
+            title = dict(titled(language)).get(link.topic, link.topic)
+            return PageResponse(pages.topic_done_page(email, language, title))
         email = await run_in_threadpool(unsubscribe_now, link, request.headers.get("user-agent"))
         if email is None:
             return NotFound()
         log.info("unsubscribed customer=%d outbox=%d", link.customer_id, link.outbox_id)
-        return PageResponse(pages.done_page(email, pages.language_of(person.locale)))
+        return PageResponse(pages.done_page(email, language))
 
     async def preferences_post(request: Request) -> Response:
-        """Pause marketing for 30/60/90 days, or ask for less: the gentler way out."""
+        """Pause marketing for 30/60/90 days, or ask for less: the gentler way out; or the choices
+        form: the topics kept and whether mail may be personalised."""
         found = await recipient_link(request)
         if found is None:
             return NotFound()
         link, person = found
         language = pages.language_of(person.locale)
-        choice = _choice(await _form(request) or {})
+        form = await _form(request, FORM_MAX_BYTES + TOPIC_FIELD_BYTES * len(offered),
+                           max_fields=len(offered) + 4)
+        if form is not None and "choices" in form:
+            chosen = _chosen(form, offered)
+            if chosen is None:
+                return PageResponse(pages.bad_choice_page(language), status_code=400)
+            kept, personalised = chosen
+            await run_in_threadpool(save_choices, link, kept, personalised)
+            log.info("choices customer=%d off=%s personalised=%s", link.customer_id,
+                     ",".join(sorted(set(offered) - kept)) or "-", personalised)
+            titles = [title for name, title in titled(language) if name in kept]
+            return PageResponse(pages.choices_page(person.email, language, titles, personalised,
+                                                   offered=bool(offered)))
+        choice = _choice(form or {})
         if choice is None:
             return PageResponse(pages.bad_choice_page(language), status_code=400)
         paused_until = await run_in_threadpool(save_preference, link, choice)
         log.info("preference customer=%d choice=%s", link.customer_id, choice)
         return PageResponse(pages.saved_page(person.email, language, paused_until))
+
+    def save_choices(link: Link, kept: frozenset[str], personalised: bool) -> None:
+        with sessions.begin() as session:
+            events.choose(session, customer_id=link.customer_id, offered=offered, kept=kept,
+                          personalised=personalised)
 
     def save_preference(link: Link, choice: int | str) -> datetime | None:
         """When the pause ends (None for "less")."""
@@ -326,17 +377,17 @@ def create_tracking_app(
 
 
 async def _form(
-    request: Request, max_bytes: int = FORM_MAX_BYTES, *, keep_blank: bool = False
+    request: Request, max_bytes: int = FORM_MAX_BYTES, *, keep_blank: bool = False, max_fields: int = 4
 ) -> dict[str, list[str]] | None:
-    """An urlencoded body of at most `max_bytes`; None when longer, {} when it is no form of ours.
-    `keep_blank` keeps empty fields (an empty comment box still says which form was sent)."""
+    """An urlencoded body of at most `max_bytes` and `max_fields`; None when longer, {} when it is no
+    form of ours. `keep_blank` keeps empty fields (an empty comment box still says which form was sent)."""
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > max_bytes:
             return None
     try:
-        return parse_qs(body.decode("ascii"), keep_blank_values=keep_blank, max_num_fields=4)
+        return parse_qs(body.decode("ascii"), keep_blank_values=keep_blank, max_num_fields=max_fields)
     except (UnicodeDecodeError, ValueError):
         return {}
 
@@ -352,6 +403,21 @@ async def _body(request: Request, max_bytes: int) -> bytes | None:
         if len(body) > max_bytes:
             return None
     return bytes(body)
+
+
+def _chosen(
+    form: dict[str, list[str]], offered: Mapping[str, Localized]
+) -> tuple[frozenset[str], bool] | None:
+    """The choices form: the topics ticked and whether personalisation is; None when it holds anything
+    else (a topic not offered, a field twice, a field of another form)."""
+    if set(form) - {"choices", "topic", "personalised"} or form["choices"] != ["1"]:
+        return None
+    ticked, personal = form.get("topic", []), form.get("personalised", [])
+    if len(set(ticked)) != len(ticked) or any(topic not in offered for topic in ticked):
+        return None
+    if personal not in ([], ["yes"]):
+        return None
+    return frozenset(ticked), bool(personal)
 
 
 def _choice(form: dict[str, list[str]]) -> int | str | None:

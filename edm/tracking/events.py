@@ -1,4 +1,5 @@
-"""Recording what recipients did: opens and clicks in batches, unsubscribes, preferences, and what
+"""Recording what recipients did: opens and clicks in batches, unsubscribes, preferences (pause, less
+mail, topics, personalisation), and what
 feedback loops and sending services report (bounces, complaints, unsubscribes: `record_feedback`).
 
 Kept apart from the HTTP routes (which only verify tokens) and from the batching (ingest.py).
@@ -8,7 +9,7 @@ with someone else's mail; the result says so and the route answers 404.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -18,6 +19,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from edm.addresses import canonical_address
+from edm.consent.topics import topics_in, topics_text
 from edm.delivery.bounces import mail_reference
 from edm.store import Customer, Event, OutboxMessage
 from edm.suppression import COMPLAINT, HARD_BOUNCE, UNSUBSCRIBED, suppress
@@ -155,6 +157,8 @@ class Recipient:
     locale: str
     paused_until: datetime | None
     frequency_preference: str | None
+    topics_off: frozenset[str] = frozenset()  # the topics they turned off (preference page)
+    personalised: bool = True  # False: they chose no personalisation (PIPL Art. 24)
 
 
 def recipient(session: Session, customer_id: int, outbox_id: int) -> Recipient | None:
@@ -163,7 +167,8 @@ def recipient(session: Session, customer_id: int, outbox_id: int) -> Recipient |
     mail = session.get(OutboxMessage, outbox_id)
     if customer is None or (mail is not None and mail.customer_id != customer_id):
         return None
-    return Recipient(customer.email, customer.locale, customer.paused_until, customer.frequency_preference)
+    return Recipient(customer.email, customer.locale, customer.paused_until, customer.frequency_preference,
+                     topics_in(customer.topics_off), customer.personalised)
 
 
 def unsubscribe(
@@ -218,6 +223,32 @@ def ask_for_less(session: Session, *, customer_id: int) -> bool:
         return False
     customer.frequency_preference = LESS
     return True
+
+
+def choose(
+    session: Session, *, customer_id: int, offered: Collection[str], kept: Collection[str], personalised: bool
+) -> bool:
+    """Save the preference page's choices: of the `offered` topics only those `kept` stay on (a topic
+    turned off before and no longer offered stays off), and whether mail may be personalised.
+    False when there is no such customer. The row the link names is the one changed: the
+    choice belongs to that mailbox's owner."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        return False
+    before = topics_in(customer.topics_off)
+    customer.topics_off = topics_text((before - set(offered)) | (set(offered) - set(kept)))
+    customer.personalised = personalised
+    return True
+
+
+def turn_off_topic(session: Session, *, customer_id: int, topic: str) -> str | None:
+    """Add `topic` to the customer's topics turned off (a per-topic one-click unsubscribe); their
+    address, or None when there is no such customer. Idempotent."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        return None
+    customer.topics_off = topics_text(topics_in(customer.topics_off) | {topic})
+    return customer.email
 
 
 FEEDBACK_KINDS = ("bounce", "soft_bounce", "complaint", "unsubscribe")

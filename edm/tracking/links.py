@@ -3,19 +3,23 @@
 Each token names its kind (o = open pixel, c = click, u = unsubscribe, s = survey answer), so a
 token taken from one link cannot be replayed on another route; a click token seals its target
 URL, so the redirect can never be pointed anywhere else (no open redirect), and a survey token
-seals its survey and score, so no one can answer with a score the mail did not offer.
+seals its survey and score, so no one can answer with a score the mail did not offer. An
+unsubscribe token of a campaign with a topic seals that topic (`t`): what a per-topic one-click
+unsubscribe turns off (docs/preferences.md).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
 from edm.surveys.scores import Survey, is_score
-from edm.tracking.tokens import json_string, sign_json, verify
+from edm.tracking.tokens import json_string, sign, sign_json, verify
 
+_TOPIC = re.compile(r"[a-z][a-z0-9_]{0,31}")  # as settings `topics` names them
 Kind = Literal["o", "c", "u"]
 KINDS: tuple[Kind, ...] = ("o", "c", "u")
 
@@ -28,6 +32,7 @@ class Link:
     outbox_id: int
     customer_id: int
     url: str | None = None
+    topic: str | None = None  # unsubscribe links: the campaign's topic, if it has one
 
 
 @dataclass(frozen=True)
@@ -79,8 +84,13 @@ class TrackingLinks:
                 self._targets[url] = target
         return f"{self._base}/c/{self._token('c', outbox_id, customer_id, target)}"
 
-    def unsubscribe_url(self, outbox_id: int, customer_id: int) -> str:
-        return f"{self._base}/u/{self._token('u', outbox_id, customer_id)}"
+    def unsubscribe_url(self, outbox_id: int, customer_id: int, topic: str | None = None) -> str:
+        """The unsubscribe and preference page's URL; `topic`: the campaign's (sealed in the token)."""
+        if topic is None:
+            return f"{self._base}/u/{self._token('u', outbox_id, customer_id)}"
+        if not _TOPIC.fullmatch(topic):
+            raise ValueError(f"not a topic name: {topic!r}")
+        return f"{self._base}/u/{sign(dict(c=customer_id, k='u', m=outbox_id, t=topic), self._keys)}"
 
     def survey_url(self, outbox_id: int, customer_id: int, survey: Survey, score: int) -> str:
         """The link that answers `survey` with `score` in one click."""
@@ -107,7 +117,12 @@ def read_token(token: str, keys: Sequence[bytes], kind: Kind) -> Link | None:
         if not isinstance(url, str) or not is_web_url(url):
             return None
         return Link(kind, outbox_id, customer_id, url)
-    return Link(kind, outbox_id, customer_id) if url is None else None
+    if url is not None:
+        return None
+    topic = payload.get("t")
+    if topic is not None and (kind != "u" or not isinstance(topic, str) or not _TOPIC.fullmatch(topic)):
+        return None
+    return Link(kind, outbox_id, customer_id, topic=topic)
 
 
 def read_survey_token(token: str, keys: Sequence[bytes]) -> SurveyLink | None:

@@ -1,4 +1,5 @@
-"""The pages people see: unsubscribe (with gentler choices), done, preferences saved.
+"""The pages people see: unsubscribe (with gentler choices: pause, less mail, topics, no
+personalisation), done, preferences saved.
 
 In the customer's language (zh-Hans, zh-Hant or en, by `edm.render.language_chain`). Every value
 shown is escaped. Forms post back under the same signed token, which is their only
@@ -7,6 +8,8 @@ authority: there are no cookies to ride on, so nothing for a cross-site request 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from typing import Literal
@@ -31,6 +34,20 @@ TEXT: dict[Language, dict[str, str]] = {
         "lessened": "We will write to <strong>{email}</strong> less often.",
         "bad_title": "Nothing changed",
         "bad": "That choice is not one we offer; please use the buttons on the page.",
+        "everything": "Unsubscribe from everything",
+        "choose": "Or choose what you receive:",
+        "about": "This email was about: {topic}.",
+        "personalise": "Personalise my email (my name, my orders, when I usually read)",
+        "generic_hint": "Unticked, you get the same general email as everyone, and we do not record "
+                        "when you open it.",
+        "save": "Save my choices",
+        "kept": "<strong>{email}</strong> will receive: {topics}.",
+        "kept_none": "<strong>{email}</strong> will receive none of these topics, only mail about "
+                     "their orders and account.",
+        "personal_on": "Our email to you is personalised.",
+        "personal_off": "You get our general email, not personalised to you.",
+        "topic_done": "<strong>{email}</strong> will receive no more email about: {topic}.",
+        "and": ", ",
     },
     "zh-Hans": {
         "unsubscribe": "退订",
@@ -45,6 +62,18 @@ TEXT: dict[Language, dict[str, str]] = {
         "lessened": "我们会减少给 <strong>{email}</strong> 的来信。",
         "bad_title": "未做更改",
         "bad": "没有这个选项，请使用页面上的按钮。",
+        "everything": "退订全部邮件",
+        "choose": "或者，选择您想收到的邮件：",
+        "about": "这封邮件属于：{topic}。",
+        "personalise": "为我个性化邮件（使用我的姓名、订单和阅读时间）",
+        "generic_hint": "不勾选时，您收到的是面向所有人的通用邮件，我们也不会记录您何时打开邮件。",
+        "save": "保存我的选择",
+        "kept": "<strong>{email}</strong> 将收到：{topics}。",
+        "kept_none": "<strong>{email}</strong> 将不再收到以上任何类别的邮件，只收到与订单和账户有关的邮件。",
+        "personal_on": "我们发给您的邮件会做个性化。",
+        "personal_off": "您将收到不做个性化的通用邮件。",
+        "topic_done": "<strong>{email}</strong> 将不再收到这类邮件：{topic}。",
+        "and": "、",
     },
     "zh-Hant": {
         "unsubscribe": "取消訂閱",
@@ -59,6 +88,18 @@ TEXT: dict[Language, dict[str, str]] = {
         "lessened": "我們會減少給 <strong>{email}</strong> 的來信。",
         "bad_title": "未做更改",
         "bad": "沒有這個選項，請使用頁面上的按鈕。",
+        "everything": "取消訂閱全部郵件",
+        "choose": "或者，選擇您想收到的郵件：",
+        "about": "這封郵件屬於：{topic}。",
+        "personalise": "為我個人化郵件（使用我的姓名、訂單和閱讀時間）",
+        "generic_hint": "不勾選時，您收到的是面向所有人的通用郵件，我們也不會記錄您何時開啟郵件。",
+        "save": "儲存我的選擇",
+        "kept": "<strong>{email}</strong> 將收到：{topics}。",
+        "kept_none": "<strong>{email}</strong> 將不再收到以上任何類別的郵件，只收到與訂單和帳戶有關的郵件。",
+        "personal_on": "我們寄給您的郵件會做個人化。",
+        "personal_off": "您將收到不做個人化的通用郵件。",
+        "topic_done": "<strong>{email}</strong> 將不再收到這類郵件：{topic}。",
+        "and": "、",
     },
 }
 
@@ -69,23 +110,71 @@ def language_of(locale: str | None) -> Language:
     return next(language for language in LANGUAGES if language == chosen)
 
 
-def confirm_page(email: str, language: Language, token: str) -> str:
-    """The GET page: asks, and changes nothing (link scanners fetch GETs). The unsubscribe
-    button posts back to this URL; the others to `<token>/preferences` beside it."""
+@dataclass(frozen=True)
+class Choices:
+    """What the choices form shows: the topics offered (name, title in the page's language), those
+    turned off, whether mail is personalised, and the topic of the mail the link came in (if any)."""
+
+    topics: Sequence[tuple[str, str]] = ()
+    off: frozenset[str] = frozenset()
+    personalised: bool = True
+    about: str | None = None
+
+
+def confirm_page(email: str, language: Language, token: str, choices: Choices | None = None) -> str:
+    """The GET page: asks, and changes nothing (link scanners fetch GETs). The unsubscribe-from-
+    everything button posts back to this URL; the others to `<token>/preferences` beside it: pause,
+    less mail, and the choices form (a box per topic, and personalisation on or off)."""
     t = TEXT[language]
+    choices = choices or Choices()
     pauses = "".join(
         f'<button type="submit" name="pause" value="{days}">{escape(t["pause"].format(days=days))}</button> '
         for days in PAUSE_DAYS
     )
+    titles = dict(choices.topics)
+    about = choices.about and titles.get(choices.about)
+    boxes = "".join(
+        f'<label><input type="checkbox" name="topic" value="{escape(name)}"'
+        f'{"" if name in choices.off else " checked"}> {escape(title)}</label><br>'
+        for name, title in choices.topics
+    )
+    personal = " checked" if choices.personalised else ""
     return page(
         language,
         t["unsubscribe"],
         f"<p>{t['ask'].format(email=escape(email))}</p>"
-        f'<form method="post"><button type="submit">{escape(t["unsubscribe"])}</button></form>'
+        + (f"<p>{escape(t['about'].format(topic=about))}</p>" if about else "")
+        + f'<form method="post"><button type="submit">{escape(t["everything"])}</button></form>'
         f"<p>{escape(t['or'])}</p>"
         f'<form method="post" action="{escape(token)}/preferences">{pauses}'
-        f'<button type="submit" name="frequency" value="less">{escape(t["less"])}</button></form>',
+        f'<button type="submit" name="frequency" value="less">{escape(t["less"])}</button></form>'
+        f"<p>{escape(t['choose'])}</p>"
+        f'<form method="post" action="{escape(token)}/preferences">'
+        f'<input type="hidden" name="choices" value="1">{boxes}'
+        f'<label><input type="checkbox" name="personalised" value="yes"{personal}> '
+        f'{escape(t["personalise"])}</label><br><small>{escape(t["generic_hint"])}</small><br>'
+        f'<button type="submit">{escape(t["save"])}</button></form>',
     )
+
+
+def choices_page(email: str, language: Language, kept: Sequence[str], personalised: bool, *,
+                 offered: bool = True) -> str:
+    """After the choices form: the topics kept (titles), and whether mail is personalised."""
+    t = TEXT[language]
+    shown = escape(email)
+    lines = []
+    if offered:
+        lines.append(t["kept"].format(email=shown, topics=escape(t["and"].join(kept))) if kept
+                     else t["kept_none"].format(email=shown))
+    lines.append(escape(t["personal_on" if personalised else "personal_off"]))
+    return page(language, t["saved_title"], "".join(f"<p>{line}</p>" for line in lines))
+
+
+def topic_done_page(email: str, language: Language, topic: str) -> str:
+    """After a per-topic one-click unsubscribe: which topic (its title) no longer comes."""
+    t = TEXT[language]
+    done = t["topic_done"].format(email=escape(email), topic=escape(topic))
+    return page(language, t["done_title"], f"<p>{done}</p>")
 
 
 def done_page(email: str, language: Language) -> str:
