@@ -27,7 +27,7 @@ from edm.api.openapi import openapi_document
 from edm.api.routes import OPERATIONS
 from edm.api.routing import ApiError, Call, OnChange, Operation, Services, no_reaction
 from edm.api.rows import InvalidItems
-from edm.api.schemas import ErrorOut, FieldError
+from edm.api.schemas import Download, ErrorOut, FieldError
 from edm.clock import Clock
 from edm.config import Settings
 from edm.store import ApiAudit
@@ -117,6 +117,9 @@ def _endpoint(op: Operation, services: Services, limiter: RateLimiter) -> Any:
                           [(None if single else item, field, reason) for item, field, reason in exc.problems])
         if op.writes:
             await run_in_threadpool(_audit, services, caller, op, request, status, body, reply)
+        if isinstance(reply, Download):
+            return Response(reply.content, status, media_type=op.media_type,
+                            headers={"Content-Disposition": f'attachment; filename="{reply.filename}"'})
         return JSONResponse(reply.model_dump(mode="json"), status)
 
     return endpoint

@@ -76,6 +76,7 @@ class Operation:
     status: int = 200
     headers: tuple[str, ...] = ()  # request headers the operation reads (documented)
     responses: Mapping[int, str] = field(default_factory=dict)  # extra statuses it may answer
+    media_type: str = "application/json"  # another: the handler returns a `schemas.Download`
 
     @property
     def writes(self) -> bool:

@@ -200,3 +200,10 @@ class ErrorOut(BaseModel):
     error: str = Field(description="unauthorized, forbidden, not_found, too_large, invalid, ...")
     message: str
     errors: list[FieldError] = []
+
+
+class Download(BaseModel):
+    """A file answered as it is (an operation whose `media_type` is not JSON), not as a JSON body."""
+
+    filename: str
+    content: bytes
