@@ -111,6 +111,7 @@ def gather(session: Session, customer: Customer,
                             **_columns(a, exclude=("id", "customer_id"))} for a in session.scalars(
             select(SurveyAnswer).where(SurveyAnswer.customer_id == cid).order_by(SurveyAnswer.answered_at))],
         "custom_events": [_columns(e, exclude=("id", "customer_id", "idempotency_key"))
+                          for e in session.scalars(select(CustomerEvent)
                                                    .where(CustomerEvent.customer_id == cid)
                                                    .order_by(CustomerEvent.occurred_at, CustomerEvent.id))],
     }
