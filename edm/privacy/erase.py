@@ -13,6 +13,7 @@ database file and its write-ahead log (docs/privacy.md: measured, and why not VA
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,17 +80,20 @@ def placeholder_recipient(address: str) -> str:
 
 
 def mentions(value: Any, keys: set[str], identifiers: set[str]) -> bool:
-    """Whether a JSON value names one of the mailboxes (`keys`, canonical) or `identifiers` anywhere."""
+    """Whether a JSON value names one of the mailboxes (`keys`, canonical: in any capitals) or one of
+    `identifiers` anywhere, as a whole word (`Z-1` is not named by `Z-10`)."""
     if isinstance(value, dict):
         return any(mentions(k, keys, identifiers) or mentions(v, keys, identifiers) for k, v in value.items())
     if isinstance(value, list):
         return any(mentions(item, keys, identifiers) for item in value)
     if isinstance(value, str):
-        if value in identifiers or any(i in value for i in identifiers if len(i) >= 3):
-            return True
-        return "@" in value and (canonical_address(value) in keys
-                                 or any(key in value.lower() for key in keys))
+        return (any(_word(identifier, value, 0) for identifier in identifiers)
+                or any(_word(key, value, re.IGNORECASE) for key in keys))
     return False
+
+
+def _word(word: str, text: str, flags: int) -> bool:
+    return re.search(rf"(?<![\w.+-]){re.escape(word)}(?![\w-])", text, flags) is not None
 
 
 def erase_customer(sessions: sessionmaker[Session], key: str, signing_keys: Sequence[bytes], actor: str,
