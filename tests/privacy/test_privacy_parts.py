@@ -28,7 +28,8 @@ def _data(locale: str = "en", rows: list[dict[str, object]] | None = None) -> Pe
 
 
 def test_the_readme_is_in_the_persons_language_and_says_whom_to_ask() -> None:
-    assert [readme_language(locale) for locale in ("zh-TW", "zh_HK", "zh-CN", "zh", "en-GB", "fr-FR", "")] == [
+    locales = ("zh-TW", "zh_HK", "zh-CN", "zh", "en-GB", "fr-FR", "")
+    assert [readme_language(locale) for locale in locales] == [
         "zh-hant", "zh-hant", "zh-hans", "zh-hans", "en", "en", "en"]
     language, text = readme(_data("zh-TW"), CONTACT, NOW)
     assert language == "zh-hant" and "個人資料" in text and "電話: +86 21 5555 0000" in text
@@ -69,5 +70,6 @@ def test_a_payload_names_the_person_by_address_in_any_spelling_or_by_id() -> Non
 
 def test_the_daemon_applies_retention_daily_only_when_a_limit_is_set() -> None:
     assert RETENTION not in wanted_jobs(Settings(), NOW)
-    job = wanted_jobs(Settings(retention=RetentionSettings(events_days=400, cron="0 4 * * *")), NOW)[RETENTION]
+    kept = RetentionSettings(events_days=400, cron="0 4 * * *")
+    job = wanted_jobs(Settings(retention=kept), NOW)[RETENTION]
     assert job["func"] == "edm.daemon.jobs:retention"

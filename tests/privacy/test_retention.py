@@ -32,7 +32,7 @@ def _count(sessions: sessionmaker[Session], model: type) -> int:
 
 
 def _more_signals(sessions: sessionmaker[Session]) -> None:
-    """What the tracking app did not make: a machine open, an unsubscribe and complaints, one naming no mail."""
+    """What the tracking app did not make: a machine open, an unsubscribe, complaints (one naming no mail)."""
     with sessions.begin() as session:
         mail = session.scalars(select(OutboxMessage).where(OutboxMessage.campaign == "notice")).first()
         assert mail is not None
@@ -40,9 +40,10 @@ def _more_signals(sessions: sessionmaker[Session]) -> None:
         session.add_all([
             Event(kind="open", customer_id=mail.customer_id, outbox_id=mail.id, occurred_at=at, machine=True),
             Event(kind="unsubscribe", customer_id=mail.customer_id, outbox_id=mail.id, occurred_at=at),
-            Event(kind="complaint", customer_id=mail.customer_id, outbox_id=mail.id, occurred_at=at, source="arf",
-                  detail={"feedback": "abuse"}),
-            Event(kind="complaint", customer_id=mail.customer_id, outbox_id=None, occurred_at=at, source="ses"),
+            Event(kind="complaint", customer_id=mail.customer_id, outbox_id=mail.id, occurred_at=at,
+                  source="arf", detail={"feedback": "abuse"}),
+            Event(kind="complaint", customer_id=mail.customer_id, outbox_id=None, occurred_at=at,
+                  source="ses"),
         ])
 
 
@@ -53,7 +54,8 @@ def test_retention_drops_old_events_and_keeps_every_report_figure(world: World) 
     later = datetime.now(UTC) + timedelta(days=400)
     settings = RetentionSettings(events_days=365)
     dry = apply_retention(world.sessions, settings, None, "test", later, dry_run=True)
-    assert (dry.events, _count(world.sessions, Event), _count(world.sessions, EventTotal)) == (events, events, 0)
+    assert (dry.events, _count(world.sessions, Event)) == (events, events)
+    assert _count(world.sessions, EventTotal) == 0
     assert _count(world.sessions, AuditEntry) == 0
 
     done = apply_retention(world.sessions, settings, None, "test", later)
@@ -70,7 +72,8 @@ def test_retention_drops_old_events_and_keeps_every_report_figure(world: World) 
 
 def test_events_within_the_limit_stay(world: World) -> None:
     events = _count(world.sessions, Event)
-    done = apply_retention(world.sessions, RetentionSettings(events_days=365), None, "test", datetime.now(UTC))
+    kept = RetentionSettings(events_days=365)
+    done = apply_retention(world.sessions, kept, None, "test", datetime.now(UTC))
     assert (done.events, _count(world.sessions, Event)) == (0, events)
 
 
