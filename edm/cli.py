@@ -1179,7 +1179,7 @@ def api_key() -> None:
 @api_key.command(name="create")
 @click.option("--name", required=True, help="Who uses the key, e.g. shop.")
 @click.option("--scope", "scopes", required=True,
-              help="Comma-separated: customers:read, customers:write, customers:export, "
+              help="Comma-separated: customers:read, customers:write, customers:export, customers:erase, "
                    "orders:write, events:write, campaigns:read, campaigns:send.")
 @click.option("--rate", type=int, help="Requests per minute (default: api.default_rate_per_minute).")
 @with_settings

@@ -163,13 +163,15 @@ def _field_errors(exc: ValidationError) -> list[tuple[int | None, str, str]]:
 
 def _audit(services: Services, caller: Caller, op: Operation, request: Request, status: int,
            body: BaseModel | None, reply: BaseModel) -> None:
-    summary: dict[str, Any] = {"operation": op.name, "key": caller.name, **request.path_params,
+    named = {} if op.forgets else request.path_params  # an erased person's id is kept nowhere
+    summary: dict[str, Any] = {"operation": op.name, "key": caller.name, **named,
                                "result": reply.model_dump(mode="json")}
     for name in ("reason", "source"):
         if body is not None and getattr(body, name, None) is not None:
             summary[name] = getattr(body, name)
     with services.sessions.begin() as session:
-        session.add(ApiAudit(key_id=caller.key_id, method=op.method, path=request.url.path[:500],
+        path = op.path if op.forgets else request.url.path
+        session.add(ApiAudit(key_id=caller.key_id, method=op.method, path=path[:500],
                              status=status, summary=summary, occurred_at=services.clock.now()))
 
 

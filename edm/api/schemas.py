@@ -207,3 +207,14 @@ class Download(BaseModel):
 
     filename: str
     content: bytes
+
+
+class Erased(BaseModel):
+    """What an erasure did (docs/privacy.md): the customer's internal number, never their id or address."""
+
+    customer: int
+    mailboxes: int  # forgotten: kept only as keyed hashes
+    contacts: int
+    mails: int
+    events: int
+    cancelled: int  # unsent mails cancelled

@@ -91,6 +91,19 @@ def export(call: Call) -> tuple[int, s.Download]:
     return 200, s.Download(filename=f"edm-export-{number}.zip", content=data)
 
 
+def erase(call: Call) -> tuple[int, s.Erased]:
+    """`edm customers erase --yes`, by API: the key is the actor in the audit log."""
+    from edm.privacy.service import erase_request
+
+    try:
+        done = erase_request(call.services.settings, call.services.sessions, call.path["external_id"],
+                             f"api:{call.caller.name}", call.now)
+    except CustomerNotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from exc
+    return 200, s.Erased(customer=done.customer_id, mailboxes=done.mailboxes, contacts=done.contacts,
+                         mails=done.mails, events=done.events, cancelled=done.cancelled)
+
+
 def _customer(session: Session, external_id: str) -> Customer:
     found = session.scalar(select(Customer).where(Customer.external_id == external_id))
     if found is None:
@@ -116,6 +129,9 @@ OPERATIONS = (
     Operation("GET", "/v1/customers/{external_id}/export", "exportCustomer", "customers:export",
               "Everything held about the customer: a zip of JSON and CSV with a README (docs/privacy.md)",
               export, s.Download, responses={404: "no such customer"}, media_type="application/zip"),
+    Operation("DELETE", "/v1/customers/{external_id}", "eraseCustomer", "customers:erase",
+              "Forget the customer: personal data erased, report figures kept (docs/privacy.md)", erase,
+              s.Erased, responses={404: "no such customer"}, forgets=True),
     Operation("POST", "/v1/customers/{external_id}/unsubscribe", "unsubscribe", "customers:write",
               "Stop all mail to the customer's address", unsubscribe, s.Subscription, s.SubscriptionChange,
               responses={404: "no such customer"}),
