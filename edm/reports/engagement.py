@@ -180,7 +180,7 @@ def _count_in_sql(
     # "unknown" label is put on afterwards in Python.
     grouped = [columns[name] for name in by]
     profile = {"tier", "stage", "industry"} & set(by)
-    reactions = _reactions(since)
+    reactions = _reactions(since, kept=session.scalar(select(EventTotal.id).limit(1)) is not None)
     attributed = _attributed_orders(since, days)
     state, sent_at = OutboxMessage.state, OutboxMessage.sent_at
     moment = func.coalesce(sent_at, OutboxMessage.created_at)
@@ -223,33 +223,37 @@ def _count_in_sql(
     ]
 
 
-def _reactions(since: datetime | None) -> Any:
+def _reactions(since: datetime | None, kept: bool = False) -> Any:
     """Per message: 1 where a person opened it (a pixel open or a click: a click is an open), a
-    machine opened it, a person clicked, ..."""
+    machine opened it, a person clicked, ... `kept`: read `event_totals` too (a store with events
+    past retention; without, the raw events alone are read, as fast as before retention existed)."""
 
     def flag(condition: ColumnElement[bool], name: str) -> Any:
         return func.max(case((condition, 1), else_=0)).label(name)
 
+    kinds = ("open", "click", "unsubscribe", "complaint")
     # grouped by CAST(outbox_id + 0), not the column: SQLite would walk the outbox_id index and read
     # the rows in random order, three times slower than one scan of the table and a sort (the CAST
     # keeps the integer affinity SQLite needs to index the result for the join)
-    kinds = ("open", "click", "unsubscribe", "complaint")
-    raw = select(cast(Event.outbox_id + 0, BigId).label("outbox_id"), Event.kind, Event.machine).where(
-        Event.kind.in_(kinds))
-    if since is not None:  # a reaction never comes before its message
-        raw = raw.where(Event.occurred_at >= since)
-    signals = union_all(raw, kept_totals(kinds, since)).subquery("signals")
-    human, machine = signals.c.machine.is_(False), signals.c.machine.is_(True)
-    kind = signals.c.kind
-    message = signals.c.outbox_id
+    message: Any = cast(Event.outbox_id + 0, BigId).label("outbox_id")
+    kind: Any = Event.kind
+    machine: Any = Event.machine
+    time_bound = [Event.occurred_at >= since] if since is not None else []  # no reaction before its message
+    if kept:
+        raw = select(message, kind, machine).where(kind.in_(kinds), *time_bound)
+        signals = union_all(raw, kept_totals(kinds, since)).subquery("signals")
+        message, kind, machine = signals.c.outbox_id, signals.c.kind, signals.c.machine
+    human, machine_made = machine.is_(False), machine.is_(True)
     query = select(
         message,
         flag(and_(kind.in_(("open", "click")), human), "opened"),
-        flag(and_(kind == "open", machine), "machine_open"),
+        flag(and_(kind == "open", machine_made), "machine_open"),
         flag(and_(kind == "click", human), "click"),
         flag(kind == "unsubscribe", "unsubscribe"),
         flag(kind == "complaint", "complaint"),
     )
+    if not kept:
+        query = query.where(kind.in_(kinds), *time_bound)
     return query.group_by(message).subquery("reactions")
 
 
