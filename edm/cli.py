@@ -414,6 +414,64 @@ def show(customer_id: str, settings: Settings) -> None:
     click.echo(render(*card_tables(card)), nl=False)
 
 
+@customers.command(name="export")
+@click.argument("customer_id")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="The zip to write (default: edm-export-<internal id>.zip here).")
+@click.option("--actor", help="Who asks, for the audit log (default: the OS user).")
+@with_settings
+def customers_export(customer_id: str, out: Path | None, actor: str | None, settings: Settings) -> None:
+    """Everything held about one customer, as a zip of JSON and CSV with a README in their language.
+
+    Records, contacts, consent and its history, classes and their changes, orders, every mail, every
+    open and click, survey answers, custom events. The export is written to the audit log.
+
+    Example: edm customers export C-1042 --out c-1042.zip
+    """
+    from edm.privacy import who_runs_this
+    from edm.privacy.service import export_request
+    from edm.runner import open_store
+
+    number, data = export_request(settings, open_store(settings), customer_id, actor or who_runs_this(),
+                                  datetime.now(UTC))
+    target = out or Path(f"edm-export-{number}.zip")
+    target.write_bytes(data)
+    click.echo(f"customer #{number}: {target} ({len(data):,} bytes)")
+
+
+@customers.command(name="erase")
+@click.argument("customer_id")
+@click.option("--yes", is_flag=True, help="Do not ask (for scripts).")
+@click.option("--actor", help="Who asks, for the audit log (default: the OS user).")
+@with_settings
+def customers_erase(customer_id: str, yes: bool, actor: str | None, settings: Settings) -> None:
+    """Forget one customer: their personal data goes everywhere, anonymous figures stay for reports.
+
+    Contacts, consents, sign-ups and suppressions of their mailboxes are deleted; mails, events and
+    survey scores are kept without address, URL, user agent or comment; their addresses are kept only
+    as keyed hashes, so a later import of them is held until new consent. Cannot be undone.
+
+    Example: edm customers erase C-1042 --yes
+    """
+    from edm.privacy import who_runs_this
+    from edm.privacy.export import find_customer
+    from edm.privacy.service import erase_request
+    from edm.runner import open_store
+
+    sessions = open_store(settings)
+    with sessions() as session:
+        found = find_customer(session, customer_id)
+        named = f"{found.name} <{found.email}> ({found.external_id}, #{found.id})"
+    if not yes and not click.confirm(f"Erase {named}? This cannot be undone", default=False):
+        click.echo("nothing erased")
+        return
+    result = erase_request(settings, sessions, customer_id, actor or who_runs_this(), datetime.now(UTC))
+    click.echo(f"customer #{result.customer_id} erased: {result.mailboxes} mailboxes forgotten, "
+               f"{result.contacts} contacts deleted, {result.mails} mails and {result.events} events "
+               f"anonymised, {result.cancelled} unsent mails cancelled, {result.mail_files} stored messages "
+               "deleted")
+
+
 def card_tables(card: CustomerCard) -> list[Table | str]:
     from rich.table import Table
 
@@ -1131,8 +1189,8 @@ def api_key() -> None:
 @api_key.command(name="create")
 @click.option("--name", required=True, help="Who uses the key, e.g. shop.")
 @click.option("--scope", "scopes", required=True,
-              help="Comma-separated: customers:read, customers:write, orders:write, events:write, "
-                   "campaigns:read, campaigns:send.")
+              help="Comma-separated: customers:read, customers:write, customers:export, customers:erase, "
+                   "orders:write, events:write, campaigns:read, campaigns:send.")
 @click.option("--rate", type=int, help="Requests per minute (default: api.default_rate_per_minute).")
 @with_settings
 def api_key_create(name: str, scopes: str, rate: int | None, settings: Settings) -> None:
@@ -1177,6 +1235,32 @@ def api_key_revoke(name: str, settings: Settings) -> None:
 
     changed = revoke_key(open_store(settings), name, datetime.now(UTC))
     click.echo(f"API key {name!r} revoked" if changed else f"API key {name!r} was revoked already")
+
+
+@main.group()
+def retention() -> None:
+    """Keep personal detail no longer than the `retention:` settings say."""
+
+
+@retention.command(name="apply")
+@click.option("--dry-run", is_flag=True, help="Count what would go; change nothing.")
+@click.option("--actor", help="Who runs it, for the audit log (default: the OS user).")
+@with_settings
+def retention_apply(dry_run: bool, actor: str | None, settings: Settings) -> None:
+    """Count raw events past `retention.events_days` into totals and drop them (reports keep their
+    figures); delete stored message bodies, sign-ups and audit entries past their limits.
+
+    Example: edm retention apply --dry-run
+    """
+    from edm.privacy import who_runs_this
+    from edm.privacy.service import retention_request
+    from edm.runner import open_store
+
+    result = retention_request(settings, open_store(settings), actor or who_runs_this(), datetime.now(UTC),
+                               dry_run)
+    verb = "would drop" if dry_run else "dropped"
+    click.echo(f"{verb}: {result.events} raw events (into {result.totals} totals), {result.bodies} stored "
+               f"messages, {result.signups} sign-ups, {result.audit_entries} audit entries")
 
 
 @main.group()

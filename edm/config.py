@@ -724,6 +724,29 @@ class ReportSettings(_Section):
     min_group: int = Field(30, ge=1)
 
 
+class RetentionSettings(_Section):
+    """How long personal detail is kept (edm.privacy.retention; `edm retention apply`, the daemon daily).
+
+    `events_days`: raw opens, clicks, bounces... older than this are counted per message, day and kind
+    (`event_totals`, which the reports read too, so their figures stay) and dropped with their URLs and
+    user agents; at least 365 (engagement scores read a year of events); None keeps them. `bodies_days`:
+    `.eml` copies in `mail_dir` (the local sink's) older than this are deleted. `signups_days`: expired
+    and confirmed sign-ups older than this are deleted (a confirmed one's proof stays in the consent
+    history). `audit_days`: audit entries older than this are deleted; None (the default) keeps them.
+    """
+
+    events_days: int | None = Field(None, ge=365)
+    bodies_days: int | None = Field(None, ge=1)
+    signups_days: int | None = Field(None, ge=1)
+    audit_days: int | None = Field(None, ge=365)
+    cron: str = "15 3 * * *"  # the daemon's daily run, in daemon.timezone
+
+    @model_validator(mode="after")
+    def _schedule(self) -> RetentionSettings:
+        _check_schedules("UTC", {"cron": self.cron})
+        return self
+
+
 DEFAULT_METRICS_PORT = 9464  # the port commonly given to an application's Prometheus exporter
 
 
@@ -971,6 +994,7 @@ class Settings(BaseModel):
     compliance: ComplianceSettings = ComplianceSettings()
     webhooks: WebhooksSettings = WebhooksSettings()
     signup: SignupSettings = SignupSettings()
+    retention: RetentionSettings = RetentionSettings()
     # what a person may choose to receive on the preference page: topic -> its title (one string
     # or one per language); each campaign names its `topic` (docs/preferences.md). `topics: {}`: none
     topics: dict[str, Localized] = DEFAULT_TOPICS

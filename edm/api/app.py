@@ -27,7 +27,7 @@ from edm.api.openapi import openapi_document
 from edm.api.routes import OPERATIONS
 from edm.api.routing import ApiError, Call, OnChange, Operation, Services, no_reaction
 from edm.api.rows import InvalidItems
-from edm.api.schemas import ErrorOut, FieldError
+from edm.api.schemas import Download, ErrorOut, FieldError
 from edm.clock import Clock
 from edm.config import Settings
 from edm.store import ApiAudit
@@ -117,6 +117,9 @@ def _endpoint(op: Operation, services: Services, limiter: RateLimiter) -> Any:
                           [(None if single else item, field, reason) for item, field, reason in exc.problems])
         if op.writes:
             await run_in_threadpool(_audit, services, caller, op, request, status, body, reply)
+        if isinstance(reply, Download):
+            return Response(reply.content, status, media_type=op.media_type,
+                            headers={"Content-Disposition": f'attachment; filename="{reply.filename}"'})
         return JSONResponse(reply.model_dump(mode="json"), status)
 
     return endpoint
@@ -160,13 +163,15 @@ def _field_errors(exc: ValidationError) -> list[tuple[int | None, str, str]]:
 
 def _audit(services: Services, caller: Caller, op: Operation, request: Request, status: int,
            body: BaseModel | None, reply: BaseModel) -> None:
-    summary: dict[str, Any] = {"operation": op.name, "key": caller.name, **request.path_params,
+    named = {} if op.forgets else request.path_params  # an erased person's id is kept nowhere
+    summary: dict[str, Any] = {"operation": op.name, "key": caller.name, **named,
                                "result": reply.model_dump(mode="json")}
     for name in ("reason", "source"):
         if body is not None and getattr(body, name, None) is not None:
             summary[name] = getattr(body, name)
     with services.sessions.begin() as session:
-        session.add(ApiAudit(key_id=caller.key_id, method=op.method, path=request.url.path[:500],
+        path = op.path if op.forgets else request.url.path
+        session.add(ApiAudit(key_id=caller.key_id, method=op.method, path=path[:500],
                              status=status, summary=summary, occurred_at=services.clock.now()))
 
 

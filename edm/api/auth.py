@@ -30,7 +30,7 @@ from edm.errors import ConfigError, EdmError
 from edm.store import ApiKey
 
 SCOPES = ("customers:read", "customers:write", "orders:write", "events:write", "campaigns:read",
-          "campaigns:send")
+          "campaigns:send", "customers:export", "customers:erase")
 KEY_START = "edm_"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 _KEY = re.compile(r"edm_([A-Za-z0-9]{8})\.([A-Za-z0-9_-]{43})")

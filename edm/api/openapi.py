@@ -13,6 +13,7 @@ from edm.api.routing import Operation
 from edm.api.schemas import ErrorOut
 
 REF = "#/components/schemas/{model}"
+JSON = "application/json"
 _FAILURES = {401: "no key, or a wrong or revoked one", 403: "the key lacks the scope",
              413: "the body is larger than api.max_body_bytes", 422: "invalid input; nothing written",
              429: "over the key's rate; retry after Retry-After seconds"}
@@ -21,7 +22,7 @@ _FAILURES = {401: "no key, or a wrong or revoked one", 403: "the key lacks the s
 def openapi_document(operations: tuple[Operation, ...]) -> dict[str, Any]:
     models: list[type[BaseModel]] = [ErrorOut]
     for op in operations:
-        models += [op.response, *([op.body] if op.body else [])]
+        models += [*([op.response] if op.media_type == JSON else []), *([op.body] if op.body else [])]
     unique = list(dict.fromkeys(models))
     keys, schemas = models_json_schema([(m, "validation") for m in unique], ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
@@ -47,7 +48,9 @@ def _ref(keys: dict[Any, Any], model: type[BaseModel]) -> dict[str, Any]:
 
 def _operation(op: Operation, keys: dict[Any, Any]) -> dict[str, Any]:
     error = {"application/json": {"schema": _ref(keys, ErrorOut)}}
-    success = {"description": "done", "content": {"application/json": {"schema": _ref(keys, op.response)}}}
+    schema = (_ref(keys, op.response) if op.media_type == JSON
+              else {"type": "string", "contentMediaType": op.media_type})
+    success = {"description": "done", "content": {op.media_type: {"schema": schema}}}
     responses: dict[str, Any] = {str(op.status): success, "200": success}
     for status, text in op.responses.items():
         responses[str(status)] = success if status < 300 else {"description": text, "content": error}

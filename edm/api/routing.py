@@ -76,6 +76,8 @@ class Operation:
     status: int = 200
     headers: tuple[str, ...] = ()  # request headers the operation reads (documented)
     responses: Mapping[int, str] = field(default_factory=dict)  # extra statuses it may answer
+    media_type: str = "application/json"  # another: the handler returns a `schemas.Download`
+    forgets: bool = False  # erases the person its path names: api_audit keeps the path's template only
 
     @property
     def writes(self) -> bool:

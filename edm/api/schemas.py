@@ -200,3 +200,21 @@ class ErrorOut(BaseModel):
     error: str = Field(description="unauthorized, forbidden, not_found, too_large, invalid, ...")
     message: str
     errors: list[FieldError] = []
+
+
+class Download(BaseModel):
+    """A file answered as it is (an operation whose `media_type` is not JSON), not as a JSON body."""
+
+    filename: str
+    content: bytes
+
+
+class Erased(BaseModel):
+    """What an erasure did (docs/privacy.md): the customer's internal number, never their id or address."""
+
+    customer: int
+    mailboxes: int  # forgotten: kept only as keyed hashes
+    contacts: int
+    mails: int
+    events: int
+    cancelled: int  # unsent mails cancelled

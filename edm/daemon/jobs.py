@@ -181,6 +181,18 @@ def signup() -> None:
     _run("signup", work)
 
 
+def retention() -> None:
+    """Apply the `retention:` limits (edm.privacy.retention), daily at `retention.cron`."""
+    from edm.privacy.service import retention_request
+
+    def work(context: JobContext) -> str:
+        r = retention_request(context.settings, context.sessions, "daemon", context.clock.now())
+        return (f"events={r.events} totals={r.totals} bodies={r.bodies} signups={r.signups} "
+                f"audit={r.audit_entries}")
+
+    _run("retention", work)
+
+
 def digest() -> None:
     """Mail each account manager the digest of their customers who need attention (`alerts.digest_cron`)."""
     _run("digest", send_manager_digests)

@@ -26,6 +26,7 @@ from edm.config import Settings
 JOB_TABLE = "edm_scheduler_jobs"
 PLAN, RECLASSIFY, BOUNCES, REPORT, DIGEST = "plan", "reclassify", "bounces", "weekly-report", "digest"
 REACT = "react"
+RETENTION = "retention"
 WEBHOOKS = "webhooks"
 SIGNUP = "signup"
 
@@ -55,6 +56,11 @@ def wanted_jobs(settings: Settings, now: datetime) -> dict[str, dict[str, Any]]:
         jobs[DIGEST] = {"func": "edm.daemon.jobs:digest",
                         "trigger": CronTrigger.from_crontab(alerts.digest_cron,
                                                             timezone=ZoneInfo(alerts.timezone))}
+    kept = settings.retention
+    limits = (kept.events_days, kept.bodies_days, kept.signups_days, kept.audit_days)
+    if any(days is not None for days in limits):
+        jobs[RETENTION] = {"func": "edm.daemon.jobs:retention",
+                           "trigger": CronTrigger.from_crontab(kept.cron, timezone=zone)}
     hooks = settings.webhooks
     if hooks.endpoints or hooks.apprise:
         jobs[WEBHOOKS] = {"func": "edm.daemon.jobs:webhooks", "next_run_time": now,
@@ -80,7 +86,8 @@ def start_scheduler(engine: Engine, settings: Settings, now: datetime) -> Backgr
     wanted = wanted_jobs(settings, now)
     for job_id, arguments in wanted.items():
         scheduler.add_job(id=job_id, name=job_id, replace_existing=True, **arguments)
-    for job_id in {PLAN, REACT, RECLASSIFY, BOUNCES, REPORT, DIGEST, WEBHOOKS, SIGNUP} - set(wanted):
+    every_job = {PLAN, REACT, RECLASSIFY, BOUNCES, REPORT, DIGEST, WEBHOOKS, SIGNUP, RETENTION}
+    for job_id in every_job - set(wanted):
         with contextlib.suppress(JobLookupError):
             scheduler.remove_job(job_id)
     scheduler.resume()

@@ -25,13 +25,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select, union_all
 from sqlalchemy.orm import Session
 
 from edm.errors import EdmError
 from edm.providers import OTHER, PROVIDERS
-from edm.reports.engagement import check_window, within
-from edm.store import Event, OutboxMessage
+from edm.reports.engagement import check_window, kept_totals, within
+from edm.store import Event, EventTotal, OutboxMessage
 from edm.store.sql import email_domain, utc_day
 
 PERIODS = ("day", "week")
@@ -82,7 +82,11 @@ def unmatched_complaints(session: Session, *, since: datetime | None = None,
     query = select(func.count(Event.id)).where(
         Event.kind == COMPLAINT, Event.outbox_id.is_(None), *within(Event.occurred_at, since, until)
     )
-    return int(session.scalar(query) or 0)
+    kept = select(func.coalesce(func.sum(EventTotal.events), 0)).where(  # past retention: by UTC day
+        EventTotal.kind == COMPLAINT, EventTotal.outbox_id.is_(None),
+        *([EventTotal.day >= since.date()] if since is not None else []),
+        *([EventTotal.day < until.date()] if until is not None else []))
+    return int(session.scalar(query) or 0) + int(session.scalar(kept) or 0)
 
 
 def _messages(since: datetime | None, until: datetime | None, period: str) -> Any:
@@ -92,7 +96,9 @@ def _messages(since: datetime | None, until: datetime | None, period: str) -> An
     complaints = select(Event.outbox_id).where(Event.kind == COMPLAINT, Event.outbox_id.is_not(None))
     if since is not None:  # a complaint never comes before its message
         complaints = complaints.where(Event.occurred_at >= since)
-    complained = complaints.group_by(Event.outbox_id).subquery("complaints")
+    signals = union_all(complaints, kept_totals((COMPLAINT,), since).with_only_columns(EventTotal.outbox_id)
+                        .where(EventTotal.outbox_id.is_not(None))).subquery("signals")
+    complained = select(signals.c.outbox_id).group_by(signals.c.outbox_id).subquery("complaints")
     day = utc_day(moment)
     bucket = day if period == "day" else (day + WEEK_SHIFT) // 7
     delivered = state == "sent"

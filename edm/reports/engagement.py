@@ -28,13 +28,13 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, and_, case, cast, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, cast, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import SQLCoreOperations
 
 from edm.classes import INDUSTRIES, LIFECYCLE_STAGES, VALUE_TIERS
 from edm.errors import EdmError
-from edm.store import Customer, CustomerProfile, Event, Order, OutboxMessage
+from edm.store import Customer, CustomerProfile, Event, EventTotal, Order, OutboxMessage
 from edm.store.models import BigId
 from edm.store.sql import epoch_days
 
@@ -180,7 +180,7 @@ def _count_in_sql(
     # "unknown" label is put on afterwards in Python.
     grouped = [columns[name] for name in by]
     profile = {"tier", "stage", "industry"} & set(by)
-    reactions = _reactions(since)
+    reactions = _reactions(since, kept=session.scalar(select(EventTotal.id).limit(1)) is not None)
     attributed = _attributed_orders(since, days)
     state, sent_at = OutboxMessage.state, OutboxMessage.sent_at
     moment = func.coalesce(sent_at, OutboxMessage.created_at)
@@ -223,29 +223,49 @@ def _count_in_sql(
     ]
 
 
-def _reactions(since: datetime | None) -> Any:
+def _reactions(since: datetime | None, kept: bool = False) -> Any:
     """Per message: 1 where a person opened it (a pixel open or a click: a click is an open), a
-    machine opened it, a person clicked, ..."""
+    machine opened it, a person clicked, ... `kept`: read `event_totals` too (a store with events
+    past retention; without, the raw events alone are read, as fast as before retention existed)."""
 
     def flag(condition: ColumnElement[bool], name: str) -> Any:
         return func.max(case((condition, 1), else_=0)).label(name)
 
-    human, machine = Event.machine.is_(False), Event.machine.is_(True)
+    kinds = ("open", "click", "unsubscribe", "complaint")
     # grouped by CAST(outbox_id + 0), not the column: SQLite would walk the outbox_id index and read
     # the rows in random order, three times slower than one scan of the table and a sort (the CAST
     # keeps the integer affinity SQLite needs to index the result for the join)
-    message = cast(Event.outbox_id + 0, BigId).label("outbox_id")
+    message: Any = cast(Event.outbox_id + 0, BigId).label("outbox_id")
+    kind: Any = Event.kind
+    machine: Any = Event.machine
+    time_bound = [Event.occurred_at >= since] if since is not None else []  # no reaction before its message
+    if kept:
+        raw = select(message, kind, machine).where(kind.in_(kinds), *time_bound)
+        signals = union_all(raw, kept_totals(kinds, since)).subquery("signals")
+        message, kind, machine = signals.c.outbox_id, signals.c.kind, signals.c.machine
+    human, machine_made = machine.is_(False), machine.is_(True)
     query = select(
         message,
-        flag(and_(Event.kind.in_(("open", "click")), human), "opened"),
-        flag(and_(Event.kind == "open", machine), "machine_open"),
-        flag(and_(Event.kind == "click", human), "click"),
-        flag(Event.kind == "unsubscribe", "unsubscribe"),
-        flag(Event.kind == "complaint", "complaint"),
-    ).where(Event.kind.in_(("open", "click", "unsubscribe", "complaint")))
-    if since is not None:  # a reaction never comes before its message
-        query = query.where(Event.occurred_at >= since)
+        flag(and_(kind.in_(("open", "click")), human), "opened"),
+        flag(and_(kind == "open", machine_made), "machine_open"),
+        flag(and_(kind == "click", human), "click"),
+        flag(kind == "unsubscribe", "unsubscribe"),
+        flag(kind == "complaint", "complaint"),
+    )
+    if not kept:
+        query = query.where(kind.in_(kinds), *time_bound)
     return query.group_by(message).subquery("reactions")
+
+
+def kept_totals(kinds: Sequence[str], since: datetime | None) -> Any:
+    """(outbox_id, kind, machine) of events past retention, from `event_totals` (edm.privacy.retention):
+    the reports read them beside the raw events, so dropping raw events changes no figure. They are
+    kept by UTC day, so `since` counts the whole of its first day."""
+    query = select(EventTotal.outbox_id, EventTotal.kind, EventTotal.machine).where(
+        EventTotal.kind.in_(kinds))
+    if since is not None:
+        query = query.where(EventTotal.day >= since.date())
+    return query
 
 
 def attribution_join(moment: SQLCoreOperations[Any], days: int) -> ColumnElement[bool]:

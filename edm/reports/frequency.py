@@ -18,13 +18,13 @@ from itertools import pairwise
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import SQLCoreOperations
 
 from edm.classes import VALUE_TIERS
 from edm.reports.engagement import UNKNOWN, check_window, within
-from edm.store import CustomerProfile, Event, OutboxMessage
+from edm.store import CustomerProfile, Event, EventTotal, OutboxMessage
 from edm.store.sql import epoch_days
 
 INTERVAL_EDGES = (7.0, 14.0, 21.0, 30.0, 45.0, 60.0, 90.0)  # days
@@ -142,8 +142,11 @@ def _gaps(
 def _engaged(
     session: Session, previous: datetime, since: datetime, until: datetime
 ) -> dict[tuple[str, str], tuple[int, int]]:
-    reacted = exists().where(
-        Event.outbox_id == OutboxMessage.id, Event.kind.in_(("open", "click")), Event.machine.is_(False)
+    reacted = or_(
+        exists().where(Event.outbox_id == OutboxMessage.id, Event.kind.in_(("open", "click")),
+                       Event.machine.is_(False)),
+        exists().where(EventTotal.outbox_id == OutboxMessage.id, EventTotal.kind.in_(("open", "click")),
+                       EventTotal.machine.is_(False)),  # events past retention (edm.privacy.retention)
     )
     period = _period(OutboxMessage.sent_at, since)
     query = (

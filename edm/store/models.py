@@ -33,7 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from edm.addresses import KEY_LENGTH, canonical_address
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 # JSONB on PostgreSQL: it has equality, so upserts can skip unchanged rows
@@ -538,3 +538,18 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(32))  # erase, export, retention, ...
     subject: Mapped[str | None] = mapped_column(String(200))  # e.g. "customer 42"
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class EventTotal(Base):
+    """Raw events past `retention.events_days`, counted per message, day, kind and machine flag
+    (edm.privacy.retention): the reports read these beside `events`, so their figures stay the same
+    after the raw rows (with their URLs and user agents) are dropped. No person is named here."""
+
+    __tablename__ = "event_totals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(index=True)  # the UTC day the events came
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    machine: Mapped[bool] = mapped_column(default=False, server_default=false())
+    events: Mapped[int]  # how many raw events this row replaced

@@ -78,6 +78,32 @@ def resubscribe(call: Call) -> tuple[int, s.Subscription]:
     return 200, result
 
 
+def export(call: Call) -> tuple[int, s.Download]:
+    """The person's data as the CLI's export writes it (edm.privacy), the key named in the audit log."""
+    from edm.privacy.service import export_request
+
+    try:
+        services = call.services
+        number, data = export_request(services.settings, services.sessions, call.path["external_id"],
+                                      f"api:{call.caller.name}", call.now)
+    except CustomerNotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from exc
+    return 200, s.Download(filename=f"edm-export-{number}.zip", content=data)
+
+
+def erase(call: Call) -> tuple[int, s.Erased]:
+    """`edm customers erase --yes`, by API: the key is the actor in the audit log."""
+    from edm.privacy.service import erase_request
+
+    try:
+        done = erase_request(call.services.settings, call.services.sessions, call.path["external_id"],
+                             f"api:{call.caller.name}", call.now)
+    except CustomerNotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from exc
+    return 200, s.Erased(customer=done.customer_id, mailboxes=done.mailboxes, contacts=done.contacts,
+                         mails=done.mails, events=done.events, cancelled=done.cancelled)
+
+
 def _customer(session: Session, external_id: str) -> Customer:
     found = session.scalar(select(Customer).where(Customer.external_id == external_id))
     if found is None:
@@ -100,6 +126,12 @@ OPERATIONS = (
     Operation("GET", "/v1/customers/{external_id}", "getCustomer", "customers:read",
               "The customer's card: classes with reasons, engagement, next contact", get_customer,
               s.CustomerOut, responses={404: "no such customer"}),
+    Operation("GET", "/v1/customers/{external_id}/export", "exportCustomer", "customers:export",
+              "Everything held about the customer: a zip of JSON and CSV with a README (docs/privacy.md)",
+              export, s.Download, responses={404: "no such customer"}, media_type="application/zip"),
+    Operation("DELETE", "/v1/customers/{external_id}", "eraseCustomer", "customers:erase",
+              "Forget the customer: personal data erased, report figures kept (docs/privacy.md)", erase,
+              s.Erased, responses={404: "no such customer"}, forgets=True),
     Operation("POST", "/v1/customers/{external_id}/unsubscribe", "unsubscribe", "customers:write",
               "Stop all mail to the customer's address", unsubscribe, s.Subscription, s.SubscriptionChange,
               responses={404: "no such customer"}),
