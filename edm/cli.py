@@ -282,6 +282,7 @@ def _run_import(kind: str, file: Path, encoding: str | None, skip_invalid: bool,
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from edm.consent.imported import lookup_keys
     from edm.customers.importer import import_file, import_kind
     from edm.runner import open_store
 
@@ -301,7 +302,7 @@ def _run_import(kind: str, file: Path, encoding: str | None, skip_invalid: bool,
 
         result = import_file(sessions, import_kind(kind), file, SystemClock(), settings=settings.imports,
                              skip_invalid=skip_invalid, rejects=rejects, progress=progress,
-                             encoding=encoding)
+                             encoding=encoding, keys=lookup_keys(settings))
     click.echo(format_import(file, result))
 
 
@@ -687,6 +688,7 @@ def preview(name: str, on: datetime | None, settings: Settings) -> None:
     click.echo(f"  audience {plan.audience}: would send {plan.queued}, hold out {plan.held_out}, "
                f"already planned {plan.already_planned}, suppressed {plan.suppressed}, "
                f"too soon {plan.too_soon}, busy {plan.busy}, paused {plan.paused}, in sunset {plan.sunset}"
+               + (f", no consent {plan.no_consent}" if plan.no_consent else "")
                + (f", holiday not kept in their country {plan.not_observed}" if plan.not_observed else ""))
     for (arm, tier, stage), count in sorted(plan.breakdown.items()):
         click.echo(f"  {arm or '-':>8}  {tier:<7} {stage:<11} {count}")
@@ -718,7 +720,7 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, out: Path | None, 
 
     Named campaigns run now, whether due or not; --all runs what is due today (for cron).
     --dry-run lists, per campaign, the counts per reason (send now, scheduled later, suppressed,
-    too soon, paused, in sunset, holdout, ...) with the first customers of each; --out the full list.
+    no consent, too soon, paused, in sunset, holdout, ...) with the first customers of each; --out the full list.
     SIGTERM or Ctrl-C stops cleanly (exit 0, the rest stays queued); no relay reachable for
     smtp.give_up_after_seconds: exit 3, the rest deferred to the next run.
 
@@ -776,6 +778,7 @@ def format_run(report: RunReport, sends: Mapping[tuple[str, str, str], int] | No
         lines.append(
             f"{plan.campaign} {plan.occurrence}: audience {plan.audience}, queued {plan.queued}, "
             f"already planned {plan.already_planned}, suppressed {plan.suppressed}, too soon {plan.too_soon}"
+            + (f", no consent {plan.no_consent}" if plan.no_consent else "")
             + (f", held out {plan.held_out}" if plan.held_out else "")
             + (f", mailed today by another campaign {plan.busy}" if plan.busy else "")
             + (f", holiday not kept in their country {plan.not_observed}" if plan.not_observed else "")

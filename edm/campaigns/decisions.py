@@ -5,7 +5,7 @@ a real run queues the `send` decisions (and records the holdout), a dry run repo
 decision. Both go through this one function, so what `--dry-run` says is what a run does.
 
 Rules, in order (the first that holds a customer back names the reason): already planned,
-suppressed, holiday not kept in their country; for all but service mail: paused, in sunset
+suppressed, no lawful basis for the campaign's kind (edm.consent.policy, `consent.kinds`), holiday not kept in their country; for all but service mail: paused, in sunset
 (unless the campaign `reaches_sunset`), mailed that day by another campaign
 (`policy.one_per_day`, when the campaign drops rather than waits); then the send time and
 window, the adaptive contact interval judged for that moment; last the holdout group (the campaign's
@@ -22,7 +22,8 @@ from enum import StrEnum
 from edm.campaigns.schema import Campaign
 from edm.campaigns.timing import Timing, at_hour, window_opening, zone
 from edm.campaigns.variants import HOLDOUT, assign
-from edm.config import PolicySettings, SendWindow
+from edm.config import ConsentSettings, PolicySettings, SendWindow
+from edm.consent.policy import ConsentFacts, hold_reason
 from edm.engagement import may_contact
 
 
@@ -34,6 +35,7 @@ class Reason(StrEnum):
     FOLLOW_UP = "follow_up"  # send: the next step of a sequence they are in
     ALREADY_PLANNED = "already_planned"  # an outbox row for this occurrence exists
     SUPPRESSED = "suppressed"  # unsubscribed, bounced or complained
+    NO_CONSENT = "no_consent"  # no lawful basis the campaign's kind may use (consent.kinds)
     NOT_OBSERVED = "not_observed"  # their country does not keep the holiday
     PAUSED = "paused"  # asked for no marketing mail until a date (preference page)
     SUNSET = "sunset"  # long silent to our mail
@@ -61,6 +63,7 @@ class Facts:
     busy: bool = False  # another campaign mails them on the day this one would
     best_hour: int | None = None
     last_contact: datetime | None = None
+    consent: ConsentFacts | None = None  # their mailbox's consent (None: not gathered, not judged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +79,11 @@ class Rules:
     variants: tuple[tuple[str, float], ...]
     holdout_percent: float
     window: SendWindow | None
+    kind: str = "marketing"
+    consent: ConsentSettings = ConsentSettings()
 
     @classmethod
-    def of(cls, campaign: Campaign, policy: PolicySettings) -> Rules:
+    def of(cls, campaign: Campaign, policy: PolicySettings, consent: ConsentSettings | None = None) -> Rules:
         marketing = campaign.follows_policy  # every kind but service mail
         return cls(
             campaign=campaign.name,
@@ -90,6 +95,8 @@ class Rules:
             variants=tuple((v.name, v.weight) for v in campaign.variants),
             holdout_percent=holdout_percent(campaign, policy),
             window=policy.send_window if marketing else None,
+            kind=campaign.kind,
+            consent=consent or ConsentSettings(),
         )
 
 
@@ -160,11 +167,15 @@ def decide(facts: Facts, rules: Rules, timing: Timing) -> Decision:
                     variant=variant, send_at=send_at, waits=facts.busy)
 
 
-def decide_follow_up(customer_id: int, suppression: str | None, exits: Sequence[str]) -> Decision:
+def decide_follow_up(customer_id: int, suppression: str | None, exits: Sequence[str],
+                     no_consent: str | None = None) -> Decision:
     """The next step of a sequence, due for an enrolled customer: held if they are on the suppression
-    list or have left (`exits`: the campaign's `exit_when` reasons that hold for them)."""
+    list, lack a basis for the campaign's kind (`no_consent`: edm.consent.policy.hold_reason) or have
+    left (`exits`: the campaign's `exit_when` reasons that hold for them)."""
     if suppression is not None:
         return Decision(customer_id, Reason.SUPPRESSED, suppression)
+    if no_consent is not None:
+        return Decision(customer_id, Reason.NO_CONSENT, no_consent)
     if exits:
         return Decision(customer_id, Reason.EXITED, ", ".join(exits))
     return Decision(customer_id, Reason.FOLLOW_UP)
@@ -177,6 +188,10 @@ def _held_before_timing(facts: Facts, rules: Rules, timing: Timing) -> Decision 
         return Decision(who, Reason.ALREADY_PLANNED, "already in the outbox for this occurrence")
     if facts.suppression is not None:
         return Decision(who, Reason.SUPPRESSED, facts.suppression)
+    if facts.consent is not None:
+        lacking = hold_reason(facts.consent, rules.kind, timing.now, rules.consent)
+        if lacking is not None:
+            return Decision(who, Reason.NO_CONSENT, lacking)
     if not facts.observed:
         return Decision(who, Reason.NOT_OBSERVED, "their country does not keep the holiday")
     if not rules.marketing:

@@ -9,6 +9,7 @@ from edm.addresses import canonical_address
 from edm.api import schemas as s
 from edm.api.routing import ApiError, Call, Operation
 from edm.api.rows import store_items
+from edm.consent.imported import lookup_keys
 from edm.customers.card import CustomerNotFound, customer_card
 from edm.store import Customer, Suppression
 from edm.suppression import UNSUBSCRIBED, suppress, unsuppress
@@ -16,7 +17,8 @@ from edm.suppression import UNSUBSCRIBED, suppress, unsuppress
 
 def _written(call: Call, items: list[dict[str, object]]) -> s.Written:
     services = call.services
-    written = store_items(services.sessions, "customers", items, call.now, services.settings.imports)
+    written = store_items(services.sessions, "customers", items, call.now, services.settings.imports,
+                          lookup_keys(services.settings))
     services.on_change("customers", {"external_ids": [item["external_id"] for item in items]})
     return s.Written(inserted=written.inserted, updated=written.updated, unchanged=written.unchanged)
 

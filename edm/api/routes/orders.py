@@ -7,12 +7,14 @@ from typing import Any
 from edm.api import schemas as s
 from edm.api.routing import Call, Operation
 from edm.api.rows import store_items
+from edm.consent.imported import lookup_keys
 from edm.config import ImportKind
 
 
 def _store(call: Call, kind: ImportKind, items: list[dict[str, Any]]) -> tuple[int, s.Written]:
     services = call.services
-    written = store_items(services.sessions, kind, items, call.now, services.settings.imports)
+    written = store_items(services.sessions, kind, items, call.now, services.settings.imports,
+                          lookup_keys(services.settings))
     customers = sorted({str(item["customer_external_id"]) for item in items})
     services.on_change(kind, {"customer_external_ids": customers})
     return (201 if written.inserted else 200), s.Written(
