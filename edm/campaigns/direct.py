@@ -29,7 +29,7 @@ from edm.campaigns.schema import Campaign
 from edm.config import ConsentSettings
 from edm.consent.policy import hold_reason
 from edm.errors import CampaignError
-from edm.store import Consent, Customer, CustomerEvent, OutboxMessage
+from edm.store import Consent, Customer, CustomerEvent, CustomerProfile, OutboxMessage
 
 SOURCE = "api"
 DIRECT_PREFIX = "send:"  # the data rows' event name: send:<campaign> (not a customer's own event)
@@ -71,6 +71,7 @@ def send_to_one(
             found = session.execute(
                 select(Customer.email, *consent_columns())
                 .outerjoin(Consent, Consent.address_key == Customer.email_key)
+                .outerjoin(CustomerProfile, CustomerProfile.customer_id == Customer.id)
                 .where(Customer.id == customer_id)
             ).first()
             if found is None:

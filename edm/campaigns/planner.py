@@ -65,7 +65,6 @@ from edm.store import (
     Consent,
     Customer,
     CustomerProfile,
-    Order,
     OutboxMessage,
     ProfileTransition,
     Suppression,
@@ -307,15 +306,15 @@ def consent_facts(row: Any) -> ConsentFacts:
                         last_order_at=row.last_ordered_at)
 
 
-def consent_columns(customer: Any = Customer) -> tuple[Any, ...]:
-    """What `consent_facts` reads, for a query outer-joined to `Consent` by the customer's `email_key`:
-    the mailbox's consent row, the customer's creation and their last order (an indexed lookup each)."""
+def consent_columns() -> tuple[Any, ...]:
+    """What `consent_facts` reads, for a query joined to `CustomerProfile` and outer-joined to `Consent`
+    by the customer's `email_key`: the mailbox's consent row, the customer record's creation and their
+    last order as the profile has it (as every other fact the planner reads; a new order refreshes it:
+    edm.reactions, and a stale profile only ever makes the basis older)."""
     return (
         Consent.basis.label("consent_basis"), Consent.status.label("consent_status"),
         Consent.recorded_at.label("consent_at"), Consent.source.label("consent_source"),
-        customer.created_at.label("customer_since"),
-        select(func.max(Order.ordered_at)).where(Order.customer_id == customer.id).scalar_subquery()
-        .label("last_ordered_at"),
+        Customer.created_at.label("customer_since"), CustomerProfile.last_order_at.label("last_ordered_at"),
     )
 
 

@@ -70,6 +70,7 @@ class ImportedConsents:
                 consent = given.get(key)
                 if consent is None or not _new_explicit(consent, forgotten_at):
                     given[key] = ConsentGiven(email, NO_BASIS, WITHDRAWN, ERASED, self.now)
+                    self.dated.discard(key)
         return record(self.session, self._changed(given))
 
     def _erased_at(self, emails: list[str]) -> dict[str, datetime]:
