@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from edm.campaigns.schema import Campaign
     from edm.customers import ClassificationSummary, ImportResult
     from edm.customers.card import CustomerCard
+    from edm.consent.status import ConsentView
     from edm.delivery.sender import SendSummary, Until
     from edm.runner import RunReport
 
@@ -409,7 +410,8 @@ def show(customer_id: str, settings: Settings) -> None:
     from edm.customers.card import customer_card
     from edm.runner import open_store
 
-    card = customer_card(open_store(settings), customer_id, settings.classification, settings.engagement)
+    card = customer_card(open_store(settings), customer_id, settings.classification, settings.engagement,
+                         consent=settings.consent)
     click.echo(render(*card_tables(card)), nl=False)
 
 
@@ -427,6 +429,8 @@ def card_tables(card: CustomerCard) -> list[Table | str]:
         header += f"\ntags {customer.tags}"
     if customer.attributes:
         header += "\n" + ", ".join(f"{name} = {value}" for name, value in sorted(customer.attributes.items()))
+    if card.consent is not None:
+        header += "\n" + consent_text(card.consent)
     if profile is None:
         return [header, "Not classified yet: run `edm classify`."]
     if profile.satisfaction is not None and profile.surveyed_at is not None:
@@ -459,6 +463,19 @@ def card_tables(card: CustomerCard) -> list[Table | str]:
     for what, value, why in card.engagement:
         engagement.add_row(what, value, why)
     return [header, classes, moves, engagement] if card.engagement else [header, classes, moves]
+
+
+def consent_text(consent: ConsentView) -> str:
+    """The card's consent lines: as recorded, and whether marketing may be sent now (else why not)."""
+    if consent.recorded:
+        wording = f", wording {consent.wording_version}" if consent.wording_version else ""
+        when = f"{consent.recorded_at:%Y-%m-%d}" if consent.recorded_at else "-"
+        recorded = f"consent {consent.basis}, {consent.status}, from {consent.source}, {when}{wording}"
+    else:
+        recorded = "consent: none recorded (existing_customer: the customer relationship)"
+    may = ("marketing may be sent now: " + consent.standing.why if consent.marketing_held is None
+           else "marketing may not be sent now: " + consent.marketing_held)
+    return f"{recorded}\n{may}"
 
 
 def render(*parts: Any) -> str:
