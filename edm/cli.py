@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     from edm.alerts.digest import DigestSummary
     from edm.campaigns.planner import PlanResult
     from edm.campaigns.schema import Campaign
+    from edm.consent.status import ConsentView
     from edm.customers import ClassificationSummary, ImportResult
     from edm.customers.card import CustomerCard
-    from edm.consent.status import ConsentView
     from edm.delivery.sender import SendSummary, Until
     from edm.runner import RunReport
 
@@ -737,7 +737,8 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, out: Path | None, 
 
     Named campaigns run now, whether due or not; --all runs what is due today (for cron).
     --dry-run lists, per campaign, the counts per reason (send now, scheduled later, suppressed,
-    no consent, too soon, paused, in sunset, holdout, ...) with the first customers of each; --out the full list.
+    no consent, too soon, paused, in sunset, holdout, ...) with the first customers of each; --out the
+    full list.
     SIGTERM or Ctrl-C stops cleanly (exit 0, the rest stays queued); no relay reachable for
     smtp.give_up_after_seconds: exit 3, the rest deferred to the next run.
 

@@ -639,7 +639,8 @@ class ConsentSettings(_Section):
             return kinds
         unknown = sorted(str(kind) for kind in kinds if kind not in CAMPAIGN_KINDS)
         if unknown:
-            raise ValueError(f"kind {unknown[0]!r} is not a campaign kind; kinds: {', '.join(CAMPAIGN_KINDS)}")
+            raise ValueError(f"kind {unknown[0]!r} is not a campaign kind; "
+                             f"kinds: {', '.join(CAMPAIGN_KINDS)}")
         for kind, bases in kinds.items():
             if isinstance(bases, str):
                 raise ValueError(f"{kind}: give a list of bases, e.g. [explicit, existing_customer]")

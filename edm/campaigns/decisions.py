@@ -5,11 +5,12 @@ a real run queues the `send` decisions (and records the holdout), a dry run repo
 decision. Both go through this one function, so what `--dry-run` says is what a run does.
 
 Rules, in order (the first that holds a customer back names the reason): already planned,
-suppressed, no lawful basis for the campaign's kind (edm.consent.policy, `consent.kinds`), holiday not kept in their country; for all but service mail: paused, in sunset
-(unless the campaign `reaches_sunset`), mailed that day by another campaign
-(`policy.one_per_day`, when the campaign drops rather than waits); then the send time and
-window, the adaptive contact interval judged for that moment; last the holdout group (the campaign's
-`holdout_percent`, else `policy.default_holdout_percent`; none for service mail).
+suppressed, no lawful basis for the campaign's kind (edm.consent.policy, `consent.kinds`), holiday
+not kept in their country; for all but service mail: paused, in sunset (unless the campaign
+`reaches_sunset`), mailed that day by another campaign (`policy.one_per_day`, when the campaign
+drops rather than waits); then the send time and window, the adaptive contact interval judged for
+that moment; last the holdout group (the campaign's `holdout_percent`, else
+`policy.default_holdout_percent`; none for service mail).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Reason(StrEnum):
 
 
 SENDING = frozenset({Reason.DUE, Reason.SCHEDULED, Reason.FOLLOW_UP})
+DEFAULT_CONSENT = ConsentSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +82,7 @@ class Rules:
     holdout_percent: float
     window: SendWindow | None
     kind: str = "marketing"
-    consent: ConsentSettings = ConsentSettings()
+    consent: ConsentSettings = DEFAULT_CONSENT
 
     @classmethod
     def of(cls, campaign: Campaign, policy: PolicySettings, consent: ConsentSettings | None = None) -> Rules:
@@ -96,7 +98,7 @@ class Rules:
             holdout_percent=holdout_percent(campaign, policy),
             window=policy.send_window if marketing else None,
             kind=campaign.kind,
-            consent=consent or ConsentSettings(),
+            consent=consent or DEFAULT_CONSENT,
         )
 
 

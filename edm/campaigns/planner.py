@@ -2,14 +2,15 @@
 
 The outbox key is derived from (campaign, step, customer, occurrence), so planning
 the same occurrence twice queues nothing new and a restart never re-sends.
-The audience is `edm.campaigns.rules` plus the campaign's trigger (never key accounts for
-`bulk` promotions); this module gathers what policy needs about each member in one streamed
-query and `edm.campaigns.decisions.decide` judges them, in order: already planned, the
-suppression list, the mailbox's consent (its `consents` row by `email_key`, the customer's creation
-and last order: edm.consent.policy, `consent.kinds`); for all but service mail the customer's pause (their preference page) and sunset
-(unless `reaches_sunset`), one mail per customer per local day (`policy.one_per_day`), the send
-time (`send_time: optimal`: their usual reading hour) and send window, the adaptive contact
-interval (unless `respect_frequency: false`); and last the variant or the holdout group.
+The audience is `edm.campaigns.rules` plus the campaign's trigger (never key accounts for `bulk`
+promotions); this module gathers what policy needs about each member in one streamed query and
+`edm.campaigns.decisions.decide` judges them, in order: already planned, the suppression list, the
+mailbox's consent (its `consents` row by `email_key`, the customer's creation and last order:
+edm.consent.policy, `consent.kinds`); for all but service mail the customer's pause (their
+preference page) and sunset (unless `reaches_sunset`), one mail per customer per local day
+(`policy.one_per_day`), the send time (`send_time: optimal`: their usual reading hour) and send
+window, the adaptive contact interval (unless `respect_frequency: false`); and last the variant or
+the holdout group.
 A dry run makes the same decisions and reports them (`watch`) instead of queueing. The occurrence a
 message belongs to is the campaign's day, or the customer's own (life events), the
 class entry's, the last order's (inactivity, after_order), the expected next order's

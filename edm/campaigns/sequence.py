@@ -1,12 +1,12 @@
 """The later steps of sequences: day 3, 7, 15 after the first message, until the customer exits.
 
-A customer is enrolled by the campaign's first message (step 0, however it was
-triggered). On every run, each enrolment whose next step is due gets it, unless the
-customer has left: ordered since enrolling, clicked one of the sequence's mails, no
-longer matches the audience (each as the campaign's `exit_when` says), or unsubscribed
-or bounced, or without a lawful basis for the campaign's kind (always: edm.consent.policy). Steps go in order, one per run at most, so a run after a pause
-never sends two steps at once. The outbox key is (campaign, step, customer, the
-enrolment's occurrence): planning twice queues nothing new.
+A customer is enrolled by the campaign's first message (step 0, however it was triggered). On every
+run, each enrolment whose next step is due gets it, unless the customer has left: ordered since
+enrolling, clicked one of the sequence's mails, no longer matches the audience (each as the
+campaign's `exit_when` says), or unsubscribed or bounced, or without a lawful basis for the
+campaign's kind (always: edm.consent.policy). Steps go in order, one per run at most, so a run after
+a pause never sends two steps at once. The outbox key is (campaign, step, customer, the enrolment's
+occurrence): planning twice queues nothing new.
 """
 
 from __future__ import annotations

@@ -46,15 +46,18 @@ class ImportedConsents:
         self.session = Session(bind=connection)
         self.keys = list(keys or ())
         self.now = now
+        self.dated: set[str] = set()  # of a chunk's mailboxes, those whose row gave the consent's time
         self.erasures = self.session.scalar(select(ForgottenAddress.address_hash).limit(1)) is not None
         if self.erasures and not self.keys:
-            raise ConfigError("EDM_SECRET_KEY is not set: erased mailboxes are remembered by a keyed hash, and "
-                              "imported addresses must be checked against them; set the key erasures used")
+            raise ConfigError("EDM_SECRET_KEY is not set: erased mailboxes are remembered by a keyed hash, "
+                              "and imported addresses must be checked against them: set the key the "
+                              "erasures were made with")
 
-    def record(self, emails: NDArray[Any], values: Mapping[str, NDArray[Any]], good: NDArray[np.bool_]) -> int:
+    def record(self, emails: NDArray[Any], values: Mapping[str, NDArray[Any]],
+               good: NDArray[np.bool_]) -> int:
         """Record the consent of the good rows (`values`: a checked chunk's); how many were written."""
         rows = np.flatnonzero(good)
-        self.dated: set[str] = set()  # mailboxes whose row gave the consent's time
+        self.dated.clear()
         given: dict[str, ConsentGiven] = {}  # by mailbox: the file's last row for it wins
         if "consent_basis" in values:
             for at in rows:
@@ -67,8 +70,8 @@ class ImportedConsents:
             erased = self._erased_at([str(emails[at]) for at in rows])
             for email, forgotten_at in erased.items():
                 key = canonical_address(email)
-                consent = given.get(key)
-                if consent is None or not _new_explicit(consent, forgotten_at):
+                stated = given.get(key)
+                if stated is None or not _new_explicit(stated, forgotten_at):
                     given[key] = ConsentGiven(email, NO_BASIS, WITHDRAWN, ERASED, self.now)
                     self.dated.discard(key)
         return record(self.session, self._changed(given))
@@ -92,7 +95,8 @@ class ImportedConsents:
     def _current(self, keys: list[str]) -> dict[str, Consent]:
         found: dict[str, Consent] = {}
         for start in range(0, len(keys), LOOKUP):
-            rows = self.session.scalars(select(Consent).where(Consent.address_key.in_(keys[start:start + LOOKUP])))
+            batch = keys[start:start + LOOKUP]
+            rows = self.session.scalars(select(Consent).where(Consent.address_key.in_(batch)))
             found.update({row.address_key: row for row in rows})
         return found
 
@@ -102,8 +106,9 @@ class ImportedConsents:
         changed = []
         for key, consent in given.items():
             stored = current.get(key)
-            same = stored is not None and (stored.basis, stored.status, stored.source, stored.wording_version) == (
-                consent.basis, consent.status, consent.source, consent.wording_version)
+            same = stored is not None and (
+                (stored.basis, stored.status, stored.source, stored.wording_version)
+                == (consent.basis, consent.status, consent.source, consent.wording_version))
             if stored is not None and key in self.dated and stored.recorded_at != consent.recorded_at:
                 same = False  # the row gives another time for the same consent
             if not same:

@@ -39,7 +39,8 @@ class ConsentView:
         return self.marketing_held is None
 
 
-def consent_view(session: Session, customer: Customer, now: datetime, settings: ConsentSettings) -> ConsentView:
+def consent_view(session: Session, customer: Customer, now: datetime,
+                 settings: ConsentSettings) -> ConsentView:
     """The customer's consent as the planner would judge it at `now`."""
     row = session.get(Consent, customer.email_key)
     last_order = session.scalar(select(CustomerProfile.last_order_at)

@@ -105,7 +105,8 @@ def test_each_kind_reaches_only_those_with_a_basis_it_may_use(
         "none", "withdrawn", "erased")
     assert (consents["erased_old"].basis, consents["erased_old"].source) == ("none", "erased")
     assert (consents["erased_back"].basis, consents["erased_back"].status) == ("explicit", "granted")
-    assert (consents["explicit"].source, consents["explicit"].wording_version) == ("import:customers.csv", "v2")
+    explicit = consents["explicit"]
+    assert (explicit.source, explicit.wording_version) == ("import:customers.csv", "v2")
     assert consents["pending"].status == "pending" and consents["explicit"].recorded_at == datetime(
         2021, 3, 1, tzinfo=UTC)
 
@@ -114,7 +115,8 @@ def test_each_kind_reaches_only_those_with_a_basis_it_may_use(
 
     assert dry.exit_code == 0, dry.output
     for name in ("news", "hello"):
-        assert re.search(rf"^{name} \S+: audience 8, queued 3, .*, no consent 5", dry.output, re.M), dry.output
+        summary = rf"^{name} \S+: audience 8, queued 3, .*, no consent 5"
+        assert re.search(summary, dry.output, re.M), dry.output
     assert re.search(r"^notice \S+: audience 8, queued 8, ", dry.output, re.M)
     assert "no consent" not in next(line for line in dry.output.splitlines() if line.startswith("notice"))
     assert len(re.findall(r"^  held no_consent +5  e\.g\. ", dry.output, re.M)) == 2

@@ -46,7 +46,8 @@ def test_bad_consent_cells_name_row_and_column_and_nothing_is_written(tmp_path: 
 
     assert result.exit_code == 1
     expected = [
-        "row 3, column 'consent_basis': 'opt-in' is not a consent basis: use explicit, existing_customer, none",
+        "row 3, column 'consent_basis': 'opt-in' is not a consent basis: use explicit, existing_customer, "
+        "none",
         "row 4, column 'consent_status': 'maybe' is not a consent status: use granted, pending, withdrawn",
         "row 5, column 'consent_at': is in the future: give when the consent was given",
         "row 6, column 'consent_at': 'not a date'",
@@ -62,7 +63,8 @@ def test_bad_consent_cells_name_row_and_column_and_nothing_is_written(tmp_path: 
 def test_skip_invalid_writes_the_good_rows_with_their_consent_and_none_of_the_bad(tmp_path: Path) -> None:
     config = _folder(tmp_path)
     path = tmp_path / "customers.csv"
-    path.write_text("\n".join([HEADER, *BAD, "c8,Plain,person,plain@example.com,,,,,"]) + "\n", encoding="utf-8")
+    plain = "c8,Plain,person,plain@example.com,,,,,"
+    path.write_text("\n".join([HEADER, *BAD, plain]) + "\n", encoding="utf-8")
 
     result = CliRunner().invoke(main, ["import", "customers", str(path), "--skip-invalid", *config])
 
@@ -79,8 +81,8 @@ def test_skip_invalid_writes_the_good_rows_with_their_consent_and_none_of_the_ba
 
 def test_contacts_carry_consent_too_by_their_own_mailbox(tmp_path: Path) -> None:
     config = _folder(tmp_path)
-    (tmp_path / "customers.csv").write_text("external_id,name,kind,email\nacme,Acme,company,info@acme.example\n",
-                                            encoding="utf-8")
+    company = "external_id,name,kind,email\nacme,Acme,company,info@acme.example\n"
+    (tmp_path / "customers.csv").write_text(company, encoding="utf-8")
     (tmp_path / "contacts.csv").write_text(
         "customer_external_id,email,name,consent_basis,consent_status\n"
         "acme,Li.Lei@Acme.example,Li Lei,explicit,\nacme,han@acme.example,Han,,\n", encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import hypothesis.strategies as st
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import given
 
 from edm.campaigns.decisions import Facts, Reason, Rules, decide, decide_follow_up
 from edm.campaigns.timing import Timing
-from edm.config import ConsentSettings, Settings
+from edm.config import ConsentSettings, Settings, load_settings
 from edm.consent.policy import ConsentFacts, add_months, hold_reason, months_between, standing
 from edm.consent.record import BASES, STATUSES
 from edm.errors import ConfigError
@@ -37,7 +38,7 @@ def _lawful_for_marketing(facts: ConsentFacts, window: int) -> bool:
     if facts.basis is None or (facts.basis == "existing_customer" and facts.status == "granted"):
         first = facts.customer_since if facts.basis is None else facts.recorded_at
         dates = [d for d in (first, facts.last_order_at) if d is not None]
-        return bool(dates) and NOW < add_months(max(dates), window)
+        return bool(dates) and add_months(max(dates), window) > NOW
     return False
 
 
@@ -69,7 +70,8 @@ def test_the_planner_decision_sends_marketing_only_on_a_lawful_basis(
     if kind != "service" and not _lawful_for_marketing(facts, window):
         assert not decision.send
         if not suppressed:
-            assert decision.reason == Reason.NO_CONSENT and decision.detail.startswith(f"no consent for {kind}: ")
+            assert decision.reason == Reason.NO_CONSENT
+            assert decision.detail.startswith(f"no consent for {kind}: ")
     if suppressed:
         assert decision.reason == Reason.SUPPRESSED  # the suppression list still stops every kind
     elif kind == "service":
@@ -80,7 +82,8 @@ def test_the_reason_says_how_long_ago_and_the_window() -> None:
     facts = ConsentFacts(customer_since=datetime(2020, 1, 5, tzinfo=UTC),
                          last_order_at=datetime(2024, 5, 2, tzinfo=UTC))
     assert hold_reason(facts, "marketing", NOW, DEFAULTS) == (
-        "no consent for marketing: existing customer, last order 2024-05-02 (31 months ago; soft opt-in 24 months)")
+        "no consent for marketing: existing customer, last order 2024-05-02 "
+        "(31 months ago; soft opt-in 24 months)")
     assert hold_reason(facts, "marketing", NOW, ConsentSettings(soft_opt_in_months=36)) is None
     recent = ConsentFacts(customer_since=datetime(2026, 1, 1, tzinfo=UTC))
     assert standing(recent, NOW, DEFAULTS).basis == "existing_customer"
@@ -119,7 +122,8 @@ def test_a_follow_up_step_is_held_without_consent_and_suppression_comes_first() 
     ((2024, 5, 2), (2026, 12, 7), 31),
     ((2024, 12, 7), (2026, 12, 7), 24), ((2024, 12, 8), (2026, 12, 7), 23),
 ])
-def test_months_are_calendar_months(start: tuple[int, int, int], end: tuple[int, int, int], expected: int) -> None:
+def test_months_are_calendar_months(start: tuple[int, int, int], end: tuple[int, int, int],
+                                    expected: int) -> None:
     assert months_between(datetime(*start, tzinfo=UTC), datetime(*end, tzinfo=UTC)) == expected
     assert add_months(datetime(2024, 1, 31, tzinfo=UTC), 1) == datetime(2024, 2, 29, tzinfo=UTC)
 
@@ -129,8 +133,8 @@ def test_the_settings_default_as_agreed_and_refuse_what_is_not_a_kind_or_a_basis
     assert DEFAULTS.allowed("marketing") == ("explicit", "existing_customer")
     assert DEFAULTS.allowed("service") == ("explicit", "existing_customer", "none")
     stricter = ConsentSettings.model_validate({"kinds": {"marketing": ["explicit"]}})
-    assert stricter.allowed("marketing") == ("explicit",) and stricter.allowed("greeting") == DEFAULTS.allowed(
-        "greeting")  # a kind left out keeps its default
+    assert stricter.allowed("marketing") == ("explicit",)
+    assert stricter.allowed("greeting") == DEFAULTS.allowed("greeting")  # a kind left out keeps its default
     for wrong, words in [({"kinds": {"promo": ["explicit"]}}, "'promo' is not a campaign kind"),
                          ({"kinds": {"marketing": ["opt_in"]}}, "'opt_in' is not a consent basis"),
                          ({"kinds": {"marketing": []}}, "give at least one basis"),
@@ -140,13 +144,10 @@ def test_the_settings_default_as_agreed_and_refuse_what_is_not_a_kind_or_a_basis
             ConsentSettings.model_validate(wrong)
 
 
-def test_a_bad_consent_section_in_edm_yaml_names_the_key(tmp_path: pytest.TempPathFactory) -> None:
-    from pathlib import Path
-
-    from edm.config import load_settings
-
-    folder = Path(str(tmp_path))
-    (folder / "edm.yaml").write_text("consent:\n  kinds:\n    marketing: [explicit, maybe]\n", encoding="utf-8")
+def test_a_bad_consent_section_in_edm_yaml_names_the_key(tmp_path: Path) -> None:
+    folder = tmp_path
+    wrong = "consent:\n  kinds:\n    marketing: [explicit, maybe]\n"
+    (folder / "edm.yaml").write_text(wrong, encoding="utf-8")
     with pytest.raises(ConfigError, match=r"consent.*'maybe' is not a consent basis"):
         load_settings(folder / "edm.yaml")
     (folder / "edm.yaml").write_text("consent:\n  soft_opt_in_months: 12\n", encoding="utf-8")

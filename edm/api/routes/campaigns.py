@@ -94,5 +94,5 @@ OPERATIONS = (
               "Queue one message of an `api: true` campaign to one customer, with data for its template",
               send, s.Queued, s.SendIn, status=202, headers=("Idempotency-Key",),
               responses={404: "no such campaign",
-                         409: "the campaign is not an api campaign, or the customer has no consent for its kind"}),
+                         409: "not an api campaign, or the customer has no consent for its kind"}),
 )
