@@ -401,7 +401,8 @@ def customers() -> None:
 @click.argument("customer_id")
 @with_settings
 def show(customer_id: str, settings: Settings) -> None:
-    """One customer's profile: every class with its reason, churn risk, recent moves.
+    """One customer's profile: consent (may marketing go now, else why not), every class with its reason,
+    churn risk, recent moves.
 
     CUSTOMER_ID is the id from your CRM (external_id) or edm's internal number.
 
