@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from edm.alerts.digest import DigestSummary
     from edm.campaigns.planner import PlanResult
     from edm.campaigns.schema import Campaign
+    from edm.consent.status import ConsentView
     from edm.customers import ClassificationSummary, ImportResult
     from edm.customers.card import CustomerCard
     from edm.delivery.sender import SendSummary, Until
@@ -284,6 +285,7 @@ def _run_import(kind: str, file: Path, encoding: str | None, skip_invalid: bool,
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from edm.consent.imported import lookup_keys
     from edm.customers.importer import import_file, import_kind
     from edm.runner import open_store
 
@@ -303,7 +305,7 @@ def _run_import(kind: str, file: Path, encoding: str | None, skip_invalid: bool,
 
         result = import_file(sessions, import_kind(kind), file, SystemClock(), settings=settings.imports,
                              skip_invalid=skip_invalid, rejects=rejects, progress=progress,
-                             encoding=encoding)
+                             encoding=encoding, keys=lookup_keys(settings))
     click.echo(format_import(file, result))
 
 
@@ -401,7 +403,8 @@ def customers() -> None:
 @click.argument("customer_id")
 @with_settings
 def show(customer_id: str, settings: Settings) -> None:
-    """One customer's profile: every class with its reason, churn risk, recent moves.
+    """One customer's profile: consent (may marketing go now, else why not), every class with its reason,
+    churn risk, recent moves.
 
     CUSTOMER_ID is the id from your CRM (external_id) or edm's internal number.
 
@@ -410,7 +413,8 @@ def show(customer_id: str, settings: Settings) -> None:
     from edm.customers.card import customer_card
     from edm.runner import open_store
 
-    card = customer_card(open_store(settings), customer_id, settings.classification, settings.engagement)
+    card = customer_card(open_store(settings), customer_id, settings.classification, settings.engagement,
+                         consent=settings.consent)
     click.echo(render(*card_tables(card)), nl=False)
 
 
@@ -486,6 +490,8 @@ def card_tables(card: CustomerCard) -> list[Table | str]:
         header += f"\ntags {customer.tags}"
     if customer.attributes:
         header += "\n" + ", ".join(f"{name} = {value}" for name, value in sorted(customer.attributes.items()))
+    if card.consent is not None:
+        header += "\n" + consent_text(card.consent)
     if profile is None:
         return [header, "Not classified yet: run `edm classify`."]
     if profile.satisfaction is not None and profile.surveyed_at is not None:
@@ -518,6 +524,19 @@ def card_tables(card: CustomerCard) -> list[Table | str]:
     for what, value, why in card.engagement:
         engagement.add_row(what, value, why)
     return [header, classes, moves, engagement] if card.engagement else [header, classes, moves]
+
+
+def consent_text(consent: ConsentView) -> str:
+    """The card's consent lines: as recorded, and whether marketing may be sent now (else why not)."""
+    if consent.recorded:
+        wording = f", wording {consent.wording_version}" if consent.wording_version else ""
+        when = f"{consent.recorded_at:%Y-%m-%d}" if consent.recorded_at else "-"
+        recorded = f"consent {consent.basis}, {consent.status}, from {consent.source}, {when}{wording}"
+    else:
+        recorded = "consent: none recorded (existing_customer: the customer relationship)"
+    may = ("marketing may be sent now: " + consent.standing.why if consent.marketing_held is None
+           else "marketing may not be sent now: " + consent.marketing_held)
+    return f"{recorded}\n{may}"
 
 
 def render(*parts: Any) -> str:
@@ -748,6 +767,7 @@ def preview(name: str, on: datetime | None, settings: Settings) -> None:
     click.echo(f"  audience {plan.audience}: would send {plan.queued}, hold out {plan.held_out}, "
                f"already planned {plan.already_planned}, suppressed {plan.suppressed}, "
                f"too soon {plan.too_soon}, busy {plan.busy}, paused {plan.paused}, in sunset {plan.sunset}"
+               + (f", no consent {plan.no_consent}" if plan.no_consent else "")
                + (f", holiday not kept in their country {plan.not_observed}" if plan.not_observed else ""))
     for (arm, tier, stage), count in sorted(plan.breakdown.items()):
         click.echo(f"  {arm or '-':>8}  {tier:<7} {stage:<11} {count}")
@@ -779,7 +799,8 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, out: Path | None, 
 
     Named campaigns run now, whether due or not; --all runs what is due today (for cron).
     --dry-run lists, per campaign, the counts per reason (send now, scheduled later, suppressed,
-    too soon, paused, in sunset, holdout, ...) with the first customers of each; --out the full list.
+    no consent, too soon, paused, in sunset, holdout, ...) with the first customers of each; --out the
+    full list.
     SIGTERM or Ctrl-C stops cleanly (exit 0, the rest stays queued); no relay reachable for
     smtp.give_up_after_seconds: exit 3, the rest deferred to the next run.
 
@@ -837,6 +858,7 @@ def format_run(report: RunReport, sends: Mapping[tuple[str, str, str], int] | No
         lines.append(
             f"{plan.campaign} {plan.occurrence}: audience {plan.audience}, queued {plan.queued}, "
             f"already planned {plan.already_planned}, suppressed {plan.suppressed}, too soon {plan.too_soon}"
+            + (f", no consent {plan.no_consent}" if plan.no_consent else "")
             + (f", held out {plan.held_out}" if plan.held_out else "")
             + (f", mailed today by another campaign {plan.busy}" if plan.busy else "")
             + (f", holiday not kept in their country {plan.not_observed}" if plan.not_observed else "")

@@ -631,6 +631,58 @@ class PolicySettings(_Section):
 
 
 OneClick = Literal["all", "topic"]  # what RFC 8058 one-click unsubscribe turns off (docs/preferences.md)
+
+
+CAMPAIGN_KINDS = ("marketing", "greeting", "survey", "service")  # edm.campaigns.schema.Kind
+CONSENT_BASES = ("explicit", "existing_customer", "none")  # edm.consent.record.BASES
+ConsentBasis = Literal["explicit", "existing_customer", "none"]
+DEFAULT_SOFT_OPT_IN_MONTHS = 24
+DEFAULT_CONSENT_KINDS: dict[str, tuple[ConsentBasis, ...]] = {
+    "marketing": ("explicit", "existing_customer"),
+    "greeting": ("explicit", "existing_customer"),
+    "survey": ("explicit", "existing_customer"),
+    "service": ("explicit", "existing_customer", "none"),
+}
+
+
+class ConsentSettings(_Section):
+    """Which lawful basis each campaign kind may mail on (docs/consent.md).
+
+    `soft_opt_in_months`: an `existing_customer` basis (a customer with no consent recorded, or
+    one imported so) counts for this many months after their last order or the customer record's
+    creation, whichever is later. `kinds`: campaign kind -> the bases it may use; a kind left out
+    keeps its default (marketing, greeting, survey: explicit and existing_customer; service: any).
+    """
+
+    soft_opt_in_months: int = Field(DEFAULT_SOFT_OPT_IN_MONTHS, ge=1, le=1200)
+    kinds: dict[str, tuple[ConsentBasis, ...]] = DEFAULT_CONSENT_KINDS
+
+    @field_validator("kinds", mode="before")
+    @classmethod
+    def _known_kinds(cls, kinds: Any) -> Any:
+        if not isinstance(kinds, Mapping):
+            return kinds
+        unknown = sorted(str(kind) for kind in kinds if kind not in CAMPAIGN_KINDS)
+        if unknown:
+            raise ValueError(f"kind {unknown[0]!r} is not a campaign kind; "
+                             f"kinds: {', '.join(CAMPAIGN_KINDS)}")
+        for kind, bases in kinds.items():
+            if isinstance(bases, str):
+                raise ValueError(f"{kind}: give a list of bases, e.g. [explicit, existing_customer]")
+            if not bases:
+                raise ValueError(f"{kind}: give at least one basis (service mail may use: "
+                                 "[explicit, existing_customer, none])")
+            wrong = [b for b in bases if b not in CONSENT_BASES]
+            if wrong:
+                raise ValueError(f"{kind}: {wrong[0]!r} is not a consent basis; "
+                                 f"bases: {', '.join(CONSENT_BASES)}")
+        return {**DEFAULT_CONSENT_KINDS, **kinds}
+
+    def allowed(self, kind: str) -> tuple[ConsentBasis, ...]:
+        """The bases a campaign of `kind` may mail on."""
+        return self.kinds.get(kind, DEFAULT_CONSENT_KINDS.get(kind, ()))
+
+
 AD_PREFIXES = {"zh-Hans": "【广告】", "zh-Hant": "【廣告】", "en": "AD: "}
 
 
@@ -995,6 +1047,7 @@ class Settings(BaseModel):
     webhooks: WebhooksSettings = WebhooksSettings()
     signup: SignupSettings = SignupSettings()
     retention: RetentionSettings = RetentionSettings()
+    consent: ConsentSettings = ConsentSettings()
     # what a person may choose to receive on the preference page: topic -> its title (one string
     # or one per language); each campaign names its `topic` (docs/preferences.md). `topics: {}`: none
     topics: dict[str, Localized] = DEFAULT_TOPICS

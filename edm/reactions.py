@@ -88,6 +88,7 @@ def react(
         plans.append(plan_campaign(
             sessions, campaign, occurrence=occurrence_of(campaign, now), now=now, rules=settings.engagement,
             policy=settings.policy, timing=timing_for(campaign, now, due=True), only_customer=customer_id,
+            consent=settings.consent,
         ))
     return plans
 

@@ -230,11 +230,13 @@ def plan_campaigns(
                 dry_run=dry_run,
                 timing=timing_for(campaign, now, due=due is not None),
                 watch=watch,
+                consent=settings.consent,
             )
         )
     for campaign in advancing:
         if campaign.name not in refused:
-            steps = plan_follow_ups(sessions, campaign, now, dry_run=dry_run, watch=watch)
+            steps = plan_follow_ups(sessions, campaign, now, dry_run=dry_run, watch=watch,
+                                    consent=settings.consent)
             # only steps someone was due; those who left the sequence long ago are news to a dry run only
             report.plans.extend(step for step in steps if step.audience > (0 if dry_run else step.exited))
     return report

@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.config import ImportKind, ImportSettings
+from edm.consent.imported import ImportedConsents
 from edm.customers.checks import KINDS, Context, Layout, check_chunk
 from edm.customers.seen import SeenKeys
 from edm.customers.sources import Chunk
@@ -55,8 +56,9 @@ def cell(value: Any) -> str:
 
 
 def store_items(sessions: sessionmaker[Session], kind: ImportKind, items: Sequence[Mapping[str, Any]],
-                now: datetime, settings: ImportSettings) -> Written:
-    """Check and upsert `items` (field -> JSON value, only the fields given) in one transaction."""
+                now: datetime, settings: ImportSettings, keys: Sequence[bytes] | None = None) -> Written:
+    """Check and upsert `items` (field -> JSON value, only the fields given) in one transaction; a
+    customer's erased mailbox is held as an import's is (`keys`: edm.consent.imported.lookup_keys)."""
     spec = KINDS[kind]
     groups: dict[tuple[str, ...], list[int]] = {}
     for at, item in enumerate(items):
@@ -66,7 +68,8 @@ def store_items(sessions: sessionmaker[Session], kind: ImportKind, items: Sequen
         raise InvalidItems(problems)
     with bulk_store(sessions) as store:
         context = Context(now, SeenKeys(), store.customer_ids, settings.date_format,
-                          settings.default_locale, settings.default_timezone)
+                          settings.default_locale, settings.default_timezone, "api")
+        consents = ImportedConsents(store.connection, keys, now) if "email" in spec.fields else None
         before = store.count(spec.table)
         good = changed = 0
         for names, positions in groups.items():
@@ -77,6 +80,8 @@ def store_items(sessions: sessionmaker[Session], kind: ImportKind, items: Sequen
             if not problems:
                 changed += store.upsert(checked.target, checked.values, checked.good)
                 good += int(checked.good.sum())
+                if consents is not None:
+                    consents.record(checked.values["email"], checked.values, checked.good)
         if problems:
             raise InvalidItems(sorted(problems, key=lambda p: p[0]))  # rolls the transaction back
         inserted = store.count(spec.table) - before

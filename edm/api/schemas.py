@@ -7,8 +7,8 @@ is judged the same whether it came in a file or over HTTP. Field names are the i
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Any
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
@@ -115,6 +115,18 @@ class SendIn(_Body):
     data: dict[str, Any] = Field(default_factory=dict, description="`{{ data.x }}` in its templates")
 
 
+class ConsentIn(_Body):
+    """A consent the customer gave (or withdrew) in your systems; recorded now, with source `api`."""
+
+    basis: Literal["explicit", "existing_customer", "none"] = Field(
+        description="explicit: they agreed to marketing mail; existing_customer: the soft opt-in of a "
+                    "customer; none: no basis (service mail only)")
+    status: Literal["granted", "pending", "withdrawn"] = Field("granted", description="pending, withdrawn: "
+                                                                                      "basis none in effect")
+    wording_version: Annotated[str, Field(max_length=64), AfterValidator(_plain_text)] | None = Field(
+        None, description="the version of the consent text the person was shown, e.g. 2026-11")
+
+
 class SubscriptionChange(_Body):
     reason: Annotated[str, Field(max_length=500), AfterValidator(_plain_text)] | None = None
     source: Annotated[str, Field(max_length=64), AfterValidator(_plain_text)] | None = Field(
@@ -149,6 +161,19 @@ class Subscription(BaseModel):
         description="why the address still gets no mail: unsubscribed, hard_bounce, complaint")
 
 
+class ConsentOut(BaseModel):
+    recorded: bool = Field(description="false: nothing recorded; the customer relationship is the basis")
+    basis: str = Field(description="as recorded (existing_customer when nothing is)")
+    status: str | None
+    source: str | None = Field(description="import:FILE, api, signup, preferences, erased, ...")
+    recorded_at: datetime | None
+    wording_version: str | None
+    basis_now: str = Field(description="the basis that holds now: explicit, existing_customer (within "
+                                       "consent.soft_opt_in_months) or none")
+    marketing_allowed: bool = Field(description="whether marketing mail may be sent now, by consent")
+    reason: str = Field(description="why: the basis in words, or why marketing is held")
+
+
 class Reasoned(BaseModel):
     name: str
     value: str
@@ -169,6 +194,7 @@ class CustomerOut(BaseModel):
     classes: list[Reasoned] = Field(description="every class with the reason; empty until classified")
     engagement: list[Reasoned]
     next_contact: str | None = Field(description="when marketing mail may next go: now, a time, sunset")
+    consent: ConsentOut
 
 
 class LastRun(BaseModel):

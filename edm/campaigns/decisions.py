@@ -5,12 +5,12 @@ a real run queues the `send` decisions (and records the holdout), a dry run repo
 decision. Both go through this one function, so what `--dry-run` says is what a run does.
 
 Rules, in order (the first that holds a customer back names the reason): already planned,
-suppressed, holiday not kept in their country; for all but service mail: the campaign's topic
-turned off (preference page), paused, in sunset
-(unless the campaign `reaches_sunset`), mailed that day by another campaign
-(`policy.one_per_day`, when the campaign drops rather than waits); then the send time and
-window, the adaptive contact interval judged for that moment; last the holdout group (the campaign's
-`holdout_percent`, else `policy.default_holdout_percent`; none for service mail).
+suppressed, no lawful basis for the campaign's kind (edm.consent.policy, `consent.kinds`), holiday
+not kept in their country; for all but service mail: the campaign's topic turned off (preference
+page), paused, in sunset (unless the campaign `reaches_sunset`), mailed that day by another
+campaign (`policy.one_per_day`, when the campaign drops rather than waits); then the send time and
+window, the adaptive contact interval judged for that moment; last the holdout group (the
+campaign's `holdout_percent`, else `policy.default_holdout_percent`; none for service mail).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from enum import StrEnum
 from edm.campaigns.schema import Campaign
 from edm.campaigns.timing import Timing, at_hour, window_opening, zone
 from edm.campaigns.variants import HOLDOUT, assign
-from edm.config import PolicySettings, SendWindow
+from edm.config import ConsentSettings, PolicySettings, SendWindow
+from edm.consent.policy import ConsentFacts, hold_reason
 from edm.engagement import may_contact
 
 
@@ -35,6 +36,7 @@ class Reason(StrEnum):
     FOLLOW_UP = "follow_up"  # send: the next step of a sequence they are in
     ALREADY_PLANNED = "already_planned"  # an outbox row for this occurrence exists
     SUPPRESSED = "suppressed"  # unsubscribed, bounced or complained
+    NO_CONSENT = "no_consent"  # no lawful basis the campaign's kind may use (consent.kinds)
     NOT_OBSERVED = "not_observed"  # their country does not keep the holiday
     PAUSED = "paused"  # asked for no marketing mail until a date (preference page)
     TOPIC_OFF = "topic_off"  # turned off the campaign's topic (preference page)
@@ -46,6 +48,7 @@ class Reason(StrEnum):
 
 
 SENDING = frozenset({Reason.DUE, Reason.SCHEDULED, Reason.FOLLOW_UP})
+DEFAULT_CONSENT = ConsentSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,7 @@ class Facts:
     best_hour: int | None = None
     last_contact: datetime | None = None
     topic_off: str | None = None  # the campaign's topic, when the customer turned it off
+    consent: ConsentFacts | None = None  # their mailbox's consent (None: not gathered, not judged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +83,11 @@ class Rules:
     variants: tuple[tuple[str, float], ...]
     holdout_percent: float
     window: SendWindow | None
+    kind: str = "marketing"
+    consent: ConsentSettings = DEFAULT_CONSENT
 
     @classmethod
-    def of(cls, campaign: Campaign, policy: PolicySettings) -> Rules:
+    def of(cls, campaign: Campaign, policy: PolicySettings, consent: ConsentSettings | None = None) -> Rules:
         marketing = campaign.follows_policy  # every kind but service mail
         return cls(
             campaign=campaign.name,
@@ -93,6 +99,8 @@ class Rules:
             variants=tuple((v.name, v.weight) for v in campaign.variants),
             holdout_percent=holdout_percent(campaign, policy),
             window=policy.send_window if marketing else None,
+            kind=campaign.kind,
+            consent=consent or DEFAULT_CONSENT,
         )
 
 
@@ -163,11 +171,15 @@ def decide(facts: Facts, rules: Rules, timing: Timing) -> Decision:
                     variant=variant, send_at=send_at, waits=facts.busy)
 
 
-def decide_follow_up(customer_id: int, suppression: str | None, exits: Sequence[str]) -> Decision:
+def decide_follow_up(customer_id: int, suppression: str | None, exits: Sequence[str],
+                     no_consent: str | None = None) -> Decision:
     """The next step of a sequence, due for an enrolled customer: held if they are on the suppression
-    list or have left (`exits`: the campaign's `exit_when` reasons that hold for them)."""
+    list, lack a basis for the campaign's kind (`no_consent`: edm.consent.policy.hold_reason) or have
+    left (`exits`: the campaign's `exit_when` reasons that hold for them)."""
     if suppression is not None:
         return Decision(customer_id, Reason.SUPPRESSED, suppression)
+    if no_consent is not None:
+        return Decision(customer_id, Reason.NO_CONSENT, no_consent)
     if exits:
         return Decision(customer_id, Reason.EXITED, ", ".join(exits))
     return Decision(customer_id, Reason.FOLLOW_UP)
@@ -180,6 +192,10 @@ def _held_before_timing(facts: Facts, rules: Rules, timing: Timing) -> Decision 
         return Decision(who, Reason.ALREADY_PLANNED, "already in the outbox for this occurrence")
     if facts.suppression is not None:
         return Decision(who, Reason.SUPPRESSED, facts.suppression)
+    if facts.consent is not None:
+        lacking = hold_reason(facts.consent, rules.kind, timing.now, rules.consent)
+        if lacking is not None:
+            return Decision(who, Reason.NO_CONSENT, lacking)
     if not facts.observed:
         return Decision(who, Reason.NOT_OBSERVED, "their country does not keep the holiday")
     if not rules.marketing:

@@ -8,6 +8,8 @@ queues one message; the data of the first call wins), else from a fresh random o
 campaigns are claimed before any bulk mail (edm.delivery.outbox.claim_batch); a marketing
 campaign's message waits its turn and its pauses like any other. Suppressed addresses are
 settled by the sender as usual; a template naming a `data.x` the call did not give fails the row.
+A customer without a lawful basis the campaign's kind may use (edm.consent.policy, `consent.kinds`)
+gets nothing: `NoConsent`, and nothing is written.
 """
 
 from __future__ import annotations
@@ -22,12 +24,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.campaigns.planner import consent_columns, consent_facts
 from edm.campaigns.schema import Campaign
+from edm.config import ConsentSettings
+from edm.consent.policy import hold_reason
 from edm.errors import CampaignError
-from edm.store import Customer, CustomerEvent, OutboxMessage
+from edm.store import Consent, Customer, CustomerEvent, CustomerProfile, OutboxMessage
 
 SOURCE = "api"
 DIRECT_PREFIX = "send:"  # the data rows' event name: send:<campaign> (not a customer's own event)
+
+
+class NoConsent(CampaignError):
+    """The customer's mailbox has no basis the campaign's kind may use; the message is not queued."""
 
 
 class SampleData(dict[str, Any]):
@@ -46,11 +55,12 @@ def send_key(campaign: str, customer_id: int, idempotency_key: str | None) -> st
 
 def send_to_one(
     sessions: sessionmaker[Session], campaign: Campaign, customer_id: int, data: Mapping[str, Any],
-    now: datetime, *, idempotency_key: str | None = None,
+    now: datetime, *, idempotency_key: str | None = None, consent: ConsentSettings | None = None,
 ) -> int:
     """Queue the campaign's message for the customer, due now; the outbox row's id.
 
-    Raises CampaignError when there is no such customer.
+    Raises CampaignError when there is no such customer, NoConsent when `consent` (default:
+    `ConsentSettings()`) allows the campaign's kind no basis the customer's mailbox has.
     """
     key = send_key(campaign.name, customer_id, idempotency_key)
     try:
@@ -58,9 +68,18 @@ def send_to_one(
             known = _queued(session, key)
             if known is not None:
                 return known
-            email = session.scalar(select(Customer.email).where(Customer.id == customer_id))
-            if email is None:
+            found = session.execute(
+                select(Customer.email, *consent_columns())
+                .outerjoin(Consent, Consent.address_key == Customer.email_key)
+                .outerjoin(CustomerProfile, CustomerProfile.customer_id == Customer.id)
+                .where(Customer.id == customer_id)
+            ).first()
+            if found is None:
                 raise CampaignError(f"no customer with id {customer_id}: import or create them first")
+            lacking = hold_reason(consent_facts(found), campaign.kind, now, consent or ConsentSettings())
+            if lacking is not None:
+                raise NoConsent(f"customer {customer_id}: {lacking}")
+            email = found.email
             session.add(CustomerEvent(
                 customer_id=customer_id, name=f"{DIRECT_PREFIX}{campaign.name}"[:64], properties=dict(data),
                 occurred_at=now, received_at=now, idempotency_key=key, source=SOURCE,

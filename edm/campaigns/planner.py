@@ -2,14 +2,15 @@
 
 The outbox key is derived from (campaign, step, customer, occurrence), so planning
 the same occurrence twice queues nothing new and a restart never re-sends.
-The audience is `edm.campaigns.rules` plus the campaign's trigger (never key accounts for
-`bulk` promotions); this module gathers what policy needs about each member in one streamed
-query and `edm.campaigns.decisions.decide` judges them, in order: already planned, the
-suppression list; for all but service mail the campaign's topic turned off and the customer's pause
-(their preference page) and sunset
-(unless `reaches_sunset`), one mail per customer per local day (`policy.one_per_day`), the send
-time (`send_time: optimal`: their usual reading hour) and send window, the adaptive contact
-interval (unless `respect_frequency: false`); and last the variant or the holdout group.
+The audience is `edm.campaigns.rules` plus the campaign's trigger (never key accounts for `bulk`
+promotions); this module gathers what policy needs about each member in one streamed query and
+`edm.campaigns.decisions.decide` judges them, in order: already planned, the suppression list, the
+mailbox's consent (its `consents` row by `email_key`, the customer's creation and last order:
+edm.consent.policy, `consent.kinds`); for all but service mail the campaign's topic turned off and
+the customer's pause (their preference page) and sunset (unless `reaches_sunset`), one mail per
+customer per local day (`policy.one_per_day`), the send time (`send_time: optimal`: their usual
+reading hour) and send window, the adaptive contact interval (unless `respect_frequency: false`);
+and last the variant or the holdout group.
 A dry run makes the same decisions and reports them (`watch`) instead of queueing. The occurrence a
 message belongs to is the campaign's day, or the customer's own (life events), the
 class entry's, the last order's (inactivity, after_order), the expected next order's
@@ -57,11 +58,13 @@ from edm.campaigns.triggers import (
 )
 from edm.campaigns.variants import HOLDOUT
 from edm.campaigns.winner import AWAITING_WINNER, in_test_share
-from edm.config import EngagementSettings, PolicySettings, SendWindow
+from edm.config import ConsentSettings, EngagementSettings, PolicySettings, SendWindow
+from edm.consent.policy import ConsentFacts
 from edm.consent.topics import topics_in
 from edm.countries import derive_country
 from edm.store import (
     AbDecision,
+    Consent,
     Customer,
     CustomerProfile,
     OutboxMessage,
@@ -96,6 +99,7 @@ class PlanResult:
     queued: int = 0
     already_planned: int = 0
     suppressed: int = 0
+    no_consent: int = 0  # no lawful basis the campaign's kind may use (consent.kinds)
     too_soon: int = 0
     paused: int = 0  # asked for no marketing mail until a date (preference page)
     topic_off: int = 0  # turned off the campaign's topic (preference page)
@@ -135,6 +139,7 @@ class PlanResult:
 _HELD_COUNTS = {
     Reason.ALREADY_PLANNED: "already_planned",
     Reason.SUPPRESSED: "suppressed",
+    Reason.NO_CONSENT: "no_consent",
     Reason.NOT_OBSERVED: "not_observed",
     Reason.PAUSED: "paused",
     Reason.TOPIC_OFF: "topic_off",
@@ -158,6 +163,7 @@ def plan_campaign(
     timing: Timing | None = None,
     watch: Watcher | None = None,
     only_customer: int | None = None,
+    consent: ConsentSettings | None = None,
 ) -> PlanResult:
     """Queue the campaign for every eligible customer; with `dry_run`, only count.
 
@@ -166,11 +172,12 @@ def plan_campaign(
     `timing`: when each message goes out (default: `triggers.timing_for` at `now`, timed when
     the campaign's holiday is due then). `only_customer`: plan for that one customer only (a reaction
     to their event or order, edm.reactions). An `api` campaign is never planned (edm.campaigns.direct).
+    `consent`: which bases each kind may use (default: `ConsentSettings()`'s).
     """
     policy = policy or PolicySettings()
     if timing is None:
         timing = timing_for(campaign, now, due=occasion(campaign, now) is not None)
-    judge = Rules.of(campaign, policy)
+    judge = Rules.of(campaign, policy, consent)
     result = PlanResult(campaign.name, occurrence)
     if campaign.api:
         return result
@@ -293,6 +300,26 @@ def _facts(row: Any, rules: EngagementSettings, observed: bool) -> Facts:
         busy=bool(row.busy),
         best_hour=row.best_hour,
         last_contact=row.last_contact,
+        consent=consent_facts(row),
+    )
+
+
+def consent_facts(row: Any) -> ConsentFacts:
+    """The consent columns of a `_candidates` (or follow-up) row as `edm.consent.policy` reads them."""
+    return ConsentFacts(basis=row.consent_basis, status=row.consent_status, recorded_at=row.consent_at,
+                        source=row.consent_source, customer_since=row.customer_since,
+                        last_order_at=row.last_ordered_at)
+
+
+def consent_columns() -> tuple[Any, ...]:
+    """What `consent_facts` reads, for a query joined to `CustomerProfile` and outer-joined to `Consent`
+    by the customer's `email_key`: the mailbox's consent row, the customer record's creation and their
+    last order as the profile has it (as every other fact the planner reads; a new order refreshes it:
+    edm.reactions, and a stale profile only ever makes the basis older)."""
+    return (
+        Consent.basis.label("consent_basis"), Consent.status.label("consent_status"),
+        Consent.recorded_at.label("consent_at"), Consent.source.label("consent_source"),
+        Customer.created_at.label("customer_since"), CustomerProfile.last_order_at.label("last_ordered_at"),
     )
 
 
@@ -395,10 +422,12 @@ def _candidates(
             planned.c.customer_id.is_not(None).label("planned"),
             (_mailed_on_the_day(campaign, timing, window, timezones) if one_per_day else false())
             .label("busy"),
+            *consent_columns(),
         )
         .join(CustomerProfile, CustomerProfile.customer_id == Customer.id)
         .outerjoin(last_contact, last_contact.c.customer_id == Customer.id)
         .outerjoin(Suppression, Suppression.address_key == Customer.email_key)  # the mailbox, any spelling
+        .outerjoin(Consent, Consent.address_key == Customer.email_key)
         .outerjoin(planned, planned.c.customer_id == Customer.id)
         .where(audience_filter(campaign.audience, now))
         .order_by(Customer.id)

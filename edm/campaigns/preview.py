@@ -50,7 +50,7 @@ def preview_campaign(
     timed = campaign.life_event is not None or (campaign.holiday is not None and due)
     plan = plan_campaign(
         sessions, campaign, occurrence=day, now=now, rules=settings.engagement,
-        policy=settings.policy, dry_run=True,
+        policy=settings.policy, dry_run=True, consent=settings.consent,
         timing=timing_for(campaign, now, due=due, whole_day=day if timed else None),
     )
     composer = Composer(

@@ -1,12 +1,12 @@
 """The later steps of sequences: day 3, 7, 15 after the first message, until the customer exits.
 
-A customer is enrolled by the campaign's first message (step 0, however it was
-triggered). On every run, each enrolment whose next step is due gets it, unless the
-customer has left: ordered since enrolling, clicked one of the sequence's mails, no
-longer matches the audience (each as the campaign's `exit_when` says), turned off the
-campaign's topic, or unsubscribed or bounced (always). Steps go in order, one per run at
-most, so a run after a pause never sends two steps at once. The outbox key is (campaign, step, customer, the
-enrolment's occurrence): planning twice queues nothing new.
+A customer is enrolled by the campaign's first message (step 0, however it was triggered). On every
+run, each enrolment whose next step is due gets it, unless the customer has left: ordered since
+enrolling, clicked one of the sequence's mails, no longer matches the audience (each as the
+campaign's `exit_when` says), turned off the campaign's topic, or unsubscribed or bounced, or
+without a lawful basis for the campaign's kind (always: edm.consent.policy). Steps go in order, one
+per run at most, so a run after a pause never sends two steps at once. The outbox key is (campaign,
+step, customer, the enrolment's occurrence): planning twice queues nothing new.
 """
 
 from __future__ import annotations
@@ -20,23 +20,26 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from edm.campaigns.audience import audience_filter
 from edm.campaigns.decisions import Judged, Watcher, decide_follow_up
-from edm.campaigns.planner import BATCH, PlanResult, outbox_key, plan_title
+from edm.campaigns.planner import BATCH, PlanResult, consent_columns, consent_facts, outbox_key, plan_title
 from edm.campaigns.schema import Campaign
+from edm.config import ConsentSettings
+from edm.consent.policy import hold_reason
 from edm.consent.topics import topics_in
-from edm.store import Customer, CustomerProfile, Event, Order, OutboxMessage, Suppression, upsert
+from edm.store import Consent, Customer, CustomerProfile, Event, Order, OutboxMessage, Suppression, upsert
 
 ENROLLED_STATES = ("queued", "sending", "sent", "deferred")
 
 
 def plan_follow_ups(
     sessions: sessionmaker[Session], campaign: Campaign, now: datetime, *, dry_run: bool = False,
-    watch: Watcher | None = None,
+    watch: Watcher | None = None, consent: ConsentSettings | None = None,
 ) -> list[PlanResult]:
     """Queue every due follow-up of `campaign`; one result per step.
 
     Each enrolment whose step is due gets a `decisions.decide_follow_up` decision: the `send`
-    ones are queued; `watch`, when given, sees every one.
+    ones are queued; `watch`, when given, sees every one. `consent`: which bases each kind may use.
     """
+    consent = consent or ConsentSettings()
     results = []
     with sessions.begin() as session:
         # the last step first: a step queued in this run must not make the next one due in it too
@@ -50,7 +53,8 @@ def plan_follow_ups(
                 exits: list[str] = [reason for reason in campaign.exit_when if getattr(row, reason)]
                 if campaign.topic is not None and campaign.topic in topics_in(row.topics_off):
                     exits.append(f"turned off the topic {campaign.topic!r}")
-                decision = decide_follow_up(row.customer_id, row.suppression, exits)
+                lacking = hold_reason(consent_facts(row), campaign.kind, now, consent)
+                decision = decide_follow_up(row.customer_id, row.suppression, exits, lacking)
                 result.audience += 1
                 result.count(decision, row.to_address)
                 if watch is not None:
@@ -91,10 +95,12 @@ def _due(campaign: Campaign, step: int, enrolled_by: datetime, now: datetime) ->
             (ordered if "ordered" in campaign.exit_when else false()).label("ordered"),
             (clicked_one if "clicked" in campaign.exit_when else false()).label("clicked"),
             (left if "left_audience" in campaign.exit_when else false()).label("left_audience"),
+            *consent_columns(),
         )
         .join(Customer, Customer.id == first.customer_id)
         .join(CustomerProfile, CustomerProfile.customer_id == first.customer_id)
         .outerjoin(Suppression, Suppression.address_key == Customer.email_key)  # the mailbox, any spelling
+        .outerjoin(Consent, Consent.address_key == Customer.email_key)
         .where(
             first.campaign == campaign.name,
             first.step == 0,

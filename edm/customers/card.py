@@ -1,4 +1,4 @@
-"""One customer's card: who they are, every class with the reason for it, and recent moves.
+"""One customer's card: who they are, their consent, every class with the reason for it, and recent moves.
 
 The reasons are rebuilt from the figures stored with the profile and the thresholds of
 the run that computed it, so they explain what was decided then, not what today's
@@ -15,7 +15,8 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.campaigns.planner import CONTACT_STATES
-from edm.config import ClassificationSettings, EngagementSettings
+from edm.config import ClassificationSettings, ConsentSettings, EngagementSettings
+from edm.consent.status import ConsentView, consent_view
 from edm.customers.classify import ResolvedThresholds
 from edm.customers.explain import Explanation, explain
 from edm.customers.profiles import FIGURES
@@ -46,11 +47,13 @@ class CustomerCard:
     explanations: dict[str, Explanation]  # empty until the customer has been classified
     transitions: list[ProfileTransition]
     engagement: list[Line] = field(default_factory=list)  # score, interval, next date, hour: and why
+    consent: ConsentView | None = None  # as the planner judges it at the card's time
 
 
 def customer_card(
     sessions: sessionmaker[Session], key: str, rules: ClassificationSettings,
     engagement: EngagementSettings | None = None, now: datetime | None = None,
+    consent: ConsentSettings | None = None,
 ) -> CustomerCard:
     """The card for the customer whose external id (or, failing that, internal id) is `key`."""
     engagement = engagement or EngagementSettings()
@@ -77,7 +80,8 @@ def customer_card(
         lines = []
         if profile is not None:
             lines = explain_engagement(_engagement_facts(session, customer, profile, now), engagement, now)
-        return CustomerCard(customer, profile, explanations, transitions, lines)
+        permission = consent_view(session, customer, now, consent or ConsentSettings())
+        return CustomerCard(customer, profile, explanations, transitions, lines, permission)
 
 
 def _engagement_facts(session: Session, customer: Customer, profile: CustomerProfile,

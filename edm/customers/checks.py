@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from edm.addresses import canonical_address
 from edm.config import ImportKind
+from edm.consent.record import BASES, GRANTED, STATUSES
 from edm.countries import derive_country
 from edm.customers import fields as f
 from edm.customers.seen import SeenKeys
@@ -80,6 +81,7 @@ class Context:
     date_format: str = "auto"  # imports.date_format: how day-and-month-first dates are read
     default_locale: str = "en"  # imports.default_locale: for customers given none
     default_timezone: str = "UTC"  # imports.default_timezone
+    consent_source: str = "import"  # a consent row's source unless its consent_source says: import:FILE, api
 
 
 @dataclass(frozen=True)
@@ -295,6 +297,7 @@ def _check_customers(check: _Check, context: Context) -> Upsert:
         created_at=np.full(check.size, _utc(context.now)),
         email_key=_email_keys(check.values["email"]),
     )
+    _consent(check, context)
     check.unique("external_id", _keys(external_id), context.seen, lambda k: f"external_id {k!r}")
     fields = ("name", "email", "kind", "contact_name", "locale", "timezone", "country", "industry",
               "birthday", "founded_on", "tags", "account_manager", "account_manager_email")
@@ -397,12 +400,58 @@ def _check_contacts(check: _Check, context: Context) -> Upsert:
         customer_id=customer_id, email=email, name=check.text_value("name", 200),
         role=check.text_value("role", 100), birthday=_date(check, context, "birthday"),
     )
+    _consent(check, context)
     names = check.text("customer_external_id")
     keys = np.array([f"{c}\x1f{e}" if e else "" for c, e in zip(names, email, strict=True)], dtype=object)
     check.unique("email", keys, context.seen, _contact)
     update = check.present("name", "role", "birthday")
     return Upsert("contacts", ("customer_id", "email"), ("customer_id", "email", "name", "role", "birthday"),
                   update, update, cluster="customer_id")
+
+
+CONSENT_FIELDS = ("consent_basis", "consent_status", "consent_at", "consent_source", "consent_wording")
+
+
+def parse_consent_basis(text: str) -> str:
+    basis = text.strip().lower()
+    if basis not in BASES:
+        raise ValueError(f"{text!r} is not a consent basis: use {', '.join(BASES)}")
+    return basis
+
+
+def parse_consent_status(text: str) -> str:
+    status = text.strip().lower()
+    if status not in STATUSES:
+        raise ValueError(f"{text!r} is not a consent status: use {', '.join(STATUSES)}")
+    return status
+
+
+def _consent(check: _Check, context: Context) -> None:
+    """The row's consent (edm.consent), when the file has consent columns: the `consent_*` values
+    (consent_basis None where a row gives none), recorded by the importer beside the rows."""
+    if not check.present(*CONSENT_FIELDS):
+        return
+    order = context.date_format
+    basis = check.read("consent_basis", f.read_each(parse_consent_basis), parse_consent_basis, None)
+    status = check.read("consent_status", f.read_each(parse_consent_status), parse_consent_status, GRANTED)
+    at = check.read("consent_at", lambda t: f.read_timestamp(t, order), lambda t: f.parse_timestamp(t, order),
+                    np.datetime64("NaT"))
+    with np.errstate(invalid="ignore"):
+        future = np.flatnonzero(~np.isnat(at) & (at > _utc(context.now)))
+    check.fail("consent_at", future, lambda _: "is in the future: give when the consent was given")
+    source = check.text_value("consent_source", 200)
+    wording = check.text_value("consent_wording", 64)
+    others = np.zeros(check.size, dtype=bool)
+    for name in CONSENT_FIELDS[1:]:
+        others |= check.text(name) != ""
+    missing = np.flatnonzero(others & (check.text("consent_basis") == ""))
+    check.fail("consent_basis", missing, lambda _: "give the consent_basis the other consent columns are for")
+    check.values.update(
+        consent_basis=basis, consent_status=status,
+        consent_at=np.where(np.isnat(at), _utc(context.now), at), consent_dated=~np.isnat(at),
+        consent_source=np.array([context.consent_source if v is None else v for v in source], dtype=object),
+        consent_wording=wording,
+    )
 
 
 def _contact(key: str) -> str:
@@ -418,13 +467,13 @@ def _keys(values: Texts) -> Texts:
 KINDS: dict[ImportKind, Kind] = {
     "customers": Kind("customers", "customers", ("external_id", "name", "kind", "email"),
                       ("contact_name", "locale", "timezone", "country", "industry", "birthday", "founded_on",
-                       "tags", "account_manager", "account_manager_email"),
+                       "tags", "account_manager", "account_manager_email", *CONSENT_FIELDS),
                       _check_customers, attributes=True),
     "orders": Kind("orders", "orders", ("external_id", "customer_external_id", "ordered_at", "amount"),
                    ("product_line", "cost", "margin"), _check_orders),
     "wallet": Kind("wallet", "wallet_estimates", ("customer_external_id",),
                    ("share", "category_spend", "estimated_on"), _check_wallet,
                    one_of=("share", "category_spend")),
-    "contacts": Kind("contacts", "contacts", ("customer_external_id", "email"), ("name", "role", "birthday"),
-                     _check_contacts),
+    "contacts": Kind("contacts", "contacts", ("customer_external_id", "email"),
+                     ("name", "role", "birthday", *CONSENT_FIELDS), _check_contacts),
 }

@@ -10,7 +10,9 @@ By default one bad row stops the import and nothing is written: a half-imported 
 is harder to fix than a rejected one. With `skip_invalid` the good rows are written
 and the bad ones go to a rejects file. Re-importing the same file changes nothing
 (upsert by external id, unchanged rows are not even rewritten); an updated file
-updates. Columns the file does not have are left as they are in the store.
+updates. Columns the file does not have are left as they are in the store. The `consent_*` columns
+of customers and contacts files are recorded as each mailbox's consent in the same transaction, and
+an erased mailbox imported again is held (edm.consent.imported).
 
     edm.customers.sources  read CSV/XLSX in chunks of text
     edm.customers.fields   cell parsers (vectorised, and per cell for the reasons)
@@ -24,7 +26,7 @@ updates. Columns the file does not have are left as they are in the store.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast, get_args
@@ -33,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.clock import Clock, SystemClock
 from edm.config import ImportKind, ImportSettings
+from edm.consent.imported import ImportedConsents
 from edm.customers.checks import KINDS, Context, check_chunk, resolve_layout
 from edm.customers.mailboxes import SharedMailboxes, shared_mailboxes
 from edm.customers.rejects import ProblemLog, RejectsFile, default_rejects_path
@@ -106,7 +109,7 @@ def import_kind(name: str) -> ImportKind:
 def import_file(
     sessions: sessionmaker[Session], kind: ImportKind, path: Path, clock: Clock, *,
     settings: ImportSettings | None = None, skip_invalid: bool = False, rejects: Path | None = None,
-    progress: Progress | None = None, encoding: str | None = None,
+    progress: Progress | None = None, encoding: str | None = None, keys: Sequence[bytes] | None = None,
 ) -> ImportResult:
     """Check and upsert every row of `path` as `kind`, in one transaction.
 
@@ -115,7 +118,8 @@ def import_file(
 
     Raises `ImportDataError` (and writes nothing) if the file cannot be read, lacks a
     required column, or, unless `skip_invalid`, has any bad row. `progress` is called
-    with the number of rows done after each chunk.
+    with the number of rows done after each chunk. `keys`: those erased mailboxes are hashed under
+    (edm.consent.imported.lookup_keys); without them an import into a store with erasures is refused.
     """
     settings = settings or ImportSettings()
     spec = KINDS[kind]
@@ -126,8 +130,10 @@ def import_file(
         out = _rejects_file(path, rejects, table.header) if skip_invalid else None
         try:
             with bulk_store(sessions) as store:
-                context = Context(clock.now(), SeenKeys(), store.customer_ids, settings.date_format,
-                                  settings.default_locale, settings.default_timezone)
+                now = clock.now()
+                context = Context(now, SeenKeys(), store.customer_ids, settings.date_format,
+                                  settings.default_locale, settings.default_timezone, f"import:{path.name}")
+                consents = ImportedConsents(store.connection, keys, now) if "email" in spec.fields else None
                 before = store.count(spec.table)
                 rows = good = changed = 0
                 for chunk in table.chunks:
@@ -137,6 +143,8 @@ def import_file(
                         out.add(chunk, checked)
                     if out is not None or not problems.count:
                         changed += store.upsert(checked.target, checked.values, checked.good)
+                        if consents is not None:
+                            consents.record(checked.values["email"], checked.values, checked.good)
                     rows += len(chunk)
                     good += int(checked.good.sum())
                     if progress is not None:

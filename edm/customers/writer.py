@@ -30,6 +30,8 @@ from edm.store.bulk import Upsert, write_columns
 class BulkStore(Protocol):
     """The store as the importer needs it, inside one open transaction."""
 
+    connection: Connection  # the transaction's, for what is written beside the rows (consent)
+
     def customer_ids(self, external_ids: NDArray[np.object_]) -> NDArray[np.int64]:
         """The store id of each customer external id; -1 where there is none."""
         ...

@@ -76,8 +76,9 @@ def test_a_holiday_in_each_customers_zone_is_planned_from_the_utc_day_before_to_
 
 def _customer(session: Session, name: str, timezone: str, *, locale: str = "en", country: str | None = None,
               interval: float = 0.1, paused_until: datetime | None = None) -> int:
+    # a customer since 2026: within the soft opt-in (edm.consent) when the 2027 greetings go out
     customer = Customer(external_id=name, name=name, email=f"{name}@example.com", kind="person",
-                        locale=locale, timezone=timezone, country=country, created_at=utc(2020, 1, 1),
+                        locale=locale, timezone=timezone, country=country, created_at=utc(2026, 1, 1),
                         paused_until=paused_until)
     session.add(customer)
     session.flush()

@@ -24,8 +24,9 @@ RULES = EngagementSettings()
 
 def _customer(session: Session, name: str, *, tier: str = "medium", zone: str = "Asia/Shanghai",
               **fields: Any) -> int:
+    # a customer for 600 days (no order recorded): within the 24-month soft opt-in (edm.consent)
     customer = Customer(external_id=name, name=name, email=f"{name}@example.com", kind="person", locale="en",
-                        timezone=zone, created_at=NOW - timedelta(days=900), **fields)
+                        timezone=zone, created_at=NOW - timedelta(days=600), **fields)
     session.add(customer)
     session.flush()
     session.add(CustomerProfile(customer_id=customer.id, value_tier=tier, lifecycle_stage="mature",

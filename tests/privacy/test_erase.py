@@ -163,7 +163,6 @@ def test_erase_leaves_no_trace_and_the_reports_unchanged(world: World) -> None:
     assert gone.exit_code == 1 and "no customer" in gone.output
 
 
-@pytest.mark.xfail(strict=True, reason="needs the consent import hook (i22-consent)")
 def test_a_re_imported_erased_address_gets_no_marketing(world: World) -> None:
     assert world.edm("customers", "erase", "Z-1", "--yes").exit_code == 0
     again = world.folder / "again.csv"

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from edm.api import schemas as s
 from edm.api.routes.events import IDEMPOTENCY_KEY, MAX_KEY
 from edm.api.routing import ApiError, Call, Operation
-from edm.campaigns.direct import send_to_one
+from edm.campaigns.direct import NoConsent, send_to_one
 from edm.campaigns.loader import CampaignFolder, read_campaigns
 from edm.campaigns.schema import Campaign
 from edm.campaigns.triggers import next_due
@@ -51,8 +51,11 @@ def send(call: Call) -> tuple[int, s.Queued]:
     if customer_id is None:
         raise ApiError(422, "invalid", f"no customer {body.customer!r}",
                        [(None, "customer", f"no customer {body.customer!r} in the store")])
-    outbox_id = send_to_one(call.services.sessions, loaded.campaign, customer_id, body.data, call.now,
-                            idempotency_key=key)
+    try:
+        outbox_id = send_to_one(call.services.sessions, loaded.campaign, customer_id, body.data, call.now,
+                                idempotency_key=key, consent=call.services.settings.consent)
+    except NoConsent as exc:
+        raise ApiError(409, "no_consent", str(exc)) from exc
     return 202, s.Queued(outbox_id=outbox_id)
 
 
@@ -90,5 +93,6 @@ OPERATIONS = (
     Operation("POST", "/v1/campaigns/{name}/send", "sendCampaign", "campaigns:send",
               "Queue one message of an `api: true` campaign to one customer, with data for its template",
               send, s.Queued, s.SendIn, status=202, headers=("Idempotency-Key",),
-              responses={404: "no such campaign", 409: "the campaign is not an api campaign"}),
+              responses={404: "no such campaign",
+                         409: "not an api campaign, or the customer has no consent for its kind"}),
 )

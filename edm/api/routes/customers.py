@@ -1,4 +1,4 @@
-"""Customers: upsert (one, a batch), the card, unsubscribe and resubscribe."""
+"""Customers: upsert (one, a batch), the card, consent, unsubscribe and resubscribe."""
 
 from __future__ import annotations
 
@@ -9,14 +9,21 @@ from edm.addresses import canonical_address
 from edm.api import schemas as s
 from edm.api.routing import ApiError, Call, Operation
 from edm.api.rows import store_items
+from edm.consent.imported import lookup_keys
+from edm.consent.status import ConsentView, consent_view, set_consent
 from edm.customers.card import CustomerNotFound, customer_card
+from edm.errors import ConfigError
 from edm.store import Customer, Suppression
 from edm.suppression import UNSUBSCRIBED, suppress, unsuppress
 
 
 def _written(call: Call, items: list[dict[str, object]]) -> s.Written:
     services = call.services
-    written = store_items(services.sessions, "customers", items, call.now, services.settings.imports)
+    try:
+        written = store_items(services.sessions, "customers", items, call.now, services.settings.imports,
+                              lookup_keys(services.settings))
+    except ConfigError as exc:  # erased mailboxes to check, and no key to check them with
+        raise ApiError(503, "unavailable", str(exc)) from exc
     services.on_change("customers", {"external_ids": [item["external_id"] for item in items]})
     return s.Written(inserted=written.inserted, updated=written.updated, unchanged=written.unchanged)
 
@@ -41,6 +48,7 @@ def get_customer(call: Call) -> tuple[int, s.CustomerOut]:
     customer = card.customer
     with call.services.sessions() as session:
         reason = _suppressed(session, customer.email)
+        consent = consent_view(session, customer, call.now, settings.consent)
     engagement = [s.Reasoned(name=what, value=value, reason=why) for what, value, why in card.engagement]
     return 200, s.CustomerOut(
         external_id=customer.external_id, name=customer.name, email=customer.email, kind=customer.kind,
@@ -50,7 +58,26 @@ def get_customer(call: Call) -> tuple[int, s.CustomerOut]:
                  for name, e in card.explanations.items()],
         engagement=engagement,
         next_contact=next((line.value for line in engagement if line.name == "next marketing mail"), None),
+        consent=_consent(consent),
     )
+
+
+def put_consent(call: Call) -> tuple[int, s.ConsentOut]:
+    body: s.ConsentIn = call.body
+    with call.services.sessions.begin() as session:
+        customer = _customer(session, call.path["external_id"])
+        set_consent(session, customer, body.basis, body.status, "api", call.now, body.wording_version)
+        session.flush()
+        view = consent_view(session, customer, call.now, call.services.settings.consent)
+    call.services.on_change("consent", {"customer_id": customer.id})
+    return 200, _consent(view)
+
+
+def _consent(view: ConsentView) -> s.ConsentOut:
+    return s.ConsentOut(recorded=view.recorded, basis=view.basis, status=view.status, source=view.source,
+                        recorded_at=view.recorded_at, wording_version=view.wording_version,
+                        basis_now=view.standing.basis, marketing_allowed=view.marketing_allowed,
+                        reason=view.marketing_held or view.standing.why)
 
 
 def unsubscribe(call: Call) -> tuple[int, s.Subscription]:
@@ -132,6 +159,9 @@ OPERATIONS = (
     Operation("DELETE", "/v1/customers/{external_id}", "eraseCustomer", "customers:erase",
               "Forget the customer: personal data erased, report figures kept (docs/privacy.md)", erase,
               s.Erased, responses={404: "no such customer"}, forgets=True),
+    Operation("PUT", "/v1/customers/{external_id}/consent", "putConsent", "customers:write",
+              "Record the customer's consent (source api): the basis marketing mail is sent on",
+              put_consent, s.ConsentOut, s.ConsentIn, responses={404: "no such customer"}),
     Operation("POST", "/v1/customers/{external_id}/unsubscribe", "unsubscribe", "customers:write",
               "Stop all mail to the customer's address", unsubscribe, s.Subscription, s.SubscriptionChange,
               responses={404: "no such customer"}),

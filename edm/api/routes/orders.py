@@ -5,14 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from edm.api import schemas as s
-from edm.api.routing import Call, Operation
+from edm.api.routing import ApiError, Call, Operation
 from edm.api.rows import store_items
 from edm.config import ImportKind
+from edm.consent.imported import lookup_keys
+from edm.errors import ConfigError
 
 
 def _store(call: Call, kind: ImportKind, items: list[dict[str, Any]]) -> tuple[int, s.Written]:
     services = call.services
-    written = store_items(services.sessions, kind, items, call.now, services.settings.imports)
+    try:
+        written = store_items(services.sessions, kind, items, call.now, services.settings.imports,
+                              lookup_keys(services.settings))
+    except ConfigError as exc:  # erased mailboxes to check, and no key to check them with
+        raise ApiError(503, "unavailable", str(exc)) from exc
     customers = sorted({str(item["customer_external_id"]) for item in items})
     services.on_change(kind, {"customer_external_ids": customers})
     return (201 if written.inserted else 200), s.Written(
