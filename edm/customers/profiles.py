@@ -3,9 +3,10 @@
 The store is read as columns (raw cursor, no ORM rows), the figures and classes are
 computed in memory by pure functions, and the profiles whose classes or figures differ
 from the stored ones are written back with one bulk upsert (rewriting a million unchanged
-rows took most of a recompute where nothing changed). A customer's first profile records no transition (there is nothing it moved
-from; a history imported today is not news), except one: a customer first seen as
-`new` entered that stage (old = None), so a welcome can trigger on it. Every
+rows took most of a recompute where nothing changed). A customer's first profile records
+no transition (there is nothing it moved from; a history imported today is not news),
+except one: a customer first seen as `new` entered that stage (old = None), so a welcome
+can trigger on it. Every
 recompute also stores a `ClassificationRun` with the thresholds it resolved, so a
 class can be explained later with the figures that decided it.
 """
