@@ -12,7 +12,7 @@ Goals on a 2-core machine: 1M customers / 10M orders classified in <= 30 s with 
 <= 3 GB (judged on the recompute where nothing changed), and the time per order roughly
 constant from one size to the next (linear cost). A recompute writes only the profiles
 that changed; the last run, a day later, moves every buyer's figures (P(alive) ages with
-the clock) and so rewrites nearly every profile: it is printed for what it costs.
+the clock) and so updates nearly every profile: it is printed for what it costs.
 """
 
 from __future__ import annotations

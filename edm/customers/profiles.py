@@ -2,13 +2,14 @@
 
 The store is read as columns (raw cursor, no ORM rows), the figures and classes are
 computed in memory by pure functions, and the profiles whose classes or figures differ
-from the stored ones are written back with one bulk upsert (rewriting a million unchanged
-rows took most of a recompute where nothing changed). A customer's first profile records
-no transition (there is nothing it moved from; a history imported today is not news),
-except one: a customer first seen as `new` entered that stage (old = None), so a welcome
-can trigger on it. Every
-recompute also stores a `ClassificationRun` with the thresholds it resolved, so a
-class can be explained later with the figures that decided it.
+from the stored ones are written back: a first profile or a moved class with one bulk
+upsert of every column, moved figures alone with one bulk update of just those columns
+(rewriting a million unchanged rows took most of a recompute where nothing changed). A
+customer's first profile records no transition (there is nothing it moved from; a history
+imported today is not news), except one: a customer first seen as `new` entered that stage
+(old = None), so a welcome can trigger on it. Every recompute also stores a
+`ClassificationRun` with the thresholds it resolved, so a class can be explained later
+with the figures that decided it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from edm.customers.classify import classify
 from edm.customers.columns import StoreColumns, load_store_columns
 from edm.customers.features import FittedModels, customer_features, day_timestamps, epoch_day
 from edm.store import ClassificationRun, Customer, CustomerProfile, ProfileTransition
-from edm.store.bulk import Upsert, write_columns
+from edm.store.bulk import Upsert, update_columns, write_columns
 from edm.surveys.scores import capped_loyalty
 from edm.webhooks.emit import emit, wanted
 from edm.webhooks.events import TRANSITION_EVENTS, transition
@@ -187,20 +188,35 @@ def _write_profiles(
     values["last_engaged_at"] = day_timestamps(engaged_day)
     moment = np.datetime64(now.astimezone(UTC).replace(tzinfo=None), "us")
     values["computed_at"] = np.full(len(features), moment)
-    rows = None if stored is None else _changed(values, stored)
-    write_columns(connection, _profile_upsert(tuple(values)), values, rows)
-    if stored is not None:
-        connection.execute(
-            update(CustomerProfile).where(CustomerProfile.computed_at != now).values(computed_at=now)
-        )
+    if stored is None:
+        write_columns(connection, _profile_upsert(tuple(values)), values)
+        return
+    differs = _differences(values, stored)
+    whole = ~stored.profiled  # a first profile, or a class moved (an indexed column): the whole row
+    for dimension in DIMENSIONS:
+        whole |= differs[dimension]
+    kept = ~whole
+    figures = tuple(name for name, rows in differs.items() if name not in DIMENSIONS and (rows & kept).any())
+    partly = np.zeros(len(whole), dtype=bool)
+    for name in figures:
+        partly |= differs[name]
+    write_columns(connection, _profile_upsert(tuple(values)), values, whole)
+    # the rest of the changed rows: only the figures that moved in any of them (a day on, the ones that
+    # age with the clock), far fewer values to bind than every column
+    update_columns(connection, "customer_profiles", "customer_id", (*figures, "computed_at"), values,
+                   partly & kept)
+    stamp = update(CustomerProfile).where(CustomerProfile.computed_at != now).values(computed_at=now)
+    connection.execute(stamp)
 
 
-def _changed(values: dict[str, np.ndarray[Any, Any]], stored: StoreColumns) -> np.ndarray[Any, Any]:
-    """Customers without a profile, or whose classes or figures differ from their stored ones.
+def _differences(
+    values: dict[str, np.ndarray[Any, Any]], stored: StoreColumns
+) -> dict[str, np.ndarray[Any, Any]]:
+    """Per class and figure, the customers whose value differs from the stored one (all, without a profile).
 
     Compared as they are stored: money in cents, timestamps to the millisecond, NULL equal to NULL.
     """
-    changed = ~stored.profiled
+    differences = {}
     for name, new in values.items():
         if name in ("customer_id", "computed_at"):
             continue
@@ -209,7 +225,7 @@ def _changed(values: dict[str, np.ndarray[Any, Any]], stored: StoreColumns) -> n
             differs = np.asarray(new != old, dtype=bool)
             if differs.any():
                 differs[differs] = ~(pd.isna(new[differs]) & pd.isna(old[differs]))
-            changed |= differs
+            differences[name] = differs
             continue
         if new.dtype.kind == "M":
             new = np.where(np.isnat(new), np.nan, new.astype("datetime64[ms]").astype(np.int64).astype(float))
@@ -217,13 +233,13 @@ def _changed(values: dict[str, np.ndarray[Any, Any]], stored: StoreColumns) -> n
         elif name in MONEY:
             old = np.round(old * 100)
         new = new.astype(np.float64)
-        changed |= (new != old) & ~(np.isnan(new) & np.isnan(old))
-    return changed
+        differences[name] = (new != old) & ~(np.isnan(new) & np.isnan(old))
+    return differences
 
 
 @cache
 def _profile_upsert(columns: tuple[str, ...]) -> Upsert:
-    """Every column of a written profile rewritten (`_changed` chose the profiles)."""
+    """Every column of the profile rewritten (first profiles, and profiles whose class moved)."""
     return Upsert("customer_profiles", ("customer_id",), columns, columns[1:], ())
 
 
