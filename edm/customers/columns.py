@@ -48,8 +48,8 @@ def load_store_columns(
     """Customers, their stored classes (and stored profile `figures`) and all orders; `large=None`
     decides by the orders' id span."""
     # two subqueries, not min and max in one: SQLite looks up a lone min or max in the index, both it scans
-    first, last = (select(f(Order.id)).scalar_subquery() for f in (func.min, func.max))
-    low, high = connection.execute(select(first, last)).one()
+    lowest, highest = (select(f(Order.id)).scalar_subquery() for f in (func.min, func.max))
+    low, high = connection.execute(select(lowest, highest)).one()
     low, high = (low or 1) - 1, high or 0
     if large is None:
         large = high - low >= LARGE_FROM_ORDERS
