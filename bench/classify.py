@@ -6,20 +6,25 @@
 
 For each size it prints the CSV import rate, the classification time (read the store,
 compute figures, fit the churn model, classify, write profiles) and that phase's peak RSS,
-measured in a fresh process so the import's memory does not count. Goals on a 2-core
-machine: 1M customers / 10M orders classified in <= 30 s with peak RSS <= 3 GB, and the
-time per order roughly constant from one size to the next (linear cost).
+measured in a fresh process so the import's memory does not count, with its CPU seconds
+and the load average (other work on the machine slows the wall clock, not the CPU time).
+Goals on a 2-core machine: 1M customers / 10M orders classified in <= 30 s with peak RSS
+<= 3 GB (judged on the recompute where nothing changed), and the time per order roughly
+constant from one size to the next (linear cost). A recompute writes only the profiles
+that changed; the last run, a day later, moves every buyer's figures (P(alive) ages with
+the clock) and so updates nearly every profile: it is printed for what it costs.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import resource
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,37 +38,56 @@ from edm.store import create_schema, make_engine, session_factory
 
 GOAL_SECONDS = 30.0  # issue 9, kept by issue 17: 1M customers / 10M orders
 GOAL_GIB = 3.0
+GOAL_SIZE = (1_000_000, 10_000_000)
+JUDGED = "recompute (nothing changed)"
+LATER = "recompute a day later"
 TODAY = date(2026, 11, 24)
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
-def classify_phase(url: str, results: multiprocessing.Queue[tuple[float, float, int]]) -> None:
-    """Runs in a fresh process: classify everything, report seconds, peak RSS (MiB), moved."""
+Measured = tuple[float, float, float, int]  # seconds, CPU seconds, peak RSS (MiB), customers moved
+
+
+def classify_phase(url: str, days_later: int, results: multiprocessing.Queue[Measured]) -> None:
+    """Runs in a fresh process: classify everything, report what `Measured` holds."""
     sessions = session_factory(make_engine(url))
-    started = time.perf_counter()
-    summary = recompute_profiles(sessions, ClassificationSettings(), FixedClock(NOW))
-    elapsed = time.perf_counter() - started
-    results.put((elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, summary.customers_moved))
+    clock = FixedClock(NOW + timedelta(days=days_later))
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    summary = recompute_profiles(sessions, ClassificationSettings(), clock)
+    elapsed, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    results.put((elapsed, cpu, peak_mib, summary.customers_moved))
+
+
+def _cpu_seconds() -> float:
+    """This process's CPU time and its finished children's (the store is read in a child)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def run(customers: int, orders: int, folder: Path) -> tuple[float, float]:
+    """Classify the size's store in fresh processes; the judged run's seconds and peak RSS (MiB)."""
     url = f"sqlite:///{folder / 'bench.db'}"
-    labels = ("first classification", "recompute (nothing changed)")
+    first = "first classification"
     if (folder / "bench.db").exists():
         print(f"\n{customers:,} customers / {orders:,} orders: reusing {folder / 'bench.db'}")
-        labels = ("recompute", "recompute (nothing changed)")
+        first = "recompute"
     else:
         populate(customers, orders, folder, url)
     context = multiprocessing.get_context("spawn")
-    for label in labels:
-        results: multiprocessing.Queue[tuple[float, float, int]] = context.Queue()
-        process = context.Process(target=classify_phase, args=(url, results))
+    judged = (0.0, 0.0)
+    for label, days_later in ((first, 0), (JUDGED, 0), (LATER, 1)):
+        results: multiprocessing.Queue[Measured] = context.Queue()
+        process = context.Process(target=classify_phase, args=(url, days_later, results))
         process.start()
-        seconds, peak_mib, moved = results.get()
+        seconds, cpu, peak_mib, moved = results.get()
         process.join()
-        print(f"  classify, {label}: {seconds:.1f} s, peak RSS {peak_mib:,.0f} MiB, "
-              f"{seconds / orders * 1e6:.2f} s per million orders, {moved:,} moved")
-    return seconds, peak_mib
+        print(f"  classify, {label}: {seconds:.1f} s (CPU {cpu:.1f} s, load {os.getloadavg()[0]:.1f}), "
+              f"peak RSS {peak_mib:,.0f} MiB, {seconds / orders * 1e6:.2f} s per million orders, "
+              f"{moved:,} moved")
+        if label == JUDGED:
+            judged = (seconds, peak_mib)
+    return judged
 
 
 def populate(customers: int, orders: int, folder: Path, url: str) -> None:
@@ -94,6 +118,7 @@ def main() -> None:
                         help="customers:orders pairs, smallest first")
     args = parser.parse_args()
     timings = []
+    sizes = []
     for size in args.sizes:
         customers, orders = (int(n) for n in size.split(":"))
         if args.keep:
@@ -104,13 +129,18 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix="edm-bench-") as temporary:
                 seconds, peak = run(customers, orders, Path(temporary))
         timings.append((orders, seconds, peak))
+        sizes.append((customers, orders))
     if len(timings) > 1:
-        (small, small_s, _), (large, large_s, peak) = timings[0], timings[-1]
+        (small, small_s, _), (large, large_s, _) = timings[0], timings[-1]
         print(f"\nlinearity: {large / small:.0f}x the orders took {large_s / small_s:.1f}x the time "
               f"(1.0 = perfectly linear per order: {large_s / large / (small_s / small):.2f})")
-        met = large_s <= GOAL_SECONDS and peak / 1024 <= GOAL_GIB
-        print(f"goal at the largest size: <= {GOAL_SECONDS:.0f} s and <= {GOAL_GIB:.0f} GB: {large_s:.1f} s, "
-              f"{peak / 1024:.2f} GiB: {'met' if met else 'NOT MET'}")
+    goal = f"goal at 1M customers / 10M orders ({JUDGED}): <= {GOAL_SECONDS:.0f} s and <= {GOAL_GIB:.0f} GB"
+    if GOAL_SIZE not in sizes:
+        print(f"\n{goal}: not judged, that size was not run")
+        return
+    _, seconds, peak = timings[sizes.index(GOAL_SIZE)]
+    met = seconds <= GOAL_SECONDS and peak / 1024 <= GOAL_GIB
+    print(f"\n{goal}: {seconds:.1f} s, {peak / 1024:.2f} GiB: {'met' if met else 'NOT MET'}")
 
 
 if __name__ == "__main__":

@@ -7,13 +7,16 @@ it, as with any snapshot taken a moment earlier.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Float, Select, cast, func, select
+from sqlalchemy import ColumnElement, Connection, Float, Select, cast, func, select
+from sqlalchemy.types import TypeDecorator
 
 from edm.classes import DIMENSIONS
 from edm.customers.features import NO_LINE, CustomerColumns, IntArray, OrderColumns, by_customer_then_day
@@ -32,20 +35,28 @@ class StoreColumns:
     stored_classes: dict[str, np.ndarray[Any, Any]]  # aligned with customers; None where no profile yet
     satisfaction: np.ndarray[Any, Any]  # the latest survey answer's class, aligned; None where none
     orders: OrderColumns
+    profiled: np.ndarray[Any, np.dtype[np.bool_]]  # aligned: has a stored profile
+    # the stored profile `figures` asked for, aligned: text as text (None), numbers as floats and
+    # timestamps as epoch days (NaN where NULL or no profile)
+    stored_figures: dict[str, np.ndarray[Any, Any]]
 
 
 def load_store_columns(
-    connection: Connection, *, readers: int = ORDER_READERS, large: bool | None = None
+    connection: Connection, *, readers: int = ORDER_READERS, large: bool | None = None,
+    figures: Sequence[str] = (),
 ) -> StoreColumns:
-    """Customers, their stored classes and all orders; `large=None` decides by the orders' id span."""
-    low, high = connection.execute(select(func.min(Order.id), func.max(Order.id))).one()
+    """Customers, their stored classes (and stored profile `figures`) and all orders; `large=None`
+    decides by the orders' id span."""
+    # two subqueries, not min and max in one: SQLite looks up a lone min or max in the index, both it scans
+    lowest, highest = (select(f(Order.id)).scalar_subquery() for f in (func.min, func.max))
+    low, high = connection.execute(select(lowest, highest)).one()
     low, high = (low or 1) - 1, high or 0
     if large is None:
         large = high - low >= LARGE_FROM_ORDERS
     bounds = np.linspace(low, high, readers + 1).astype(np.int64).tolist()
     orders = [_order_query(after, last) for after, last in pairwise(bounds)]
     customers, stored, *parts = read_columns_at_once(
-        connection, [_customer_query(), _class_query(), *orders], large=large
+        connection, [_customer_query(), _profile_query(figures), *orders], large=large
     )
     return _store_columns(customers, stored, parts)
 
@@ -55,7 +66,7 @@ def load_customer_columns(connection: Connection, customer_id: int) -> StoreColu
     customers, stored, orders = read_columns_at_once(
         connection,
         [_customer_query().where(Customer.id == customer_id),
-         _class_query().where(CustomerProfile.customer_id == customer_id),
+         _profile_query().where(CustomerProfile.customer_id == customer_id),
          _order_query(-1, 2**62).where(Order.customer_id == customer_id)],
         large=False,
     )
@@ -63,7 +74,7 @@ def load_customer_columns(connection: Connection, customer_id: int) -> StoreColu
 
 
 def _store_columns(customers: Columns, stored: Columns, order_parts: list[Columns]) -> StoreColumns:
-    """The three reads put together: customers, their stored classes aligned to them, their orders."""
+    """The three reads put together: customers, their stored profiles aligned to them, their orders."""
     customer_columns = CustomerColumns(
         customer_id=customers["id"],
         industry_text=[text or "" for text in customers["industry"].tolist()],
@@ -72,8 +83,11 @@ def _store_columns(customers: Columns, stored: Columns, order_parts: list[Column
         engaged_day=customers["day"],
     )
     aligned = _aligned(stored, customers["id"])
+    profiled = aligned.pop("customer_id") == customers["id"]
     satisfaction = aligned.pop("satisfaction")
-    return StoreColumns(customer_columns, aligned, satisfaction, _order_columns(order_parts))
+    classes = {name: aligned.pop(name) for name in DIMENSIONS}
+    orders = _order_columns(order_parts)
+    return StoreColumns(customer_columns, classes, satisfaction, orders, profiled, aligned)
 
 
 def _customer_query() -> Select[Any]:
@@ -98,9 +112,23 @@ def _customer_query() -> Select[Any]:
     )
 
 
-def _class_query() -> Select[Any]:
-    columns = [CustomerProfile.__table__.c[d] for d in DIMENSIONS]
-    return select(CustomerProfile.customer_id, *columns, CustomerProfile.satisfaction)
+def _profile_query(figures: Sequence[str] = ()) -> Select[Any]:
+    """Stored profiles: their classes, latest satisfaction and the `figures` asked for (`_comparable`)."""
+    table = CustomerProfile.__table__
+    columns = [table.c[d] for d in DIMENSIONS]
+    query: Select[Any] = select(CustomerProfile.customer_id, *columns, CustomerProfile.satisfaction,
+                                *(_comparable(table.c[name]) for name in figures))
+    return query
+
+
+def _comparable(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A stored figure in the form classification computes it: text, epoch days or a float."""
+    kind = column.type.impl_instance if isinstance(column.type, TypeDecorator) else column.type
+    if kind.python_type is datetime:
+        return epoch_days(column).label(column.key)
+    if kind.python_type is str:
+        return column
+    return cast(column, Float).label(column.key)
 
 
 def _order_query(after_id: int, last_id: int) -> Select[Any]:
@@ -114,16 +142,22 @@ def _order_query(after_id: int, last_id: int) -> Select[Any]:
 
 
 def _aligned(stored: Columns, ids: IntArray) -> dict[str, np.ndarray[Any, Any]]:
-    """Each stored profile column placed at its customer's position in the sorted `ids`."""
+    """Each stored profile column placed at its customer's position in the sorted `ids`.
+
+    Where a customer has no profile: None in text columns, NaN in numbers, -1 as the customer id.
+    """
+    if np.array_equal(stored["customer_id"], ids):  # everyone has a profile, read in id order
+        return dict(stored)
     at = np.searchsorted(ids, stored["customer_id"])
     found = at < len(ids)
     found[found] = ids[at[found]] == stored["customer_id"][found]
-    classes = {}
-    for name in (*DIMENSIONS, "satisfaction"):
-        column = np.full(len(ids), None, dtype=object)
-        column[at[found]] = stored[name][found]
-        classes[name] = column
-    return classes
+    aligned = {}
+    for name, values in stored.items():
+        missing = None if values.dtype.kind == "O" else -1 if values.dtype.kind == "i" else np.nan
+        column = np.full(len(ids), missing, dtype=values.dtype)
+        column[at[found]] = values[found]
+        aligned[name] = column
+    return aligned
 
 
 def _order_columns(parts: list[Columns]) -> OrderColumns:

@@ -1,12 +1,15 @@
 """Recompute every customer's profile from the store, and record who moved between classes.
 
 The store is read as columns (raw cursor, no ORM rows), the figures and classes are
-computed in memory by pure functions, and profiles are written back with one bulk
-upsert. A customer's first profile records no transition (there is nothing it moved
-from; a history imported today is not news), except one: a customer first seen as
-`new` entered that stage (old = None), so a welcome can trigger on it. Every
-recompute also stores a `ClassificationRun` with the thresholds it resolved, so a
-class can be explained later with the figures that decided it.
+computed in memory by pure functions, and the profiles whose classes or figures differ
+from the stored ones are written back: a first profile or a moved class with one bulk
+upsert of every column, moved figures alone with one bulk update of just those columns
+(rewriting a million unchanged rows took most of a recompute where nothing changed). A
+customer's first profile records no transition (there is nothing it moved from; a history
+imported today is not news), except one: a customer first seen as `new` entered that stage
+(old = None), so a welcome can trigger on it. Every recompute also stores a
+`ClassificationRun` with the thresholds it resolved, so a class can be explained later
+with the figures that decided it.
 """
 
 from __future__ import annotations
@@ -18,17 +21,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.classes import DIMENSIONS
 from edm.clock import Clock
 from edm.config import ClassificationSettings
 from edm.customers.classify import classify
-from edm.customers.columns import load_store_columns
+from edm.customers.columns import StoreColumns, load_store_columns
 from edm.customers.features import FittedModels, customer_features, day_timestamps, epoch_day
-from edm.store import ClassificationRun, Customer, ProfileTransition
-from edm.store.bulk import Upsert, write_columns
+from edm.store import ClassificationRun, Customer, CustomerProfile, ProfileTransition
+from edm.store.bulk import Upsert, update_columns, write_columns
 from edm.surveys.scores import capped_loyalty
 from edm.webhooks.emit import emit, wanted
 from edm.webhooks.events import TRANSITION_EVENTS, transition
@@ -56,6 +59,8 @@ FIGURES = (
     "predicted_value",
 )
 MONEY = ("revenue", "annual_revenue", "margin", "predicted_value")
+STAMPS = ("first_order_at", "last_order_at", "next_order_expected_at", "returned_at", "last_engaged_at")
+MILLIS_PER_DAY = 86_400_000.0
 FIRST_SEEN_ENTRY = "new"  # the one class a first profile is recorded as entering
 
 
@@ -79,13 +84,13 @@ def recompute_profiles(
     now = clock.now()
     with sessions.begin() as session:
         connection = session.connection()
-        store = load_store_columns(connection)
+        store = load_store_columns(connection, figures=(*FIGURES, *STAMPS))
         customers, previous, orders = store.customers, store.stored_classes, store.orders
         features, models = customer_features(customers, orders, epoch_day(now), rules)
         classes, thresholds = classify(features, rules)
         classes["loyalty"] = _cap_loyalty(classes["loyalty"].to_numpy(dtype=object), store.satisfaction)
         moves = _transitions(customers.customer_id, previous, classes)
-        _write_profiles(connection, features, classes, customers.engaged_day, now)
+        _write_profiles(connection, features, classes, customers.engaged_day, now, stored=store)
         _write_transitions(session, moves, now)
         moved_customers = int(moves["customer_id"][pd.notna(moves["old"])].nunique())
         session.add(
@@ -115,7 +120,15 @@ def recompute_profiles(
     )
 
 
-_cap_loyalty = np.vectorize(capped_loyalty, otypes=[object])  # a detractor cannot be loyal (edm.surveys)
+def _cap_loyalty(loyalty: np.ndarray[Any, Any], satisfaction: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """`capped_loyalty` (a detractor cannot be loyal: edm.surveys) per customer, once per distinct pair."""
+    loyalty_codes, loyalties = pd.factorize(loyalty)
+    satisfaction_codes, satisfactions = pd.factorize(satisfaction, use_na_sentinel=False)  # None a value too
+    pair = loyalty_codes * len(satisfactions) + satisfaction_codes
+    distinct, at = np.unique(pair, return_inverse=True)
+    answers = [capped_loyalty(loyalties[p // len(satisfactions)], satisfactions[p % len(satisfactions)])
+               for p in distinct.tolist()]
+    return np.asarray(answers, dtype=object)[at]
 
 
 def _counts(classes: pd.Series, names: tuple[str, ...]) -> pd.Series:
@@ -152,12 +165,21 @@ def _write_profiles(
     classes: pd.DataFrame,
     engaged_day: np.ndarray[Any, np.dtype[np.float64]],
     now: datetime,
+    *,
+    stored: StoreColumns | None = None,
 ) -> None:
+    """Write the profiles: all, or, given what is `stored`, those whose classes or figures differ from it.
+
+    A profile left as it is still takes this run's `computed_at` (one UPDATE, no row rewritten
+    where the moment is already this one), as if rewritten: the card explains it with this run.
+    """
     values = {"customer_id": features["customer_id"].to_numpy()}
     values.update({d: classes[d].to_numpy(dtype=object) for d in DIMENSIONS})
     values.update({name: features[name].to_numpy() for name in FIGURES})
     values.update({name: np.round(features[name].to_numpy() * 100) for name in MONEY})  # cents
-    values["dropped_lines"] = features["dropped_lines"].replace("", None).to_numpy(dtype=object)
+    dropped = features["dropped_lines"].to_numpy(dtype=object, copy=True)
+    dropped[dropped == ""] = None  # NULL, not NaN (which PostgreSQL would store as the text 'NaN')
+    values["dropped_lines"] = dropped
     values["first_order_at"] = day_timestamps(features["first_order_day"].to_numpy())
     values["last_order_at"] = day_timestamps(features["last_order_day"].to_numpy())
     expected = np.floor(features["last_order_day"].to_numpy()) + features["expected_interval_days"].to_numpy()
@@ -166,12 +188,58 @@ def _write_profiles(
     values["last_engaged_at"] = day_timestamps(engaged_day)
     moment = np.datetime64(now.astimezone(UTC).replace(tzinfo=None), "us")
     values["computed_at"] = np.full(len(features), moment)
-    write_columns(connection, _profile_upsert(tuple(values)), values)
+    if stored is None:
+        write_columns(connection, _profile_upsert(tuple(values)), values)
+        return
+    differs = _differences(values, stored)
+    whole = ~stored.profiled  # a first profile, or a class moved (an indexed column): the whole row
+    for dimension in DIMENSIONS:
+        whole |= differs[dimension]
+    kept = ~whole
+    figures = tuple(name for name, rows in differs.items() if name not in DIMENSIONS and (rows & kept).any())
+    partly = np.zeros(len(whole), dtype=bool)
+    for name in figures:
+        partly |= differs[name]
+    write_columns(connection, _profile_upsert(tuple(values)), values, whole)
+    # the rest of the changed rows: only the figures that moved in any of them (a day on, the ones that
+    # age with the clock), far fewer values to bind than every column
+    update_columns(connection, "customer_profiles", "customer_id", (*figures, "computed_at"), values,
+                   partly & kept)
+    stamp = update(CustomerProfile).where(CustomerProfile.computed_at != now).values(computed_at=now)
+    connection.execute(stamp)
+
+
+def _differences(
+    values: dict[str, np.ndarray[Any, Any]], stored: StoreColumns
+) -> dict[str, np.ndarray[Any, Any]]:
+    """Per class and figure, the customers whose value differs from the stored one (all, without a profile).
+
+    Compared as they are stored: money in cents, timestamps to the millisecond, NULL equal to NULL.
+    """
+    differences = {}
+    for name, new in values.items():
+        if name in ("customer_id", "computed_at"):
+            continue
+        old = stored.stored_classes[name] if name in DIMENSIONS else stored.stored_figures[name]
+        if new.dtype.kind == "O":  # text: None and NaN are both NULL
+            differs = np.asarray(new != old, dtype=bool)
+            if differs.any():
+                differs[differs] = ~(pd.isna(new[differs]) & pd.isna(old[differs]))
+            differences[name] = differs
+            continue
+        if new.dtype.kind == "M":
+            new = np.where(np.isnat(new), np.nan, new.astype("datetime64[ms]").astype(np.int64).astype(float))
+            old = np.round(old * MILLIS_PER_DAY)
+        elif name in MONEY:
+            old = np.round(old * 100)
+        new = new.astype(np.float64)
+        differences[name] = (new != old) & ~(np.isnan(new) & np.isnan(old))
+    return differences
 
 
 @cache
 def _profile_upsert(columns: tuple[str, ...]) -> Upsert:
-    """Every column rewritten on every recompute: `computed_at` changes even when nothing else does."""
+    """Every column of the profile rewritten (first profiles, and profiles whose class moved)."""
     return Upsert("customer_profiles", ("customer_id",), columns, columns[1:], ())
 
 

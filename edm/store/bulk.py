@@ -67,6 +67,54 @@ def write_columns(
     raise NotImplementedError(f"edm supports SQLite and PostgreSQL, not {connection.dialect.name}")
 
 
+def update_columns(
+    connection: Connection,
+    table: str,
+    key: str,
+    columns: tuple[str, ...],
+    values: Mapping[str, NDArray[Any]],
+    rows: NDArray[np.bool_],
+) -> None:
+    """UPDATE only `columns` of the selected `rows`, found by `key`: for rows known to exist, whose
+    other columns hold what they should. Fewer values to bind than an upsert of every column."""
+    at = np.flatnonzero(rows)
+    if not len(at):
+        return
+    statement = _update_statement(table, key, columns)
+    if connection.dialect.name == "sqlite":
+        compiled = statement.compile(dialect=sqlite.dialect())
+        order = [_bound_column(name) for name in compiled.positiontup or ()]
+        converted = [_sqlite_values(values[name][at], _storage(table, name)) for name in order]
+        tuples = list(zip(*converted, strict=True))
+        cursor = connection.connection.cursor()
+        try:
+            for start in range(0, len(tuples), BATCH_ROWS):
+                cursor.executemany(compiled.string, tuples[start : start + BATCH_ROWS])
+        finally:
+            cursor.close()
+        return
+    names = [key, *columns]
+    converted = [_postgres_values(values[name][at], _storage(table, name)) for name in names]
+    keys = [f"new_{n}" for n in names]
+    records = [dict(zip(keys, row, strict=True)) for row in zip(*converted, strict=True)]
+    for start in range(0, len(records), BATCH_ROWS):
+        connection.execute(statement, records[start : start + BATCH_ROWS])
+
+
+def _update_statement(table: str, key: str, columns: tuple[str, ...]) -> Any:
+    """UPDATE table SET column = :new_column, .. WHERE key = :new_key (SQLAlchemy reserves the bare names)."""
+    target = Base.metadata.tables[table]
+    return (
+        target.update()
+        .where(target.c[key] == bindparam(f"new_{key}"))
+        .values({name: bindparam(f"new_{name}") for name in columns})
+    )
+
+
+def _bound_column(parameter: str) -> str:
+    return parameter.removeprefix("new_")
+
+
 def _write_sqlite(
     connection: Connection, upsert: Upsert, values: Mapping[str, NDArray[Any]], at: NDArray[np.intp]
 ) -> int:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from rich.table import Table
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.classes import DIMENSIONS, INDUSTRIES
@@ -163,6 +163,62 @@ def test_recompute_records_only_real_moves_and_keeps_the_contact_interval(
     assert stamps == {NOW, NOW + timedelta(days=1)}
     assert [run.computed_at for run in runs] == [NOW, NOW, NOW + timedelta(days=1)]
     assert runs[-1].moved == summary.customers_moved and runs[-1].customers == 7
+
+
+def _row_versions(sessions: sessionmaker[Session]) -> dict[int, str]:
+    """Per profile, a token that changes whenever its row is written (PostgreSQL's xmin; on SQLite a
+    counter kept by a trigger, installed on first use), so a test sees rows written, not only values."""
+    with sessions.begin() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            xmin = text("SELECT customer_id, xmin::text FROM customer_profiles")
+            return {i: x for i, x in session.execute(xmin)}
+        writes_table = "CREATE TABLE IF NOT EXISTS profile_writes (customer_id INT PRIMARY KEY, n INT)"
+        session.execute(text(writes_table))
+        session.execute(text(
+            "CREATE TRIGGER IF NOT EXISTS count_profile_writes AFTER UPDATE ON customer_profiles BEGIN "
+            "INSERT INTO profile_writes VALUES (NEW.customer_id, 1) "
+            "ON CONFLICT (customer_id) DO UPDATE SET n = n + 1; END"))
+        writes = {i: n for i, n in session.execute(text("SELECT customer_id, n FROM profile_writes"))}
+        ids = session.scalars(select(CustomerProfile.customer_id)).all()
+    return {i: str(writes.get(i, 0)) for i in ids}
+
+
+def _stored(sessions: sessionmaker[Session]) -> dict[int, dict[str, object]]:
+    columns = CustomerProfile.__table__.columns.keys()
+    with sessions() as session:
+        profiles = session.scalars(select(CustomerProfile))
+        return {p.customer_id: {c: getattr(p, c) for c in columns} for p in profiles}
+
+
+def test_a_recompute_rewrites_only_the_profiles_that_changed(any_sessions: sessionmaker[Session]) -> None:
+    ids = _seed(any_sessions)
+    clock = FixedClock(NOW)
+    recompute_profiles(any_sessions, RULES, clock)
+    first = _stored(any_sessions)
+    assert first[ids["prospect"]]["dropped_lines"] is None  # NULL on both databases, never 'NaN'
+    untouched = _row_versions(any_sessions)
+    again = recompute_profiles(any_sessions, RULES, clock)  # nothing changed: nothing written
+    assert _row_versions(any_sessions) == untouched and _stored(any_sessions) == first
+    assert (again.total, again.customers_moved) == (7, 0)
+
+    with any_sessions.begin() as session:  # a stored figure and class that the orders do not give
+        session.execute(update(CustomerProfile).where(CustomerProfile.customer_id == ids["mature"])
+                        .values(revenue=Decimal("1.00"), value_tier="low"))
+    tampered = _row_versions(any_sessions)
+    repaired = recompute_profiles(any_sessions, RULES, clock)
+    after = _row_versions(any_sessions)
+    assert [i for i in after if after[i] != tampered[i]] == [ids["mature"]]
+    assert _stored(any_sessions) == first
+    assert repaired.moved_into == {"value_tier": {"high": 1}}  # moved from the stored class, as ever
+
+    clock.advance(timedelta(days=1))  # the clock moved: every profile carries the new run's moment
+    recompute_profiles(any_sessions, RULES, clock)
+    later = _stored(any_sessions)
+    assert {p["computed_at"] for p in later.values()} == {NOW + timedelta(days=1)}
+    prospect = ids["prospect"]  # whose figures do not move with the clock: only its moment changed
+    assert {c for c in later[prospect] if later[prospect][c] != first[prospect][c]} == {"computed_at"}
+    card = customer_card(any_sessions, "prospect", RULES)
+    assert set(card.explanations) >= set(DIMENSIONS)  # explained by the run it was stamped with
 
 
 def test_a_dropped_product_line_is_partial_churn(any_sessions: sessionmaker[Session]) -> None:
