@@ -235,7 +235,9 @@ def create_tracking_app(
             if chosen is None:
                 return PageResponse(pages.bad_choice_page(language), status_code=400)
             kept, personalised = chosen
-            await run_in_threadpool(save_choices, link, kept, personalised)
+            client, agent = request.client, request.headers.get("user-agent")
+            proof = events.Proof(clock.now(), client.host if client else None, agent)
+            await run_in_threadpool(save_choices, link, kept, personalised, proof)
             log.info("choices customer=%d off=%s personalised=%s", link.customer_id,
                      ",".join(sorted(set(offered) - kept)) or "-", personalised)
             titles = [title for name, title in titled(language) if name in kept]
@@ -248,10 +250,10 @@ def create_tracking_app(
         log.info("preference customer=%d choice=%s", link.customer_id, choice)
         return PageResponse(pages.saved_page(person.email, language, paused_until))
 
-    def save_choices(link: Link, kept: frozenset[str], personalised: bool) -> None:
+    def save_choices(link: Link, kept: frozenset[str], personalised: bool, proof: events.Proof) -> None:
         with sessions.begin() as session:
             events.choose(session, customer_id=link.customer_id, offered=offered, kept=kept,
-                          personalised=personalised)
+                          personalised=personalised, proof=proof)
 
     def save_preference(link: Link, choice: int | str) -> datetime | None:
         """When the pause ends (None for "less")."""

@@ -19,6 +19,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from edm.addresses import canonical_address
+from edm.consent.record import EXPLICIT, GRANTED, NO_BASIS, WITHDRAWN, ConsentGiven, record
 from edm.consent.topics import topics_in, topics_text
 from edm.delivery.bounces import mail_reference
 from edm.store import Customer, Event, OutboxMessage
@@ -199,6 +200,9 @@ def unsubscribe(
     if outbox is not None:
         addresses.add(outbox.to_address)
     suppress(session, addresses, UNSUBSCRIBED, occurred_at)
+    withdrawn = [ConsentGiven(address, NO_BASIS, WITHDRAWN, "unsubscribe", occurred_at, user_agent=user_agent)
+                 for address in sorted(addresses)]
+    record(session, withdrawn)  # the consent history shows when consent ended
     return email
 
 
@@ -225,19 +229,36 @@ def ask_for_less(session: Session, *, customer_id: int) -> bool:
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class Proof:
+    """Who made a choice on a page, kept with the consent it records: when, from where, with what."""
+
+    at: datetime
+    ip: str | None
+    user_agent: str | None
+
+
+PREFERENCES = "preferences"  # the consent source of a choice made on the preference page
+
+
 def choose(
-    session: Session, *, customer_id: int, offered: Collection[str], kept: Collection[str], personalised: bool
+    session: Session, *, customer_id: int, offered: Collection[str], kept: Collection[str],
+    personalised: bool, proof: Proof,
 ) -> bool:
     """Save the preference page's choices: of the `offered` topics only those `kept` stay on (a topic
     turned off before and no longer offered stays off), and whether mail may be personalised.
-    False when there is no such customer. The row the link names is the one changed: the
-    choice belongs to that mailbox's owner."""
+    Keeping a topic is the person's own opt-in: explicit consent (source "preferences", with the
+    proof) is recorded for their address. False when there is no such customer. The row the link
+    names is the one changed: the choice belongs to that mailbox's owner."""
     customer = session.get(Customer, customer_id)
     if customer is None:
         return False
     before = topics_in(customer.topics_off)
     customer.topics_off = topics_text((before - set(offered)) | (set(offered) - set(kept)))
     customer.personalised = personalised
+    if kept:
+        record(session, [ConsentGiven(customer.email, EXPLICIT, GRANTED, PREFERENCES, proof.at,
+                                      ip=proof.ip, user_agent=proof.user_agent)])
     return True
 
 

@@ -7,11 +7,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.clock import FixedClock
 from edm.config import DEFAULT_TOPICS, OneClick
-from edm.store import Customer
+from edm.store import Consent, ConsentHistory, Customer
 from edm.tracking import TrackingLinks, create_tracking_app, serve_in_background
 from edm.tracking.links import read_token
 from tests.tracking.conftest import KEY, NOW, Mail, add_mail, customer, stored_events, suppressions
@@ -155,6 +156,37 @@ def test_a_post_without_a_valid_token_writes_nothing(
     saved = customer(sessions, mail.customer_id)
     assert (saved.topics_off, saved.personalised) == (None, True)
     assert suppressions(sessions) == [] and stored_events(sessions) == []
+    assert _consents(sessions) == []
+
+
+def _consents(sessions: sessionmaker[Session]) -> list[tuple[str, str, str, str, str | None, str | None]]:
+    """The consent history, oldest first: address, basis, status, source, ip, user agent."""
+    with sessions() as session:
+        return [(c.address_key, c.basis, c.status, c.source, c.ip, c.user_agent)
+                for c in session.scalars(select(ConsentHistory).order_by(ConsentHistory.id))]
+
+
+def test_keeping_a_topic_is_explicit_consent_with_its_proof_and_unsubscribing_withdraws_it(
+    sessions: sessionmaker[Session], site: TrackingLinks, mail: Mail
+) -> None:
+    browser = {"User-Agent": "Mozilla/5.0 (pref test)"}
+    none_kept = httpx.post(f"{_page(site, mail)}/preferences", data={"choices": "1"}, headers=browser,
+                           timeout=30)
+    assert none_kept.status_code == 200 and _consents(sessions) == []  # keeping nothing consents to nothing
+    kept = httpx.post(f"{_page(site, mail)}/preferences", data={"choices": "1", "topic": ["greetings"]},
+                      headers=browser, timeout=30)
+    assert kept.status_code == 200
+    assert _consents(sessions) == [
+        ("wang@example.com", "explicit", "granted", "preferences", "127.0.0.1", "Mozilla/5.0 (pref test)")]
+    with sessions() as session:
+        current = session.get(Consent, "wang@example.com")
+        assert current is not None and (current.basis, current.status) == ("explicit", "granted")
+    assert httpx.post(_page(site, mail), data=ONE_CLICK, headers=browser, timeout=30).status_code == 200
+    assert _consents(sessions)[-1] == (
+        "wang@example.com", "none", "withdrawn", "unsubscribe", None, "Mozilla/5.0 (pref test)")
+    with sessions() as session:
+        current = session.get(Consent, "wang@example.com")
+        assert current is not None and (current.basis, current.status) == ("none", "withdrawn")
 
 
 def test_one_click_unsubscribes_from_everything_by_default(
