@@ -69,6 +69,7 @@ def make_context(
     return {
         "customer": customer or Customer("Acme Trading", greeting_name, "company", "manufacturing", "en"),
         "greeting_name": greeting_name,
+        "personalised": True,  # as the composer says for everyone who did not turn it off
         "profile": profile or Profile("medium", "mature", 8, 200, usual_interval_days=30,
                                       next_order_expected_on=date(2027, 3, 1)),
         "params": params

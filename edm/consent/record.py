@@ -23,6 +23,10 @@ WITHDRAWN = "withdrawn"
 STATUSES = (GRANTED, PENDING, WITHDRAWN)
 
 
+# the columns' widths (edm.store.models.Consent): longer proof is cut, as events cut user agents
+SOURCE_LENGTH, WORDING_LENGTH, IP_LENGTH, AGENT_LENGTH = 200, 64, 64, 500
+
+
 @dataclass(frozen=True, slots=True)
 class ConsentGiven:
     """One consent as recorded: for which mailbox, on which basis, where it came from, with its proof."""
@@ -48,8 +52,9 @@ def record(session: Session, given: Iterable[ConsentGiven]) -> int:
 
     Of several for one mailbox in `given`, the last wins (all go to the history, in order)."""
     rows = [{"address_key": canonical_address(g.email), "basis": g.basis, "status": g.status,
-             "source": g.source, "wording_version": g.wording_version, "ip": g.ip,
-             "user_agent": g.user_agent, "recorded_at": g.recorded_at} for g in given]
+             "source": g.source[:SOURCE_LENGTH], "wording_version": _cut(g.wording_version, WORDING_LENGTH),
+             "ip": _cut(g.ip, IP_LENGTH), "user_agent": _cut(g.user_agent, AGENT_LENGTH),
+             "recorded_at": g.recorded_at} for g in given]
     if not rows:
         return 0
     session.execute(insert(ConsentHistory), rows)
@@ -57,3 +62,7 @@ def record(session: Session, given: Iterable[ConsentGiven]) -> int:
     upsert(session, Consent, list(latest.values()), key="address_key",
            update=["basis", "status", "source", "wording_version", "ip", "user_agent", "recorded_at"])
     return len(rows)
+
+
+def _cut(text: str | None, length: int) -> str | None:
+    return None if text is None else text[:length]
