@@ -722,21 +722,10 @@ def report_holds(summary: SendSummary) -> None:
 
 
 def trigger_text(campaign: Campaign) -> str:
-    if campaign.holiday is not None:
-        h = campaign.holiday
-        offset = f"{h.days_before} days before " if h.days_before else ""
-        offset = f"{h.days_after} days after " if h.days_after else offset
-        country = {None: "", "customer": " of each customer's country"}.get(h.country, f" of {h.country}")
-        where = h.timezone or "each customer's time"
-        observed = ", where observed" if h.only_where_observed else ""
-        return f"{offset}{h.name}{country}, {h.at:%H:%M} {where}{observed}"
-    if campaign.life_event is not None:
-        e = campaign.life_event
-        ahead = f"{e.days_before} days before " if e.days_before else ""
-        return f"{ahead}each customer's {e.name}, {e.at:%H:%M} their time"
-    if campaign.schedule is not None:
-        return f"cron {campaign.schedule.cron}, {campaign.schedule.timezone}"
-    return "no trigger: any day it is run"
+    """What sets the campaign off, in English (edm.campaigns.labels: every trigger kind)."""
+    from edm.campaigns.labels import trigger_label
+
+    return trigger_label(campaign)
 
 
 @campaign.command()

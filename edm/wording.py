@@ -22,10 +22,10 @@ TERMINALS = frozenset(".。．!！?？…‼⁇⁈⁉")
 CLOSERS = frozenset("\"'”’»」』)）]】〉》")
 
 
-def number(value: float, digits: int = 2) -> str:
+def number(value: float | None, digits: int = 2) -> str:
     """`value` with thousands separators and at most `digits` decimals, trailing zeros dropped:
-    1250000 → "1,250,000"; 8.25 → "8.25"; 3.50 → "3.5"; NaN → "unknown"; inf → "∞"."""
-    if math.isnan(value):
+    1250000 → "1,250,000"; 8.25 → "8.25"; 3.50 → "3.5"; NaN or None → "unknown"; inf → "∞"."""
+    if value is None or math.isnan(value):
         return "unknown"
     if math.isinf(value):
         return "∞" if value > 0 else "-∞"
@@ -34,7 +34,7 @@ def number(value: float, digits: int = 2) -> str:
     return "0" if text == "-0" else text
 
 
-def count(value: float, unit: str, plural: str | None = None, *, digits: int = 0) -> str:
+def count(value: float | None, unit: str, plural: str | None = None, *, digits: int = 0) -> str:
     """`value` and `unit` in English, plural unless the number shown is exactly 1:
     count(1, "order") → "1 order"; count(0, "order") → "0 orders"; count(1.04, "year", digits=1) →
     "1 year"; count(2, "entry", "entries") → "2 entries". NaN reads "unknown <plural>"."""
@@ -43,7 +43,7 @@ def count(value: float, unit: str, plural: str | None = None, *, digits: int = 0
     return f"{shown} {word}"
 
 
-def days(value: float) -> str:
+def days(value: float | None) -> str:
     """A span in days with one decimal: days(32.81) → "32.8 days"; days(1) → "1 day"; days(3) → "3 days"."""
     return count(value, "day", digits=1)
 
