@@ -287,8 +287,9 @@ def what_worked(uplift: pd.DataFrame | None, days: int, confidence: float, custo
     rates of both groups and the difference with its interval; "too few to tell" under `MIN_GROUP`."""
     if uplift is None or uplift.empty:
         return ["What worked: no campaign had a holdout group, so there is nothing to compare with."]
-    lines = [f"What worked (customers who ordered within {days} days of the mail, mailed against the "
-             f"holdout; [the {confidence:.0%} interval of the difference], from the report's uplift table):"]
+    lines = [f"What worked (customers who ordered within {count(days, 'day')} of the mail, mailed "
+             f"against the holdout; [the {confidence:.0%} interval of the difference], from the report's "
+             "uplift table):"]
     unclear = 0
     for row in uplift.to_dict("records"):
         name, mailed, held = str(row["campaign"]), int(row["mailed"]), int(row["holdout"])
@@ -299,7 +300,7 @@ def what_worked(uplift: pd.DataFrame | None, days: int, confidence: float, custo
             continue
         low, high = float(row["order_rate_low"]), float(row["order_rate_high"])
         mailed_rate, held_rate = _whole(row["mailed_order_rate"]), _whole(row["holdout_order_rate"])
-        line = (f"   {name}: {mailed_rate}% of mailed customers ordered within {days} days vs "
+        line = (f"   {name}: {mailed_rate}% of mailed customers ordered within {count(days, 'day')} vs "
                 f"{held_rate}% of the holdout, {_whole(row['order_rate_uplift']):+d} points "
                 f"[{_whole(low)}, {_whole(high)}]")
         if low <= 0 <= high:

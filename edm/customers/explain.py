@@ -325,8 +325,8 @@ class _Reasons:
             return f"dropped product lines: {lines}"
         window = self.rules.churn_kind.recent_days
         if self.f.days_since_last > window:
-            return f"no order within the last {window} days, not yet churned"
-        return f"no product line dropped within the last {window} days"
+            return f"no order within the last {count(window, 'day')}, not yet churned"
+        return f"no product line dropped within the last {count(window, 'day')}"
 
     def profit_profile(self, value: str) -> str:
         p = self.rules.profit_profile
