@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edm.alerts.collect import ManagerDigestContent, collect, manager_windows
 from edm.alerts.items import group, notice, reason, subject
 from edm.clock import Clock
-from edm.config import DigestLanguage, Settings
+from edm.config import Settings
 from edm.delivery.message import addr_spec
 from edm.delivery.transport import Outgoing, SmtpTransport
 from edm.errors import EdmError
@@ -129,7 +129,7 @@ def send_digests(settings: Settings, sessions: sessionmaker[Session], clock: Clo
                 result.items, result.status, " dry_run=1" if dry_run else "",
                 f" error={result.error!r}" if result.error else "")
     if not dry_run:
-        _record(sessions, contents, results, until, settings.alerts.language)
+        _record(sessions, contents, results, until)
     return summary
 
 
@@ -138,12 +138,14 @@ def _with(result: ManagerResult, status: DigestStatus, *, error: str | None = No
 
 
 def compose(content: ManagerDigestContent, settings: Settings, renderer: Renderer, now: datetime) -> Letter:
-    """The digest mail for one manager: text and html alternatives, in the configured language."""
+    """The digest mail for one manager: text and html alternatives, in the manager's language (the one
+    most of their customers read; `alerts.language` when that does not decide)."""
     alerts = settings.alerts
     zone = ZoneInfo(alerts.timezone)
-    customers = group(content.items, alerts.language, zone)
-    title = subject(len(customers), alerts.language)
-    body = renderer.render(TEMPLATE, alerts.language, {
+    language = content.language
+    customers = group(content.items, language, zone)
+    title = subject(len(customers), language)
+    body = renderer.render(TEMPLATE, language, {
         "manager_name": one_line(content.manager_name or ""),
         "count": len(customers),
         "since": f"{content.since.astimezone(zone):%Y-%m-%d %H:%M}",
@@ -151,7 +153,7 @@ def compose(content: ManagerDigestContent, settings: Settings, renderer: Rendere
         "timezone": alerts.timezone,
         "subject": title,
         "customers": customers,
-        "notices": [notice(n, alerts.language, zone) for n in content.notices],
+        "notices": [notice(n, language, zone) for n in content.notices],
     })
     recipient = addr_spec(content.manager_email)
     message = EmailMessage(policy=MAIL_POLICY)
@@ -178,7 +180,7 @@ async def _deliver(settings: Settings, letters: Sequence[Letter]) -> list[str | 
 
 
 def _record(sessions: sessionmaker[Session], contents: Sequence[ManagerDigestContent],
-            results: dict[str, ManagerResult], until: datetime, language: DigestLanguage) -> None:
+            results: dict[str, ManagerResult], until: datetime) -> None:
     """Move the watermarks of the managers reported to (or with nothing to report); never backwards."""
     sent, empty = [], []
     for content in contents:
@@ -192,25 +194,25 @@ def _record(sessions: sessionmaker[Session], contents: Sequence[ManagerDigestCon
     with sessions.begin() as session:
         upsert(session, ManagerDigest, sent, key="manager_email", update=["covered_until", "sent_at"])
         upsert(session, ManagerDigest, empty, key="manager_email", update=["covered_until"])
-        _tell_webhooks(session, contents, language, until)
+        _tell_webhooks(session, contents, until)
 
 
-def _tell_webhooks(session: Session, contents: Sequence[ManagerDigestContent], language: DigestLanguage,
-                   now: datetime) -> None:
+def _tell_webhooks(session: Session, contents: Sequence[ManagerDigestContent], now: datetime) -> None:
     """digest.alert per item (edm.webhooks), mailed or not: a chat group hears of it even when the mail
     failed. An item collected again next time (the mail failed) has the same id: sent once."""
     from edm.webhooks import events
     from edm.webhooks.emit import emit, wanted
 
-    items = [(c.manager_email, item) for c in contents for item in c.items]
+    items = [(c.manager_email, c.language, item) for c in contents for item in c.items]
     if not items or not wanted(session, events.DIGEST_ALERT):
         return
+    mentioned = {item.customer_id for _, _, item in items}
     emails = {i: e for i, e in session.execute(
-        select(Customer.id, Customer.email).where(Customer.id.in_({item.customer_id for _, item in items})))}
+        select(Customer.id, Customer.email).where(Customer.id.in_(mentioned)))}
     emit(session, [events.digest_alert(manager, (item.external_id, emails.get(item.customer_id, "")),
                                        item.kind,
                                        f"{item.customer_name}: {reason(item, language)}", item.occurred_at)
-                   for manager, item in items], now)
+                   for manager, language, item in items], now)
 
 
 def _domain(address: str) -> str:

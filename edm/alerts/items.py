@@ -8,13 +8,13 @@ renders the `CustomerAlerts` that `group` makes of them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 from edm.config import DigestLanguage
-from edm.render import one_line, template_view
+from edm.render import one_line, resolve_language, template_view
 from edm.surveys.scores import SCALES
 
 AlertKind = Literal["at_risk", "churned", "dropped_line", "detractor", "unsubscribed", "win_back_click"]
@@ -205,6 +205,25 @@ def _answer(item: AlertItem, words: _Words) -> str:
     if len(comment) > MAX_COMMENT_CHARS:
         comment = comment[: MAX_COMMENT_CHARS - 1].rstrip() + "…"
     return text + (words.comment.format(comment=comment) if comment else "")
+
+
+DIGEST_LANGUAGES: tuple[DigestLanguage, ...] = get_args(DigestLanguage)
+
+
+def manager_language(locales: Mapping[str, int], fallback: DigestLanguage) -> DigestLanguage:
+    """The language a manager reads: the one most of their customers' mail is written in (each
+    customer's `locale` resolved as their mail's is: zh-TW → zh-Hant, zh-CN → zh-Hans, fr → en), from
+    `locales` (locale → customers). No customers, or a tie, gives `fallback` (`alerts.language`)
+    when it is among the most read, else the first of them in en, zh-Hans, zh-Hant order."""
+    readers: dict[DigestLanguage, int] = dict.fromkeys(DIGEST_LANGUAGES, 0)
+    for locale, customers in locales.items():
+        language = cast(DigestLanguage, resolve_language(locale or "", DIGEST_LANGUAGES))
+        readers[language] += customers
+    most = max(readers.values())
+    if most == 0:
+        return fallback
+    leaders = [language for language, customers in readers.items() if customers == most]
+    return fallback if fallback in leaders else leaders[0]
 
 
 def subject(customers: int, language: DigestLanguage) -> str:
