@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.alerts.collect import ManagerDigestContent, collect, manager_windows
 from edm.alerts.items import group, notice, reason, subject
+from edm.campaigns.labels import display_name
 from edm.clock import Clock
 from edm.config import Settings
 from edm.delivery.message import addr_spec
@@ -102,6 +103,7 @@ def send_digests(settings: Settings, sessions: sessionmaker[Session], clock: Clo
     with sessions() as session:
         contents = collect(session, manager_windows(session, until, settings.alerts), settings.alerts)
     renderer = Renderer(templates_dir=TEMPLATES_DIR)
+    titles = campaign_titles(settings.campaigns_dir)
     results: dict[str, ManagerResult] = {}
     letters: dict[str, Letter] = {}
     for content in contents:
@@ -112,7 +114,7 @@ def send_digests(settings: Settings, sessions: sessionmaker[Session], clock: Clo
             results[content.manager_email] = base
             continue
         try:
-            letter = compose(content, settings, renderer, until)
+            letter = compose(content, settings, renderer, until, titles)
         except (EdmError, ValueError) as exc:  # a template or an address to fix: the others still go
             results[content.manager_email] = _with(base, "failed", error=str(exc))
             continue
@@ -137,13 +139,26 @@ def _with(result: ManagerResult, status: DigestStatus, *, error: str | None = No
     return ManagerResult(result.email, result.name, result.customers, result.items, status, error)
 
 
-def compose(content: ManagerDigestContent, settings: Settings, renderer: Renderer, now: datetime) -> Letter:
+def campaign_titles(campaigns_dir: Path) -> dict[str, dict[str, str]]:
+    """Each campaign's `title:` by language, from the files that load (a broken file names its campaign
+    by its humanised name; `edm campaign validate` tells of the file)."""
+    from edm.campaigns.loader import read_campaigns
+
+    if not campaigns_dir.is_dir():
+        return {}
+    return {name: dict(loaded.campaign.title) for name, loaded in read_campaigns(campaigns_dir).files.items()}
+
+
+def compose(content: ManagerDigestContent, settings: Settings, renderer: Renderer, now: datetime,
+            titles: Mapping[str, Mapping[str, str]] | None = None) -> Letter:
     """The digest mail for one manager: text and html alternatives, in the manager's language (the one
     most of their customers read; `alerts.language` when that does not decide)."""
     alerts = settings.alerts
     zone = ZoneInfo(alerts.timezone)
     language = content.language
-    customers = group(content.items, language, zone)
+    known = titles or {}
+    customers = group(content.items, language, zone,
+                      lambda name: display_name(name, known.get(name), language))
     title = subject(len(customers), language)
     body = renderer.render(TEMPLATE, language, {
         "manager_name": one_line(content.manager_name or ""),

@@ -159,12 +159,16 @@ WORDS: dict[DigestLanguage, _Words] = {
 }
 
 
-def reason(item: AlertItem, language: DigestLanguage) -> str:
+Titles = Callable[[str], str]  # a campaign's name -> the name a manager reads (edm.campaigns.labels)
+
+
+def reason(item: AlertItem, language: DigestLanguage, title: Titles | None = None) -> str:
     """Why the customer is in the digest, as one line a manager reads at a glance.
 
     e.g. "At risk of churn: no order for 96 days, about 3 times their usual 30 days" or
     "Answered the NPS survey 3/10: 'too slow'". Customer-written text (comments, names of
-    lines and campaigns) is put on one line and a long comment is cut.
+    lines and campaigns) is put on one line and a long comment is cut. `title` names a campaign
+    as the manager reads it (its display name in their language); without it, by its name.
     """
     words = WORDS[language]
     if item.kind in ("at_risk", "churned"):
@@ -177,6 +181,8 @@ def reason(item: AlertItem, language: DigestLanguage) -> str:
     if item.kind == "detractor":
         return _answer(item, words)
     campaign = one_line(item.campaign or "")
+    if campaign and title is not None:
+        campaign = one_line(title(campaign))
     if item.kind == "unsubscribed":
         return words.unsubscribed + (words.from_campaign.format(campaign=campaign) if campaign else "")
     return words.win_back.format(campaign=campaign) if campaign else words.win_back_unknown
@@ -276,7 +282,8 @@ class CustomerAlerts:
     kinds: tuple[AlertKind, ...]
 
 
-def group(items: Iterable[AlertItem], language: DigestLanguage, zone: tzinfo) -> list[CustomerAlerts]:
+def group(items: Iterable[AlertItem], language: DigestLanguage, zone: tzinfo,
+          title: Titles | None = None) -> list[CustomerAlerts]:
     """A block per customer, their reasons in `ALERT_KINDS` order then by time; the customers
     with the most serious reason first, then by name."""
     by_customer: dict[int, list[AlertItem]] = {}
@@ -297,7 +304,7 @@ def group(items: Iterable[AlertItem], language: DigestLanguage, zone: tzinfo) ->
             usual_interval=words.days(max(1, round(usual))) if usual and usual > 0 else NO_FIGURE,
             value_tier=(words.tiers.get(latest.value_tier, latest.value_tier)
                         if latest.value_tier else NO_FIGURE),
-            reasons=tuple(reason(i, language) for i in own),
+            reasons=tuple(reason(i, language, title) for i in own),
             kinds=tuple(i.kind for i in own),
         )
         blocks.append((ALERT_KINDS.index(own[0].kind), block))

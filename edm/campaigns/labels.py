@@ -1,12 +1,13 @@
-"""What sets a campaign off, in words, for every trigger kind, in en, zh-Hans and zh-Hant.
+"""What a campaign is called and what sets it off, in words, in en, zh-Hans and zh-Hant.
 
-`edm campaign due` and the API's campaign list show `trigger_label(campaign)`; a campaign
-without a trigger runs whenever it is run by name, and says so. Pure: a `Campaign` in, text out.
+`edm campaign due` and the API's campaign list show `trigger_label(campaign)` (every trigger kind;
+a campaign without a trigger runs whenever it is run by name, and says so); digests name campaigns
+by `display_name` (the file's `title:`, else the name humanised). Pure: plain values in, text out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 from edm.campaigns.schema import (
@@ -21,6 +22,7 @@ from edm.campaigns.schema import (
     Reorder,
     Schedule,
 )
+from edm.render import resolve_language
 from edm.wording import count, number
 
 Language = Literal["en", "zh-Hans", "zh-Hant"]
@@ -68,6 +70,18 @@ def trigger_label(campaign: Campaign, language: Language = "en") -> str:
     return ("no trigger: whenever edm campaign run names it, or runs every campaign",
             "无触发条件：edm campaign run 点名或运行全部活动时发送",
             "無觸發條件：edm campaign run 點名或執行全部活動時發送")[z]
+
+
+def display_name(name: str, titles: Mapping[str, str] | None, language: str) -> str:
+    """A campaign as people name it: its `title` in `language` (zh-TW reads zh-Hant, then zh-Hans),
+    else its English title, else the name humanised: "key_account_greeting" → "Key account greeting"."""
+    given = {key: text.strip() for key, text in (titles or {}).items() if text.strip()}
+    if given:
+        chosen = resolve_language(language, given)
+        if chosen in given:
+            return given[chosen]
+    words = name.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
 
 
 def _index(language: Language) -> int:

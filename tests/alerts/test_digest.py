@@ -32,8 +32,8 @@ ANA_REASONS = {
     "A2": "Churned: no order for 400 days, about 7 times their usual 60 days",
     "A3": "Stopped buying Paper, Ink, still buys other lines",
     "A4": "Answered the NPS survey 3/10: '<b>slow</b> delivery'",
-    "A5": "Unsubscribed from our mail (from a 'newsletter' mail)",
-    "A6": "Clicked the win-back offer in a 'win_back' mail",
+    "A5": "Unsubscribed from our mail (from a 'Newsletter' mail)",
+    "A6": "Clicked the win-back offer in a 'Win back' mail",
 }
 
 
