@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from edm import __version__
+from edm import __version__, wording
 from edm.clock import SystemClock
 from edm.config import Settings, default_settings, load_settings
 from edm.errors import EdmError
@@ -125,7 +125,18 @@ def init(folder: Path, profile: str) -> None:
                "edm import customers FILE; edm import orders FILE; edm classify")
 
 
-@main.command()
+class _DemoHelp(click.Command):
+    """The demo's help ends with what it sends, read from the bundled campaign files."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from edm.demo import describe_run
+        from edm.resources import bundled_config_dir
+
+        with formatter.section("What it sends"):
+            formatter.write_text(describe_run(bundled_config_dir() / "campaigns"))
+
+
+@main.command(cls=_DemoHelp)
 @click.option("--dir", "folder", default="edm-demo", show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="Working folder (recreated).")
 @click.option("--customers", default=360, show_default=True, type=click.IntRange(50, 100_000),
@@ -133,8 +144,8 @@ def init(folder: Path, profile: str) -> None:
 def demo(folder: Path, customers: int) -> None:
     """Run the whole product once on embedded defaults, with nothing else installed.
 
-    Imports sample customers, classifies them, sends the bundled campaigns to a local SMTP
-    sink (holding 30% of each marketing and greeting audience out), simulates recipients over
+    Imports sample customers, classifies them, sends the bundled campaigns (below) to a local SMTP
+    sink, holding part of each marketing and greeting audience out, simulates recipients over
     HTTP, adapts contact intervals, simulates a month of orders after the mail, writes a report
     and says what worked: each campaign's order rate, mailed against its holdout.
 
@@ -310,10 +321,10 @@ def _run_import(kind: str, file: Path, encoding: str | None, skip_invalid: bool,
 
 
 def format_import(file: Path, result: ImportResult) -> str:
-    line = (f"{file}: {result.rows} rows, {result.inserted} new, {result.updated} updated, "
-            f"{result.unchanged} unchanged")
+    line = (f"{file}: {wording.count(result.rows, 'row')}, {result.inserted:,} new, "
+            f"{result.updated:,} updated, {result.unchanged:,} unchanged")
     if result.rejected:
-        line += f", {result.rejected} rejected (see {result.rejects_path})"
+        line += f", {result.rejected:,} rejected (see {result.rejects_path})"
     if result.encoding:
         line += f"; read as {result.encoding}"
     if result.shared is not None:
@@ -361,7 +372,7 @@ def format_classification(summary: ClassificationSummary) -> str:
     counts = summary.counts
     tiers = ", ".join(f"{name} {n}" for name, n in counts["value_tier"].items())
     stages = ", ".join(f"{name} {n}" for name, n in counts["lifecycle_stage"].items() if n)
-    return (f"{summary.total} customers ({summary.customers_moved} moved)\n"
+    return (f"{wording.count(summary.total, 'customer')} ({summary.customers_moved:,} moved)\n"
             f"  value tier: {tiers}\n  lifecycle:  {stages}")
 
 
@@ -470,14 +481,17 @@ def customers_erase(customer_id: str, yes: bool, actor: str | None, settings: Se
         click.echo("nothing erased")
         return
     result = erase_request(settings, sessions, customer_id, actor or who_runs_this(), datetime.now(UTC))
-    click.echo(f"customer #{result.customer_id} erased: {result.mailboxes} mailboxes forgotten, "
-               f"{result.contacts} contacts deleted, {result.mails} mails and {result.events} events "
-               f"anonymised, {result.cancelled} unsent mails cancelled, {result.mail_files} stored messages "
-               "deleted")
+    n = wording.count
+    click.echo(f"customer #{result.customer_id} erased: {n(result.mailboxes, 'mailbox', 'mailboxes')} "
+               f"forgotten, {n(result.contacts, 'contact')} deleted, {n(result.mails, 'mail')} and "
+               f"{n(result.events, 'event')} anonymised, {n(result.cancelled, 'unsent mail')} cancelled, "
+               f"{n(result.mail_files, 'stored message')} deleted")
 
 
 def card_tables(card: CustomerCard) -> list[Table | str]:
     from rich.table import Table
+
+    from edm.classes import DIMENSIONS
 
     customer, profile = card.customer, card.profile
     header = (f"{customer.name} ({customer.external_id}, #{customer.id}) <{customer.email}>\n"
@@ -510,7 +524,8 @@ def card_tables(card: CustomerCard) -> list[Table | str]:
         reason = explanation.reason
         if dimension == "loyalty" and stored != explanation.value and profile.satisfaction == "detractor":
             reason += f"; but a detractor (latest survey answer) is at most {stored}"
-        classes.add_row(dimension, str(stored or explanation.value), reason)
+        shown = stored if dimension in DIMENSIONS else None  # a figure reads as explained: 7,560.27
+        classes.add_row(dimension, str(shown or explanation.value), reason)
     moves = Table(title="Recent moves")
     for column in ("when (UTC)", "dimension", "from", "to"):
         moves.add_column(column)
@@ -722,21 +737,10 @@ def report_holds(summary: SendSummary) -> None:
 
 
 def trigger_text(campaign: Campaign) -> str:
-    if campaign.holiday is not None:
-        h = campaign.holiday
-        offset = f"{h.days_before} days before " if h.days_before else ""
-        offset = f"{h.days_after} days after " if h.days_after else offset
-        country = {None: "", "customer": " of each customer's country"}.get(h.country, f" of {h.country}")
-        where = h.timezone or "each customer's time"
-        observed = ", where observed" if h.only_where_observed else ""
-        return f"{offset}{h.name}{country}, {h.at:%H:%M} {where}{observed}"
-    if campaign.life_event is not None:
-        e = campaign.life_event
-        ahead = f"{e.days_before} days before " if e.days_before else ""
-        return f"{ahead}each customer's {e.name}, {e.at:%H:%M} their time"
-    if campaign.schedule is not None:
-        return f"cron {campaign.schedule.cron}, {campaign.schedule.timezone}"
-    return "no trigger: any day it is run"
+    """What sets the campaign off, in English (edm.campaigns.labels: every trigger kind)."""
+    from edm.campaigns.labels import trigger_label
+
+    return trigger_label(campaign)
 
 
 @campaign.command()
@@ -856,24 +860,25 @@ def format_run(report: RunReport, sends: Mapping[tuple[str, str, str], int] | No
     lines.extend(winner.line for winner in report.winners)
     for plan in report.plans:
         lines.append(
-            f"{plan.campaign} {plan.occurrence}: audience {plan.audience}, queued {plan.queued}, "
-            f"already planned {plan.already_planned}, suppressed {plan.suppressed}, too soon {plan.too_soon}"
-            + (f", no consent {plan.no_consent}" if plan.no_consent else "")
-            + (f", held out {plan.held_out}" if plan.held_out else "")
-            + (f", mailed today by another campaign {plan.busy}" if plan.busy else "")
-            + (f", holiday not kept in their country {plan.not_observed}" if plan.not_observed else "")
-            + (f", paused by the customer {plan.paused}" if plan.paused else "")
-            + (f", topic turned off {plan.topic_off}" if plan.topic_off else "")
-            + (f", in sunset {plan.sunset}" if plan.sunset else "")
-            + (f", left the sequence {plan.exited}" if plan.exited else "")
-            + (f", of them awaiting the A/B winner {plan.awaiting_winner}" if plan.awaiting_winner else "")
+            f"{plan.campaign} {plan.occurrence}: audience {plan.audience:,}, queued {plan.queued:,}, "
+            f"already planned {plan.already_planned:,}, suppressed {plan.suppressed:,}, "
+            f"too soon {plan.too_soon:,}"
+            + (f", no consent {plan.no_consent:,}" if plan.no_consent else "")
+            + (f", held out {plan.held_out:,}" if plan.held_out else "")
+            + (f", mailed today by another campaign {plan.busy:,}" if plan.busy else "")
+            + (f", holiday not kept in their country {plan.not_observed:,}" if plan.not_observed else "")
+            + (f", paused by the customer {plan.paused:,}" if plan.paused else "")
+            + (f", topic turned off {plan.topic_off:,}" if plan.topic_off else "")
+            + (f", in sunset {plan.sunset:,}" if plan.sunset else "")
+            + (f", left the sequence {plan.exited:,}" if plan.exited else "")
+            + (f", of them awaiting the A/B winner {plan.awaiting_winner:,}" if plan.awaiting_winner else "")
         )
         if report.dry_run:
             lines.extend(_decision_lines(plan, sends or {}))
     if report.delivery is not None:
         d = report.delivery
-        lines.append(f"sent {d.sent}, deferred {d.deferred}, bounced {d.bounced}, "
-                     f"suppressed {d.suppressed}, failed {d.failed}")
+        lines.append(f"sent {d.sent:,}, deferred {d.deferred:,}, bounced {d.bounced:,}, "
+                     f"suppressed {d.suppressed:,}, failed {d.failed:,}")
     return lines
 
 
@@ -942,8 +947,8 @@ def _requeue_failed(settings: Settings, campaign: str | None) -> None:
     with sessions.begin() as session:
         count = retry_failed(session, SystemClock().now(), campaign)
     whose = f" of campaign {campaign!r}" if campaign else ""
-    click.echo(f"{count} failed message(s){whose} queued again" if count else f"no failed messages{whose}",
-               err=True)
+    click.echo(f"{wording.count(count, 'failed message')}{whose} queued again" if count
+               else f"no failed messages{whose}", err=True)
 
 
 @main.command()
@@ -1281,8 +1286,10 @@ def retention_apply(dry_run: bool, actor: str | None, settings: Settings) -> Non
     result = retention_request(settings, open_store(settings), actor or who_runs_this(), datetime.now(UTC),
                                dry_run)
     verb = "would drop" if dry_run else "dropped"
-    click.echo(f"{verb}: {result.events} raw events (into {result.totals} totals), {result.bodies} stored "
-               f"messages, {result.signups} sign-ups, {result.audit_entries} audit entries")
+    n = wording.count
+    click.echo(f"{verb}: {n(result.events, 'raw event')} (into {n(result.totals, 'total')}), "
+               f"{n(result.bodies, 'stored message')}, {n(result.signups, 'sign-up')}, "
+               f"{n(result.audit_entries, 'audit entry', 'audit entries')}")
 
 
 @main.group()
@@ -1481,10 +1488,11 @@ def alerts_digest(dry_run: bool, settings: Settings) -> None:
 def format_digests(summary: DigestSummary) -> list[str]:
     status = {"sent": "mailed", "empty": "nothing new, not mailed", "ready": "would be mailed (dry run)",
               "failed": "NOT mailed"}
-    lines = [f"{r.email}: {r.items} items, {r.customers} customers, {status[r.status]}"
+    lines = [f"{r.email}: {wording.count(r.items, 'item')}, {wording.count(r.customers, 'customer')}, "
+             f"{status[r.status]}"
              + (f": {r.error}" if r.error else "") for r in summary.results]
-    lines.append(f"managers {summary.managers}, mailed {summary.sent}, nothing new {summary.empty}, "
-                 f"failed {summary.failed}, items {summary.items}")
+    lines.append(f"managers {summary.managers:,}, mailed {summary.sent:,}, nothing new {summary.empty:,}, "
+                 f"failed {summary.failed:,}, items {summary.items:,}")
     return lines
 
 

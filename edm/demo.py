@@ -20,7 +20,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from email import policy
 from pathlib import Path
@@ -34,7 +34,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.alerts.digest import send_digests
 from edm.campaigns.loader import load_campaigns
-from edm.campaigns.triggers import next_due
+from edm.campaigns.schema import Campaign
+from edm.campaigns.triggers import next_due, occurrence_of
 from edm.cli import format_classification, format_run
 from edm.clock import FixedClock, SystemClock
 from edm.config import ClassificationSettings, Settings, load_settings
@@ -57,6 +58,7 @@ from edm.sample import (
 from edm.store import Customer, CustomerProfile, Event, OutboxMessage
 from edm.surveys.scores import SCALES, Survey, satisfaction_of
 from edm.tracking import create_tracking_app, serve_in_background
+from edm.wording import count, day_range, number
 
 Echo = Callable[[str], None]
 FOLLOW_UP_AFTER = timedelta(days=8)
@@ -116,7 +118,7 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
     files = write_sample(folder, people, history)
     imported = import_customers(sessions, files.customers_csv, clock)
     orders = import_orders(sessions, files.orders_csv)
-    echo(f"2. Imported {imported.rows} customers and {orders.rows} orders from {folder}")
+    echo(f"2. Imported {count(imported.rows, 'customer')} and {count(orders.rows, 'order')} from {folder}")
 
     classes = recompute_profiles(sessions, settings.classification, clock)
     echo("3. Classified " + format_classification(classes))
@@ -132,13 +134,15 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
         echo(f"4. SMTP sink on {host}:{port} (mail in {settings.mail_dir}), tracking at {base_url}")
 
         campaigns = {name: loaded.campaign for name, loaded in load_campaigns(settings.campaigns_dir).items()}
-        every = sorted(name for name, c in campaigns.items() if c.holiday is None)  # festivals keep their day
+        every = run_at_once(campaigns)
+        at_once = [campaigns[name] for name in every]
         report = asyncio.run(run_campaigns(settings, sessions, clock, every))  # named: run now, due or not
         festivals = ", ".join(f"{name} on {next_due(c, clock.now().date())}"
                               for name, c in sorted(campaigns.items()) if c.holiday is not None)
         echo(f"5. Ran every campaign now, whatever its schedule (festival greetings wait for their day: "
              f"{festivals}); {DEMO_HOLDOUT_PERCENT}% of each marketing and greeting campaign's audience is "
-             f"held out (recorded, never sent) to measure what the mail changed ({len(held_out)} campaigns):")
+             f"held out (recorded, never sent) to measure what the mail changed "
+             f"({count(len(held_out), 'campaign')}). {campaign_days(at_once, clock.now())}:")
         for line in format_run(report):
             echo("   " + line)
         languages = mail_languages(settings.mail_dir)
@@ -147,15 +151,17 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
 
         again = asyncio.run(run_campaigns(settings, sessions, clock, every))
         queued = sum(plan.queued for plan in again.plans)
-        echo(f"6. Ran every campaign again at once: {queued} new messages (each goes out once)")
+        echo(f"6. Ran every campaign again at once: {count(queued, 'new message')} (each goes out once)")
 
         clock.advance(READ_AFTER)  # people read later; an open within seconds of delivery is a scanner's
         readers = random.Random(7)  # noqa: S311 - simulated readers, not security
         reactions = simulate_recipients(settings.mail_dir, readers)
-        echo(f"7. {READ_AFTER.seconds // 3600} hours later recipients' mail clients fetched "
-             f"{reactions.opens} pixels, followed {reactions.clicks} links, answered {reactions.answers} "
-             f"surveys in one click ({reactions.detractors} as detractors, {reactions.comments} with a "
-             f"comment) and sent {reactions.unsubscribes} one-click unsubscribes over HTTP")
+        echo(f"7. {count(READ_AFTER.seconds // 3600, 'hour')} later recipients' mail clients fetched "
+             f"{count(reactions.opens, 'pixel')}, followed {count(reactions.clicks, 'link')}, answered "
+             f"{count(reactions.answers, 'survey')} in one click "
+             f"({count(reactions.detractors, 'as a detractor', 'as detractors')}, "
+             f"{number(reactions.comments)} with a comment) and sent "
+             f"{count(reactions.unsubscribes, 'one-click unsubscribe')} over HTTP")
 
         clock.advance(NEXT_MORNING - READ_AFTER)
         answered = asyncio.run(run_campaigns(settings, sessions, clock, ANSWER_CAMPAIGNS))
@@ -163,13 +169,16 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
         for line in format_run(answered):
             echo("   " + line)
         digests = send_digests(settings, sessions, clock)
-        echo(f"   Account managers' digests: {digests.sent} mailed ({digests.items} alerts), "
-             f"{digests.empty} managers had nothing to report and got no mail")
+        nothing = count(digests.empty, "manager had", "managers had")
+        alerts = count(digests.items, "alert")
+        echo(f"   Account managers' digests: {number(digests.sent)} mailed ({alerts}), "
+             f"{nothing} nothing to report and got no mail")
 
         first_mail = clock.now() - NEXT_MORNING
         clock.advance(FOLLOW_UP_AFTER - NEXT_MORNING)
         follow_up = asyncio.run(run_campaigns(settings, sessions, clock, FOLLOW_UP_CAMPAIGNS))
-        echo(f"9. {FOLLOW_UP_AFTER.days} days later the follow-up campaigns run again; intervals adapted "
+        echo(f"9. {count(FOLLOW_UP_AFTER.days, 'day')} later the follow-up campaigns run again; intervals "
+             "adapted "
              f"({follow_up.intervals.shortened} shortened, {follow_up.intervals.lengthened} lengthened):")
         for line in format_run(follow_up):
             echo("   " + line)
@@ -181,8 +190,8 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
     clock.advance(first_mail + timedelta(days=days) + FOLLOW_UP_AFTER - clock.now())  # the last mail's window
     import_orders(sessions, write_orders(folder / ORDERS_FILE, later))
     revenue = sum((order.amount for order in later), Decimal(0))
-    echo(f"10. {days} days after the last mail {len(later)} customers had ordered since their mail, revenue "
-         f"{revenue:,.2f} (imported from {ORDERS_FILE})")
+    echo(f"10. {count(days, 'day')} after the last mail {count(len(later), 'customer')} had ordered since "
+         f"their mail, revenue {revenue:,.2f} (imported from {ORDERS_FILE})")
     echo(f"    Simulated (edm/sample.py): each orders at their segment's {days}-day rate "
          f"({_rates_text(ORDER_RATES)}); the mailed with the effect of the mail on top, in points "
          f"({_effects_text(MAIL_EFFECTS | {f'other {kind}': e for kind, e in KIND_EFFECTS.items() if e})}); "
@@ -199,6 +208,41 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
     uplift = next((table.frame for table in engagement.tables() if table.name == "uplift"), None)
     for line in what_worked(uplift, days, settings.reports.confidence, customers):
         echo(line)
+
+
+def run_at_once(campaigns: Mapping[str, Campaign]) -> list[str]:
+    """The campaigns step 5 runs at once, whatever their schedule: all but the festivals, which keep
+    their day."""
+    return sorted(name for name, c in campaigns.items() if c.holiday is None)
+
+
+def describe_run(campaigns_dir: Path) -> str:
+    """What `edm demo` sends, read from the campaign files it copies (`edm demo --help`)."""
+    campaigns = {name: loaded.campaign for name, loaded in load_campaigns(campaigns_dir).items()}
+    at_once = run_at_once(campaigns)
+    festivals = sorted(set(campaigns) - set(at_once))
+    held = [name for name, campaign in campaigns.items() if campaign.kind in HOLDOUT_KINDS]
+    waiting = count(len(festivals), "festival greeting")
+    return (f"It runs {count(len(at_once), 'bundled campaign')} at once, whatever their schedule: "
+            f"{', '.join(at_once)}. The {waiting} ({', '.join(festivals)}) wait for their day. "
+            f"{DEMO_HOLDOUT_PERCENT}% of the audience of each marketing and greeting "
+            f"campaign ({count(len(held), 'campaign')}) is held out: recorded, never sent. The next morning "
+            f"{' and '.join(ANSWER_CAMPAIGNS)} answer the survey replies; "
+            f"{count(FOLLOW_UP_AFTER.days, 'day')} later {' and '.join(FOLLOW_UP_CAMPAIGNS)} follow up.")
+
+
+def campaign_days(campaigns: Iterable[Campaign], now: datetime) -> str:
+    """Why the campaigns' days below may differ: each is today's date in its schedule's (or holiday's)
+    time zone, UTC without one (`occurrence_of`): just after midnight in Shanghai it is still
+    yesterday in UTC."""
+    zones: dict[date, set[str]] = {}
+    for campaign in campaigns:
+        trigger = campaign.schedule or campaign.holiday
+        zone = (trigger.timezone if trigger else None) or "UTC"
+        zones.setdefault(occurrence_of(campaign, now), set()).add(zone)
+    days = "; ".join(f"{day} in {', '.join(sorted(names))}" for day, names in sorted(zones.items()))
+    return (f"It is {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC; the date after each campaign's name is "
+            f"today in its schedule's time zone (UTC without one): {days}")
 
 
 def hold_out(campaigns_dir: Path, percent: float) -> list[str]:
@@ -243,8 +287,9 @@ def what_worked(uplift: pd.DataFrame | None, days: int, confidence: float, custo
     rates of both groups and the difference with its interval; "too few to tell" under `MIN_GROUP`."""
     if uplift is None or uplift.empty:
         return ["What worked: no campaign had a holdout group, so there is nothing to compare with."]
-    lines = [f"What worked (customers who ordered within {days} days of the mail, mailed against the "
-             f"holdout; [the {confidence:.0%} interval of the difference], from the report's uplift table):"]
+    lines = [f"What worked (customers who ordered within {count(days, 'day')} of the mail, mailed "
+             f"against the holdout; [the {confidence:.0%} interval of the difference], from the report's "
+             "uplift table):"]
     unclear = 0
     for row in uplift.to_dict("records"):
         name, mailed, held = str(row["campaign"]), int(row["mailed"]), int(row["holdout"])
@@ -255,7 +300,7 @@ def what_worked(uplift: pd.DataFrame | None, days: int, confidence: float, custo
             continue
         low, high = float(row["order_rate_low"]), float(row["order_rate_high"])
         mailed_rate, held_rate = _whole(row["mailed_order_rate"]), _whole(row["holdout_order_rate"])
-        line = (f"   {name}: {mailed_rate}% of mailed customers ordered within {days} days vs "
+        line = (f"   {name}: {mailed_rate}% of mailed customers ordered within {count(days, 'day')} vs "
                 f"{held_rate}% of the holdout, {_whole(row['order_rate_uplift']):+d} points "
                 f"[{_whole(low)}, {_whole(high)}]")
         if low <= 0 <= high:
@@ -465,5 +510,5 @@ def explain_follow_up(sessions: sessionmaker[Session], first_run: datetime) -> s
                      if days is not None]
     engaged = sum(1 for customer in later if customer in reacted)
     shortest, longest = min(intervals, default=0), max(intervals, default=0)
-    return (f"{engaged} of {len(later)} follow-ups went to customers who had opened or clicked; "
-            f"contact intervals now range {shortest:g}-{longest:g} days")
+    return (f"{number(engaged)} of {count(len(later), 'follow-up')} went to customers who had opened or "
+            f"clicked; contact intervals now range {day_range(shortest, longest)}")

@@ -39,6 +39,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from edm.dates import FILTERS as DATE_FILTERS
 from edm.errors import EdmError, TemplateError
 from edm.resources import templates_dir as default_templates_dir
+from edm.wording import FILTERS as WORDING_FILTERS
 
 FALLBACK_LANGUAGE = "en"
 HTML_SUFFIX = ".html.j2"
@@ -213,6 +214,7 @@ class Renderer:
             lstrip_blocks=True,
         )
         self._env.filters.update(DATE_FILTERS)  # add_days, long_date: dates that are right every year
+        self._env.filters.update(WORDING_FILTERS)  # sentence_end: "Acme Ltd." ends a sentence once
         self._subjects: dict[str, jinja2.Template] = {}
         self._subjects_lock = threading.Lock()
         self._folders: dict[str, tuple[int, frozenset[str], frozenset[str]]] = {}

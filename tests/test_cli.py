@@ -62,7 +62,17 @@ def test_demo_runs_the_whole_path_and_leaves_a_usable_folder(tmp_path: Path) -> 
     assert by_language, result.output
     assert {"en", "zh-Hans", "zh-Hant"} <= {pair.split()[0] for pair in by_language.group(1).split(", ")}
     answered = re.search(r"answered (\d+) surveys in one click", result.output)
-    digests = re.search(r"Account managers' digests: (\d+) mailed \((\d+) alerts\)", result.output)
+    digests = re.search(r"Account managers' digests: (\d+) mailed \((\d+) alerts?\), (\d+) managers? had "
+                        r"nothing to report", result.output)
+    assert digests and (digests.group(3) == "1") == ("1 manager had" in result.output), result.output
+    # issue 25: days with one decimal and an en dash; campaign days explained by their time zones
+    assert re.search(r"contact intervals now range \d+(\.\d)?–\d+(\.\d)? days\n", result.output), (
+        result.output)
+    assert re.search(r"It is \d{4}-\d\d-\d\d \d\d:\d\d UTC; the date after each campaign's name is today "
+                     r"in its schedule's time zone \(UTC without one\): \d{4}-\d\d-\d\d in [A-Za-z/_, ]+",
+                     result.output)
+    one_plural = r"(?<![\d.,])1 (orders|customers|managers|campaigns|days|hours|surveys|links|pixels)\b"
+    assert not re.search(one_plural, result.output), result.output
     assert answered and int(answered.group(1)) > 0, result.output
     assert digests and int(digests.group(1)) > 0 and int(digests.group(2)) > 0, result.output
     assert not (tmp_path / "production.db").exists()

@@ -21,8 +21,8 @@ from typing import cast
 from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from edm.alerts.items import AlertItem, AlertKind, PauseNotice
-from edm.config import AlertSettings
+from edm.alerts.items import AlertItem, AlertKind, PauseNotice, manager_language
+from edm.config import AlertSettings, DigestLanguage
 from edm.delivery.holds import pauses
 from edm.store import (
     Customer,
@@ -47,6 +47,7 @@ class ManagerWindow:
     name: str | None
     since: datetime
     until: datetime
+    language: DigestLanguage = "en"  # the language most of their customers read (items.manager_language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class ManagerDigestContent:
     until: datetime
     items: tuple[AlertItem, ...]
     notices: tuple[PauseNotice, ...] = ()  # sending paused now (every manager is told, each digest)
+    language: DigestLanguage = "en"  # what their digest is written in
 
 
 def _manager() -> ColumnElement[str]:
@@ -84,9 +86,15 @@ def manager_windows(session: Session, until: datetime, settings: AlertSettings) 
     )
     names = dict(session.execute(select(latest.c.email, latest.c.name).where(latest.c.rank == 1)).all())
     covered = dict(session.execute(select(ManagerDigest.manager_email, ManagerDigest.covered_until)).all())
+    locales: dict[str, dict[str, int]] = {}
+    by_locale = (select(manager, Customer.locale, func.count()).where(_managed())
+                 .group_by(manager, Customer.locale))
+    for email, locale, customers in session.execute(by_locale):
+        locales.setdefault(email, {})[locale or ""] = customers
     first_since = until - timedelta(hours=settings.first_lookback_hours)
     return [
-        ManagerWindow(email, _name(names.get(email)), covered.get(email, first_since), until)
+        ManagerWindow(email, _name(names.get(email)), covered.get(email, first_since), until,
+                      manager_language(locales.get(email, {}), settings.language))
         for email in sorted(emails)
     ]
 
@@ -116,7 +124,7 @@ def collect(session: Session, windows: Sequence[ManagerWindow],
         mine = [i for i in by_manager.get(window.email, []) if window.since < i.occurred_at <= window.until]
         mine.sort(key=lambda i: (i.occurred_at, i.customer_id, i.kind))
         contents.append(ManagerDigestContent(window.email, window.name, window.since, window.until,
-                                             tuple(mine), notices))
+                                             tuple(mine), notices, window.language))
     return contents
 
 

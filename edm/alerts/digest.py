@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
@@ -28,8 +28,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.alerts.collect import ManagerDigestContent, collect, manager_windows
 from edm.alerts.items import group, notice, reason, subject
+from edm.campaigns.labels import display_name
 from edm.clock import Clock
-from edm.config import DigestLanguage, Settings
+from edm.config import Settings
 from edm.delivery.message import addr_spec
 from edm.delivery.transport import Outgoing, SmtpTransport
 from edm.errors import EdmError
@@ -102,6 +103,7 @@ def send_digests(settings: Settings, sessions: sessionmaker[Session], clock: Clo
     with sessions() as session:
         contents = collect(session, manager_windows(session, until, settings.alerts), settings.alerts)
     renderer = Renderer(templates_dir=TEMPLATES_DIR)
+    titles = campaign_titles(settings.campaigns_dir)
     results: dict[str, ManagerResult] = {}
     letters: dict[str, Letter] = {}
     for content in contents:
@@ -112,7 +114,7 @@ def send_digests(settings: Settings, sessions: sessionmaker[Session], clock: Clo
             results[content.manager_email] = base
             continue
         try:
-            letter = compose(content, settings, renderer, until)
+            letter = compose(content, settings, renderer, until, titles)
         except (EdmError, ValueError) as exc:  # a template or an address to fix: the others still go
             results[content.manager_email] = _with(base, "failed", error=str(exc))
             continue
@@ -129,7 +131,7 @@ def send_digests(settings: Settings, sessions: sessionmaker[Session], clock: Clo
                 result.items, result.status, " dry_run=1" if dry_run else "",
                 f" error={result.error!r}" if result.error else "")
     if not dry_run:
-        _record(sessions, contents, results, until, settings.alerts.language)
+        _record(sessions, contents, results, until)
     return summary
 
 
@@ -137,13 +139,28 @@ def _with(result: ManagerResult, status: DigestStatus, *, error: str | None = No
     return ManagerResult(result.email, result.name, result.customers, result.items, status, error)
 
 
-def compose(content: ManagerDigestContent, settings: Settings, renderer: Renderer, now: datetime) -> Letter:
-    """The digest mail for one manager: text and html alternatives, in the configured language."""
+def campaign_titles(campaigns_dir: Path) -> dict[str, dict[str, str]]:
+    """Each campaign's `title:` by language, from the files that load (a broken file names its campaign
+    by its humanised name; `edm campaign validate` tells of the file)."""
+    from edm.campaigns.loader import read_campaigns
+
+    if not campaigns_dir.is_dir():
+        return {}
+    return {name: dict(loaded.campaign.title) for name, loaded in read_campaigns(campaigns_dir).files.items()}
+
+
+def compose(content: ManagerDigestContent, settings: Settings, renderer: Renderer, now: datetime,
+            titles: Mapping[str, Mapping[str, str]] | None = None) -> Letter:
+    """The digest mail for one manager: text and html alternatives, in the manager's language (the one
+    most of their customers read; `alerts.language` when that does not decide)."""
     alerts = settings.alerts
     zone = ZoneInfo(alerts.timezone)
-    customers = group(content.items, alerts.language, zone)
-    title = subject(len(customers), alerts.language)
-    body = renderer.render(TEMPLATE, alerts.language, {
+    language = content.language
+    known = titles or {}
+    customers = group(content.items, language, zone,
+                      lambda name: display_name(name, known.get(name), language))
+    title = subject(len(customers), language)
+    body = renderer.render(TEMPLATE, language, {
         "manager_name": one_line(content.manager_name or ""),
         "count": len(customers),
         "since": f"{content.since.astimezone(zone):%Y-%m-%d %H:%M}",
@@ -151,7 +168,7 @@ def compose(content: ManagerDigestContent, settings: Settings, renderer: Rendere
         "timezone": alerts.timezone,
         "subject": title,
         "customers": customers,
-        "notices": [notice(n, alerts.language, zone) for n in content.notices],
+        "notices": [notice(n, language, zone) for n in content.notices],
     })
     recipient = addr_spec(content.manager_email)
     message = EmailMessage(policy=MAIL_POLICY)
@@ -178,7 +195,7 @@ async def _deliver(settings: Settings, letters: Sequence[Letter]) -> list[str | 
 
 
 def _record(sessions: sessionmaker[Session], contents: Sequence[ManagerDigestContent],
-            results: dict[str, ManagerResult], until: datetime, language: DigestLanguage) -> None:
+            results: dict[str, ManagerResult], until: datetime) -> None:
     """Move the watermarks of the managers reported to (or with nothing to report); never backwards."""
     sent, empty = [], []
     for content in contents:
@@ -192,25 +209,25 @@ def _record(sessions: sessionmaker[Session], contents: Sequence[ManagerDigestCon
     with sessions.begin() as session:
         upsert(session, ManagerDigest, sent, key="manager_email", update=["covered_until", "sent_at"])
         upsert(session, ManagerDigest, empty, key="manager_email", update=["covered_until"])
-        _tell_webhooks(session, contents, language, until)
+        _tell_webhooks(session, contents, until)
 
 
-def _tell_webhooks(session: Session, contents: Sequence[ManagerDigestContent], language: DigestLanguage,
-                   now: datetime) -> None:
+def _tell_webhooks(session: Session, contents: Sequence[ManagerDigestContent], now: datetime) -> None:
     """digest.alert per item (edm.webhooks), mailed or not: a chat group hears of it even when the mail
     failed. An item collected again next time (the mail failed) has the same id: sent once."""
     from edm.webhooks import events
     from edm.webhooks.emit import emit, wanted
 
-    items = [(c.manager_email, item) for c in contents for item in c.items]
+    items = [(c.manager_email, c.language, item) for c in contents for item in c.items]
     if not items or not wanted(session, events.DIGEST_ALERT):
         return
+    mentioned = {item.customer_id for _, _, item in items}
     emails = {i: e for i, e in session.execute(
-        select(Customer.id, Customer.email).where(Customer.id.in_({item.customer_id for _, item in items})))}
+        select(Customer.id, Customer.email).where(Customer.id.in_(mentioned)))}
     emit(session, [events.digest_alert(manager, (item.external_id, emails.get(item.customer_id, "")),
                                        item.kind,
                                        f"{item.customer_name}: {reason(item, language)}", item.occurred_at)
-                   for manager, item in items], now)
+                   for manager, language, item in items], now)
 
 
 def _domain(address: str) -> str:

@@ -8,13 +8,13 @@ renders the `CustomerAlerts` that `group` makes of them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 from edm.config import DigestLanguage
-from edm.render import one_line, template_view
+from edm.render import one_line, resolve_language, template_view
 from edm.surveys.scores import SCALES
 
 AlertKind = Literal["at_risk", "churned", "dropped_line", "detractor", "unsubscribed", "win_back_click"]
@@ -159,12 +159,16 @@ WORDS: dict[DigestLanguage, _Words] = {
 }
 
 
-def reason(item: AlertItem, language: DigestLanguage) -> str:
+Titles = Callable[[str], str]  # a campaign's name -> the name a manager reads (edm.campaigns.labels)
+
+
+def reason(item: AlertItem, language: DigestLanguage, title: Titles | None = None) -> str:
     """Why the customer is in the digest, as one line a manager reads at a glance.
 
     e.g. "At risk of churn: no order for 96 days, about 3 times their usual 30 days" or
     "Answered the NPS survey 3/10: 'too slow'". Customer-written text (comments, names of
-    lines and campaigns) is put on one line and a long comment is cut.
+    lines and campaigns) is put on one line and a long comment is cut. `title` names a campaign
+    as the manager reads it (its display name in their language); without it, by its name.
     """
     words = WORDS[language]
     if item.kind in ("at_risk", "churned"):
@@ -177,6 +181,8 @@ def reason(item: AlertItem, language: DigestLanguage) -> str:
     if item.kind == "detractor":
         return _answer(item, words)
     campaign = one_line(item.campaign or "")
+    if campaign and title is not None:
+        campaign = one_line(title(campaign))
     if item.kind == "unsubscribed":
         return words.unsubscribed + (words.from_campaign.format(campaign=campaign) if campaign else "")
     return words.win_back.format(campaign=campaign) if campaign else words.win_back_unknown
@@ -205,6 +211,25 @@ def _answer(item: AlertItem, words: _Words) -> str:
     if len(comment) > MAX_COMMENT_CHARS:
         comment = comment[: MAX_COMMENT_CHARS - 1].rstrip() + "…"
     return text + (words.comment.format(comment=comment) if comment else "")
+
+
+DIGEST_LANGUAGES: tuple[DigestLanguage, ...] = get_args(DigestLanguage)
+
+
+def manager_language(locales: Mapping[str, int], fallback: DigestLanguage) -> DigestLanguage:
+    """The language a manager reads: the one most of their customers' mail is written in (each
+    customer's `locale` resolved as their mail's is: zh-TW → zh-Hant, zh-CN → zh-Hans, fr → en), from
+    `locales` (locale → customers). No customers, or a tie, gives `fallback` (`alerts.language`)
+    when it is among the most read, else the first of them in en, zh-Hans, zh-Hant order."""
+    readers: dict[DigestLanguage, int] = dict.fromkeys(DIGEST_LANGUAGES, 0)
+    for locale, customers in locales.items():
+        language = cast(DigestLanguage, resolve_language(locale or "", DIGEST_LANGUAGES))
+        readers[language] += customers
+    most = max(readers.values())
+    if most == 0:
+        return fallback
+    leaders = [language for language, customers in readers.items() if customers == most]
+    return fallback if fallback in leaders else leaders[0]
 
 
 def subject(customers: int, language: DigestLanguage) -> str:
@@ -257,7 +282,8 @@ class CustomerAlerts:
     kinds: tuple[AlertKind, ...]
 
 
-def group(items: Iterable[AlertItem], language: DigestLanguage, zone: tzinfo) -> list[CustomerAlerts]:
+def group(items: Iterable[AlertItem], language: DigestLanguage, zone: tzinfo,
+          title: Titles | None = None) -> list[CustomerAlerts]:
     """A block per customer, their reasons in `ALERT_KINDS` order then by time; the customers
     with the most serious reason first, then by name."""
     by_customer: dict[int, list[AlertItem]] = {}
@@ -278,7 +304,7 @@ def group(items: Iterable[AlertItem], language: DigestLanguage, zone: tzinfo) ->
             usual_interval=words.days(max(1, round(usual))) if usual and usual > 0 else NO_FIGURE,
             value_tier=(words.tiers.get(latest.value_tier, latest.value_tier)
                         if latest.value_tier else NO_FIGURE),
-            reasons=tuple(reason(i, language) for i in own),
+            reasons=tuple(reason(i, language, title) for i in own),
             kinds=tuple(i.kind for i in own),
         )
         blocks.append((ALERT_KINDS.index(own[0].kind), block))

@@ -416,6 +416,9 @@ class Campaign(_Strict):
 
     name: str
     description: str = ""
+    # the name people read (digests, reports) per language, e.g. {en: Year-end thank-you, zh-Hans: 年终致谢};
+    # a language without one reads the English title, else the name humanised (edm.campaigns.labels)
+    title: dict[str, str] = {}
     kind: Annotated[Kind, BeforeValidator(_legacy_kind)] = "marketing"
     # one of `topics:` in edm.yaml (docs/preferences.md): who turned it off on the preference page
     # gets none of this campaign's mail; None: reaches everyone subscribed (service mail never has one)

@@ -19,6 +19,7 @@ from datetime import datetime
 
 from edm.config import ConsentSettings
 from edm.consent.record import EXISTING_CUSTOMER, EXPLICIT, GRANTED, NO_BASIS, PENDING, WITHDRAWN
+from edm.wording import count
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,8 @@ def _existing_customer(facts: ConsentFacts, now: datetime, months: int) -> Stand
     ordered = facts.last_order_at is not None and since == facts.last_order_at
     what = "last order" if ordered else ("recorded" if facts.basis is not None else "customer since")
     ago = months_between(since, now)
-    dated = f"existing customer, {what} {since:%Y-%m-%d} ({ago} months ago; soft opt-in {months} months)"
+    dated = (f"existing customer, {what} {since:%Y-%m-%d} ({count(ago, 'month')} ago; "
+             f"soft opt-in {count(months, 'month')})")
     if now < add_months(since, months):
         return Standing(EXISTING_CUSTOMER, dated, since)
     return Standing(NO_BASIS, dated, since)

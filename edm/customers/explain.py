@@ -28,6 +28,7 @@ from edm.customers.classify import (
     interrupted_signals,
     overdue,
 )
+from edm.wording import count, days, number
 
 NO_ORDERS = "no orders yet"
 
@@ -175,7 +176,8 @@ class _Reasons:
         if not self.ordered:
             return NO_ORDERS
         window = self.rules.purchase_frequency.window_days
-        rate = f"{_num(self.f.orders_per_year, 1)} orders a year over the last {window} days"
+        rate = (f"{count(self.f.orders_per_year, 'order', digits=1)} a year over the last "
+                f"{count(window, 'day')}")
         return _banded(rate, self.f.orders_per_year, value, ("high", self.t.frequency_high),
                        ("medium", self.t.frequency_medium), at_least=True)
 
@@ -188,16 +190,16 @@ class _Reasons:
         if value == "at_risk":
             causes = [self.lifecycle_stage("at_risk")] if self.signals.at_risk else []
             if r.silent_days is not None and self.f.days_since_engaged > r.silent_days:
-                causes.append(f"no open or click for {_num(self.f.days_since_engaged, 0)} days "
-                              f"(silent after {r.silent_days})")
+                causes.append(f"no open or click for {_ago(self.f.days_since_engaged)} "
+                              f"(silent after {count(r.silent_days, 'day')})")
             return "; ".join(causes)
-        years = f"customer for {_num(self.f.days_since_first / DAYS_PER_YEAR, 1)} years"
+        years = f"customer for {count(self.f.days_since_first / DAYS_PER_YEAR, 'year', digits=1)}"
         if value == "loyal":
-            return f"{years} (loyal: {_num(r.loyal_years)} or more) and buying at their own pace"
+            return f"{years} (loyal: {count(r.loyal_years, 'year')} or more) and buying at their own pace"
         if value == "fairly_loyal":
-            fairly = _num(r.fairly_loyal_years)
-            return f"{years} (fairly loyal: {fairly} or more; loyal from {_num(r.loyal_years)})"
-        return f"{years}, under {_num(r.fairly_loyal_years)}"
+            fairly = count(r.fairly_loyal_years, 'year')
+            return f"{years} (fairly loyal: {fairly} or more; loyal from {count(r.loyal_years, 'year')})"
+        return f"{years}, under {count(r.fairly_loyal_years, 'year')}"
 
     def lifecycle_stage(self, value: str) -> str:
         r = self.rules.lifecycle
@@ -205,70 +207,74 @@ class _Reasons:
         if value in ("prospect", "lead"):
             if math.isnan(f.days_since_engaged):
                 return f"{NO_ORDERS}; never opened or clicked a mail"
-            seen = f"{NO_ORDERS}; last opened or clicked {_days(f.days_since_engaged)} days ago"
-            return f"{seen} ({value}: {'within' if value == 'lead' else 'not within'} {r.lead_days})"
+            seen = f"{NO_ORDERS}; last opened or clicked {_ago(f.days_since_engaged)} ago"
+            within = "within" if value == "lead" else "not within"
+            return f"{seen} ({value}: {within} {count(r.lead_days, 'day')})"
         if value in ("churned", "at_risk"):
             names = self.signals.churned if value == "churned" else self.signals.at_risk
             return "; ".join(self._silence(value, name) for name in names)
-        first = f"first order {_days(f.days_since_first)} days ago"
+        first = f"first order {_ago(f.days_since_first)} ago"
         if value == "new":
-            return f"{first} (new: within {r.new_days})"
-        back = (f"back after a lapse {_days(f.days_since_return)} days ago, "
-                f"{_num(f.orders_since_return, 0)} order days since")
+            return f"{first} (new: within {count(r.new_days, 'day')})"
+        back = (f"back after a lapse {_ago(f.days_since_return)} ago, "
+                f"{count(f.orders_since_return, 'order day')} since")
         if value == "reacquired":
-            return f"{back} (reacquired until {r.reacquired_orders} order days or {r.reacquired_days} days)"
+            return (f"{back} (reacquired until {count(r.reacquired_orders, 'order day')} or "
+                    f"{count(r.reacquired_days, 'day')})")
         start = back if not math.isnan(f.days_since_return) else first
         if value == "growing":
-            return f"{start} (growing: under {r.mature_days} days)"
-        return f"{start} (mature: {r.mature_days} days or more)"
+            return f"{start} (growing: under {count(r.mature_days, 'day')})"
+        return f"{start} (mature: {count(r.mature_days, 'day')} or more)"
 
     def _silence(self, stage: str, signal: str) -> str:
         """One reason for at_risk or churned, with the figures (see `classify.at_risk_signals`)."""
         r, f = self.rules.lifecycle, self.f
-        silent = f"no order for {_days(f.days_since_last)} days"
+        silent = f"no order for {_ago(f.days_since_last)}"
         if signal == "overdue":
             multiple, floor = ((r.churned_overdue, r.churned_min_days) if stage == "churned"
                                else (r.at_risk_overdue, r.at_risk_min_days))
-            usual = _days(f.expected_interval_days)
-            return (f"{silent}, {_num(self.signals.overdue, 1)}× their usual {usual} days "
-                    f"({stage}: {_num(multiple)}× and {floor} days or more)")
+            usual = days(f.expected_interval_days)
+            return (f"{silent}, {_num(self.signals.overdue, 1)}× their usual {usual} "
+                    f"({stage}: {_num(multiple)}× and {count(floor, 'day')} or more)")
         if signal == "falling_pace":
             share = f.recent_orders_per_year / f.usual_orders_per_year
-            return (f"{_num(f.recent_orders_per_year, 1)} order days a year over the last "
-                    f"{self.rules.rhythm.recent_days} days, {_num(f.usual_orders_per_year, 1)} before: "
+            return (f"{count(f.recent_orders_per_year, 'order day', digits=1)} a year over the last "
+                    f"{count(self.rules.rhythm.recent_days, 'day')}, "
+                    f"{_num(f.usual_orders_per_year, 1)} before: "
                     f"pace fell to {_pct(share)} (at risk below {_pct(r.falling_ratio)})")
         if signal == "unlikely_active":
             below = r.churned_probability if stage == "churned" else r.at_risk_probability
             return (f"chance still active {_pct(f.probability_alive)}, below {_pct(below)}, "
-                    f"{_num(self.signals.overdue, 1)}× their usual {_days(f.expected_interval_days)} days")
-        days = r.churned_days if stage == "churned" else r.at_risk_days
-        return f"{silent} ({stage} after {days} days whatever the rhythm)"
+                    f"{_num(self.signals.overdue, 1)}× their usual {days(f.expected_interval_days)}")
+        after = r.churned_days if stage == "churned" else r.at_risk_days
+        return f"{silent} ({stage} after {count(after, 'day')} whatever the rhythm)"
 
     def rhythm(self) -> Explanation:
         f = self.f
         if not self.ordered:
             return Explanation("n/a", NO_ORDERS)
-        usual = f"usually orders every {_days(f.expected_interval_days)} days"
+        usual = f"usually orders every {days(f.expected_interval_days)}"
         if math.isnan(f.mean_gap_days):
             usual += " (ordered on one day only: their industry's usual gap)"
         elif f.expected_interval_days > f.mean_gap_days + 0.5:
-            usual += f" (own {_days(f.mean_gap_days)}, leaning on their industry's with few orders)"
-        late = f"last order {_days(f.days_since_last)} days ago, {_num(self.signals.overdue, 1)}× the usual"
+            usual += f" (own {days(f.mean_gap_days)}, leaning on their industry's with few orders)"
+        late = f"last order {_ago(f.days_since_last)} ago, {_num(self.signals.overdue, 1)}× the usual"
         pace = ""
         if not math.isnan(f.usual_orders_per_year):
-            pace = (f"; {_num(f.recent_orders_per_year, 1)} order days a year over the last "
-                    f"{self.rules.rhythm.recent_days} days, {_num(f.usual_orders_per_year, 1)} before")
-        return Explanation(f"every {_days(f.expected_interval_days)} days", f"{usual}; {late}{pace}")
+            pace = (f"; {count(f.recent_orders_per_year, 'order day', digits=1)} a year over the last "
+                    f"{count(self.rules.rhythm.recent_days, 'day')}, "
+                    f"{_num(f.usual_orders_per_year, 1)} before")
+        return Explanation(f"every {days(f.expected_interval_days)}", f"{usual}; {late}{pace}")
 
     def next_order(self) -> Explanation:
         f = self.f
         if not self.ordered:
             return Explanation("n/a", NO_ORDERS)
         due = f.expected_interval_days - math.floor(f.days_since_last)
-        value = "today" if round(due) == 0 else (f"in {_count(due, 'day')}" if due > 0
-                                                 else f"{_count(-due, 'day')} overdue")
-        usual = _days(f.expected_interval_days)
-        reason = f"last order {_days(f.days_since_last)} days ago + usual {usual} days"
+        value = "today" if round(due) == 0 else (f"in {count(due, 'day')}" if due > 0
+                                                 else f"{count(-due, 'day')} overdue")
+        usual = days(f.expected_interval_days)
+        reason = f"last order {_ago(f.days_since_last)} ago + usual {usual}"
         if not math.isnan(f.expected_orders_90d):
             reason += (f"; expected orders {_num(f.expected_orders_90d, 2)} in 90 days, "
                        f"{_num(f.expected_orders_365d, 2)} in 365 (MBG/NBD)")
@@ -281,7 +287,8 @@ class _Reasons:
         if math.isnan(f.predicted_value):
             return Explanation("n/a", "no model estimate (too few customers have bought twice)")
         horizon = self.rules.rhythm.value_horizon_days
-        reason = f"expected spend over the next {horizon} days: MBG/NBD orders × Gamma-Gamma value per order"
+        reason = (f"expected spend over the next {count(horizon, 'day')}: "
+                  "MBG/NBD orders × Gamma-Gamma value per order")
         if horizon == 365 and f.expected_orders_365d > 0:
             per_order = f.predicted_value / f.expected_orders_365d
             reason += f" ({_num(f.expected_orders_365d, 2)} × {_num(per_order)})"
@@ -292,12 +299,12 @@ class _Reasons:
         if not self.ordered:
             return NO_ORDERS
         if value == "interrupted":
-            silent = f"no order for {_days(self.f.days_since_last)} days"
+            silent = f"no order for {_ago(self.f.days_since_last)}"
             if "overdue" in self.signals.interrupted:
                 return (f"{silent}, {_num(self.signals.overdue, 1)}× their usual "
-                        f"{_days(self.f.expected_interval_days)} days (interrupted: "
-                        f"{_num(r.interrupted_overdue)}× and {r.interrupted_min_days} days or more)")
-            return f"{silent} (interrupted after {r.interrupted_days} days whatever the rhythm)"
+                        f"{days(self.f.expected_interval_days)} (interrupted: "
+                        f"{_num(r.interrupted_overdue)}× and {count(r.interrupted_min_days, 'day')} or more)")
+            return f"{silent} (interrupted after {count(r.interrupted_days, 'day')} whatever the rhythm)"
         if value == "unknown":
             return "no share-of-wallet estimate"
         share = f"share of wallet {_pct(self.f.share_of_wallet)}"
@@ -318,8 +325,8 @@ class _Reasons:
             return f"dropped product lines: {lines}"
         window = self.rules.churn_kind.recent_days
         if self.f.days_since_last > window:
-            return f"no order within the last {window} days, not yet churned"
-        return f"no product line dropped within the last {window} days"
+            return f"no order within the last {count(window, 'day')}, not yet churned"
+        return f"no product line dropped within the last {count(window, 'day')}"
 
     def profit_profile(self, value: str) -> str:
         p = self.rules.profit_profile
@@ -348,8 +355,8 @@ class _Reasons:
 def _churn_risk(f: _Figures, ordered: bool) -> Explanation:
     if not ordered:
         return Explanation("n/a", NO_ORDERS)
-    silent = "ordered today" if f.days_since_last < 0.5 else f"no order for {_days(f.days_since_last)} days"
-    usual = (f"usually orders every {_days(f.expected_interval_days)} days" if f.order_days > 1
+    silent = "ordered today" if f.days_since_last < 0.5 else f"no order for {_ago(f.days_since_last)}"
+    usual = (f"usually orders every {days(f.expected_interval_days)}" if f.order_days > 1
              else "one order day so far")
     reason = f"{silent}; {usual}"
     if math.isnan(f.probability_alive):
@@ -392,23 +399,13 @@ def _text(value: Any) -> str:
 
 def _num(value: float, digits: int = 2) -> str:
     """1250000 → "1,250,000"; 8.25 → "8.25"; inf → "∞"."""
-    if math.isnan(value):
-        return "unknown"
-    if math.isinf(value):
-        return "∞" if value > 0 else "-∞"
-    text = f"{value:,.{digits}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    return number(value, digits)
 
 
 def _pct(fraction: float) -> str:
     return "unknown" if math.isnan(fraction) else f"{_num(fraction * 100, 1)}%"
 
 
-def _count(days: float, unit: str) -> str:
-    """3 → "3 days", 1 → "1 day"."""
-    shown = _days(days)
-    return f"{shown} {unit}" if shown == "1" else f"{shown} {unit}s"
-
-
-def _days(days: float) -> str:
-    return _num(days, 0)
+def _ago(elapsed: float) -> str:
+    """Days since something, whole: 1 → "1 day", 45.3 → "45 days"."""
+    return count(elapsed, "day")

@@ -105,11 +105,11 @@ def write_engagement_report(
 
 def format_summary(summary: dict[str, float | int]) -> str:
     return (
-        f"sent {summary['sent']}, delivered {summary['delivered']}, "
-        f"opened {summary['opened']} ({summary['open_rate']:.1%}), "
-        f"clicked {summary['clicked']} ({summary['click_rate']:.1%}), "
-        f"unsubscribed {summary['unsubscribed']}, bounced {summary['bounced']}, "
-        f"orders {summary['orders']}, revenue {summary['revenue']:,.2f}"
+        f"sent {summary['sent']:,}, delivered {summary['delivered']:,}, "
+        f"opened {summary['opened']:,} ({summary['open_rate']:.1%}), "
+        f"clicked {summary['clicked']:,} ({summary['click_rate']:.1%}), "
+        f"unsubscribed {summary['unsubscribed']:,}, bounced {summary['bounced']:,}, "
+        f"orders {summary['orders']:,}, revenue {summary['revenue']:,.2f}"
     )
 
 

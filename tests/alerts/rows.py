@@ -28,12 +28,13 @@ def settings_for(smtp: SmtpServer, **alerts: object) -> Settings:
 
 def customer(session: Session, external_id: str, name: str, manager: str | None, email: str | None,
              *, now: datetime = NOW, created_days: float = 800, last_order_days: float | None = None,
-             gap: float | None = None, tier: str = "medium", dropped: str | None = None) -> int:
+             gap: float | None = None, tier: str = "medium", dropped: str | None = None,
+             locale: str = "en") -> int:
     """A customer and their profile; `created_days` and `last_order_days` before `now`."""
     created_at = now - timedelta(days=created_days)
     row = Customer(external_id=external_id, name=name, email=f"{external_id.lower()}@customer.example",
                    kind="company", account_manager=manager, account_manager_email=email,
-                   created_at=created_at)
+                   created_at=created_at, locale=locale)
     session.add(row)
     session.flush()
     last = now - timedelta(days=last_order_days) if last_order_days is not None else None

@@ -6,13 +6,13 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.alerts import collect
 from edm.alerts.digest import send_digests
 from edm.clock import FixedClock
-from edm.store import ManagerDigest
+from edm.store import Customer, ManagerDigest
 from tests.alerts.rows import (
     ANA,
     BO,
@@ -32,8 +32,8 @@ ANA_REASONS = {
     "A2": "Churned: no order for 400 days, about 7 times their usual 60 days",
     "A3": "Stopped buying Paper, Ink, still buys other lines",
     "A4": "Answered the NPS survey 3/10: '<b>slow</b> delivery'",
-    "A5": "Unsubscribed from our mail (from a 'newsletter' mail)",
-    "A6": "Clicked the win-back offer in a 'win_back' mail",
+    "A5": "Unsubscribed from our mail (from a 'Newsletter' mail)",
+    "A6": "Clicked the win-back offer in a 'Win back' mail",
 }
 
 
@@ -155,6 +155,8 @@ def test_a_dry_run_renders_but_sends_and_moves_nothing(sessions: sessionmaker[Se
 def test_the_digest_in_chinese_with_dates_in_the_managers_time_zone(sessions: sessionmaker[Session],
                                                                    smtp_server: SmtpServer) -> None:
     populate(sessions)
+    with sessions.begin() as session:  # Ana's customers read Simplified Chinese: so does her digest
+        session.execute(update(Customer).where(Customer.account_manager_email.is_not(None)).values(locale="zh-CN"))
     settings = settings_for(smtp_server, language="zh-Hans", timezone="Asia/Shanghai")
     send_digests(settings, sessions, FixedClock(NOW))
     [message] = smtp_server.handler.messages

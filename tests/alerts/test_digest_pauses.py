@@ -67,7 +67,7 @@ def test_a_pause_is_told_in_the_digests_language_and_time_zone(language: DigestL
 def test_the_chinese_digest_subject_when_only_sending_is_paused(sessions: sessionmaker[Session],
                                                                 smtp_server: SmtpServer) -> None:
     with sessions.begin() as session:
-        customer(session, "Q1", "Quiet Ltd", "Quinn", "quinn@example.com")
+        customer(session, "Q1", "Quiet Ltd", "Quinn", "quinn@example.com", locale="zh-HK")
         pause(session, "bulk", REASON, AT)
     send_digests(settings_for(smtp_server, language="zh-Hant"), sessions, FixedClock(NOW))
     [message] = smtp_server.handler.messages

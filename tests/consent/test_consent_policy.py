@@ -88,6 +88,9 @@ def test_the_reason_says_how_long_ago_and_the_window() -> None:
     recent = ConsentFacts(customer_since=datetime(2026, 1, 1, tzinfo=UTC))
     assert standing(recent, NOW, DEFAULTS).basis == "existing_customer"
     assert "customer since 2026-01-01 (11 months ago" in standing(recent, NOW, DEFAULTS).why
+    a_month = ConsentFacts(customer_since=datetime(2026, 11, 1, tzinfo=UTC))
+    assert "customer since 2026-11-01 (1 month ago; soft opt-in 1 month)" in standing(
+        a_month, NOW, ConsentSettings(soft_opt_in_months=1)).why  # issue 25: "1 month", not "1 months"
 
 
 @pytest.mark.parametrize(("facts", "reason"), [

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -47,14 +48,14 @@ def _explained(base: dict[str, Any], rules: ClassificationSettings = RULES, **ch
         ({"days_since_last": 400.0}, "loyalty", "churned",
          ["no order for 400 days", "4.4× their usual 90 days", "3× and 180 days or more"]),
         ({"days_since_first": 40.0, "days_since_last": 3.0}, "lifecycle_stage", "new",
-         ["first order 40 days ago (new: within 90)"]),
+         ["first order 40 days ago (new: within 90 days)"]),
         ({"expected_interval_days": 30.0, "days_since_last": 96.0}, "lifecycle_stage", "at_risk",
          ["no order for 96 days, 3.2× their usual 30 days (at_risk: 2× and 30 days or more)"]),
         ({"days_since_last": 200.0, "probability_alive": 0.1}, "lifecycle_stage", "churned",
          ["chance still active 10%, below 15%, 2.2× their usual 90 days"]),
         ({"expected_interval_days": 1000.0, "days_since_last": 1200.0, "days_since_first": 3000.0},
          "lifecycle_stage", "churned",
-         ["no order for 1,200 days (churned after 1095 days whatever the rhythm)"]),
+         ["no order for 1,200 days (churned after 1,095 days whatever the rhythm)"]),
         ({"days_since_first": 1000.0, "days_since_return": 40.0, "orders_since_return": 2.0},
          "lifecycle_stage", "reacquired",
          ["back after a lapse 40 days ago, 2 order days since", "until 3 order days or 365 days"]),
@@ -128,7 +129,7 @@ def test_the_rhythm_names_the_expected_interval_how_late_and_the_pace() -> None:
     assert reason == ("usually orders every 90 days; last order 135 days ago, 1.5× the usual; "
                       "4 order days a year over the last 180 days, 5 before")
     few = _explained(BUYER, order_days=3, mean_gap_days=60.0, usual_orders_per_year=NaN)["rhythm"]
-    assert few == ("every 90 days", "usually orders every 90 days (own 60, leaning on their industry's "
+    assert few == ("every 90 days", "usually orders every 90 days (own 60 days, leaning on their industry's "
                    "with few orders); last order 10 days ago, 0.1× the usual")
     once = _explained(BUYER, order_days=1, mean_gap_days=NaN, usual_orders_per_year=NaN)["rhythm"][1]
     assert once.startswith(
@@ -205,3 +206,23 @@ def test_explain_agrees_with_classify_on_every_row(
         assert {d: explained[d].value for d in DIMENSIONS} == classes.iloc[position].to_dict()
         assert all(e.reason.strip() for e in explained.values())
         assert explained["churn_risk"].value == "n/a" or explained["churn_risk"].value.endswith("%")
+
+
+@pytest.mark.parametrize(("changes", "dimension", "piece"), [
+    ({"orders_per_year": 1.0}, "purchase_frequency", "1 order a year over the last 365 days"),
+    ({"orders_per_year": 2.5}, "purchase_frequency", "2.5 orders a year"),
+    ({"days_since_first": 365.25, "days_since_last": 5.0}, "loyalty",
+     "customer for 1 year (fairly loyal: 1 year or more"),
+    ({"days_since_first": 1.2, "days_since_last": 1.2}, "lifecycle_stage", "first order 1 day ago"),
+    ({"days_since_first": 1000.0, "days_since_return": 40.0, "orders_since_return": 1.0}, "lifecycle_stage",
+     "40 days ago, 1 order day since"),
+    ({"days_since_last": 1.0, "expected_interval_days": 45.04}, "rhythm", "usually orders every 45 days"),
+    ({"days_since_last": 1.0, "expected_interval_days": 32.81}, "rhythm", "usually orders every 32.8 days"),
+])
+def test_counts_read_as_english_one_order_one_year_one_day(
+    changes: dict[str, Any], dimension: str, piece: str
+) -> None:
+    """Issue 25: "1 orders a year" and "1.0 years" read as a person writes them; days with one decimal."""
+    explained = _explained(BUYER, **changes)[dimension]
+    assert piece in " ".join(explained), explained
+    assert not re.search(r"\b1 (orders|years|days|order days)\b", " ".join(explained)), explained

@@ -191,7 +191,7 @@ def test_failed_rows_exit_2_with_their_reasons_and_retry_failed_sends_each_once(
         _break_subject(tmp_path, "win_back", '"We miss you, {{ greeting_name }}"')  # the template fixed
         retried = edm(environment, "send", "--retry-failed", "--campaign", "win_back")
         assert retried.exit_code == 0, retried.output
-        assert "3 failed message(s) of campaign 'win_back' queued again" in retried.stderr
+        assert "3 failed messages of campaign 'win_back' queued again" in retried.stderr
         assert "sent 3, deferred 0, bounced 0, suppressed 0, failed 0" in retried.stdout
         assert states(sessions)[spam] == "failed"  # another campaign's failure waits for its own retry
 
