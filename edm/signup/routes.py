@@ -15,7 +15,6 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Sequence
-from urllib.parse import parse_qs
 
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.background import BackgroundTask
@@ -36,6 +35,7 @@ from edm.signup.pages import HONEYPOT, Entered, SignupTexts, page_language
 from edm.signup.signups import Confirmation, Outcome, SignupRequest
 from edm.signup.tokens import form_token, read_confirm_token
 from edm.store import Signup
+from edm.tracking.forms import read_form
 from edm.tracking.pages import Language, language_of
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def signup_routes(
         if not limit.allow(client, now.timestamp()):
             log.info("signup refused ip=%s reason=rate", client)
             return SignupPage(pages.busy_page(page_language(asked, accept)), status_code=429)
-        fields = await _form(request, FORM_MAX_BYTES, 12 + len(texts.offered))
+        fields = await read_form(request, FORM_MAX_BYTES, max_fields=12 + len(texts.offered), keep_blank=True)
         if fields is None:
             return SignupPage(pages.too_long_page(page_language(asked, accept)), status_code=413)
 
@@ -185,17 +185,3 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-async def _form(request: Request, max_bytes: int, max_fields: int) -> dict[str, list[str]] | None:
-    """An urlencoded body of at most `max_bytes`; None when longer, {} when it is no form."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        return None
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            return None
-    try:
-        return parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=max_fields)
-    except (UnicodeDecodeError, ValueError):
-        return {}

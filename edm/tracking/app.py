@@ -24,7 +24,6 @@ import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from urllib.parse import parse_qs
 
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
@@ -39,6 +38,7 @@ from edm.delivery.brand import localized
 from edm.surveys import answers
 from edm.tracking import events, pages, survey_pages
 from edm.tracking.events import Feedback, FeedbackOutcome, Hit, Recipient
+from edm.tracking.forms import read_form
 from edm.tracking.hooks import HookMalformed, HookRefused, Hooks, Incoming
 from edm.tracking.ingest import EventWriter, IngestError
 from edm.tracking.links import Kind, Link, SurveyLink, read_survey_token, read_token
@@ -206,7 +206,7 @@ def create_tracking_app(
             return NotFound()
         link, person = found
         language = pages.language_of(person.locale)
-        form = await _form(request) or {}
+        form = await read_form(request, FORM_MAX_BYTES, max_fields=4) or {}
         if one_click == "topic" and link.topic is not None and form.get(ONE_CLICK_FIELD) == [ONE_CLICK_VALUE]:
             email = await run_in_threadpool(turn_off_now, link, link.topic)
             if email is None:
@@ -228,8 +228,8 @@ def create_tracking_app(
             return NotFound()
         link, person = found
         language = pages.language_of(person.locale)
-        form = await _form(request, FORM_MAX_BYTES + TOPIC_FIELD_BYTES * len(offered),
-                           max_fields=len(offered) + 4)
+        form = await read_form(request, FORM_MAX_BYTES + TOPIC_FIELD_BYTES * len(offered),
+                               max_fields=len(offered) + 4)
         if form is not None and "choices" in form:
             chosen = _chosen(form, offered)
             if chosen is None:
@@ -309,7 +309,7 @@ def create_tracking_app(
             return NotFound()
         link, person = found
         language = pages.language_of(person.locale)
-        form = await _form(request, SURVEY_FORM_MAX_BYTES, keep_blank=True)
+        form = await read_form(request, SURVEY_FORM_MAX_BYTES, max_fields=4, keep_blank=True)
         if form is None:
             return PageResponse(survey_pages.too_long_page(language), status_code=413)
         given = form.get("comment")  # absent: the confirm button, a click; present: the comment form
@@ -376,22 +376,6 @@ def create_tracking_app(
     )
     app.state.events = writer
     return app
-
-
-async def _form(
-    request: Request, max_bytes: int = FORM_MAX_BYTES, *, keep_blank: bool = False, max_fields: int = 4
-) -> dict[str, list[str]] | None:
-    """An urlencoded body of at most `max_bytes` and `max_fields`; None when longer, {} when it is no
-    form of ours. `keep_blank` keeps empty fields (an empty comment box still says which form was sent)."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            return None
-    try:
-        return parse_qs(body.decode("ascii"), keep_blank_values=keep_blank, max_num_fields=max_fields)
-    except (UnicodeDecodeError, ValueError):
-        return {}
 
 
 async def _body(request: Request, max_bytes: int) -> bytes | None:
