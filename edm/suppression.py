@@ -18,6 +18,7 @@ from edm.store import Customer, Suppression, upsert
 UNSUBSCRIBED = "unsubscribed"
 HARD_BOUNCE = "hard_bounce"
 COMPLAINT = "complaint"  # marked as spam: a feedback-loop report or a provider webhook
+ERASED = "erased"  # the placeholder address an erased customer keeps (edm.privacy.erase)
 
 
 def suppress(session: Session, emails: Iterable[str], reason: str, now: datetime) -> None:

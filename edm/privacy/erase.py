@@ -42,6 +42,7 @@ from edm.store import (
     SurveyAnswer,
     WebhookDelivery,
 )
+from edm.suppression import ERASED, suppress
 
 ERASED_NAME = "(erased)"
 UNSENT_STATES = ("queued", "deferred", "sending", "awaiting_winner")  # cancelled: never sent after erasure
@@ -144,6 +145,7 @@ def _erase(session: Session, customer: Customer, signing_keys: Sequence[bytes], 
     webhooks = _redact_webhooks(session, keys, identifiers)
     api_calls = _redact_api_audit(session, cid, keys, identifiers)
     _anonymise(customer)
+    suppress(session, [customer.email], ERASED, now)  # the row stays for reports: never mail it again
     forget(session, addresses, signing_keys, now)
     record_audit(session, actor, ERASE, f"customer {cid}", now,
                  f"{len(keys)} mailboxes forgotten, {events} events and {mails} mails anonymised")

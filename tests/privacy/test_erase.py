@@ -164,7 +164,11 @@ def test_erase_leaves_no_trace_and_the_reports_unchanged(world: World) -> None:
 
 
 def test_a_re_imported_erased_address_gets_no_marketing(world: World) -> None:
+    with world.sessions() as session:
+        erased_id = session.scalars(select(Customer.id).where(Customer.external_id == "Z-1")).one()
     assert world.edm("customers", "erase", "Z-1", "--yes").exit_code == 0
+    with world.sessions() as session:
+        last_row = session.scalar(select(func.max(OutboxMessage.id))) or 0
     again = world.folder / "again.csv"
     again.write_text(f"external_id,name,kind,email\nZ-1,{NAME},person,{EMAIL.upper()}\n"
                      "N-5,Nora New,person,nora@example.org\n", encoding="utf-8")
@@ -175,3 +179,16 @@ def test_a_re_imported_erased_address_gets_no_marketing(world: World) -> None:
     assert ran.exit_code == 0, ran.output
     assert world.inbox("nora@example.org"), "a new customer, never erased, gets the offer"
     assert world.inbox(EMAIL) == []
+    service = world.edm("campaign", "run", "notice", "--i-know")  # service mail needs no consent basis
+    assert service.exit_code == 0, service.output
+    assert world.inbox(EMAIL), "service mail reaches the re-imported address"
+    campaigns = world.folder / "campaigns"  # campaigns new today: the erased record is not planned yet
+    for name in ("offers", "notice"):
+        text = (campaigns / f"{name}.yaml").read_text(encoding="utf-8")
+        (campaigns / f"{name}_2.yaml").write_text(text.replace(f"name: {name}", f"name: {name}_2", 1),
+                                                  encoding="utf-8")
+        assert world.edm("campaign", "run", f"{name}_2", "--i-know").exit_code == 0
+    with world.sessions() as session:  # the erased record itself is never planned again, whatever the kind
+        planned = session.scalars(select(OutboxMessage.state).where(
+            OutboxMessage.customer_id == erased_id, OutboxMessage.id > last_row)).all()
+    assert planned == []
