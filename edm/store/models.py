@@ -33,7 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from edm.addresses import KEY_LENGTH, canonical_address
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 # JSONB on PostgreSQL: it has equality, so upserts can skip unchanged rows
@@ -553,3 +553,31 @@ class EventTotal(Base):
     kind: Mapped[str] = mapped_column(String(16))
     machine: Mapped[bool] = mapped_column(default=False, server_default=false())
     events: Mapped[int]  # how many raw events this row replaced
+
+
+class ConsoleUser(Base):
+    """A person who signs in to the web console (edm.console): a role, and for an account manager
+    the email that links them to `customers.account_manager_email`. Never deleted, only disabled."""
+
+    __tablename__ = "console_users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # admin, marketer, analyst, manager
+    email: Mapped[str | None] = mapped_column(String(320))
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id, with its parameters
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+
+class CampaignApproval(Base):
+    """A campaign approved by a console user: one with `approval: required` is planned only while
+    an approval of it stands (`revoked_at` None)."""
+
+    __tablename__ = "campaign_approvals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    campaign: Mapped[str] = mapped_column(String(100), index=True)
+    approved_by: Mapped[str] = mapped_column(String(100))
+    approved_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
