@@ -26,7 +26,8 @@ def _outbox(console: Console) -> list[tuple[str, str]]:
 
 def _audit(console: Console) -> list[tuple[str, str, str | None]]:
     with open_store(load_settings(console.folder / "edm.yaml"))() as session:
-        return [(e.actor, e.action, e.subject) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+        return [(e.actor, e.action, e.subject) for e in entries]
 
 
 def test_a_campaign_needing_approval_is_planned_only_once_a_marketer_approved_it(
@@ -41,7 +42,8 @@ def test_a_campaign_needing_approval_is_planned_only_once_a_marketer_approved_it
     listed = http.get("/campaigns").text
     assert "awaiting approval" in listed
     approved = _press(http, "spring_sale", "approve")
-    assert approved.status_code == 303 and approved.headers["location"] == "/campaigns/spring_sale?done=approve"
+    assert approved.status_code == 303
+    assert approved.headers["location"] == "/campaigns/spring_sale?done=approve"
     page = http.get(approved.headers["location"]).text
     assert "Approved." in page and "approved by mia" in page and "Withdraw approval" in page
 
@@ -59,10 +61,13 @@ def test_a_withdrawn_approval_stops_the_planning_again(console: Console) -> None
     _press(http, "spring_sale", "approve")
     withdrawn = _press(http, "spring_sale", "revoke")
     assert withdrawn.headers["location"].endswith("done=revoke")
-    assert "spring_sale: awaiting approval" in edm(console.folder, "campaign", "run", "spring_sale", "--dry-run")
+    dry = edm(console.folder, "campaign", "run", "spring_sale", "--dry-run")
+    assert "spring_sale: awaiting approval" in dry
 
 
-def test_a_paused_campaign_keeps_its_mail_queued_until_resumed(console: Console, smtp_server: SmtpServer) -> None:
+def test_a_paused_campaign_keeps_its_mail_queued_until_resumed(
+    console: Console, smtp_server: SmtpServer
+) -> None:
     http = signed_in(console, "mia")
     _press(http, "spring_sale", "approve")
     paused = _press(http, "spring_sale", "pause")
