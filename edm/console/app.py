@@ -253,6 +253,9 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
     async def style(request: Request) -> Response:
         return Response(STYLE, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
+    async def no_icon(request: Request) -> Response:
+        return Response(status_code=204, headers={"Cache-Control": "max-age=86400"})
+
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -268,6 +271,7 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
         Route("/customers", signed_in(customer_search), methods=["GET"]),
         Route("/customers/{external_id}", signed_in(customer_page), methods=["GET"]),
         Route("/static/console.css", style, methods=["GET"]),
+        Route("/favicon.ico", no_icon, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
     return Starlette(routes=routes)
