@@ -30,6 +30,7 @@ from edm.campaigns.loader import CampaignFile, read_campaigns
 from edm.clock import Clock
 from edm.config import Settings
 from edm.console import figures
+from edm.console.reports import REPORTS, PeriodError, build_report, period, workbook
 from edm.console.sessions import (
     COOKIE,
     LANGUAGE_COOKIE,
@@ -40,11 +41,12 @@ from edm.console.sessions import (
     unseal,
 )
 from edm.console.texts import LANGUAGE_NAMES, LANGUAGES, Texts, console_language, translator
-from edm.console.users import User, active_user, authenticate, manager_key
+from edm.console.users import MANAGER, User, active_user, authenticate, manager_key
 from edm.customers.card import CustomerNotFound, customer_card
 from edm.delivery.health import campaign_scope
 from edm.delivery.holds import pause, resume
 from edm.privacy.audit import record_audit
+from edm.reports.html import render_html
 from edm.tracking.pages import Language
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,9 @@ log = logging.getLogger(__name__)
 FORM_MAX_BYTES = 8192
 ACTIONS = ("approve", "revoke", "pause", "resume")
 STYLE = (Path(__file__).parent / "static" / "console.css").read_text(encoding="utf-8")
+# a report is the self-contained page `edm report` writes: its own inline style, charts as data: PNGs
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
+              "base-uri 'none'; form-action 'none'")
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'",
@@ -250,6 +255,34 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
             return page("message.html.j2", visit, request, 404, title=visit.t("not_found"), text="")
         return page("customer.html.j2", visit, request, card=card, events=events)
 
+    async def report_list(request: Request, visit: Visit) -> Response:
+        assert visit.user is not None
+        if visit.user.role == MANAGER:  # reports count every customer, not only a manager's own
+            return refused(visit, request)
+        return page("reports.html.j2", visit, request, reports=list(REPORTS), error=None,
+                    since=request.query_params.get("since", ""), until=request.query_params.get("until", ""))
+
+    async def report_page(request: Request, visit: Visit) -> Response:
+        assert visit.user is not None
+        if visit.user.role == MANAGER:
+            return refused(visit, request)
+        name = request.path_params["name"]
+        if name not in REPORTS:
+            return page("message.html.j2", visit, request, 404, title=visit.t("not_found"), text=name)
+        now = clock.now()
+        try:
+            since, until = period(request.query_params.get("since"), request.query_params.get("until"), now)
+        except PeriodError as exc:
+            return page("reports.html.j2", visit, request, 400, reports=list(REPORTS), error=str(exc),
+                        since="", until="")
+        built = build_report(name, sessions, settings, now, since, until)
+        if request.query_params.get("format") == "xlsx":
+            filename = f"{name}-{since:%Y%m%d}-{until:%Y%m%d}.xlsx"
+            return Response(workbook(built), headers={**HEADERS, "Content-Disposition":
+                                                          f'attachment; filename="{filename}"'},
+                            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        return HTMLResponse(render_html(built), headers={**HEADERS, "Content-Security-Policy": REPORT_CSP})
+
     async def style(request: Request) -> Response:
         return Response(STYLE, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
@@ -270,6 +303,8 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
         Route("/campaigns/{name}/{action}", signed_in(campaign_action), methods=["POST"]),
         Route("/customers", signed_in(customer_search), methods=["GET"]),
         Route("/customers/{external_id}", signed_in(customer_page), methods=["GET"]),
+        Route("/reports", signed_in(report_list), methods=["GET"]),
+        Route("/reports/{name}", signed_in(report_page), methods=["GET"]),
         Route("/static/console.css", style, methods=["GET"]),
         Route("/favicon.ico", no_icon, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),

@@ -7,7 +7,8 @@ import pytest
 from edm.console.texts import LANGUAGES, TEXTS
 from tests.console.conftest import Console, client, signed_in
 
-PAGES = ("/", "/campaigns", "/campaigns/spring_sale", "/customers", "/customers?q=a", "/customers/C001")
+PAGES = ("/", "/campaigns", "/campaigns/spring_sale", "/customers", "/customers?q=a", "/customers/C001",
+         "/reports")
 WORDS = {"en": ("Today", "Campaigns", "Customers"), "zh-Hans": ("今日", "营销活动", "客户"),
          "zh-Hant": ("今日", "行銷活動", "客戶")}
 
@@ -73,3 +74,25 @@ def test_nothing_is_shown_before_signing_in(console: Console) -> None:
         for path in PAGES:
             answer = http.get(path)
             assert answer.status_code == 303 and answer.headers["location"] == "/login", path
+
+
+def test_the_reports_open_as_their_html_and_download_as_workbooks(console: Console) -> None:
+    http = signed_in(console, "ana")
+    listed = http.get("/reports", params={"since": "2026-01-01", "until": "2026-02-01"})
+    assert listed.status_code == 200
+    assert "/reports/engagement?since=2026-01-01&amp;until=2026-02-01" in listed.text
+    for name in ("engagement", "lifecycle", "frequency", "satisfaction", "deliverability"):
+        report = http.get(f"/reports/{name}")
+        assert report.status_code == 200 and report.text.startswith("<!DOCTYPE html>"), name
+        assert "script-src" not in report.headers["content-security-policy"]  # no scripts, as every page
+    workbook = http.get("/reports/lifecycle", params={"format": "xlsx", "since": "2026-01-01"})
+    assert workbook.status_code == 200 and workbook.content.startswith(b"PK")
+    assert 'filename="lifecycle-20260101-' in workbook.headers["content-disposition"]
+    assert http.get("/reports/engagement", params={"since": "yesterday"}).status_code == 400
+    assert http.get("/reports/nope").status_code == 404
+
+
+def test_a_manager_gets_no_reports_of_every_customer(console: Console) -> None:
+    http = signed_in(console, "max")
+    assert "/reports" not in http.get("/").text
+    assert http.get("/reports").status_code == 403 and http.get("/reports/engagement").status_code == 403
