@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -41,7 +41,7 @@ from edm.console.sessions import (
     unseal,
 )
 from edm.console.texts import LANGUAGE_NAMES, LANGUAGES, Texts, console_language, translator
-from edm.console.users import MANAGER, User, active_user, authenticate, manager_key
+from edm.console.users import MANAGER, User, active_user, authenticate, manager_key, sign_out
 from edm.customers.card import CustomerNotFound, customer_card
 from edm.delivery.health import campaign_scope
 from edm.delivery.holds import pause, resume
@@ -98,6 +98,9 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
         if session.user is not None:
             with sessions() as db:
                 user = active_user(db, session.user)
+            if user is not None and user.signed_out_at is not None \
+                    and session.issued <= user.signed_out_at.timestamp():
+                user = None  # signed out since (here or on another device)
         language = console_language(request.cookies.get(LANGUAGE_COOKIE),
                                     request.headers.get("accept-language"))
         return Visit(session, user, language, translator(language), session.csrf(keys)), fresh
@@ -162,6 +165,9 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
         return with_cookie(response, new_session(user.name, time.time(), lifetime))  # a new nonce
 
     async def logout(request: Request, visit: Visit) -> Response:
+        assert visit.user is not None
+        with sessions.begin() as db:
+            sign_out(db, visit.user.name, datetime.fromtimestamp(time.time(), UTC))  # sessions' own clock
         response = RedirectResponse("/login", status_code=303, headers=HEADERS)
         return with_cookie(response, new_session(None, time.time(), lifetime))
 

@@ -28,6 +28,7 @@ class ConsoleSession:
     user: str | None  # None: not signed in yet (the sign-in form's session)
     nonce: str
     expires: int  # epoch seconds
+    issued: float  # epoch seconds: a sign-out after it ends the session
 
     def csrf(self, keys: Sequence[bytes]) -> str:
         """The token every form of this session carries."""
@@ -41,12 +42,13 @@ class ConsoleSession:
 
 
 def new_session(user: str | None, now: float, lifetime_seconds: float) -> ConsoleSession:
-    return ConsoleSession(user, secrets.token_urlsafe(16), int(now + lifetime_seconds))
+    return ConsoleSession(user, secrets.token_urlsafe(16), int(now + lifetime_seconds), now)
 
 
 def seal(session: ConsoleSession, keys: Sequence[bytes]) -> str:
     """The cookie value of `session`."""
-    return sign({"k": KIND, "u": session.user, "n": session.nonce, "e": session.expires}, keys)
+    return sign({"k": KIND, "u": session.user, "n": session.nonce, "e": session.expires, "i": session.issued},
+                keys)
 
 
 def unseal(value: str | None, keys: Sequence[bytes], now: float) -> ConsoleSession | None:
@@ -54,12 +56,13 @@ def unseal(value: str | None, keys: Sequence[bytes], now: float) -> ConsoleSessi
     payload = verify(value, keys) if value else None
     if payload is None or payload.get("k") != KIND:
         return None
-    user, nonce, expires = payload.get("u"), payload.get("n"), payload.get("e")
-    if not (isinstance(nonce, str) and isinstance(expires, int) and (user is None or isinstance(user, str))):
+    user, nonce, expires, issued = payload.get("u"), payload.get("n"), payload.get("e"), payload.get("i")
+    if not (isinstance(nonce, str) and isinstance(expires, int) and isinstance(issued, int | float)
+            and (user is None or isinstance(user, str))):
         return None
     if expires <= now:
         return None
-    return ConsoleSession(user, nonce, expires)
+    return ConsoleSession(user, nonce, expires, float(issued))
 
 
 @dataclass

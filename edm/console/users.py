@@ -39,6 +39,7 @@ class User:
     email: str | None  # a manager's: their customers are those whose account_manager_email is it
     created_at: datetime
     disabled_at: datetime | None = None
+    signed_out_at: datetime | None = None  # their sessions issued before it are over
 
     @property
     def may_act(self) -> bool:
@@ -105,5 +106,12 @@ def manager_key(user: User) -> str | None:
     return user.email.strip().lower() if user.role == MANAGER and user.email else None
 
 
+def sign_out(session: Session, name: str, now: datetime) -> None:
+    """End every session of `name` issued until `now` (on every device)."""
+    row = session.scalar(select(ConsoleUser).where(ConsoleUser.name == name))
+    if row is not None:
+        row.signed_out_at = now
+
+
 def _user(row: ConsoleUser) -> User:
-    return User(row.name, row.role, row.email, row.created_at, row.disabled_at)
+    return User(row.name, row.role, row.email, row.created_at, row.disabled_at, row.signed_out_at)

@@ -568,6 +568,7 @@ class ConsoleUser(Base):
     password_hash: Mapped[str] = mapped_column(String(200))  # argon2id, with its parameters
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
+    signed_out_at: Mapped[datetime | None]  # sessions issued before it are over (every device's)
 
 
 class CampaignApproval(Base):

@@ -20,9 +20,15 @@ def test_a_user_signs_in_sees_the_pages_and_signs_out(console: Console) -> None:
         assert answer.status_code == 303
         today = http.get("/")
         assert today.status_code == 200 and "mia (marketer)" in today.text
+        kept = dict(http.cookies)  # as someone who copied the cookie before the sign-out
         out = http.post("/logout", data={"csrf": csrf_of(today.text)})
         assert out.status_code == 303 and out.headers["location"] == "/login"
         assert http.get("/").headers["location"] == "/login"
+    with client(console) as thief:
+        thief.cookies.update(kept)
+        assert thief.get("/").headers["location"] == "/login"  # the signed-out session is over everywhere
+    again = signed_in(console, "mia")  # a new sign-in works at once
+    assert again.get("/").status_code == 200
 
 
 def test_a_wrong_password_and_an_unknown_name_get_the_same_answer(console: Console) -> None:

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=200), nullable=False),
         sa.Column("created_at", _WHEN, nullable=False),
         sa.Column("disabled_at", _WHEN, nullable=True),
+        sa.Column("signed_out_at", _WHEN, nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
     )
