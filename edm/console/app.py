@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from edm.alerts.items import reason
 from edm.campaigns.approvals import approve, revoke
 from edm.campaigns.loader import CampaignFile, read_campaigns
 from edm.clock import Clock
@@ -237,11 +238,16 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
     async def customer_search(request: Request, visit: Visit) -> Response:
         assert visit.user is not None
         text = request.query_params.get("q", "")[:200]
+        mine = manager_key(visit.user)
+        risky: list[tuple[Any, Any]] = []
+        alerts: list[tuple[str, str, str]] = []
         with sessions() as db:
-            found = figures.search_customers(db, text, manager_key(visit.user))
-            risky = (figures.by_churn_risk(db, manager_key(visit.user) or "")
-                     if manager_key(visit.user) and not text else [])
-        return page("customers.html.j2", visit, request, q=text, found=found, risky=risky)
+            found = figures.search_customers(db, text, mine)
+            if mine is not None and not text:  # a manager's own page: alerts, then customers by risk
+                risky = figures.by_churn_risk(db, mine)
+                alerts = [(item.external_id, item.customer_name, reason(item, visit.language))
+                          for item in figures.manager_alerts(db, mine, clock.now(), settings.alerts)]
+        return page("customers.html.j2", visit, request, q=text, found=found, risky=risky, alerts=alerts)
 
     async def customer_page(request: Request, visit: Visit) -> Response:
         assert visit.user is not None

@@ -15,15 +15,19 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from edm.alerts.collect import ManagerWindow, collect
+from edm.alerts.items import AlertItem
 from edm.campaigns.approvals import Approval, standing_approvals
 from edm.campaigns.schema import Campaign
 from edm.campaigns.triggers import due_on, next_due
+from edm.config import AlertSettings
 from edm.delivery.health import BULK, CAMPAIGN_PREFIX
 from edm.delivery.holds import Pause, pauses
 from edm.store import Customer, CustomerProfile, Event, Order, OutboxMessage, ProfileTransition, SurveyAnswer
 
 SEARCH_LIMIT = 50
 TIMELINE_LIMIT = 200
+ALERT_DAYS = 7  # a manager's page: the alerts of the last week
 EVENT_TRIGGERS = ("life_event", "entered", "inactive", "after_order", "reorder", "answered", "event")
 
 
@@ -244,6 +248,15 @@ def by_churn_risk(session: Session, manager_email: str, limit: int = 100) -> lis
         .limit(limit)
     )
     return [(customer, alive) for customer, alive in rows]
+
+
+def manager_alerts(session: Session, manager_email: str, now: datetime, settings: AlertSettings,
+                   days: int = ALERT_DAYS) -> list[AlertItem]:
+    """What the manager's digest reports about their customers over the last `days` days, newest first."""
+    window = ManagerWindow(manager_email, None, now - timedelta(days=days), now)
+    found = collect(session, [window], settings)
+    return sorted((item for content in found for item in content.items), key=lambda i: i.occurred_at,
+                  reverse=True)
 
 
 def _aware(value: datetime) -> datetime:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import UTC, datetime, timedelta
 
+import pytest
+from sqlalchemy import select
+
+from edm.config import load_settings
 from edm.console.texts import LANGUAGES, TEXTS
+from edm.runner import open_store
+from edm.store import Customer, ProfileTransition
 from tests.console.conftest import Console, client, signed_in
 
 PAGES = ("/", "/campaigns", "/campaigns/spring_sale", "/customers", "/customers?q=a", "/customers/C001",
@@ -96,3 +102,15 @@ def test_a_manager_gets_no_reports_of_every_customer(console: Console) -> None:
     http = signed_in(console, "max")
     assert "/reports" not in http.get("/").text
     assert http.get("/reports").status_code == 403 and http.get("/reports/engagement").status_code == 403
+
+
+def test_a_manager_sees_this_weeks_alerts_of_their_own_customers(console: Console) -> None:
+    with open_store(load_settings(console.folder / "edm.yaml")).begin() as session:
+        for external_id in ("C001", "C003"):  # Max's Alice, Meg's Carol
+            customer_id = session.scalar(select(Customer.id).where(Customer.external_id == external_id))
+            session.add(ProfileTransition(customer_id=customer_id, dimension="lifecycle_stage", old="active",
+                                          new="at_risk", computed_at=datetime.now(UTC) - timedelta(days=1)))
+    page = signed_in(console, "max").get("/customers", headers={"Accept-Language": "en"}).text
+    alerts = page[page.index("Alerts of the last 7 days"):page.index("Your customers by churn risk")]
+    assert "Alice Zhang" in alerts and "At risk" in alerts and "Carol" not in alerts
+    assert "Alerts of the last 7 days" not in signed_in(console, "ana").get("/customers").text
