@@ -57,6 +57,8 @@ class Today:
     outbox: dict[str, dict[str, int]] = field(default_factory=dict)  # campaign -> queued/sending/sent_today
     paused: list[Pause] = field(default_factory=list)
     yesterday: dict[str, int] = field(default_factory=dict)  # sent, bounced, opens, clicks
+    # mail still to go (queued, deferred, sending) by campaign, value tier and lifecycle stage
+    waiting_classes: list[tuple[str, str, str, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +143,15 @@ def today_figures(session: Session, campaigns: Iterable[Campaign], now: datetime
     ):
         outbox[name]["sent_today"] = count
     figures.outbox = dict(sorted(outbox.items()))
+    tier = func.coalesce(CustomerProfile.value_tier, "-")
+    stage = func.coalesce(CustomerProfile.lifecycle_stage, "-")
+    figures.waiting_classes = [(name, t, s, n) for name, t, s, n in session.execute(
+        select(OutboxMessage.campaign, tier, stage, func.count())
+        .join(CustomerProfile, CustomerProfile.customer_id == OutboxMessage.customer_id, isouter=True)
+        .where(OutboxMessage.state.in_(("queued", "deferred", "sending")))
+        .group_by(OutboxMessage.campaign, tier, stage)
+        .order_by(OutboxMessage.campaign, tier, stage)
+    )]
     figures.yesterday = _yesterday(session, start - timedelta(days=1), start)
     return figures
 

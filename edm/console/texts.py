@@ -53,6 +53,8 @@ TEXTS: Mapping[Language, Mapping[str, str]] = {
         "report_deliverability": "Deliverability (bounces, complaints)", "from_day": "From (included)",
         "to_day": "To (excluded)", "show": "Show", "open": "Open", "download": "Download XLSX",
         "period_hint": "Empty: the last 90 days.",
+        "waiting_classes": "Waiting, by value tier and lifecycle stage", "tier": "Value tier",
+        "stage": "Lifecycle stage",
         "alerts": "Alerts of the last 7 days", "churn_risk": "Your customers by churn risk",
         "alive": "Still buying (probability)",
     },
@@ -93,6 +95,7 @@ TEXTS: Mapping[Language, Mapping[str, str]] = {
         "report_deliverability": "送达率（退信、投诉）", "from_day": "起始日（含）",
         "to_day": "截止日（不含）", "show": "显示", "open": "打开", "download": "下载 XLSX",
         "period_hint": "留空：最近 90 天。",
+        "waiting_classes": "待发送（按价值层级与生命周期阶段）", "tier": "价值层级", "stage": "生命周期阶段",
         "alerts": "最近 7 天的提醒", "churn_risk": "我的客户（按流失风险）", "alive": "仍在购买的概率",
     },
     "zh-Hant": {
@@ -132,6 +135,7 @@ TEXTS: Mapping[Language, Mapping[str, str]] = {
         "report_deliverability": "送達率（退信、投訴）", "from_day": "起始日（含）",
         "to_day": "截止日（不含）", "show": "顯示", "open": "開啟", "download": "下載 XLSX",
         "period_hint": "留空：最近 90 天。",
+        "waiting_classes": "待寄送（依價值層級與生命週期階段）", "tier": "價值層級", "stage": "生命週期階段",
         "alerts": "最近 7 天的提醒", "churn_risk": "我的客戶（依流失風險）", "alive": "仍在購買的機率",
     },
 }

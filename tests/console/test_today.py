@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from edm.config import load_settings
 from edm.runner import open_store
-from edm.store import Customer, Event, OutboxMessage
+from edm.store import Customer, CustomerProfile, Event, OutboxMessage
 from tests.console.conftest import Console, csrf_of, signed_in
 
 DAILY = """name: daily_news
@@ -49,6 +50,15 @@ def test_today_counts_the_outbox_and_yesterday_in_aggregate(console: Console) ->
     assert "daily_news" in _cells(page, "Due today")
     waiting = re.sub(r"\s+", "", _cells(page, "Waiting"))
     assert "daily_news</a></td><td>2</td><td>1</td><td>1</td>" in waiting  # queued, sending, sent today
+    classes = re.sub(r"\s+", "", _cells(page, "Waiting, by value tier and lifecycle stage"))
+    with open_store(load_settings(console.folder / "edm.yaml"))() as session:
+        profiles = [session.get_one(CustomerProfile, i) for i in ids]
+    expected: Counter[tuple[str, str]] = Counter(
+        (profiles[n % 3].value_tier, profiles[n % 3].lifecycle_stage)
+        for n, (state, _) in enumerate(rows) if state != "sent")
+    for (tier, stage), count in expected.items():
+        assert f"<tr><td>daily_news</td><td>{tier}</td><td>{stage}</td><td>{count}</td></tr>" in classes
+    assert classes.count("<tr><td>daily_news</td>") == len(expected)
     results = re.sub(r"\s+", "", _cells(page, "Yesterday"))
     assert "<td>1</td><td>0</td><td>2</td><td>1</td>" in results  # sent, bounced, opens (not machine), clicks
     assert "Nothing is paused." in page
