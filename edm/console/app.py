@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from edm.alerts.items import reason
 from edm.campaigns.approvals import approve, revoke
-from edm.campaigns.loader import CampaignFile, read_campaigns
+from edm.campaigns.loader import CampaignFile, CampaignFolder, read_campaigns
 from edm.clock import Clock
 from edm.config import Settings
 from edm.console import figures
@@ -183,8 +183,16 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
                                 samesite="strict", secure=secure)
         return response
 
+    loaded: dict[tuple[tuple[str, int, int], ...], CampaignFolder] = {}
+
     def campaign_files() -> tuple[dict[str, CampaignFile], list[str]]:
-        folder = read_campaigns(settings.campaigns_dir)
+        """The campaigns folder, read again only when a file in it was added, removed or changed."""
+        state = _folder_state(settings.campaigns_dir)
+        folder = loaded.get(state)
+        if folder is None:
+            folder = read_campaigns(settings.campaigns_dir)
+            loaded.clear()
+            loaded[state] = folder
         return folder.files, folder.problems
 
     async def today(request: Request, visit: Visit) -> Response:
@@ -338,6 +346,15 @@ def _act(db: Session, action: str, name: str, actor: str, now: datetime) -> bool
     if changed:
         record_audit(db, f"console:{actor}", action, f"campaign {name}", now)
     return changed
+
+
+def _folder_state(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """Each file's name, change time and size: what tells that the folder changed."""
+    try:
+        found = [(entry.name, entry.stat().st_mtime_ns, entry.stat().st_size) for entry in folder.iterdir()]
+    except OSError:
+        return ()
+    return tuple(sorted(found))
 
 
 def _csrf_ok(visit: Visit, form: dict[str, list[str]] | None, keys: list[bytes]) -> bool:

@@ -102,20 +102,22 @@ def campaign_rows(session: Session, campaigns: Iterable[Campaign], today: date) 
 
 
 def _last_runs(session: Session, names: Sequence[str]) -> dict[str, tuple[date, dict[str, int]]]:
-    """Per campaign, its latest occurrence in the outbox and that occurrence's rows by state."""
-    if not names:
-        return {}
-    latest = (select(OutboxMessage.campaign, func.max(OutboxMessage.occurrence).label("occurrence"))
-              .where(OutboxMessage.campaign.in_(names)).group_by(OutboxMessage.campaign).subquery())
-    rows = session.execute(
-        select(OutboxMessage.campaign, OutboxMessage.occurrence, OutboxMessage.state, func.count())
-        .join(latest, and_(latest.c.campaign == OutboxMessage.campaign,
-                           latest.c.occurrence == OutboxMessage.occurrence))
-        .group_by(OutboxMessage.campaign, OutboxMessage.occurrence, OutboxMessage.state)
-    )
+    """Per campaign, its latest occurrence in the outbox and that occurrence's rows by state: an
+    index lookup and an index range per campaign (ix_outbox_campaign_occurrence)."""
+    latest = {}
+    for name in names:
+        occurrence = session.scalar(select(func.max(OutboxMessage.occurrence))
+                                    .where(OutboxMessage.campaign == name))
+        if occurrence is not None:
+            latest[name] = occurrence
     found: dict[str, tuple[date, dict[str, int]]] = {}
-    for name, occurrence, state, count in rows:
-        found.setdefault(name, (occurrence, {}))[1][state] = count
+    for name, day in latest.items():  # each a range of the index, not a scan of the outbox
+        states = session.execute(
+            select(OutboxMessage.state, func.count())
+            .where(OutboxMessage.campaign == name, OutboxMessage.occurrence == day)
+            .group_by(OutboxMessage.state)
+        )
+        found[name] = (day, {state: count for state, count in states})
     return found
 
 
@@ -137,8 +139,8 @@ def today_figures(session: Session, campaigns: Iterable[Campaign], now: datetime
         key = "sending" if state == "sending" else "queued"
         outbox[name][key] = outbox[name].get(key, 0) + count
     for name, count in session.execute(
-        select(OutboxMessage.campaign, func.count())
-        .where(OutboxMessage.state == "sent", OutboxMessage.sent_at >= start)
+        select(OutboxMessage.campaign, func.count())  # accepted by the relay today (bounced later or not)
+        .where(OutboxMessage.sent_at >= start)  # ix_outbox_sent_at: today's rows only
         .group_by(OutboxMessage.campaign)
     ):
         outbox[name]["sent_today"] = count

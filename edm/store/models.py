@@ -365,6 +365,8 @@ class OutboxMessage(Base):
         Index("ix_outbox_due", "state", "next_attempt_at"),
         # a customer's mail in time order: reports attribute orders to the mail before them
         Index("ix_outbox_customer_sent", "customer_id", "sent_at"),
+        # a campaign's latest occurrence and its rows by state (the console's campaign list)
+        Index("ix_outbox_campaign_occurrence", "campaign", "occurrence", "state"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -383,7 +385,7 @@ class OutboxMessage(Base):
     relay: Mapped[str | None] = mapped_column(String(255))  # host:port that gave the last reply
     message_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
-    sent_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)  # the console's today and yesterday
 
 
 class Event(Base):
@@ -396,7 +398,7 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(16))  # open, click, unsubscribe, bounce, soft_bounce
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), index=True)
-    occurred_at: Mapped[datetime]
+    occurred_at: Mapped[datetime] = mapped_column(index=True)  # a day's events (console, retention)
     url: Mapped[str | None] = mapped_column(Text)
     user_agent: Mapped[str | None] = mapped_column(String(500))
     # a privacy proxy, prefetcher or security scanner, not a person: kept out of engagement

@@ -1,4 +1,4 @@
-"""The web console: its users (role, argon2 hash) and campaign approvals.
+"""The web console: its users (role, argon2 hash), campaign approvals, and the indexes its pages count by.
 
 Revision ID: 0012
 Revises: 0011
@@ -43,9 +43,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_campaign_approvals_campaign", "campaign_approvals", ["campaign"])
+    # the console's pages count a day's mail and events, and each campaign's latest occurrence
+    op.create_index("ix_outbox_sent_at", "outbox", ["sent_at"])
+    op.create_index("ix_outbox_campaign_occurrence", "outbox", ["campaign", "occurrence", "state"])
+    op.create_index("ix_events_occurred_at", "events", ["occurred_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_events_occurred_at", table_name="events")
+    op.drop_index("ix_outbox_campaign_occurrence", table_name="outbox")
+    op.drop_index("ix_outbox_sent_at", table_name="outbox")
     op.drop_index("ix_campaign_approvals_campaign", table_name="campaign_approvals")
     op.drop_table("campaign_approvals")
     op.drop_table("console_users")
