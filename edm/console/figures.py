@@ -6,7 +6,7 @@ stay fast on a large store. Campaign facts (trigger, next due day) come from the
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -24,6 +24,7 @@ from edm.config import AlertSettings
 from edm.delivery.health import BULK, CAMPAIGN_PREFIX
 from edm.delivery.holds import Pause, pauses
 from edm.store import Customer, CustomerProfile, Event, Order, OutboxMessage, ProfileTransition, SurveyAnswer
+from edm.store.sql import unindexed
 
 SEARCH_LIMIT = 50
 TIMELINE_LIMIT = 200
@@ -131,29 +132,25 @@ def today_figures(session: Session, campaigns: Iterable[Campaign], now: datetime
                         and r.next_due <= day + timedelta(days=7)]
     start = datetime.combine(day, time(), UTC)
     outbox: dict[str, dict[str, int]] = defaultdict(dict)
-    for name, state, count in session.execute(
-        select(OutboxMessage.campaign, OutboxMessage.state, func.count())
+    classes: Counter[tuple[str, str, str]] = Counter()
+    tier = func.coalesce(CustomerProfile.value_tier, "-")
+    stage = func.coalesce(CustomerProfile.lifecycle_stage, "-")
+    for name, state, tier_of, stage_of, count in session.execute(  # what waits: one pass (ix_outbox_due)
+        select(OutboxMessage.campaign, OutboxMessage.state, tier, stage, func.count())
+        .join(CustomerProfile, CustomerProfile.customer_id == OutboxMessage.customer_id, isouter=True)
         .where(OutboxMessage.state.in_(("queued", "deferred", "sending")))
-        .group_by(OutboxMessage.campaign, OutboxMessage.state)
+        .group_by(OutboxMessage.campaign, OutboxMessage.state, tier, stage)
     ):
         key = "sending" if state == "sending" else "queued"
         outbox[name][key] = outbox[name].get(key, 0) + count
-    for name, count in session.execute(
-        select(OutboxMessage.campaign, func.count())  # accepted by the relay today (bounced later or not)
-        .where(OutboxMessage.sent_at >= start)  # ix_outbox_sent_at: today's rows only
-        .group_by(OutboxMessage.campaign)
+        classes[(name, tier_of, stage_of)] += count
+    figures.waiting_classes = [(*key, count) for key, count in sorted(classes.items())]
+    campaign = unindexed(OutboxMessage.campaign)  # read today's rows by ix_outbox_sent_at, then group
+    for name, count in session.execute(  # accepted by the relay today (bounced later or not)
+        select(campaign, func.count()).where(OutboxMessage.sent_at >= start).group_by(campaign)
     ):
         outbox[name]["sent_today"] = count
     figures.outbox = dict(sorted(outbox.items()))
-    tier = func.coalesce(CustomerProfile.value_tier, "-")
-    stage = func.coalesce(CustomerProfile.lifecycle_stage, "-")
-    figures.waiting_classes = [(name, t, s, n) for name, t, s, n in session.execute(
-        select(OutboxMessage.campaign, tier, stage, func.count())
-        .join(CustomerProfile, CustomerProfile.customer_id == OutboxMessage.customer_id, isouter=True)
-        .where(OutboxMessage.state.in_(("queued", "deferred", "sending")))
-        .group_by(OutboxMessage.campaign, tier, stage)
-        .order_by(OutboxMessage.campaign, tier, stage)
-    )]
     figures.yesterday = _yesterday(session, start - timedelta(days=1), start)
     return figures
 
