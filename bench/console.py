@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from pydantic import SecretStr
+from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -26,9 +27,9 @@ from report import populate  # the report benchmark's store, reused
 from edm.clock import SystemClock
 from edm.config import Settings
 from edm.console.app import create_console_app
-from edm.console.users import add_user
+from edm.console.users import add_user, list_users
 from edm.resources import bundled_config_dir
-from edm.store import make_engine, session_factory
+from edm.store import Customer, make_engine, session_factory
 
 GOAL_SECONDS = 0.300
 KEY = "IUxrCUfo1unVJ6CEb1xZiawfAjAyDZgEShAkgD52EZI"  # a benchmark's key, as the tests'
@@ -59,24 +60,28 @@ def main() -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--reuse", action="store_true", help="Time the store a previous run left in FOLDER.")
     args = parser.parse_args()
     args.folder.mkdir(parents=True, exist_ok=True)
     path = args.folder / "console-bench.db"
-    path.unlink(missing_ok=True)
-    started = time.perf_counter()
-    sizes = populate(path, args.customers, args.events)
-    with sqlite3.connect(path) as db:
-        db.execute("UPDATE customers SET account_manager = 'Max', account_manager_email = 'max@example.com'"
-                   " WHERE id % 1000 = 0")
-    print(f"generated {sizes} in {time.perf_counter() - started:.1f} s")
+    if not (args.reuse and path.exists()):
+        path.unlink(missing_ok=True)
+        started = time.perf_counter()
+        sizes = populate(path, args.customers, args.events)
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE customers SET account_manager = 'Max',"
+                       " account_manager_email = 'max@example.com' WHERE id % 1000 = 0")
+        print(f"generated {sizes} in {time.perf_counter() - started:.1f} s")
     settings = Settings(database_url=f"sqlite:///{path}", campaigns_dir=bundled_config_dir() / "campaigns",
                         secret_keys=(SecretStr(KEY),))
     sessions = session_factory(make_engine(settings.database_url))
     with sessions.begin() as session:
-        add_user(session, "ana", "analyst", PASSWORD, SystemClock().now())
-        add_user(session, "max", "manager", PASSWORD, SystemClock().now(), "max@example.com")
+        if not list_users(session):
+            add_user(session, "ana", "analyst", PASSWORD, SystemClock().now())
+            add_user(session, "max", "manager", PASSWORD, SystemClock().now(), "max@example.com")
     app = create_console_app(sessions, settings, SystemClock())
-    middle = args.customers // 2
+    with sessions() as session:
+        middle = (session.scalar(select(func.count()).select_from(Customer)) or 2) // 2
     pages = {
         "Today": ("ana", "/"),
         "customer card + timeline": ("ana", f"/customers/c{middle}"),
