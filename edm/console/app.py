@@ -10,10 +10,13 @@ nothing of the customer shown).
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -27,6 +30,7 @@ from starlette.routing import Route
 
 from edm.alerts.items import reason
 from edm.campaigns.approvals import approve, revoke
+from edm.campaigns.decisions import SENDING
 from edm.campaigns.loader import CampaignFile, CampaignFolder, read_campaigns
 from edm.clock import Clock
 from edm.config import Settings
@@ -58,6 +62,10 @@ STYLE = (Path(__file__).parent / "static" / "console.css").read_text(encoding="u
 # a report is the self-contained page `edm report` writes: its own inline style, charts as data: PNGs
 REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
               "base-uri 'none'; form-action 'none'")
+# a preview frames mail HTML (sandboxed: no scripts, no forms) whose CSS is inline, its https images
+# (a brand's logo) shown; the open pixel is taken out
+PREVIEW_CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; "
+               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'",
@@ -223,6 +231,32 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
                     source=loaded.path.read_text(encoding="utf-8"),
                     done=done if done in (*ACTIONS, "nothing") else None)
 
+    async def campaign_preview(request: Request, visit: Visit) -> Response:
+        """Today's dry run of one campaign: audience, each reason's count, the split by variant, tier
+        and stage, a few recipients, and one message per variant and language (HTML in a sandboxed
+        frame). It names real customers of every manager, so managers get 403."""
+        from edm.campaigns.preview import preview_campaign
+
+        assert visit.user is not None
+        if visit.user.role == MANAGER:
+            return refused(visit, request)
+        name = request.path_params["name"]
+        files, _ = campaign_files()
+        if name not in files:
+            return page("message.html.j2", visit, request, 404, title=visit.t("not_found"), text=name)
+        shown = preview_campaign(settings, sessions, files[name].campaign, clock.now())
+        counted = shown.plan.reasons.items()
+        reasons = sorted(((reason.value, reason in SENDING, count) for reason, count in counted),
+                         key=lambda row: (not row[1], row[0]))
+        opens = re.escape(settings.tracking.base_url.rstrip("/")) + "/o/"
+        pixel = re.compile(r'<img\b[^>]*\bsrc="' + opens + r'[^"]*"[^>]*>')
+        messages = [(arm, language, composed.subject, pixel.sub("", html), text)  # a preview is no open
+                    for arm, language, composed in shown.messages for html, text in [_parts(composed.data)]]
+        response = page("preview.html.j2", visit, request, name=name, shown=shown, reasons=reasons,
+                        messages=messages)
+        response.headers["Content-Security-Policy"] = PREVIEW_CSP
+        return response
+
     async def campaign_action(request: Request, visit: Visit) -> Response:
         name, action = request.path_params["name"], request.path_params["action"]
         assert visit.user is not None
@@ -320,6 +354,7 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
         Route("/", signed_in(today), methods=["GET"]),
         Route("/campaigns", signed_in(campaign_list), methods=["GET"]),
         Route("/campaigns/{name}", signed_in(campaign_page), methods=["GET"]),
+        Route("/campaigns/{name}/preview", signed_in(campaign_preview), methods=["GET"]),
         Route("/campaigns/{name}/{action}", signed_in(campaign_action), methods=["POST"]),
         Route("/customers", signed_in(customer_search), methods=["GET"]),
         Route("/customers/{external_id}", signed_in(customer_page), methods=["GET"]),
@@ -346,6 +381,15 @@ def _act(db: Session, action: str, name: str, actor: str, now: datetime) -> bool
     if changed:
         record_audit(db, f"console:{actor}", action, f"campaign {name}", now)
     return changed
+
+
+def _parts(data: bytes) -> tuple[str, str]:
+    """The HTML and the text part of a composed message."""
+    message = message_from_bytes(data, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    html, text = message.get_body(("html",)), message.get_body(("plain",))
+    return (str(html.get_content()) if isinstance(html, EmailMessage) else "",
+            str(text.get_content()) if isinstance(text, EmailMessage) else "")
 
 
 def _folder_state(folder: Path) -> tuple[tuple[str, int, int], ...]:

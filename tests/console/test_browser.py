@@ -18,7 +18,8 @@ from tests.console.conftest import PASSWORD, Console
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
 PAGES = {"today": "/", "campaigns": "/campaigns", "campaign": "/campaigns/spring_sale",
-         "customers": "/customers?q=C", "customer": "/customers/C001"}
+         "preview": "/campaigns/spring_sale/preview", "customers": "/customers?q=C",
+         "customer": "/customers/C001", "reports": "/reports"}
 
 
 def _sign_in_by_keyboard(page: Any, base: str, name: str) -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
 import httpx
 from sqlalchemy import select
 
 from edm.config import load_settings
 from edm.runner import open_store
 from edm.store import AuditEntry, CampaignApproval, OutboxMessage
+from edm.suppression import UNSUBSCRIBED, suppress
 from tests.conftest import SmtpServer
-from tests.console.conftest import Console, csrf_of, edm, signed_in
+from tests.console.conftest import GATED, Console, csrf_of, edm, signed_in
 
 
 def _press(http: httpx.Client, campaign: str, action: str) -> httpx.Response:
@@ -109,3 +113,24 @@ def test_the_campaign_page_shows_the_yaml_and_its_validation(console: Console) -
     listed = http.get("/campaigns").text
     assert "Files that do not load" in listed and "broken.yaml" in listed
     assert http.get("/campaigns/nope").status_code == 404
+
+
+def test_the_preview_shows_the_audience_the_reasons_and_each_message_sandboxed(console: Console) -> None:
+    (console.folder / "campaigns" / "spring_sale.yaml").write_text(GATED.replace("approval: required\n", ""),
+                                                                   encoding="utf-8")
+    with open_store(load_settings(console.folder / "edm.yaml")).begin() as session:  # Bob unsubscribed
+        suppress(session, ["bob@example.com"], UNSUBSCRIBED, datetime.now(UTC))
+    http = signed_in(console, "ana")
+    assert "/campaigns/spring_sale/preview" in http.get("/campaigns/spring_sale").text
+    page = http.get("/campaigns/spring_sale/preview", headers={"Accept-Language": "en"})
+    assert page.status_code == 200, page.text
+    assert "Audience 3, Would send 2." in page.text
+    assert re.search(r"<td>send</td><td>\w+</td><td>2</td>", page.text), page.text
+    assert "<td>held back</td><td>suppressed</td><td>1</td>" in page.text
+    assert '<iframe sandbox="" title="News, Alice Zhang"' in page.text and 'srcdoc="&lt;' in page.text
+    assert "Text part" in page.text and "/customers/C001" in page.text
+    assert "/o/" not in page.text.split("srcdoc=", 1)[1].split("</iframe>", 1)[0]  # no open pixel
+    assert "'unsafe-inline'" in page.headers["content-security-policy"]
+    assert "script-src" not in page.headers["content-security-policy"]
+    assert signed_in(console, "max").get("/campaigns/spring_sale/preview").status_code == 403
+    assert "/preview" not in signed_in(console, "max").get("/campaigns/spring_sale").text
