@@ -858,6 +858,8 @@ def format_run(report: RunReport, sends: Mapping[tuple[str, str, str], int] | No
         due = "profiles were due, classified " + format_classification(report.classification)
         lines.extend(due.splitlines())
     lines.extend(winner.line for winner in report.winners)
+    lines.extend(f"{name}: awaiting approval (approve it in `edm console`); nothing planned"
+                 for name in report.awaiting_approval)
     for plan in report.plans:
         lines.append(
             f"{plan.campaign} {plan.occurrence}: audience {plan.audience:,}, queued {plan.queued:,}, "
@@ -1656,3 +1658,14 @@ def signup_expire(settings: Settings) -> None:
     from edm.signup.signups import expire_due
 
     click.echo(f"expired {expire_due(open_store(settings), SystemClock().now())}")
+
+
+def _add_console_commands() -> None:
+    """The console's commands live beside it (edm/console/cli.py), which uses `with_settings` above."""
+    from edm.console import cli as console_cli
+
+    main.add_command(console_cli.users)
+    main.add_command(console_cli.console)
+
+
+_add_console_commands()

@@ -46,7 +46,8 @@ DEFAULT_ATTRIBUTION_DAYS = 30  # an order this soon after a mail counts for it i
 SECRET_ENV = ("EDM_SECRET_KEY", "EDM_SMTP__USERNAME", "EDM_SMTP__PASSWORD", "EDM_SENDER__DKIM_PRIVATE_KEY",
               "EDM_BOUNCES__IMAP__PASSWORD", "EDM_HOOKS__MAILGUN_SIGNING_KEY", "EDM_HOOKS__POSTMARK_USERNAME",
               "EDM_HOOKS__POSTMARK_PASSWORD")
-NOT_SETTINGS = ("EDM_SECRET_KEY", "EDM_CONFIG")  # read elsewhere: the signing keys, the settings file path
+NOT_SETTINGS = ("EDM_SECRET_KEY", "EDM_CONFIG", "EDM_USER_PASSWORD")  # read elsewhere: the signing keys,
+# the settings file path, `edm users add`'s password (edm.console.cli)
 
 
 class _Section(BaseModel):
@@ -237,6 +238,22 @@ class ApiSettings(_Section):
     max_body_bytes: int = Field(1_048_576, ge=1024)
     max_batch_items: int = Field(1000, ge=1, le=100_000)
     default_rate_per_minute: int = Field(600, ge=1)
+
+
+class ConsoleSettings(_Section):
+    """The web console (`edm console`, docs/console.md): where it listens, the URL people reach it
+    at (https there makes its cookies Secure), how long a sign-in lasts, and the sign-in rate
+    limit: `login_per_ip` attempts per client address and `login_per_user` failed ones per user name
+    every `login_window_seconds` (counted in each server process)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8070, ge=0, le=65535)
+    base_url: str = "http://127.0.0.1:8070"
+    session_hours: float = Field(12.0, gt=0, le=24 * 30)
+    login_per_ip: int = Field(20, ge=1)
+    login_per_user: int = Field(5, ge=1)
+    login_window_seconds: float = Field(900.0, gt=0)
+    forwarded_allow_ips: str = "127.0.0.1,::1"
 
 
 class Quantile(_Section):
@@ -1033,6 +1050,7 @@ class Settings(BaseModel):
     smtp: SmtpSettings = SmtpSettings()
     tracking: TrackingSettings = TrackingSettings()
     api: ApiSettings = ApiSettings()
+    console: ConsoleSettings = ConsoleSettings()
     classification: ClassificationSettings = ClassificationSettings()
     imports: ImportSettings = ImportSettings()
     engagement: EngagementSettings = EngagementSettings()

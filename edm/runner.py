@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.campaigns.ab import WinnerResult, pick_winners
+from edm.campaigns.approvals import standing_approvals
 from edm.campaigns.check import Checker, Sample
 from edm.campaigns.decisions import Watcher
 from edm.campaigns.loader import CampaignFile, CampaignFolder, describe_problems, read_campaigns
@@ -100,6 +101,7 @@ class RunReport:
     # one entry per campaign not planned (file, line, why): broken files, messages that fail to render
     problems: list[str] = field(default_factory=list)
     winners: list[WinnerResult] = field(default_factory=list)  # A/B tests decided in this run
+    awaiting_approval: list[str] = field(default_factory=list)  # `approval: required`, none given yet
 
 
 async def run_campaigns(
@@ -205,6 +207,9 @@ def plan_campaigns(
         chosen = [c for c in available.values() if occasions[c.name] is not None]
     chosen.sort(key=lambda c: -c.priority)  # under one_per_day the first to plan a customer wins
     advancing = [c for c in (chosen if names else available.values()) if c.follow_ups]  # every run
+    unapproved = _awaiting_approval(sessions, [*chosen, *advancing])
+    chosen = [c for c in chosen if c.name not in unapproved]
+    advancing = [c for c in advancing if c.name not in unapproved]
     checked = dict.fromkeys(c.name for c in [*chosen, *advancing] if c.name in files)
     refused = check_campaigns(settings, sessions, [files[name] for name in checked], now)
     chosen = [c for c in chosen if c.name not in refused]
@@ -212,6 +217,7 @@ def plan_campaigns(
     intervals = refresh_engagement(sessions, settings.engagement, clock)
     report = RunReport(intervals, classification, dry_run=dry_run)
     report.problems = [*broken, *("\n".join(refused[name]) for name in sorted(refused))]
+    report.awaiting_approval = sorted(unapproved)
     if not dry_run:
         remember_campaigns(sessions, [files[c.name] for c in chosen], now)
         # A/B tests that are over, of any campaign (due today or not): the rest gets the winner
@@ -240,6 +246,15 @@ def plan_campaigns(
             # only steps someone was due; those who left the sequence long ago are news to a dry run only
             report.plans.extend(step for step in steps if step.audience > (0 if dry_run else step.exited))
     return report
+
+
+def _awaiting_approval(sessions: sessionmaker[Session], campaigns: Sequence[Campaign]) -> set[str]:
+    """The campaigns among `campaigns` that require an approval (`approval: required`) none gave yet."""
+    required = {c.name for c in campaigns if c.approval == "required"}
+    if not required:
+        return set()
+    with sessions() as session:
+        return required - set(standing_approvals(session, required))
 
 
 def check_campaigns(

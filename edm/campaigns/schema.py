@@ -454,6 +454,8 @@ class Campaign(_Strict):
     variants: list[Variant] = []
     holdout_percent: float = Field(0.0, ge=0, le=50)  # a control group: recorded, never sent
     pick_winner: PickWinner | None = None  # test the variants on a share first, then send the rest the winner
+    # required: planned only once someone approved it in the console (`edm console`, docs/console.md)
+    approval: Literal["required"] | None = None
 
     @model_validator(mode="after")
     def _unique_variants(self) -> Campaign:

@@ -33,7 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from edm.addresses import KEY_LENGTH, canonical_address
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 # JSONB on PostgreSQL: it has equality, so upserts can skip unchanged rows
@@ -365,6 +365,8 @@ class OutboxMessage(Base):
         Index("ix_outbox_due", "state", "next_attempt_at"),
         # a customer's mail in time order: reports attribute orders to the mail before them
         Index("ix_outbox_customer_sent", "customer_id", "sent_at"),
+        # a campaign's latest occurrence and its rows by state (the console's campaign list)
+        Index("ix_outbox_campaign_occurrence", "campaign", "occurrence", "state"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -383,7 +385,7 @@ class OutboxMessage(Base):
     relay: Mapped[str | None] = mapped_column(String(255))  # host:port that gave the last reply
     message_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
-    sent_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)  # the console's today and yesterday
 
 
 class Event(Base):
@@ -396,7 +398,7 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(16))  # open, click, unsubscribe, bounce, soft_bounce
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), index=True)
-    occurred_at: Mapped[datetime]
+    occurred_at: Mapped[datetime] = mapped_column(index=True)  # a day's events (console, retention)
     url: Mapped[str | None] = mapped_column(Text)
     user_agent: Mapped[str | None] = mapped_column(String(500))
     # a privacy proxy, prefetcher or security scanner, not a person: kept out of engagement
@@ -553,3 +555,32 @@ class EventTotal(Base):
     kind: Mapped[str] = mapped_column(String(16))
     machine: Mapped[bool] = mapped_column(default=False, server_default=false())
     events: Mapped[int]  # how many raw events this row replaced
+
+
+class ConsoleUser(Base):
+    """A person who signs in to the web console (edm.console): a role, and for an account manager
+    the email that links them to `customers.account_manager_email`. Never deleted, only disabled."""
+
+    __tablename__ = "console_users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # admin, marketer, analyst, manager
+    email: Mapped[str | None] = mapped_column(String(320))
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id, with its parameters
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+    signed_out_at: Mapped[datetime | None]  # sessions issued before it are over (every device's)
+
+
+class CampaignApproval(Base):
+    """A campaign approved by a console user: one with `approval: required` is planned only while
+    an approval of it stands (`revoked_at` None)."""
+
+    __tablename__ = "campaign_approvals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    campaign: Mapped[str] = mapped_column(String(100), index=True)
+    approved_by: Mapped[str] = mapped_column(String(100))
+    approved_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

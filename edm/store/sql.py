@@ -169,3 +169,26 @@ def _utc_day_sqlite(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
 def _utc_day_postgresql(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
     (moment,) = (compiler.process(c, **kw) for c in element.clauses)
     return f"CAST(floor(EXTRACT(EPOCH FROM {moment}) / 86400) AS INTEGER)"
+
+
+
+class unindexed(FunctionElement[str]):
+    """A text column as it is, but not for choosing an index: SQLite's `+column`. Grouping a
+    narrow range (outbox rows sent today, by their index on sent_at) by such a column keeps SQLite
+    from walking the column's own index over every row instead; PostgreSQL plans by its statistics."""
+
+    type = String()
+    name = "unindexed"
+    inherit_cache = True
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element: unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    (column,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"+{column}"
+
+
+@compiles(unindexed)
+def _unindexed(element: unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    (column,) = (compiler.process(c, **kw) for c in element.clauses)
+    return column

@@ -1,0 +1,433 @@
+"""The console's Starlette app: server-rendered pages over the library, plain forms, no scripts.
+
+Each route reads the signed session cookie (edm.console.sessions), finds the user (a disabled
+user's session ends at once), renders a Jinja template with autoescape on. Every POST is refused
+(403, nothing written) without the session's CSRF token; approve, pause and resume need a role
+that may act (admin, marketer); an account manager sees only their own customers (403 otherwise,
+nothing of the customer shown).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from edm.alerts.items import reason
+from edm.campaigns.approvals import approve, revoke
+from edm.campaigns.decisions import SENDING
+from edm.campaigns.loader import CampaignFile, CampaignFolder, read_campaigns
+from edm.clock import Clock
+from edm.config import Settings
+from edm.console import figures
+from edm.console.reports import REPORTS, PeriodError, build_report, period, workbook
+from edm.console.sessions import (
+    COOKIE,
+    LANGUAGE_COOKIE,
+    ConsoleSession,
+    LoginLimit,
+    new_session,
+    seal,
+    unseal,
+)
+from edm.console.texts import LANGUAGE_NAMES, LANGUAGES, Texts, console_language, translator
+from edm.console.users import MANAGER, User, active_user, authenticate, manager_key, sign_out
+from edm.customers.card import CustomerNotFound, customer_card
+from edm.delivery.health import campaign_scope
+from edm.delivery.holds import pause, resume
+from edm.privacy.audit import record_audit
+from edm.reports.html import render_html
+from edm.tracking.pages import Language
+
+log = logging.getLogger(__name__)
+
+FORM_MAX_BYTES = 8192
+ACTIONS = ("approve", "revoke", "pause", "resume")
+STYLE = (Path(__file__).parent / "static" / "console.css").read_text(encoding="utf-8")
+# a report is the self-contained page `edm report` writes: its own inline style, charts as data: PNGs
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
+              "base-uri 'none'; form-action 'none'")
+# a preview frames mail HTML (sandboxed: no scripts, no forms) whose CSS is inline, its https images
+# (a brand's logo) shown; the open pixel is taken out
+PREVIEW_CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; "
+               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """Who asks, in which language, with which session."""
+
+    session: ConsoleSession
+    user: User | None
+    language: Language
+    t: Texts
+    csrf: str
+
+
+Handler = Callable[[Request, Visit], Awaitable[Response]]
+
+
+def create_console_app(sessions: sessionmaker[Session], settings: Settings, clock: Clock) -> Starlette:
+    keys = settings.signing_keys()
+    console = settings.console
+    secure = console.base_url.startswith("https://")
+    lifetime = console.session_hours * 3600
+    limit = LoginLimit(console.login_per_ip, console.login_per_user, console.login_window_seconds)
+    env = Environment(loader=PackageLoader("edm.console", "templates"), autoescape=select_autoescape(["j2"]),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+    def visit_of(request: Request) -> tuple[Visit, bool]:
+        """The visit; True when its session is new and must be set as a cookie."""
+        found = unseal(request.cookies.get(COOKIE), keys, time.time())
+        fresh = found is None
+        session = found or new_session(None, time.time(), lifetime)
+        user = None
+        if session.user is not None:
+            with sessions() as db:
+                user = active_user(db, session.user)
+            if user is not None and user.signed_out_at is not None \
+                    and session.issued <= user.signed_out_at.timestamp():
+                user = None  # signed out since (here or on another device)
+        language = console_language(request.cookies.get(LANGUAGE_COOKIE),
+                                    request.headers.get("accept-language"))
+        return Visit(session, user, language, translator(language), session.csrf(keys)), fresh
+
+    def page(template: str, visit: Visit, request: Request, status: int = 200, /,
+             **values: Any) -> HTMLResponse:
+        html = env.get_template(template).render(
+            t=visit.t, user=visit.user, csrf=visit.csrf, language=visit.language, languages=LANGUAGES,
+            language_names=LANGUAGE_NAMES, here=request.url.path, **values)
+        return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+    def with_cookie(response: Response, session: ConsoleSession) -> Response:
+        response.set_cookie(COOKIE, seal(session, keys), max_age=int(lifetime), path="/", httponly=True,
+                            samesite="strict", secure=secure)
+        return response
+
+    def refused(visit: Visit, request: Request) -> HTMLResponse:
+        return page("message.html.j2", visit, request, 403, title=visit.t("refused"),
+                    text=visit.t("refused_text"))
+
+    def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            visit, fresh = visit_of(request)
+            if request.method == "POST":
+                form = await _form(request)
+                if not _csrf_ok(visit, form, keys):
+                    return page("message.html.j2", visit, request, 403, title=visit.t("refused"),
+                                text=visit.t("expired"))
+                request.state.form = form
+            if visit.user is None:
+                response: Response = RedirectResponse("/login", status_code=303, headers=HEADERS)
+                return with_cookie(response, visit.session) if fresh else response
+            return await handler(request, visit)
+        return endpoint
+
+    async def login_form(request: Request) -> Response:
+        visit, fresh = visit_of(request)
+        if visit.user is not None:
+            return RedirectResponse("/", status_code=303, headers=HEADERS)
+        response = page("login.html.j2", visit, request, error=None, name="")
+        return with_cookie(response, visit.session) if fresh else response
+
+    async def login(request: Request) -> Response:
+        visit, fresh = visit_of(request)
+        form = await _form(request)
+        if fresh or not _csrf_ok(visit, form, keys):
+            return page("message.html.j2", visit, request, 403, title=visit.t("refused"),
+                        text=visit.t("expired"))
+        name, password = _first(form or {}, "name")[:100], _first(form or {}, "password")[:1000]
+        client = request.client.host if request.client else "-"
+        if not limit.allowed(client, name):
+            log.warning("console sign-in refused, too many attempts ip=%s", client)
+            return page("login.html.j2", visit, request, 429, error=visit.t("too_many"), name=name)
+        with sessions.begin() as db:
+            user = authenticate(db, name, password)
+        if user is None:
+            limit.failed(name)
+            log.info("console sign-in failed ip=%s", client)
+            return page("login.html.j2", visit, request, 401, error=visit.t("wrong"), name=name)
+        log.info("console sign-in user=%s ip=%s", user.name, client)
+        response = RedirectResponse("/", status_code=303, headers=HEADERS)
+        return with_cookie(response, new_session(user.name, time.time(), lifetime))  # a new nonce
+
+    async def logout(request: Request, visit: Visit) -> Response:
+        assert visit.user is not None
+        with sessions.begin() as db:
+            sign_out(db, visit.user.name, datetime.fromtimestamp(time.time(), UTC))  # sessions' own clock
+        response = RedirectResponse("/login", status_code=303, headers=HEADERS)
+        return with_cookie(response, new_session(None, time.time(), lifetime))
+
+    async def switch_language(request: Request) -> Response:
+        language = request.path_params["language"]
+        target = request.query_params.get("next", "/")
+        if not _local_path(target):
+            target = "/"
+        response = RedirectResponse(target, status_code=303, headers=HEADERS)
+        if language in LANGUAGES:
+            response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, path="/", httponly=True,
+                                samesite="strict", secure=secure)
+        return response
+
+    loaded: dict[tuple[tuple[str, int, int], ...], CampaignFolder] = {}
+
+    def campaign_files() -> tuple[dict[str, CampaignFile], list[str]]:
+        """The campaigns folder, read again only when a file in it was added, removed or changed."""
+        state = _folder_state(settings.campaigns_dir)
+        folder = loaded.get(state)
+        if folder is None:
+            folder = read_campaigns(settings.campaigns_dir)
+            loaded.clear()
+            loaded[state] = folder
+        return folder.files, folder.problems
+
+    async def today(request: Request, visit: Visit) -> Response:
+        files, _ = campaign_files()
+        with sessions() as db:
+            shown = figures.today_figures(db, [f.campaign for f in files.values()], clock.now())
+        return page("today.html.j2", visit, request, today=shown)
+
+    async def campaign_list(request: Request, visit: Visit) -> Response:
+        files, problems = campaign_files()
+        with sessions() as db:
+            rows = figures.campaign_rows(db, [f.campaign for f in files.values()], clock.now().date())
+        return page("campaigns.html.j2", visit, request, rows=rows, problems=problems)
+
+    async def campaign_page(request: Request, visit: Visit) -> Response:
+        from edm.runner import check_campaigns
+
+        name = request.path_params["name"]
+        files, _ = campaign_files()
+        loaded = files.get(name)
+        if loaded is None:
+            return page("message.html.j2", visit, request, 404, title=visit.t("not_found"), text=name)
+        with sessions() as db:
+            row = figures.campaign_rows(db, [loaded.campaign], clock.now().date())[0]
+        problems = check_campaigns(settings, sessions, [loaded], clock.now()).get(name, [])
+        done = request.query_params.get("done")
+        return page("campaign.html.j2", visit, request, row=row, problems=problems,
+                    source=loaded.path.read_text(encoding="utf-8"),
+                    done=done if done in (*ACTIONS, "nothing") else None)
+
+    async def campaign_preview(request: Request, visit: Visit) -> Response:
+        """Today's dry run of one campaign: audience, each reason's count, the split by variant, tier
+        and stage, a few recipients, and one message per variant and language (HTML in a sandboxed
+        frame). It names real customers of every manager, so managers get 403."""
+        from edm.campaigns.preview import preview_campaign
+
+        assert visit.user is not None
+        if visit.user.role == MANAGER:
+            return refused(visit, request)
+        name = request.path_params["name"]
+        files, _ = campaign_files()
+        if name not in files:
+            return page("message.html.j2", visit, request, 404, title=visit.t("not_found"), text=name)
+        shown = preview_campaign(settings, sessions, files[name].campaign, clock.now())
+        counted = shown.plan.reasons.items()
+        reasons = sorted(((reason.value, reason in SENDING, count) for reason, count in counted),
+                         key=lambda row: (not row[1], row[0]))
+        opens = re.escape(settings.tracking.base_url.rstrip("/")) + "/o/"
+        pixel = re.compile(r'<img\b[^>]*\bsrc="' + opens + r'[^"]*"[^>]*>')
+        messages = [(arm, language, composed.subject, pixel.sub("", html), text)  # a preview is no open
+                    for arm, language, composed in shown.messages for html, text in [_parts(composed.data)]]
+        response = page("preview.html.j2", visit, request, name=name, shown=shown, reasons=reasons,
+                        messages=messages)
+        response.headers["Content-Security-Policy"] = PREVIEW_CSP
+        return response
+
+    async def campaign_action(request: Request, visit: Visit) -> Response:
+        name, action = request.path_params["name"], request.path_params["action"]
+        assert visit.user is not None
+        if action not in ACTIONS:
+            return page("message.html.j2", visit, request, 404, title=visit.t("not_found"), text=action)
+        if not visit.user.may_act:
+            log.warning("console refused user=%s role=%s action=%s campaign=%s", visit.user.name,
+                        visit.user.role, action, name)
+            return refused(visit, request)
+        files, _ = campaign_files()
+        if name not in files:
+            return page("message.html.j2", visit, request, 404, title=visit.t("not_found"), text=name)
+        now = clock.now()
+        actor = visit.user.name
+        with sessions.begin() as db:
+            changed = _act(db, action, name, actor, now)
+        log.info("console %s campaign=%s user=%s changed=%s", action, name, actor, changed)
+        done = action if changed else "nothing"
+        return RedirectResponse(f"/campaigns/{name}?done={done}", status_code=303, headers=HEADERS)
+
+    async def customer_search(request: Request, visit: Visit) -> Response:
+        assert visit.user is not None
+        text = request.query_params.get("q", "")[:200]
+        mine = manager_key(visit.user)
+        risky: list[tuple[Any, Any]] = []
+        alerts: list[tuple[str, str, str]] = []
+        with sessions() as db:
+            found = figures.search_customers(db, text, mine)
+            if mine is not None and not text:  # a manager's own page: alerts, then customers by risk
+                risky = figures.by_churn_risk(db, mine)
+                alerts = [(item.external_id, item.customer_name, reason(item, visit.language))
+                          for item in figures.manager_alerts(db, mine, clock.now(), settings.alerts)]
+        return page("customers.html.j2", visit, request, q=text, found=found, risky=risky, alerts=alerts)
+
+    async def customer_page(request: Request, visit: Visit) -> Response:
+        assert visit.user is not None
+        external_id = request.path_params["external_id"]
+        with sessions() as db:
+            customer = figures.find_customer(db, external_id)
+            if customer is None:
+                return page("message.html.j2", visit, request, 404, title=visit.t("not_found"), text="")
+            if not figures.may_see(customer, manager_key(visit.user)):
+                log.warning("console refused user=%s customer=%s (not theirs)", visit.user.name, customer.id)
+                return refused(visit, request)
+            events = figures.timeline(db, customer.id)
+        try:
+            card = customer_card(sessions, external_id, settings.classification, settings.engagement,
+                                 clock.now(), settings.consent)
+        except CustomerNotFound:
+            return page("message.html.j2", visit, request, 404, title=visit.t("not_found"), text="")
+        return page("customer.html.j2", visit, request, card=card, events=events)
+
+    async def report_list(request: Request, visit: Visit) -> Response:
+        assert visit.user is not None
+        if visit.user.role == MANAGER:  # reports count every customer, not only a manager's own
+            return refused(visit, request)
+        return page("reports.html.j2", visit, request, reports=list(REPORTS), error=None,
+                    since=request.query_params.get("since", ""), until=request.query_params.get("until", ""))
+
+    async def report_page(request: Request, visit: Visit) -> Response:
+        assert visit.user is not None
+        if visit.user.role == MANAGER:
+            return refused(visit, request)
+        name = request.path_params["name"]
+        if name not in REPORTS:
+            return page("message.html.j2", visit, request, 404, title=visit.t("not_found"), text=name)
+        now = clock.now()
+        try:
+            since, until = period(request.query_params.get("since"), request.query_params.get("until"), now)
+        except PeriodError as exc:
+            return page("reports.html.j2", visit, request, 400, reports=list(REPORTS), error=str(exc),
+                        since="", until="")
+        built = build_report(name, sessions, settings, now, since, until)
+        if request.query_params.get("format") == "xlsx":
+            filename = f"{name}-{since:%Y%m%d}-{until:%Y%m%d}.xlsx"
+            return Response(workbook(built), headers={**HEADERS, "Content-Disposition":
+                                                          f'attachment; filename="{filename}"'},
+                            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        return HTMLResponse(render_html(built), headers={**HEADERS, "Content-Security-Policy": REPORT_CSP})
+
+    async def style(request: Request) -> Response:
+        return Response(STYLE, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+    async def no_icon(request: Request) -> Response:
+        return Response(status_code=204, headers={"Cache-Control": "max-age=86400"})
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    routes = [
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", signed_in(logout), methods=["POST"]),
+        Route("/language/{language}", switch_language, methods=["GET"]),
+        Route("/", signed_in(today), methods=["GET"]),
+        Route("/campaigns", signed_in(campaign_list), methods=["GET"]),
+        Route("/campaigns/{name}", signed_in(campaign_page), methods=["GET"]),
+        Route("/campaigns/{name}/preview", signed_in(campaign_preview), methods=["GET"]),
+        Route("/campaigns/{name}/{action}", signed_in(campaign_action), methods=["POST"]),
+        Route("/customers", signed_in(customer_search), methods=["GET"]),
+        Route("/customers/{external_id}", signed_in(customer_page), methods=["GET"]),
+        Route("/reports", signed_in(report_list), methods=["GET"]),
+        Route("/reports/{name}", signed_in(report_page), methods=["GET"]),
+        Route("/static/console.css", style, methods=["GET"]),
+        Route("/favicon.ico", no_icon, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    return Starlette(routes=routes)
+
+
+def _act(db: Session, action: str, name: str, actor: str, now: datetime) -> bool:
+    """Approve, withdraw, pause or resume `name` as `actor`; pauses are also in the audit log."""
+    if action == "approve":
+        return approve(db, name, actor, now)
+    if action == "revoke":
+        return revoke(db, name, actor, now)
+    scope = campaign_scope(name)
+    if action == "pause":
+        changed = pause(db, scope, f"paused in the console by {actor}", now)
+    else:
+        changed = resume(db, scope, now) is not None
+    if changed:
+        record_audit(db, f"console:{actor}", action, f"campaign {name}", now)
+    return changed
+
+
+def _parts(data: bytes) -> tuple[str, str]:
+    """The HTML and the text part of a composed message."""
+    message = message_from_bytes(data, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    html, text = message.get_body(("html",)), message.get_body(("plain",))
+    return (str(html.get_content()) if isinstance(html, EmailMessage) else "",
+            str(text.get_content()) if isinstance(text, EmailMessage) else "")
+
+
+def _folder_state(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """Each file's name, change time and size: what tells that the folder changed."""
+    try:
+        found = [(entry.name, entry.stat().st_mtime_ns, entry.stat().st_size) for entry in folder.iterdir()]
+    except OSError:
+        return ()
+    return tuple(sorted(found))
+
+
+def _csrf_ok(visit: Visit, form: dict[str, list[str]] | None, keys: list[bytes]) -> bool:
+    token = _first(form or {}, "csrf")
+    return bool(token) and visit.session.csrf_ok(token, keys)
+
+
+def _first(form: dict[str, list[str]], name: str) -> str:
+    values = form.get(name) or [""]
+    return values[0]
+
+
+def _local_path(target: str) -> bool:
+    """Only a path on this site: no scheme, no host, no `//` or `/\\` (browsers read both as a host)."""
+    return (target.startswith("/") and not target.startswith(("//", "/\\"))
+            and all(c.isprintable() and c not in "\\\r\n" for c in target))
+
+
+async def _form(request: Request) -> dict[str, list[str]] | None:
+    """An urlencoded body of at most FORM_MAX_BYTES; None when longer or no form."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > FORM_MAX_BYTES:
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_MAX_BYTES:
+            return None
+    try:
+        return parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+    except (UnicodeDecodeError, ValueError):
+        return None
