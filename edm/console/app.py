@@ -19,7 +19,6 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy.orm import Session, sessionmaker
@@ -52,6 +51,7 @@ from edm.delivery.health import campaign_scope
 from edm.delivery.holds import pause, resume
 from edm.privacy.audit import record_audit
 from edm.reports.html import render_html
+from edm.tracking.forms import read_form
 from edm.tracking.pages import Language
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
         async def endpoint(request: Request) -> Response:
             visit, fresh = visit_of(request)
             if request.method == "POST":
-                form = await _form(request)
+                form = await read_form(request, FORM_MAX_BYTES, max_fields=20, keep_blank=True)
                 if not _csrf_ok(visit, form, keys):
                     return page("message.html.j2", visit, request, 403, title=visit.t("refused"),
                                 text=visit.t("expired"))
@@ -154,7 +154,7 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
 
     async def login(request: Request) -> Response:
         visit, fresh = visit_of(request)
-        form = await _form(request)
+        form = await read_form(request, FORM_MAX_BYTES, max_fields=20, keep_blank=True)
         if fresh or not _csrf_ok(visit, form, keys):
             return page("message.html.j2", visit, request, 403, title=visit.t("refused"),
                         text=visit.t("expired"))
@@ -416,18 +416,3 @@ def _local_path(target: str) -> bool:
     return (target.startswith("/") and not target.startswith(("//", "/\\"))
             and all(c.isprintable() and c not in "\\\r\n" for c in target))
 
-
-async def _form(request: Request) -> dict[str, list[str]] | None:
-    """An urlencoded body of at most FORM_MAX_BYTES; None when longer or no form."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > FORM_MAX_BYTES:
-        return None
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > FORM_MAX_BYTES:
-            return None
-    try:
-        return parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
-    except (UnicodeDecodeError, ValueError):
-        return None
