@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--orders", type=int, help="Orders in the store (default: 2 a customer).")
     parser.add_argument("--reuse", action="store_true", help="Time the store a previous run left in FOLDER.")
     args = parser.parse_args()
     args.folder.mkdir(parents=True, exist_ok=True)
@@ -67,7 +68,7 @@ def main() -> None:
     if not (args.reuse and path.exists()):
         path.unlink(missing_ok=True)
         started = time.perf_counter()
-        sizes = populate(path, args.customers, args.events)
+        sizes = populate(path, args.customers, args.events, orders=args.orders)
         with sqlite3.connect(path) as db:
             db.execute("UPDATE customers SET account_manager = 'Max',"
                        " account_manager_email = 'max@example.com' WHERE id % 1000 = 0")

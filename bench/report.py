@@ -40,7 +40,9 @@ def stamp(seconds: np.ndarray) -> list[str]:
     return [str(m).replace("T", " ") + ("" if "." in str(m) else ".000000") for m in moments]
 
 
-def populate(path: Path, customers: int, events: int, seed: int = 1) -> dict[str, int]:
+def populate(path: Path, customers: int, events: int, seed: int = 1,
+             orders: int | None = None) -> dict[str, int]:
+    """A store of `customers`, ~5 mails each, `events` on them and `orders` (2 a customer unless given)."""
     rng = np.random.default_rng(seed)
     engine = make_engine(f"sqlite:///{path}")
     create_schema(engine)
@@ -97,7 +99,7 @@ def populate(path: Path, customers: int, events: int, seed: int = 1) -> dict[str
         ((k, int(who[t]), int(t) + 1, w, bool(m))
          for k, t, w, m in zip(kind, target, when, machine, strict=True)),
     )
-    orders = customers * 2
+    orders = customers * 2 if orders is None else orders
     buyer = rng.integers(1, customers + 1, orders)
     ordered = stamp(rng.uniform(0, (DAYS + 30) * 86400, orders))
     amount = np.round(rng.lognormal(5, 1, orders), 2)

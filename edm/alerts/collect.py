@@ -33,6 +33,7 @@ from edm.store import (
     ProfileTransition,
     SurveyAnswer,
 )
+from edm.store.models import manager_key
 from edm.surveys.scores import Survey, is_score, satisfaction_of
 
 LOOKUP_CHUNK = 500  # customer ids per IN (...) when reading their profiles
@@ -64,8 +65,8 @@ class ManagerDigestContent:
 
 
 def _manager() -> ColumnElement[str]:
-    """The manager's key on a customer row: the address trimmed and lower-cased."""
-    return func.lower(func.trim(Customer.account_manager_email))
+    """The manager's key on a customer row: the address trimmed and lower-cased (indexed)."""
+    return manager_key()
 
 
 def _managed() -> ColumnElement[bool]:

@@ -24,6 +24,7 @@ from edm.config import AlertSettings
 from edm.delivery.health import BULK, CAMPAIGN_PREFIX
 from edm.delivery.holds import Pause, pauses
 from edm.store import Customer, CustomerProfile, Event, Order, OutboxMessage, ProfileTransition, SurveyAnswer
+from edm.store.models import manager_key
 from edm.store.sql import unindexed
 
 SEARCH_LIMIT = 50
@@ -176,7 +177,7 @@ def managed_by(manager_email: str | None) -> ColumnElement[bool] | None:
     """The condition limiting customers to one manager's (None: no limit, the user is no manager)."""
     if manager_email is None:
         return None
-    return func.lower(func.trim(Customer.account_manager_email)) == manager_email
+    return manager_key() == manager_email  # ix_customers_manager_key
 
 
 def search_customers(session: Session, text: str, manager_email: str | None) -> list[Customer]:

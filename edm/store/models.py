@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    ColumnElement,
     Date,
     DateTime,
     ForeignKey,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    func,
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -33,7 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from edm.addresses import KEY_LENGTH, canonical_address
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 # JSONB on PostgreSQL: it has equality, so upserts can skip unchanged rows
@@ -112,6 +114,15 @@ def _key_of(context: DefaultExecutionContext) -> str:
     """The key of a Core insert that named only the address."""
     parameters: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
     return canonical_address(str(parameters["email"]))
+
+
+def manager_key() -> ColumnElement[str]:
+    """A customer's account manager as managers are matched: the address trimmed and lower-cased.
+    Indexed (ix_customers_manager_key), so queries must use this very expression."""
+    return func.lower(func.trim(Customer.account_manager_email))
+
+
+Index("ix_customers_manager_key", manager_key())
 
 
 class Order(Base):
