@@ -244,7 +244,8 @@ class ConsoleSettings(_Section):
     """The web console (`edm console`, docs/console.md): where it listens, the URL people reach it
     at (https there makes its cookies Secure), how long a sign-in lasts, and the sign-in rate
     limit: `login_per_ip` attempts per client address and `login_per_user` failed ones per user name
-    every `login_window_seconds` (counted in each server process)."""
+    every `login_window_seconds` (counted in each server process). The Today page's counts are
+    at most `figures_max_age_seconds` old plus one count (0: counted on every view)."""
 
     host: str = "127.0.0.1"
     port: int = Field(8070, ge=0, le=65535)
@@ -254,6 +255,7 @@ class ConsoleSettings(_Section):
     login_per_user: int = Field(5, ge=1)
     login_window_seconds: float = Field(900.0, gt=0)
     forwarded_allow_ips: str = "127.0.0.1,::1"
+    figures_max_age_seconds: float = Field(10.0, ge=0)
 
 
 class Quantile(_Section):

@@ -44,6 +44,7 @@ from edm.console.sessions import (
     seal,
     unseal,
 )
+from edm.console.snapshots import Refreshed
 from edm.console.texts import LANGUAGE_NAMES, LANGUAGES, Texts, console_language, translator
 from edm.console.users import MANAGER, User, active_user, authenticate, manager_key, sign_out
 from edm.customers.card import CustomerNotFound, customer_card
@@ -203,11 +204,16 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
             loaded[state] = folder
         return folder.files, folder.problems
 
-    async def today(request: Request, visit: Visit) -> Response:
+    def count_today() -> figures.Today:
         files, _ = campaign_files()
         with sessions() as db:
-            shown = figures.today_figures(db, [f.campaign for f in files.values()], clock.now())
-        return page("today.html.j2", visit, request, today=shown)
+            return figures.today_figures(db, [f.campaign for f in files.values()], clock.now())
+
+    today_counts = Refreshed(count_today, clock.now, console.figures_max_age_seconds)
+
+    async def today(request: Request, visit: Visit) -> Response:
+        shown = today_counts.read()
+        return page("today.html.j2", visit, request, today=shown.value, counted_at=shown.counted_at)
 
     async def campaign_list(request: Request, visit: Visit) -> Response:
         files, problems = campaign_files()
@@ -274,6 +280,7 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
         with sessions.begin() as db:
             changed = _act(db, action, name, actor, now)
         log.info("console %s campaign=%s user=%s changed=%s", action, name, actor, changed)
+        today_counts.forget()
         done = action if changed else "nothing"
         return RedirectResponse(f"/campaigns/{name}?done={done}", status_code=303, headers=HEADERS)
 
