@@ -649,6 +649,7 @@ def due(on: datetime | None, settings: Settings) -> None:
 
     Example: edm campaign due --date 2027-02-03
     """
+    from edm.campaigns.labels import named
     from edm.campaigns.loader import read_campaigns
     from edm.campaigns.triggers import due_on, next_due
 
@@ -661,7 +662,8 @@ def due(on: datetime | None, settings: Settings) -> None:
         upcoming = next_due(campaign, day)
         state = "due" if due_on(campaign, day) else "not due"
         following = upcoming or "not within 400 days"
-        click.echo(f"{name}: {state} on {day}; next {following} ({trigger_text(campaign)})")
+        label = named(name, campaign.title, settings.alerts.language)
+        click.echo(f"{label}: {state} on {day}; next {following} ({trigger_text(campaign)})")
 
 
 @campaign.command()
@@ -736,6 +738,19 @@ def report_holds(summary: SendSummary) -> None:
         click.echo(f"warm-up: today's cap reached for {caps}; the rest goes on the following days", err=True)
 
 
+def campaign_namer(settings: Settings) -> Callable[[str], str]:
+    """How the CLI names a campaign to people: its `title` in `alerts.language` (the team's language,
+    as in digests) with the name to type, "Spring Festival greeting (spring_festival)"; a campaign
+    without a title, or whose file does not load, by its name."""
+    from edm.campaigns.labels import named
+    from edm.campaigns.loader import read_campaigns
+
+    folder = settings.campaigns_dir
+    files = read_campaigns(folder).files if folder.is_dir() else {}
+    titles = {name: loaded.campaign.title for name, loaded in files.items()}
+    return lambda name: named(name, titles.get(name), settings.alerts.language)
+
+
 def trigger_text(campaign: Campaign) -> str:
     """What sets the campaign off, in English (edm.campaigns.labels: every trigger kind)."""
     from edm.campaigns.labels import trigger_label
@@ -754,6 +769,7 @@ def preview(name: str, on: datetime | None, settings: Settings) -> None:
     """
     from email import message_from_bytes, policy
 
+    from edm.campaigns.labels import named
     from edm.campaigns.loader import read_campaigns
     from edm.campaigns.preview import preview_campaign
     from edm.runner import open_store
@@ -767,7 +783,8 @@ def preview(name: str, on: datetime | None, settings: Settings) -> None:
     now = datetime.combine(on.date(), datetime.now(UTC).time(), UTC) if on else datetime.now(UTC)
     shown = preview_campaign(settings, open_store(settings), files[name].campaign, now)
     plan = shown.plan
-    click.echo(f"{name} on {now.date()}: {'due' if shown.due else 'not due (shown as if run by name)'}")
+    label = named(name, files[name].campaign.title, settings.alerts.language)
+    click.echo(f"{label} on {now.date()}: {'due' if shown.due else 'not due (shown as if run by name)'}")
     click.echo(f"  audience {plan.audience}: would send {plan.queued}, hold out {plan.held_out}, "
                f"already planned {plan.already_planned}, suppressed {plan.suppressed}, "
                f"too soon {plan.too_soon}, busy {plan.busy}, paused {plan.paused}, in sunset {plan.sunset}"
@@ -834,7 +851,7 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, out: Path | None, 
 
     with decision_account(out) as account:
         report = asyncio.run(plan_and_send(account))
-    for line in format_run(report, account.sends):
+    for line in format_run(report, account.sends, campaign_namer(settings)):
         click.echo(line)
     if out is not None:
         click.echo(f"wrote {out}")
@@ -850,19 +867,21 @@ def run(names: tuple[str, ...], run_all: bool, dry_run: bool, out: Path | None, 
         click.get_current_context().exit(1)
 
 
-def format_run(report: RunReport, sends: Mapping[tuple[str, str, str], int] | None = None) -> list[str]:
+def format_run(report: RunReport, sends: Mapping[tuple[str, str, str], int] | None = None,
+               label: Callable[[str], str] = str) -> list[str]:
     """The run's summary; for a dry run also each reason's count with its first customers, and the
-    sends per variant and language (`sends`: (plan, variant, language) -> customers)."""
+    sends per variant and language (`sends`: (plan, variant, language) -> customers). `label` names
+    a campaign (`campaign_namer`: its title with its name)."""
     lines = []
     if report.classification is not None:
         due = "profiles were due, classified " + format_classification(report.classification)
         lines.extend(due.splitlines())
     lines.extend(winner.line for winner in report.winners)
-    lines.extend(f"{name}: awaiting approval (approve it in `edm console`); nothing planned"
+    lines.extend(f"{label(name)}: awaiting approval (approve it in `edm console`); nothing planned"
                  for name in report.awaiting_approval)
     for plan in report.plans:
         lines.append(
-            f"{plan.campaign} {plan.occurrence}: audience {plan.audience:,}, queued {plan.queued:,}, "
+            f"{label(plan.campaign)} {plan.occurrence}: audience {plan.audience:,}, queued {plan.queued:,}, "
             f"already planned {plan.already_planned:,}, suppressed {plan.suppressed:,}, "
             f"too soon {plan.too_soon:,}"
             + (f", no consent {plan.no_consent:,}" if plan.no_consent else "")

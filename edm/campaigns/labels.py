@@ -2,7 +2,8 @@
 
 `edm campaign due` and the API's campaign list show `trigger_label(campaign)` (every trigger kind;
 a campaign without a trigger runs whenever it is run by name, and says so); digests name campaigns
-by `display_name` (the file's `title:`, else the name humanised). Pure: plain values in, text out.
+by `display_name` (the file's `title:`, else the name humanised), and the CLI by `named` (the title
+with the name to type). Pure: plain values in, text out.
 """
 
 from __future__ import annotations
@@ -82,6 +83,15 @@ def display_name(name: str, titles: Mapping[str, str] | None, language: str) -> 
             return given[chosen]
     words = name.replace("_", " ").strip()
     return words[:1].upper() + words[1:]
+
+
+def named(name: str, titles: Mapping[str, str] | None, language: str) -> str:
+    """A campaign for a reader who may act on it: its title in `language` with the name to type,
+    "Spring Festival greeting (spring_festival)"; a campaign without a title is just its name (the
+    humanised name would only repeat it)."""
+    if not any(text.strip() for text in (titles or {}).values()):
+        return name
+    return f"{display_name(name, titles, language)} ({name})"
 
 
 def _index(language: Language) -> int:

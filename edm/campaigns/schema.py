@@ -412,6 +412,11 @@ class Campaign(_Strict):
 
     `topic` names what the mail is about among `topics:` in edm.yaml (news, offers, greetings,
     surveys by default); people choose their topics on the preference page (docs/preferences.md).
+
+    `title` is the name people read, per language: `{en: Spring Festival greeting, zh-Hans: 春节问候}`.
+    Digests use it in the manager's language; `edm campaign due`, `preview` and `run` in
+    `alerts.language`, with the name to type: "春节问候 (spring_festival)". A language without a
+    title reads the English one, else the name humanised.
     """
 
     name: str

@@ -122,19 +122,27 @@ TEXT: dict[Language, dict[str, str]] = {
         "too_long": "表單送出的內容超出限制，請重新填寫。",
     },
 }
+# Touch-friendly (issue 25): every button, field, tick box's label and link is at least 44 x 44 CSS px
+# (the usual touch target), and nothing is wider than a 390 px phone: long words break.
 _STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.6}"
-    "button{font-size:1rem;padding:.5rem 1.5rem;margin:.25rem 0}"
+    "body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.6;"
+    "overflow-wrap:anywhere}"
+    "button{font:inherit;min-height:44px;min-width:44px;padding:.5rem 1.5rem;margin:.25rem 0;max-width:100%}"
+    ".edm-languages a,a.edm-again{display:inline-flex;align-items:center;min-height:44px;min-width:44px;"
+    "padding:0 .5rem}"
+    ".edm-languages a:first-child{padding-left:0}"
 )
 FORM_STYLE = (
     ".edm-signup label{display:block;margin:.75rem 0 .25rem}"
     ".edm-signup input[type=email],.edm-signup input[type=text]{width:100%;box-sizing:border-box;"
-    "font-size:1rem;padding:.4rem}"
-    ".edm-signup fieldset{border:0;padding:0;margin:.75rem 0}"
-    ".edm-signup fieldset label{display:inline;margin:0 1rem 0 .25rem}"
+    "font-size:1rem;padding:.4rem;min-height:44px}"
+    ".edm-signup fieldset{border:0;padding:0;margin:.75rem 0;min-width:0}"
+    ".edm-signup fieldset label{display:flex;align-items:center;gap:.75rem;min-height:44px;margin:0;"
+    "cursor:pointer}"
+    ".edm-signup fieldset input{width:1.25rem;height:1.25rem;margin:0;flex:none}"
     ".edm-signup .edm-error{color:#b00020}"
     ".edm-signup .edm-wording{font-size:.9rem;color:#444}"
-    ".edm-signup button{font-size:1rem;padding:.5rem 1.5rem;margin:.5rem 0}"
+    ".edm-signup button{font-size:1rem;min-height:44px;min-width:44px;padding:.5rem 1.5rem;margin:.5rem 0}"
     # the honeypot: out of sight and out of the tab order, but a real field (bots fill it)
     ".edm-hp{position:absolute!important;left:-10000px!important;top:auto;width:1px;height:1px;overflow:hidden}"
 )
@@ -217,9 +225,9 @@ def form_fields(texts: SignupTexts, language: Language, entered: Entered | None 
     if topics:
         ticked = set(entered.topics) if entered.topics is not None else {name for name, _ in topics}
         boxes = f'<fieldset><legend>{escape(t["topics"])}</legend>' + "".join(
-            f'<input type="checkbox" id="edm-topic-{escape(name)}" name="topic" value="{escape(name)}"'
-            f'{" checked" if name in ticked else ""}>'
-            f'<label for="edm-topic-{escape(name)}">{escape(title)}</label> '
+            f'<label for="edm-topic-{escape(name)}"><input type="checkbox" id="edm-topic-{escape(name)}"'
+            f' name="topic" value="{escape(name)}"{" checked" if name in ticked else ""}>'
+            f" {escape(title)}</label>"
             for name, title in topics
         ) + "</fieldset>"
     return (
@@ -306,7 +314,7 @@ def too_long_page(language: Language) -> str:
 
 def _again(language: Language, href: str) -> str:
     """A link to the form (`href` relative, so a base URL with a path keeps working)."""
-    return f'<a href="{href}?lang={quote(language)}">{escape(TEXT[language]["again"])}</a>'
+    return f'<a class="edm-again" href="{href}?lang={quote(language)}">{escape(TEXT[language]["again"])}</a>'
 
 
 def _switch(current: Language, languages: Sequence[Language] = LANGUAGES) -> str:

@@ -134,8 +134,8 @@ def confirm_page(email: str, language: Language, token: str, choices: Choices | 
     titles = dict(choices.topics)
     about = choices.about and titles.get(choices.about)
     boxes = "".join(
-        f'<label><input type="checkbox" name="topic" value="{escape(name)}"'
-        f'{"" if name in choices.off else " checked"}> {escape(title)}</label><br>'
+        f'<label class="choice"><input type="checkbox" name="topic" value="{escape(name)}"'
+        f'{"" if name in choices.off else " checked"}> {escape(title)}</label>'
         for name, title in choices.topics
     )
     personal = " checked" if choices.personalised else ""
@@ -151,8 +151,8 @@ def confirm_page(email: str, language: Language, token: str, choices: Choices | 
         f"<p>{escape(t['choose'])}</p>"
         f'<form method="post" action="{escape(token)}/preferences">'
         f'<input type="hidden" name="choices" value="1">{boxes}'
-        f'<label><input type="checkbox" name="personalised" value="yes"{personal}> '
-        f'{escape(t["personalise"])}</label><br><small>{escape(t["generic_hint"])}</small><br>'
+        f'<label class="choice"><input type="checkbox" name="personalised" value="yes"{personal}> '
+        f'{escape(t["personalise"])}</label><p class="hint"><small>{escape(t["generic_hint"])}</small></p>'
         f'<button type="submit">{escape(t["save"])}</button></form>',
     )
 
@@ -198,13 +198,25 @@ def bad_choice_page(language: Language) -> str:
     return page(language, t["bad_title"], f"<p>{escape(t['bad'])}</p>")
 
 
+# Touch-friendly (issue 25): every button and every tick box's label is at least 44 x 44 CSS px
+# (the usual touch target), and nothing is wider than a 390 px phone: long addresses break.
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.6;"
+    "overflow-wrap:anywhere}"
+    "button{font:inherit;min-height:44px;min-width:44px;padding:.5rem 1.5rem;margin:.25rem .25rem .25rem 0;"
+    "max-width:100%}"
+    "label.choice{display:flex;align-items:center;gap:.75rem;min-height:44px;padding:.25rem 0;cursor:pointer}"
+    "label.choice input{width:1.25rem;height:1.25rem;margin:0;flex:none}"
+    ".hint{margin:0 0 .5rem}"
+    "textarea{font:inherit;width:100%;box-sizing:border-box;min-height:44px}"
+)
+
+
 def page(language: Language, title: str, body: str) -> str:
     """A whole page around `body` (already escaped HTML); `title` is escaped here."""
     return (
         f'<!doctype html><html lang="{language}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>body{{font-family:system-ui,sans-serif;"
-        "max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.6}"
-        "button{font-size:1rem;padding:.5rem 1.5rem;margin:.25rem 0}</style></head>"
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
         f"<body><h1>{escape(title)}</h1>{body}</body></html>"
     )

@@ -226,12 +226,15 @@ def test_the_shipped_spring_festival_says_when_and_where_it_goes(tmp_path: Path)
     assert runner.invoke(main, ["init", str(tmp_path / "p")]).exit_code == 0
     result = runner.invoke(main, ["campaign", "due", "--date", "2027-02-03",
                                   "--config", str(tmp_path / "p" / "edm.yaml")], catch_exceptions=False)
-    assert ("spring_festival: due on 2027-02-03; next 2028-01-23 (3 days before the Spring Festival, "
-            "09:00 each customer's time, where observed)") in result.output
-    assert "spring_festival_closure: not due on 2027-02-03; next 2028-01-01" in result.output
-    assert ("holiday_greeting: not due on 2027-02-03; next 2027-12-28 (4 days before New Year's Day"
-            in result.output)
-    assert "birthday: due on 2027-02-03; next 2027-02-04 (each customer's birthday, 09:00 their time)" in (
+    # each campaign by its title with the name to type (the shipped files have titles)
+    assert ("Spring Festival greeting (spring_festival): due on 2027-02-03; next 2028-01-23 (3 days before "
+            "the Spring Festival, 09:00 each customer's time, where observed)") in result.output
+    assert ("Spring Festival closure notice (spring_festival_closure): not due on 2027-02-03; "
+            "next 2028-01-01") in result.output
+    assert ("New Year greeting (holiday_greeting): not due on 2027-02-03; next 2027-12-28 "
+            "(4 days before New Year's Day") in result.output
+    assert ("Birthday wishes (birthday): due on 2027-02-03; next 2027-02-04 (each customer's birthday, "
+            "09:00 their time)") in (
         result.output)
 
 

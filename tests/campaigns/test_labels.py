@@ -88,9 +88,10 @@ def test_campaign_due_labels_birthday_anniversary_and_event_campaigns(tmp_path: 
                                   "--config", str(tmp_path / "p" / "edm.yaml")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "no trigger" not in result.stdout
-    assert ("anniversary: due on 2027-02-03; next 2027-02-04 (the anniversary of each customer's first "
-            "order, 09:00 their time)") in result.stdout
+    assert ("First-order anniversary (anniversary): due on 2027-02-03; next 2027-02-04 "
+            "(the anniversary of each customer's first order, 09:00 their time)") in result.stdout
     assert ("quote_follow_up: due on 2027-02-03; next 2027-02-04 (customer event quote_requested, "
             "2 h later)") in result.stdout
-    assert "csat_post_purchase: due on 2027-02-03; next 2027-02-04 (3 days after each order)" in result.stdout
-    assert "win_back: due on 2027-02-03; next 2027-02-04 (no order for 90 days)" in result.stdout
+    assert ("After-order satisfaction survey (csat_post_purchase): due on 2027-02-03; next 2027-02-04 "
+            "(3 days after each order)") in result.stdout
+    assert "Win-back (win_back): due on 2027-02-03; next 2027-02-04 (no order for 90 days)" in result.stdout

@@ -100,5 +100,6 @@ def test_cli_lists_what_is_due_on_a_date(tmp_path: Path) -> None:
     spring = "spring_greeting: due on 2027-02-03; next 2028-01-23"
     assert (f"{spring} (3 days before the Spring Festival, 09:00 Asia/Shanghai, where observed)"
             in result.output)
-    assert "holiday_greeting: not due on 2027-02-03; next 2027-12-28" in result.output
-    assert "re_engagement: not due on 2027-02-03" in result.output  # Tuesdays; 3 Feb 2027 is a Wednesday
+    assert "New Year greeting (holiday_greeting): not due on 2027-02-03; next 2027-12-28" in result.output
+    # Tuesdays; 3 Feb 2027 is a Wednesday
+    assert "Re-engagement (re_engagement): not due on 2027-02-03" in result.output
