@@ -110,13 +110,13 @@ def test_without_a_terminal_the_demo_prints_a_command_that_serves_it_later(tmp_p
                                 catch_exceptions=False)  # CliRunner's stdin is no terminal
     assert result.exit_code == 0, result.output
     assert "Console at" not in result.output
-    found = re.search(r"^12\. To look at it all in the web console: (cd .* && edm console) \(then open", result.output,
-                      re.M)
+    found = re.search(r"^12\. To look at it all in the web console: (cd .* && edm console) \(then open",
+                      result.output, re.M)
     assert found, result.output
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    password = "a demo password of the test"  # noqa: S105
+    password = "a demo password of the test"
     bin_dir = str(Path(sys.executable).parent)
     later = subprocess.Popen(  # the printed command as it is, in a shell; edm is this checkout's
         ["bash", "-c", found.group(1)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
