@@ -141,19 +141,33 @@ class _DemoHelp(click.Command):
               type=click.Path(file_okay=False, path_type=Path), help="Working folder (recreated).")
 @click.option("--customers", default=360, show_default=True, type=click.IntRange(50, 100_000),
               help="How many sample customers to generate.")
-def demo(folder: Path, customers: int) -> None:
+@click.option("--console/--no-console", default=None,
+              help="At the end, serve the web console over the demo (its day, a throwaway `demo` user) "
+                   "until Ctrl-C. Default: only when run in a terminal (stdin and stdout); otherwise it "
+                   "prints how to serve it later.")
+def demo(folder: Path, customers: int, console: bool | None) -> None:
     """Run the whole product once on embedded defaults, with nothing else installed.
 
     Imports sample customers, classifies them, sends the bundled campaigns (below) to a local SMTP
     sink, holding part of each marketing and greeting audience out, simulates recipients over
     HTTP, adapts contact intervals, simulates a month of orders after the mail, writes a report
-    and says what worked: each campaign's order rate, mailed against its holdout.
+    and says what worked: each campaign's order rate, mailed against its holdout. Then it serves
+    the web console over it (in a terminal; --console / --no-console to choose).
 
     Example: edm demo --dir /tmp/edm-demo
     """
+    import sys
+
+    from edm.console.demo import later_console, serve_demo_console
     from edm.demo import run_demo
 
-    run_demo(folder, customers=customers, echo=click.echo)
+    done = run_demo(folder, customers=customers, echo=click.echo)
+    if console is None:
+        console = sys.stdin.isatty() and sys.stdout.isatty()
+    if console:
+        serve_demo_console(done.settings, done.sessions, done.clock, click.echo)
+    else:
+        click.echo(later_console(folder))
 
 
 class _ImportHelp(click.Group):

@@ -95,7 +95,17 @@ _BRAND_BLOCK = re.compile(r"^brand:.*?(?=^\S)", re.MULTILINE | re.DOTALL)
 _DEFAULT_FROM = re.compile(r'^(  from_address: )"Customer Care <care@example\.com>"', re.MULTILINE)
 
 
-def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
+@dataclass(frozen=True)
+class DemoRun:
+    """What the demo leaves for its last step (the console): its store, its settings with the
+    throwaway key, and its clock at the simulated day it reached."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    clock: FixedClock
+
+
+def run_demo(folder: Path, *, customers: int, echo: Echo) -> DemoRun:
     if (folder / "edm.yaml").exists() and not (folder / MARKER).exists():
         raise EdmError(f"{folder} is a working folder of yours; the demo only recreates its own folders")
     for stale in ("edm.db", "edm.db-wal", "edm.db-shm", "mail", "campaigns", "edm.yaml", ORDERS_FILE):
@@ -208,6 +218,7 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
     uplift = next((table.frame for table in engagement.tables() if table.name == "uplift"), None)
     for line in what_worked(uplift, days, settings.reports.confidence, customers):
         echo(line)
+    return DemoRun(settings, sessions, clock)
 
 
 def run_at_once(campaigns: Mapping[str, Campaign]) -> list[str]:

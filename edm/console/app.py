@@ -34,7 +34,22 @@ from edm.campaigns.loader import CampaignFile, CampaignFolder, read_campaigns
 from edm.clock import Clock
 from edm.config import Settings
 from edm.console import figures
-from edm.console.reports import REPORTS, PeriodError, build_report, period, workbook
+from edm.console.reports import (
+    CHOICES,
+    CSV_TYPE,
+    REPORTS,
+    XLSX_TYPE,
+    ZIP_TYPE,
+    ChoiceError,
+    build_report,
+    chosen_filters,
+    csv_table,
+    csv_zip,
+    file_name,
+    output_format,
+    period,
+    workbook,
+)
 from edm.console.sessions import (
     COOKIE,
     LANGUAGE_COOKIE,
@@ -316,14 +331,22 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
             return page("message.html.j2", visit, request, 404, title=visit.t("not_found"), text="")
         return page("customer.html.j2", visit, request, card=card, events=events)
 
+    def report_choices(visit: Visit, request: Request, status: int = 200,
+                       error: str | None = None) -> Response:
+        """The reports page: per report a GET form of its period, filters and formats."""
+        query = request.query_params
+        return page("reports.html.j2", visit, request, status, reports=list(REPORTS), choices=CHOICES,
+                    error=error, since=query.get("since", "")[:10], until=query.get("until", "")[:10])
+
     async def report_list(request: Request, visit: Visit) -> Response:
         assert visit.user is not None
         if visit.user.role == MANAGER:  # reports count every customer, not only a manager's own
             return refused(visit, request)
-        return page("reports.html.j2", visit, request, reports=list(REPORTS), error=None,
-                    since=request.query_params.get("since", ""), until=request.query_params.get("until", ""))
+        return report_choices(visit, request)
 
     async def report_page(request: Request, visit: Visit) -> Response:
+        """The report as HTML, or `format=xlsx` a workbook, `format=csv` a zip of its tables' CSV files
+        (`table=NAME`: that table alone); a filter, format or table it does not have is a 400."""
         assert visit.user is not None
         if visit.user.role == MANAGER:
             return refused(visit, request)
@@ -331,17 +354,24 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
         if name not in REPORTS:
             return page("message.html.j2", visit, request, 404, title=visit.t("not_found"), text=name)
         now = clock.now()
+        query = request.query_params
         try:
-            since, until = period(request.query_params.get("since"), request.query_params.get("until"), now)
-        except PeriodError as exc:
-            return page("reports.html.j2", visit, request, 400, reports=list(REPORTS), error=str(exc),
-                        since="", until="")
-        built = build_report(name, sessions, settings, now, since, until)
-        if request.query_params.get("format") == "xlsx":
-            filename = f"{name}-{since:%Y%m%d}-{until:%Y%m%d}.xlsx"
-            return Response(workbook(built), headers={**HEADERS, "Content-Disposition":
-                                                          f'attachment; filename="{filename}"'},
-                            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            since, until = period(query.get("since"), query.get("until"), now)
+            chosen = chosen_filters(name, {key: query.getlist(key) for key in query})
+            fmt, table = output_format(query.get("format")), query.get("table")
+            built = build_report(name, sessions, settings, now, since, until, chosen)
+            stem = file_name(name, f"{since:%Y%m%d}", f"{until:%Y%m%d}")
+            if table is not None and fmt != "csv":
+                raise ChoiceError("a table is downloaded alone only as CSV (format=csv)")
+            if fmt == "csv" and table is not None:
+                return _download(csv_table(built, table), CSV_TYPE, file_name(stem, table) + ".csv")
+        except ChoiceError as exc:
+            log.info("console report refused user=%s report=%s: %s", visit.user.name, name, exc)
+            return report_choices(visit, request, 400, f"{visit.t('report_' + name)}: {exc}")
+        if fmt == "csv":
+            return _download(csv_zip(built, stem), ZIP_TYPE, f"{stem}-csv.zip")
+        if fmt == "xlsx":
+            return _download(workbook(built), XLSX_TYPE, f"{stem}.xlsx")
         return HTMLResponse(render_html(built), headers={**HEADERS, "Content-Security-Policy": REPORT_CSP})
 
     async def style(request: Request) -> Response:
@@ -372,6 +402,12 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
         Route("/healthz", healthz, methods=["GET"]),
     ]
     return Starlette(routes=routes)
+
+
+def _download(data: bytes, media_type: str, filename: str) -> Response:
+    """A file to save (`filename` from file_name: letters, digits, dot and dash only)."""
+    return Response(data, media_type=media_type,
+                    headers={**HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 def _act(db: Session, action: str, name: str, actor: str, now: datetime) -> bool:

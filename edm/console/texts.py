@@ -63,6 +63,12 @@ TEXTS: Mapping[Language, Mapping[str, str]] = {
         "stage": "Lifecycle stage",
         "alerts": "Alerts of the last 7 days", "churn_risk": "Your customers by churn risk",
         "alive": "Still buying (probability)",
+        # reports: filters and downloads (issue 23)
+        "download_csv": "Download CSV (zip)", "choose_filters": "Choose a period and filters",
+        "csv_hint": "CSV: a zip with one file per table, as edm report --format csv writes them.",
+        "choice_by": "Group by (one table each)", "choice_period": "Per",
+        "choice_industry": "Industry", "choice_locale": "Locale", "choice_day": "day",
+        "choice_week": "ISO week", "choice_month": "month", "choice_quarter": "quarter",
     },
     "zh-Hans": {
         "console": "edm 控制台",
@@ -109,6 +115,12 @@ TEXTS: Mapping[Language, Mapping[str, str]] = {
         "text_part": "纯文本部分", "due_now": "今日发送", "not_due": "今日不发送：按手动运行显示",
         "waiting_classes": "待发送（按价值层级与生命周期阶段）", "tier": "价值层级", "stage": "生命周期阶段",
         "alerts": "最近 7 天的提醒", "churn_risk": "我的客户（按流失风险）", "alive": "仍在购买的概率",
+        # reports: filters and downloads (issue 23)
+        "download_csv": "下载 CSV（zip）", "choose_filters": "选择周期与筛选条件",
+        "csv_hint": "CSV：一个 zip，每个表格一个文件，与 edm report --format csv 相同。",
+        "choice_by": "分组（每项一个表格）", "choice_period": "周期",
+        "choice_industry": "行业", "choice_locale": "语言区域", "choice_day": "按日",
+        "choice_week": "按 ISO 周", "choice_month": "按月", "choice_quarter": "按季度",
     },
     "zh-Hant": {
         "console": "edm 控制台",
@@ -155,6 +167,12 @@ TEXTS: Mapping[Language, Mapping[str, str]] = {
         "text_part": "純文字部分", "due_now": "今日寄送", "not_due": "今日不寄送：依手動執行顯示",
         "waiting_classes": "待寄送（依價值層級與生命週期階段）", "tier": "價值層級", "stage": "生命週期階段",
         "alerts": "最近 7 天的提醒", "churn_risk": "我的客戶（依流失風險）", "alive": "仍在購買的機率",
+        # reports: filters and downloads (issue 23)
+        "download_csv": "下載 CSV（zip）", "choose_filters": "選擇期間與篩選條件",
+        "csv_hint": "CSV：一個 zip，每個表格一個檔案，與 edm report --format csv 相同。",
+        "choice_by": "分組（每項一個表格）", "choice_period": "期間",
+        "choice_industry": "產業", "choice_locale": "語言地區", "choice_day": "按日",
+        "choice_week": "按 ISO 週", "choice_month": "按月", "choice_quarter": "按季",
     },
 }
 
