@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,12 @@ from starlette.routing import Route
 from edm.alerts.items import reason
 from edm.campaigns.approvals import approve, revoke
 from edm.campaigns.decisions import SENDING
+from edm.campaigns.labels import display_name
 from edm.campaigns.loader import CampaignFile, CampaignFolder, read_campaigns
 from edm.clock import Clock
 from edm.config import Settings
 from edm.console import figures
+from edm.console.cache import Expiring
 from edm.console.reports import REPORTS, PeriodError, build_report, period, workbook
 from edm.console.sessions import (
     COOKIE,
@@ -59,6 +62,8 @@ log = logging.getLogger(__name__)
 FORM_MAX_BYTES = 8192
 ACTIONS = ("approve", "revoke", "pause", "resume")
 STYLE = (Path(__file__).parent / "static" / "console.css").read_text(encoding="utf-8")
+LIVE_SCRIPT = (Path(__file__).parent / "static" / "live.js").read_text(encoding="utf-8")
+SLOW_FIGURES_SECONDS = 60  # rates over a week, audiences, managers' alerts: read again at most once a minute
 # a report is the self-contained page `edm report` writes: its own inline style, charts as data: PNGs
 REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
               "base-uri 'none'; form-action 'none'")
@@ -73,6 +78,10 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+# Today also runs static/live.js (its one script, from the console itself: no inline script, no eval),
+# which fetches the outbox figures from /today/outbox
+TODAY_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; "
+             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +106,8 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
     limit = LoginLimit(console.login_per_ip, console.login_per_user, console.login_window_seconds)
     env = Environment(loader=PackageLoader("edm.console", "templates"), autoescape=select_autoescape(["j2"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.globals["display_name"] = display_name
+    slow = Expiring(SLOW_FIGURES_SECONDS)
 
     def visit_of(request: Request) -> tuple[Visit, bool]:
         """The visit; True when its session is new and must be set as a cookie."""
@@ -204,10 +215,45 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
         return folder.files, folder.problems
 
     async def today(request: Request, visit: Visit) -> Response:
+        assert visit.user is not None
         files, _ = campaign_files()
+        now = clock.now()
+        day = now.astimezone(UTC).date()
         with sessions() as db:
-            shown = figures.today_figures(db, [f.campaign for f in files.values()], clock.now())
-        return page("today.html.j2", visit, request, today=shown)
+            shown = figures.today_figures(db, [f.campaign for f in files.values()], now)
+            progress = figures.sending_progress(db, now)
+            state = _folder_state(settings.campaigns_dir)
+            planned = {}
+            for row in (*shown.due_today, *shown.due_week):
+                due = row.campaign
+                planned[due.name] = slow.get(("audience", day, state, due.name),
+                                             partial(figures.planned_audience, db, due, now))
+            mine = manager_key(visit.user)
+            if mine is None:
+                alerts = slow.get(("alerts", day), lambda: figures.alert_counts(db, now, settings.alerts))
+                my_alerts = 0
+            else:
+                alerts = []
+                my_alerts = len(figures.manager_alerts(db, mine, now, settings.alerts))
+        rates = slow.get(("rates", day), lambda: figures.deliverability(
+            sessions, now, settings.deliverability.max_bounce_rate))
+        response = page("today.html.j2", visit, request, today=shown, progress=progress,
+                        as_of=_clock_time(now), titles=_titles(files), planned=_by_tier(planned), rates=rates,
+                        alerts=alerts, my_alerts=my_alerts, rate_days=figures.RATE_DAYS,
+                        alert_days=figures.ALERT_DAYS)
+        response.headers["Content-Security-Policy"] = TODAY_CSP
+        return response
+
+    async def today_outbox(request: Request, visit: Visit) -> Response:
+        """The Today page's outbox table alone, which static/live.js swaps in every few seconds."""
+        files, _ = campaign_files()
+        now = clock.now()
+        with sessions() as db:
+            progress = figures.sending_progress(db, now)
+        html = env.get_template("_outbox.html.j2").render(
+            t=visit.t, language=visit.language, progress=progress, as_of=_clock_time(now),
+            titles=_titles(files))
+        return HTMLResponse(html, headers=HEADERS)
 
     async def campaign_list(request: Request, visit: Visit) -> Response:
         files, problems = campaign_files()
@@ -253,7 +299,7 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
         messages = [(arm, language, composed.subject, pixel.sub("", html), text)  # a preview is no open
                     for arm, language, composed in shown.messages for html, text in [_parts(composed.data)]]
         response = page("preview.html.j2", visit, request, name=name, shown=shown, reasons=reasons,
-                        messages=messages)
+                        messages=messages, title=files[name].campaign.title)
         response.headers["Content-Security-Policy"] = PREVIEW_CSP
         return response
 
@@ -340,6 +386,10 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
     async def style(request: Request) -> Response:
         return Response(STYLE, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
+    async def live_script(request: Request) -> Response:
+        return Response(LIVE_SCRIPT, media_type="text/javascript",
+                        headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"})
+
     async def no_icon(request: Request) -> Response:
         return Response(status_code=204, headers={"Cache-Control": "max-age=86400"})
 
@@ -352,6 +402,7 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
         Route("/logout", signed_in(logout), methods=["POST"]),
         Route("/language/{language}", switch_language, methods=["GET"]),
         Route("/", signed_in(today), methods=["GET"]),
+        Route("/today/outbox", signed_in(today_outbox), methods=["GET"]),
         Route("/campaigns", signed_in(campaign_list), methods=["GET"]),
         Route("/campaigns/{name}", signed_in(campaign_page), methods=["GET"]),
         Route("/campaigns/{name}/preview", signed_in(campaign_preview), methods=["GET"]),
@@ -361,10 +412,35 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
         Route("/reports", signed_in(report_list), methods=["GET"]),
         Route("/reports/{name}", signed_in(report_page), methods=["GET"]),
         Route("/static/console.css", style, methods=["GET"]),
+        Route("/static/live.js", live_script, methods=["GET"]),
         Route("/favicon.ico", no_icon, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
     return Starlette(routes=routes)
+
+
+def _titles(files: dict[str, CampaignFile]) -> dict[str, dict[str, str]]:
+    """Each campaign's `title:` by language, for display_name in the templates."""
+    return {name: dict(loaded.campaign.title) for name, loaded in files.items()}
+
+
+Tiers = list[tuple[str, int, list[tuple[str, int]]]]  # (tier, its count, [(stage, count), ...])
+
+
+def _clock_time(now: datetime) -> str:
+    return f"{now.astimezone(UTC):%H:%M:%S}"
+
+
+def _by_tier(planned: dict[str, dict[tuple[str, str], int]]) -> dict[str, Tiers]:
+    """Per campaign, per value tier: its total and its stages' counts (the biggest first)."""
+    shown: dict[str, Tiers] = {}
+    for name, counts in planned.items():
+        tiers: dict[str, list[tuple[str, int]]] = {}
+        for (tier, stage), count in counts.items():
+            tiers.setdefault(tier, []).append((stage, count))
+        shown[name] = [(tier, sum(c for _, c in stages), sorted(stages, key=lambda s: (-s[1], s[0])))
+                       for tier, stages in sorted(tiers.items())]
+    return shown
 
 
 def _act(db: Session, action: str, name: str, actor: str, now: datetime) -> bool:
