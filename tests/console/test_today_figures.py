@@ -152,3 +152,18 @@ def test_today_counts_each_managers_alerts_and_a_manager_sees_their_own(console:
     mine = signed_in(console, "max").get("/").text
     assert 'data-my-alerts="2"' in mine and 'href="/customers">See them</a>' in mine
     assert "data-manager=" not in mine  # not the other managers'
+
+
+def test_campaigns_are_named_by_their_title_in_the_visitors_language(console: Console) -> None:
+    (console.folder / "campaigns" / "daily_news.yaml").write_text(DAILY, encoding="utf-8")
+    now = datetime.now(UTC)
+    _outbox(console, [("daily_news", "queued", None, now)])
+    http = signed_in(console, "mia")
+    for language, title in (("zh-CN", "早间新闻"), ("zh-TW", "早間新聞"), ("en", "Morning news")):
+        asked = {"accept-language": language}
+        for path in ("/", "/today/outbox", "/campaigns", "/campaigns/daily_news",
+                     "/campaigns/daily_news/preview"):
+            page = http.get(path, headers=asked).text
+            assert title in page and '<small class="id">daily_news</small>' in page, (language, path)
+    listed = http.get("/campaigns").text  # no title: the name humanised
+    assert '>Spring sale</a> <small class="id">spring_sale</small>' in listed
