@@ -1,4 +1,5 @@
-"""The console's Starlette app: server-rendered pages over the library, plain forms, no scripts.
+"""The console's Starlette app: server-rendered pages over the library, plain forms; one script,
+Today's static/live.js, refreshes its sending figures from /today/outbox (the page works without it).
 
 Each route reads the signed session cookie (edm.console.sessions), finds the user (a disabled
 user's session ends at once), renders a Jinja template with autoescape on. Every POST is refused
@@ -63,7 +64,8 @@ FORM_MAX_BYTES = 8192
 ACTIONS = ("approve", "revoke", "pause", "resume")
 STYLE = (Path(__file__).parent / "static" / "console.css").read_text(encoding="utf-8")
 LIVE_SCRIPT = (Path(__file__).parent / "static" / "live.js").read_text(encoding="utf-8")
-SLOW_FIGURES_SECONDS = 60  # rates over a week, audiences, managers' alerts: read again at most once a minute
+RATES_SECONDS = 60  # Today's rates over a week: read again at most once a minute (per process)
+CLASSES_SECONDS = 300  # the due campaigns' audiences, managers' alerts: move with classify, every 5 minutes
 # a report is the self-contained page `edm report` writes: its own inline style, charts as data: PNGs
 REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
               "base-uri 'none'; form-action 'none'")
@@ -107,7 +109,7 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
     env = Environment(loader=PackageLoader("edm.console", "templates"), autoescape=select_autoescape(["j2"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["display_name"] = display_name
-    slow = Expiring(SLOW_FIGURES_SECONDS)
+    rated, slow = Expiring(RATES_SECONDS), Expiring(CLASSES_SECONDS)
 
     def visit_of(request: Request) -> tuple[Visit, bool]:
         """The visit; True when its session is new and must be set as a cookie."""
@@ -221,7 +223,7 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
         day = now.astimezone(UTC).date()
         with sessions() as db:
             shown = figures.today_figures(db, [f.campaign for f in files.values()], now)
-            progress = figures.sending_progress(db, now)
+            progress = figures.sending_progress(db, now, shown.outbox)  # the fragment's figures, as read
             state = _folder_state(settings.campaigns_dir)
             planned = {}
             for row in (*shown.due_today, *shown.due_week):
@@ -235,7 +237,7 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
             else:
                 alerts = []
                 my_alerts = len(figures.manager_alerts(db, mine, now, settings.alerts))
-        rates = slow.get(("rates", day), lambda: figures.deliverability(
+        rates = rated.get(("rates", day), lambda: figures.deliverability(
             sessions, now, settings.deliverability.max_bounce_rate))
         response = page("today.html.j2", visit, request, today=shown, progress=progress,
                         as_of=_clock_time(now), titles=_titles(files), planned=_by_tier(planned), rates=rates,

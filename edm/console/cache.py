@@ -1,5 +1,5 @@
-"""A few seconds' memory for the Today page's slower figures (rates over a week, audiences, alerts),
-so a page that many people keep open, or reload, costs the store one reading per minute, not one per view."""
+"""A short memory for the Today page's slower figures (rates over a week, audiences, alerts), so a
+page that many people keep open, or reload, costs the store a reading every few minutes, not one per view."""
 
 from __future__ import annotations
 

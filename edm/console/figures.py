@@ -303,23 +303,31 @@ class Progress:
     failed_today: int = 0
 
 
-def sending_progress(session: Session, now: datetime) -> list[Progress]:
+def sending_progress(session: Session, now: datetime,
+                     counted: dict[str, dict[str, int]] | None = None) -> list[Progress]:
     """The outbox per campaign, in three grouped queries that indexes serve: the waiting states
     (ix_outbox_due), today's sent rows (ix on sent_at), and today's failed or bounced rows. A failed
     or bounced row keeps the `next_attempt_at` of the attempt that ended it, so "today" is read from
-    that column (ix_outbox_due again). What the Today page polls every few seconds."""
+    that column (ix_outbox_due again). What the Today page polls every few seconds.
+
+    `counted`: the queued (with deferred), sending and sent_today counts `today_figures` read already
+    (`Today.outbox`), so the page itself reads only the failed ones again."""
     start = datetime.combine(now.astimezone(UTC).date(), time(), UTC)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     campaign = unindexed(OutboxMessage.campaign)
-    for name, state, count in session.execute(
-        select(campaign, OutboxMessage.state, func.count())
-        .where(OutboxMessage.state.in_(WAITING_STATES)).group_by(campaign, OutboxMessage.state)
-    ):
-        counts[name]["sending" if state == "sending" else "queued"] += count
-    for name, count in session.execute(
-        select(campaign, func.count()).where(OutboxMessage.sent_at >= start).group_by(campaign)
-    ):
-        counts[name]["sent_today"] += count
+    if counted is not None:
+        for name, found in counted.items():
+            counts[name].update({key: found.get(key, 0) for key in ("queued", "sending", "sent_today")})
+    else:
+        for name, state, count in session.execute(
+            select(campaign, OutboxMessage.state, func.count())
+            .where(OutboxMessage.state.in_(WAITING_STATES)).group_by(campaign, OutboxMessage.state)
+        ):
+            counts[name]["sending" if state == "sending" else "queued"] += count
+        for name, count in session.execute(
+            select(campaign, func.count()).where(OutboxMessage.sent_at >= start).group_by(campaign)
+        ):
+            counts[name]["sent_today"] += count
     for name, count in session.execute(
         select(campaign, func.count())
         .where(OutboxMessage.state.in_(ENDED_BADLY), OutboxMessage.next_attempt_at >= start)
