@@ -127,6 +127,18 @@ def test_tab_reaches_every_action_on_every_page(console: Console, tmp_path: Path
             acted = _check(page, "campaign-acted", shots)
             assert any("Withdraw approval" in key for key in acted) and any("Resume" in key for key in acted)
 
+            manager = browser.new_page(locale="en-GB")  # a manager's Today and own customers page
+            _fresh(manager, f"{base}/login")
+            manager.fill("#name", "max")
+            manager.fill("#password", PASSWORD)
+            with manager.expect_navigation():
+                manager.press("#password", "Enter")
+            today = _check(manager, "manager-today", shots)
+            assert any(key.startswith("A|/customers|||See them") for key in today)
+            _fresh(manager, f"{base}/customers")
+            own = _check(manager, "manager-customers", shots)
+            assert any(key.startswith("A|/customers/C001") for key in own)
+
             _fresh(page, base + "/")  # the skip link takes the focus past the header
             page.keyboard.press("Tab")
             page.keyboard.press("Enter")

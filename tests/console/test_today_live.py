@@ -76,6 +76,13 @@ def test_the_outbox_figures_follow_the_store_without_a_reload(console: Console, 
             assert page.evaluate("window.loadedOnce") is True and page.url == f"{console.url}/"
             page.screenshot(path=str(tmp_path / "today-live.png"), full_page=True)
 
+            link = page.locator('#outbox a[href="/campaigns/daily_news"]')  # the keyboard keeps its place
+            link.focus()
+            as_of = page.locator("#outbox .as-of").inner_text()
+            expect(page.locator("#outbox .as-of")).not_to_have_text(as_of, timeout=15_000)  # swapped since
+            assert page.evaluate("document.activeElement.getAttribute('href')") == "/campaigns/daily_news"
+            assert page.evaluate("document.querySelector('#outbox').contains(document.activeElement)")
+
             # hidden (another tab in front): no more asking; visible again: at once
             page.evaluate(SHOWN.format("hidden"))
             hidden_at = time.monotonic()
