@@ -78,7 +78,7 @@ TEXTS: Mapping[Language, Mapping[str, str]] = {
         "manager_alerts": "Account managers' alerts, last {days} days",
         "my_alerts": "{count} alerts about your customers.",
         "see_customers": "See them", "alerts_count": "Alerts", "no_alerts": "No alerts.",
-        "skip": "Skip to content",
+        "skip": "Skip to content", "paused_now": "Sending paused now: {count}.", "see_paused": "See why",
     },
     "zh-Hans": {
         "console": "edm 控制台",
@@ -138,7 +138,7 @@ TEXTS: Mapping[Language, Mapping[str, str]] = {
         "manager_alerts": "客户经理的提醒（最近 {days} 天）",
         "my_alerts": "您的客户有 {count} 条提醒。",
         "see_customers": "查看", "alerts_count": "提醒", "no_alerts": "没有提醒。",
-        "skip": "跳到正文",
+        "skip": "跳到正文", "paused_now": "当前暂停的发送：{count} 项。", "see_paused": "查看原因",
     },
     "zh-Hant": {
         "console": "edm 控制台",
@@ -198,7 +198,7 @@ TEXTS: Mapping[Language, Mapping[str, str]] = {
         "manager_alerts": "客戶經理的提醒（最近 {days} 天）",
         "my_alerts": "您的客戶有 {count} 則提醒。",
         "see_customers": "查看", "alerts_count": "提醒", "no_alerts": "沒有提醒。",
-        "skip": "跳到內容",
+        "skip": "跳到內容", "paused_now": "目前暫停的寄送：{count} 項。", "see_paused": "查看原因",
     },
 }
 

@@ -31,8 +31,10 @@ def outbox_counts(html: str, campaign: str) -> dict[str, int]:
 
 def _cells(html: str, heading: str) -> str:
     """The HTML from `heading`'s <h2> to the next one."""
-    start = html.index(f"<h2>{heading}</h2>")
-    following = html.find("<h2>", start + 1)
+    found = re.search(rf"<h2[^>]*>{re.escape(heading)}</h2>", html)
+    assert found is not None, heading
+    start = found.start()
+    following = html.find("<h2", start + 1)
     return html[start:following if following > 0 else None]
 
 
@@ -69,10 +71,13 @@ def test_today_counts_the_outbox_and_yesterday_in_aggregate(console: Console) ->
     assert classes.count('<tr><td>Dailynews<smallclass="id">daily_news</small></td>') == len(expected)
     results = re.sub(r"\s+", "", _cells(page, "Yesterday"))
     assert "<td>1</td><td>0</td><td>2</td><td>1</td>" in results  # sent, bounced, opens (not machine), clicks
-    assert "Nothing is paused." in page
+    assert "Nothing is paused." in page and "data-paused" not in page
 
     mia = signed_in(console, "mia")
     form = mia.get("/campaigns/daily_news").text
     mia.post("/campaigns/daily_news/pause", data={"csrf": csrf_of(form)})
-    paused = _cells(http.get("/").text, "Paused")
+    after = http.get("/").text
+    assert 'data-paused="1">Sending paused now: 1. <a href="#paused">See why</a>' in after  # at the top
+    assert after.index("data-paused") < after.index("Sending now")
+    paused = _cells(after, "Paused")
     assert "daily_news" in paused and "paused in the console by mia" in paused
