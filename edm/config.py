@@ -245,7 +245,8 @@ class ConsoleSettings(_Section):
     at (https there makes its cookies Secure), how long a sign-in lasts, and the sign-in rate
     limit: `login_per_ip` attempts per client address and `login_per_user` failed ones per user name
     every `login_window_seconds` (counted in each server process). The Today page's counts are
-    at most `figures_max_age_seconds` old plus one count (0: counted on every view)."""
+    at most `figures_max_age_seconds` old plus one count (0: counted on every view); its audiences,
+    managers' alerts and bounce rates `slow_figures_max_age_seconds`."""
 
     host: str = "127.0.0.1"
     port: int = Field(8070, ge=0, le=65535)
@@ -256,6 +257,7 @@ class ConsoleSettings(_Section):
     login_window_seconds: float = Field(900.0, gt=0)
     forwarded_allow_ips: str = "127.0.0.1,::1"
     figures_max_age_seconds: float = Field(10.0, ge=0)
+    slow_figures_max_age_seconds: float = Field(300.0, ge=0)
 
 
 class Quantile(_Section):

@@ -1,4 +1,5 @@
-"""The console's Starlette app: server-rendered pages over the library, plain forms, no scripts.
+"""The console's Starlette app: server-rendered pages over the library, plain forms; one script,
+Today's static/live.js, refreshes its sending figures from /today/outbox (the page works without it).
 
 Each route reads the signed session cookie (edm.console.sessions), finds the user (a disabled
 user's session ends at once), renders a Jinja template with autoescape on. Every POST is refused
@@ -30,6 +31,7 @@ from starlette.routing import Route
 from edm.alerts.items import reason
 from edm.campaigns.approvals import approve, revoke
 from edm.campaigns.decisions import SENDING
+from edm.campaigns.labels import display_name
 from edm.campaigns.loader import CampaignFile, CampaignFolder, read_campaigns
 from edm.clock import Clock
 from edm.config import Settings
@@ -75,6 +77,7 @@ log = logging.getLogger(__name__)
 FORM_MAX_BYTES = 8192
 ACTIONS = ("approve", "revoke", "pause", "resume")
 STYLE = (Path(__file__).parent / "static" / "console.css").read_text(encoding="utf-8")
+LIVE_SCRIPT = (Path(__file__).parent / "static" / "live.js").read_text(encoding="utf-8")
 # a report is the self-contained page `edm report` writes: its own inline style, charts as data: PNGs
 REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
               "base-uri 'none'; form-action 'none'")
@@ -89,6 +92,22 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+# Today also runs static/live.js (its one script, from the console itself: no inline script, no eval),
+# which fetches the outbox figures from /today/outbox
+TODAY_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; "
+             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+Tiers = list[tuple[str, int, list[tuple[str, int]]]]  # (tier, its count, [(stage, count), ...])
+
+
+@dataclass(frozen=True, slots=True)
+class SlowFigures:
+    """Today's figures that move slowly (see count_slow)."""
+
+    planned: dict[str, Tiers]
+    alerts: list[figures.ManagerAlertCount]
+    rates: list[figures.RateFinding]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +132,7 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
     limit = LoginLimit(console.login_per_ip, console.login_per_user, console.login_window_seconds)
     env = Environment(loader=PackageLoader("edm.console", "templates"), autoescape=select_autoescape(["j2"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.globals["display_name"] = display_name
 
     def visit_of(request: Request) -> tuple[Visit, bool]:
         """The visit; True when its session is new and must be set as a cookie."""
@@ -219,16 +239,55 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
             loaded[state] = folder
         return folder.files, folder.problems
 
-    def count_today() -> figures.Today:
+    def count_live() -> tuple[figures.Today, list[figures.Progress]]:
+        """What is due, waits and went out: counted again every `figures_max_age_seconds`."""
         files, _ = campaign_files()
+        now = clock.now()
         with sessions() as db:
-            return figures.today_figures(db, [f.campaign for f in files.values()], clock.now())
+            shown = figures.today_figures(db, [f.campaign for f in files.values()], now)
+            return shown, figures.sending_progress(db, now, shown.outbox)
 
-    today_counts = Refreshed(count_today, clock.now, console.figures_max_age_seconds)
+    def count_slow() -> SlowFigures:
+        """The due campaigns' audiences, managers' alerts and the week's rates: they move with
+        classification and over days, so they are counted every `slow_figures_max_age_seconds`."""
+        files, _ = campaign_files()
+        now = clock.now()
+        due = figures.due_soon([f.campaign for f in files.values()], now.astimezone(UTC).date())
+        with sessions() as db:
+            planned = {campaign.name: figures.planned_audience(db, campaign, now) for campaign in due}
+            alerts = figures.alert_counts(db, now, settings.alerts)
+        rates = figures.deliverability(sessions, now, settings.deliverability.max_bounce_rate)
+        return SlowFigures(_by_tier(planned), alerts, rates)
+
+    live = Refreshed(count_live, clock.now, console.figures_max_age_seconds)
+    slow = Refreshed(count_slow, clock.now, console.slow_figures_max_age_seconds)
 
     async def today(request: Request, visit: Visit) -> Response:
-        shown = today_counts.read()
-        return page("today.html.j2", visit, request, today=shown.value, counted_at=shown.counted_at)
+        assert visit.user is not None
+        files, _ = campaign_files()
+        counted, later = live.read(), slow.read()
+        shown, progress = counted.value
+        mine = manager_key(visit.user)
+        my_alerts = 0
+        if mine is not None:  # one manager's alerts: an index range of their customers
+            with sessions() as db:
+                my_alerts = len(figures.manager_alerts(db, mine, clock.now(), settings.alerts))
+        response = page("today.html.j2", visit, request, today=shown, progress=progress,
+                        as_of=_clock_time(counted.counted_at), titles=_titles(files),
+                        planned=later.value.planned, rates=later.value.rates,
+                        alerts=later.value.alerts if mine is None else [], my_alerts=my_alerts,
+                        rate_days=figures.RATE_DAYS, alert_days=figures.ALERT_DAYS)
+        response.headers["Content-Security-Policy"] = TODAY_CSP
+        return response
+
+    async def today_outbox(request: Request, visit: Visit) -> Response:
+        """The Today page's outbox table alone, which static/live.js swaps in every few seconds."""
+        files, _ = campaign_files()
+        counted = live.read()
+        html = env.get_template("_outbox.html.j2").render(
+            t=visit.t, language=visit.language, progress=counted.value[1],
+            as_of=_clock_time(counted.counted_at), titles=_titles(files))
+        return HTMLResponse(html, headers=HEADERS)
 
     async def campaign_list(request: Request, visit: Visit) -> Response:
         files, problems = campaign_files()
@@ -274,7 +333,7 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
         messages = [(arm, language, composed.subject, pixel.sub("", html), text)  # a preview is no open
                     for arm, language, composed in shown.messages for html, text in [_parts(composed.data)]]
         response = page("preview.html.j2", visit, request, name=name, shown=shown, reasons=reasons,
-                        messages=messages)
+                        messages=messages, title=files[name].campaign.title)
         response.headers["Content-Security-Policy"] = PREVIEW_CSP
         return response
 
@@ -295,7 +354,7 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
         with sessions.begin() as db:
             changed = _act(db, action, name, actor, now)
         log.info("console %s campaign=%s user=%s changed=%s", action, name, actor, changed)
-        today_counts.forget()
+        live.forget()
         done = action if changed else "nothing"
         return RedirectResponse(f"/campaigns/{name}?done={done}", status_code=303, headers=HEADERS)
 
@@ -377,6 +436,10 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
     async def style(request: Request) -> Response:
         return Response(STYLE, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
+    async def live_script(request: Request) -> Response:
+        return Response(LIVE_SCRIPT, media_type="text/javascript",
+                        headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"})
+
     async def no_icon(request: Request) -> Response:
         return Response(status_code=204, headers={"Cache-Control": "max-age=86400"})
 
@@ -389,6 +452,7 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
         Route("/logout", signed_in(logout), methods=["POST"]),
         Route("/language/{language}", switch_language, methods=["GET"]),
         Route("/", signed_in(today), methods=["GET"]),
+        Route("/today/outbox", signed_in(today_outbox), methods=["GET"]),
         Route("/campaigns", signed_in(campaign_list), methods=["GET"]),
         Route("/campaigns/{name}", signed_in(campaign_page), methods=["GET"]),
         Route("/campaigns/{name}/preview", signed_in(campaign_preview), methods=["GET"]),
@@ -398,6 +462,7 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
         Route("/reports", signed_in(report_list), methods=["GET"]),
         Route("/reports/{name}", signed_in(report_page), methods=["GET"]),
         Route("/static/console.css", style, methods=["GET"]),
+        Route("/static/live.js", live_script, methods=["GET"]),
         Route("/favicon.ico", no_icon, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
@@ -408,6 +473,27 @@ def _download(data: bytes, media_type: str, filename: str) -> Response:
     """A file to save (`filename` from file_name: letters, digits, dot and dash only)."""
     return Response(data, media_type=media_type,
                     headers={**HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _titles(files: dict[str, CampaignFile]) -> dict[str, dict[str, str]]:
+    """Each campaign's `title:` by language, for display_name in the templates."""
+    return {name: dict(loaded.campaign.title) for name, loaded in files.items()}
+
+
+def _clock_time(now: datetime) -> str:
+    return f"{now.astimezone(UTC):%H:%M:%S}"
+
+
+def _by_tier(planned: dict[str, dict[tuple[str, str], int]]) -> dict[str, Tiers]:
+    """Per campaign, per value tier: its total and its stages' counts (the biggest first)."""
+    shown: dict[str, Tiers] = {}
+    for name, counts in planned.items():
+        tiers: dict[str, list[tuple[str, int]]] = {}
+        for (tier, stage), count in counts.items():
+            tiers.setdefault(tier, []).append((stage, count))
+        shown[name] = [(tier, sum(c for _, c in stages), sorted(stages, key=lambda s: (-s[1], s[0])))
+                       for tier, stages in sorted(tiers.items())]
+    return shown
 
 
 def _act(db: Session, action: str, name: str, actor: str, now: datetime) -> bool:

@@ -12,17 +12,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, func, not_, or_, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from edm.alerts.collect import ManagerWindow, collect
+from edm.alerts.collect import ManagerWindow, collect, manager_windows
 from edm.alerts.items import AlertItem
 from edm.campaigns.approvals import Approval, standing_approvals
+from edm.campaigns.audience import audience_filter, key_account
 from edm.campaigns.schema import Campaign
 from edm.campaigns.triggers import due_on, next_due
 from edm.config import AlertSettings
 from edm.delivery.health import BULK, CAMPAIGN_PREFIX
 from edm.delivery.holds import Pause, pauses
+from edm.doctor.rates import (
+    BOUNCE_WARN,
+    COMPLAINT_ERROR,
+    COMPLAINT_WARN,
+    WINDOW_DAYS,
+    count_rates,
+    judge_rates,
+)
 from edm.store import Customer, CustomerProfile, Event, Order, OutboxMessage, ProfileTransition, SurveyAnswer
 from edm.store.models import manager_key
 from edm.store.sql import unindexed
@@ -30,6 +39,7 @@ from edm.store.sql import unindexed
 SEARCH_LIMIT = 50
 TIMELINE_LIMIT = 200
 ALERT_DAYS = 7  # a manager's page: the alerts of the last week
+RATE_DAYS = WINDOW_DAYS  # the deliverability rates on Today: the week `edm doctor` judges
 EVENT_TRIGGERS = ("life_event", "entered", "inactive", "after_order", "reorder", "answered", "event")
 
 
@@ -121,6 +131,13 @@ def _last_runs(session: Session, names: Sequence[str]) -> dict[str, tuple[date, 
         )
         found[name] = (day, {state: count for state, count in states})
     return found
+
+
+def due_soon(campaigns: Iterable[Campaign], day: date, days: int = 7) -> list[Campaign]:
+    """The scheduled campaigns due from `day` to `days` later: those Today shows as planned."""
+    last = day + timedelta(days=days)
+    return [c for c in campaigns if (c.schedule is not None or c.holiday is not None)
+            and (due := next_due(c, day - timedelta(days=1))) is not None and due <= last]
 
 
 def today_figures(session: Session, campaigns: Iterable[Campaign], now: datetime) -> Today:
@@ -274,3 +291,118 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+
+
+# --- Today's live sending progress, deliverability, planned audiences, managers' alerts (issue 23) ---
+
+WAITING_STATES = ("queued", "deferred", "sending")
+ENDED_BADLY = ("failed", "bounced")
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """One campaign's outbox now: waiting (queued or deferred), being sent, accepted by the relay
+    today, and failed or bounced at once by it today."""
+
+    campaign: str
+    queued: int = 0
+    sending: int = 0
+    sent_today: int = 0
+    failed_today: int = 0
+
+
+def sending_progress(session: Session, now: datetime,
+                     counted: dict[str, dict[str, int]] | None = None) -> list[Progress]:
+    """The outbox per campaign, in three grouped queries that indexes serve: the waiting states
+    (ix_outbox_due), today's sent rows (ix on sent_at), and today's failed or bounced rows. A failed
+    or bounced row keeps the `next_attempt_at` of the attempt that ended it, so "today" is read from
+    that column (ix_outbox_due again). What the Today page polls every few seconds.
+
+    `counted`: the queued (with deferred), sending and sent_today counts `today_figures` read already
+    (`Today.outbox`), so the page itself reads only the failed ones again."""
+    start = datetime.combine(now.astimezone(UTC).date(), time(), UTC)
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    campaign = unindexed(OutboxMessage.campaign)
+    if counted is not None:
+        for name, found in counted.items():
+            counts[name].update({key: found.get(key, 0) for key in ("queued", "sending", "sent_today")})
+    else:
+        for name, state, count in session.execute(
+            select(campaign, OutboxMessage.state, func.count())
+            .where(OutboxMessage.state.in_(WAITING_STATES)).group_by(campaign, OutboxMessage.state)
+        ):
+            counts[name]["sending" if state == "sending" else "queued"] += count
+        for name, count in session.execute(
+            select(campaign, func.count()).where(OutboxMessage.sent_at >= start).group_by(campaign)
+        ):
+            counts[name]["sent_today"] += count
+    for name, count in session.execute(
+        select(campaign, func.count())
+        .where(OutboxMessage.state.in_(ENDED_BADLY), OutboxMessage.next_attempt_at >= start)
+        .group_by(campaign)
+    ):
+        counts[name]["failed_today"] += count
+    return [Progress(name, **found) for name, found in sorted(counts.items())]
+
+
+@dataclass(frozen=True, slots=True)
+class RateFinding:
+    """A rate as `edm doctor` judges it: `status` ok, warn or error, with the figures behind it."""
+
+    name: str  # bounce or complaint
+    status: str
+    count: int  # bounces or complaints
+    sent: int
+    rate: float
+    warn_at: float
+    error_at: float
+    fix: str
+
+
+def deliverability(sessions: sessionmaker[Session], now: datetime, max_bounce_rate: float,
+                   days: int = RATE_DAYS) -> list[RateFinding]:
+    """The bounce and complaint rates of the last `days` days judged as `edm doctor` judges them
+    (edm.doctor.rates), read from the store only: no DNS, no relay."""
+    rates = count_rates(sessions, now, days)
+    judged = {check.name: check for check in judge_rates(rates, max_bounce_rate=max_bounce_rate, days=days)}
+    bounce, complaint = judged["bounce rate"], judged["complaint rate"]
+    return [
+        RateFinding("bounce", bounce.status.value.lower(), rates.bounced, rates.sent + rates.refused,
+                    rates.bounce_rate, min(BOUNCE_WARN, max_bounce_rate), max_bounce_rate, bounce.fix),
+        RateFinding("complaint", complaint.status.value.lower(), rates.complaints, rates.sent,
+                    rates.complaint_rate, COMPLAINT_WARN, COMPLAINT_ERROR, complaint.fix),
+    ]
+
+
+def planned_audience(session: Session, campaign: Campaign, now: datetime) -> dict[tuple[str, str], int]:
+    """How many customers `campaign`'s audience rules select, by value tier and lifecycle stage: one
+    grouped query. Before the holds decided at planning time (consent, suppression, frequency, sunset,
+    time zones, pauses): an upper bound; the campaign's preview has the exact figures."""
+    tier = func.coalesce(CustomerProfile.value_tier, "-")
+    stage = func.coalesce(CustomerProfile.lifecycle_stage, "-")
+    query = (select(tier, stage, func.count()).select_from(Customer)
+             .join(CustomerProfile, CustomerProfile.customer_id == Customer.id)
+             .where(audience_filter(campaign.audience, now)).group_by(tier, stage))
+    if campaign.bulk:
+        query = query.where(not_(key_account()))
+    return {(tier_of, stage_of): count for tier_of, stage_of, count in session.execute(query)}
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerAlertCount:
+    email: str
+    name: str | None
+    alerts: int
+    customers: int  # distinct customers the alerts are about
+
+
+def alert_counts(session: Session, now: datetime, settings: AlertSettings,
+                 days: int = ALERT_DAYS) -> list[ManagerAlertCount]:
+    """Every account manager's alerts of the last `days` days (what their digests report), counted:
+    one collect() over all managers at once, the most alerted first."""
+    windows = [ManagerWindow(w.email, w.name, now - timedelta(days=days), now, w.language)
+               for w in manager_windows(session, now, settings)]
+    found = [ManagerAlertCount(content.manager_email, content.manager_name, len(content.items),
+                               len({item.customer_id for item in content.items}))
+             for content in collect(session, windows, settings)]
+    return sorted((c for c in found if c.alerts), key=lambda c: (-c.alerts, c.email))

@@ -74,6 +74,7 @@ def folder(made_folder: Path, tmp_path: Path, smtp_server: SmtpServer,
     monkeypatch.setenv("EDM_SMTP__PORT", str(smtp_server.port))
     monkeypatch.setenv("EDM_CONSOLE__LOGIN_PER_IP", "8")  # each failed attempt costs an argon2 hash
     monkeypatch.setenv("EDM_CONSOLE__FIGURES_MAX_AGE_SECONDS", "0")  # the tests see each change at once
+    monkeypatch.setenv("EDM_CONSOLE__SLOW_FIGURES_MAX_AGE_SECONDS", "0")
     copy = tmp_path / "folder"
     shutil.copytree(made_folder, copy)
     return copy

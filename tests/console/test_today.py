@@ -22,10 +22,19 @@ links: {stay: "https://www.example.com/stay"}
 """
 
 
+def outbox_counts(html: str, campaign: str) -> dict[str, int]:
+    """The Today outbox table's figures of one campaign (its cells' data-count)."""
+    row = re.search(rf'<tr data-campaign="{re.escape(campaign)}">(.*?)</tr>', html, re.S)
+    assert row is not None, html
+    return {name: int(value) for name, value in re.findall(r'data-count="(\w+)"[^>]*>(\d+)<', row.group(1))}
+
+
 def _cells(html: str, heading: str) -> str:
     """The HTML from `heading`'s <h2> to the next one."""
-    start = html.index(f"<h2>{heading}</h2>")
-    following = html.find("<h2>", start + 1)
+    found = re.search(rf"<h2[^>]*>{re.escape(heading)}</h2>", html)
+    assert found is not None, heading
+    start = found.start()
+    following = html.find("<h2", start + 1)
     return html[start:following if following > 0 else None]
 
 
@@ -48,8 +57,8 @@ def test_today_counts_the_outbox_and_yesterday_in_aggregate(console: Console) ->
     http = signed_in(console, "ana")
     page = http.get("/").text
     assert "daily_news" in _cells(page, "Due today")
-    waiting = re.sub(r"\s+", "", _cells(page, "Waiting"))
-    assert "daily_news</a></td><td>2</td><td>1</td><td>1</td>" in waiting  # queued, sending, sent today
+    assert outbox_counts(_cells(page, "Sending now"), "daily_news") == {
+        "queued": 2, "sending": 1, "sent_today": 1, "failed_today": 0}
     classes = re.sub(r"\s+", "", _cells(page, "Waiting, by value tier and lifecycle stage"))
     with open_store(load_settings(console.folder / "edm.yaml"))() as session:
         profiles = [session.get_one(CustomerProfile, i) for i in ids]
@@ -57,14 +66,18 @@ def test_today_counts_the_outbox_and_yesterday_in_aggregate(console: Console) ->
         (profiles[n % 3].value_tier, profiles[n % 3].lifecycle_stage)
         for n, (state, _) in enumerate(rows) if state != "sent")
     for (tier, stage), count in expected.items():
-        assert f"<tr><td>daily_news</td><td>{tier}</td><td>{stage}</td><td>{count}</td></tr>" in classes
-    assert classes.count("<tr><td>daily_news</td>") == len(expected)
+        assert f'<tr><td>Dailynews<smallclass="id">daily_news</small></td><td>{tier}</td><td>{stage}</td>' \
+               f"<td>{count}</td></tr>" in classes
+    assert classes.count('<tr><td>Dailynews<smallclass="id">daily_news</small></td>') == len(expected)
     results = re.sub(r"\s+", "", _cells(page, "Yesterday"))
     assert "<td>1</td><td>0</td><td>2</td><td>1</td>" in results  # sent, bounced, opens (not machine), clicks
-    assert "Nothing is paused." in page
+    assert "Nothing is paused." in page and "data-paused" not in page
 
     mia = signed_in(console, "mia")
     form = mia.get("/campaigns/daily_news").text
     mia.post("/campaigns/daily_news/pause", data={"csrf": csrf_of(form)})
-    paused = _cells(http.get("/").text, "Paused")
+    after = http.get("/").text
+    assert 'data-paused="1">Sending paused now: 1. <a href="#paused">See why</a>' in after  # at the top
+    assert after.index("data-paused") < after.index("Sending now")
+    paused = _cells(after, "Paused")
     assert "daily_news" in paused and "paused in the console by mia" in paused
