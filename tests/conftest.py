@@ -5,6 +5,8 @@ from __future__ import annotations
 import atexit
 import email
 import os
+import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email import policy
@@ -164,3 +166,14 @@ def smtp_server() -> Iterator[SmtpServer]:
     controller.start()
     yield SmtpServer(handler, "127.0.0.1", port)
     controller.stop()
+
+
+@pytest.fixture
+def screenshots(request: pytest.FixtureRequest) -> Path:
+    """Where a browser test keeps its screenshots after the run, to look at: $EDM_TEST_ARTIFACTS
+    (default build/test-artifacts) / the test's id; emptied first."""
+    root = os.environ.get("EDM_TEST_ARTIFACTS") or request.config.rootpath / "build" / "test-artifacts"
+    folder = Path(root) / re.sub(r"[^\w.-]+", "_", request.node.nodeid)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder

@@ -1,6 +1,7 @@
 """The console in Debian's Chromium (Playwright): sign in with the keyboard, every page without a
-console error, approve and pause with the buttons; screenshots of every page kept with the test's files.
-Skipped where chromium is not installed (.ci/run installs it)."""
+console error, approve and pause with the buttons; screenshots of every page kept in
+build/test-artifacts (tests/conftest.py `screenshots`). Skipped where chromium is not installed
+(.ci/run installs it)."""
 
 from __future__ import annotations
 
@@ -32,10 +33,9 @@ def _sign_in_by_keyboard(page: Any, base: str, name: str) -> None:
         page.keyboard.press("Enter")
 
 
-def test_a_marketer_signs_in_approves_and_pauses_in_chromium(console: Console, tmp_path: Path) -> None:
+def test_a_marketer_signs_in_approves_and_pauses_in_chromium(console: Console, screenshots: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
+    shots = screenshots
     errors: list[str] = []
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

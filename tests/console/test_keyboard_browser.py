@@ -78,10 +78,9 @@ def _fresh(page: Any, url: str) -> None:
     assert answer is not None and answer.status == 200, url
 
 
-def test_tab_reaches_every_action_on_every_page(console: Console, tmp_path: Path) -> None:
+def test_tab_reaches_every_action_on_every_page(console: Console, screenshots: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
-    shots = tmp_path / "keyboard"
-    shots.mkdir()
+    shots = screenshots
     base = console.url
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

@@ -16,8 +16,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
 
 
-def test_an_analyst_chooses_groupings_opens_the_report_and_downloads_its_csv(console: Console,
-                                                                              tmp_path: Path) -> None:
+def test_an_analyst_chooses_groupings_opens_the_report_and_downloads_its_csv(
+        console: Console, tmp_path: Path, screenshots: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     errors: list[str] = []
     with sync_api.sync_playwright() as playwright:
@@ -32,7 +32,7 @@ def test_an_analyst_chooses_groupings_opens_the_report_and_downloads_its_csv(con
             with page.expect_navigation():
                 page.press("#password", "Enter")
             page.goto(f"{console.url}/reports")
-            page.screenshot(path=str(tmp_path / "reports.png"), full_page=True)
+            page.screenshot(path=str(screenshots / "reports.png"), full_page=True)
             form = page.locator("#report-engagement form")
             form.get_by_label("Campaign", exact=True).uncheck()
             form.get_by_label("Industry").check()
@@ -43,7 +43,7 @@ def test_an_analyst_chooses_groupings_opens_the_report_and_downloads_its_csv(con
             assert page.locator("#engagement-industry").count() == 1
             assert page.locator("#engagement-tier-stage").count() == 1
             assert page.locator("#engagement-campaign").count() == 0
-            page.screenshot(path=str(tmp_path / "engagement.png"))
+            page.screenshot(path=str(screenshots / "engagement.png"))
 
             page.goto(f"{console.url}/reports")
             form = page.locator("#report-deliverability form")

@@ -41,7 +41,7 @@ def _counts(page: Any) -> dict[str, str]:
             for name in ("queued", "sending", "sent_today", "failed_today")}
 
 
-def test_the_outbox_figures_follow_the_store_without_a_reload(console: Console, tmp_path: Path) -> None:
+def test_the_outbox_figures_follow_the_store_without_a_reload(console: Console, screenshots: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     expect = sync_api.expect
     (console.folder / "campaigns" / "daily_news.yaml").write_text(DAILY, encoding="utf-8")
@@ -74,7 +74,7 @@ def test_the_outbox_figures_follow_the_store_without_a_reload(console: Console, 
             expect(page.locator(CELL.format("sent_today"))).to_have_text("1", timeout=15_000)
             assert _counts(page) == {"queued": "2", "sending": "0", "sent_today": "1", "failed_today": "1"}
             assert page.evaluate("window.loadedOnce") is True and page.url == f"{console.url}/"
-            page.screenshot(path=str(tmp_path / "today-live.png"), full_page=True)
+            page.screenshot(path=str(screenshots / "today-live.png"), full_page=True)
 
             link = page.locator('#outbox a[href="/campaigns/daily_news"]')  # the keyboard keeps its place
             link.focus()

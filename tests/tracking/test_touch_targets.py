@@ -3,7 +3,7 @@
 screen, on a 390 px phone and at 1280 px; the mail's 0-10 survey scale wraps into two rows (0-5,
 6-10) on the phone. Real mail (Composer, shipped templates), real signed links, the real tracking
 server (uvicorn) with sign-up, and Chromium with JavaScript off: every form works without it.
-Screenshots go to tmp_path."""
+Screenshots go to build/test-artifacts (tests/conftest.py `screenshots`)."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ class Browser:
 
 
 @pytest.fixture(params=list(VIEWPORTS))
-def browser(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Browser]:
+def browser(request: pytest.FixtureRequest, screenshots: Path) -> Iterator[Browser]:
     sync_api = pytest.importorskip("playwright.sync_api")
     width, height = VIEWPORTS[request.param]
     with sync_api.sync_playwright() as playwright:
@@ -100,7 +100,7 @@ def browser(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Browser]
             phone = request.param == "phone"
             context = chromium.new_context(viewport={"width": width, "height": height},
                                            java_script_enabled=False, is_mobile=phone, has_touch=phone)
-            yield Browser(context.new_page(), request.param, tmp_path)
+            yield Browser(context.new_page(), request.param, screenshots)
         finally:
             chromium.close()
 
