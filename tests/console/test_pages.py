@@ -114,3 +114,16 @@ def test_a_manager_sees_this_weeks_alerts_of_their_own_customers(console: Consol
     alerts = page[page.index("Alerts of the last 7 days"):page.index("Your customers by churn risk")]
     assert "Alice Zhang" in alerts and "At risk" in alerts and "Carol" not in alerts
     assert "Alerts of the last 7 days" not in signed_in(console, "ana").get("/customers").text
+
+
+def test_the_card_shows_what_the_customer_chose_on_the_preference_page(console: Console) -> None:
+    http = signed_in(console, "mia")
+    assert "none, every topic on" in http.get("/customers/C001").text
+    with open_store(load_settings(console.folder / "edm.yaml")).begin() as session:
+        customer = session.scalars(select(Customer).where(Customer.external_id == "C001")).one()
+        customer.topics_off, customer.personalised = "offers, surveys", False
+        customer.frequency_preference, customer.paused_until = "less", datetime(2027, 3, 1, tzinfo=UTC)
+    card = http.get("/customers/C001").text
+    preferences = card[card.index("Preferences"):card.index("Classes")]
+    for shown in ("offers, surveys", "Personalised mail</th><td>no", "less", "2027-03-01"):
+        assert shown in preferences, shown
