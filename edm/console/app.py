@@ -10,10 +10,11 @@ nothing of the customer shown).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -466,7 +467,13 @@ def create_console_app(sessions: sessionmaker[Session], settings: Settings, cloc
         Route("/favicon.ico", no_icon, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
-    return Starlette(routes=routes)
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        live.warm()
+        slow.warm()
+        yield
+
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 def _download(data: bytes, media_type: str, filename: str) -> Response:

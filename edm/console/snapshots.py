@@ -3,8 +3,8 @@
 On a festival day the Today page counts a million outbox rows; no index makes counting free. So
 the page shows the last count and its time, and a read of a count older than `max_age` seconds
 starts one recount in a thread: the page answers at once, the next read sees the new figures.
-Only the very first read waits for a count. `max_age <= 0` counts on every read (tests, small
-stores).
+Only a read before the first count (started with the server) has ended waits, for that count.
+`max_age <= 0` counts on every read (tests, small stores).
 """
 
 from __future__ import annotations
@@ -52,6 +52,12 @@ class Refreshed(Generic[T]):
         if start:
             threading.Thread(target=self._recount, name="console-figures", daemon=True).start()
         return latest
+
+    def warm(self) -> None:
+        """Start the first count in the background (at the server's start), so that the first view
+        waits only for what is left of it."""
+        if self._max_age > 0:
+            threading.Thread(target=self.read, name="console-figures", daemon=True).start()
 
     def forget(self) -> None:
         """Count afresh on the next read (after an action that changes what is shown)."""

@@ -106,3 +106,13 @@ def test_a_first_count_that_fails_raises_to_the_reader() -> None:
     count.fail = True
     with pytest.raises(RuntimeError):
         Refreshed(count, lambda: NOW, max_age=60).read()
+
+
+def test_warm_counts_in_the_background_and_a_first_read_waits_only_for_that_count() -> None:
+    count = Counter(pause=0.3)
+    figures = Refreshed(count, lambda: NOW, max_age=60)
+    figures.warm()
+    time.sleep(0.05)
+    started = time.monotonic()
+    assert figures.read().value == 1 and count.calls == 1
+    assert time.monotonic() - started < 0.3  # the rest of the warm count, not a second one
