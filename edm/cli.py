@@ -1325,12 +1325,14 @@ def engagement(by: str, since: datetime | None, until: datetime | None, fmt: str
     Example: edm report engagement --by campaign,tier+stage --since 2026-01-01 --format xlsx
     """
     from edm.reports import format_summary, write_engagement_report
+    from edm.reports.campaigns import read_facts
     from edm.runner import open_store
 
     groupings = [part.split("+") for part in by.split(",") if part]
     paths, summary = write_engagement_report(
         open_store(settings), groupings, since=_utc(since), until=_utc(until), fmt=fmt,
         out=out or Path(f"engagement.{fmt}"), now=SystemClock().now(), settings=settings.reports,
+        campaigns=read_facts(settings.campaigns_dir),
     )
     click.echo(format_summary(summary))
     for path in paths:
@@ -1350,10 +1352,11 @@ def uplift(since: datetime | None, until: datetime | None, fmt: str, out: Path |
     Example: edm report uplift --since 2026-10-01 --format xlsx
     """
     from edm.reports import uplift_report, write_report
+    from edm.reports.campaigns import read_facts
     from edm.runner import open_store
 
     built = uplift_report(open_store(settings), now=SystemClock().now(), since=_utc(since), until=_utc(until),
-                          settings=settings.reports)
+                          settings=settings.reports, campaigns=read_facts(settings.campaigns_dir))
     for label, value in built.summary:
         click.echo(f"{label}: {value}")
     for path in write_report(built, out or Path(f"uplift.{fmt}"), fmt):

@@ -43,6 +43,7 @@ from edm.customers import import_customers, import_orders, recompute_profiles
 from edm.delivery.sink import smtp_sink
 from edm.errors import EdmError
 from edm.reports import engagement_report, format_summary, satisfaction_report, write_report
+from edm.reports.campaigns import campaign_facts
 from edm.runner import initialise_folder, open_store, run_campaigns
 from edm.sample import (
     KIND_EFFECTS,
@@ -198,7 +199,7 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
          "the holdout at the base rate")
 
     engagement = engagement_report(sessions, [["campaign"], ["tier"], ["stage"]], now=clock.now(),
-                                   settings=settings.reports)
+                                   settings=settings.reports, campaigns=campaign_facts(campaigns))
     [path] = write_report(engagement, folder / "report.html", "html")
     echo(f"11. Engagement: {format_summary(engagement.figures)}")
     echo(f"    Report written to {path.resolve()}")
