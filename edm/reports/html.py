@@ -376,9 +376,10 @@ def _row(table: Table, frame: pd.DataFrame, shown: pd.DataFrame, position: int, 
         value = raw[column]
         text = str(shown.iloc[position, index])
         instead = table.instead.get(column, ())
-        classes = ["text"] if column in TEXT_COLUMNS else []
+        classes = ["text"] if column in TEXT_COLUMNS else ["rate"] if column in BASES else []
         if instead and instead[position]:
-            cells.append(f'<td class="instead" data-sort="">{escape(instead[position])}</td>')
+            cells.append(f'<td class="{" ".join([*classes, "instead"])}" data-sort="">'
+                         f"{escape(instead[position])}</td>")
             continue
         if column == "campaign" and str(value) in names:
             name = escape(names[str(value)])
