@@ -1426,7 +1426,8 @@ def satisfaction(by: str, period: str, since: datetime | None, until: datetime |
     from edm.runner import open_store
 
     built = satisfaction_report(open_store(settings), [part for part in by.split(",") if part],
-                                period=period, now=SystemClock().now(), since=_utc(since), until=_utc(until))
+                                period=period, now=SystemClock().now(), since=_utc(since), until=_utc(until),
+                                min_answers=settings.reports.min_answers)
     for label, value in built.summary:
         click.echo(f"{label}: {value}")
     for path in write_report(built, out or Path(f"satisfaction.{fmt}"), fmt):

@@ -790,7 +790,8 @@ class ReportSettings(_Section):
     Engagement rates leave out mail sent less than `judge_after_days` before the report's time (most
     people read within a day or two, so such mail would look ignored) and count it as "too recent";
     a row whose rates rest on fewer than `min_rate_n` judged mails reads "too few to judge" and is
-    left out of the charts and of rankings.
+    left out of the charts and of rankings. An NPS or CSAT over fewer than `min_answers` answers reads
+    "too few to judge" too and is not drawn.
     """
 
     attribution_days: int = Field(DEFAULT_ATTRIBUTION_DAYS, ge=1, le=365)
@@ -798,6 +799,7 @@ class ReportSettings(_Section):
     min_group: int = Field(30, ge=1)
     judge_after_days: float = Field(2, ge=0, le=60)
     min_rate_n: int = Field(20, ge=1)
+    min_answers: int = Field(5, ge=1)
 
 
 class RetentionSettings(_Section):

@@ -203,7 +203,7 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> None:
     [path] = write_report(engagement, folder / "report.html", "html")
     echo(f"11. Engagement: {format_summary(engagement.figures)}")
     echo(f"    Report written to {path.resolve()}")
-    satisfaction = satisfaction_report(sessions, now=clock.now())
+    satisfaction = satisfaction_report(sessions, now=clock.now(), min_answers=settings.reports.min_answers)
     [written] = write_report(satisfaction, folder / "satisfaction.html", "html")
     echo(f"    Satisfaction (NPS and CSAT by tier, industry and account manager): {written.resolve()}")
     uplift = next((table.frame for table in engagement.tables() if table.name == "uplift"), None)

@@ -25,6 +25,9 @@ from edm.reports.engagement import (
     engagement_summary,
     engagement_tables,
 )
+from edm.reports.engagement import (
+    TOO_FEW as ENGAGEMENT_TOO_FEW,
+)
 from edm.reports.frequency import change_table, distribution, profile_summary
 from edm.reports.html import fine_percent, money, percent
 from edm.reports.lifecycle import DIMENSIONS, flow_matrix, notable_moves, transition_tables
@@ -306,9 +309,11 @@ def satisfaction_report(
     now: datetime,
     since: datetime | None = None,
     until: datetime | None = None,
+    min_answers: int = 1,
 ) -> Report:
     """NPS and CSAT per period for each grouping (with an all-customers row), trend charts for the
-    first grouping, and the answers that came with a comment."""
+    first grouping, and the answers that came with a comment. A score over fewer than `min_answers`
+    answers (reports.min_answers) reads "too few to judge" and is not drawn."""
     chosen = checked_groupings(groupings)
     checked_period(period)
     with sessions() as session:
@@ -318,13 +323,18 @@ def satisfaction_report(
     sections = []
     for number, by in enumerate(chosen):
         title = f"By {SATISFACTION_TITLES[by]}, {PERIOD_TITLES[period]}"
-        tables = {survey: satisfaction_table(answers, survey, by, period) for survey in surveys}
-        trends = tuple(_trend_chart(survey, by, table, period) for survey, table in tables.items()
+        tables = {survey: judged_answers(satisfaction_table(answers, survey, by, period), min_answers)
+                  for survey in surveys}
+        drawn = {survey: table[table["judgement"] == ""] for survey, table in tables.items()}
+        trends = tuple(_trend_chart(survey, by, table, period) for survey, table in drawn.items()
                        if number == 0 and not table.empty)
+        few = sum(int((table["judgement"] != "").sum()) for table in tables.values())
+        note = (f"{few} score(s) over fewer than {min_answers} answers read 'too few to judge' and are not "
+                f"drawn (reports.min_answers). {few} 个分数答卷太少，未画入图表。" if few else "")
         sections.append(Section(title, tuple(
             Table(f"satisfaction-{survey}-{by}", f"{SURVEY_TITLES[survey]}: {title}", table,
                   empty=NO_ANSWERS)
-            for survey, table in tables.items()), trends))
+            for survey, table in tables.items()), trends, note=note))
     sections.append(Section(
         "Comments 留言", (Table("satisfaction-comments", "Answers with a comment 带留言的答卷", comments,
                                        empty="No comments yet 尚无留言"),),
@@ -399,6 +409,12 @@ def deliverability_report(
         title="Deliverability report 送达质量报告", period=period_text(since, until, now), as_of=now,
         summary=summary, sections=sections, notes=DELIVERABILITY_NOTES, figures=figures,
     )
+
+
+def judged_answers(table: pd.DataFrame, min_answers: int) -> pd.DataFrame:
+    """The table with a `judgement` column: TOO_FEW where the score rests on fewer than `min_answers`."""
+    few = table["answers"] < min_answers
+    return table.assign(judgement=few.map({True: ENGAGEMENT_TOO_FEW, False: ""}).astype(object))
 
 
 def _trend_chart(survey: Survey, by: str, table: pd.DataFrame, period: str) -> Chart:

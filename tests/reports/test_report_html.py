@@ -76,7 +76,9 @@ def built(sessions: sessionmaker[Session]) -> Report:
 
 def judged(frame: pd.DataFrame) -> pd.DataFrame:
     """A table read back from a file: an empty judgement (a row judged as usual) reads as NaN there."""
-    return frame.fillna({"judgement": ""}) if "judgement" in frame else frame
+    if "judgement" not in frame:
+        return frame
+    return frame.assign(judgement=frame["judgement"].astype(object).fillna(""))
 
 
 def parse(source: str) -> Page:
