@@ -135,6 +135,9 @@ BASES: dict[str, tuple[tuple[str, ...], ...]] = {
 HIDDEN = frozenset({"judged", "judged_linked", "opened_linked"})  # in the rate cells' n; files keep them
 PINNED_READINGS = ("too few", "too recent")  # rows left out of rankings: the sorting keeps them below
 TOTALS = frozenset({"Total", "All customers"})
+# group names and dates: read left-aligned, as words, not as figures
+LABEL_COLUMNS = frozenset({"variant", "tier", "stage", "industry", "locale", "period", "provider", "from",
+                           "to", "survey", "date", "metric", "test", "winner", "occurrence", "decided_at"})
 TEXT_COLUMNS = frozenset({"campaign", "comment", "customer", "manager", "reading", "judgement", "outcome",
                            "decision"})
 PERCENT_COLUMNS = {
@@ -179,6 +182,7 @@ table.data th button { font: inherit; color: inherit; background: none; border: 
 table.data th[aria-sort="ascending"] button::after { content: " ▲"; }
 table.data th[aria-sort="descending"] button::after { content: " ▼"; }
 table.data .zh { display: block; font-weight: 400; }
+table.data .label { text-align: left; }
 table.data .n { display: block; color: #616e7c; font-size: .7rem; }
 table.data .instead { color: #7b8794; font-style: italic; white-space: normal; }
 table.data tr.pinned td { color: #7b8794; background: #f8fafc; }
@@ -350,9 +354,9 @@ def _table(table: Table, names: Mapping[str, str]) -> str:
     columns = shown_columns(frame)
     shown = display(frame[columns]) if len(frame) else frame[columns]
     head = "".join(
-        f'<th scope="col" aria-sort="none"><button type="button">{breakable(english)}'
+        f'<th scope="col"{_align(column)} aria-sort="none"><button type="button">{breakable(english)}'
         f'{f"<span class=zh>{escape(chinese)}</span>" if chinese else ""}</button></th>'
-        for english, chinese in map(heading, columns))
+        for column, (english, chinese) in zip(columns, map(heading, columns), strict=True))
     if frame.empty:
         body = f'<tr class="empty"><td colspan="{len(columns)}">{escape(table.empty)}</td></tr>'
     else:
@@ -376,7 +380,8 @@ def _row(table: Table, frame: pd.DataFrame, shown: pd.DataFrame, position: int, 
         value = raw[column]
         text = str(shown.iloc[position, index])
         instead = table.instead.get(column, ())
-        classes = ["text"] if column in TEXT_COLUMNS else ["rate"] if column in BASES else []
+        classes = (["text"] if column in TEXT_COLUMNS else ["rate"] if column in BASES
+                   else ["label"] if column in LABEL_COLUMNS else [])
         if instead and instead[position]:
             cells.append(f'<td class="{" ".join([*classes, "instead"])}" data-sort="">'
                          f"{escape(instead[position])}</td>")
@@ -391,6 +396,10 @@ def _row(table: Table, frame: pd.DataFrame, shown: pd.DataFrame, position: int, 
         cells.append(f'<td{css} data-sort="{escape(sort)}">{escape(text)}{counted}</td>')
     css = f' class="{" ".join(kinds)}"' if kinds else ""
     return f"<tr{css}>{''.join(cells)}</tr>"
+
+
+def _align(column: str) -> str:
+    return ' class="label"' if column in LABEL_COLUMNS or column in TEXT_COLUMNS else ""
 
 
 def _bases(frame: pd.DataFrame, position: int, column: str) -> list[str]:
