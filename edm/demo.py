@@ -453,7 +453,7 @@ def simulate_recipients(mail_dir: Path, rng: random.Random, skip: Collection[Pat
             elif roll < 0.2 and (link := _LINK.search(html)):
                 _fetch(no_redirects, link.group(1))
                 reactions.clicks += 1
-        elif roll > 0.97:
+        elif roll > 0.97 and message["List-Unsubscribe"]:  # a manager's digest has none
             unsubscribe = str(message["List-Unsubscribe"]).strip("<>")
             _fetch(no_redirects, unsubscribe, data=b"List-Unsubscribe=One-Click")
             reactions.unsubscribes += 1
