@@ -1358,12 +1358,14 @@ def engagement(by: str, since: datetime | None, until: datetime | None, fmt: str
     Example: edm report engagement --by campaign,tier+stage --since 2026-01-01 --format xlsx
     """
     from edm.reports import format_summary, write_engagement_report
+    from edm.reports.campaigns import read_facts
     from edm.runner import open_store
 
     groupings = [part.split("+") for part in by.split(",") if part]
     paths, summary = write_engagement_report(
         open_store(settings), groupings, since=_utc(since), until=_utc(until), fmt=fmt,
         out=out or Path(f"engagement.{fmt}"), now=SystemClock().now(), settings=settings.reports,
+        campaigns=read_facts(settings.campaigns_dir),
     )
     click.echo(format_summary(summary))
     for path in paths:
@@ -1383,10 +1385,11 @@ def uplift(since: datetime | None, until: datetime | None, fmt: str, out: Path |
     Example: edm report uplift --since 2026-10-01 --format xlsx
     """
     from edm.reports import uplift_report, write_report
+    from edm.reports.campaigns import read_facts
     from edm.runner import open_store
 
     built = uplift_report(open_store(settings), now=SystemClock().now(), since=_utc(since), until=_utc(until),
-                          settings=settings.reports)
+                          settings=settings.reports, campaigns=read_facts(settings.campaigns_dir))
     for label, value in built.summary:
         click.echo(f"{label}: {value}")
     for path in write_report(built, out or Path(f"uplift.{fmt}"), fmt):
@@ -1456,7 +1459,8 @@ def satisfaction(by: str, period: str, since: datetime | None, until: datetime |
     from edm.runner import open_store
 
     built = satisfaction_report(open_store(settings), [part for part in by.split(",") if part],
-                                period=period, now=SystemClock().now(), since=_utc(since), until=_utc(until))
+                                period=period, now=SystemClock().now(), since=_utc(since), until=_utc(until),
+                                min_answers=settings.reports.min_answers)
     for label, value in built.summary:
         click.echo(f"{label}: {value}")
     for path in write_report(built, out or Path(f"satisfaction.{fmt}"), fmt):

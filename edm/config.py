@@ -790,11 +790,20 @@ class ReportSettings(_Section):
     given with a `confidence` interval (0.95: 95%), per campaign and per campaign × tier, × stage
     and × variant; a group with fewer than `min_group` mailed or held-out customers reads
     "too few" (no uplift, no interval).
+
+    Engagement rates leave out mail sent less than `judge_after_days` before the report's time (most
+    people read within a day or two, so such mail would look ignored) and count it as "too recent";
+    a row whose rates rest on fewer than `min_rate_n` judged mails reads "too few to judge" and is
+    left out of the charts and of rankings. An NPS or CSAT over fewer than `min_answers` answers reads
+    "too few to judge" too and is not drawn.
     """
 
     attribution_days: int = Field(DEFAULT_ATTRIBUTION_DAYS, ge=1, le=365)
     confidence: float = Field(0.95, gt=0.5, lt=1)
     min_group: int = Field(30, ge=1)
+    judge_after_days: float = Field(2, ge=0, le=60)
+    min_rate_n: int = Field(20, ge=1)
+    min_answers: int = Field(5, ge=1)
 
 
 class RetentionSettings(_Section):

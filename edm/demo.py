@@ -18,7 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -43,6 +43,7 @@ from edm.customers import import_customers, import_orders, recompute_profiles
 from edm.delivery.sink import smtp_sink
 from edm.errors import EdmError
 from edm.reports import engagement_report, format_summary, satisfaction_report, write_report
+from edm.reports.campaigns import campaign_facts
 from edm.runner import initialise_folder, open_store, run_campaigns
 from edm.sample import (
     KIND_EFFECTS,
@@ -166,6 +167,7 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> DemoRun:
         clock.advance(READ_AFTER)  # people read later; an open within seconds of delivery is a scanner's
         readers = random.Random(7)  # noqa: S311 - simulated readers, not security
         reactions = simulate_recipients(settings.mail_dir, readers)
+        read = set(settings.mail_dir.glob("*.eml"))
         echo(f"7. {count(READ_AFTER.seconds // 3600, 'hour')} later recipients' mail clients fetched "
              f"{count(reactions.opens, 'pixel')}, followed {count(reactions.clicks, 'link')}, answered "
              f"{count(reactions.answers, 'survey')} in one click "
@@ -193,6 +195,11 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> DemoRun:
         for line in format_run(follow_up):
             echo("   " + line)
         echo("   " + explain_follow_up(sessions, clock.now() - FOLLOW_UP_AFTER))
+        clock.advance(READ_AFTER)  # the mail of steps 8 and 9 is read too, or the report takes it for ignored
+        unread = simulate_recipients(settings.mail_dir, readers, skip=read)
+        echo(f"   {count(READ_AFTER.seconds // 3600, 'hour')} later the mail of steps 8 and 9 was read as "
+             f"well: {count(unread.opens, 'pixel')}, {count(unread.clicks, 'link')} followed, "
+             f"{count(unread.unsubscribes, 'one-click unsubscribe')}")
 
     days = settings.reports.attribution_days
     kinds = {name: campaign.kind for name, campaign in campaigns.items()}
@@ -208,11 +215,11 @@ def run_demo(folder: Path, *, customers: int, echo: Echo) -> DemoRun:
          "the holdout at the base rate")
 
     engagement = engagement_report(sessions, [["campaign"], ["tier"], ["stage"]], now=clock.now(),
-                                   settings=settings.reports)
+                                   settings=settings.reports, campaigns=campaign_facts(campaigns))
     [path] = write_report(engagement, folder / "report.html", "html")
     echo(f"11. Engagement: {format_summary(engagement.figures)}")
     echo(f"    Report written to {path.resolve()}")
-    satisfaction = satisfaction_report(sessions, now=clock.now())
+    satisfaction = satisfaction_report(sessions, now=clock.now(), min_answers=settings.reports.min_answers)
     [written] = write_report(satisfaction, folder / "satisfaction.html", "html")
     echo(f"    Satisfaction (NPS and CSAT by tier, industry and account manager): {written.resolve()}")
     uplift = next((table.frame for table in engagement.tables() if table.name == "uplift"), None)
@@ -438,12 +445,13 @@ _SURVEY = re.compile(r'href="([^"]+/s/[^"]+)"')
 COMMENTS = ("Delivery was late twice this quarter.", "交货比约定晚了一周。", "報價流程太慢，希望能改善。")
 
 
-def simulate_recipients(mail_dir: Path, rng: random.Random) -> Reactions:
+def simulate_recipients(mail_dir: Path, rng: random.Random, skip: Collection[Path] = ()) -> Reactions:
     """Behave like recipients: about half open, a fifth of those click, a few unsubscribe; most
-    who open a survey answer it (mostly kindly), and some of the unhappy say why."""
+    who open a survey answer it (mostly kindly), and some of the unhappy say why. The mails in
+    `skip` were read before."""
     reactions = Reactions()
     no_redirects = urllib.request.build_opener(_NoRedirect)
-    for path in sorted(mail_dir.glob("*.eml")):
+    for path in sorted(set(mail_dir.glob("*.eml")) - set(skip)):
         message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
         html_part = message.get_body(("html",))
         html = html_part.get_content() if html_part else ""
@@ -456,7 +464,7 @@ def simulate_recipients(mail_dir: Path, rng: random.Random) -> Reactions:
             elif roll < 0.2 and (link := _LINK.search(html)):
                 _fetch(no_redirects, link.group(1))
                 reactions.clicks += 1
-        elif roll > 0.97:
+        elif roll > 0.97 and message["List-Unsubscribe"]:  # a manager's digest has none
             unsubscribe = str(message["List-Unsubscribe"]).strip("<>")
             _fetch(no_redirects, unsubscribe, data=b"List-Unsubscribe=One-Click")
             reactions.unsubscribes += 1

@@ -296,8 +296,9 @@ def test_the_uplift_section_renders_in_chromium(demo: Demo) -> None:
             assert section.is_visible()
             found = section.evaluate("""s => ({
                 headers: [...s.querySelectorAll('table th')].map(c => c.textContent.trim()),
-                rows: [...s.querySelectorAll('table tbody tr')].map(
-                    r => [...r.querySelectorAll('td')].map(c => c.textContent.trim())),
+                rows: [...s.querySelectorAll('table tbody tr')].map(  // a campaign's slug is its title
+                    r => [...r.querySelectorAll('td')].map((c, i) => i === 0 && c.title
+                                                           ? c.title : c.textContent.trim())),
                 images: [...s.querySelectorAll('img')].map(i => {
                     i.scrollIntoView();
                     return {w: i.naturalWidth, h: i.naturalHeight, complete: i.complete,

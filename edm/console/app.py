@@ -69,7 +69,7 @@ from edm.customers.card import CustomerNotFound, customer_card
 from edm.delivery.health import campaign_scope
 from edm.delivery.holds import pause, resume
 from edm.privacy.audit import record_audit
-from edm.reports.html import render_html
+from edm.reports.html import SORT_SCRIPT_HASH, render_html
 from edm.tracking.forms import read_form
 from edm.tracking.pages import Language
 
@@ -80,8 +80,8 @@ ACTIONS = ("approve", "revoke", "pause", "resume")
 STYLE = (Path(__file__).parent / "static" / "console.css").read_text(encoding="utf-8")
 LIVE_SCRIPT = (Path(__file__).parent / "static" / "live.js").read_text(encoding="utf-8")
 # a report is the self-contained page `edm report` writes: its own inline style, charts as data: PNGs
-REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
-              "base-uri 'none'; form-action 'none'")
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "  # script: its tables' sorting
+              f"script-src '{SORT_SCRIPT_HASH}'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 # a preview frames mail HTML (sandboxed: no scripts, no forms) whose CSS is inline, its https images
 # (a brand's logo) shown; the open pixel is taken out
 PREVIEW_CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; "

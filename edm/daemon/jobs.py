@@ -219,6 +219,7 @@ def plan_due(settings: Settings, sessions: sessionmaker[Session], clock: Clock) 
 def mail_report(settings: Settings, sessions: sessionmaker[Session], clock: Clock) -> int:
     """Send the report (summary in the body, the HTML attached); returns how many recipients took it."""
     from edm.reports import format_summary, write_engagement_report
+    from edm.reports.campaigns import read_facts
 
     recipients = settings.daemon.report_to
     if not recipients:
@@ -228,7 +229,7 @@ def mail_report(settings: Settings, sessions: sessionmaker[Session], clock: Cloc
     with tempfile.TemporaryDirectory(prefix="edm-report-") as folder:
         paths, summary = write_engagement_report(
             sessions, REPORT_GROUPINGS, out=Path(folder) / "engagement.html", fmt="html", now=now,
-            since=since, settings=settings.reports,
+            since=since, settings=settings.reports, campaigns=read_facts(settings.campaigns_dir),
         )
         html = paths[0].read_bytes()
     message = EmailMessage()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -13,13 +13,20 @@ from edm.config import ReportSettings
 from edm.providers import NAMES as PROVIDER_NAMES
 from edm.reports import charts, deliverability
 from edm.reports.ab import AB_NOTE, ab_tables
+from edm.reports.campaigns import CampaignFacts
 from edm.reports.charts import Threshold, bilingual
 from edm.reports.engagement import (
     GROUPINGS,
+    RATES,
+    TOO_RECENT,
     TOTAL,
+    Judging,
     checked_grouping,
     engagement_summary,
     engagement_tables,
+)
+from edm.reports.engagement import (
+    TOO_FEW as ENGAGEMENT_TOO_FEW,
 )
 from edm.reports.frequency import change_table, distribution, profile_summary
 from edm.reports.html import fine_percent, money, percent
@@ -58,6 +65,18 @@ ENGAGEMENT_NOTES = (
     "rates per provider: edm report deliverability. 投诉来自反馈环与服务商回调，投诉率见送达质量报告。",
     "Tier, stage and industry are each customer's current profile. 等级、阶段、行业为客户当前档案。",
 )
+JUDGING_NOTE = (
+    "Each rate shows its n: the mails it is over. Mail sent in the {days:g} days before the report's "
+    "moment is too recent to judge (most people read within a day or two) and is left out of the rates "
+    "(reports.judge_after_days). A row over fewer than {min_n} judged mails reads 'too few to judge' and "
+    "is left out of the charts and of the sorting (reports.min_rate_n). A campaign without links shows "
+    "'no links', not 0% clicks, and is left out of the click rates of the rows it is in. 每个比率附 n;"
+    "最近 {days:g} 天的邮件暂不评判;少于 {min_n} 封的行标记为样本太少;无链接的活动不计点击率。"
+)
+NO_LINKS = "no links 无链接"
+NO_ANSWERS = "No answers yet 尚无答卷"
+RECENT_CELL = "too recent 太新"
+LINK_RATES = ("click_rate", "click_to_open")
 UPLIFT_NOTE = (
     "Mailed customers against the campaign's holdout group (planned, never sent): any order within {days} "
     "days of the mail (holdout: of the planned moment). Order-rate interval: Newcombe hybrid score; "
@@ -128,10 +147,13 @@ def bounce_lines() -> tuple[Threshold, ...]:
             Threshold(10.0, bilingual("Amazon SES: may pause at 10%", "暂停线"), "#9b2c2c", "-"))
 
 
-def period_text(since: datetime | None, until: datetime | None) -> str:
-    start = f"{since:%Y-%m-%d %H:%M}" if since else "the beginning 最早"
-    end = f"{until:%Y-%m-%d %H:%M} (excl. 不含)" if until else "now 现在"
-    return f"{start} – {end} UTC"
+def period_text(since: datetime | None, until: datetime | None, now: datetime) -> str:
+    """The window with both ends written out: an open end reads as the first record, or the report's
+    moment (`now`, edm's clock), never as a bare "now"."""
+    start = f"{since.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if since else "the first record 最早记录"
+    end = (f"{until.astimezone(UTC):%Y-%m-%d %H:%M} UTC (excl. 不含)" if until
+           else f"{now.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
+    return f"{start} – {end}"
 
 
 def engagement_report(
@@ -142,23 +164,31 @@ def engagement_report(
     since: datetime | None = None,
     until: datetime | None = None,
     settings: ReportSettings | None = None,
+    campaigns: CampaignFacts | None = None,
 ) -> Report:
-    """Engagement by each grouping, and the uplift of campaigns that had a holdout."""
+    """Engagement by each grouping, and the uplift of campaigns that had a holdout. `campaigns`
+    (edm.reports.campaigns.read_facts): the names people read and which campaigns have no links;
+    without, slugs are shown and every campaign is taken to have links."""
     settings = settings or ReportSettings()
+    facts = campaigns or CampaignFacts()
     days = settings.attribution_days
     if not groupings:
         raise ValueError("engagement_report needs at least one grouping")
     chosen = [checked_grouping(by) for by in groupings]
+    judging = Judging.at(now, settings.judge_after_days, facts.unlinked, settings.min_rate_n)
     with sessions() as session:
-        found = engagement_tables(session, chosen, since=since, until=until, attribution_days=days)
+        found = engagement_tables(session, chosen, since=since, until=until, attribution_days=days,
+                                  judging=judging)
         tables = list(zip(chosen, found, strict=True))
         uplift = uplift_tables(session, UPLIFT_TABLES, since=since, until=until, attribution_days=days,
                                confidence=settings.confidence, min_group=settings.min_group)
         ab_decisions, ab_arms = ab_tables(session, since=since, until=until)
     totals = engagement_summary(tables[0][1])
-    sections = [_engagement_section(by, table) for by, table in tables]
+    total = tables[0][1].iloc[-1]
+    drawn = facts.chart_names(bilingual)
+    sections = [_engagement_section(by, table, drawn, settings) for by, table in tables]
     if not uplift[0].empty:
-        sections.append(uplift_section(uplift, settings))
+        sections.append(uplift_section(uplift, settings, drawn))
     if not ab_decisions.empty:
         sections.append(Section(
             "A/B test winners A/B 测试胜出版本",
@@ -169,19 +199,27 @@ def engagement_report(
     summary = (
         ("Sent 已发送", str(totals["sent"])),
         ("Delivered 已送达", str(totals["delivered"])),
-        ("Open rate (people) 打开率", percent(totals["open_rate"])),
-        ("Click rate 点击率", percent(totals["click_rate"])),
-        ("Click-to-open 点击/打开", percent(totals["click_to_open"])),
+        ("Open rate (people) 打开率", rate_text(total["open_rate"], total["judged"])),
+        ("Click rate 点击率", rate_text(total["click_rate"], total["judged_linked"])),
+        ("Click-to-open 点击/打开", rate_text(total["click_to_open"], total["opened_linked"])),
         ("Unsubscribes 退订", str(totals["unsubscribed"])),
         (f"Orders within {days} days {days}天内订单", str(totals["orders"])),
         ("Revenue 收入", money(totals["revenue"])),
-        *_uplift_cards(uplift[0]),
+        *(((f"Too recent to judge (last {settings.judge_after_days:g} days) 太新未计",
+            str(int(total["too_recent"]))),) if total["too_recent"] else ()),
+        *_uplift_cards(uplift[0], facts.names),
     )
+    notes = (*(note.format(days=days) for note in ENGAGEMENT_NOTES),
+             JUDGING_NOTE.format(days=settings.judge_after_days, min_n=settings.min_rate_n))
     return Report(
-        title="Engagement report 互动报告", period=period_text(since, until), generated_at=now,
-        summary=summary, sections=tuple(sections),
-        notes=tuple(note.format(days=days) for note in ENGAGEMENT_NOTES), figures=totals,
+        title="Engagement report 互动报告", period=period_text(since, until, now), as_of=now,
+        summary=summary, sections=tuple(sections), notes=notes, figures=totals, names=facts.names,
     )
+
+
+def rate_text(rate: Any, n: Any) -> str:
+    """A rate with what it is over, e.g. "66.67% (n 6)"; over nothing "– (n 0)"."""
+    return f"{percent(rate)} (n {int(n):,})"
 
 
 def lifecycle_report(
@@ -206,7 +244,7 @@ def lifecycle_report(
     ) + tuple((meaning, str(count)) for meaning, count in notable)
     figures: dict[str, float | int] = {f"{d}_moves": int(t["moves"].sum()) for d, t in tables.items()}
     return Report(
-        title="Lifecycle report 生命周期报告", period=period_text(since, until), generated_at=now,
+        title="Lifecycle report 生命周期报告", period=period_text(since, until, now), as_of=now,
         summary=summary, sections=tuple(sections), figures=figures,
         notes=("Every class change in the period counts; a customer who moved twice counts in both moves. "
                "'-' is a first classification. 期间内每次变动均计入;'-' 表示首次分类。",),
@@ -255,7 +293,7 @@ def frequency_report(
         for row in summary_table.to_dict("records")
     )
     return Report(
-        title="Contact frequency report 联系频率报告", period=period_text(since, until), generated_at=now,
+        title="Contact frequency report 联系频率报告", period=period_text(since, until, now), as_of=now,
         summary=cards, sections=(now_section, change_section),
         figures={"customers": int(summary_table["customers"].sum())},
         notes=("Profiles keep only the current interval and score; the change is measured from the mail "
@@ -271,9 +309,11 @@ def satisfaction_report(
     now: datetime,
     since: datetime | None = None,
     until: datetime | None = None,
+    min_answers: int = 1,
 ) -> Report:
     """NPS and CSAT per period for each grouping (with an all-customers row), trend charts for the
-    first grouping, and the answers that came with a comment."""
+    first grouping, and the answers that came with a comment. A score over fewer than `min_answers`
+    answers (reports.min_answers) reads "too few to judge" and is not drawn."""
     chosen = checked_groupings(groupings)
     checked_period(period)
     with sessions() as session:
@@ -283,14 +323,21 @@ def satisfaction_report(
     sections = []
     for number, by in enumerate(chosen):
         title = f"By {SATISFACTION_TITLES[by]}, {PERIOD_TITLES[period]}"
-        tables = {survey: satisfaction_table(answers, survey, by, period) for survey in surveys}
-        trends = tuple(_trend_chart(survey, by, table, period) for survey, table in tables.items()
+        tables = {survey: judged_answers(satisfaction_table(answers, survey, by, period), min_answers)
+                  for survey in surveys}
+        drawn = {survey: table[table["judgement"] == ""] for survey, table in tables.items()}
+        trends = tuple(_trend_chart(survey, by, table, period) for survey, table in drawn.items()
                        if number == 0 and not table.empty)
+        few = sum(int((table["judgement"] != "").sum()) for table in tables.values())
+        note = (f"{few} score(s) over fewer than {min_answers} answers read 'too few to judge' and are not "
+                f"drawn (reports.min_answers). {few} 个分数答卷太少，未画入图表。" if few else "")
         sections.append(Section(title, tuple(
-            Table(f"satisfaction-{survey}-{by}", f"{SURVEY_TITLES[survey]}: {title}", table)
-            for survey, table in tables.items()), trends))
+            Table(f"satisfaction-{survey}-{by}", f"{SURVEY_TITLES[survey]}: {title}", table,
+                  empty=NO_ANSWERS)
+            for survey, table in tables.items()), trends, note=note))
     sections.append(Section(
-        "Comments 留言", (Table("satisfaction-comments", "Answers with a comment 带留言的答卷", comments),),
+        "Comments 留言", (Table("satisfaction-comments", "Answers with a comment 带留言的答卷", comments,
+                                       empty="No comments yet 尚无留言"),),
         note="Oldest first, by when the answer was first given. 按作答时间排序。"))
     figures: dict[str, float | int] = {"comments": len(comments)}
     summary: list[tuple[str, str]] = []
@@ -301,7 +348,7 @@ def satisfaction_report(
         summary += [(SURVEY_TITLES[survey], shown), (f"{survey.upper()} answers 答卷", str(count))]
     summary.append(("Comments 留言", str(len(comments))))
     return Report(
-        title="Satisfaction report 满意度报告", period=period_text(since, until), generated_at=now,
+        title="Satisfaction report 满意度报告", period=period_text(since, until, now), as_of=now,
         summary=tuple(summary), sections=tuple(sections), notes=SATISFACTION_NOTES, figures=figures,
     )
 
@@ -359,9 +406,15 @@ def deliverability_report(
         ("Complaints naming no message 无法对应邮件的投诉", str(unmatched)),
     )
     return Report(
-        title="Deliverability report 送达质量报告", period=period_text(since, until), generated_at=now,
+        title="Deliverability report 送达质量报告", period=period_text(since, until, now), as_of=now,
         summary=summary, sections=sections, notes=DELIVERABILITY_NOTES, figures=figures,
     )
+
+
+def judged_answers(table: pd.DataFrame, min_answers: int) -> pd.DataFrame:
+    """The table with a `judgement` column: TOO_FEW where the score rests on fewer than `min_answers`."""
+    few = table["answers"] < min_answers
+    return table.assign(judgement=few.map({True: ENGAGEMENT_TOO_FEW, False: ""}).astype(object))
 
 
 def _trend_chart(survey: Survey, by: str, table: pd.DataFrame, period: str) -> Chart:
@@ -380,30 +433,53 @@ def _trend_chart(survey: Survey, by: str, table: pd.DataFrame, period: str) -> C
         periods, series, title, unit, SURVEY_LIMITS[survey], total=ALL))
 
 
-def _engagement_section(by: list[str], table: pd.DataFrame) -> Section:
+def _engagement_section(by: list[str], table: pd.DataFrame, names: Mapping[str, str],
+                        settings: ReportSettings) -> Section:
+    """The table with every row, and a chart of the rows with enough judged mail (rows too few or too
+    recent to judge are left out: a 100% over one mail is no finding)."""
     title = "By " + " × ".join(GROUP_TITLES[name] for name in by)
-    rows = table[table[by[0]] != TOTAL]
-    labels = [" / ".join(str(row[name]) for name in by) for _, row in rows.iterrows()]
-    chart = Chart(f"{title}: open and click rates", charts.rate_bars(
-        labels,
-        {bilingual("Open rate", "打开率"): rows["open_rate"].tolist(),
-         bilingual("Click rate", "点击率"): rows["click_rate"].tolist()},
-        bilingual("Open and click rates (people)", "打开率与点击率"),
-    ))
-    return Section(title, (Table("engagement-" + "-".join(by), title, table),), (chart,))
+    rows = table[(table[by[0]] != TOTAL) & (table["judgement"] == "")]
+    labels = [" / ".join(names.get(str(row[name]), str(row[name])) if name == "campaign" else str(row[name])
+                         for name in by) for _, row in rows.iterrows()]
+    left_out = int(((table[by[0]] != TOTAL) & (table["judgement"] != "")).sum())
+    charts_: tuple[Chart, ...] = ()
+    if len(rows):
+        clicks = rows["click_rate"].fillna(0.0)  # no links: no bar (the table says "no links")
+        charts_ = (Chart(f"{title}: open and click rates", charts.rate_bars(
+            labels,
+            {bilingual("Open rate", "打开率"): rows["open_rate"].tolist(),
+             bilingual("Click rate", "点击率"): clicks.tolist()},
+            bilingual("Open and click rates (people)", "打开率与点击率"),
+        )),)
+    note = (f"{left_out} row(s) with fewer than {settings.min_rate_n} judged mails, or only mail too recent "
+            f"to judge, are in the table but not in the chart. {left_out} 行样本太少或太新，未画入图表。"
+            if left_out else "")
+    no_links = (table["judged"] > 0) & (table["judged_linked"] == 0)
+    too_recent = table["judgement"] == TOO_RECENT
+    instead = {
+        rate: tuple(RECENT_CELL if recent else NO_LINKS if (lacking and rate in LINK_RATES) else ""
+                    for recent, lacking in zip(too_recent, no_links, strict=True))
+        for rate in RATES
+    }
+    return Section(title, (Table("engagement-" + "-".join(by), title, table, instead=instead),), charts_,
+                   note=note)
 
 
-def uplift_section(tables: Sequence[pd.DataFrame], settings: ReportSettings) -> Section:
+def uplift_section(tables: Sequence[pd.DataFrame], settings: ReportSettings,
+                   campaign_names: Mapping[str, str] | None = None) -> Section:
     """Holdout comparisons per campaign, campaign × tier, × stage and × variant (UPLIFT_TABLES' order),
-    with the order-rate uplift of each and its interval as charts; HTML id "uplift"."""
+    with the order-rate uplift of each and its interval as charts (groups reading "too few" are in the
+    tables only; a chart with no other group is left out); HTML id "uplift"."""
+    known = campaign_names or {}
     by_campaign = tables[0]
     names = {by: "-".join(("uplift", *by[1:])) for by in UPLIFT_TABLES}  # uplift, uplift-tier, ...
-    shown = [_uplift_chart(list(by), table, f"uplift-chart-{by[-1]}")
-             for by, table in zip(UPLIFT_TABLES, tables, strict=True) if not table.empty]
-    if not by_campaign.empty:
+    judged = [table[table["reading"] != TOO_FEW] if "reading" in table else table for table in tables]
+    shown = [_uplift_chart(list(by), table, f"uplift-chart-{by[-1]}", known)
+             for by, table in zip(UPLIFT_TABLES, judged, strict=True) if not table.empty]
+    if not judged[0].empty:
         shown.insert(1, Chart("Revenue per recipient uplift against the holdout", charts.uplift_chart(
-            _uplift_labels(["campaign"], by_campaign), by_campaign["revenue_uplift"].tolist(),
-            by_campaign["revenue_low"].tolist(), by_campaign["revenue_high"].tolist(),
+            _uplift_labels(["campaign"], judged[0], known), judged[0]["revenue_uplift"].tolist(),
+            judged[0]["revenue_low"].tolist(), judged[0]["revenue_high"].tolist(),
             bilingual("Revenue per recipient uplift vs holdout", "人均收入提升"),
             bilingual("revenue", "收入")), name="uplift-chart-revenue"))
     note = UPLIFT_NOTE.format(days=settings.attribution_days, confidence=settings.confidence,
@@ -413,7 +489,8 @@ def uplift_section(tables: Sequence[pd.DataFrame], settings: ReportSettings) -> 
                 "policy.default_holdout_percent). 期间内没有活动设置对照组。 " + note)
     return Section(
         "Uplift against holdout groups 对照组提升",
-        tuple(Table(names[by], f"Uplift 提升: {UPLIFT_TITLES[by]}", table)
+        tuple(Table(names[by], f"Uplift 提升: {UPLIFT_TITLES[by]}", table,
+                    empty="No campaign with a holdout 无对照组")
               for by, table in zip(UPLIFT_TABLES, tables, strict=True)),
         tuple(shown), note=note, name="uplift",
     )
@@ -422,9 +499,12 @@ def uplift_section(tables: Sequence[pd.DataFrame], settings: ReportSettings) -> 
 def uplift_report(
     sessions: sessionmaker[Session], *, now: datetime, since: datetime | None = None,
     until: datetime | None = None, settings: ReportSettings | None = None,
+    campaigns: CampaignFacts | None = None,
 ) -> Report:
     """Only the holdout comparisons: per campaign, campaign × tier, × stage and × variant."""
     settings = settings or ReportSettings()
+    facts = campaigns or CampaignFacts()
+    names = facts.names
     with sessions() as session:
         tables = uplift_tables(session, UPLIFT_TABLES, since=since, until=until,
                                attribution_days=settings.attribution_days, confidence=settings.confidence,
@@ -433,38 +513,42 @@ def uplift_report(
     figures: dict[str, float | int] = {
         "campaigns": len(by_campaign), "too_few": int((by_campaign["reading"] == TOO_FEW).sum()),
     }
-    cards = (("Campaigns with a holdout 有对照组的活动", str(len(by_campaign))), *_uplift_cards(by_campaign))
+    cards = (("Campaigns with a holdout 有对照组的活动", str(len(by_campaign))),
+             *_uplift_cards(by_campaign, names))
     return Report(
-        title="Uplift report 提升报告", period=period_text(since, until), generated_at=now, summary=cards,
-        sections=(uplift_section(tables, settings),), figures=figures,
+        title="Uplift report 提升报告", period=period_text(since, until, now), as_of=now, summary=cards,
+        sections=(uplift_section(tables, settings, facts.chart_names(bilingual)),), figures=figures,
+        names=names,
         notes=("Uplift = mailed minus holdout. 提升 = 发送组 - 对照组。",),
     )
 
 
-def _uplift_labels(by: list[str], table: pd.DataFrame) -> list[str]:
-    too_few = bilingual("too few", "样本太少")
-    return [" / ".join(str(row[name]) for name in by) + (f" ({too_few})" if row["reading"] == TOO_FEW else "")
+def _uplift_labels(by: list[str], table: pd.DataFrame, names: Mapping[str, str]) -> list[str]:
+    return [" / ".join(names.get(str(row[n]), str(row[n])) if n == "campaign" else str(row[n]) for n in by)
             for _, row in table.iterrows()]
 
 
-def _uplift_chart(by: list[str], table: pd.DataFrame, name: str) -> Chart:
+def _uplift_chart(by: list[str], table: pd.DataFrame, name: str, names: Mapping[str, str]) -> Chart:
     """The order-rate uplift of each group, in percentage points, with its interval."""
     english = {"campaign": "campaign", "tier": "value tier", "stage": "lifecycle stage", "variant": "variant"}
     chinese = {"campaign": "按活动", "tier": "按价值等级", "stage": "按生命周期阶段", "variant": "按版本"}
     title = bilingual(f"Order rate uplift vs holdout, by {' × '.join(english[n] for n in by)}",
                       chinese[by[-1]])
     return Chart(f"Order rate uplift against the holdout by {' and '.join(by)}", charts.uplift_chart(
-        _uplift_labels(by, table), (table["order_rate_uplift"] * 100).tolist(),
+        _uplift_labels(by, table, names), (table["order_rate_uplift"] * 100).tolist(),
         (table["order_rate_low"] * 100).tolist(), (table["order_rate_high"] * 100).tolist(), title,
         bilingual("points", "百分点")), name=name)
 
 
-def _uplift_cards(uplift: pd.DataFrame) -> tuple[tuple[str, str], ...]:
+def _uplift_cards(uplift: pd.DataFrame,
+                  names: Mapping[str, str] | None = None) -> tuple[tuple[str, str], ...]:
+    known = names or {}
     return tuple(
-        (f"{row['campaign']}: order rate uplift 下单率提升",
+        (f"{known.get(row['campaign'], row['campaign'])}: order rate uplift 下单率提升",
          f"{TOO_FEW} ({row['mailed']} / {row['holdout']})" if row["reading"] == TOO_FEW else
          f"{percent(row['order_rate_uplift'])} "
-         f"[{percent(row['order_rate_low'])}, {percent(row['order_rate_high'])}]")
+         f"[{percent(row['order_rate_low'])}, {percent(row['order_rate_high'])}] "
+         f"(n {row['mailed']:,} / {row['holdout']:,})")
         for row in uplift.to_dict("records")
     )
 

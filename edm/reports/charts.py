@@ -18,6 +18,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib import font_manager
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
@@ -54,6 +55,11 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def _legend_outside(axes: Axes) -> None:
+    """The legend right of the axes, never over the data (constrained layout makes room for it)."""
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize="small")
+
+
 def _style() -> AbstractContextManager[None]:
     family = [name for name in (cjk_font(), "DejaVu Sans") if name]
     return matplotlib.rc_context(
@@ -62,7 +68,14 @@ def _style() -> AbstractContextManager[None]:
 
 
 def rate_bars(labels: Sequence[str], series: dict[str, Sequence[float]], title: str) -> bytes:
-    """Horizontal grouped bars of rates (0-1) per group, e.g. open rate and click rate."""
+    """`rate_bars_figure` as PNG."""
+    with _style():
+        return _png(rate_bars_figure(labels, series, title))
+
+
+def rate_bars_figure(labels: Sequence[str], series: dict[str, Sequence[float]], title: str) -> Figure:
+    """Horizontal grouped bars of rates (0-1) per group, e.g. open rate and click rate; the legend
+    outside the axes."""
     labels = list(labels)[:MAX_BARS]
     with _style():
         figure = _figure(9, 1.2 + 0.45 * len(labels) * max(1, len(series)) ** 0.5)
@@ -76,8 +89,8 @@ def rate_bars(labels: Sequence[str], series: dict[str, Sequence[float]], title: 
         axes.invert_yaxis()
         axes.set_xlabel("%")
         axes.set_title(title)
-        axes.legend(loc="lower right")
-        return _png(figure)
+        _legend_outside(axes)
+        return figure
 
 
 def uplift_chart(labels: Sequence[str], uplift: Sequence[float], low: Sequence[float],
@@ -216,6 +229,12 @@ def flow_chart(matrix: pd.DataFrame, title: str, from_label: str, to_label: str)
 
 
 def histogram_bars(table: pd.DataFrame, title: str, xlabel: str) -> bytes:
+    """`histogram_figure` as PNG."""
+    with _style():
+        return _png(histogram_figure(table, title, xlabel))
+
+
+def histogram_figure(table: pd.DataFrame, title: str, xlabel: str) -> Figure:
     """Customers per bin (columns of `table` after 'tier'), one bar series per tier, as shares."""
     bins = [str(c) for c in table.columns if c != "tier"]
     with _style():
@@ -234,12 +253,19 @@ def histogram_bars(table: pd.DataFrame, title: str, xlabel: str) -> bytes:
         axes.set_xlabel(xlabel)
         axes.set_title(title)
         if len(table):
-            axes.legend()
-        return _png(figure)
+            _legend_outside(axes)
+        return figure
 
 
 def paired_bars(labels: Sequence[str], before: Sequence[float], after: Sequence[float],
                 names: tuple[str, str], title: str, unit: str) -> bytes:
+    """`paired_figure` as PNG."""
+    with _style():
+        return _png(paired_figure(labels, before, after, names, title, unit))
+
+
+def paired_figure(labels: Sequence[str], before: Sequence[float], after: Sequence[float],
+                  names: tuple[str, str], title: str, unit: str) -> Figure:
     """Two bars per group (the previous period and this one); missing values are left out."""
     with _style():
         figure = _figure(9, 3.4)
@@ -251,8 +277,8 @@ def paired_bars(labels: Sequence[str], before: Sequence[float], after: Sequence[
         axes.set_xticks(positions + 0.2, list(labels))
         axes.set_ylabel(unit)
         axes.set_title(title)
-        axes.legend()
-        return _png(figure)
+        _legend_outside(axes)
+        return figure
 
 
 MAX_LINES = 10  # beyond this a trend chart shows the groups with the most data; the table has them all
@@ -260,6 +286,13 @@ MAX_LINES = 10  # beyond this a trend chart shows the groups with the most data;
 
 def trend_lines(periods: Sequence[str], series: dict[str, Sequence[float]], title: str, unit: str,
                 limits: tuple[float, float], total: str | None = None) -> bytes:
+    """`trend_figure` as PNG."""
+    with _style():
+        return _png(trend_figure(periods, series, title, unit, limits, total))
+
+
+def trend_figure(periods: Sequence[str], series: dict[str, Sequence[float]], title: str, unit: str,
+                 limits: tuple[float, float], total: str | None = None) -> Figure:
     """One line per group over the periods (NaN: no data, a gap in the line); `total` dashed in grey."""
     with _style():
         figure = _figure(9, 3.8)
@@ -278,8 +311,8 @@ def trend_lines(periods: Sequence[str], series: dict[str, Sequence[float]], titl
         axes.set_ylabel(unit)
         axes.set_title(title)
         if series:
-            axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
-        return _png(figure)
+            _legend_outside(axes)
+        return figure
 
 
 @dataclass(frozen=True)
@@ -319,7 +352,7 @@ def threshold_figure(periods: Sequence[str], series: dict[str, Sequence[float]],
         axes.set_xlim(-0.5, max(0.5, len(periods) - 0.5))
         axes.set_ylabel("%")
         axes.set_title(title)
-        axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+        _legend_outside(axes)
         return figure
 
 

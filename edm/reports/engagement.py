@@ -15,6 +15,12 @@ What each figure means:
   pixel said (a privacy proxy fetched it, or images were off), so `opened` counts people who
   opened or clicked and click-to-open (clicked / opened) never exceeds 100%. Rates are over
   delivered messages.
+- Rates leave out mail sent less than `judge_after_days` before the report's time (`too_recent`):
+  people read within a day or two, so newer mail would look ignored. Each rate says what it is
+  over (its n): open and unsubscribe rates over `judged` delivered mails, click rate over
+  `judged_linked` (mails of campaigns that have links: a greeting without one cannot be clicked),
+  click-to-open over `opened_linked`. A rate over nothing is NaN. A row whose rates rest on fewer
+  than `min_n` judged mails reads TOO_FEW (TOO_RECENT when all of its mail is too recent).
 - orders / revenue: last touch. Each order goes to the latest delivered mail to that
   customer in the `attribution_days` before it, so no order is counted twice and the
   groups add up to the total.
@@ -23,8 +29,9 @@ What each figure means:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -45,6 +52,11 @@ COUNTS = (
 )
 MONEY = ("revenue",)
 RATES = ("open_rate", "click_rate", "unsubscribe_rate", "click_to_open")
+BASES = ("judged", "judged_linked", "opened_linked")  # what the rates are over (their n)
+RATE_BASES = {"open_rate": "judged", "click_rate": "judged_linked", "unsubscribe_rate": "judged",
+              "click_to_open": "opened_linked"}
+TOO_FEW = "too few to judge 样本太少"
+TOO_RECENT = "too recent to judge 太新，暂不评判"
 TOTAL = "Total"
 UNKNOWN = "unknown"
 NO_VARIANT = "-"  # a campaign without variants
@@ -61,6 +73,17 @@ GroupKey = tuple[str, ...]
 Figures = Sequence[int | float]
 
 
+@dataclass(frozen=True)
+class Counted:
+    """One group's figures (COUNTS then MONEY) for mail of one kind: `recent` (sent inside the
+    judging window) or not, of a campaign with links or without."""
+
+    key: GroupKey
+    numbers: Figures
+    recent: bool = False
+    linked: bool = True
+
+
 def engagement_table(
     session: Session,
     by: Sequence[str],
@@ -68,10 +91,26 @@ def engagement_table(
     since: datetime | None = None,
     until: datetime | None = None,
     attribution_days: int = 30,
+    judging: Judging | None = None,
 ) -> pd.DataFrame:
     """One row per group plus a `Total` row: the counts, revenue and rates described above."""
-    [table] = engagement_tables(session, [by], since=since, until=until, attribution_days=attribution_days)
+    [table] = engagement_tables(session, [by], since=since, until=until, attribution_days=attribution_days,
+                                judging=judging)
     return table
+
+
+@dataclass(frozen=True)
+class Judging:
+    """How rates are judged: mail sent at or after `recent_since` is too recent; the campaigns in
+    `unlinked` have no links (no click rate); a row over fewer than `min_n` judged mails is too few."""
+
+    recent_since: datetime | None = None
+    unlinked: Collection[str] = ()
+    min_n: int = 1
+
+    @classmethod
+    def at(cls, now: datetime, days: float, unlinked: Collection[str] = (), min_n: int = 1) -> Judging:
+        return cls(now - timedelta(days=days) if days > 0 else None, unlinked, min_n)
 
 
 def engagement_tables(
@@ -81,16 +120,22 @@ def engagement_tables(
     since: datetime | None = None,
     until: datetime | None = None,
     attribution_days: int = 30,
+    judging: Judging | None = None,
 ) -> list[pd.DataFrame]:
-    """One table per grouping, from a single SQL pass grouped by every column any of them uses."""
+    """One table per grouping, from a single SQL pass grouped by every column any of them uses (and
+    by campaign and by too recent or not, which the rates need)."""
+    judging = judging or Judging()
     chosen = [checked_grouping(by) for by in groupings]
     check_window(since, until)
-    columns = list(dict.fromkeys(name for by in chosen for name in by))
-    counts = _count_in_sql(session, columns, since, until, attribution_days)
+    columns = list(dict.fromkeys([*(name for by in chosen for name in by), "campaign"]))
+    counts = _count_in_sql(session, columns, since, until, attribution_days, judging.recent_since)
+    at_campaign = columns.index("campaign")
     tables = []
     for by in chosen:
         at = [columns.index(name) for name in by]
-        tables.append(tabulate(by, ((tuple(key[i] for i in at), numbers) for key, numbers in counts)))
+        tables.append(tabulate(by, (
+            Counted(tuple(key[i] for i in at), numbers, recent, key[at_campaign] not in judging.unlinked)
+            for key, recent, numbers in counts), min_n=judging.min_n))
     return tables
 
 
@@ -105,22 +150,29 @@ def engagement_summary(table: pd.DataFrame) -> dict[str, float | int]:
     return summary
 
 
-def tabulate(by: Sequence[str], counts: Iterable[tuple[GroupKey, Figures]]) -> pd.DataFrame:
-    """Pure: merge per-group figures (COUNTS then MONEY), sort the groups, add rates and the Total row."""
+def tabulate(
+    by: Sequence[str], counts: Iterable[Counted | tuple[GroupKey, Figures]], *, min_n: int = 1
+) -> pd.DataFrame:
+    """Pure: merge per-group figures (COUNTS then MONEY; a plain pair is judged mail with links),
+    sort the groups, add rates, their n, the reading and the Total row."""
     width = len(COUNTS) + len(MONEY)
-    merged: dict[GroupKey, list[float]] = {}
-    for key, numbers in counts:
-        into = merged.setdefault(tuple(key), [0] * width)
-        for i, number in enumerate(numbers):
-            into[i] += number
+    merged: dict[GroupKey, list[list[float]]] = {}  # every mail, judged mail, judged mail with links
+    for item in counts:
+        counted = item if isinstance(item, Counted) else Counted(*item)
+        into = merged.setdefault(tuple(counted.key), [[0] * width for _ in range(3)])
+        parts = [into[0]] + ([] if counted.recent else [into[1]] + ([into[2]] if counted.linked else []))
+        for part in parts:
+            for i, number in enumerate(counted.numbers):
+                part[i] += number
     ordered = sorted(merged, key=lambda key: [rank(c, v) for c, v in zip(by, key, strict=True)])
-    totals = [sum(column) for column in zip(*merged.values(), strict=True)] or [0] * width
-    records = [_record(by, key, merged[key]) for key in ordered]
-    records.append(_record(by, (TOTAL,) * len(by), totals))
-    table = pd.DataFrame.from_records(records, columns=[*by, *COUNTS, *MONEY, *RATES])
-    return table.astype(
-        {**dict.fromkeys(COUNTS, "int64"), **dict.fromkeys((*MONEY, *RATES), "float64")}
-    )
+    totals = [[sum(column) for column in zip(*(merged[key][part] for key in merged), strict=True)]
+              or [0] * width for part in range(3)]
+    records = [_record(by, key, merged[key], min_n) for key in ordered]
+    records.append(_record(by, (TOTAL,) * len(by), totals, min_n))
+    table = pd.DataFrame.from_records(
+        records, columns=[*by, *COUNTS, *MONEY, *RATES, "too_recent", *BASES, "judgement"])
+    return table.astype({**dict.fromkeys((*COUNTS, "too_recent", *BASES), "int64"),
+                         **dict.fromkeys((*MONEY, *RATES), "float64"), "judgement": object})
 
 
 def checked_grouping(by: Sequence[str]) -> list[str]:
@@ -165,9 +217,11 @@ def within(
 
 
 def _count_in_sql(
-    session: Session, by: Sequence[str], since: datetime | None, until: datetime | None, days: int
-) -> list[tuple[GroupKey, Figures]]:
-    """Aggregates per group; the only function here that talks to the database."""
+    session: Session, by: Sequence[str], since: datetime | None, until: datetime | None, days: int,
+    recent_since: datetime | None = None,
+) -> list[tuple[GroupKey, bool, Figures]]:
+    """Aggregates per group and per too recent (sent at or after `recent_since`) or not; the only
+    function here that talks to the database."""
     columns: dict[str, SQLCoreOperations[Any]] = {
         "campaign": OutboxMessage.campaign,
         "variant": OutboxMessage.variant,
@@ -178,7 +232,9 @@ def _count_in_sql(
     }
     # Grouping by the plain columns (NULL = no profile) keeps PostgreSQL happy; the
     # "unknown" label is put on afterwards in Python.
-    grouped = [columns[name] for name in by]
+    grouped: list[Any] = [columns[name] for name in by]
+    if recent_since is not None:
+        grouped.append(case((OutboxMessage.sent_at >= recent_since, 1), else_=0))
     profile = {"tier", "stage", "industry"} & set(by)
     reactions = _reactions(since, kept=session.scalar(select(EventTotal.id).limit(1)) is not None)
     attributed = _attributed_orders(since, days)
@@ -213,10 +269,11 @@ def _count_in_sql(
         query = query.outerjoin(CustomerProfile, CustomerProfile.customer_id == OutboxMessage.customer_id)
     if "locale" in by:
         query = query.outerjoin(Customer, Customer.id == OutboxMessage.customer_id)
-    width = len(by)
+    width = len(grouped)
     return [
         (
-            tuple(_label(name, value) for name, value in zip(by, row[:width], strict=True)),
+            tuple(_label(name, value) for name, value in zip(by, row[:len(by)], strict=True)),
+            recent_since is not None and bool(row[len(by)]),
             [*(int(n) for n in row[width:-1]), float(row[-1])],
         )
         for row in session.execute(query)
@@ -319,15 +376,24 @@ def rank(column: str, value: str) -> tuple[int, str]:
     return (len(order) + 1 if value == UNKNOWN else len(order)), value
 
 
-def _record(by: Sequence[str], key: GroupKey, numbers: Sequence[float]) -> dict[str, object]:
-    figures = dict(zip((*COUNTS, *MONEY), numbers, strict=True))
+def _record(
+    by: Sequence[str], key: GroupKey, parts: Sequence[Sequence[float]], min_n: int
+) -> dict[str, object]:
+    every, judged, linked = (dict(zip((*COUNTS, *MONEY), part, strict=True)) for part in parts)
     record: dict[str, object] = dict(zip(by, key, strict=True))
-    record.update({name: int(figures[name]) for name in COUNTS})
-    record["revenue"] = round(float(figures["revenue"]), 2)
-    delivered = int(figures["delivered"])
-    for rate, count in (("open_rate", "opened"), ("click_rate", "clicked"),
-                        ("unsubscribe_rate", "unsubscribed")):
-        record[rate] = round(int(figures[count]) / delivered, 4) if delivered else 0.0
-    opened = int(figures["opened"])
-    record["click_to_open"] = round(int(figures["clicked"]) / opened, 4) if opened else 0.0
+    record.update({name: int(every[name]) for name in COUNTS})
+    record["revenue"] = round(float(every["revenue"]), 2)
+    record["open_rate"] = _rate(judged["opened"], judged["delivered"])
+    record["click_rate"] = _rate(linked["clicked"], linked["delivered"])
+    record["unsubscribe_rate"] = _rate(judged["unsubscribed"], judged["delivered"])
+    record["click_to_open"] = _rate(linked["clicked"], linked["opened"])
+    record["too_recent"] = int(every["delivered"] - judged["delivered"])
+    record.update(judged=int(judged["delivered"]), judged_linked=int(linked["delivered"]),
+                  opened_linked=int(linked["opened"]))
+    too_recent = not judged["delivered"] and record["too_recent"]
+    record["judgement"] = TOO_RECENT if too_recent else TOO_FEW if judged["delivered"] < min_n else ""
     return record
+
+
+def _rate(count: float, base: float) -> float:
+    return round(count / base, 4) if base else float("nan")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +15,7 @@ from edm.config import ReportSettings
 from edm.errors import EdmError
 from edm.inert import inert
 from edm.reports.build import engagement_report
+from edm.reports.campaigns import CampaignFacts
 from edm.reports.html import LABELS, write_html
 from edm.reports.model import Report
 
@@ -62,7 +63,8 @@ def write_xlsx(path: Path, report: Report) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     summary = pd.DataFrame(
         [("Report 报告", report.title), ("Period 周期", report.period),
-         ("Generated 生成时间", f"{report.generated_at:%Y-%m-%d %H:%M %Z}"), *report.summary,
+         ("Figures as of 数据截至", f"{report.as_of.astimezone(UTC):%Y-%m-%d %H:%M} UTC"),
+         ("Generated 生成时间", f"{report.generated_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"), *report.summary,
          *(("Note 说明", note) for note in report.notes)],
         columns=["", "value"],
     )
@@ -97,17 +99,23 @@ def write_engagement_report(
     since: datetime | None = None,
     until: datetime | None = None,
     settings: ReportSettings | None = None,
+    campaigns: CampaignFacts | None = None,
 ) -> tuple[list[Path], dict[str, float | int]]:
     """The files written, and the overall totals (for a short printed summary)."""
-    report = engagement_report(sessions, groupings, now=now, since=since, until=until, settings=settings)
+    report = engagement_report(sessions, groupings, now=now, since=since, until=until, settings=settings,
+                               campaigns=campaigns)
     return write_report(report, out, fmt), report.figures
 
 
 def format_summary(summary: dict[str, float | int]) -> str:
+    def share(name: str) -> str:  # a rate over nothing is NaN: no percentage to print
+        value = summary[name]
+        return "–" if value != value else f"{value:.1%}"
+
     return (
         f"sent {summary['sent']:,}, delivered {summary['delivered']:,}, "
-        f"opened {summary['opened']:,} ({summary['open_rate']:.1%}), "
-        f"clicked {summary['clicked']:,} ({summary['click_rate']:.1%}), "
+        f"opened {summary['opened']:,} ({share('open_rate')}), "
+        f"clicked {summary['clicked']:,} ({share('click_rate')}), "
         f"unsubscribed {summary['unsubscribed']:,}, bounced {summary['bounced']:,}, "
         f"orders {summary['orders']:,}, revenue {summary['revenue']:,.2f}"
     )

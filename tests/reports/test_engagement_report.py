@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.errors import EdmError
 from edm.reports import engagement_summary, engagement_table
+from edm.reports.engagement import TOO_FEW
 from tests.reports.history import MARCH, at, seed
 
 COUNTS = ["sent", "delivered", "deferred", "bounced", "opened", "machine_opened", "clicked",
@@ -19,8 +20,18 @@ COLUMNS = [*COUNTS, "revenue", "open_rate", "click_rate", "unsubscribe_rate", "c
 
 
 def expected(by: list[str], rows: list[tuple[object, ...]]) -> pd.DataFrame:
+    """The hand-counted rows, with what follows from them when nothing is too recent and every campaign
+    has links: each rate's n (a rate over nothing is NaN, not 0%) and "too few" for a row of no mail."""
     frame = pd.DataFrame.from_records(rows, columns=[*by, *COLUMNS])
-    return frame.astype({c: "int64" for c in COUNTS} | {c: "float64" for c in COLUMNS[len(COUNTS):]})
+    frame = frame.astype({c: "int64" for c in COUNTS} | {c: "float64" for c in COLUMNS[len(COUNTS):]})
+    none = frame["delivered"] == 0
+    frame.loc[none, ["open_rate", "click_rate", "unsubscribe_rate"]] = float("nan")
+    frame.loc[frame["opened"] == 0, "click_to_open"] = float("nan")
+    frame["too_recent"] = 0
+    frame["judged"] = frame["judged_linked"] = frame["delivered"]
+    frame["opened_linked"] = frame["opened"]
+    frame["judgement"] = none.map({True: TOO_FEW, False: ""}).astype(object)
+    return frame
 
 
 def report(sessions: sessionmaker[Session], by: list[str], **window: datetime) -> pd.DataFrame:

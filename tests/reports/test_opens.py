@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import hypothesis.strategies as st
+import pandas as pd
 from hypothesis import given, settings
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -60,6 +61,8 @@ def test_click_to_open_never_exceeds_one(messages: list[list[Reaction]]) -> None
     assert total["opened"] == sum(1 for kinds in people if kinds)  # an open or a click by a person
     assert total["clicked"] == sum(1 for kinds in people if "click" in kinds)
     assert total["clicked"] <= total["opened"]
-    assert 0.0 <= total["click_to_open"] <= 1.0
     if total["opened"]:
+        assert 0.0 <= total["click_to_open"] <= 1.0
         assert total["click_to_open"] == round(total["clicked"] / total["opened"], 4)
+    else:  # over nobody: no rate, not 0%
+        assert pd.isna(total["click_to_open"])

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edm.cli import main
 from edm.errors import EdmError
 from edm.reports import Report, satisfaction_report, write_report
-from edm.reports.html import LABELS
+from edm.reports.html import LABELS, SORT_SCRIPT
 from edm.reports.satisfaction import ALL, period_labels, satisfaction_table, score_of
 from edm.store import create_schema, make_engine, session_factory
 from edm.surveys.scores import SCALES, SURVEYS, Survey, csat, nps, satisfaction_of
@@ -95,7 +95,13 @@ def built(sessions: sessionmaker[Session], **options: object) -> Report:
 
 
 def tables(report: Report) -> dict[str, pd.DataFrame]:
-    return {table.name: table.frame for table in report.tables()}
+    """The hand-counted figures: without the judgement column (none is too few under min_answers 1)."""
+    frames = {table.name: table.frame for table in report.tables()}
+    for name, frame in frames.items():
+        if "judgement" in frame:
+            assert (frame["judgement"] == "").all(), name
+            frames[name] = frame.drop(columns="judgement")
+    return frames
 
 
 def test_every_figure_by_tier_industry_and_manager(any_sessions: sessionmaker[Session]) -> None:
@@ -177,7 +183,7 @@ def test_html_escapes_comments_and_csv_and_xlsx_hold_every_table(
     [page] = write_report(report, tmp_path / "s.html", "html")
     source = page.read_text(encoding="utf-8")
     assert SCRIPT not in source and "&lt;script&gt;x&lt;/script&gt;" in source
-    assert "<script" not in source
+    assert source.count("<script") == 1 and f"<script>{SORT_SCRIPT}</script>" in source  # sorting only
     assert source.count("data:image/png;base64,") == 2
     assert LABELS["nps"] in source and "Fine 还行" in source
 
@@ -196,6 +202,8 @@ def test_html_escapes_comments_and_csv_and_xlsx_hold_every_table(
     for table in report.tables():
         back = sheets[table.name]
         back.columns = table.frame.columns
+        if "judgement" in back:  # an empty cell (judged as usual) reads back as NaN
+            back["judgement"] = back["judgement"].astype(object).fillna("")
         pd.testing.assert_frame_equal(back, table.frame, check_dtype=False)
     cells = [cell for row in openpyxl.load_workbook(book)["satisfaction-comments"].iter_rows()
              for cell in row]
@@ -266,3 +274,21 @@ def test_groups_add_up_to_all_customers(answers: list[tuple[str, int, datetime, 
             scores = on_scale.loc[period_labels(on_scale["answered_at"], period) == label, "score"].tolist()
             expected = nps(scores) if survey == "nps" else csat(scores)
             assert total[survey] == pytest.approx(round(expected or 0.0, 1))
+
+
+def test_scores_over_too_few_answers_are_marked_and_not_drawn(sessions: sessionmaker[Session]) -> None:
+    seed_answers(sessions)
+
+    def report(min_answers: int) -> Report:
+        return satisfaction_report(sessions, ["tier"], now=GENERATED, min_answers=min_answers, **WINDOW)
+
+    few = report(4)
+    frames = {table.name: table.frame for table in few.tables()}
+    nps, csat = frames["satisfaction-nps-tier"], frames["satisfaction-csat-tier"]
+    # NPS_BY_TIER: only March's all-customers row has 4 answers or more (5); CSAT_BY_TIER: none (3 at most)
+    assert nps.loc[nps["judgement"] == "", ["period", "tier"]].values.tolist() == [["2024-03", ALL]]
+    assert (nps.loc[nps["answers"] < 4, "judgement"] == "too few to judge 样本太少").all()
+    assert (csat["judgement"] != "").all()
+    assert [chart.title for chart in few.charts()] == ["NPS 净推荐值 over time by value tier"]
+    assert "score(s) over fewer than 4 answers" in few.sections[0].note
+    assert len(report(3).charts()) == 2 and report(6).charts() == []
