@@ -32,6 +32,7 @@ from edm.reports.build import (
     lifecycle_report,
     satisfaction_report,
 )
+from edm.reports.campaigns import read_facts
 from edm.reports.engagement import GROUPINGS, checked_grouping
 from edm.reports.files import write_csv, write_report, write_xlsx
 
@@ -68,7 +69,8 @@ class PeriodError(ChoiceError):
 def _engagement(s: sessionmaker[Session], settings: Settings, now: datetime, since: datetime,
                 until: datetime, chosen: Chosen) -> Report:
     groupings = [by.split("+") for by in chosen["by"]]
-    return engagement_report(s, groupings, now=now, since=since, until=until, settings=settings.reports)
+    return engagement_report(s, groupings, now=now, since=since, until=until, settings=settings.reports,
+                             campaigns=read_facts(settings.campaigns_dir))  # titles, "no links"
 
 
 def _lifecycle(s: sessionmaker[Session], settings: Settings, now: datetime, since: datetime,
@@ -83,7 +85,8 @@ def _frequency(s: sessionmaker[Session], settings: Settings, now: datetime, sinc
 
 def _satisfaction(s: sessionmaker[Session], settings: Settings, now: datetime, since: datetime,
                   until: datetime, chosen: Chosen) -> Report:
-    return satisfaction_report(s, chosen["by"], period=chosen["period"][0], now=now, since=since, until=until)
+    return satisfaction_report(s, chosen["by"], period=chosen["period"][0], now=now, since=since, until=until,
+                               min_answers=settings.reports.min_answers)
 
 
 def _deliverability(s: sessionmaker[Session], settings: Settings, now: datetime, since: datetime,

@@ -102,6 +102,13 @@ def test_the_engagement_groupings_are_the_commands(http: httpx.Client) -> None:
     assert 'id="engagement-locale"' in commas and 'id="engagement-campaign-variant"' in commas
 
 
+def test_the_console_reports_name_campaigns_by_title_and_say_no_links_as_the_command_does(
+        http: httpx.Client) -> None:
+    page = _report(http, "engagement").text
+    assert "Birthday wishes" in page and 'title="birthday"' in page  # the file's title, the slug on hover
+    assert "no links" in page  # key_account_greeting's file has none: not 0% clicks
+
+
 def test_satisfaction_and_deliverability_take_their_groupings_and_periods(http: httpx.Client) -> None:
     default = _report(http, "satisfaction").text
     assert "By value tier 价值等级, per month 按月" in default and "account manager 客户经理" in default
