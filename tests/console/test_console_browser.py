@@ -85,3 +85,39 @@ def test_a_marketer_signs_in_approves_and_pauses_in_chromium(console: Console, s
     assert sorted(p.name for p in shots.iterdir()) == sorted(expected)
     with open_store(load_settings(console.folder / "edm.yaml"))() as session:
         assert [p.scope for p in pauses(session)] == ["campaign:spring_sale"]
+
+
+def test_refusals_in_chromium(console: Console, screenshots: Path) -> None:
+    """A manager opening another manager's customer gets 403 and nothing of them; a form posted
+    without its CSRF token is refused; an analyst posting the form a marketer would is refused.
+    Nothing of it changes the store."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            manager = browser.new_page(locale="en")
+            _sign_in_by_keyboard(manager, console.url, "max")
+            answer = manager.goto(f"{console.url}/customers/C003")
+            assert answer is not None and answer.status == 403
+            shown = manager.locator("body").inner_text()
+            assert "Not allowed" in shown and "Carol" not in shown and "corp.example.com" not in shown
+            manager.screenshot(path=str(screenshots / "manager-refused.png"), full_page=True)
+            mine = manager.goto(f"{console.url}/customers/C001")
+            assert mine is not None and mine.status == 200
+
+            marketer = browser.new_page(locale="en")
+            _sign_in_by_keyboard(marketer, console.url, "mia")
+            forged = marketer.request.post(f"{console.url}/campaigns/spring_sale/pause", form={"x": "1"})
+            assert forged.status == 403  # the session's cookie rides along; the token does not
+
+            analyst = browser.new_page(locale="en")
+            _sign_in_by_keyboard(analyst, console.url, "ana")
+            analyst.goto(f"{console.url}/campaigns/spring_sale")
+            csrf = analyst.locator('input[name="csrf"]').first.get_attribute("value")
+            assert csrf  # the sign-out form's token: an analyst's page has no pause form
+            tried = analyst.request.post(f"{console.url}/campaigns/spring_sale/pause", form={"csrf": csrf})
+            assert tried.status == 403
+        finally:
+            browser.close()
+    with open_store(load_settings(console.folder / "edm.yaml"))() as session:
+        assert pauses(session) == []
