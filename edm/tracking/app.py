@@ -14,7 +14,8 @@ none of them writes anything; a verified post's events and suppressions are one 
 Every other route trusts only the signed token in its path: a token that does not verify, is of
 the wrong kind, or names no known customer (or someone else's mail) gets a 404 and nothing
 is written. Opens and clicks go through the batched writer (ingest.py) and are answered once
-stored; the rarer unsubscribes and preferences are written directly, in the thread pool.
+stored, their GETs by the fast path in hot.py (the same answers, past the router); the rarer
+unsubscribes and preferences are written directly, in the thread pool.
 """
 
 from __future__ import annotations
@@ -83,7 +84,6 @@ def create_tracking_app(
         scanner_seconds=settings.scanner_seconds,
     )
     writer = EventWriter(sessions, rules, batch_size=settings.batch_size)
-
     hits = Hits(keys, writer, clock)
 
     def link_of(request: Request, kind: Kind) -> Link | None:
