@@ -14,7 +14,10 @@ measured), each sending GETs one after another for `--seconds`.
 
 After the tracking run the server is stopped with SIGTERM (graceful: lifespan shutdown) and
 the events in the store are counted: they must equal the pixels answered 200. The goal is
-tracking >= 0.5x hello's requests per second. Never part of the test suite.
+tracking >= 0.8x hello's requests per second (the median rounds'), printed `met` or `NOT met`
+with the figures; each round's ratio (against the hello round run just before it) is printed
+too, to show how much the machine's other load moved them. Both run on uvicorn's default ("auto")
+event loop and HTTP parser, as `edm track serve` does. Never part of the test suite.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from edm.store import Customer, Event, OutboxMessage, create_schema, make_engine
 from edm.tracking import TrackingLinks, create_tracking_app
 
 KEYS = [b"bench-current-key-0123456789abcdef", b"bench-previous-key"]
-GOAL = 0.5
+GOAL = 0.8
 AGENT = "Thunderbird/128"  # a person's mail client: no machine rule fires
 
 
@@ -252,8 +255,11 @@ def main() -> None:
         answered_here, errors_here = sum(r.ok for r in server.rounds), sum(r.other for r in server.rounds)
         print(f"{server.kind:<10} {answered_here:>10,} {errors_here:>7} "
               f"{server.rate:>13,.0f} {rounds:>24} {server.cpu_us:>18,.0f}")
-    print(f"tracking / hello: {ratio:.2f} by median req/s, {hello.cpu_us / tracking.cpu_us:.2f} by server "
-          f"CPU per request (goal >= {GOAL}): {'met' if ratio >= GOAL else 'NOT met'}")
+    paired = ", ".join(f"{t.rate / h.rate:.2f}" for h, t in zip(hello.rounds, tracking.rounds, strict=True))
+    print(f"tracking / hello by round: {paired}; by server CPU per request: "
+          f"{hello.cpu_us / tracking.cpu_us:.2f}")
+    verdict = "met" if ratio >= GOAL else "NOT met"
+    print(f"tracking / hello: {ratio:.2f} by median req/s (goal >= {GOAL}): {verdict}")
     print(f"events stored {stored:,} for {answered:,} pixels answered: "
           f"{'equal' if stored == answered else 'MISMATCH'}")
     if stored != answered or errors:

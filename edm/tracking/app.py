@@ -14,12 +14,12 @@ none of them writes anything; a verified post's events and suppressions are one 
 Every other route trusts only the signed token in its path: a token that does not verify, is of
 the wrong kind, or names no known customer (or someone else's mail) gets a 404 and nothing
 is written. Opens and clicks go through the batched writer (ingest.py) and are answered once
-stored; the rarer unsubscribes and preferences are written directly, in the thread pool.
+stored, their GETs by the fast path in hot.py (the same answers, past the router); the rarer
+unsubscribes and preferences are written directly, in the thread pool.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -28,8 +28,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from edm.clock import Clock
@@ -37,59 +38,22 @@ from edm.config import Localized, OneClick, TrackingSettings
 from edm.delivery.brand import localized
 from edm.surveys import answers
 from edm.tracking import events, pages, survey_pages
-from edm.tracking.events import Feedback, FeedbackOutcome, Hit, Recipient
+from edm.tracking.events import Feedback, FeedbackOutcome, Recipient
 from edm.tracking.forms import read_form
 from edm.tracking.hooks import HookMalformed, HookRefused, Hooks, Incoming
-from edm.tracking.ingest import EventWriter, IngestError
+from edm.tracking.hot import Hits, HotPaths
+from edm.tracking.ingest import EventWriter
 from edm.tracking.links import Kind, Link, SurveyLink, read_survey_token, read_token
 from edm.tracking.machine import MachineRules, is_machine
+from edm.tracking.responses import NO_STORE, ClickRedirect, NotFound, PageResponse, PixelResponse
 
 log = logging.getLogger(__name__)
 
-PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0", "Pragma": "no-cache"}
 FORM_MAX_BYTES = 1024  # the preference form has two short fields
 TOPIC_FIELD_BYTES = 48  # and the choices form one more per topic: "topic=" and a name of 32 at most
 ONE_CLICK_FIELD, ONE_CLICK_VALUE = "List-Unsubscribe", "One-Click"  # RFC 8058's POST body
 # a survey comment: 2000 characters of Chinese are 18000 bytes once percent-encoded
 SURVEY_FORM_MAX_BYTES = 20 * 1024
-
-
-class PixelResponse(Response):
-    """The 1x1 transparent GIF, never cached, so each view of the mail reaches us."""
-
-    media_type = "image/gif"
-
-    def __init__(self) -> None:
-        super().__init__(PIXEL_GIF, headers=NO_STORE)
-
-
-class ClickRedirect(RedirectResponse):
-    """A 302 that is never cached (each click counts) and hides the token from the target site."""
-
-    def __init__(self, url: str) -> None:
-        headers = {**NO_STORE, "Referrer-Policy": "no-referrer"}
-        super().__init__(url, status_code=302, headers=headers)
-
-
-class PageResponse(HTMLResponse):
-    """A small page for people; not cached, not indexed, and leaking no token via Referer."""
-
-    def __init__(self, content: str, status_code: int = 200) -> None:
-        headers = {**NO_STORE, "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
-        super().__init__(content, status_code=status_code, headers=headers)
-
-
-class NotFound(PlainTextResponse):
-    def __init__(self) -> None:
-        super().__init__("not found", status_code=404, headers=NO_STORE)
-
-
-class Unavailable(PlainTextResponse):
-    """The event could not be stored: say so, so the client may retry, rather than pretend."""
-
-    def __init__(self) -> None:
-        super().__init__("try again later", status_code=503, headers={**NO_STORE, "Retry-After": "30"})
 
 
 def create_tracking_app(
@@ -120,20 +84,10 @@ def create_tracking_app(
         scanner_seconds=settings.scanner_seconds,
     )
     writer = EventWriter(sessions, rules, batch_size=settings.batch_size)
+    hits = Hits(keys, writer, clock)
 
     def link_of(request: Request, kind: Kind) -> Link | None:
         return read_token(request.path_params["token"], keys, kind)
-
-    async def hit(request: Request, link: Link, kind: str) -> Response | None:
-        """Store the open or click; None when stored, else the response to give instead."""
-        client = request.client
-        event = Hit(kind, link.customer_id, link.outbox_id, clock.now(), link.url,
-                    request.headers.get("user-agent"), client.host if client else None)
-        try:
-            stored = await writer.record(event)
-        except IngestError:
-            return Unavailable()
-        return None if stored else NotFound()
 
     def recipient_of(link: Link) -> Recipient | None:
         with sessions() as session:
@@ -155,20 +109,19 @@ def create_tracking_app(
         return None if await run_in_threadpool(recipient_of, link) is not None else NotFound()
 
     async def open_pixel(request: Request) -> Response:
-        link = link_of(request, "o")
-        if link is None:
-            return NotFound()
+        """A GET is answered here only under a root path: HotPaths (hot.py) takes the others."""
         if request.method == "HEAD":
-            return await looked_at(link) or PixelResponse()
-        return await hit(request, link, "open") or PixelResponse()
+            link = link_of(request, "o")
+            return NotFound() if link is None else await looked_at(link) or PixelResponse()
+        return await hits.open(request.path_params["token"], *_agent_ip(request))
 
     async def click(request: Request) -> Response:
-        link = link_of(request, "c")
-        if link is None or link.url is None:
-            return NotFound()
         if request.method == "HEAD":
+            link = link_of(request, "c")
+            if link is None or link.url is None:
+                return NotFound()
             return await looked_at(link) or ClickRedirect(link.url)
-        return await hit(request, link, "click") or ClickRedirect(link.url)
+        return await hits.click(request.path_params["token"], *_agent_ip(request))
 
     async def recipient_link(request: Request) -> tuple[Link, Recipient] | None:
         """The unsubscribe token's link and its recipient; None when either is unknown (a 404)."""
@@ -372,10 +325,16 @@ def create_tracking_app(
             *signup,
             Route("/healthz", healthz, methods=["GET"]),
         ],
+        middleware=[Middleware(HotPaths, hits=hits)],
         lifespan=lifespan,
     )
     app.state.events = writer
     return app
+
+
+def _agent_ip(request: Request) -> tuple[str | None, str | None]:
+    client = request.client
+    return request.headers.get("user-agent"), client.host if client else None
 
 
 async def _body(request: Request, max_bytes: int) -> bytes | None:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from edm.addresses import canonical_address
@@ -44,6 +44,12 @@ class Hit:
     ip: str | None = None
 
 
+# built once: a batch's statements differ only in their parameters
+_MAILS = (select(OutboxMessage.id, OutboxMessage.customer_id, OutboxMessage.sent_at)
+          .where(OutboxMessage.id.in_(bindparam("ids", expanding=True))))
+_INSERT_EVENTS = insert(cast(Table, Event.__table__))
+
+
 def record_hits(session: Session, hits: Sequence[Hit], rules: MachineRules = DEFAULT_RULES) -> list[bool]:
     """Append the valid hits as events in one statement; per hit, whether it was stored.
 
@@ -53,13 +59,9 @@ def record_hits(session: Session, hits: Sequence[Hit], rules: MachineRules = DEF
     """
     if not hits:
         return []
-    mails = {
-        row.id: row
-        for row in session.execute(
-            select(OutboxMessage.id, OutboxMessage.customer_id, OutboxMessage.sent_at)
-            .where(OutboxMessage.id.in_({hit.outbox_id for hit in hits}))
-        )
-    }
+    connection = session.connection()  # Core, not the ORM: these are plain rows
+    ids = list({hit.outbox_id for hit in hits})
+    mails = {row.id: row for row in connection.execute(_MAILS, {"ids": ids})}
     # a mail's customer exists (a foreign key); look up only those whose mail row is gone
     known = {mail.customer_id for mail in mails.values()}
     unsure = {hit.customer_id for hit in hits if hit.outbox_id not in mails} - known
@@ -84,7 +86,7 @@ def record_hits(session: Session, hits: Sequence[Hit], rules: MachineRules = DEF
         })
         stored.append(True)
     if rows:  # Core, not the ORM's bulk insert: 22 instead of 37 µs an event
-        session.connection().execute(insert(cast(Table, Event.__table__)), rows)
+        connection.execute(_INSERT_EVENTS, rows)
         _tell_webhooks(session, rows)
     return stored
 

@@ -132,6 +132,8 @@ class EventWriter:
         server writes a lone event at once; a busy one, hundreds per transaction."""
         while len(self._pending) < self._batch_size and not self._closing:
             before = len(self._pending)
+            # two turns: a request read in one turn is a task that queues its hit in the next
+            await asyncio.sleep(0)
             await asyncio.sleep(0)
             if len(self._pending) == before:
                 return
