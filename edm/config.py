@@ -611,6 +611,9 @@ class EngagementSettings(_Section):
     # customers whose opens only a privacy proxy records: read rate from clicks / everyone's click-to-open
     veiled_by_clicks: bool = True
     send_ahead_hours: int = Field(1, ge=0, le=6)  # mail this long before the usual reading hour
+    # a refresh recomputes everyone at least this often; in between only customers with new events,
+    # orders or mails, or whose mail or silence just came of age (scores of the rest age meanwhile)
+    full_refresh_hours: float = Field(24.0, gt=0)
 
     def tier_cadence(self, tier: str) -> TierCadence:
         """A tier's cadence; an unlisted tier gets the longest (the safe side)."""

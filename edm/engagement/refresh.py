@@ -1,14 +1,22 @@
-"""Recompute every customer's engagement from the outbox, the event log and the orders.
+"""Recompute customers' engagement from the outbox, the event log and the orders.
 
 For each customer with a profile: the contact interval (edm.engagement.interval), the
 engagement score and the likely reading hour (edm.engagement.score), and whether they
 are in sunset. Events from privacy proxies and scanners (`Event.machine`) never count.
 The three inputs are streamed in customer order and merged, so memory stays flat
 however large the store.
+
+A full refresh recomputes everyone; it runs when `full_refresh_hours` have passed since the
+last one, after a classification run (tiers move) and when the settings change. In between a
+refresh is incremental (edm.engagement.changes): only customers with new events, orders or
+sent mail, or whose mail or silence came of age since (so intervals and sunset are what a full
+refresh would say), against the population figures the last full refresh counted. Each
+refresh leaves an `EngagementRefresh` row saying what it read.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.clock import Clock
 from edm.config import EngagementSettings
+from edm.engagement.changes import Since, changed_customers
 from edm.engagement.interval import (
     contact_interval,
     in_sunset,
@@ -29,13 +38,23 @@ from edm.engagement.interval import (
     veiled_reads,
 )
 from edm.engagement.score import HOURS, best_send_hour, engagement_score, hour_counts
-from edm.store import Customer, CustomerProfile, Event, Order, OutboxMessage
+from edm.store import (
+    ClassificationRun,
+    Customer,
+    CustomerProfile,
+    EngagementRefresh,
+    Event,
+    Order,
+    OutboxMessage,
+)
 from edm.store.sql import utc_hour
 
 REACTIONS = ("open", "click")
 SIGNALS = (*REACTIONS, "unsubscribe")
 HISTORY_DAYS = 365  # signals older than this no longer move the score or the hour
 BATCH = 2000
+CHUNK = 500  # customers per query in an incremental refresh
+FULL_SHARE = 0.25  # an incremental refresh with more to do than this share of everyone refreshes all
 
 
 @dataclass(frozen=True)
@@ -44,46 +63,160 @@ class EngagementSummary:
     shortened: int  # interval below the tier's base
     lengthened: int  # above it
     sunset: int
+    recomputed: int = 0  # customers derived by this refresh (all of them when full)
+    full: bool = True
 
 
 def refresh_engagement(
-    sessions: sessionmaker[Session], rules: EngagementSettings, clock: Clock
+    sessions: sessionmaker[Session], rules: EngagementSettings, clock: Clock, *, full: bool = False
 ) -> EngagementSummary:
-    """Derive each customer's interval, score, reading hour and sunset from what they did."""
+    """Derive customers' interval, score, reading hour and sunset from what they did: everyone's
+    when a full refresh is due (or `full`), else only those with something new since the last one."""
     now = clock.now()
-    since = now - timedelta(days=max(HISTORY_DAYS, rules.sunset_after_days or 0))
-    customers = shortened = lengthened = sunset_count = 0
+    digest = settings_digest(rules)
     with sessions.begin() as session:
-        population, click_to_open = _population_hours(session, since, now)
-        mails = _ByCustomer(_stream(session, _mails_query()))
-        signals = _ByCustomer(_stream(session, _signals_query(since)))
-        orders = _ByCustomer(_stream(session, _orders_query(since)))
-        updates: list[dict[str, Any]] = []
-        quiet: dict[tuple[str, str | None], Derived] = {}  # no history: the same for a whole tier
-        for row in _stream(session, _customers_query()):
-            customer_id = row.customer_id
-            sent, events = mails.take(customer_id), signals.take(customer_id)
-            bought = [at for (at,) in orders.take(customer_id)]
-            key = (row.value_tier, row.frequency_preference)
-            derived = None if sent or events or bought else quiet.get(key)
-            if derived is None:
-                derived = derive(sent, events, bought, row, population, rules, now, click_to_open)
-                if not (sent or events or bought):
-                    quiet[key] = derived
-            interval, score, sunset, hour = derived
-            cadence = rules.tier_cadence(row.value_tier)
-            customers += 1
-            shortened += interval < cadence.base_days
-            lengthened += interval > cadence.base_days
-            sunset_count += sunset
-            if derived != (row.contact_interval_days, row.engagement_score, row.sunset, row.best_hour):
-                updates.append({"customer_id": customer_id, "contact_interval_days": interval,
-                                "engagement_score": score, "sunset": sunset, "best_hour": hour,
-                                "interval_updated_at": now})
-            if len(updates) >= BATCH:
-                _write(session, updates)
-        _write(session, updates)
-    return EngagementSummary(customers, shortened, lengthened, sunset_count)
+        # read first: what arrives while this refresh reads is read again by the next one
+        last_event = session.scalar(select(func.max(Event.id)))
+        last_order = session.scalar(select(func.max(Order.id)))
+        last_run = session.scalar(select(func.max(ClassificationRun.id)))
+        last = session.scalars(select(EngagementRefresh).order_by(EngagementRefresh.id.desc())).first()
+        changed = None
+        if last is not None and not full and not _full_due(session, last, now, digest, last_run, rules):
+            changed = changed_customers(session, _since(last), now, rules, HISTORY_DAYS)
+            if len(changed) > max(CHUNK, FULL_SHARE * last.customers):
+                changed = None
+        if changed is None:
+            summary, population, click_to_open, written = _refresh_all(session, rules, now)
+        else:
+            assert last is not None
+            population, click_to_open = list(last.population_hours), last.click_to_open
+            summary, written = _refresh_some(session, sorted(changed), _totals(last), rules, now,
+                                             population, click_to_open)
+        session.add(EngagementRefresh(
+            refreshed_at=now, full=summary.full, settings_digest=digest, last_event_id=last_event,
+            last_order_id=last_order, last_run_id=last_run, population_hours=population,
+            click_to_open=click_to_open, recomputed=summary.recomputed, written=written,
+            customers=summary.customers, shortened=summary.shortened, lengthened=summary.lengthened,
+            sunset=summary.sunset,
+        ))
+    return summary
+
+
+def settings_digest(rules: EngagementSettings) -> str:
+    """What the settings that decide the figures hash to: a change means a full refresh."""
+    return hashlib.sha256(rules.model_dump_json(exclude={"full_refresh_hours"}).encode()).hexdigest()
+
+
+def _full_due(session: Session, last: EngagementRefresh, now: datetime, digest: str, last_run: int | None,
+              rules: EngagementSettings) -> bool:
+    last_full = session.scalar(select(func.max(EngagementRefresh.refreshed_at)).where(EngagementRefresh.full))
+    return (last_full is None or now - last_full >= timedelta(hours=rules.full_refresh_hours)
+            or now < last.refreshed_at or last.settings_digest != digest
+            or (last_run or 0) != (last.last_run_id or 0))
+
+
+def _since(last: EngagementRefresh) -> Since:
+    return Since(last.refreshed_at, last.last_event_id or 0, last.last_order_id or 0)
+
+
+def _history_start(now: datetime, rules: EngagementSettings) -> datetime:
+    return now - timedelta(days=max(HISTORY_DAYS, rules.sunset_after_days or 0))
+
+
+@dataclass
+class _Totals:
+    """Every profile's figures: interval shortened or lengthened against the tier's base, sunset."""
+
+    customers: int = 0
+    shortened: int = 0
+    lengthened: int = 0
+    sunset: int = 0
+
+    def count(self, interval: float | None, sunset: bool | None, base: float, sign: int = 1) -> None:
+        if interval is None:  # a profile never refreshed: not yet counted
+            return
+        self.customers += sign
+        self.shortened += sign * (interval < base)
+        self.lengthened += sign * (interval > base)
+        self.sunset += sign * bool(sunset)
+
+    def summary(self, recomputed: int, full: bool) -> EngagementSummary:
+        return EngagementSummary(self.customers, self.shortened, self.lengthened, self.sunset,
+                                 recomputed, full)
+
+
+def _totals(last: EngagementRefresh) -> _Totals:
+    return _Totals(last.customers, last.shortened, last.lengthened, last.sunset)
+
+
+def _refresh_all(
+    session: Session, rules: EngagementSettings, now: datetime
+) -> tuple[EngagementSummary, list[float], float | None, int]:
+    since = _history_start(now, rules)
+    population, click_to_open = _population_hours(session, since, now)
+    mails = _ByCustomer(_stream(session, _mails_query()))
+    signals = _ByCustomer(_stream(session, _signals_query(since)))
+    orders = _ByCustomer(_stream(session, _orders_query(since)))
+    rows = _stream(session, _customers_query())
+    totals = _Totals()
+    written = _derive_all(session, rows, mails, signals, orders, totals, rules, now, population,
+                          click_to_open)
+    return totals.summary(totals.customers, full=True), population, click_to_open, written
+
+
+def _refresh_some(
+    session: Session, customer_ids: list[int], totals: _Totals, rules: EngagementSettings, now: datetime,
+    population: list[float], click_to_open: float | None,
+) -> tuple[EngagementSummary, int]:
+    since = _history_start(now, rules)
+    written = recomputed = 0
+    for start in range(0, len(customer_ids), CHUNK):
+        chunk = customer_ids[start:start + CHUNK]
+        mails = _ByCustomer(_stream(session, _mails_query().where(OutboxMessage.customer_id.in_(chunk))))
+        signals = _ByCustomer(_stream(session, _signals_query(since).where(Event.customer_id.in_(chunk))))
+        orders = _ByCustomer(_stream(session, _orders_query(since).where(Order.customer_id.in_(chunk))))
+        rows = list(_stream(session, _customers_query().where(CustomerProfile.customer_id.in_(chunk))))
+        for row in rows:  # their old figures leave the totals; _derive_all counts the new ones
+            base = rules.tier_cadence(row.value_tier).base_days
+            totals.count(row.contact_interval_days, row.sunset, base, sign=-1)
+        recomputed += len(rows)
+        written += _derive_all(session, iter(rows), mails, signals, orders, totals, rules, now, population,
+                               click_to_open)
+    return totals.summary(recomputed, full=False), written
+
+
+def _derive_all(
+    session: Session, rows: Iterator[Any], mails: _ByCustomer, signals: _ByCustomer, orders: _ByCustomer,
+    totals: _Totals, rules: EngagementSettings, now: datetime, population: list[float],
+    click_to_open: float | None,
+) -> int:
+    """Derive each profile row's figures, count them into `totals`, write the ones that moved
+    (and the ones marked for recomputing); returns how many were written."""
+    written = 0
+    updates: list[dict[str, Any]] = []
+    quiet: dict[tuple[str, str | None], Derived] = {}  # no history: the same for a whole tier
+    for row in rows:
+        customer_id = row.customer_id
+        sent, events = mails.take(customer_id), signals.take(customer_id)
+        bought = [at for (at,) in orders.take(customer_id)]
+        key = (row.value_tier, row.frequency_preference)
+        derived = None if sent or events or bought else quiet.get(key)
+        if derived is None:
+            derived = derive(sent, events, bought, row, population, rules, now, click_to_open)
+            if not (sent or events or bought):
+                quiet[key] = derived
+        interval, score, sunset, hour = derived
+        totals.count(interval, sunset, rules.tier_cadence(row.value_tier).base_days)
+        stored = (row.contact_interval_days, row.engagement_score, row.sunset, row.best_hour)
+        if derived != stored or row.interval_updated_at is None:
+            updates.append({"customer_id": customer_id, "contact_interval_days": interval,
+                            "engagement_score": score, "sunset": sunset, "best_hour": hour,
+                            "interval_updated_at": now})
+            written += 1
+        if len(updates) >= BATCH:
+            _write(session, updates)
+    _write(session, updates)
+    return written
 
 
 Derived = tuple[float, float, bool, int | None]  # interval days, score, sunset, reading hour
@@ -169,7 +302,7 @@ def _customers_query() -> Any:
         select(CustomerProfile.customer_id, CustomerProfile.value_tier, Customer.timezone,
                Customer.frequency_preference, CustomerProfile.last_order_at,
                CustomerProfile.contact_interval_days, CustomerProfile.engagement_score,
-               CustomerProfile.sunset, CustomerProfile.best_hour)
+               CustomerProfile.sunset, CustomerProfile.best_hour, CustomerProfile.interval_updated_at)
         .join(Customer, Customer.id == CustomerProfile.customer_id)
         .order_by(CustomerProfile.customer_id)
     )

@@ -35,7 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from edm.addresses import KEY_LENGTH, canonical_address
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 # JSONB on PostgreSQL: it has equality, so upserts can skip unchanged rows
@@ -207,12 +207,13 @@ class CustomerProfile(Base):
     returned_at: Mapped[datetime | None]  # the first order after their last lapse (reacquired)
     orders_since_return: Mapped[int | None]
     first_order_at: Mapped[datetime | None]
-    last_order_at: Mapped[datetime | None]
+    last_order_at: Mapped[datetime | None] = mapped_column(index=True)  # sunset's clock (engagement)
     last_engaged_at: Mapped[datetime | None]
     computed_at: Mapped[datetime]
     # how the customer engages (edm.engagement), refreshed before every campaign run
     contact_interval_days: Mapped[float | None]
-    interval_updated_at: Mapped[datetime | None]
+    # None: to be recomputed by the next refresh, incremental or not (new, or asked for less mail)
+    interval_updated_at: Mapped[datetime | None] = mapped_column(index=True)
     engagement_score: Mapped[float | None]
     # long silence: only `reaches_sunset` campaigns (a server default: bulk profile writes leave it out)
     sunset: Mapped[bool] = mapped_column(server_default=false())
@@ -243,6 +244,31 @@ class ProfileTransition(Base):
     old: Mapped[str | None] = mapped_column(String(16))
     new: Mapped[str] = mapped_column(String(16))
     computed_at: Mapped[datetime]
+
+
+class EngagementRefresh(Base):
+    """One engagement refresh (edm.engagement.refresh): what it had read, so the next one can
+    recompute only the customers with something new since, and the population figures a full
+    refresh counted, which the incremental ones in between reuse."""
+
+    __tablename__ = "engagement_refreshes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    refreshed_at: Mapped[datetime] = mapped_column(index=True)  # the clock's now it judged by
+    full: Mapped[bool]
+    settings_digest: Mapped[str] = mapped_column(String(64))  # of the engagement settings it used
+    last_event_id: Mapped[int | None] = mapped_column(BigInteger)  # the newest event and order it read
+    last_order_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_run_id: Mapped[int | None] = mapped_column(BigInteger)  # the newest ClassificationRun
+    population_hours: Mapped[list[float]] = mapped_column(JSON)  # everyone's reads by local hour
+    click_to_open: Mapped[float | None]
+    recomputed: Mapped[int]
+    written: Mapped[int]
+    # every profile's figures after it (kept up by the incremental ones: old values out, new in)
+    customers: Mapped[int]
+    shortened: Mapped[int]
+    lengthened: Mapped[int]
+    sunset: Mapped[int]
 
 
 class ClassificationRun(Base):

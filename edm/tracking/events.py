@@ -15,14 +15,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from edm.addresses import canonical_address
 from edm.consent.record import EXPLICIT, GRANTED, NO_BASIS, WITHDRAWN, ConsentGiven, record
 from edm.consent.topics import topics_in, topics_text
 from edm.delivery.bounces import mail_reference
-from edm.store import Customer, Event, OutboxMessage
+from edm.store import Customer, CustomerProfile, Event, OutboxMessage
 from edm.suppression import COMPLAINT, HARD_BOUNCE, UNSUBSCRIBED, suppress
 from edm.tracking.machine import DEFAULT_RULES, MachineRules, is_machine
 
@@ -228,6 +228,9 @@ def ask_for_less(session: Session, *, customer_id: int) -> bool:
     if customer is None:
         return False
     customer.frequency_preference = LESS
+    # marked for the next engagement refresh, incremental or not: it stretches their interval
+    session.execute(update(CustomerProfile).where(CustomerProfile.customer_id == customer_id)
+                    .values(interval_updated_at=None))
     return True
 
 

@@ -54,6 +54,11 @@ def _profiles(sessions: sessionmaker[Session]) -> dict[str, CustomerProfile]:
         return {name: profile for name, profile in rows}
 
 
+def _figures(profiles: dict[str, CustomerProfile]) -> dict[str, tuple[Any, ...]]:
+    return {name: (p.contact_interval_days, p.engagement_score, p.sunset, p.best_hour, p.interval_updated_at)
+            for name, p in profiles.items()}
+
+
 def test_refresh_scores_people_not_proxies_and_finds_their_hour_and_sunset(
     any_sessions: sessionmaker[Session],
 ) -> None:
@@ -87,8 +92,11 @@ def test_refresh_scores_people_not_proxies_and_finds_their_hour_and_sunset(
     assert buyer_.engagement_score == pytest.approx(5 * 0.5 ** (5 / 30), rel=0.01)
     assert profiles["new"].contact_interval_days == 14 and profiles["new"].best_hour == 20  # everyone's hour
     assert (summary.customers, summary.sunset) == (5, 1)
-    again = refresh_engagement(any_sessions, RULES, FixedClock(NOW))
-    assert again == summary
+    again = refresh_engagement(any_sessions, RULES, FixedClock(NOW))  # nothing new: incremental, none redone
+    assert (again.customers, again.shortened, again.lengthened, again.sunset) == (
+        summary.customers, summary.shortened, summary.lengthened, summary.sunset)
+    assert (summary.full, summary.recomputed, again.full, again.recomputed) == (True, 5, False, 0)
+    assert _figures(_profiles(any_sessions)) == _figures(profiles)
 
 
 def _plan(sessions: sessionmaker[Session], **campaign: Any) -> PlanResult:

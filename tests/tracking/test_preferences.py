@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.clock import FixedClock
+from edm.config import EngagementSettings
+from edm.engagement import refresh_engagement
+from edm.store import CustomerProfile
 from edm.tracking import TrackingLinks
 from tests.tracking.conftest import NOW, Mail, add_mail, customer, stored_events, suppressions
 
@@ -56,6 +61,27 @@ def test_asking_for_less(
     assert response.status_code == 200 and "less often" in response.text
     saved = customer(sessions, mail.customer_id)
     assert (saved.frequency_preference, saved.paused_until) == ("less", None)
+
+
+def test_asking_for_less_stretches_the_interval_at_the_next_refresh_incremental_or_not(
+    http: httpx.Client, links: TrackingLinks, mail: Mail, sessions: sessionmaker[Session]
+) -> None:
+    with sessions.begin() as session:
+        session.add(CustomerProfile(customer_id=mail.customer_id, value_tier="medium",
+                                    lifecycle_stage="mature", order_count=3, revenue=Decimal("100"),
+                                    computed_at=NOW))
+    rules = EngagementSettings()
+    refresh_engagement(sessions, rules, FixedClock(NOW))
+    before = _interval(sessions, mail.customer_id)
+    assert http.post(_preferences(links, mail), data={"frequency": "less"}).status_code == 200
+    later = refresh_engagement(sessions, rules, FixedClock(NOW + timedelta(minutes=5)))
+    assert (later.full, later.recomputed) == (False, 1)
+    assert _interval(sessions, mail.customer_id) == before * rules.less_mail_factor
+
+
+def _interval(sessions: sessionmaker[Session], customer_id: int) -> float | None:
+    with sessions() as session:
+        return session.get_one(CustomerProfile, customer_id).contact_interval_days
 
 
 def test_in_chinese_for_a_chinese_customer(
