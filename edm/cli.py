@@ -529,7 +529,8 @@ def card_tables(card: CustomerCard) -> list[Table | str]:
         trend = f", {profile.satisfaction_trend}" if profile.satisfaction_trend else ""
         header += (f"\nsatisfaction {profile.satisfaction} ({scores}{trend}), "
                    f"last answered {profile.surveyed_at:%Y-%m-%d}")
-    classes = Table(title=f"Profile computed at {profile.computed_at:%Y-%m-%d %H:%M} UTC")
+    classified_at = card.classified_at or profile.computed_at
+    classes = Table(title=f"Classes as of {classified_at:%Y-%m-%d %H:%M} UTC")
     classes.add_column("dimension")
     classes.add_column("class")
     classes.add_column("why")

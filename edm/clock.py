@@ -30,3 +30,11 @@ class FixedClock:
 
     def advance(self, delta: timedelta) -> None:
         self._at += delta
+
+
+def epoch_day(moment: datetime) -> float:
+    """An aware datetime as fractional days since 1970-01-01 UTC: the unit of every `day` in the
+    customer figures (edm.customers.features) and the audience rules."""
+    if moment.tzinfo is None:
+        raise ValueError("moment must be timezone-aware")
+    return moment.timestamp() / 86_400

@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from edm.campaigns.planner import PlanResult, plan_campaign
 from edm.campaigns.schema import Campaign
 from edm.campaigns.triggers import occurrence_of, timing_for
-from edm.clock import Clock
+from edm.clock import Clock, epoch_day
 from edm.config import ClassificationSettings, Settings
 from edm.customers.classify import ResolvedThresholds, assign_classes
 from edm.customers.columns import load_customer_columns
-from edm.customers.features import FittedModels, customer_features, epoch_day
+from edm.customers.features import FittedModels, customer_features
 from edm.customers.profiles import (
     _cap_loyalty,
     _transitions,

@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from sqlalchemy import func, make_url, select
@@ -33,7 +34,6 @@ from edm.campaigns.sequence import plan_follow_ups
 from edm.campaigns.triggers import occasion, occurrence_of, timing_for
 from edm.clock import Clock
 from edm.config import ClassificationSettings, Settings, load_settings
-from edm.customers import ClassificationSummary, recompute_profiles
 from edm.delivery.compose import Composer
 from edm.delivery.sender import SendSummary, Until, send_due
 from edm.delivery.transport import SmtpTransport, Transport
@@ -54,6 +54,9 @@ from edm.store import (
 from edm.store.migrate import upgrade_schema
 from edm.tracking import TrackingLinks
 from edm.webhooks.emit import attach
+
+if TYPE_CHECKING:
+    from edm.customers.profiles import ClassificationSummary
 
 STORE_SAMPLES = 6  # real customers every template is also rendered for before planning
 
@@ -320,6 +323,8 @@ def refresh_profiles(
     now = clock.now()
     if last is not None and now - last < timedelta(hours=rules.max_age_hours):
         return None
+    from edm.customers.profiles import recompute_profiles  # here: pandas and scipy only when classifying
+
     return recompute_profiles(sessions, rules, clock)
 
 

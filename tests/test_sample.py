@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from edm.clock import FixedClock
+from edm.clock import FixedClock, epoch_day
 from edm.config import ClassificationSettings
 from edm.customers import import_customers, import_orders, recompute_profiles
 from edm.customers.classify import classify
-from edm.customers.features import NO_LINE, CustomerColumns, OrderColumns, customer_features, epoch_day
+from edm.customers.features import NO_LINE, CustomerColumns, OrderColumns, customer_features
 from edm.demo import OWN_CLOCK_COLUMNS, own_clock_kinds
 from edm.errors import EdmError
 from edm.sample import (

@@ -151,12 +151,13 @@ def test_a_write_the_disk_refuses_is_one_line_and_the_import_is_rolled_back(tmp_
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 512 KiB tmpfs: a real file system that fills up. Needs the right to mount (root in a container)."""
+    """A 768 KiB tmpfs (a new store and its config take about 450): a real file system that fills up.
+    Needs the right to mount (root in a container)."""
     if shutil.which("mount") is None:
         pytest.skip("no mount command")
     mount = tmp_path / "disk"
     mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)],
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=768k", "tmpfs", str(mount)],
                           capture_output=True, check=False)
     if made.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {made.stderr.decode().strip()}")

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, false, func, literal, not_, or_, true
 
 from edm.campaigns.rules import Match, Range
-from edm.customers.features import epoch_day
+from edm.clock import epoch_day
 from edm.engagement.levels import ACTIVE_DAYS, COOLING_DAYS
 from edm.store import Customer, CustomerProfile
 from edm.store.sql import epoch_days, json_number, json_text

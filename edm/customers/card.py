@@ -48,6 +48,7 @@ class CustomerCard:
     transitions: list[ProfileTransition]
     engagement: list[Line] = field(default_factory=list)  # score, interval, next date, hour: and why
     consent: ConsentView | None = None  # as the planner judges it at the card's time
+    classified_at: datetime | None = None  # the moment the classes hold at (the last run that saw them)
 
 
 def customer_card(
@@ -70,18 +71,21 @@ def customer_card(
             )
         )
         explanations: dict[str, Explanation] = {}
+        classified_at = None
         if profile is not None:
-            run = session.scalar(
-                select(ClassificationRun).where(ClassificationRun.computed_at == profile.computed_at)
-            )
+            # every run compares every profile and rewrites only those that moved: one left as it
+            # was holds as of the last run (a reaction's newer profile, as of its own moment)
+            latest = select(ClassificationRun).order_by(ClassificationRun.computed_at.desc())
+            run = session.scalars(latest).first()
+            classified_at = profile.computed_at if run is None else max(profile.computed_at, run.computed_at)
             if run is not None:
                 thresholds = ResolvedThresholds.from_dict(run.thresholds)
-                explanations = explain(profile_features(customer, profile), thresholds, rules)
+                explanations = explain(profile_features(customer, profile, classified_at), thresholds, rules)
         lines = []
         if profile is not None:
             lines = explain_engagement(_engagement_facts(session, customer, profile, now), engagement, now)
         permission = consent_view(session, customer, now, consent or ConsentSettings())
-        return CustomerCard(customer, profile, explanations, transitions, lines, permission)
+        return CustomerCard(customer, profile, explanations, transitions, lines, permission, classified_at)
 
 
 def _engagement_facts(session: Session, customer: Customer, profile: CustomerProfile,
@@ -119,17 +123,17 @@ def _find(session: Session, key: str) -> Customer:
     return found
 
 
-def profile_features(customer: Customer, profile: CustomerProfile) -> dict[str, Any]:
-    """A stored profile as the one-row features `explain` reads, ages taken at `computed_at`."""
+def profile_features(customer: Customer, profile: CustomerProfile, at: datetime) -> dict[str, Any]:
+    """A stored profile as the one-row features `explain` reads, ages taken at `at`."""
     row: dict[str, Any] = {name: _plain(getattr(profile, name)) for name in FIGURES}
     row.update(
         customer_id=customer.id,
         industry_text=customer.industry or "",
         dropped_lines=profile.dropped_lines or "",
-        days_since_first=_days(profile.computed_at, profile.first_order_at),
-        days_since_last=_days(profile.computed_at, profile.last_order_at),
-        days_since_engaged=_days(profile.computed_at, profile.last_engaged_at),
-        days_since_return=_days(profile.computed_at, profile.returned_at),
+        days_since_first=_days(at, profile.first_order_at),
+        days_since_last=_days(at, profile.last_order_at),
+        days_since_engaged=_days(at, profile.last_engaged_at),
+        days_since_return=_days(at, profile.returned_at),
     )
     return row
 

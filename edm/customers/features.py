@@ -9,7 +9,6 @@ fractional days since the Unix epoch (UTC), which both databases compute cheaply
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -345,13 +344,6 @@ def _in_weeks(frame: pd.DataFrame, now_day: float) -> _InWeeks:
     recency = (last - first) / DAYS_PER_WEEK
     age = np.maximum((now_day - first) / DAYS_PER_WEEK, recency)
     return _InWeeks(buyers, repeat, recency, age)
-
-
-def epoch_day(moment: datetime) -> float:
-    """An aware datetime as fractional days since 1970-01-01 UTC, the unit of every `day` here."""
-    if moment.tzinfo is None:
-        raise ValueError("moment must be timezone-aware")
-    return moment.timestamp() / SECONDS_PER_DAY
 
 
 def day_timestamps(days: FloatArray) -> np.ndarray[Any, np.dtype[np.datetime64]]:

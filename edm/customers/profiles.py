@@ -21,16 +21,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.classes import DIMENSIONS
-from edm.clock import Clock
+from edm.clock import Clock, epoch_day
 from edm.config import ClassificationSettings
 from edm.customers.classify import classify
 from edm.customers.columns import StoreColumns, load_store_columns
-from edm.customers.features import FittedModels, customer_features, day_timestamps, epoch_day
-from edm.store import ClassificationRun, Customer, CustomerProfile, ProfileTransition
+from edm.customers.features import FittedModels, customer_features, day_timestamps
+from edm.store import ClassificationRun, Customer, ProfileTransition
 from edm.store.bulk import Upsert, update_columns, write_columns
 from edm.surveys.scores import capped_loyalty
 from edm.webhooks.emit import emit, wanted
@@ -170,8 +170,8 @@ def _write_profiles(
 ) -> None:
     """Write the profiles: all, or, given what is `stored`, those whose classes or figures differ from it.
 
-    A profile left as it is still takes this run's `computed_at` (one UPDATE, no row rewritten
-    where the moment is already this one), as if rewritten: the card explains it with this run.
+    A profile left as it is is not written at all, not even its `computed_at`: it holds as of this
+    run (the card explains it with the last run), and a recompute where nothing moved writes nothing.
     """
     values = {"customer_id": features["customer_id"].to_numpy()}
     values.update({d: classes[d].to_numpy(dtype=object) for d in DIMENSIONS})
@@ -205,8 +205,6 @@ def _write_profiles(
     # age with the clock), far fewer values to bind than every column
     update_columns(connection, "customer_profiles", "customer_id", (*figures, "computed_at"), values,
                    partly & kept)
-    stamp = update(CustomerProfile).where(CustomerProfile.computed_at != now).values(computed_at=now)
-    connection.execute(stamp)
 
 
 def _differences(

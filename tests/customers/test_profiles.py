@@ -211,14 +211,18 @@ def test_a_recompute_rewrites_only_the_profiles_that_changed(any_sessions: sessi
     assert _stored(any_sessions) == first
     assert repaired.moved_into == {"value_tier": {"high": 1}}  # moved from the stored class, as ever
 
-    clock.advance(timedelta(days=1))  # the clock moved: every profile carries the new run's moment
+    clock.advance(timedelta(days=1))  # the clock moved: only the profiles whose figures age are written
+    before = _row_versions(any_sessions)
     recompute_profiles(any_sessions, RULES, clock)
-    later = _stored(any_sessions)
-    assert {p["computed_at"] for p in later.values()} == {NOW + timedelta(days=1)}
-    prospect = ids["prospect"]  # whose figures do not move with the clock: only its moment changed
-    assert {c for c in later[prospect] if later[prospect][c] != first[prospect][c]} == {"computed_at"}
+    later, after = _stored(any_sessions), _row_versions(any_sessions)
+    prospect = ids["prospect"]  # whose figures do not move with the clock: not even its moment is written
+    assert after[prospect] == before[prospect] and later[prospect] == first[prospect]
+    aged = {i for i in after if after[i] != before[i]}
+    assert aged and prospect not in aged
+    assert {later[i]["computed_at"] for i in aged} == {NOW + timedelta(days=1)}
     card = customer_card(any_sessions, "prospect", RULES)
-    assert set(card.explanations) >= set(DIMENSIONS)  # explained by the run it was stamped with
+    assert set(card.explanations) >= set(DIMENSIONS)  # explained by the last run, which saw it unchanged
+    assert card.classified_at == NOW + timedelta(days=1)
 
 
 def test_a_dropped_product_line_is_partial_churn(any_sessions: sessionmaker[Session]) -> None:

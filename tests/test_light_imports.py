@@ -1,0 +1,28 @@
+"""The sending path stays light: the sender and its forked composers (bench/send.py measures their
+memory) must not load pandas, scipy or matplotlib, which cost them a hundred megabytes each."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("pandas", "scipy", "matplotlib")
+
+
+@pytest.mark.parametrize("module", ["edm.runner", "edm.delivery.sender", "edm.delivery.compose_pool",
+                                    "edm.tracking.app"])
+def test_the_sending_and_tracking_path_loads_no_heavy_library(module: str) -> None:
+    check = f"import sys, {module}; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == ""
+
+
+def test_the_lazy_packages_still_export_their_names() -> None:
+    import edm.customers
+    import edm.privacy
+
+    assert callable(edm.customers.recompute_profiles) and callable(edm.privacy.erase_customer)
+    with pytest.raises(AttributeError):
+        _ = edm.customers.no_such_name
