@@ -7,6 +7,7 @@ import email
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email import policy
@@ -166,6 +167,20 @@ def smtp_server() -> Iterator[SmtpServer]:
     controller.start()
     yield SmtpServer(handler, "127.0.0.1", port)
     controller.stop()
+
+
+def screenshot(page: Any, path: Path, *, full_page: bool = True) -> None:
+    """Save a screenshot of a Playwright page. Chromium sometimes refuses one on a busy machine
+    ("Unable to capture screenshot"): a screenshot is an artifact to look at, not what a test
+    asserts, so it is tried three times."""
+    for attempt in range(3):
+        try:
+            page.screenshot(path=str(path), full_page=full_page)
+            return
+        except Exception as refused:  # playwright's Error: the package is optional here
+            if "Unable to capture screenshot" not in str(refused) or attempt == 2:
+                raise
+            time.sleep(0.5)
 
 
 @pytest.fixture

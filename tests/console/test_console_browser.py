@@ -14,6 +14,7 @@ import pytest
 from edm.config import load_settings
 from edm.delivery.holds import pauses
 from edm.runner import open_store
+from tests.conftest import screenshot
 from tests.console.conftest import PASSWORD, Console
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -49,7 +50,7 @@ def test_a_marketer_signs_in_approves_and_pauses_in_chromium(console: Console, s
             for name, path in PAGES.items():
                 answer = page.goto(console.url + path)
                 assert answer is not None and answer.status == 200, path
-                page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+                screenshot(page, shots / f"{name}.png")
 
             page.goto(f"{console.url}/campaigns/spring_sale")
             with page.expect_navigation():
@@ -77,7 +78,7 @@ def test_a_marketer_signs_in_approves_and_pauses_in_chromium(console: Console, s
             page.goto(f"{console.url}/campaigns/spring_sale")
             assert "ana (analyst)" in page.locator("header").inner_text()
             assert page.get_by_role("button").all_inner_texts() == ["Sign out"]  # an analyst has no others
-            page.screenshot(path=str(shots / "campaign-analyst.png"), full_page=True)
+            screenshot(page, shots / "campaign-analyst.png")
         finally:
             browser.close()
     assert errors == []
@@ -101,7 +102,7 @@ def test_refusals_in_chromium(console: Console, screenshots: Path) -> None:
             assert answer is not None and answer.status == 403
             shown = manager.locator("body").inner_text()
             assert "Not allowed" in shown and "Carol" not in shown and "corp.example.com" not in shown
-            manager.screenshot(path=str(screenshots / "manager-refused.png"), full_page=True)
+            screenshot(manager, screenshots / "manager-refused.png")
             mine = manager.goto(f"{console.url}/customers/C001")
             assert mine is not None and mine.status == 200
 

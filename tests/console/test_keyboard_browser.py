@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import screenshot
 from tests.console.conftest import PASSWORD, Console
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -69,7 +70,7 @@ def _check(page: Any, name: str, shots: Path, *, skip_first: bool = True) -> lis
     # frame element matches neither :focus nor :focus-within then, so the console cannot outline it)
     unseen = [f["key"] for f in focused if f["tag"] != "IFRAME" and not (f["outlined"] or f["ring"])]
     assert unseen == [], f"{name}: focus not visible on {unseen}"
-    page.screenshot(path=str(shots / f"{name}.png"))
+    screenshot(page, shots / f"{name}.png", full_page=False)
     return keys
 
 

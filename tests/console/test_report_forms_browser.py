@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import screenshot
 from tests.console.conftest import PASSWORD, Console
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -32,7 +33,7 @@ def test_an_analyst_chooses_groupings_opens_the_report_and_downloads_its_csv(
             with page.expect_navigation():
                 page.press("#password", "Enter")
             page.goto(f"{console.url}/reports")
-            page.screenshot(path=str(screenshots / "reports.png"), full_page=True)
+            screenshot(page, screenshots / "reports.png")
             form = page.locator("#report-engagement form")
             form.get_by_label("Campaign", exact=True).uncheck()
             form.get_by_label("Industry").check()
@@ -43,7 +44,7 @@ def test_an_analyst_chooses_groupings_opens_the_report_and_downloads_its_csv(
             assert page.locator("#engagement-industry").count() == 1
             assert page.locator("#engagement-tier-stage").count() == 1
             assert page.locator("#engagement-campaign").count() == 0
-            page.screenshot(path=str(screenshots / "engagement.png"))
+            screenshot(page, screenshots / "engagement.png", full_page=False)
 
             page.goto(f"{console.url}/reports")
             form = page.locator("#report-deliverability form")

@@ -16,6 +16,7 @@ from sqlalchemy import update
 from edm.config import load_settings
 from edm.runner import open_store
 from edm.store import OutboxMessage
+from tests.conftest import screenshot
 from tests.console.conftest import PASSWORD, Console
 from tests.console.test_today_figures import DAILY, _outbox
 
@@ -74,7 +75,7 @@ def test_the_outbox_figures_follow_the_store_without_a_reload(console: Console, 
             expect(page.locator(CELL.format("sent_today"))).to_have_text("1", timeout=15_000)
             assert _counts(page) == {"queued": "2", "sending": "0", "sent_today": "1", "failed_today": "1"}
             assert page.evaluate("window.loadedOnce") is True and page.url == f"{console.url}/"
-            page.screenshot(path=str(screenshots / "today-live.png"), full_page=True)
+            screenshot(page, screenshots / "today-live.png")
 
             link = page.locator('#outbox a[href="/campaigns/daily_news"]')  # the keyboard keeps its place
             link.focus()

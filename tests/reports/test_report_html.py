@@ -26,6 +26,7 @@ from edm.reports import (
 from edm.reports.charts import cjk_font, rate_bars
 from edm.reports.html import BASES, LABELS, SORT_SCRIPT, display, heading, shown_columns
 from edm.store import Customer, OutboxMessage
+from tests.conftest import screenshot
 from tests.reports.answers import WINDOW, seed_answers
 from tests.reports.history import MARCH, seed
 
@@ -210,7 +211,7 @@ def test_every_report_renders_in_chromium(sessions: sessionmaker[Session], tmp_p
                 for image in page.query_selector_all("img"):
                     assert image.is_visible()
                 shot = tmp_path / f"{name}.png"
-                page.screenshot(path=str(shot), full_page=True)
+                screenshot(page, shot)
                 print(f"screenshot of the {name} report: {shot}")
                 assert shot.stat().st_size > 0
                 assert problems == [], problems

@@ -28,6 +28,7 @@ from edm.reports import (
 )
 from edm.reports.campaigns import CampaignFacts
 from edm.store import Customer
+from tests.conftest import screenshot
 from tests.reports.answers import WINDOW, seed_answers
 from tests.reports.history import MARCH, seed
 
@@ -111,7 +112,7 @@ def test_every_report_fits_both_widths_without_overlaps(
                     problems: list[str] = []
                     page = open_page(browser, html, width, problems)
                     shot = tmp_path / f"{name}-{width}.png"
-                    page.screenshot(path=str(shot), full_page=True)
+                    screenshot(page, shot)
                     print(f"screenshot of the {name} report at {width} px: {shot}")
                     found = page.evaluate(LAYOUT, BOXES)
                     where = f"{name} at {width} px"
@@ -184,7 +185,7 @@ def test_a_header_click_sorts_and_keeps_unjudged_rows_below(sessions: sessionmak
             assert len(ranked) == 3  # a real ranking
             below = [row["first"] for row in seen["engagement-tier"]][1:]
             assert below == ["medium", "low", "unknown", "Total"]  # too few, in their order
-            page.screenshot(path=str(tmp_path / "sorted.png"), full_page=True)
+            screenshot(page, tmp_path / "sorted.png")
             assert problems == [], problems  # the CSP let the script run: no violation reported
         finally:
             browser.close()

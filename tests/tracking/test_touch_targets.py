@@ -30,7 +30,7 @@ from edm.render import Renderer
 from edm.signup.routes import signup_routes
 from edm.store import Customer, OutboxMessage
 from edm.tracking import TrackingLinks, create_tracking_app, serve_in_background
-from tests.conftest import SmtpServer
+from tests.conftest import SmtpServer, screenshot
 from tests.signup.conftest import settings_for
 from tests.tracking.conftest import KEY, NOW, Mail, add_mail
 
@@ -82,7 +82,7 @@ class Browser:
 
     def check(self, name: str, selector: str = PAGE_TARGETS, *, targets: int = 1) -> None:
         """Every target on the page is 44 x 44 or more, there are at least `targets`, none too wide."""
-        self.page.screenshot(path=self.shots / f"{name}-{self.viewport}.png", full_page=True)
+        screenshot(self.page, self.shots / f"{name}-{self.viewport}.png")
         found = self.page.evaluate(MEASURE, selector)
         assert found["small"] == [], f"{name} at {self.viewport}: targets under 44 x 44"
         assert found["targets"] >= targets, f"{name} at {self.viewport}: {found['targets']} targets"
