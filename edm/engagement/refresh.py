@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.clock import Clock
@@ -92,13 +92,17 @@ def refresh_engagement(
             population, click_to_open = list(last.population_hours), last.click_to_open
             summary, written = _refresh_some(session, sorted(changed), _totals(last), rules, now,
                                              population, click_to_open)
-        session.add(EngagementRefresh(
+        refresh = EngagementRefresh(
             refreshed_at=now, full=summary.full, settings_digest=digest, last_event_id=last_event,
             last_order_id=last_order, last_run_id=last_run, population_hours=population,
             click_to_open=click_to_open, recomputed=summary.recomputed, written=written,
             customers=summary.customers, shortened=summary.shortened, lengthened=summary.lengthened,
             sunset=summary.sunset,
-        ))
+        )
+        session.add(refresh)
+        if summary.full:  # what came before a full refresh is read no more: a day's rows are kept
+            session.flush()
+            session.execute(delete(EngagementRefresh).where(EngagementRefresh.id < refresh.id))
     return summary
 
 

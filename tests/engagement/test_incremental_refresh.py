@@ -193,3 +193,6 @@ def test_a_full_refresh_comes_after_its_hours_a_classification_run_or_new_settin
     assert refresh_engagement(sessions, halved, FixedClock(NOW + timedelta(hours=27))).full
     assert not refresh_engagement(sessions, halved, FixedClock(NOW + timedelta(hours=28))).full
     assert refresh_engagement(sessions, halved, FixedClock(NOW + timedelta(hours=27))).full  # clock went back
+    with sessions() as session:  # a full refresh leaves only itself: nothing reads the rows before it
+        kept = session.execute(select(EngagementRefresh.full, EngagementRefresh.refreshed_at)).all()
+    assert kept == [(True, NOW + timedelta(hours=27))]
