@@ -249,7 +249,8 @@ class ProfileTransition(Base):
 class EngagementRefresh(Base):
     """One engagement refresh (edm.engagement.refresh): what it had read, so the next one can
     recompute only the customers with something new since, and the population figures a full
-    refresh counted, which the incremental ones in between reuse."""
+    refresh counted, which the incremental ones in between reuse. A full refresh deletes the rows
+    before it."""
 
     __tablename__ = "engagement_refreshes"
 
