@@ -165,7 +165,8 @@ def test_an_incremental_refresh_gates_sending_exactly_as_a_full_one(steps: list[
                 assert mine[customer] == full[customer]
 
 
-def test_nothing_new_recomputes_no_one_and_keeps_the_totals(sessions: sessionmaker[Session]) -> None:
+def test_nothing_new_recomputes_no_one_and_keeps_the_totals(any_sessions: sessionmaker[Session]) -> None:
+    sessions = any_sessions
     _seed(sessions)
     first = refresh_engagement(sessions, RULES, FixedClock(NOW))  # the new profile was marked
     again = refresh_engagement(sessions, RULES, FixedClock(NOW + timedelta(minutes=5)))
@@ -179,8 +180,9 @@ def test_nothing_new_recomputes_no_one_and_keeps_the_totals(sessions: sessionmak
 
 
 def test_a_full_refresh_comes_after_its_hours_a_classification_run_or_new_settings(
-    sessions: sessionmaker[Session],
+    any_sessions: sessionmaker[Session],
 ) -> None:
+    sessions = any_sessions
     _seed(sessions)
     daily = RULES.model_copy(update={"full_refresh_hours": 24})
     assert not refresh_engagement(sessions, daily, FixedClock(NOW + timedelta(hours=23))).full
