@@ -21,7 +21,8 @@ from edm.customers.classify import ResolvedThresholds
 from edm.customers.explain import Explanation, explain
 from edm.customers.profiles import FIGURES
 from edm.engagement.explain import EngagementFacts, Line, explain_engagement
-from edm.engagement.refresh import HISTORY_DAYS, REACTIONS
+from edm.engagement.refresh import HISTORY_DAYS
+from edm.engagement.score import REACTIONS
 from edm.errors import EdmError
 from edm.store import (
     ClassificationRun,

@@ -13,7 +13,6 @@ next full refresh.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,32 +20,23 @@ from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
 from edm.config import EngagementSettings
-from edm.store import CustomerProfile, Event, Order, OutboxMessage
+from edm.engagement.score import REACTIONS
+from edm.store import CustomerProfile, EngagementRefresh, Event, Order, OutboxMessage
 
-READS = ("open", "click")
 SENT_MARGIN = timedelta(minutes=15)  # a mail stamped sent before the last refresh may commit after it read
 
 
-@dataclass(frozen=True)
-class Since:
-    """What the last refresh had read: when it ran, the newest event and order."""
-
-    refreshed_at: datetime
-    last_event_id: int
-    last_order_id: int
-
-
 def changed_customers(
-    session: Session, since: Since, now: datetime, rules: EngagementSettings, history_days: int
+    session: Session, last: EngagementRefresh, now: datetime, rules: EngagementSettings, history: timedelta
 ) -> set[int]:
-    """The ids of the customers an incremental refresh at `now` recomputes."""
-    then = since.refreshed_at
+    """The ids of the customers an incremental refresh at `now` recomputes, after the `last` one;
+    `history`: how far back the refresh reads signals."""
+    then = last.refreshed_at
     sent = OutboxMessage.state == "sent"
     window = timedelta(days=rules.response_window_days)
-    history = timedelta(days=max(history_days, rules.sunset_after_days or 0))
     queries: list[Any] = [
-        select(Event.customer_id).where(Event.id > since.last_event_id),
-        select(Order.customer_id).where(Order.id > since.last_order_id),
+        select(Event.customer_id).where(Event.id > (last.last_event_id or 0)),
+        select(Order.customer_id).where(Order.id > (last.last_order_id or 0)),
         select(OutboxMessage.customer_id).where(sent, OutboxMessage.sent_at >= then - SENT_MARGIN),
         select(OutboxMessage.customer_id).where(sent, *_aged(OutboxMessage.sent_at, then, now, window)),
         select(Event.customer_id).where(*_aged(Event.occurred_at, then, now, history)),
@@ -56,7 +46,7 @@ def changed_customers(
         silence = timedelta(days=rules.sunset_after_days)
         queries += [
             select(OutboxMessage.customer_id).where(sent, *_aged(OutboxMessage.sent_at, then, now, silence)),
-            select(Event.customer_id).where(Event.kind.in_(READS), Event.machine.is_(False),
+            select(Event.customer_id).where(Event.kind.in_(REACTIONS), Event.machine.is_(False),
                                             *_aged(Event.occurred_at, then, now, silence)),
             select(CustomerProfile.customer_id)
             .where(*_aged(CustomerProfile.last_order_at, then, now, silence)),

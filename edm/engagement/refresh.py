@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.clock import Clock
 from edm.config import EngagementSettings
-from edm.engagement.changes import Since, changed_customers
+from edm.engagement.changes import changed_customers
 from edm.engagement.interval import (
     contact_interval,
     in_sunset,
@@ -37,7 +37,7 @@ from edm.engagement.interval import (
     spaced_interval,
     veiled_reads,
 )
-from edm.engagement.score import HOURS, best_send_hour, engagement_score, hour_counts
+from edm.engagement.score import HOURS, REACTIONS, best_send_hour, engagement_score, hour_counts
 from edm.store import (
     ClassificationRun,
     Customer,
@@ -49,7 +49,6 @@ from edm.store import (
 )
 from edm.store.sql import utc_hour
 
-REACTIONS = ("open", "click")
 SIGNALS = (*REACTIONS, "unsubscribe")
 HISTORY_DAYS = 365  # signals older than this no longer move the score or the hour
 BATCH = 2000
@@ -82,7 +81,7 @@ def refresh_engagement(
         last = session.scalars(select(EngagementRefresh).order_by(EngagementRefresh.id.desc())).first()
         changed = None
         if last is not None and not full and not _full_due(session, last, now, digest, last_run, rules):
-            changed = changed_customers(session, _since(last), now, rules, HISTORY_DAYS)
+            changed = changed_customers(session, last, now, rules, history_window(rules))
             if len(changed) > max(CHUNK, FULL_SHARE * last.customers):
                 changed = None
         if changed is None:
@@ -119,12 +118,9 @@ def _full_due(session: Session, last: EngagementRefresh, now: datetime, digest: 
             or (last_run or 0) != (last.last_run_id or 0))
 
 
-def _since(last: EngagementRefresh) -> Since:
-    return Since(last.refreshed_at, last.last_event_id or 0, last.last_order_id or 0)
-
-
-def _history_start(now: datetime, rules: EngagementSettings) -> datetime:
-    return now - timedelta(days=max(HISTORY_DAYS, rules.sunset_after_days or 0))
+def history_window(rules: EngagementSettings) -> timedelta:
+    """How far back signals and orders are read: the history, or the sunset period if longer."""
+    return timedelta(days=max(HISTORY_DAYS, rules.sunset_after_days or 0))
 
 
 @dataclass
@@ -156,7 +152,7 @@ def _totals(last: EngagementRefresh) -> _Totals:
 def _refresh_all(
     session: Session, rules: EngagementSettings, now: datetime
 ) -> tuple[EngagementSummary, list[float], float | None, int]:
-    since = _history_start(now, rules)
+    since = now - history_window(rules)
     population, click_to_open = _population_hours(session, since, now)
     mails = _ByCustomer(_stream(session, _mails_query()))
     signals = _ByCustomer(_stream(session, _signals_query(since)))
@@ -172,7 +168,7 @@ def _refresh_some(
     session: Session, customer_ids: list[int], totals: _Totals, rules: EngagementSettings, now: datetime,
     population: list[float], click_to_open: float | None,
 ) -> tuple[EngagementSummary, int]:
-    since = _history_start(now, rules)
+    since = now - history_window(rules)
     written = recomputed = 0
     for start in range(0, len(customer_ids), CHUNK):
         chunk = customer_ids[start:start + CHUNK]

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 HOURS = 24
+REACTIONS = ("open", "click")  # what a person does on a mail that says they read it
 
 
 def engagement_score(
