@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.store import Customer, Order, OutboxMessage, upsert
+from edm.store.bulk import insert_new
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 
@@ -54,6 +55,36 @@ def test_outbox_key_is_unique(any_sessions: sessionmaker[Session]) -> None:
             upsert(session, OutboxMessage, [row], key="key")
     with any_sessions() as session:
         assert len(session.scalars(select(OutboxMessage)).all()) == 1
+
+
+def test_insert_new_stores_what_the_orm_stores_and_leaves_existing_keys(
+    any_sessions: sessionmaker[Session],
+) -> None:
+    """The planner's fast insert: same stored text and values as the ORM's, a key planned twice kept."""
+    with any_sessions.begin() as session:
+        upsert(session, Customer, [_customer("c1", "Ann")], key="external_id")
+        customer_id = session.scalars(select(Customer.id)).one()
+    shanghai = timezone(timedelta(hours=8))
+
+    def row(key: str, state: str) -> dict[str, object]:
+        return {"key": key, "campaign": "greeting", "step": 0, "customer_id": customer_id,
+                "occurrence": date(2026, 2, 17), "to_address": "c1@example.com", "state": state,
+                "variant": None, "attempts": 0, "created_at": NOW,
+                "next_attempt_at": datetime(2026, 2, 17, 9, 0, 0, 5, shanghai)}
+
+    with any_sessions.begin() as session:
+        upsert(session, OutboxMessage, [row("orm", "queued")], key="key")
+        insert_new(session.connection(), "outbox", "key", [row("fast", "queued"), row("orm", "held_out")])
+    with any_sessions.begin() as session:
+        insert_new(session.connection(), "outbox", "key", [row("fast", "held_out")])
+    with any_sessions() as session:
+        stored = {m.key: m for m in session.scalars(select(OutboxMessage))}
+        texts = dict(session.execute(text("SELECT key, next_attempt_at || '' FROM outbox")).tuples().all())
+    assert set(stored) == {"orm", "fast"} and {m.state for m in stored.values()} == {"queued"}
+    orm, fast = stored["orm"], stored["fast"]
+    assert fast.next_attempt_at == orm.next_attempt_at == datetime(2026, 2, 17, 1, 0, 0, 5, UTC)
+    assert (fast.occurrence, fast.created_at, fast.variant) == (orm.occurrence, orm.created_at, None)
+    assert texts["fast"] == texts["orm"]  # the same storage text, so SQL comparisons agree
 
 
 def test_naive_datetimes_are_refused(sessions: sessionmaker[Session]) -> None:

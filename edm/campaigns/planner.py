@@ -71,8 +71,8 @@ from edm.store import (
     ProfileTransition,
     Suppression,
     SurveyAnswer,
-    upsert,
 )
+from edm.store.bulk import insert_new
 
 # States in which a mail counts as contact for the frequency policy (the rest of an A/B test is promised).
 CONTACT_STATES = ("queued", "sending", "sent", "deferred", AWAITING_WINNER)
@@ -200,10 +200,8 @@ def plan_campaign(
                         continue  # not their day (a national day of another country): not in the audience
                 observed = not holiday.only_where_observed or keeps_holiday(holiday, country, holiday_day)
             result.audience += 1
-            facts = _facts(row, rules, observed)
-            if events is not None:
-                facts = replace(facts, planned=events.planned(row.id))
-            facts = _preferences(facts, campaign, row)
+            facts = _facts(row, rules, observed, campaign.topic,
+                           planned=events.planned(row.id) if events is not None else bool(row.planned))
             decision = decide(facts, judge, timing)
             if events is not None and decision.send_at is not None:
                 decision = events.delayed(decision, row.timezone, judge.window)
@@ -286,20 +284,24 @@ def _for_the_rest(decision: Decision, winner: str | None, after_hours: int) -> t
     return replace(decision, variant=None, send_at=earliest, detail="waits for the A/B test's winner"), True
 
 
-def _facts(row: Any, rules: EngagementSettings, observed: bool) -> Facts:
-    """What `decide` needs from a `_candidates` row."""
+def _facts(row: Any, rules: EngagementSettings, observed: bool, topic: str | None, *, planned: bool) -> Facts:
+    """What `decide` needs from a `_candidates` row, with what the customer chose on the preference
+    page: the campaign's `topic` turned off; and no personalisation: their reading hour (learnt from
+    their opens) is not used to time their mail."""
+    personalised = row.personalised
     return Facts(
         customer_id=row.id,
         timezone=row.timezone,
-        interval_days=_interval(row, rules),
-        planned=bool(row.planned),
+        interval_days=float(row.interval) if row.interval is not None else rules.base_interval(row.tier),
+        planned=planned,
         suppression=(row.suppression or "suppressed") if row.suppressed else None,
         observed=observed,
         paused_until=row.paused_until,
         sunset=bool(row.sunset),
         busy=bool(row.busy),
-        best_hour=row.best_hour,
+        best_hour=row.best_hour if personalised else None,
         last_contact=row.last_contact,
+        topic_off=topic if topic is not None and topic in topics_in(row.topics_off) else None,
         consent=consent_facts(row),
     )
 
@@ -323,16 +325,6 @@ def consent_columns() -> tuple[Any, ...]:
     )
 
 
-def _preferences(facts: Facts, campaign: Campaign, row: Any) -> Facts:
-    """What the customer chose on the preference page: the campaign's topic turned off; and no
-    personalisation: their reading hour (learnt from their opens) is not used to time their mail."""
-    off = campaign.topic is not None and campaign.topic in topics_in(row.topics_off)
-    if off or not row.personalised:
-        return replace(facts, topic_off=campaign.topic if off else None,
-                       best_hour=facts.best_hour if row.personalised else None)
-    return facts
-
-
 def _occurrence(campaign: Campaign, row: Any, timing: Timing, occurrence: date) -> date:
     """The day a message belongs to: the customer's own, the entry's, the last order's, or the campaign's."""
     if campaign.life_event is not None or (campaign.holiday is not None and timing.at is not None):
@@ -351,14 +343,8 @@ def _occurrence(campaign: Campaign, row: Any, timing: Timing, occurrence: date) 
 def _queue(session: Session, rows: list[dict[str, Any]], dry_run: bool) -> None:
     """Insert a batch of outbox rows (existing keys are left alone) and empty the batch."""
     if rows and not dry_run:
-        upsert(session, OutboxMessage, rows, key="key")
+        insert_new(session.connection(), OutboxMessage.__tablename__, "key", rows)
     rows.clear()
-
-
-def _interval(row: Any, rules: EngagementSettings) -> float:
-    if row.interval is not None:
-        return float(row.interval)
-    return rules.base_interval(row.tier)
 
 
 def _candidates(

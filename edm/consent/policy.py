@@ -70,18 +70,35 @@ def standing(facts: ConsentFacts, now: datetime, settings: ConsentSettings) -> S
 
 def hold_reason(facts: ConsentFacts, kind: str, now: datetime, settings: ConsentSettings) -> str | None:
     """Why a campaign of `kind` may not mail this mailbox now; None when it may."""
-    held = standing(facts, now, settings)
-    if held.basis in settings.allowed(kind):
-        return None
-    return f"no consent for {kind}: {held.why}"
+    if basis(facts, now, settings) in settings.allowed(kind):
+        return None  # the planner asks once per audience member: no words unless held
+    return f"no consent for {kind}: {standing(facts, now, settings).why}"
+
+
+def basis(facts: ConsentFacts, now: datetime, settings: ConsentSettings) -> str:
+    """`standing(...).basis`, without putting the why into words."""
+    if facts.basis is not None and facts.status != GRANTED:
+        return NO_BASIS
+    if facts.basis == EXPLICIT or facts.basis == NO_BASIS:
+        return facts.basis
+    since = _soft_opt_in_since(facts)
+    if since is None or now >= add_months(since, settings.soft_opt_in_months):
+        return NO_BASIS
+    return EXISTING_CUSTOMER
+
+
+def _soft_opt_in_since(facts: ConsentFacts) -> datetime | None:
+    """The date `existing_customer` counts from: the later of the record (or the row) and the last order."""
+    recorded = facts.recorded_at if facts.basis is not None else facts.customer_since
+    if recorded is None or facts.last_order_at is None:
+        return recorded or facts.last_order_at
+    return max(recorded, facts.last_order_at)
 
 
 def _existing_customer(facts: ConsentFacts, now: datetime, months: int) -> Standing:
-    recorded = facts.recorded_at if facts.basis is not None else facts.customer_since
-    dates = [d for d in (recorded, facts.last_order_at) if d is not None]
-    if not dates:
+    since = _soft_opt_in_since(facts)
+    if since is None:
         return Standing(NO_BASIS, "existing customer without any date to count the soft opt-in from")
-    since = max(dates)
     ordered = facts.last_order_at is not None and since == facts.last_order_at
     what = "last order" if ordered else ("recorded" if facts.basis is not None else "customer since")
     ago = months_between(since, now)

@@ -35,7 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from edm.addresses import KEY_LENGTH, canonical_address
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 # JSONB on PostgreSQL: it has equality, so upserts can skip unchanged rows
@@ -401,8 +401,11 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "state", "next_attempt_at"),
-        # a customer's mail in time order: reports attribute orders to the mail before them
-        Index("ix_outbox_customer_sent", "customer_id", "sent_at"),
+        # a customer's mail in time order (reports attribute orders to the mail before them), with
+        # what the planner reads of each (its last contact, another campaign's mail that day) in the
+        # index itself: a million customers' mail is read without a table lookup a row
+        Index("ix_outbox_contact", "customer_id", "sent_at", "state", "created_at", "next_attempt_at",
+              "campaign", "occurrence"),
         # a campaign's latest occurrence and its rows by state (the console's campaign list)
         Index("ix_outbox_campaign_occurrence", "campaign", "occurrence", "state"),
     )
@@ -411,7 +414,7 @@ class OutboxMessage(Base):
     key: Mapped[str] = mapped_column(String(64), unique=True)
     campaign: Mapped[str] = mapped_column(String(100), index=True)
     step: Mapped[int] = mapped_column(default=0)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))  # first in ix_outbox_contact
     occurrence: Mapped[date]
     to_address: Mapped[str] = mapped_column(String(320))
     state: Mapped[str] = mapped_column(String(16))  # queued ... sent, bounced; held_out: control group

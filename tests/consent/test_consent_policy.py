@@ -12,7 +12,7 @@ from hypothesis import given
 from edm.campaigns.decisions import Facts, Reason, Rules, decide, decide_follow_up
 from edm.campaigns.timing import Timing
 from edm.config import ConsentSettings, Settings, load_settings
-from edm.consent.policy import ConsentFacts, add_months, hold_reason, months_between, standing
+from edm.consent.policy import ConsentFacts, add_months, basis, hold_reason, months_between, standing
 from edm.consent.record import BASES, STATUSES
 from edm.errors import ConfigError
 
@@ -50,6 +50,12 @@ def test_marketing_is_never_allowed_without_explicit_consent_or_a_recent_custome
     for kind in ("marketing", "greeting", "survey"):
         allowed = hold_reason(facts, kind, NOW, settings) is None
         assert allowed == _lawful_for_marketing(facts, window)
+
+
+@given(consents, months)
+def test_the_wordless_basis_is_the_standing_one(facts: ConsentFacts, window: int) -> None:
+    settings = ConsentSettings(soft_opt_in_months=window)
+    assert basis(facts, NOW, settings) == standing(facts, NOW, settings).basis
 
 
 @given(consents, months)
