@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import JSON, Connection, Date, Float, Integer, Numeric, bindparam, or_
+from sqlalchemy import JSON, Boolean, Connection, Date, Float, Integer, Numeric, bindparam, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -109,10 +109,18 @@ def insert_new(connection: Connection, table: str, key: str, rows: Sequence[Mapp
     per-row parameter processing (a third of the time the planner spent queueing); elsewhere one
     Core statement with the rows as parameter sets.
     """
+    _insert(connection, table, key, rows)
+
+
+def append_rows(connection: Connection, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT `rows` as `insert_new` does, into a table without a natural key (events)."""
+    _insert(connection, table, None, rows)
+
+
+def _insert(connection: Connection, table: str, key: str | None, rows: Sequence[Mapping[str, Any]]) -> None:
     if not rows:
         return
-    names = tuple(rows[0])
-    statement = _insert_new_statement(table, key, names, connection.dialect.name)
+    statement = _insert_statement(table, key, tuple(rows[0]), connection.dialect.name)
     if connection.dialect.name != "sqlite":
         connection.execute(statement, list(rows))
         return
@@ -124,20 +132,17 @@ def insert_new(connection: Connection, table: str, key: str, rows: Sequence[Mapp
         bound = [row[name] for name in order]
         for at, convert in converts:
             bound[at] = convert(bound[at])
-        tuples.append(bound)
-    cursor = connection.connection.cursor()
-    try:
-        cursor.executemany(sql, tuples)
-    finally:
-        cursor.close()
+        tuples.append(tuple(bound))
+    connection.exec_driver_sql(sql, tuples)  # a driver error comes as SQLAlchemy's, as elsewhere
 
 
 @cache
-def _insert_new_statement(table: str, key: str, names: tuple[str, ...], dialect: str) -> Any:
-    """INSERT .. ON CONFLICT (key) DO NOTHING: as SQLite text with the column of each `?`, else Core."""
+def _insert_statement(table: str, key: str | None, names: tuple[str, ...], dialect: str) -> Any:
+    """INSERT (.. ON CONFLICT (key) DO NOTHING): as SQLite text with the column of each `?`, else Core."""
     insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
     statement = insert(Base.metadata.tables[table]).values({name: bindparam(name) for name in names})
-    statement = statement.on_conflict_do_nothing(index_elements=[key])
+    if key is not None:
+        statement = statement.on_conflict_do_nothing(index_elements=[key])
     if dialect != "sqlite":
         return statement
     compiled = statement.compile(dialect=sqlite.dialect())
@@ -151,7 +156,7 @@ def _sqlite_value_of(storage: Storage) -> Callable[[Any], Any] | None:
     if storage == "date":
         return lambda value: None if value is None else value.isoformat()
     if storage in ("money", "json"):
-        raise NotImplementedError(f"insert_new does not bind {storage} columns")
+        raise NotImplementedError(f"insert_new and append_rows do not bind {storage} columns")
     return None
 
 
@@ -258,7 +263,7 @@ def _storage(table: str, name: str) -> Storage:
         return "float"
     if isinstance(kind, Numeric):
         return "money"
-    if isinstance(kind, Integer):
+    if isinstance(kind, Integer | Boolean):  # a bool binds as SQLite's 0/1, PostgreSQL's boolean
         return "int"
     if isinstance(kind, Date):
         return "date"

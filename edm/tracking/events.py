@@ -13,9 +13,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from edm.addresses import canonical_address
@@ -23,6 +23,7 @@ from edm.consent.record import EXPLICIT, GRANTED, NO_BASIS, WITHDRAWN, ConsentGi
 from edm.consent.topics import topics_in, topics_text
 from edm.delivery.bounces import mail_reference
 from edm.store import Customer, CustomerProfile, Event, OutboxMessage
+from edm.store.bulk import append_rows
 from edm.suppression import COMPLAINT, HARD_BOUNCE, UNSUBSCRIBED, suppress
 from edm.tracking.machine import DEFAULT_RULES, MachineRules, is_machine
 
@@ -47,7 +48,6 @@ class Hit:
 # built once: a batch's statements differ only in their parameters
 _MAILS = (select(OutboxMessage.id, OutboxMessage.customer_id, OutboxMessage.sent_at)
           .where(OutboxMessage.id.in_(bindparam("ids", expanding=True))))
-_INSERT_EVENTS = insert(cast(Table, Event.__table__))
 
 
 def record_hits(session: Session, hits: Sequence[Hit], rules: MachineRules = DEFAULT_RULES) -> list[bool]:
@@ -85,8 +85,8 @@ def record_hits(session: Session, hits: Sequence[Hit], rules: MachineRules = DEF
             "machine": is_machine(hit.user_agent, hit.ip, seconds, rules),
         })
         stored.append(True)
-    if rows:  # Core, not the ORM's bulk insert: 22 instead of 37 µs an event
-        connection.execute(_INSERT_EVENTS, rows)
+    if rows:
+        append_rows(connection, Event.__tablename__, rows)
         _tell_webhooks(session, rows)
     return stored
 
