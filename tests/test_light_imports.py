@@ -1,5 +1,6 @@
 """The sending path stays light: the sender and its forked composers (bench/send.py measures their
-memory) must not load pandas, scipy or matplotlib, which cost them a hundred megabytes each."""
+memory) must not load pandas, scipy or matplotlib, which cost them a hundred megabytes each, nor
+numpy (eleven)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 
 import pytest
 
-HEAVY = ("pandas", "scipy", "matplotlib")
+HEAVY = ("pandas", "scipy", "matplotlib", "numpy")
 
 
 @pytest.mark.parametrize("module", ["edm.runner", "edm.delivery.sender", "edm.delivery.compose_pool",

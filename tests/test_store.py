@@ -8,7 +8,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.store import Customer, Order, OutboxMessage, upsert
-from edm.store.bulk import insert_new
+from edm.store.rows import insert_new
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 

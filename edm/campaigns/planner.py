@@ -72,7 +72,7 @@ from edm.store import (
     Suppression,
     SurveyAnswer,
 )
-from edm.store.bulk import insert_new
+from edm.store.rows import insert_new
 
 # States in which a mail counts as contact for the frequency policy (the rest of an A/B test is promised).
 CONTACT_STATES = ("queued", "sending", "sent", "deferred", AWAITING_WINNER)

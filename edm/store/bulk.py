@@ -17,23 +17,22 @@ Values come as numpy arrays, one per column: NaN and NaT mean NULL, money is in 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from decimal import Decimal
-from functools import cache, lru_cache
-from typing import Any, Literal
+from functools import cache
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import JSON, Boolean, Connection, Date, Float, Integer, Numeric, bindparam, or_
+from sqlalchemy import Connection, bindparam, or_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from edm.store.models import Base
+from edm.store.rows import Storage, storage_of
 
 BATCH_ROWS = 50_000  # rows per executemany call: bounds the driver's buffers
-Storage = Literal["money", "float", "int", "date", "timestamp", "text", "json"]
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ def update_columns(
     if connection.dialect.name == "sqlite":
         compiled = statement.compile(dialect=sqlite.dialect())
         order = [_bound_column(name) for name in compiled.positiontup or ()]
-        converted = [_sqlite_values(values[name][at], _storage(table, name)) for name in order]
+        converted = [_sqlite_values(values[name][at], storage_of(table, name)) for name in order]
         tuples = list(zip(*converted, strict=True))
         cursor = connection.connection.cursor()
         try:
@@ -94,80 +93,11 @@ def update_columns(
             cursor.close()
         return
     names = [key, *columns]
-    converted = [_postgres_values(values[name][at], _storage(table, name)) for name in names]
+    converted = [_postgres_values(values[name][at], storage_of(table, name)) for name in names]
     keys = [f"new_{n}" for n in names]
     records = [dict(zip(keys, row, strict=True)) for row in zip(*converted, strict=True)]
     for start in range(0, len(records), BATCH_ROWS):
         connection.execute(statement, records[start : start + BATCH_ROWS])
-
-
-def insert_new(connection: Connection, table: str, key: str, rows: Sequence[Mapping[str, Any]]) -> None:
-    """INSERT `rows` (Python values, as the ORM takes them: aware datetimes, dates; every row names
-    the same columns), leaving alone those whose `key` already exists.
-
-    On SQLite the values go to the driver's `executemany` in storage form, past SQLAlchemy's
-    per-row parameter processing (a third of the time the planner spent queueing); elsewhere one
-    Core statement with the rows as parameter sets.
-    """
-    _insert(connection, table, key, rows)
-
-
-def append_rows(connection: Connection, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
-    """INSERT `rows` as `insert_new` does, into a table without a natural key (events)."""
-    _insert(connection, table, None, rows)
-
-
-def _insert(connection: Connection, table: str, key: str | None, rows: Sequence[Mapping[str, Any]]) -> None:
-    if not rows:
-        return
-    statement = _insert_statement(table, key, tuple(rows[0]), connection.dialect.name)
-    if connection.dialect.name != "sqlite":
-        connection.execute(statement, list(rows))
-        return
-    sql, order = statement
-    converts = [(at, convert) for at, name in enumerate(order)
-                if (convert := _sqlite_value_of(_storage(table, name))) is not None]
-    tuples = []
-    for row in rows:
-        bound = [row[name] for name in order]
-        for at, convert in converts:
-            bound[at] = convert(bound[at])
-        tuples.append(tuple(bound))
-    connection.exec_driver_sql(sql, tuples)  # a driver error comes as SQLAlchemy's, as elsewhere
-
-
-@cache
-def _insert_statement(table: str, key: str | None, names: tuple[str, ...], dialect: str) -> Any:
-    """INSERT (.. ON CONFLICT (key) DO NOTHING): as SQLite text with the column of each `?`, else Core."""
-    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-    statement = insert(Base.metadata.tables[table]).values({name: bindparam(name) for name in names})
-    if key is not None:
-        statement = statement.on_conflict_do_nothing(index_elements=[key])
-    if dialect != "sqlite":
-        return statement
-    compiled = statement.compile(dialect=sqlite.dialect())
-    return compiled.string, tuple(compiled.positiontup or ())
-
-
-def _sqlite_value_of(storage: Storage) -> Callable[[Any], Any] | None:
-    """How one Python value is bound on SQLite, as SQLAlchemy's dialect binds it (None: as it is)."""
-    if storage == "timestamp":
-        return _sqlite_timestamp
-    if storage == "date":
-        return lambda value: None if value is None else value.isoformat()
-    if storage in ("money", "json"):
-        raise NotImplementedError(f"insert_new and append_rows do not bind {storage} columns")
-    return None
-
-
-@lru_cache(maxsize=4096)  # a plan's rows share a few moments (now, each zone's send time)
-def _sqlite_timestamp(value: datetime | None) -> str | None:
-    """An aware datetime as SQLAlchemy's SQLite storage text of its UTC moment (UTCDateTime's rule)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r} given where UTC is required")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _update_statement(table: str, key: str, columns: tuple[str, ...]) -> Any:
@@ -188,7 +118,7 @@ def _write_sqlite(
     connection: Connection, upsert: Upsert, values: Mapping[str, NDArray[Any]], at: NDArray[np.intp]
 ) -> int:
     sql, order = _sqlite_statement(upsert)
-    columns = [_sqlite_values(values[name][at], _storage(upsert.table, name)) for name in order]
+    columns = [_sqlite_values(values[name][at], storage_of(upsert.table, name)) for name in order]
     tuples = list(zip(*columns, strict=True))
     cursor = connection.connection.cursor()
     written = 0
@@ -209,7 +139,7 @@ def _write_postgres(
     table = Base.metadata.tables[upsert.table]
     statement = _statement(upsert, postgresql.insert).returning(table.c[upsert.key[0]])
     names = list(upsert.insert)
-    columns = [_postgres_values(values[name][at], _storage(upsert.table, name)) for name in names]
+    columns = [_postgres_values(values[name][at], storage_of(upsert.table, name)) for name in names]
     records = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
     written = 0
     for start in range(0, len(records), BATCH_ROWS):
@@ -251,27 +181,6 @@ def _sqlite_statement(upsert: Upsert) -> tuple[str, tuple[str, ...]]:
     """The upsert as SQLite text with `?` markers, and the column each marker takes."""
     compiled = _statement(upsert, sqlite.insert).compile(dialect=sqlite.dialect())
     return compiled.string, tuple(compiled.positiontup or ())
-
-
-@cache
-def _storage(table: str, name: str) -> Storage:
-    """How a column's values are stored, from its SQLAlchemy type."""
-    kind: TypeEngine[Any] = Base.metadata.tables[table].c[name].type
-    if isinstance(kind, TypeDecorator):
-        kind = kind.impl_instance
-    if isinstance(kind, Float):
-        return "float"
-    if isinstance(kind, Numeric):
-        return "money"
-    if isinstance(kind, Integer | Boolean):  # a bool binds as SQLite's 0/1, PostgreSQL's boolean
-        return "int"
-    if isinstance(kind, Date):
-        return "date"
-    if isinstance(kind, JSON):
-        return "json"
-    if kind.python_type is not str:
-        return "timestamp"
-    return "text"
 
 
 def _sqlite_values(values: NDArray[Any], storage: Storage) -> list[Any]:

@@ -412,7 +412,7 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)
-    campaign: Mapped[str] = mapped_column(String(100), index=True)
+    campaign: Mapped[str] = mapped_column(String(100))  # first in ix_outbox_campaign_occurrence
     step: Mapped[int] = mapped_column(default=0)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))  # first in ix_outbox_contact
     occurrence: Mapped[date]

@@ -23,7 +23,7 @@ from edm.consent.record import EXPLICIT, GRANTED, NO_BASIS, WITHDRAWN, ConsentGi
 from edm.consent.topics import topics_in, topics_text
 from edm.delivery.bounces import mail_reference
 from edm.store import Customer, CustomerProfile, Event, OutboxMessage
-from edm.store.bulk import append_rows
+from edm.store.rows import append_rows
 from edm.suppression import COMPLAINT, HARD_BOUNCE, UNSUBSCRIBED, suppress
 from edm.tracking.machine import DEFAULT_RULES, MachineRules, is_machine
 
