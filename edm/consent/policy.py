@@ -82,9 +82,19 @@ def basis(facts: ConsentFacts, now: datetime, settings: ConsentSettings) -> str:
     if facts.basis == EXPLICIT or facts.basis == NO_BASIS:
         return facts.basis
     since = _soft_opt_in_since(facts)
-    if since is None or now >= add_months(since, settings.soft_opt_in_months):
+    if since is None or not _within(since, now, settings.soft_opt_in_months):
         return NO_BASIS
     return EXISTING_CUSTOMER
+
+
+def _within(since: datetime, now: datetime, months: int) -> bool:
+    """`now < add_months(since, months)`, the date built only when it falls in `now`'s month: the
+    planner asks this of every audience member. (Months compared only within one zone.)"""
+    if since.tzinfo is now.tzinfo:
+        ahead = (since.year - now.year) * 12 + since.month - now.month + months
+        if ahead:
+            return ahead > 0
+    return now < add_months(since, months)
 
 
 def _soft_opt_in_since(facts: ConsentFacts) -> datetime | None:

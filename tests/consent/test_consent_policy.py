@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import hypothesis.strategies as st
@@ -56,6 +56,23 @@ def test_marketing_is_never_allowed_without_explicit_consent_or_a_recent_custome
 def test_the_wordless_basis_is_the_standing_one(facts: ConsentFacts, window: int) -> None:
     settings = ConsentSettings(soft_opt_in_months=window)
     assert basis(facts, NOW, settings) == standing(facts, NOW, settings).basis
+    beijing = timezone(timedelta(hours=8))  # a date read in another zone: its months are not UTC's
+    there = facts if facts.last_order_at is None else ConsentFacts(
+        last_order_at=facts.last_order_at.astimezone(beijing))
+    assert basis(there, NOW, settings) == standing(there, NOW, settings).basis
+
+
+def test_the_soft_opt_in_ends_to_the_minute_at_a_month_end() -> None:
+    settings = ConsentSettings(soft_opt_in_months=1)
+
+    def at(last_order: datetime, now: datetime) -> str:
+        return basis(ConsentFacts(last_order_at=last_order), now, settings)
+
+    ordered = datetime(2026, 1, 31, 10, 0, tzinfo=UTC)  # + 1 month: 28 February, 10:00
+    assert at(ordered, datetime(2026, 2, 28, 9, 59, tzinfo=UTC)) == "existing_customer"
+    assert at(ordered, datetime(2026, 2, 28, 10, 0, tzinfo=UTC)) == "none"
+    late = datetime(2026, 2, 1, 2, 0, tzinfo=timezone(timedelta(hours=8)))  # 31 January 18:00 UTC
+    assert at(late, datetime(2026, 2, 28, 20, 0, tzinfo=UTC)) == "none"  # its month ended 28 Feb 18:00 UTC
 
 
 @given(consents, months)
