@@ -3,8 +3,9 @@
 The outbox key is derived from (campaign, step, customer, occurrence), so planning
 the same occurrence twice queues nothing new and a restart never re-sends.
 The audience is `edm.campaigns.rules` plus the campaign's trigger (never key accounts for `bulk`
-promotions); this module gathers what policy needs about each member in one streamed query and
-`edm.campaigns.decisions.decide` judges them, in order: already planned, the suppression list, the
+promotions); this module gathers what policy needs about each member in one streamed query (those
+already planned, most of the audience when the daemon plans again, from a lighter one merged in by
+customer) and `edm.campaigns.decisions.decide` judges them, in order: already planned, the suppression list, the
 mailbox's consent (its `consents` row by `email_key`, the customer's creation and last order:
 edm.consent.policy, `consent.kinds`); for all but service mail the campaign's topic turned off and
 the customer's pause (their preference page) and sunset (unless `reaches_sunset`), one mail per
@@ -33,10 +34,12 @@ occurrence's test is already decided.
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select, true
@@ -77,6 +80,7 @@ from edm.store.rows import insert_new
 # States in which a mail counts as contact for the frequency policy (the rest of an A/B test is promised).
 CONTACT_STATES = ("queued", "sending", "sent", "deferred", AWAITING_WINNER)
 BATCH = 500
+STREAM = 2000  # audience rows fetched at a time
 SAMPLE = 20
 EXAMPLES = 5  # customers shown per reason
 
@@ -200,8 +204,11 @@ def plan_campaign(
                         continue  # not their day (a national day of another country): not in the audience
                 observed = not holiday.only_where_observed or keeps_holiday(holiday, country, holiday_day)
             result.audience += 1
-            facts = _facts(row, rules, observed, campaign.topic,
-                           planned=events.planned(row.id) if events is not None else bool(row.planned))
+            if events is None and row.planned:  # a light row: decided by that alone
+                facts = Facts(customer_id=row.id, timezone=row.timezone, interval_days=0.0, planned=True)
+            else:
+                facts = _facts(row, rules, observed, campaign.topic,
+                               planned=events.planned(row.id) if events is not None else bool(row.planned))
             decision = decide(facts, judge, timing)
             if events is not None and decision.send_at is not None:
                 decision = events.delayed(decision, row.timezone, judge.window)
@@ -386,64 +393,86 @@ def _candidates(
                    OutboxMessage.created_at >= answers.c.answered_at)
         )
     planned = planned_query.distinct().subquery()
-    query = (
-        select(
-            Customer.id,
-            Customer.email,
-            Customer.name,
-            Customer.timezone,
-            Customer.locale,
-            Customer.country,
-            CustomerProfile.value_tier.label("tier"),
-            CustomerProfile.lifecycle_stage.label("stage"),
-            CustomerProfile.contact_interval_days.label("interval"),
-            CustomerProfile.sunset,
-            CustomerProfile.best_hour,
-            Customer.paused_until,
-            Customer.topics_off,
-            Customer.personalised,
-            last_contact.c.at.label("last_contact"),
-            Suppression.email.is_not(None).label("suppressed"),
-            Suppression.reason.label("suppression"),
-            planned.c.customer_id.is_not(None).label("planned"),
-            (_mailed_on_the_day(campaign, timing, window, timezones) if one_per_day else false())
-            .label("busy"),
-            *consent_columns(),
-        )
-        .join(CustomerProfile, CustomerProfile.customer_id == Customer.id)
-        .outerjoin(last_contact, last_contact.c.customer_id == Customer.id)
-        .outerjoin(Suppression, Suppression.address_key == Customer.email_key)  # the mailbox, any spelling
-        .outerjoin(Consent, Consent.address_key == Customer.email_key)
+
+    def members(query: Any) -> Any:
+        """`query` narrowed to the audience (with what the occurrence needs of each), in customer order."""
+        query = query.join(CustomerProfile, CustomerProfile.customer_id == Customer.id).where(
+            audience_filter(campaign.audience, now))
+        if campaign.life_event is not None:
+            query = query.where(life_event_filter(campaign.life_event, timing.local_day, timezones))
+        if campaign.holiday is not None and timed_holiday:  # those for whom it is the day (checked per row)
+            holiday = campaign.holiday
+            zones = [tz for tz in timezones if holiday_falls_on(holiday, timing.local_day(tz))]
+            query = query.where(Customer.timezone.in_(zones))
+        if campaign.entered is not None:
+            entries = _entries(campaign.entered, now)
+            query = (
+                query.join(entries, entries.c.customer_id == Customer.id)
+                .where(getattr(CustomerProfile, campaign.entered.dimension).in_(campaign.entered.into))
+                .add_columns(entries.c.entered_at)
+            )
+        if campaign.order_trigger is not None:
+            query = query.where(audience_filter(campaign.order_trigger.as_match(), now)).add_columns(
+                CustomerProfile.last_order_at, CustomerProfile.next_order_expected_at
+            )
+        if answers is not None:
+            query = query.join(answers, answers.c.customer_id == Customer.id).add_columns(
+                answers.c.answered_at)
+        if campaign.bulk:
+            query = query.where(not_(key_account()))
+        if only_customer is not None:
+            query = query.where(Customer.id == only_customer)
+        if among is not None:  # an event campaign: those who did the event (a few, within hours)
+            query = query.where(Customer.id.in_(sorted(among.found)))
+        return query.order_by(Customer.id).execution_options(yield_per=STREAM)
+
+    full = members(select(
+        Customer.id,
+        Customer.email,
+        Customer.name,
+        Customer.timezone,
+        Customer.locale,
+        Customer.country,
+        CustomerProfile.value_tier.label("tier"),
+        CustomerProfile.lifecycle_stage.label("stage"),
+        CustomerProfile.contact_interval_days.label("interval"),
+        CustomerProfile.sunset,
+        CustomerProfile.best_hour,
+        Customer.paused_until,
+        Customer.topics_off,
+        Customer.personalised,
+        last_contact.c.at.label("last_contact"),
+        Suppression.email.is_not(None).label("suppressed"),
+        Suppression.reason.label("suppression"),
+        planned.c.customer_id.is_not(None).label("planned"),
+        (_mailed_on_the_day(campaign, timing, window, timezones) if one_per_day else false())
+        .label("busy"),
+        *consent_columns(),
+    )).outerjoin(last_contact, last_contact.c.customer_id == Customer.id) \
+        .outerjoin(Suppression, Suppression.address_key == Customer.email_key) \
+        .outerjoin(Consent, Consent.address_key == Customer.email_key) \
         .outerjoin(planned, planned.c.customer_id == Customer.id)
-        .where(audience_filter(campaign.audience, now))
-        .order_by(Customer.id)
-    )
-    if campaign.life_event is not None:
-        query = query.where(life_event_filter(campaign.life_event, timing.local_day, timezones))
-    if campaign.holiday is not None and timed_holiday:  # those for whom it is the day (checked per row)
-        holiday = campaign.holiday
-        zones = [tz for tz in timezones if holiday_falls_on(holiday, timing.local_day(tz))]
-        query = query.where(Customer.timezone.in_(zones))
-    if campaign.entered is not None:
-        entries = _entries(campaign.entered, now)
-        query = (
-            query.join(entries, entries.c.customer_id == Customer.id)
-            .where(getattr(CustomerProfile, campaign.entered.dimension).in_(campaign.entered.into))
-            .add_columns(entries.c.entered_at)
-        )
-    if campaign.order_trigger is not None:
-        query = query.where(audience_filter(campaign.order_trigger.as_match(), now)).add_columns(
-            CustomerProfile.last_order_at, CustomerProfile.next_order_expected_at
-        )
-    if answers is not None:
-        query = query.join(answers, answers.c.customer_id == Customer.id).add_columns(answers.c.answered_at)
-    if campaign.bulk:
-        query = query.where(not_(key_account()))
-    if only_customer is not None:
-        query = query.where(Customer.id == only_customer)
-    if among is not None:  # an event campaign: those who did the event (a few, within hours)
-        query = query.where(Customer.id.in_(sorted(among.found)))
-    yield from session.execute(query.execution_options(yield_per=2000))
+    if among is not None:  # who has it is per event day (_Events.planned), not this query's
+        yield from session.execute(full)
+        return
+    # Those already planned (every member, when the daemon plans again five minutes later) only need
+    # their decision, already_planned: they come from a light query, without the contact history.
+    light = members(select(Customer.id, Customer.email, Customer.name, Customer.timezone, Customer.locale,
+                           Customer.country, true().label("planned"))).join(
+        planned, planned.c.customer_id == Customer.id)
+    unplanned = full.where(planned.c.customer_id.is_(None))
+    yield from _once_each(session.execute(unplanned), session.execute(light))
+
+
+def _once_each(unplanned: Iterable[Any], planned: Iterable[Any]) -> Iterator[Any]:
+    """Both streams in customer order, each customer once: were the database to show `planned` a row
+    this very plan queued (both queries read their subqueries as they start, so none does now), the
+    customer is still judged once, as the plan found them."""
+    last = None
+    for row in heapq.merge(unplanned, planned, key=attrgetter("id")):  # equal ids: the unplanned first
+        if row.id != last:
+            yield row
+        last = row.id
 
 
 def _mailed_on_the_day(

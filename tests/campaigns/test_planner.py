@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.campaigns import planner
+from edm.campaigns.decisions import Judged, Reason
 from edm.campaigns.planner import outbox_key, plan_campaign
 from edm.campaigns.rules import Match
 from edm.campaigns.schema import Campaign
@@ -74,6 +75,34 @@ def test_plan_applies_audience_suppression_and_interval_then_is_idempotent(
                           rules=RULES)
     assert (again.queued, again.already_planned) == (0, 3)
     assert len(_queued(any_sessions)) == 3
+
+
+def test_a_plan_again_judges_everyone_once_in_customer_order_the_planned_ones_apart(
+    any_sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Those already planned come from a light query merged with the others: each member is judged
+    once, in customer order, even while the plan's own new rows appear to a cursor still reading."""
+    monkeypatch.setattr(planner, "BATCH", 1)
+    monkeypatch.setattr(planner, "STREAM", 2)  # the cursors read on after each insert
+    with any_sessions.begin() as session:
+        first_ids = [_customer(session, f"c{n}", "high", "churned") for n in range(12)]
+    first = plan_campaign(any_sessions, WIN_BACK, occurrence=NOW.date(), now=NOW, rules=RULES)
+    assert (first.audience, first.queued, first.already_planned) == (12, 12, 0)
+    with any_sessions.begin() as session:  # a third unplanned again, and newcomers after them
+        again_ids = first_ids[::3]
+        for row in session.scalars(select(OutboxMessage).where(OutboxMessage.customer_id.in_(again_ids))):
+            session.delete(row)
+        new_ids = [_customer(session, f"n{n}", "high", "churned") for n in range(3)]
+    judged: list[Judged] = []
+    again = plan_campaign(any_sessions, WIN_BACK, occurrence=NOW.date(), now=NOW + timedelta(minutes=5),
+                          rules=RULES, watch=judged.append)
+    assert [j.decision.customer_id for j in judged] == [*first_ids, *new_ids]
+    fresh = {*again_ids, *new_ids}
+    assert {j.decision.customer_id for j in judged if j.decision.reason == Reason.ALREADY_PLANNED} == \
+        set(first_ids) - fresh
+    assert {j.decision.customer_id for j in judged if j.decision.send} == fresh
+    assert (again.audience, again.queued, again.already_planned) == (15, len(fresh), 15 - len(fresh))
+    assert [j.email for j in judged[:2]] == ["c0@example.com", "c1@example.com"]
 
 
 def test_dry_run_counts_but_queues_nothing(
