@@ -5,18 +5,18 @@ the same occurrence twice queues nothing new and a restart never re-sends.
 The audience is `edm.campaigns.rules` plus the campaign's trigger (never key accounts for `bulk`
 promotions); this module gathers what policy needs about each member in one streamed query (those
 already planned, most of the audience when the daemon plans again, from a lighter one merged in by
-customer) and `edm.campaigns.decisions.decide` judges them, in order: already planned, the suppression list, the
-mailbox's consent (its `consents` row by `email_key`, the customer's creation and last order:
-edm.consent.policy, `consent.kinds`); for all but service mail the campaign's topic turned off and
-the customer's pause (their preference page) and sunset (unless `reaches_sunset`), one mail per
-customer per local day (`policy.one_per_day`), the send time (`send_time: optimal`: their usual
-reading hour) and send window, the adaptive contact interval (unless `respect_frequency: false`);
-and last the variant or the holdout group.
-A dry run makes the same decisions and reports them (`watch`) instead of queueing. The occurrence a
-message belongs to is the campaign's day, or the customer's own (life events), the
-class entry's, the last order's (inactivity, after_order), the expected next order's
-(reorder), the survey answer's or the customer event's (edm.campaigns.events: one mail per event day,
-`delay` after the event; `unless` leaves out those who did the cancelling event since).
+customer) and `edm.campaigns.decisions.decide` judges them, in order: already planned, the
+suppression list, the mailbox's consent (its `consents` row by `email_key`, the customer's creation
+and last order: edm.consent.policy, `consent.kinds`); for all but service mail the campaign's topic
+turned off and the customer's pause (their preference page) and sunset (unless `reaches_sunset`),
+one mail per customer per local day (`policy.one_per_day`), the send time (`send_time: optimal`:
+their usual reading hour) and send window, the adaptive contact interval (unless `respect_frequency:
+false`); and last the variant or the holdout group. A dry run makes the same decisions and reports
+them (`watch`) instead of queueing. The occurrence a message belongs to is the campaign's day, or
+the customer's own (life events), the class entry's, the last order's (inactivity, after_order), the
+expected next order's (reorder), the survey answer's or the customer event's (edm.campaigns.events:
+one mail per event day, `delay` after the event; `unless` leaves out those who did the cancelling
+event since).
 
 Holiday and life-event mail is timed (`edm.campaigns.timing.Timing`): a customer is planned
 while it is their day (a holiday's day as their calendar reads it, unless the trigger names
@@ -451,7 +451,7 @@ def _candidates(
     )).outerjoin(last_contact, last_contact.c.customer_id == Customer.id) \
         .outerjoin(Suppression, Suppression.address_key == Customer.email_key) \
         .outerjoin(Consent, Consent.address_key == Customer.email_key) \
-        .outerjoin(planned, planned.c.customer_id == Customer.id)
+        .outerjoin(planned, planned.c.customer_id == Customer.id)  # by email_key: the mailbox, any spelling
     if among is not None:  # who has it is per event day (_Events.planned), not this query's
         yield from session.execute(full)
         return
