@@ -208,7 +208,7 @@ def plan_campaign(
                 facts = Facts(customer_id=row.id, timezone=row.timezone, interval_days=0.0, planned=True)
             else:
                 facts = _facts(row, rules, observed, campaign.topic,
-                               planned=events.planned(row.id) if events is not None else bool(row.planned))
+                               planned=events is not None and events.planned(row.id))
             decision = decide(facts, judge, timing)
             if events is not None and decision.send_at is not None:
                 decision = events.delayed(decision, row.timezone, judge.window)
@@ -426,7 +426,7 @@ def _candidates(
             query = query.where(Customer.id.in_(sorted(among.found)))
         return query.order_by(Customer.id).execution_options(yield_per=STREAM)
 
-    full = members(select(
+    details = select(
         Customer.id,
         Customer.email,
         Customer.name,
@@ -448,10 +448,14 @@ def _candidates(
         (_mailed_on_the_day(campaign, timing, window, timezones) if one_per_day else false())
         .label("busy"),
         *consent_columns(),
-    )).outerjoin(last_contact, last_contact.c.customer_id == Customer.id) \
-        .outerjoin(Suppression, Suppression.address_key == Customer.email_key) \
-        .outerjoin(Consent, Consent.address_key == Customer.email_key) \
-        .outerjoin(planned, planned.c.customer_id == Customer.id)  # by email_key: the mailbox, any spelling
+    )
+    full = (
+        members(details)
+        .outerjoin(last_contact, last_contact.c.customer_id == Customer.id)
+        .outerjoin(Suppression, Suppression.address_key == Customer.email_key)  # the mailbox, any spelling
+        .outerjoin(Consent, Consent.address_key == Customer.email_key)
+        .outerjoin(planned, planned.c.customer_id == Customer.id)
+    )
     if among is not None:  # who has it is per event day (_Events.planned), not this query's
         yield from session.execute(full)
         return

@@ -10,7 +10,7 @@ No numpy here (bulk.py's column arrays need it): the sender and the tracking ser
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any, Literal
 
@@ -18,7 +18,7 @@ from sqlalchemy import JSON, Boolean, Connection, Date, Float, Integer, Numeric,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from edm.store.models import Base
+from edm.store.models import Base, UTCDateTime
 
 Storage = Literal["money", "float", "int", "date", "timestamp", "text", "json"]
 
@@ -80,11 +80,11 @@ def _sqlite_value_of(storage: Storage) -> Callable[[Any], Any] | None:
 @lru_cache(maxsize=4096)  # a plan's rows share a few moments (now, each zone's send time)
 def _sqlite_timestamp(value: datetime | None) -> str | None:
     """An aware datetime as SQLAlchemy's SQLite storage text of its UTC moment (UTCDateTime's rule)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r} given where UTC is required")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    moment = _UTC.process_bind_param(value, _SQLITE)  # naive refused there
+    return None if moment is None else moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+_UTC, _SQLITE = UTCDateTime(), sqlite.dialect()
 
 
 @cache
