@@ -19,6 +19,10 @@ from edm.store.models import Base
 UPSERT_BATCH = 5000  # rows per execute call: bounds the driver's buffers
 SQLITE_BUSY_SECONDS = 30  # how long a write waits for another process's lock before failing
 CONNECT_TIMEOUT_SECONDS = 10  # an unreachable PostgreSQL fails in this long, not the system's minutes
+# the write-ahead log is copied back into the file once it holds this many 4 KiB pages (SQLite: 1 000):
+# a busy writer (tracking, dirtying the same index pages commit after commit) copies each back once
+# per 40 MB, not per 4 MB
+WAL_CHECKPOINT_PAGES = 10_000
 PG_DRIVERS = ("psycopg", "psycopg2")  # they take connect_timeout
 EXPECTED = "expected sqlite:///FILE or postgresql+psycopg://USER@HOST/DATABASE"
 
@@ -75,6 +79,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
     cursor.close()
 
 
