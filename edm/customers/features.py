@@ -8,6 +8,7 @@ fractional days since the Unix epoch (UTC), which both databases compute cheaply
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -30,6 +31,7 @@ MIN_RATE_SPAN_DAYS = 30.0  # a rate over a shorter span says more about chance t
 EXPECTED_ORDER_HORIZONS = (90, 365)  # days: expected_orders_90d, expected_orders_365d
 LINE_LOOKBACK_DAYS = 365.0  # a line counts as dropped if bought in the year before the recent window
 NO_LINE = -1
+CHUNK_ORDERS = 1_000_000  # orders per slice where a per-order sort would copy every column
 
 
 @dataclass(frozen=True)
@@ -180,14 +182,20 @@ def by_customer_then_day(orders: OrderColumns) -> OrderColumns:
     cid, day = orders.customer_id, orders.day
     if not len(day) or _in_order(cid, day):
         return orders
-    seconds = np.round((day - day.min()) * SECONDS_PER_DAY)
+    seconds = day - day.min()  # in place from here: each temporary is as big as a column
+    seconds *= SECONDS_PER_DAY
+    np.round(seconds, out=seconds)
     if cid.min() >= 0 and cid.max() < 2**31 and seconds.max() < 2**32:
-        order = np.argsort((cid << 32) | seconds.astype(np.int64), kind="stable")
+        key = cid << 32
+        key |= seconds.astype(np.int64)
+        del seconds
+        order = np.argsort(key, kind="stable")
+        del key
         if not _in_order(cid[order], day[order]):
             order = np.lexsort((day, cid))
     else:
+        del seconds
         order = np.lexsort((day, cid))
-    del seconds
     columns = {name: getattr(orders, name) for name in ("customer_id", "day", "amount", "margin", "line")}
     for name, values in columns.items():  # one column at a time: at most one extra copy alive
         columns[name] = values[order]
@@ -249,26 +257,42 @@ def _dropped_lines(
 ) -> list[str]:
     """Per customer, the product lines bought in the year before the recent window but not since.
 
-    `orders` are sorted by customer then time, so a stable sort by (customer, line)
-    leaves each pair's last order at the end of its group.
+    `orders` are sorted by customer then time, so a stable sort by (customer, line) leaves each
+    pair's last order at the end of its group. Sorted a slice of whole customers at a time: the
+    sort's copies stay small.
     """
     dropped = [""] * n
     names = len(orders.line_names)
-    valid = orders.line != NO_LINE
-    if not names or not valid.any():
+    if not names:
         return dropped
-    pair = (who * names + orders.line)[valid]
-    day = orders.day[valid]
-    order = np.argsort(pair, kind="stable")
-    pair, day = pair[order], day[order]
-    ends = np.flatnonzero(np.r_[pair[1:] != pair[:-1], True])
-    last_day = day[ends]
     cut = now_day - recent_days
-    gone = pair[ends][(last_day <= cut) & (last_day > cut - LINE_LOOKBACK_DAYS)]
-    for customer, code in zip((gone // names).tolist(), (gone % names).tolist(), strict=True):
-        name = orders.line_names[code]  # pairs come sorted, and names are sorted: so is each list
-        dropped[customer] = f"{dropped[customer]}, {name}" if dropped[customer] else name
+    for part in _whole_customers(who, CHUNK_ORDERS):
+        valid = orders.line[part] != NO_LINE
+        pair = (who[part] * names + orders.line[part])[valid]
+        order = np.argsort(pair, kind="stable")
+        pair, day = pair[order], orders.day[part][valid][order]
+        ends = np.flatnonzero(np.r_[pair[1:] != pair[:-1], True]) if len(pair) else np.empty(0, np.int64)
+        last_day = day[ends]
+        gone = pair[ends][(last_day <= cut) & (last_day > cut - LINE_LOOKBACK_DAYS)]
+        for customer, code in zip((gone // names).tolist(), (gone % names).tolist(), strict=True):
+            name = orders.line_names[code]  # pairs come sorted, and names are sorted: so is each list
+            dropped[customer] = f"{dropped[customer]}, {name}" if dropped[customer] else name
     return dropped
+
+
+def _whole_customers(who: IntArray, size: int) -> Iterator[slice]:
+    """Slices of about `size` orders (sorted by customer) that never split a customer's orders."""
+    at = 0
+    while at < len(who):
+        end = at + size
+        if end >= len(who):
+            end = len(who)
+        else:  # back to where the customer at `end` starts, or on to where the one at `at` ends
+            end = int(np.searchsorted(who, who[end], "left"))
+            if end <= at:
+                end = int(np.searchsorted(who, who[at], "right"))
+        yield slice(at, end)
+        at = end
 
 
 def _churn_model(frame: pd.DataFrame, weeks: _InWeeks, fitted: FittedModels | None) -> BgNbdParams | None:

@@ -26,6 +26,7 @@ IntArray = np.ndarray[Any, np.dtype[np.int64]]
 DAYS_PER_YEAR = 365.0
 MIN_RATE_SPAN_DAYS = 30.0  # a rate over a shorter span says more about chance than habit
 PEER_MIN_ORDER_DAYS = 3  # two gaps: the least that says anything about a rhythm
+CHUNK_GAPS = 1_000_000  # lapses are judged this many gaps at a time: a dozen temporaries stay small
 
 
 @dataclass(frozen=True)
@@ -64,13 +65,10 @@ def order_rhythm(
     prior = np.asarray([peers[name] for name in INDUSTRIES])[industry]
     expected = np.where(order_days > 0, _expected(gap_total, gap_count, prior, r.prior_gaps), np.nan)
 
-    # a lapse: a gap long enough that, by the rhythm of the customer's other gaps, they had churned
-    others = _expected(gap_total[g_who] - gap, gap_count[g_who] - 1, prior[g_who], r.prior_gaps)
-    life = rules.lifecycle
-    # (a customer's only gap has no others to be judged against: long or short, it is their rhythm)
-    lapse = (gap > life.churned_min_days) & (gap >= life.churned_overdue * others) & (gap_count[g_who] >= 2)
-    if life.churned_days is not None:
-        lapse |= gap > life.churned_days
+    lapse = np.empty(len(gap), dtype=bool)
+    for at in range(0, len(gap), CHUNK_GAPS):
+        part = slice(at, at + CHUNK_GAPS)
+        lapse[part] = _lapses(gap[part], g_who[part], gap_total, gap_count, prior, rules)
     return_index = np.full(n, -1, dtype=np.int64)
     np.maximum.at(return_index, g_who[lapse], later[lapse])
     returned = return_index >= 0
@@ -99,6 +97,20 @@ def peer_intervals(
         mine = mean_gap[rhythmic & (industry == code)]
         peers[name] = float(np.median(mine)) if len(mine) >= min_peers else overall
     return peers
+
+
+def _lapses(
+    gap: FloatArray, g_who: IntArray, gap_total: FloatArray, gap_count: FloatArray, prior: FloatArray,
+    rules: ClassificationSettings,
+) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Which gaps are lapses: long enough that, by the rhythm of the customer's other gaps, they had
+    churned. (A customer's only gap has no others to be judged against: long or short, it is their rhythm.)"""
+    others = _expected(gap_total[g_who] - gap, gap_count[g_who] - 1, prior[g_who], rules.rhythm.prior_gaps)
+    life = rules.lifecycle
+    lapse = (gap > life.churned_min_days) & (gap >= life.churned_overdue * others) & (gap_count[g_who] >= 2)
+    if life.churned_days is not None:
+        lapse |= gap > life.churned_days
+    return lapse
 
 
 def _expected(total: FloatArray, count: FloatArray, prior: FloatArray, weight: float) -> FloatArray:

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from edm.classes import INDUSTRIES
 from edm.config import ClassificationSettings, LifecycleRules, RhythmRules
 from edm.customers.classify import classify, falling_pace
+from edm.customers import features, rhythm
 from edm.customers.features import (
     NO_LINE,
     CustomerColumns,
@@ -281,6 +282,23 @@ def test_figures_agree_with_a_plain_groupby(rows: list[tuple[int, float, float, 
     assert (back["longest_gap_days"] > RULES.lifecycle.churned_min_days).all()  # a lapse came before
     for horizon in ("expected_orders_90d", "expected_orders_365d", "predicted_value"):
         assert frame.loc[~bought, horizon].isna().all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(order_rows, st.integers(1, 7))
+def test_figures_judged_a_slice_at_a_time_are_those_judged_at_once(rows: list[Row], size: int) -> None:
+    """Dropped lines and lapses are worked out in slices (their sorts and temporaries stay small): any
+    slice size gives what one slice gives, and a slice never splits a customer's orders."""
+    at_once = _features(6, rows)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(features, "CHUNK_ORDERS", size)
+        patch.setattr(rhythm, "CHUNK_GAPS", size)
+        sliced = _features(6, rows)
+    pd.testing.assert_frame_equal(sliced, at_once)
+    who = np.sort(np.array([r[0] for r in rows], dtype=np.int64))
+    parts = list(features._whole_customers(who, size))
+    assert [i for part in parts for i in range(part.start, part.stop)] == list(range(len(who)))
+    assert all(who[part.stop - 1] != who[part.stop] for part in parts[:-1])
 
 
 @given(
