@@ -17,7 +17,7 @@ Values come as numpy arrays, one per column: NaN and NaT mean NULL, money is in 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from decimal import Decimal
@@ -32,7 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from edm.store.models import Base
 from edm.store.rows import Storage, storage_of
 
-BATCH_ROWS = 50_000  # rows per executemany call: bounds the driver's buffers
+BATCH_ROWS = 50_000  # rows per executemany call, made into Python values at a time: bounds both
 
 
 @dataclass(frozen=True)
@@ -83,21 +83,26 @@ def update_columns(
     if connection.dialect.name == "sqlite":
         compiled = statement.compile(dialect=sqlite.dialect())
         order = [_bound_column(name) for name in compiled.positiontup or ()]
-        converted = [_sqlite_values(values[name][at], storage_of(table, name)) for name in order]
-        tuples = list(zip(*converted, strict=True))
         cursor = connection.connection.cursor()
         try:
-            for start in range(0, len(tuples), BATCH_ROWS):
-                cursor.executemany(compiled.string, tuples[start : start + BATCH_ROWS])
+            for part in _batches(at):
+                converted = [_sqlite_values(values[name][part], storage_of(table, name)) for name in order]
+                cursor.executemany(compiled.string, list(zip(*converted, strict=True)))
         finally:
             cursor.close()
         return
     names = [key, *columns]
-    converted = [_postgres_values(values[name][at], storage_of(table, name)) for name in names]
     keys = [f"new_{n}" for n in names]
-    records = [dict(zip(keys, row, strict=True)) for row in zip(*converted, strict=True)]
-    for start in range(0, len(records), BATCH_ROWS):
-        connection.execute(statement, records[start : start + BATCH_ROWS])
+    for part in _batches(at):
+        converted = [_postgres_values(values[name][part], storage_of(table, name)) for name in names]
+        records = [dict(zip(keys, row, strict=True)) for row in zip(*converted, strict=True)]
+        connection.execute(statement, records)
+
+
+def _batches(at: NDArray[np.intp]) -> Iterator[NDArray[np.intp]]:
+    """The row positions a batch at a time: each batch's Python values are made when it is written."""
+    for start in range(0, len(at), BATCH_ROWS):
+        yield at[start : start + BATCH_ROWS]
 
 
 def _update_statement(table: str, key: str, columns: tuple[str, ...]) -> Any:
@@ -118,13 +123,12 @@ def _write_sqlite(
     connection: Connection, upsert: Upsert, values: Mapping[str, NDArray[Any]], at: NDArray[np.intp]
 ) -> int:
     sql, order = _sqlite_statement(upsert)
-    columns = [_sqlite_values(values[name][at], storage_of(upsert.table, name)) for name in order]
-    tuples = list(zip(*columns, strict=True))
     cursor = connection.connection.cursor()
     written = 0
     try:
-        for start in range(0, len(tuples), BATCH_ROWS):
-            cursor.executemany(sql, tuples[start : start + BATCH_ROWS])
+        for part in _batches(at):
+            columns = [_sqlite_values(values[name][part], storage_of(upsert.table, name)) for name in order]
+            cursor.executemany(sql, list(zip(*columns, strict=True)))
             written += max(cursor.rowcount, 0)
     finally:
         cursor.close()
@@ -139,11 +143,11 @@ def _write_postgres(
     table = Base.metadata.tables[upsert.table]
     statement = _statement(upsert, postgresql.insert).returning(table.c[upsert.key[0]])
     names = list(upsert.insert)
-    columns = [_postgres_values(values[name][at], storage_of(upsert.table, name)) for name in names]
-    records = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
     written = 0
-    for start in range(0, len(records), BATCH_ROWS):
-        written += len(connection.execute(statement, records[start : start + BATCH_ROWS]).all())
+    for part in _batches(at):
+        columns = [_postgres_values(values[name][part], storage_of(upsert.table, name)) for name in names]
+        records = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+        written += len(connection.execute(statement, records).all())
     return written
 
 
