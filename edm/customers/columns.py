@@ -27,6 +27,7 @@ from edm.store.sql import epoch_days
 ENGAGEMENT_KINDS = ("open", "click")
 ORDER_READERS = 2  # concurrent id ranges; more than the machine's cores gains nothing
 LARGE_FROM_ORDERS = 1_000_000  # below this, starting worker processes costs more than it saves
+LARGE_FROM_PROFILES = 100_000  # likewise for the stored profiles' figures (thirty columns a row)
 
 
 @dataclass(frozen=True)
@@ -36,17 +37,12 @@ class StoreColumns:
     satisfaction: np.ndarray[Any, Any]  # the latest survey answer's class, aligned; None where none
     orders: OrderColumns
     profiled: np.ndarray[Any, np.dtype[np.bool_]]  # aligned: has a stored profile
-    # the stored profile `figures` asked for, aligned: text as text (None), numbers as floats and
-    # timestamps as epoch days (NaN where NULL or no profile)
-    stored_figures: dict[str, np.ndarray[Any, Any]]
 
 
 def load_store_columns(
     connection: Connection, *, readers: int = ORDER_READERS, large: bool | None = None,
-    figures: Sequence[str] = (),
 ) -> StoreColumns:
-    """Customers, their stored classes (and stored profile `figures`) and all orders; `large=None`
-    decides by the orders' id span."""
+    """Customers, their stored classes and all orders; `large=None` decides by the orders' id span."""
     # two subqueries, not min and max in one: SQLite looks up a lone min or max in the index, both it scans
     lowest, highest = (select(f(Order.id)).scalar_subquery() for f in (func.min, func.max))
     low, high = connection.execute(select(lowest, highest)).one()
@@ -56,9 +52,28 @@ def load_store_columns(
     bounds = np.linspace(low, high, readers + 1).astype(np.int64).tolist()
     orders = [_order_query(after, last) for after, last in pairwise(bounds)]
     customers, stored, *parts = read_columns_at_once(
-        connection, [_customer_query(), _profile_query(figures), *orders], large=large
+        connection, [_customer_query(), _profile_query(), *orders], large=large
     )
     return _store_columns(customers, stored, parts)
+
+
+def load_stored_figures(
+    connection: Connection, ids: IntArray, figures: Sequence[str], *, readers: int = ORDER_READERS,
+) -> dict[str, np.ndarray[Any, Any]]:
+    """The stored profiles' `figures` aligned to the customers `ids` (sorted): text as text (None),
+    numbers as floats and timestamps as epoch days (NaN where NULL or no profile).
+
+    Read apart from `load_store_columns`, once the orders are let go: classification needs them
+    only to see what changed, and then the two never fill memory at once."""
+    bounds = np.linspace(ids[0] - 1 if len(ids) else 0, ids[-1] if len(ids) else 0, readers + 1)
+    queries = [_figure_query(figures).where(CustomerProfile.customer_id > int(after),
+                                            CustomerProfile.customer_id <= int(last))
+               for after, last in pairwise(bounds.astype(np.int64).tolist())]
+    parts = read_columns_at_once(connection, queries, large=len(ids) >= LARGE_FROM_PROFILES)
+    stored = {name: np.concatenate([part.pop(name) for part in parts]) for name in ("customer_id", *figures)}
+    aligned = _aligned(stored, ids)
+    aligned.pop("customer_id")
+    return aligned
 
 
 def load_customer_columns(connection: Connection, customer_id: int) -> StoreColumns:
@@ -87,7 +102,7 @@ def _store_columns(customers: Columns, stored: Columns, order_parts: list[Column
     satisfaction = aligned.pop("satisfaction")
     classes = {name: aligned.pop(name) for name in DIMENSIONS}
     orders = _order_columns(order_parts)
-    return StoreColumns(customer_columns, classes, satisfaction, orders, profiled, aligned)
+    return StoreColumns(customer_columns, classes, satisfaction, orders, profiled)
 
 
 def _customer_query() -> Select[Any]:
@@ -112,13 +127,17 @@ def _customer_query() -> Select[Any]:
     )
 
 
-def _profile_query(figures: Sequence[str] = ()) -> Select[Any]:
-    """Stored profiles: their classes, latest satisfaction and the `figures` asked for (`_comparable`)."""
+def _profile_query() -> Select[Any]:
+    """Stored profiles: their classes and latest satisfaction."""
     table = CustomerProfile.__table__
     columns = [table.c[d] for d in DIMENSIONS]
-    query: Select[Any] = select(CustomerProfile.customer_id, *columns, CustomerProfile.satisfaction,
-                                *(_comparable(table.c[name]) for name in figures))
-    return query
+    return select(CustomerProfile.customer_id, *columns, CustomerProfile.satisfaction)
+
+
+def _figure_query(figures: Sequence[str]) -> Select[Any]:
+    """Stored profiles: the `figures` asked for, as `_comparable` gives them."""
+    table = CustomerProfile.__table__
+    return select(CustomerProfile.customer_id, *(_comparable(table.c[name]) for name in figures))
 
 
 def _comparable(column: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -175,7 +194,7 @@ def _order_columns(parts: list[Columns]) -> OrderColumns:
             day=column("day"),
             amount=column("amount"),
             margin=column("margin"),
-            line=by_name[codes].astype(np.int64),
+            line=by_name.astype(np.int32)[codes],  # a few dozen lines: 4 bytes an order, not 8
             line_names=tuple(sorted(names)),
         )
     )

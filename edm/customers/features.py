@@ -42,7 +42,7 @@ class OrderColumns:
     day: FloatArray
     amount: FloatArray
     margin: FloatArray  # NaN where unknown
-    line: IntArray
+    line: np.ndarray[Any, np.dtype[np.integer[Any]]]  # int32 from the store
     line_names: tuple[str, ...]
 
 
@@ -132,6 +132,7 @@ def customer_features(
     fresh = np.r_[True, (who[1:] != who[:-1]) | (whole_day[1:] != whole_day[:-1])] if len(who) \
         else np.zeros(0, bool)
     d_who, d_day = who[fresh], whole_day[fresh]
+    del whole_day, fresh  # as big as the orders: not kept while the rhythm is worked out
     gaps = _gaps(d_who, d_day, n)
     industry = industry_codes(pd.Series(customers.industry_text, dtype=object), rules.industry)
     peers = fitted.peer_intervals if fitted is not None else None
@@ -313,11 +314,19 @@ def _churn_model(frame: pd.DataFrame, weeks: _InWeeks, fitted: FittedModels | No
             params = fit_bgnbd(repeat, recency, age, modified=True)
         except ValueError:
             return None
-    frame.loc[buyers, "probability_alive"] = probability_alive(params, repeat, recency, age)
+    _set_for(frame, "probability_alive", buyers, probability_alive(params, repeat, recency, age))
     for days in EXPECTED_ORDER_HORIZONS:
-        frame.loc[buyers, f"expected_orders_{days}d"] = expected_purchases(
-            params, days / DAYS_PER_WEEK, repeat, recency, age)
+        _set_for(frame, f"expected_orders_{days}d", buyers,
+                 expected_purchases(params, days / DAYS_PER_WEEK, repeat, recency, age))
     return params
+
+
+def _set_for(frame: pd.DataFrame, column: str, rows: np.ndarray[Any, Any], values: FloatArray) -> None:
+    """`values` at `rows` of the column, NaN elsewhere, as a new column: `frame.loc[rows, column] = ..`
+    copies every float column of the frame once more (a million customers: about 200 MB)."""
+    whole = np.full(len(frame), np.nan)
+    whole[rows] = values
+    frame[column] = whole
 
 
 def _spend_model(
@@ -347,7 +356,7 @@ def _spend_model(
         orders = (frame[column].to_numpy()[buyers] if column in frame.columns
                   else expected_purchases(churn, horizon_days / DAYS_PER_WEEK, repeat, recency, age))
         value = expected_order_value(params, repeat, np.where(repeat > 0, mean_value, np.nan))
-        frame.loc[buyers, "predicted_value"] = orders * value
+        _set_for(frame, "predicted_value", buyers, orders * value)
     return params
 
 

@@ -28,7 +28,7 @@ from edm.classes import DIMENSIONS
 from edm.clock import Clock, epoch_day
 from edm.config import ClassificationSettings
 from edm.customers.classify import classify
-from edm.customers.columns import StoreColumns, load_store_columns
+from edm.customers.columns import load_store_columns, load_stored_figures
 from edm.customers.features import FittedModels, customer_features, day_timestamps
 from edm.store import ClassificationRun, Customer, ProfileTransition
 from edm.store.bulk import Upsert, update_columns, write_columns
@@ -65,6 +65,16 @@ FIRST_SEEN_ENTRY = "new"  # the one class a first profile is recorded as enterin
 
 
 @dataclass(frozen=True)
+class Stored:
+    """What the store holds of each customer's profile, aligned with the customers: what a new one is
+    compared with (None and NaN where there is no profile yet)."""
+
+    classes: dict[str, np.ndarray[Any, Any]]
+    figures: dict[str, np.ndarray[Any, Any]]  # as `load_stored_figures` gives them
+    profiled: np.ndarray[Any, np.dtype[np.bool_]]
+
+
+@dataclass(frozen=True)
 class ClassificationSummary:
     """Customers per class in each dimension, and who moved since the last recompute."""
 
@@ -84,13 +94,16 @@ def recompute_profiles(
     now = clock.now()
     with sessions.begin() as session:
         connection = session.connection()
-        store = load_store_columns(connection, figures=(*FIGURES, *STAMPS))
-        customers, previous, orders = store.customers, store.stored_classes, store.orders
-        features, models = customer_features(customers, orders, epoch_day(now), rules)
+        store = load_store_columns(connection)
+        customers, previous, profiled = store.customers, store.stored_classes, store.profiled
+        features, models = customer_features(customers, store.orders, epoch_day(now), rules)
         classes, thresholds = classify(features, rules)
         classes["loyalty"] = _cap_loyalty(classes["loyalty"].to_numpy(dtype=object), store.satisfaction)
+        del store  # the orders, most of the memory, before the stored figures come
         moves = _transitions(customers.customer_id, previous, classes)
-        _write_profiles(connection, features, classes, customers.engaged_day, now, stored=store)
+        stored = Stored(previous, load_stored_figures(connection, customers.customer_id, (*FIGURES, *STAMPS)),
+                        profiled)
+        _write_profiles(connection, features, classes, customers.engaged_day, now, stored=stored)
         _write_transitions(session, moves, now)
         moved_customers = int(moves["customer_id"][pd.notna(moves["old"])].nunique())
         session.add(
@@ -166,7 +179,7 @@ def _write_profiles(
     engaged_day: np.ndarray[Any, np.dtype[np.float64]],
     now: datetime,
     *,
-    stored: StoreColumns | None = None,
+    stored: Stored | None = None,
 ) -> None:
     """Write the profiles: all, or, given what is `stored`, those whose classes or figures differ from it.
 
@@ -208,7 +221,7 @@ def _write_profiles(
 
 
 def _differences(
-    values: dict[str, np.ndarray[Any, Any]], stored: StoreColumns
+    values: dict[str, np.ndarray[Any, Any]], stored: Stored
 ) -> dict[str, np.ndarray[Any, Any]]:
     """Per class and figure, the customers whose value differs from the stored one (all, without a profile).
 
@@ -218,7 +231,7 @@ def _differences(
     for name, new in values.items():
         if name in ("customer_id", "computed_at"):
             continue
-        old = stored.stored_classes[name] if name in DIMENSIONS else stored.stored_figures[name]
+        old = stored.classes[name] if name in DIMENSIONS else stored.figures[name]
         if new.dtype.kind == "O":  # text: None and NaN are both NULL
             differs = np.asarray(new != old, dtype=bool)
             if differs.any():

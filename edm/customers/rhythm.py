@@ -56,6 +56,7 @@ def order_rhythm(
     same = who[1:] == who[:-1]
     gap = np.diff(day)[same]
     later = np.flatnonzero(same) + 1  # index (in who/day) of the order day that ends each gap
+    del same
     g_who = who[later]
     gap_count: FloatArray = np.bincount(g_who, minlength=n).astype(np.float64)
     gap_total: FloatArray = np.bincount(g_who, weights=gap, minlength=n).astype(np.float64)
@@ -71,6 +72,7 @@ def order_rhythm(
         lapse[part] = _lapses(gap[part], g_who[part], gap_total, gap_count, prior, rules)
     return_index = np.full(n, -1, dtype=np.int64)
     np.maximum.at(return_index, g_who[lapse], later[lapse])
+    del gap, later, g_who, lapse  # one value per order day each: let go before the pace's own
     returned = return_index >= 0
     return_day = np.full(n, np.nan)
     return_day[returned] = day[return_index[returned]]
