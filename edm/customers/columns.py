@@ -59,17 +59,21 @@ def load_store_columns(
 
 def load_stored_figures(
     connection: Connection, ids: IntArray, figures: Sequence[str], *, readers: int = ORDER_READERS,
+    large: bool | None = None,
 ) -> dict[str, np.ndarray[Any, Any]]:
     """The stored profiles' `figures` aligned to the customers `ids` (sorted): text as text (None),
     numbers as floats and timestamps as epoch days (NaN where NULL or no profile).
 
     Read apart from `load_store_columns`, once the orders are let go: classification needs them
-    only to see what changed, and then the two never fill memory at once."""
+    only to see what changed, and then the two never fill memory at once. `large=None` decides by
+    the number of customers."""
     bounds = np.linspace(ids[0] - 1 if len(ids) else 0, ids[-1] if len(ids) else 0, readers + 1)
     queries = [_figure_query(figures).where(CustomerProfile.customer_id > int(after),
                                             CustomerProfile.customer_id <= int(last))
                for after, last in pairwise(bounds.astype(np.int64).tolist())]
-    parts = read_columns_at_once(connection, queries, large=len(ids) >= LARGE_FROM_PROFILES)
+    if large is None:
+        large = len(ids) >= LARGE_FROM_PROFILES
+    parts = read_columns_at_once(connection, queries, large=large)
     stored = {name: np.concatenate([part.pop(name) for part in parts]) for name in ("customer_id", *figures)}
     aligned = _aligned(stored, ids)
     aligned.pop("customer_id")

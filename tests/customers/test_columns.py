@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from edm.customers.columns import load_store_columns
+from edm.customers.columns import load_store_columns, load_stored_figures
 from edm.store import Customer, CustomerProfile, Order
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -58,3 +58,26 @@ def test_stored_classes_align_with_the_customer_ids(any_sessions: sessionmaker[S
         classes = load_store_columns(session.connection()).stored_classes
     assert classes["value_tier"].tolist() == [None, "vip", None]
     assert classes["scale"].tolist() == [None, "small", None]  # the column default
+
+
+def test_stored_figures_align_with_the_customer_ids_read_large_or_small(
+    any_sessions: sessionmaker[Session],
+) -> None:
+    ids = _seed(any_sessions)
+    with any_sessions.begin() as session:
+        for at, revenue in ((0, "9.50"), (2, "1.25")):
+            session.add(CustomerProfile(customer_id=ids[at], value_tier="vip", lifecycle_stage="mature",
+                                        order_count=3, revenue=Decimal(revenue),
+                                        dropped_lines="pumps" if at else None, last_order_at=NOW,
+                                        computed_at=NOW))
+    figures = ("revenue", "dropped_lines", "last_order_at", "probability_alive")
+    with any_sessions() as session:
+        ids_array = np.asarray(ids, dtype=np.int64)
+        small = load_stored_figures(session.connection(), ids_array, figures, readers=1, large=False)
+        large = load_stored_figures(session.connection(), ids_array, figures, readers=3, large=True)
+    for read in (small, large):
+        assert set(read) == set(figures)
+        assert read["revenue"].tolist()[::2] == [9.5, 1.25] and np.isnan(read["revenue"][1])
+        assert read["dropped_lines"].tolist() == [None, None, "pumps"]
+        assert read["last_order_at"][[0, 2]].tolist() == [NOW.timestamp() / 86_400] * 2  # epoch days
+        assert np.isnan(read["probability_alive"]).all()

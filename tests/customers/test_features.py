@@ -12,8 +12,8 @@ from hypothesis import given, settings
 
 from edm.classes import INDUSTRIES
 from edm.config import ClassificationSettings, LifecycleRules, RhythmRules
-from edm.customers.classify import classify, falling_pace
 from edm.customers import features, rhythm
+from edm.customers.classify import classify, falling_pace
 from edm.customers.features import (
     NO_LINE,
     CustomerColumns,
