@@ -164,7 +164,8 @@ def customer_features(
             "first_order_day": first,
             "last_order_day": last,
             "return_day": rhythm.return_day,
-        }
+        },
+        copy=False,  # the columns as they are: a copy of every one would be ~200 MB at a million customers
     )
     buyers = _in_weeks(frame, now_day)  # what both models are fitted on
     churn = _churn_model(frame, buyers, fitted)
