@@ -43,6 +43,7 @@ from edm.store.migrate import upgrade_schema
 NOTHING_NEW_GOAL = 2.0  # seconds, issue 24
 PLAN_GOAL = 20.0  # seconds for 1 M recipients, refresh included
 NEW_EVENTS = 1_000
+GOAL_CUSTOMERS = 1_000_000  # the size both goals are set for
 CAMPAIGN = "bench_greeting"
 
 
@@ -74,7 +75,7 @@ def main() -> None:
     quiet, quiet_seconds = timed(lambda: refresh_engagement(sessions, rules, FixedClock(later)))
     verdict(f"incremental refresh, nothing new: {quiet_seconds:.2f} s ({quiet.recomputed:,} recomputed, "
             f"{quiet_seconds / full_seconds:.3f} of the full one)", quiet_seconds <= NOTHING_NEW_GOAL and
-            not quiet.full, f"<= {NOTHING_NEW_GOAL:.0f} s")
+            not quiet.full, f"<= {NOTHING_NEW_GOAL:.0f} s", args.customers)
     add_events(path, later, NEW_EVENTS)
     later += timedelta(minutes=5)
     busy, busy_seconds = timed(lambda: refresh_engagement(sessions, rules, FixedClock(later)))
@@ -89,7 +90,7 @@ def main() -> None:
         verdict(f"planning {CAMPAIGN} for {result.audience:,} customers, refresh included: "
                 f"{plan_seconds:.1f} s ({result.queued:,} queued, {result.audience - result.queued:,} held; "
                 f"the refresh recomputed {summary.recomputed:,})",
-                plan_seconds <= PLAN_GOAL, f"<= {PLAN_GOAL:.0f} s")
+                plan_seconds <= PLAN_GOAL, f"<= {PLAN_GOAL:.0f} s", args.customers)
         later += timedelta(minutes=5)
         (_, again), again_seconds = timed(lambda: refresh_and_plan(sessions, rules, campaign, later))
         print(f"planning it again five minutes later (the daemon's next run), refresh included: "
@@ -106,8 +107,10 @@ def timed(work: Any) -> tuple[Any, float]:
     return result, time.perf_counter() - started
 
 
-def verdict(line: str, met: bool, goal: str) -> None:
-    print(f"{line}: goal {goal} {'met' if met else 'NOT MET'}")
+def verdict(line: str, met: bool, goal: str, customers: int) -> None:
+    """The line with the goal's verdict: the goals are set for a million customers, other sizes not judged."""
+    judged = ("met" if met else "NOT MET") if customers == GOAL_CUSTOMERS else "not judged at this size"
+    print(f"{line}: goal {goal} at {GOAL_CUSTOMERS:,} customers {judged}")
 
 
 def refresh_and_plan(
