@@ -315,19 +315,11 @@ def _churn_model(frame: pd.DataFrame, weeks: _InWeeks, fitted: FittedModels | No
             params = fit_bgnbd(repeat, recency, age, modified=True)
         except ValueError:
             return None
-    _set_for(frame, "probability_alive", buyers, probability_alive(params, repeat, recency, age))
+    frame.loc[buyers, "probability_alive"] = probability_alive(params, repeat, recency, age)
     for days in EXPECTED_ORDER_HORIZONS:
-        _set_for(frame, f"expected_orders_{days}d", buyers,
-                 expected_purchases(params, days / DAYS_PER_WEEK, repeat, recency, age))
+        frame.loc[buyers, f"expected_orders_{days}d"] = expected_purchases(
+            params, days / DAYS_PER_WEEK, repeat, recency, age)
     return params
-
-
-def _set_for(frame: pd.DataFrame, column: str, rows: np.ndarray[Any, Any], values: FloatArray) -> None:
-    """`values` at `rows` of the column, NaN elsewhere, as a new column: `frame.loc[rows, column] = ..`
-    copies every float column of the frame once more (a million customers: about 200 MB)."""
-    whole = np.full(len(frame), np.nan)
-    whole[rows] = values
-    frame[column] = whole
 
 
 def _spend_model(
@@ -357,7 +349,7 @@ def _spend_model(
         orders = (frame[column].to_numpy()[buyers] if column in frame.columns
                   else expected_purchases(churn, horizon_days / DAYS_PER_WEEK, repeat, recency, age))
         value = expected_order_value(params, repeat, np.where(repeat > 0, mean_value, np.nan))
-        _set_for(frame, "predicted_value", buyers, orders * value)
+        frame.loc[buyers, "predicted_value"] = orders * value
     return params
 
 
