@@ -8,7 +8,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.store import Customer, Order, OutboxMessage, upsert
-from edm.store.engine import WAL_CHECKPOINT_PAGES, page_cache
+from edm.store.engine import WAL_CHECKPOINT_PAGES
 from edm.store.rows import insert_new
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
@@ -93,19 +93,6 @@ def test_sqlite_copies_the_write_ahead_log_back_in_large_steps(sessions: session
     with sessions() as session:
         assert session.execute(text("PRAGMA wal_autocheckpoint")).scalar() == WAL_CHECKPOINT_PAGES == 10_000
         assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-
-
-def test_a_big_job_gets_a_larger_page_cache_for_its_work_only(any_sessions: sessionmaker[Session]) -> None:
-    with any_sessions() as session:
-        connection = session.connection()
-        sqlite = connection.dialect.name == "sqlite"
-        before = connection.exec_driver_sql("PRAGMA cache_size").scalar() if sqlite else None
-        with page_cache(connection, 64):
-            if sqlite:
-                assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -64 * 1024  # KiB
-            assert session.scalar(select(Customer.id)) is None  # the work inside goes on as usual
-        if sqlite:
-            assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == before
 
 
 def test_naive_datetimes_are_refused(sessions: sessionmaker[Session]) -> None:
