@@ -49,8 +49,7 @@ def load_store_columns(
     low, high = (low or 1) - 1, high or 0
     if large is None:
         large = high - low >= LARGE_FROM_ORDERS
-    bounds = np.linspace(low, high, readers + 1).astype(np.int64).tolist()
-    orders = [_order_query(after, last) for after, last in pairwise(bounds)]
+    orders = [_order_query(after, last) for after, last in _id_ranges(low, high, readers)]
     customers, stored, *parts = read_columns_at_once(
         connection, [_customer_query(), _profile_query(), *orders], large=large
     )
@@ -67,17 +66,27 @@ def load_stored_figures(
     Read apart from `load_store_columns`, once the orders are let go: classification needs them
     only to see what changed, and then the two never fill memory at once. `large=None` decides by
     the number of customers."""
-    bounds = np.linspace(ids[0] - 1 if len(ids) else 0, ids[-1] if len(ids) else 0, readers + 1)
-    queries = [_figure_query(figures).where(CustomerProfile.customer_id > int(after),
-                                            CustomerProfile.customer_id <= int(last))
-               for after, last in pairwise(bounds.astype(np.int64).tolist())]
+    low, high = (int(ids[0]) - 1, int(ids[-1])) if len(ids) else (0, 0)
+    queries = [_figure_query(figures).where(CustomerProfile.customer_id > after,
+                                            CustomerProfile.customer_id <= last)
+               for after, last in _id_ranges(low, high, readers)]
     if large is None:
         large = len(ids) >= LARGE_FROM_PROFILES
     parts = read_columns_at_once(connection, queries, large=large)
-    stored = {name: np.concatenate([part.pop(name) for part in parts]) for name in ("customer_id", *figures)}
+    stored = {name: _joined(parts, name) for name in ("customer_id", *figures)}
     aligned = _aligned(stored, ids)
     aligned.pop("customer_id")
     return aligned
+
+
+def _id_ranges(low: int, high: int, readers: int) -> list[tuple[int, int]]:
+    """(after, last] id ranges splitting (low, high] into `readers` parts read at once."""
+    return list(pairwise(np.linspace(low, high, readers + 1).astype(np.int64).tolist()))
+
+
+def _joined(parts: list[Columns], name: str) -> np.ndarray[Any, Any]:
+    """One column of all parts, each part's copy let go as it is joined (ten million orders are big)."""
+    return np.concatenate([part.pop(name) for part in parts])
 
 
 def load_customer_columns(connection: Connection, customer_id: int) -> StoreColumns:
@@ -185,19 +194,14 @@ def _aligned(stored: Columns, ids: IntArray) -> dict[str, np.ndarray[Any, Any]]:
 
 def _order_columns(parts: list[Columns]) -> OrderColumns:
     """The id ranges as one set of columns sorted by customer and time, lines coded by sorted name."""
-
-    def column(name: str) -> np.ndarray[Any, Any]:
-        """One column of all parts, each part's copy let go as it is joined (ten million orders are big)."""
-        return np.concatenate([part.pop(name) for part in parts])
-
-    codes, names = pd.factorize(column("product_line"))  # None -> -1
+    codes, names = pd.factorize(_joined(parts, "product_line"))  # None -> -1
     by_name = np.append(np.argsort(np.argsort(names.astype(str))), NO_LINE)  # -1 picks NO_LINE
     return by_customer_then_day(
         OrderColumns(
-            customer_id=column("customer_id"),
-            day=column("day"),
-            amount=column("amount"),
-            margin=column("margin"),
+            customer_id=_joined(parts, "customer_id"),
+            day=_joined(parts, "day"),
+            amount=_joined(parts, "amount"),
+            margin=_joined(parts, "margin"),
             line=by_name.astype(np.int32)[codes],  # a few dozen lines: 4 bytes an order, not 8
             line_names=tuple(sorted(names)),
         )

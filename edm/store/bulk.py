@@ -17,7 +17,7 @@ Values come as numpy arrays, one per column: NaN and NaT mean NULL, money is in 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from decimal import Decimal
@@ -85,24 +85,27 @@ def update_columns(
         order = [_bound_column(name) for name in compiled.positiontup or ()]
         cursor = connection.connection.cursor()
         try:
-            for part in _batches(at):
-                converted = [_sqlite_values(values[name][part], storage_of(table, name)) for name in order]
-                cursor.executemany(compiled.string, list(zip(*converted, strict=True)))
+            for batch in _batches(values, table, order, at, _sqlite_values):
+                cursor.executemany(compiled.string, batch)
         finally:
             cursor.close()
         return
     names = [key, *columns]
     keys = [f"new_{n}" for n in names]
-    for part in _batches(at):
-        converted = [_postgres_values(values[name][part], storage_of(table, name)) for name in names]
-        records = [dict(zip(keys, row, strict=True)) for row in zip(*converted, strict=True)]
-        connection.execute(statement, records)
+    for batch in _batches(values, table, names, at, _postgres_values):
+        connection.execute(statement, [dict(zip(keys, row, strict=True)) for row in batch])
 
 
-def _batches(at: NDArray[np.intp]) -> Iterator[NDArray[np.intp]]:
-    """The row positions a batch at a time: each batch's Python values are made when it is written."""
+def _batches(
+    values: Mapping[str, NDArray[Any]], table: str, names: Sequence[str], at: NDArray[np.intp],
+    convert: Callable[[NDArray[Any], Storage], list[Any]],
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows at `at`, BATCH_ROWS at a time, as tuples of `names`' values `convert`ed for the
+    driver: each batch's Python values are made when it is written, not every row's first."""
     for start in range(0, len(at), BATCH_ROWS):
-        yield at[start : start + BATCH_ROWS]
+        part = at[start : start + BATCH_ROWS]
+        columns = [convert(values[name][part], storage_of(table, name)) for name in names]
+        yield list(zip(*columns, strict=True))
 
 
 def _update_statement(table: str, key: str, columns: tuple[str, ...]) -> Any:
@@ -126,9 +129,8 @@ def _write_sqlite(
     cursor = connection.connection.cursor()
     written = 0
     try:
-        for part in _batches(at):
-            columns = [_sqlite_values(values[name][part], storage_of(upsert.table, name)) for name in order]
-            cursor.executemany(sql, list(zip(*columns, strict=True)))
+        for batch in _batches(values, upsert.table, order, at, _sqlite_values):
+            cursor.executemany(sql, batch)
             written += max(cursor.rowcount, 0)
     finally:
         cursor.close()
@@ -144,9 +146,8 @@ def _write_postgres(
     statement = _statement(upsert, postgresql.insert).returning(table.c[upsert.key[0]])
     names = list(upsert.insert)
     written = 0
-    for part in _batches(at):
-        columns = [_postgres_values(values[name][part], storage_of(upsert.table, name)) for name in names]
-        records = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    for batch in _batches(values, upsert.table, names, at, _postgres_values):
+        records = [dict(zip(names, row, strict=True)) for row in batch]
         written += len(connection.execute(statement, records).all())
     return written
 
