@@ -366,18 +366,22 @@ def upgrade(settings: Settings) -> None:
 
 
 @main.command()
+@click.option("--full", is_flag=True,
+              help="Recompute even when nothing it reads changed since the last run today.")
 @with_settings
-def classify(settings: Settings) -> None:
+def classify(settings: Settings, full: bool) -> None:
     """Recompute every customer's classes in all nine dimensions, and the churn risk.
 
-    Prints customers per class and how many moved since the last run.
+    Prints customers per class and how many moved since the last run. A second run on the same
+    day, when no order, customer, wallet estimate, open, click or survey answer changed, keeps
+    the profiles (on SQLite; PostgreSQL always recomputes).
 
     Example: edm classify
     """
     from edm.customers import recompute_profiles
     from edm.runner import open_store
 
-    summary = recompute_profiles(open_store(settings), settings.classification, SystemClock())
+    summary = recompute_profiles(open_store(settings), settings.classification, SystemClock(), full=full)
     click.echo(render(classification_table(summary)), nl=False)
 
 
@@ -400,6 +404,9 @@ def classification_table(summary: ClassificationSummary) -> Table:
             f"{summary.first_profiles:,} classified for the first time"
         ),
     )
+    if summary.kept_since is not None:
+        table.caption = (f"nothing read changed since the run at {summary.kept_since:%Y-%m-%d %H:%M} UTC: "
+                         "profiles kept (--full recomputes)")
     for header, justify in (("dimension", "left"), ("class", "left"), ("customers", "right"),
                             ("share", "right"), ("moved in", "right")):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]

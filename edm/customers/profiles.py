@@ -14,6 +14,7 @@ with the figures that decided it.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -21,9 +22,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm import __version__
 from edm.classes import DIMENSIONS
 from edm.clock import Clock, epoch_day
 from edm.config import ClassificationSettings
@@ -32,6 +34,7 @@ from edm.customers.columns import load_store_columns, load_stored_figures
 from edm.customers.features import FittedModels, customer_features, day_timestamps
 from edm.store import ClassificationRun, Customer, ProfileTransition
 from edm.store.bulk import Upsert, update_columns, write_columns
+from edm.store.changes import input_state
 from edm.surveys.scores import capped_loyalty
 from edm.webhooks.emit import emit, wanted
 from edm.webhooks.events import TRANSITION_EVENTS, transition
@@ -85,15 +88,25 @@ class ClassificationSummary:
     total: int
     computed_at: datetime
     models: FittedModels
+    kept_since: datetime | None = None  # nothing had changed since this run: its profiles were kept
 
 
 def recompute_profiles(
-    sessions: sessionmaker[Session], rules: ClassificationSettings, clock: Clock
+    sessions: sessionmaker[Session], rules: ClassificationSettings, clock: Clock, *, full: bool = False
 ) -> ClassificationSummary:
-    """Classify every customer now; store profiles, transitions and the run, in one transaction."""
+    """Classify every customer now; store profiles, transitions and the run, in one transaction.
+
+    Unless `full`, a run on the same UTC day as the last, with the same settings and edm, where none
+    of what classification reads has changed (edm.store.changes) keeps the profiles as that run left
+    them: it would compute the same classes, only the figures that age with the hour would move.
+    """
     now = clock.now()
     with sessions.begin() as session:
         connection = session.connection()
+        inputs = _inputs(connection, rules, now)  # read first: a change from here on shows next time
+        last = session.scalars(select(ClassificationRun).order_by(ClassificationRun.id.desc())).first()
+        if not full and inputs is not None and last is not None and last.inputs == inputs and last.counts:
+            return _kept(session, last, now)
         store = load_store_columns(connection)
         customers, previous, profiled = store.customers, store.stored_classes, store.profiled
         features, models = customer_features(customers, store.orders, epoch_day(now), rules)
@@ -106,6 +119,8 @@ def recompute_profiles(
         _write_profiles(connection, features, classes, customers.engaged_day, now, stored=stored)
         _write_transitions(session, moves, now)
         moved_customers = int(moves["customer_id"][pd.notna(moves["old"])].nunique())
+        counts = {dimension: {str(c): int(n) for c, n in _counts(classes[dimension], names).items()}
+                  for dimension, names in DIMENSIONS.items()}
         session.add(
             ClassificationRun(
                 computed_at=now,
@@ -113,14 +128,13 @@ def recompute_profiles(
                 moved=moved_customers,
                 thresholds=thresholds.as_dict(),
                 churn_model=models.as_dict(),
+                inputs=inputs,
+                counts=counts,
             )
         )
     first_profiles = int(pd.isna(previous[next(iter(DIMENSIONS))]).sum())
     return ClassificationSummary(
-        counts={
-            dimension: {str(c): int(n) for c, n in _counts(classes[dimension], names).items()}
-            for dimension, names in DIMENSIONS.items()
-        },
+        counts=counts,
         moved_into={
             str(dimension): {str(c): int(n) for c, n in group["new"].value_counts().items()}
             for dimension, group in moves.groupby("dimension")
@@ -131,6 +145,28 @@ def recompute_profiles(
         computed_at=now,
         models=models,
     )
+
+
+def _inputs(connection: Connection, rules: ClassificationSettings, now: datetime) -> str | None:
+    """What a run reads, as `ClassificationRun.inputs` keeps it: equal only for the same day, settings,
+    edm and store contents (None: the store cannot tell)."""
+    state = input_state(connection)
+    if state is None:
+        return None
+    settings = hashlib.sha256(rules.model_dump_json(exclude={"max_age_hours"}).encode()).hexdigest()[:16]
+    return f"{now.astimezone(UTC).date()}, settings {settings}, edm {__version__}; {state}"
+
+
+def _kept(session: Session, last: ClassificationRun, now: datetime) -> ClassificationSummary:
+    """Nothing read has changed since `last`: the profiles stay, the run is recorded with its figures."""
+    session.add(ClassificationRun(computed_at=now, customers=last.customers, moved=0, inputs=last.inputs,
+                                  counts=last.counts, thresholds=last.thresholds,
+                                  churn_model=last.churn_model))
+    first = select(func.min(ClassificationRun.computed_at)).where(ClassificationRun.inputs == last.inputs)
+    since = session.scalar(first)
+    return ClassificationSummary(counts=last.counts or {}, moved_into={}, customers_moved=0, first_profiles=0,
+                                 total=last.customers, computed_at=now,
+                                 models=FittedModels.from_dict(last.churn_model or {}), kept_since=since)
 
 
 def _cap_loyalty(loyalty: np.ndarray[Any, Any], satisfaction: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

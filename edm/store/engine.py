@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.errors import ConfigError
 from edm.resources import package_dirs
+from edm.store.changes import install_change_triggers
 from edm.store.faults import mask_url
 from edm.store.models import Base
 
@@ -85,6 +86,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def create_schema(engine: Engine) -> None:
     Base.metadata.create_all(engine)
+    with engine.begin() as connection:
+        install_change_triggers(connection)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -35,7 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from edm.addresses import KEY_LENGTH, canonical_address
 
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 # JSONB on PostgreSQL: it has equality, so upserts can skip unchanged rows
@@ -283,6 +283,18 @@ class ClassificationRun(Base):
     moved: Mapped[int]
     thresholds: Mapped[dict[str, Any]]
     churn_model: Mapped[dict[str, Any] | None]
+    inputs: Mapped[str | None] = mapped_column(String(200))  # what it read (edm.customers.profiles._inputs)
+    counts: Mapped[dict[str, Any] | None]  # customers per class, per dimension
+
+
+class ClassificationInputs(Base):
+    """One row counting the changes to what classification reads that new ids do not show (updates,
+    deletions), kept by SQLite triggers: edm.store.changes."""
+
+    __tablename__ = "classification_inputs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    changes: Mapped[int] = mapped_column(BigInteger)
 
 
 class CampaignRecord(Base):
