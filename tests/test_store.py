@@ -2,14 +2,19 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from edm.store import Customer, Order, OutboxMessage, upsert
 from edm.store.engine import WAL_CHECKPOINT_PAGES
-from edm.store.rows import insert_new
+from edm.store.models import UTCDateTime
+from edm.store.rows import _shared_sqlite_timestamp, _sqlite_timestamp, insert_new
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 
@@ -106,3 +111,18 @@ def test_upsert_takes_more_rows_than_one_statement_can_bind(any_sessions: sessio
         upsert(session, Customer, rows, key="external_id", update=["name"])
     with any_sessions() as session:
         assert len(session.scalars(select(Customer.id)).all()) == len(rows)
+
+
+@given(moment=st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(9999, 12, 30),
+                           timezones=st.sampled_from([UTC, timezone(timedelta(hours=8)),
+                                                      timezone(timedelta(hours=-5, minutes=-30)),
+                                                      ZoneInfo("Asia/Shanghai"), ZoneInfo("UTC")])))
+def test_rows_bind_a_moment_as_sqlalchemy_stores_it(moment: datetime) -> None:
+    """append_rows and insert_new write timestamps themselves: the very text SQLAlchemy's type writes on
+    SQLite, so stored moments compare and sort as one, whoever wrote them."""
+    stored = UTCDateTime().process_bind_param(moment, sqlite.dialect())
+    assert stored is not None
+    expected = sqlite.DATETIME().bind_processor(sqlite.dialect())(stored)  # type: ignore[misc]
+    assert _sqlite_timestamp(moment) == _shared_sqlite_timestamp(moment) == expected
+    with pytest.raises(ValueError, match="naive datetime"):
+        _sqlite_timestamp(moment.replace(tzinfo=None))

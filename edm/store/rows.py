@@ -10,7 +10,7 @@ No numpy here (bulk.py's column arrays need it): the sender and the tracking ser
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache, lru_cache
 from typing import Any, Literal
 
@@ -18,7 +18,7 @@ from sqlalchemy import JSON, Boolean, Connection, Date, Float, Integer, Numeric,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from edm.store.models import Base, UTCDateTime
+from edm.store.models import Base
 
 Storage = Literal["money", "float", "int", "date", "timestamp", "text", "json"]
 
@@ -26,15 +26,17 @@ Storage = Literal["money", "float", "int", "date", "timestamp", "text", "json"]
 def insert_new(connection: Connection, table: str, key: str, rows: Sequence[Mapping[str, Any]]) -> None:
     """INSERT `rows` (Python values, as the ORM takes them: aware datetimes, dates; every row names
     the same columns), leaving alone those whose `key` already exists."""
-    _insert(connection, table, key, rows)
+    _insert(connection, table, key, rows, _shared_sqlite_timestamp)
 
 
 def append_rows(connection: Connection, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
-    """INSERT `rows` as `insert_new` does, into a table without a natural key (events)."""
-    _insert(connection, table, None, rows)
+    """INSERT `rows` as `insert_new` does, into a table without a natural key (events: each at its own
+    moment, so their timestamps are not looked up in a cache first)."""
+    _insert(connection, table, None, rows, _sqlite_timestamp)
 
 
-def _insert(connection: Connection, table: str, key: str | None, rows: Sequence[Mapping[str, Any]]) -> None:
+def _insert(connection: Connection, table: str, key: str | None, rows: Sequence[Mapping[str, Any]],
+            timestamp: Callable[[datetime | None], str | None]) -> None:
     if not rows:
         return
     statement = _insert_statement(table, key, tuple(rows[0]), connection.dialect.name)
@@ -43,7 +45,7 @@ def _insert(connection: Connection, table: str, key: str | None, rows: Sequence[
         return
     sql, order = statement
     converts = [(at, convert) for at, name in enumerate(order)
-                if (convert := _sqlite_value_of(storage_of(table, name))) is not None]
+                if (convert := _sqlite_value_of(storage_of(table, name), timestamp)) is not None]
     tuples = []
     for row in rows:
         bound = [row[name] for name in order]
@@ -66,10 +68,11 @@ def _insert_statement(table: str, key: str | None, names: tuple[str, ...], diale
     return compiled.string, tuple(compiled.positiontup or ())
 
 
-def _sqlite_value_of(storage: Storage) -> Callable[[Any], Any] | None:
+def _sqlite_value_of(storage: Storage, timestamp: Callable[[datetime | None], str | None]
+                     ) -> Callable[[Any], Any] | None:
     """How one Python value is bound on SQLite, as SQLAlchemy's dialect binds it (None: as it is)."""
     if storage == "timestamp":
-        return _sqlite_timestamp
+        return timestamp
     if storage == "date":
         return lambda value: None if value is None else value.isoformat()
     if storage in ("money", "json"):
@@ -77,14 +80,20 @@ def _sqlite_value_of(storage: Storage) -> Callable[[Any], Any] | None:
     return None
 
 
-@lru_cache(maxsize=4096)  # a plan's rows share a few moments (now, each zone's send time)
 def _sqlite_timestamp(value: datetime | None) -> str | None:
-    """An aware datetime as SQLAlchemy's SQLite storage text of its UTC moment (UTCDateTime's rule)."""
-    moment = _UTC.process_bind_param(value, _SQLITE)  # naive refused there
-    return None if moment is None else moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+    """An aware datetime as SQLAlchemy's SQLite storage text of its UTC moment (UTCDateTime's rule:
+    naive refused), written directly: a tracking batch binds one per event."""
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given where UTC is required")
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:-6]  # less "+00:00"
 
 
-_UTC, _SQLITE = UTCDateTime(), sqlite.dialect()
+# a plan's rows share a few moments (now, each zone's send time)
+_shared_sqlite_timestamp = lru_cache(maxsize=4096)(_sqlite_timestamp)
 
 
 @cache
