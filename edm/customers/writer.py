@@ -8,7 +8,8 @@ SQLite specifics, each for a reason:
   halves the speed, and every customer id written was just looked up in this same
   transaction. The pragma can only change outside a transaction, hence the order.
 
-The rows themselves go through `edm.store.bulk.write_columns`.
+The rows themselves go through `edm.store.bulk.write_columns`; a write that changed any row counts as a
+change to what classification reads (`edm.store.changes.count_change`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.store import Base
 from edm.store.bulk import Upsert, write_columns
+from edm.store.changes import count_change
 
 
 class BulkStore(Protocol):
@@ -89,7 +91,10 @@ class _Store:
         return int(self.connection.execute(select(func.count()).select_from(table_)).scalar_one())
 
     def upsert(self, target: Upsert, values: Mapping[str, NDArray[Any]], rows: NDArray[np.bool_]) -> int:
-        return write_columns(self.connection, target, values, rows)
+        written = write_columns(self.connection, target, values, rows)
+        if written:  # classification reads these rows: the next one must not keep its profiles
+            count_change(self.connection)
+        return written
 
 
 _ALL_CUSTOMERS = "SELECT external_id, id FROM customers"

@@ -15,6 +15,7 @@ from edm.cli import main
 from edm.clock import FixedClock
 from edm.config import ClassificationSettings
 from edm.customers import recompute_profiles
+from edm.customers.importer import import_file
 from edm.store import ClassificationRun, CustomerProfile, create_schema, make_engine, session_factory
 from edm.store.changes import WATCHED, trigger_name
 from tests.customers.cli import run_import
@@ -25,17 +26,10 @@ LATE = "2026-02-28 09:00:00.000000"  # a moment after the seeded history, before
 CHANGES = {
     "a new order": "INSERT INTO orders (external_id, customer_id, ordered_at, amount) "
                    f"SELECT 'late', id, '{LATE}', 5 FROM customers WHERE external_id = 'new'",
-    "an order's amount": "UPDATE orders SET amount = amount + 1 WHERE external_id = 'mature-0'",
-    "an order's day": f"UPDATE orders SET ordered_at = '{LATE}' WHERE external_id = 'new-0'",
-    "an order's line": "UPDATE orders SET product_line = 'toner' WHERE external_id = 'mature-5'",
     "an order removed": "DELETE FROM orders WHERE external_id = 'mature-5'",
     "a new customer": "INSERT INTO customers (external_id, name, email, email_key, kind, locale, timezone, "
                       "created_at) VALUES ('later', 'L', 'l@example.com', 'l@example.com', 'person', 'en', "
                       "'UTC', '2026-02-28 09:00:00.000000')",
-    "an industry": "UPDATE customers SET industry = '零售' WHERE external_id = 'new'",
-    "a new wallet estimate": "INSERT INTO wallet_estimates (customer_id, share, estimated_on) "
-                             "SELECT id, 0.2, '2026-01-01' FROM customers WHERE external_id = 'new'",
-    "a wallet share": "UPDATE wallet_estimates SET share = 0.1",
     "a wallet estimate removed": "DELETE FROM wallet_estimates",
     "a new click": "INSERT INTO events (kind, customer_id, occurred_at, machine) "
                    f"SELECT 'click', id, '{LATE}', 0 FROM customers WHERE external_id = 'new'",
@@ -46,13 +40,25 @@ CHANGES = {
                          "(SELECT id FROM customers WHERE external_id = 'reacquired')",
     "a class edited by hand": "UPDATE customer_profiles SET value_tier = 'low' WHERE customer_id = "
                               "(SELECT id FROM customers WHERE external_id = 'mature')",
-    "a figure edited by hand": "UPDATE customer_profiles SET revenue = 1",
     "a profile removed": "DELETE FROM customer_profiles WHERE customer_id = "
                          "(SELECT id FROM customers WHERE external_id = 'prospect')",
 }
+# (kind, CSV) imported over the seeded store: each changes a row classification reads
+IMPORTS = {
+    "an order's amount": ("orders", "external_id,customer_external_id,ordered_at,amount\n"
+                                    "mature-0,mature,2025-01-07 12:00,2001.00\n"),
+    "an order's customer": ("orders", "external_id,customer_external_id,ordered_at,amount\n"
+                                      "new-0,at_risk,2026-02-19 12:00,100.00\n"),
+    "an industry": ("customers", "external_id,name,email,kind,industry\nnew,客户 new,new@example.com,company,"
+                                 "零售\n"),
+    "a new wallet estimate": ("wallet", "customer_external_id,share,estimated_on\nnew,0.2,2026-01-01\n"),
+    "a wallet share": ("wallet", "customer_external_id,share,estimated_on\nmature,0.1,2026-01-01\n"),
+}
 # writes that leave what classification reads as it was: the profiles are kept
 UNCHANGED = {
-    "the same order again": "UPDATE orders SET amount = amount, product_line = product_line",
+    # not seen until the next day's run (or --full): edits by hand of what the importer writes, of figures
+    "an order edited by hand": "UPDATE orders SET amount = amount + 1",
+    "a figure edited by hand": "UPDATE customer_profiles SET revenue = 1",
     "an engagement refresh": "UPDATE customer_profiles SET contact_interval_days = 12, best_hour = 9",
     "a customer's name": "UPDATE customers SET name = 'renamed'",
     "a mail's tracking detail": "UPDATE events SET url = NULL, user_agent = NULL",
@@ -104,6 +110,20 @@ def test_any_change_to_what_classification_reads_recomputes(tmp_path: Path, chan
     assert _stored(sessions) == profiles
     assert (forced.counts, forced.total) == (summary.counts, summary.total)
     assert recompute_profiles(sessions, RULES, clock).kept_since == clock.now()  # and then it holds
+
+
+@pytest.mark.parametrize("change", IMPORTS)
+def test_an_import_that_changes_rows_recomputes(tmp_path: Path, change: str) -> None:
+    sessions = _sqlite_sessions(tmp_path)
+    _seed(sessions)
+    recompute_profiles(sessions, RULES, FixedClock(NOW))
+    kind, rows = IMPORTS[change]
+    (tmp_path / "rows.csv").write_text(rows, encoding="utf-8")
+    result = import_file(sessions, kind, tmp_path / "rows.csv", FixedClock(NOW))
+    assert (result.updated or result.inserted) == 1
+    clock = FixedClock(NOW + timedelta(hours=1))
+    assert recompute_profiles(sessions, RULES, clock).kept_since is None
+    assert recompute_profiles(sessions, RULES, clock).kept_since == clock.now()
 
 
 @pytest.mark.parametrize("write", UNCHANGED)
