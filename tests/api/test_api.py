@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from edm.store import ApiAudit, Customer, CustomerEvent, Order, Suppression
+from edm.clock import FixedClock
+from edm.config import ClassificationSettings
+from edm.customers import recompute_profiles
+from edm.store import ApiAudit, Customer, CustomerEvent, CustomerProfile, Order, Suppression
 from tests.api.conftest import NOW, Api
 from tests.test_reactions import NOTICE  # an api: true service campaign
 
@@ -34,6 +37,21 @@ def test_put_customer_inserts_then_updates_and_is_audited(api: Api) -> None:
     assert (audit[0].method, audit[0].path, audit[0].status) == ("PUT", "/v1/customers/A-1", 201)
     assert audit[0].summary is not None and audit[0].summary["key"] == "all"
     assert len(audit) == 3
+
+
+def test_an_order_corrected_over_the_api_is_classified_again_the_same_day(api: Api) -> None:
+    """A same-day classify keeps the profiles only while nothing it reads changed (edm.store.changes):
+    an order the API rewrites is read again."""
+    assert api.call("POST", "/v1/orders", json=ORDER).status_code == 201
+    rules, clock = ClassificationSettings(), FixedClock(NOW)
+    recompute_profiles(api.sessions, rules, clock)
+    kept = recompute_profiles(api.sessions, rules, clock).kept_since
+    assert kept == (NOW if api.sessions.kw["bind"].dialect.name == "sqlite" else None)  # PostgreSQL: never
+    corrected = api.call("POST", "/v1/orders", json={**ORDER, "amount": 99.5})
+    assert corrected.json()["updated"] == 1
+    assert recompute_profiles(api.sessions, rules, clock).kept_since is None
+    with api.sessions() as session:
+        assert session.scalars(select(CustomerProfile.revenue)).one() == Decimal("99.50")
 
 
 def test_customer_batch_reports_each_bad_item_and_writes_nothing(api: Api) -> None:
