@@ -40,7 +40,7 @@ from edm.customers import import_customers, import_orders, recompute_profiles
 from edm.store import create_schema, make_engine, session_factory
 
 GOAL_SECONDS = 10.0  # issue 24: 1M customers / 10M orders
-GOAL_GIB = 1.5
+GOAL_GB = 1.5  # decimal gigabytes, the issue's unit: 1.5e9 bytes (about 1.40 GiB)
 UNCHANGED_GOAL_SECONDS = 5.0  # and no profile row written
 GOAL_SIZE = (1_000_000, 10_000_000)
 JUDGED = "recompute (nothing changed)"
@@ -163,15 +163,17 @@ def main() -> None:
         (small, small_s, *_), (large, large_s, *_) = timings[0], timings[-1]
         print(f"\nlinearity: {large / small:.0f}x the orders took {large_s / small_s:.1f}x the time "
               f"(1.0 = perfectly linear per order: {large_s / large / (small_s / small):.2f})")
-    goal = (f"goal at 1M customers / 10M orders: {LATER} <= {GOAL_SECONDS:.0f} s and <= {GOAL_GIB} GB; "
+    goal = (f"goal at 1M customers / 10M orders: {LATER} <= {GOAL_SECONDS:.0f} s and <= {GOAL_GB} GB; "
             f"{JUDGED} <= {UNCHANGED_GOAL_SECONDS:.0f} s, no profile row written")
     if GOAL_SIZE not in sizes:
         print(f"\n{goal}: not judged, that size was not run")
         return
     _, seconds, peak, unchanged, written = timings[sizes.index(GOAL_SIZE)]
-    daily = seconds <= GOAL_SECONDS and peak / 1024 <= GOAL_GIB
+    peak_gb = peak * 2**20 / 1e9
+    daily = seconds <= GOAL_SECONDS and peak_gb <= GOAL_GB
     quiet = unchanged <= UNCHANGED_GOAL_SECONDS and written == 0
-    print(f"\n{goal}:\n  {LATER}: {seconds:.1f} s, {peak / 1024:.2f} GiB: {'met' if daily else 'NOT MET'}"
+    print(f"\n{goal}:\n  {LATER}: {seconds:.1f} s, {peak_gb:.2f} GB ({peak / 1024:.2f} GiB): "
+          f"{'met' if daily else 'NOT MET'}"
           f"\n  {JUDGED}: {unchanged:.1f} s, {written:,} rows written: {'met' if quiet else 'NOT MET'}")
 
 

@@ -268,7 +268,8 @@ def _step(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
             raise subprocess.CalledProcessError(process.returncode, command)
         out.seek(0)
         result: dict[str, Any] = json.loads(out.read().strip().splitlines()[-1])
-    return {**result, "tree_rss_mb": rss / 1024, "tree_pss_mb": pss / 1024}
+    # /proc's kB are KiB; the goal's MB are decimal megabytes
+    return {**result, "tree_rss_mb": rss * 1024 / 1e6, "tree_pss_mb": pss * 1024 / 1e6}
 
 
 def _tree_memory(pid: int) -> tuple[float, float]:
