@@ -108,9 +108,6 @@ def customer_features(
         raise ValueError("an order refers to a customer that is not in the customer list")
     who = np.repeat(position, sizes)
 
-    def per_customer(weights: FloatArray | np.ndarray[Any, Any]) -> FloatArray:
-        return np.bincount(who, weights=weights, minlength=n).astype(float)
-
     count = np.bincount(who, minlength=n)
     first = np.full(n, np.nan)
     last = np.full(n, np.nan)
@@ -118,21 +115,26 @@ def customer_features(
     last[position] = day[ends]
 
     known = ~np.isnan(margin)
-    margin_total = per_customer(np.where(known, margin, 0.0))
-    margin_base = per_customer(np.where(known, amount, 0.0))
-    has_margin = per_customer(known) > 0
+    margin_total = _per_customer(who, n, np.where(known, margin, 0.0))
+    margin_base = _per_customer(who, n, np.where(known, amount, 0.0))
+    has_margin = _per_customer(who, n, known) > 0
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         margin_rate = np.where(has_margin & (margin_base > 0), margin_total / margin_base, np.nan)
 
     since_first = now_day - first
-    annual_revenue = per_customer(np.where(day > now_day - DAYS_PER_YEAR, amount, 0.0))
+    annual_revenue = _per_customer(who, n, np.where(day > now_day - DAYS_PER_YEAR, amount, 0.0))
     whole_day = np.floor(day)
-    first_day_revenue = per_customer(np.where(whole_day == np.floor(first)[who], amount, 0.0))
+    first_day_revenue = _per_customer(who, n, np.where(whole_day == np.floor(first)[who], amount, 0.0))
+    revenue = _per_customer(who, n, amount)
+    orders_per_year = _rate(who, day, n, now_day, since_first, rules.purchase_frequency.window_days)
+    dropped_lines = _dropped_lines(orders, who, n, now_day, rules.churn_kind.recent_days)
     # one row per order day: several orders placed on one day are one purchase
     fresh = np.r_[True, (who[1:] != who[:-1]) | (whole_day[1:] != whole_day[:-1])] if len(who) \
         else np.zeros(0, bool)
     d_who, d_day = who[fresh], whole_day[fresh]
-    del whole_day, fresh  # as big as the orders: not kept while the rhythm is worked out
+    # as big as the orders, and nothing below needs them: not kept while the rhythm is worked out (the
+    # peak of a classification)
+    del whole_day, fresh, who
     gaps = _gaps(d_who, d_day, n)
     industry = industry_codes(pd.Series(customers.industry_text, dtype=object), rules.industry)
     peers = fitted.peer_intervals if fitted is not None else None
@@ -143,7 +145,7 @@ def customer_features(
             "industry_text": pd.Series(customers.industry_text, dtype=object),
             "order_count": count.astype(np.int64),
             "order_days": gaps.order_days,
-            "revenue": per_customer(amount),
+            "revenue": revenue,
             "margin": np.where(has_margin, margin_total, np.nan),
             "margin_rate": margin_rate,
             "annual_revenue": annual_revenue,
@@ -152,14 +154,14 @@ def customer_features(
             "longest_gap_days": gaps.longest,
             "mean_gap_days": gaps.mean,
             "gap_variation": gaps.variation,
-            "orders_per_year": _rate(who, day, n, now_day, since_first, rules.purchase_frequency.window_days),
+            "orders_per_year": orders_per_year,
             "recent_orders_per_year": rhythm.recent_rate,
             "usual_orders_per_year": rhythm.usual_rate,
             "expected_interval_days": rhythm.expected_interval,
             "days_since_return": now_day - rhythm.return_day,
             "orders_since_return": rhythm.orders_since_return,
             "share_of_wallet": _share_of_wallet(customers, annual_revenue),
-            "dropped_lines": _dropped_lines(orders, who, n, now_day, rules.churn_kind.recent_days),
+            "dropped_lines": dropped_lines,
             "days_since_engaged": now_day - customers.engaged_day,
             "first_order_day": first,
             "last_order_day": last,
@@ -171,6 +173,11 @@ def customer_features(
     churn = _churn_model(frame, buyers, fitted)
     spend = _spend_model(frame, buyers, first_day_revenue, churn, rules.rhythm.value_horizon_days, fitted)
     return frame, FittedModels(churn, spend, rhythm.peer_intervals)
+
+
+def _per_customer(who: IntArray, n: int, weights: FloatArray | np.ndarray[Any, Any]) -> FloatArray:
+    """`weights` summed per customer (`who`: each order's customer position)."""
+    return np.bincount(who, weights=weights, minlength=n).astype(float)
 
 
 def by_customer_then_day(orders: OrderColumns) -> OrderColumns:
