@@ -55,11 +55,15 @@ def order_rhythm(
     start = np.r_[0, np.cumsum(order_days)[:-1]].astype(np.int64)
     same = who[1:] == who[:-1]
     gap = np.diff(day)[same]
-    later = np.flatnonzero(same) + 1  # index (in who/day) of the order day that ends each gap
+    later = np.flatnonzero(same)
+    later += 1  # index (in who/day) of the order day that ends each gap
     del same
     g_who = who[later]
     gap_count: FloatArray = np.bincount(g_who, minlength=n).astype(np.float64)
     gap_total: FloatArray = np.bincount(g_who, weights=gap, minlength=n).astype(np.float64)
+    if len(day) < 2**31:  # the peak of a classification is below: positions in half the bytes from here
+        later = later.astype(np.int32)
+        g_who = g_who.astype(np.int32)
 
     if peers is None:
         peers = peer_intervals(gap_total, gap_count, industry, r.min_peers, r.default_interval_days)
