@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
+import pytest
 from sqlalchemy import Float, Integer, cast, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.errors import StoreReadError
 from edm.store import Customer, WalletEstimate, make_engine
-from edm.store.columns import read_columns, read_columns_at_once
+from edm.store.columns import read_columns, read_columns_at_once, start_reading
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 CUSTOMERS = 3000  # more than one ADBC batch would hold by default (1024 rows)
@@ -98,3 +101,26 @@ def test_writes_after_a_large_read_are_kept(sessions: sessionmaker[Session], sql
         assert connection.scalar(select(func.count()).select_from(Customer)) == CUSTOMERS + 1
         assert connection.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
     fresh.dispose()
+
+
+def test_a_reading_left_uncollected_stops_its_child_and_leaves_no_files(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Classification starts a read and works on: an error on the way must not leave a child or files."""
+    _seed(sessions)
+    with sessions() as session, start_reading(session.connection(), [_query()], large=True) as reading:
+        child, folder = reading._child, reading._folder
+        assert child is not None and folder is not None and Path(folder).is_dir()
+    assert child.poll() is not None and not Path(folder).exists()
+    with sessions() as session, start_reading(session.connection(), [_query()], large=True) as reading:
+        (columns,) = reading.collect()
+        assert reading.collect()[0] is columns  # read once
+    assert len(columns["id"]) == CUSTOMERS
+
+
+def test_a_failed_read_names_the_database_and_the_error(sessions: sessionmaker[Session]) -> None:
+    _seed(sessions)
+    broken = select(Customer.id).where(text("no_such_column = 1"))
+    with (sessions() as session, start_reading(session.connection(), [broken], large=True) as reading,
+          pytest.raises(StoreReadError, match=r"(?s)edm\.db through ADBC failed: .*no such column")):
+        reading.collect()

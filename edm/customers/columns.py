@@ -7,7 +7,8 @@ it, as with any snapshot taken a moment earlier.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
@@ -21,7 +22,7 @@ from sqlalchemy.types import TypeDecorator
 from edm.classes import DIMENSIONS
 from edm.customers.features import NO_LINE, CustomerColumns, IntArray, OrderColumns, by_customer_then_day
 from edm.store import Customer, CustomerProfile, Event, Order, WalletEstimate
-from edm.store.columns import Columns, read_columns_at_once
+from edm.store.columns import Columns, read_columns_at_once, start_reading
 from edm.store.sql import epoch_days
 
 ENGAGEMENT_KINDS = ("open", "click")
@@ -56,27 +57,35 @@ def load_store_columns(
     return _store_columns(customers, stored, parts)
 
 
-def load_stored_figures(
+@contextmanager
+def reading_stored_figures(
     connection: Connection, ids: IntArray, figures: Sequence[str], *, readers: int = ORDER_READERS,
     large: bool | None = None,
-) -> dict[str, np.ndarray[Any, Any]]:
+) -> Iterator[Callable[[], dict[str, np.ndarray[Any, Any]]]]:
     """The stored profiles' `figures` aligned to the customers `ids` (sorted): text as text (None),
-    numbers as floats and timestamps as epoch days (NaN where NULL or no profile).
+    numbers as floats and timestamps as epoch days (NaN where NULL or no profile). Read meanwhile (by
+    a child process when `large`; None decides by the number of customers), collected by calling
+    what this yields.
 
-    Read apart from `load_store_columns`, once the orders are let go: classification needs them
-    only to see what changed, and then the two never fill memory at once. `large=None` decides by
-    the number of customers."""
+    Classification needs them only to see what changed: it starts the read before it computes the
+    figures, on the core that leaves idle, and collects it once the orders are let go, so the two never
+    fill its memory at once."""
     low, high = (int(ids[0]) - 1, int(ids[-1])) if len(ids) else (0, 0)
     queries = [_figure_query(figures).where(CustomerProfile.customer_id > after,
                                             CustomerProfile.customer_id <= last)
                for after, last in _id_ranges(low, high, readers)]
     if large is None:
         large = len(ids) >= LARGE_FROM_PROFILES
-    parts = read_columns_at_once(connection, queries, large=large)
-    stored = {name: _joined(parts, name) for name in ("customer_id", *figures)}
-    aligned = _aligned(stored, ids)
-    aligned.pop("customer_id")
-    return aligned
+
+    def collect() -> dict[str, np.ndarray[Any, Any]]:
+        parts = reading.collect()
+        stored = {name: _joined(parts, name) for name in ("customer_id", *figures)}
+        aligned = _aligned(stored, ids)
+        aligned.pop("customer_id")
+        return aligned
+
+    with start_reading(connection, queries, large=large) as reading:
+        yield collect
 
 
 def _id_ranges(low: int, high: int, readers: int) -> list[tuple[int, int]]:

@@ -30,7 +30,7 @@ from edm.classes import DIMENSIONS
 from edm.clock import Clock, epoch_day
 from edm.config import ClassificationSettings
 from edm.customers.classify import classify
-from edm.customers.columns import load_store_columns, load_stored_figures
+from edm.customers.columns import load_store_columns, reading_stored_figures
 from edm.customers.features import FittedModels, customer_features, day_timestamps
 from edm.store import ClassificationRun, Customer, ProfileTransition
 from edm.store.bulk import Upsert, update_columns, write_columns
@@ -73,7 +73,7 @@ class Stored:
     compared with (None and NaN where there is no profile yet)."""
 
     classes: dict[str, np.ndarray[Any, Any]]
-    figures: dict[str, np.ndarray[Any, Any]]  # as `load_stored_figures` gives them
+    figures: dict[str, np.ndarray[Any, Any]]  # as `reading_stored_figures` gives them
     profiled: np.ndarray[Any, np.dtype[np.bool_]]
 
 
@@ -109,13 +109,15 @@ def recompute_profiles(
             return _kept(session, last, now)
         store = load_store_columns(connection)
         customers, previous, profiled = store.customers, store.stored_classes, store.profiled
-        features, models = customer_features(customers, store.orders, epoch_day(now), rules)
-        classes, thresholds = classify(features, rules)
-        classes["loyalty"] = _cap_loyalty(classes["loyalty"].to_numpy(dtype=object), store.satisfaction)
-        del store  # the orders, most of the memory, before the stored figures come
-        moves = _transitions(customers.customer_id, previous, classes)
-        stored = Stored(previous, load_stored_figures(connection, customers.customer_id, (*FIGURES, *STAMPS)),
-                        profiled)
+        # read by one child meanwhile, on the core the figures' own work leaves idle
+        with reading_stored_figures(connection, customers.customer_id, (*FIGURES, *STAMPS),
+                                    readers=1) as stored_figures:
+            features, models = customer_features(customers, store.orders, epoch_day(now), rules)
+            classes, thresholds = classify(features, rules)
+            classes["loyalty"] = _cap_loyalty(classes["loyalty"].to_numpy(dtype=object), store.satisfaction)
+            del store  # the orders, most of the memory, before the stored figures come
+            moves = _transitions(customers.customer_id, previous, classes)
+            stored = Stored(previous, stored_figures(), profiled)
         _write_profiles(connection, features, classes, customers.engaged_day, now, stored=stored)
         _write_transitions(session, moves, now)
         moved_customers = int(moves["customer_id"][pd.notna(moves["old"])].nunique())

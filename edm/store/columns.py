@@ -18,7 +18,9 @@ Columns are named by the query's labels and typed by its declared types: integer
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,23 +50,62 @@ def read_columns_at_once(
     connection: Connection, queries: Sequence[Select[Any]], *, large: bool
 ) -> list[Columns]:
     """Several results; `large` ones from a SQLite file are read by ADBC in child processes."""
+    with start_reading(connection, queries, large=large) as reading:
+        return reading.collect()
+
+
+class Reading:
+    """Results a child process reads while the caller works on (`start_reading`); `collect` waits for
+    them. Leaving the `with` block stops a child still reading and removes its files."""
+
+    def __init__(self, results: list[Columns] | None = None, child: subprocess.Popen[str] | None = None,
+                 folder: str | None = None, outs: Sequence[tuple[str, np.dtype[Any]]] = (),
+                 database: str = "") -> None:
+        self._results, self._child, self._folder = results, child, folder
+        self._outs, self._database = outs, database  # each result's Arrow file and dtype
+
+    def collect(self) -> list[Columns]:
+        if self._results is None:
+            assert self._child is not None and self._folder is not None
+            if self._child.wait():
+                errors = (Path(self._folder) / "stderr").read_text(errors="replace").strip()
+                raise StoreReadError(f"reading {self._database} through ADBC failed: {errors[-2000:]}")
+            self._results = [_from_arrow_file(out, dtype) for out, dtype in self._outs]
+        return self._results
+
+    def __enter__(self) -> Reading:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._child is not None and self._child.poll() is None:
+            self._child.kill()
+            self._child.wait()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def start_reading(connection: Connection, queries: Sequence[Select[Any]], *, large: bool) -> Reading:
+    """`read_columns_at_once`, collected later: `large` results from a SQLite file are read by a child
+    process meanwhile (the others are read now)."""
     path = _sqlite_file(connection)
     if path is None or not large:
-        return [read_columns(connection, query) for query in queries]
-    with tempfile.TemporaryDirectory(prefix="edm-read-") as folder:
-        outs = [str(Path(folder) / f"{n}.arrow") for n in range(len(queries))]
-        job = {
-            "database": path,
-            "queries": [
-                {"sql": _sql(connection, query), "out": out} for query, out in zip(queries, outs, strict=True)
-            ],
-        }
-        child = subprocess.run(
-            [sys.executable, "-m", "edm.adbc_reader"], input=json.dumps(job), capture_output=True, text=True
-        )
-        if child.returncode:
-            raise StoreReadError(f"reading {path} through ADBC failed: {child.stderr.strip()[-2000:]}")
-        return [_from_arrow_file(out, _dtype(query)) for query, out in zip(queries, outs, strict=True)]
+        return Reading([read_columns(connection, query) for query in queries])
+    folder = tempfile.mkdtemp(prefix="edm-read-")
+    outs = [str(Path(folder) / f"{n}.arrow") for n in range(len(queries))]
+    job = {"database": path, "queries": [{"sql": _sql(connection, query), "out": out}
+                                         for query, out in zip(queries, outs, strict=True)]}
+    try:
+        with open(Path(folder) / "stderr", "w") as errors:  # a file: a pipe nobody reads could fill up
+            child = subprocess.Popen([sys.executable, "-m", "edm.adbc_reader"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.DEVNULL, stderr=errors, text=True)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    assert child.stdin is not None
+    with contextlib.suppress(BrokenPipeError), child.stdin:  # a child that died says why in `collect`
+        child.stdin.write(json.dumps(job))
+    typed = [(out, _dtype(query)) for out, query in zip(outs, queries, strict=True)]
+    return Reading(None, child, folder, typed, path)
 
 
 def _sqlite_file(connection: Connection) -> str | None:

@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from edm.customers.columns import load_store_columns, load_stored_figures
+from edm.customers.columns import load_store_columns, reading_stored_figures
 from edm.store import Customer, CustomerProfile, Order
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -73,9 +73,12 @@ def test_stored_figures_align_with_the_customer_ids_read_large_or_small(
     figures = ("revenue", "dropped_lines", "last_order_at", "probability_alive")
     with any_sessions() as session:
         ids_array = np.asarray(ids, dtype=np.int64)
-        small = load_stored_figures(session.connection(), ids_array, figures, readers=1, large=False)
-        large = load_stored_figures(session.connection(), ids_array, figures, readers=3, large=True)
-    for read in (small, large):
+        reads = []
+        for readers, large in ((1, False), (3, True)):
+            with reading_stored_figures(session.connection(), ids_array, figures, readers=readers,
+                                        large=large) as collect:
+                reads.append(collect())
+    for read in reads:
         assert set(read) == set(figures)
         assert read["revenue"].tolist()[::2] == [9.5, 1.25] and np.isnan(read["revenue"][1])
         assert read["dropped_lines"].tolist() == [None, None, "pumps"]
