@@ -18,7 +18,7 @@ inputs are unknown and every classification recomputes.
 
 A future migration that rebuilds one of the watched tables on SQLite (Alembic's batch mode copies,
 drops and renames) drops its triggers with it: `install_change_triggers` again afterwards
-(tests/test_migrations.py checks that the head schema has them all).
+(tests/customers/test_unchanged_inputs.py checks that an upgraded store has them all).
 """
 
 from __future__ import annotations
