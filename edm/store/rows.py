@@ -18,7 +18,7 @@ from sqlalchemy import JSON, Boolean, Connection, Date, Float, Integer, Numeric,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from edm.store.models import Base
+from edm.store.models import Base, UTCDateTime
 
 Storage = Literal["money", "float", "int", "date", "timestamp", "text", "json"]
 
@@ -81,15 +81,16 @@ def _sqlite_value_of(storage: Storage, timestamp: Callable[[datetime | None], st
 
 
 def _sqlite_timestamp(value: datetime | None) -> str | None:
-    """An aware datetime as SQLAlchemy's SQLite storage text of its UTC moment (UTCDateTime's rule:
-    naive refused), written directly: a tracking batch binds one per event."""
-    if value is None:
-        return None
-    if value.tzinfo is not UTC:
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r} given where UTC is required")
-        value = value.astimezone(UTC)
+    """An aware datetime as SQLAlchemy's SQLite storage text of its UTC moment: a moment already in UTC
+    (the clock's, one per tracked event) written directly, any other by UTCDateTime's rule (naive refused)."""
+    if value is None or value.tzinfo is not UTC:
+        value = _UTC.process_bind_param(value, _SQLITE)
+        if value is None:
+            return None
     return value.isoformat(" ", "microseconds")[:-6]  # less "+00:00"
+
+
+_UTC, _SQLITE = UTCDateTime(), sqlite.dialect()
 
 
 # a plan's rows share a few moments (now, each zone's send time)
