@@ -65,10 +65,14 @@ UNCHANGED = {
 }
 
 
-def _sqlite_sessions(tmp_path: Path) -> sessionmaker[Session]:
+def _classified(tmp_path: Path) -> sessionmaker[Session]:
+    """A SQLite store with the seeded customers, classified at NOW."""
     engine = make_engine(f"sqlite:///{tmp_path / 'edm.db'}")
     create_schema(engine)
-    return session_factory(engine)
+    sessions = session_factory(engine)
+    _seed(sessions)
+    recompute_profiles(sessions, RULES, FixedClock(NOW))
+    return sessions
 
 
 def _execute(sessions: sessionmaker[Session], statement: str) -> None:
@@ -98,9 +102,7 @@ def test_a_second_run_the_same_day_keeps_the_profiles(any_sessions: sessionmaker
 @pytest.mark.parametrize("change", CHANGES)
 def test_any_change_to_what_classification_reads_recomputes(tmp_path: Path, change: str) -> None:
     """After the change, the run is the one a full recompute gives: same profiles, same summary."""
-    sessions = _sqlite_sessions(tmp_path)
-    _seed(sessions)
-    recompute_profiles(sessions, RULES, FixedClock(NOW))
+    sessions = _classified(tmp_path)
     _execute(sessions, CHANGES[change])
     clock = FixedClock(NOW + timedelta(hours=1))
     summary = recompute_profiles(sessions, RULES, clock)
@@ -114,9 +116,7 @@ def test_any_change_to_what_classification_reads_recomputes(tmp_path: Path, chan
 
 @pytest.mark.parametrize("change", IMPORTS)
 def test_an_import_that_changes_rows_recomputes(tmp_path: Path, change: str) -> None:
-    sessions = _sqlite_sessions(tmp_path)
-    _seed(sessions)
-    recompute_profiles(sessions, RULES, FixedClock(NOW))
+    sessions = _classified(tmp_path)
     kind, rows = IMPORTS[change]
     (tmp_path / "rows.csv").write_text(rows, encoding="utf-8")
     result = import_file(sessions, kind, tmp_path / "rows.csv", FixedClock(NOW))
@@ -128,17 +128,13 @@ def test_an_import_that_changes_rows_recomputes(tmp_path: Path, change: str) -> 
 
 @pytest.mark.parametrize("write", UNCHANGED)
 def test_writes_that_change_nothing_read_keep_the_profiles(tmp_path: Path, write: str) -> None:
-    sessions = _sqlite_sessions(tmp_path)
-    _seed(sessions)
-    recompute_profiles(sessions, RULES, FixedClock(NOW))
+    sessions = _classified(tmp_path)
     _execute(sessions, UNCHANGED[write])
     assert recompute_profiles(sessions, RULES, FixedClock(NOW)).kept_since == NOW
 
 
 def test_a_new_day_other_settings_or_full_recompute(tmp_path: Path) -> None:
-    sessions = _sqlite_sessions(tmp_path)
-    _seed(sessions)
-    recompute_profiles(sessions, RULES, FixedClock(NOW))
+    sessions = _classified(tmp_path)
     assert recompute_profiles(sessions, RULES, FixedClock(NOW), full=True).kept_since is None
     other = ClassificationSettings.model_validate({"value_tier": {"metric": "margin"}})
     hour_on = FixedClock(NOW + timedelta(hours=1))  # at NOW again, its own writes would look like an edit
