@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,20 @@ from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
 from sqlalchemy import Engine, func, select, text
 
+from edm.campaigns.keys import outbox_key, outbox_keys
 from edm.cli import main
-from edm.store import Base, Customer, Event, Suppression, create_schema, make_engine, session_factory
+from edm.store import (
+    Base,
+    Customer,
+    Event,
+    OutboxMessage,
+    Suppression,
+    create_schema,
+    make_engine,
+    session_factory,
+)
 from edm.store.migrate import downgrade_schema, head_version, schema_version, upgrade_schema
+from edm.store.rows import insert_new
 from edm.suppression import HARD_BOUNCE, suppress
 
 NOW = "2026-01-02 03:04:05.000000"
@@ -177,3 +189,33 @@ def test_0006_keys_existing_customers_and_suppressions_by_mailbox(empty_engine: 
         suppress(session, ["ALICE@EXAMPLE.COM"], HARD_BOUNCE, datetime(2026, 2, 1, tzinfo=UTC))
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Suppression)) == 2
+
+
+def test_0017_keeps_the_plain_hash_keys_of_occurrences_the_store_holds(empty_engine: Engine) -> None:
+    """Mail planned before keys were made plan by plan keeps its key (its Message-ID carries it), and a
+    key made again for one of those occurrences is that key: the row is found, not planned twice."""
+    upgrade_schema(empty_engine, "0005")
+    _old_data(empty_engine)  # win_back's mail to customer 1 for 2026-01-02
+    old_key = hashlib.sha256(b"win_back|0|1|2026-01-02").hexdigest()
+    with empty_engine.begin() as connection:
+        connection.execute(text(f"UPDATE outbox SET key = '{old_key}'"))
+    assert upgrade_schema(empty_engine) == head_version()
+    sessions = session_factory(empty_engine)
+    with sessions.begin() as session:
+        keys = outbox_keys(session)
+        assert keys.hashed_through == date(2026, 1, 2)
+        assert keys("win_back", 0, 1, date(2026, 1, 2)) == old_key
+        assert keys("win_back", 0, 1, date(2026, 1, 3)) == outbox_key("win_back", 0, 1, date(2026, 1, 3))
+        again = {"key": keys("win_back", 0, 1, date(2026, 1, 2)), "campaign": "win_back", "step": 0,
+                 "customer_id": 1, "occurrence": date(2026, 1, 2), "to_address": "wang@example.com",
+                 "state": "queued", "attempts": 0, "next_attempt_at": datetime(2026, 1, 2, tzinfo=UTC),
+                 "created_at": datetime(2026, 1, 2, tzinfo=UTC)}
+        insert_new(session.connection(), OutboxMessage.__tablename__, "key", [again])
+    with sessions() as session:
+        assert session.scalars(select(OutboxMessage.state)).all() == ["sent"]
+
+
+def test_a_store_made_now_keys_every_occurrence_plan_by_plan(empty_engine: Engine) -> None:
+    assert upgrade_schema(empty_engine) == head_version()
+    with session_factory(empty_engine)() as session:
+        assert outbox_keys(session).hashed_through is None

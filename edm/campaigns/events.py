@@ -1,7 +1,7 @@
 """Event triggers: which customers did the campaign's event, and whether an `unless` event undid it.
 
 One mail per customer per event day (UTC): the outbox occurrence is the day of the customer's
-latest matching event, so the key (`planner.outbox_key`) stays per day and the same event sent
+latest matching event, so the key (edm.campaigns.keys) stays per day and the same event sent
 twice (one `customer_events` row, unique by idempotency key) or several events on one day queue
 one mail. The mail is timed `delay` after the first matching event of that day, and the `unless`
 window runs from that event too. `order_placed` is an order in the store, or a customer event

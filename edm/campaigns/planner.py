@@ -33,7 +33,6 @@ occurrence's test is already decided.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -49,6 +48,7 @@ from edm.campaigns.audience import audience_filter, key_account, satisfaction_cl
 from edm.campaigns.decisions import Decision, Facts, Judged, Reason, Rules, Watcher, decide
 from edm.campaigns.events import Triggered, triggered
 from edm.campaigns.events import send_at as event_send_at
+from edm.campaigns.keys import OutboxKeys, outbox_keys
 from edm.campaigns.schema import Answered, Campaign, ClassEntry, EventTrigger
 from edm.campaigns.timing import Timing, local_day, window_opening, zone
 from edm.campaigns.triggers import (
@@ -83,11 +83,6 @@ BATCH = 500
 STREAM = 2000  # audience rows fetched at a time
 SAMPLE = 20
 EXAMPLES = 5  # customers shown per reason
-
-
-def outbox_key(campaign: str, step: int, customer_id: int, occurrence: date) -> str:
-    raw = f"{campaign}|{step}|{customer_id}|{occurrence.isoformat()}"
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def plan_title(campaign: str, step: int) -> str:
@@ -189,6 +184,7 @@ def plan_campaign(
     pick = campaign.pick_winner
     with sessions.begin() as session:
         winner = _decided_winner(session, campaign, occurrence) if pick is not None else None
+        keys = outbox_keys(session)
         one_per_day = judge.marketing and policy.one_per_day
         holiday = campaign.holiday
         events = _events(session, campaign, now, only_customer)
@@ -225,7 +221,7 @@ def plan_campaign(
                 continue
             assert decision.send_at is not None  # sent and held-out decisions say when
             day = events.day(row.id) if events is not None else _occurrence(campaign, row, timing, occurrence)
-            message = _outbox_row(campaign, row.id, row.email, day, now, decision, awaits=awaits)
+            message = _outbox_row(keys, campaign, row.id, row.email, day, now, decision, awaits=awaits)
             arm = HOLDOUT if message["state"] == "held_out" else message["variant"] or ""
             arm = AWAITING_WINNER if awaits else arm
             result.breakdown[(arm, row.tier, row.stage)] += 1
@@ -456,8 +452,9 @@ def _candidates(
         .outerjoin(Consent, Consent.address_key == Customer.email_key)
         .outerjoin(planned, planned.c.customer_id == Customer.id)
     )
+    connection = session.connection()  # Core rows: the ORM's loading adds nothing to plain columns
     if among is not None:  # who has it is per event day (_Events.planned), not this query's
-        yield from session.execute(full)
+        yield from connection.execute(full)
         return
     # Those already planned (every member, when the daemon plans again five minutes later) only need
     # their decision, already_planned: they come from a light query, without the contact history.
@@ -465,7 +462,7 @@ def _candidates(
                            Customer.country, true().label("planned"))).join(
         planned, planned.c.customer_id == Customer.id)
     unplanned = full.where(planned.c.customer_id.is_(None))
-    yield from _once_each(session.execute(unplanned), session.execute(light))
+    yield from _once_each(connection.execute(unplanned), connection.execute(light))
 
 
 def _once_each(unplanned: Iterable[Any], planned: Iterable[Any]) -> Iterator[Any]:
@@ -553,13 +550,13 @@ def _answers(trigger: Answered, now: datetime) -> Any:
 
 
 def _outbox_row(
-    campaign: Campaign, customer_id: int, email: str, occurrence: date, now: datetime, decision: Decision,
-    *, awaits: bool = False,
+    keys: OutboxKeys, campaign: Campaign, customer_id: int, email: str, occurrence: date, now: datetime,
+    decision: Decision, *, awaits: bool = False,
 ) -> dict[str, Any]:
     held_out = decision.reason == Reason.HOLDOUT
     state = "held_out" if held_out else AWAITING_WINNER if awaits else "queued"
     return {
-        "key": outbox_key(campaign.name, 0, customer_id, occurrence),
+        "key": keys(campaign.name, 0, customer_id, occurrence),
         "campaign": campaign.name,
         "step": 0,
         "customer_id": customer_id,

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from edm.campaigns.audience import audience_filter
 from edm.campaigns.decisions import Judged, Watcher, decide_follow_up
-from edm.campaigns.planner import BATCH, PlanResult, consent_columns, consent_facts, outbox_key, plan_title
+from edm.campaigns.keys import OutboxKeys, outbox_keys
+from edm.campaigns.planner import BATCH, PlanResult, consent_columns, consent_facts, plan_title
 from edm.campaigns.schema import Campaign
 from edm.config import ConsentSettings
 from edm.consent.policy import hold_reason
@@ -42,6 +43,7 @@ def plan_follow_ups(
     consent = consent or ConsentSettings()
     results = []
     with sessions.begin() as session:
+        keys = outbox_keys(session)
         # the last step first: a step queued in this run must not make the next one due in it too
         for step in range(len(campaign.follow_ups), 0, -1):
             enrolled_by = now - timedelta(days=campaign.follow_ups[step - 1].after_days)
@@ -61,7 +63,7 @@ def plan_follow_ups(
                     watch(Judged(campaign.name, step, row.to_address, row.name, row.locale, template,
                                  replace(decision, variant=row.variant if decision.send else None)))
                 if decision.send and not dry_run:
-                    messages.append(_message(campaign, step, row, now))
+                    messages.append(_message(keys, campaign, step, row, now))
                     if len(messages) >= BATCH:
                         upsert(session, OutboxMessage, messages, key="key")
                         messages.clear()
@@ -113,9 +115,9 @@ def _due(campaign: Campaign, step: int, enrolled_by: datetime, now: datetime) ->
     return query.order_by(first.customer_id)
 
 
-def _message(campaign: Campaign, step: int, row: Any, now: datetime) -> dict[str, Any]:
+def _message(keys: OutboxKeys, campaign: Campaign, step: int, row: Any, now: datetime) -> dict[str, Any]:
     return {
-        "key": outbox_key(campaign.name, step, row.customer_id, row.occurrence),
+        "key": keys(campaign.name, step, row.customer_id, row.occurrence),
         "campaign": campaign.name,
         "step": step,
         "customer_id": row.customer_id,

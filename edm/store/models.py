@@ -408,7 +408,7 @@ class AbDecision(Base):
 
 
 class OutboxMessage(Base):
-    """One planned mail. `key` is deterministic, so planning twice never queues twice."""
+    """One planned mail. `key` is deterministic (edm.campaigns.keys), so planning twice never queues twice."""
 
     __tablename__ = "outbox"
     __table_args__ = (
@@ -439,6 +439,16 @@ class OutboxMessage(Base):
     message_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None] = mapped_column(index=True)  # the console's today and yesterday
+
+
+class OutboxKeying(Base):
+    """How planned mail is keyed (edm.campaigns.keys): the occurrences up to `hashed_through` keep the
+    plain hash keys an edm from before migration 0017 gave them. One row, or none on a store made since."""
+
+    __tablename__ = "outbox_keying"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hashed_through: Mapped[date | None]
 
 
 class Event(Base):

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.campaigns import planner
 from edm.campaigns.decisions import Judged, Reason
-from edm.campaigns.planner import outbox_key, plan_campaign
+from edm.campaigns.keys import outbox_key
+from edm.campaigns.planner import plan_campaign
 from edm.campaigns.rules import Match
 from edm.campaigns.schema import Campaign
 from edm.config import EngagementSettings

@@ -11,8 +11,9 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.campaigns.keys import outbox_key
 from edm.campaigns.loader import load_campaign
-from edm.campaigns.planner import outbox_key, plan_campaign
+from edm.campaigns.planner import plan_campaign
 from edm.campaigns.schema import Campaign
 from edm.config import EngagementSettings
 from edm.delivery.compose import ProfileView

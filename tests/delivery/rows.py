@@ -9,8 +9,8 @@ from decimal import Decimal
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.campaigns.keys import outbox_key
 from edm.campaigns.loader import load_campaigns
-from edm.campaigns.planner import outbox_key
 from edm.campaigns.schema import Campaign
 from edm.resources import bundled_config_dir
 from edm.store import Customer, CustomerProfile, OutboxMessage

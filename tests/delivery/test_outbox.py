@@ -11,8 +11,8 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from edm.campaigns.keys import outbox_key
 from edm.campaigns.loader import load_campaigns
-from edm.campaigns.planner import outbox_key
 from edm.clock import FixedClock
 from edm.config import Settings, SmtpSettings
 from edm.delivery.outbox import CLAIM_LEASE, claim_batch

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from edm.campaigns.planner import outbox_key
+from edm.campaigns.keys import outbox_key
 from edm.clock import FixedClock, SystemClock
 from edm.config import Settings, SmtpSettings
 from edm.delivery.sender import SendSummary, Until
