@@ -104,9 +104,9 @@ def message_id(key: str, from_address: str, tag_key: bytes) -> str:
     """A stable Message-ID per outbox row: the same mail always carries the same id.
 
     `<{key[:32]}.{tag}@domain>`: the outbox key's prefix finds the row a bounce or complaint is
-    about; the tag (`mail_tag`, keyed) proves the id is ours. Outbox keys are a plain hash of
-    campaign, step, customer id and date, so without the tag anyone could forge a bounce for any
-    customer and suppress them.
+    about; the tag (`mail_tag`, keyed) proves the id is ours. Outbox keys are made of campaign,
+    step, customer id and date with no secret (edm.campaigns.keys), so without the tag anyone could
+    forge a bounce for any customer and suppress them.
     """
     prefix = key[:KEY_PREFIX_LENGTH]
     return f"<{prefix}.{mail_tag(prefix, tag_key)}@{_id_domain(from_address)}>"
