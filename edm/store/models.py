@@ -35,7 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from edm.addresses import KEY_LENGTH, canonical_address
 
-SCHEMA_VERSION = 16
+SCHEMA_VERSION = 17
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 # JSONB on PostgreSQL: it has equality, so upserts can skip unchanged rows

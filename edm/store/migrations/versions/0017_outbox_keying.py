@@ -1,5 +1,6 @@
 """Planned mail keyed plan by plan (edm.campaigns.keys): `outbox_keying.hashed_through`, the last
-occurrence this store already holds mail for, whose keys stay the plain hash they were given. A downgrade leaves the keys planned since as they are: an older edm planning one of their
+occurrence this store already holds mail for, whose keys stay the plain hash they were given.
+A downgrade leaves the keys planned since as they are: an older edm planning one of their
 occurrences again would not find them.
 
 Revision ID: 0017
