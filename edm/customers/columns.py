@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
@@ -22,13 +22,19 @@ from sqlalchemy.types import TypeDecorator
 from edm.classes import DIMENSIONS
 from edm.customers.features import NO_LINE, CustomerColumns, IntArray, OrderColumns, by_customer_then_day
 from edm.store import Customer, CustomerProfile, Event, Order, WalletEstimate
+from edm.store.changes import order_changes
 from edm.store.columns import Columns, read_columns_at_once, start_reading
+from edm.store.snapshot import Snapshot, snapshot_columns, snapshot_header, write_snapshot
 from edm.store.sql import epoch_days
 
 ENGAGEMENT_KINDS = ("open", "click")
 ORDER_READERS = 2  # concurrent id ranges; more than the machine's cores gains nothing
 LARGE_FROM_ORDERS = 1_000_000  # below this, starting worker processes costs more than it saves
 LARGE_FROM_PROFILES = 100_000  # likewise for the stored profiles' figures (thirty columns a row)
+# the orders' columns as the snapshot keeps them (edm.store.snapshot)
+SNAPSHOT_DTYPES: dict[str, np.dtype[Any]] = {"customer_id": np.dtype(np.int64), "day": np.dtype(np.float64),
+                                             "amount": np.dtype(np.float64), "margin": np.dtype(np.float64),
+                                             "line": np.dtype(np.int32)}
 
 
 @dataclass(frozen=True)
@@ -42,19 +48,71 @@ class StoreColumns:
 
 def load_store_columns(
     connection: Connection, *, readers: int = ORDER_READERS, large: bool | None = None,
+    snapshot: bool | None = None, rebuild: bool = False,
 ) -> StoreColumns:
-    """Customers, their stored classes and all orders; `large=None` decides by the orders' id span."""
+    """Customers, their stored classes and all orders; `large=None` decides by the orders' id span.
+
+    `snapshot`: read the orders from their snapshot (edm.store.snapshot) where it holds, and the orders
+    added since from their table, then keep the whole as the next snapshot; None: when `large`. Only on
+    SQLite, which counts the edits and deletions of orders (edm.store.changes): a snapshot holds while
+    that count is the one it was taken at. `rebuild`: read every order from its table, and snapshot
+    them afresh (`edm classify --full`).
+    """
     # two subqueries, not min and max in one: SQLite looks up a lone min or max in the index, both it scans
     lowest, highest = (select(f(Order.id)).scalar_subquery() for f in (func.min, func.max))
     low, high = connection.execute(select(lowest, highest)).one()
     low, high = (low or 1) - 1, high or 0
     if large is None:
         large = high - low >= LARGE_FROM_ORDERS
-    orders = [_order_query(after, last) for after, last in _id_ranges(low, high, readers)]
-    customers, stored, *parts = read_columns_at_once(
-        connection, [_customer_query(), _profile_query(), *orders], large=large
-    )
-    return _store_columns(customers, stored, parts)
+    edits = order_changes(connection)  # first: an edit from here on shows in the next run
+    keep = (large if snapshot is None else snapshot) and edits is not None
+    header = snapshot_header(connection) if keep and not rebuild else None
+    if header is not None and (header.order_changes != edits or header.through > high):
+        header = None  # an order it holds was edited or deleted since
+    after = header.through if header is not None else low
+    orders = [_order_query(a, last) for a, last in _id_ranges(after, high, readers)] if after < high else []
+    with start_reading(connection, [_customer_query(), _profile_query(), *orders], large=large) as reading:
+        kept = snapshot_columns(connection, header, SNAPSHOT_DTYPES) if header is not None else None
+        customers, stored, *parts = reading.collect()
+    if header is not None and kept is None:  # a part missing: read them all after all
+        return load_store_columns(connection, readers=readers, large=large, snapshot=snapshot, rebuild=True)
+    store = _store_columns(customers, stored, parts)
+    if header is not None and kept is not None:
+        kept_orders = OrderColumns(**kept, line_names=header.line_names)
+        store = replace(store, orders=_merged(kept_orders, store.orders))
+    if keep and edits is not None and (header is None or orders):
+        _save_snapshot(connection, Snapshot(high, edits, store.orders.line_names,
+                                            {name: getattr(store.orders, name) for name in SNAPSHOT_DTYPES}))
+    return store
+
+
+def _merged(kept: OrderColumns, added: OrderColumns) -> OrderColumns:
+    """The snapshot's orders and those added since, as one set sorted by customer and time, lines coded
+    by the names of both."""
+    if not len(added.day):
+        return kept
+    names = tuple(sorted({*kept.line_names, *added.line_names}))
+
+    def recoded(orders: OrderColumns) -> np.ndarray[Any, Any]:
+        codes = np.searchsorted(np.array(names, dtype=object), np.array(orders.line_names, dtype=object))
+        recode: np.ndarray[Any, Any] = np.append(codes, NO_LINE).astype(np.int32)
+        lines: np.ndarray[Any, Any] = recode[orders.line]  # NO_LINE (-1) picks the last
+        return lines
+
+    columns = {name: np.concatenate([getattr(kept, name), getattr(added, name)])
+               for name in ("customer_id", "day", "amount", "margin")}
+    return by_customer_then_day(OrderColumns(**columns, line=np.concatenate([recoded(kept), recoded(added)]),
+                                             line_names=names))
+
+
+def _save_snapshot(connection: Connection, snapshot: Snapshot) -> None:
+    """Store the snapshot in a short transaction of its own, not the caller's: the store's write lock is
+    then held for the writing alone, not for the rest of a classification. Skipped when the caller's
+    connection is already writing (its lock would make this one wait): the next run takes it."""
+    if getattr(connection.connection.dbapi_connection, "in_transaction", True):
+        return
+    with connection.engine.begin() as own:
+        write_snapshot(own, snapshot)
 
 
 @contextmanager
@@ -203,6 +261,9 @@ def _aligned(stored: Columns, ids: IntArray) -> dict[str, np.ndarray[Any, Any]]:
 
 def _order_columns(parts: list[Columns]) -> OrderColumns:
     """The id ranges as one set of columns sorted by customer and time, lines coded by sorted name."""
+    if not parts:
+        empty = {name: np.empty(0, dtype) for name, dtype in SNAPSHOT_DTYPES.items()}
+        return OrderColumns(**empty, line_names=())
     codes, names = pd.factorize(_joined(parts, "product_line"))  # None -> -1
     by_name = np.append(np.argsort(np.argsort(names.astype(str))), NO_LINE)  # -1 picks NO_LINE
     return by_customer_then_day(

@@ -107,7 +107,7 @@ def recompute_profiles(
         last = session.scalars(select(ClassificationRun).order_by(ClassificationRun.id.desc())).first()
         if not full and inputs is not None and last is not None and last.inputs == inputs and last.counts:
             return _kept(session, last, now)
-        store = load_store_columns(connection)
+        store = load_store_columns(connection, rebuild=full)
         customers, previous, profiled = store.customers, store.stored_classes, store.profiled
         # read by one child meanwhile, on the core the figures' own work leaves idle
         with reading_stored_figures(connection, customers.customer_id, (*FIGURES, *STAMPS),

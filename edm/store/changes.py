@@ -7,14 +7,19 @@ the largest, one writer at a time). The rest is counted in `classification_input
 - by SQLite triggers, whatever code or tool writes: deletions of customers, orders, wallet
   estimates, events and profiles, edits of events, survey standings on the profiles, and any
   edit of a profile's classes but classification's own.
-A customer, order or wallet estimate, or a profile's figure, edited in the database by hand (not
-imported) is not seen: the next day's run, or `edm classify --full`, reads it. UPDATE triggers on
+A customer or wallet estimate, or a profile's figure, edited in the database by hand (not imported)
+is not seen: the next day's run, or `edm classify --full`, reads it. UPDATE triggers on
 those made imports a fifth slower (bench/import_speed.py), and the daily rewrite of the profiles'
 aging figures too.
 
 PostgreSQL has no such count: its writers commit in any order (a smaller id may commit after a
 larger one was read) and one counter row would make every writer wait for the others. There the
 inputs are unknown and every classification recomputes.
+
+Edits and deletions of orders, by the importer or by hand, are counted apart as well, in
+`classification_inputs.order_changes`, by triggers of their own (`ORDER_WATCHED`): classification keeps a
+copy of the orders as columns (edm.store.snapshot), which holds as long as that count has not moved; new
+orders, with larger ids, are read on top of it. An import that only adds orders fires none of them.
 
 A future migration that rebuilds one of the watched tables on SQLite (Alembic's batch mode copies,
 drops and renames) drops its triggers with it: `install_change_triggers` again afterwards
@@ -51,21 +56,41 @@ WATCHED: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
 )
 
 
+# what classification reads of an order; an UPDATE that changes one, or a DELETE, moves `order_changes`
+ORDER_COLUMNS = ("customer_id", "ordered_at", "amount", "margin", "product_line")
+ORDER_WATCHED: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
+    ("orders", "UPDATE", ORDER_COLUMNS, None),
+    ("orders", "DELETE", (), None),
+)
+COUNT_ORDER = "UPDATE classification_inputs SET order_changes = order_changes + 1 WHERE id = 1"
+
+
 def trigger_name(table: str, operation: str) -> str:
     return f"edm_counts_{table}_{operation.lower()}"
 
 
+def order_trigger_name(operation: str) -> str:
+    return f"edm_order_changes_{operation.lower()}"
+
+
 def trigger_statements() -> list[str]:
     """SQLite's statements making the counter row and the triggers, each a no-op where it exists."""
-    statements = [SEED]
-    for table, operation, columns, condition in WATCHED:
-        event = f"{operation} OF {', '.join(columns)}" if columns else operation
-        if condition is None and columns:
-            condition = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in columns)
-        when = f" WHEN {condition}" if condition else ""
-        statements.append(f"CREATE TRIGGER IF NOT EXISTS {trigger_name(table, operation)} "
-                          f"AFTER {event} ON {table}{when} BEGIN {COUNT}; END")
-    return statements
+    return [
+        SEED,
+        *(_trigger(trigger_name(table, operation), table, operation, columns, condition, COUNT)
+          for table, operation, columns, condition in WATCHED),
+        *(_trigger(order_trigger_name(operation), table, operation, columns, condition, COUNT_ORDER)
+          for table, operation, columns, condition in ORDER_WATCHED),
+    ]
+
+
+def _trigger(name: str, table: str, operation: str, columns: tuple[str, ...], condition: str | None,
+             action: str) -> str:
+    event = f"{operation} OF {', '.join(columns)}" if columns else operation
+    if condition is None and columns:
+        condition = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in columns)
+    when = f" WHEN {condition}" if condition else ""
+    return f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {event} ON {table}{when} BEGIN {action}; END"
 
 
 def count_change(connection: Connection) -> None:
@@ -88,11 +113,20 @@ def input_state(connection: Connection) -> str | None:
     in between; None where it cannot be told (PostgreSQL, or a store without the counter)."""
     if connection.dialect.name != "sqlite":
         return None
-    counter = select(ClassificationInputs.changes).where(ClassificationInputs.id == COUNTER_ID)
-    changes = connection.scalar(counter)
-    if changes is None:
+    counts = connection.execute(select(ClassificationInputs.changes, ClassificationInputs.order_changes)
+                                .where(ClassificationInputs.id == COUNTER_ID)).first()
+    if counts is None:
         return None
     # one subquery each: SQLite looks a lone max up in the index
     largest = [select(func.max(column)).scalar_subquery() for column in (Order.id, Customer.id, Event.id)]
     orders, customers, events = connection.execute(select(*largest)).one()
-    return f"changes {changes}, ids to orders {orders or 0}, customers {customers or 0}, events {events or 0}"
+    return (f"changes {counts.changes}.{counts.order_changes}, ids to orders {orders or 0}, "
+            f"customers {customers or 0}, events {events or 0}")
+
+
+def order_changes(connection: Connection) -> int | None:
+    """The count of edits and deletions of orders so far; None where it is not kept (PostgreSQL)."""
+    if connection.dialect.name != "sqlite":
+        return None
+    counter = select(ClassificationInputs.order_changes).where(ClassificationInputs.id == COUNTER_ID)
+    return connection.scalar(counter)

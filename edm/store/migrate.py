@@ -86,6 +86,7 @@ def _config(connection: Connection | None) -> Config:
 
 # (revision, table, a column that revision added, or of a table it created): newest first
 _MARKERS = (
+    ("0018", "order_snapshot_parts", "data"),
     ("0017", "outbox_keying", "hashed_through"),
     ("0016", "classification_inputs", "changes"),
     ("0014", "engagement_refreshes", "settings_digest"),

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -35,7 +36,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from edm.addresses import KEY_LENGTH, canonical_address
 
-SCHEMA_VERSION = 17
+SCHEMA_VERSION = 18
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 # JSONB on PostgreSQL: it has equality, so upserts can skip unchanged rows
@@ -295,6 +296,33 @@ class ClassificationInputs(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     changes: Mapped[int] = mapped_column(BigInteger)
+    # edits and deletions of orders alone: what tells whether the orders' snapshot still holds
+    order_changes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class OrderSnapshot(Base):
+    """Classification's copy of the orders as columns (edm.customers.snapshot), on SQLite: every order up to
+    id `through`, as they were while `classification_inputs.order_changes` was `order_changes`. One row,
+    or none; its columns in `order_snapshot_parts`."""
+
+    __tablename__ = "order_snapshot"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    through: Mapped[int] = mapped_column(BigInteger)
+    order_changes: Mapped[int] = mapped_column(BigInteger)
+    orders: Mapped[int] = mapped_column(BigInteger)
+    line_names: Mapped[list[str]] = mapped_column(JSON)  # what the `line` column's codes index, sorted
+
+
+class OrderSnapshotPart(Base):
+    """One stretch of one column of the snapshot: its values' bytes, little-endian (a blob a column
+    would outgrow SQLite's one-gigabyte limit at thirty million orders)."""
+
+    __tablename__ = "order_snapshot_parts"
+
+    column: Mapped[str] = mapped_column(String(16), primary_key=True)
+    part: Mapped[int] = mapped_column(primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class CampaignRecord(Base):

@@ -17,7 +17,7 @@ from edm.config import ClassificationSettings
 from edm.customers import recompute_profiles
 from edm.customers.importer import import_file
 from edm.store import ClassificationRun, CustomerProfile, create_schema, make_engine, session_factory
-from edm.store.changes import WATCHED, trigger_name
+from edm.store.changes import ORDER_WATCHED, WATCHED, order_trigger_name, trigger_name
 from tests.customers.cli import run_import
 from tests.customers.test_profiles import NOW, RULES, _seed, _stored
 
@@ -42,6 +42,7 @@ CHANGES = {
                               "(SELECT id FROM customers WHERE external_id = 'mature')",
     "a profile removed": "DELETE FROM customer_profiles WHERE customer_id = "
                          "(SELECT id FROM customers WHERE external_id = 'prospect')",
+    "an order edited by hand": "UPDATE orders SET amount = amount + 1",  # counted for the orders' snapshot
 }
 # (kind, CSV) imported over the seeded store: each changes a row classification reads
 IMPORTS = {
@@ -56,8 +57,7 @@ IMPORTS = {
 }
 # writes that leave what classification reads as it was: the profiles are kept
 UNCHANGED = {
-    # not seen until the next day's run (or --full): edits by hand of what the importer writes, of figures
-    "an order edited by hand": "UPDATE orders SET amount = amount + 1",
+    # not seen until the next day's run (or --full): hand edits of customers, wallet estimates, figures
     "a figure edited by hand": "UPDATE customer_profiles SET revenue = 1",
     "an engagement refresh": "UPDATE customer_profiles SET contact_interval_days = 12, best_hour = 9",
     "a customer's name": "UPDATE customers SET name = 'renamed'",
@@ -177,6 +177,7 @@ def test_the_triggers_are_those_listed_on_a_new_store_and_an_upgraded_one(tmp_pa
     from edm.store.migrate import upgrade_schema
 
     listed = {trigger_name(table, operation) for table, operation, _, _ in WATCHED}
+    listed |= {order_trigger_name(operation) for _, operation, _, _ in ORDER_WATCHED}
     made, upgraded = (make_engine(f"sqlite:///{tmp_path / name}") for name in ("made.db", "upgraded.db"))
     create_schema(made)
     upgrade_schema(upgraded, "0015")
@@ -185,7 +186,8 @@ def test_the_triggers_are_those_listed_on_a_new_store_and_an_upgraded_one(tmp_pa
         assert _triggers(engine) == listed
         with session_factory(engine)() as session:
             assert session.scalar(select(CustomerProfile).limit(1)) is None
-            assert session.execute(text("SELECT id, changes FROM classification_inputs")).all() == [(1, 0)]
+            counts = text("SELECT id, changes, order_changes FROM classification_inputs")
+            assert session.execute(counts).all() == [(1, 0, 0)]
 
 
 def _triggers(engine: Engine) -> set[str]:
