@@ -1,6 +1,7 @@
 """How fast edm sends, against a naive smtplib loop and raw aiosmtplib, all measured in one run.
 
     python bench/send.py [--messages 20000] [--latency-ms 0,50] [--big 200000] [--concurrency 32]
+                         [--composers N]
 
 Starts a sink, then measures, each in a fresh process (so peak RSS is the step's own):
 
@@ -89,7 +90,8 @@ def main() -> None:
     parser.add_argument("--latency-ms", default="0,50", help="comma-separated sink latencies")
     parser.add_argument("--big", type=int, default=200_000, help="recipients for the memory run (0: skip)")
     parser.add_argument("--concurrency", type=int, default=32, help="SMTP connections for (b) and (c)")
-    parser.add_argument("--processes", type=int, default=0, help="edm sender processes (0: edm's default)")
+    parser.add_argument("--composers", type=int, help="smtp.compose_processes for (c) (default: edm's; "
+                                                        "0: composed in a thread of the sender)")
     parser.add_argument("--only", default="abc", help="which of a, b, c to run")
     parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)  # run an aiosmtpd sink on this port
     parser.add_argument("--step", help=argparse.SUPPRESS)
@@ -107,7 +109,7 @@ def main() -> None:
 
 
 def run(folder: Path, args: argparse.Namespace, latencies: list[int]) -> None:
-    common = {"messages": args.messages, "concurrency": args.concurrency, "processes": args.processes}
+    common = {"messages": args.messages, "concurrency": args.concurrency, "composers": args.composers}
     sample = _step("sample", {"db": str(folder / "sample.db"), "out": str(folder / "sample.json")})
     print(f"one message of {CAMPAIGN}: {sample['bytes']:,} bytes; concurrency {args.concurrency}")
     results: dict[tuple[str, int], dict[str, Any]] = {}
@@ -372,7 +374,7 @@ def _raw(arguments: dict[str, Any]) -> dict[str, Any]:
 
 def _edm(arguments: dict[str, Any]) -> dict[str, Any]:
     """(c): plan the campaign, then send until the outbox is drained, as `edm send` does."""
-    settings = _settings(arguments["db"], arguments["port"], arguments["concurrency"])
+    settings = _settings(arguments["db"], arguments["port"], arguments["concurrency"], arguments["composers"])
     sessions = session_factory(make_engine(settings.database_url))
     campaigns = _campaigns()
     clock = SystemClock()
@@ -409,10 +411,11 @@ def _measured(sent: int, started: float, cpu: tuple[float, float]) -> dict[str, 
 
 # ---- the store -----------------------------------------------------------------------------------
 
-def _settings(db: str, port: int, concurrency: int) -> Settings:
+def _settings(db: str, port: int, concurrency: int, composers: int | None = None) -> Settings:
     return Settings(
         database_url=f"sqlite:///{db}",
-        smtp=SmtpSettings(port=port, concurrency=concurrency, timeout_seconds=60),
+        smtp=SmtpSettings(port=port, concurrency=concurrency, timeout_seconds=60,
+                          **({} if composers is None else {"compose_processes": composers})),
         secret_keys=(SecretStr(secrets.token_urlsafe(32)),),
     )
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +20,7 @@ from sqlalchemy import Engine, func, select, text
 from edm.campaigns.keys import outbox_key, outbox_keys
 from edm.cli import main
 from edm.store import (
+    SCHEMA_VERSION,
     Base,
     Customer,
     Event,
@@ -27,7 +30,7 @@ from edm.store import (
     make_engine,
     session_factory,
 )
-from edm.store.migrate import downgrade_schema, head_version, schema_version, upgrade_schema
+from edm.store.migrate import HEAD, downgrade_schema, head_version, schema_version, upgrade_schema
 from edm.store.rows import insert_new
 from edm.suppression import HARD_BOUNCE, suppress
 
@@ -115,6 +118,24 @@ def test_a_database_from_before_migrations_is_recognised_and_upgraded(
     assert _differences(empty_engine) == []
     with empty_engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(Event)) == 1
+
+
+def test_the_models_schema_version_is_the_newest_migration() -> None:
+    """`upgrade_schema` tells a current store by it, without loading Alembic."""
+    assert HEAD == f"{SCHEMA_VERSION:04d}" == head_version()
+
+
+def test_opening_a_current_store_loads_no_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'edm.db'}"
+    upgrade_schema(make_engine(url))
+    opened = ("import sys; from edm.store import make_engine; from edm.store.migrate import upgrade_schema; "
+              f"print(upgrade_schema(make_engine({url!r})), 'alembic' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", opened], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [head_version(), "False"]
+    downgrade_schema(make_engine(url), "0017")  # one behind: migrated, through Alembic
+    done = subprocess.run([sys.executable, "-c", opened], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [head_version(), "True"]
+    assert _differences(make_engine(url)) == []
 
 
 def test_a_current_schema_made_without_migrations_is_only_stamped(empty_engine: Engine) -> None:

@@ -4,24 +4,36 @@
 migrations from nothing; one made by an edm from before migrations (tables but no
 `alembic_version`) is first stamped with the version its tables show, then upgraded.
 Data is kept throughout.
+
+Every command opens the store through `upgrade_schema`, so a store already at the newest version
+(`SCHEMA_VERSION`, the last migration's number) is told by one query, without loading Alembic:
+its eleven megabytes are not the sender's to carry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
+from edm.store.models import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 BASELINE = "0001"  # the schema as edm created it before migrations existed
+HEAD = f"{SCHEMA_VERSION:04d}"  # the newest revision (tests/test_migrations.py checks it is Alembic's head)
 
 
 def upgrade_schema(engine: Engine, revision: str = "head") -> str:
     """Upgrade the database to `revision`; returns the version it is at afterwards."""
+    if revision in ("head", HEAD) and _recorded_version(engine) == HEAD:
+        return HEAD
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     with _migrating(engine) as connection:
         config = _config(connection)
         current = MigrationContext.configure(connection).get_current_revision()  # under the lock
@@ -31,7 +43,19 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> str:
         return MigrationContext.configure(connection).get_current_revision() or "base"
 
 
+def _recorded_version(engine: Engine) -> str | None:
+    """The version `alembic_version` records, or None (no such table: a new or unversioned store)."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        version = connection.scalar(text("SELECT version_num FROM alembic_version"))
+        return None if version is None else str(version)
+
+
 def downgrade_schema(engine: Engine, revision: str) -> str:
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     with _migrating(engine) as connection:
         command.downgrade(_config(connection), revision)
         return MigrationContext.configure(connection).get_current_revision() or "base"
@@ -58,11 +82,15 @@ def _migrating(engine: Engine) -> Iterator[Connection]:
 
 def schema_version(engine: Engine) -> str | None:
     """The database's migration version (None: not under migrations yet)."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def head_version() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_config(None)).get_current_head()
     assert head is not None
     return head
@@ -78,6 +106,8 @@ def _lock(connection: Connection) -> None:
 
 
 def _config(connection: Connection | None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", "edm.store:migrations")
     config.attributes["connection"] = connection
