@@ -84,7 +84,7 @@ def store_items(sessions: sessionmaker[Session], kind: ImportKind, items: Sequen
                     consents.record(checked.values["email"], checked.values, checked.good)
         if problems:
             raise InvalidItems(sorted(problems, key=lambda p: p[0]))  # rolls the transaction back
-        inserted = store.count(spec.table) - before
+        inserted = store.inserted_since(spec.table, before, changed)
     return Written(inserted, changed - inserted, good - changed)
 
 

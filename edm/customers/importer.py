@@ -43,7 +43,6 @@ from edm.customers.seen import SeenKeys
 from edm.customers.sources import HEADER_ROW, open_table
 from edm.customers.writer import bulk_store
 from edm.errors import ImportDataError
-from edm.store.changes import count_order_edit
 
 Progress = Callable[[int], None]
 log = logging.getLogger(__name__)
@@ -153,9 +152,7 @@ def import_file(
                     del chunk, checked  # free this chunk before the next one is read
                 if problems.count and out is None:
                     raise ImportDataError(str(path), problems.kept, problems.count)
-                inserted = store.count(spec.table) - before
-                if spec.table == "orders" and changed > inserted:  # existing orders edited
-                    count_order_edit(store.connection)
+                inserted = store.inserted_since(spec.table, before, changed)
         except BaseException:
             if out is not None:
                 out.discard()

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edm.store import Base
 from edm.store.bulk import Upsert, write_columns
-from edm.store.changes import count_change
+from edm.store.changes import count_change, count_order_edit
 
 
 class BulkStore(Protocol):
@@ -42,6 +42,11 @@ class BulkStore(Protocol):
 
     def upsert(self, target: Upsert, values: Mapping[str, NDArray[Any]], rows: NDArray[np.bool_]) -> int:
         """Write the selected rows; returns how many were inserted or changed."""
+        ...
+
+    def inserted_since(self, table: str, before: int, written: int) -> int:
+        """How many of the `written` rows were new (`before`: the table's count before writing); the
+        others were stored rows changed, which for orders the orders' snapshot must hear of."""
         ...
 
 
@@ -95,6 +100,12 @@ class _Store:
         if written:  # classification reads these rows: the next one must not keep its profiles
             count_change(self.connection)
         return written
+
+    def inserted_since(self, table: str, before: int, written: int) -> int:
+        inserted = self.count(table) - before
+        if table == "orders" and written > inserted:
+            count_order_edit(self.connection)
+        return inserted
 
 
 _ALL_CUSTOMERS = "SELECT external_id, id FROM customers"

@@ -16,7 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, select, text, update
 
+from edm.api.rows import store_items
 from edm.clock import FixedClock
+from edm.config import ImportSettings
 from edm.customers import columns
 from edm.customers.columns import load_store_columns
 from edm.customers.features import NO_LINE, OrderColumns
@@ -159,6 +161,19 @@ def test_it_is_read_while_it_holds_and_not_once_an_order_is_edited(tmp_path: Pat
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM orders WHERE id = 1"))
     assert len(_rows(_loaded(engine, snapshot=True))) == 3
+
+
+def test_an_order_edited_through_the_api_is_read_afresh(tmp_path: Path) -> None:
+    engine = _store(tmp_path)
+    order = {"external_id": "o1", "customer_external_id": "c1", "ordered_at": "2026-02-01T10:00:00Z",
+             "amount": 100}
+    store_items(session_factory(engine), "orders", [order], NOW, ImportSettings())
+    assert [row[2] for row in _rows(_loaded(engine, snapshot=True))] == [100.0]
+    store_items(session_factory(engine), "orders", [order], NOW, ImportSettings())  # unchanged: it holds
+    with engine.connect() as connection:
+        assert connection.scalar(text("SELECT order_changes FROM classification_inputs")) == 0
+    store_items(session_factory(engine), "orders", [{**order, "amount": 150}], NOW, ImportSettings())
+    assert [row[2] for row in _rows(_loaded(engine, snapshot=True))] == [150.0]
 
 
 def test_new_orders_are_read_on_top_and_a_rebuild_reads_them_all(tmp_path: Path) -> None:
