@@ -19,7 +19,7 @@ inputs are unknown and every classification recomputes.
 Edits and deletions of orders are counted apart as well, in `classification_inputs.order_changes`:
 classification keeps a copy of the orders as columns (edm.store.snapshot), which holds as long as that
 count has not moved; new orders, with larger ids, are read on top of it. Deletions by a trigger
-(`ORDER_WATCHED`), edits by the importer (`count_order_edit`): an UPDATE trigger on orders, even one
+(`ORDER_WATCHED`), edits by the importer's writer, the API's too (`count_order_edit`): an UPDATE trigger on orders, even one
 that never fires, made every import's upsert a fifth slower. An order edited in the database by hand
 is therefore not seen by a large store's classification until `edm classify --full` reads the orders
 afresh.
@@ -100,8 +100,8 @@ def count_change(connection: Connection) -> None:
 
 
 def count_order_edit(connection: Connection) -> None:
-    """Count an edit of orders already stored (the importer's upsert of an existing order): the orders'
-    snapshot no longer holds."""
+    """Count an edit of orders already stored (an import or API call that changed one: edm.customers.writer):
+    the orders' snapshot no longer holds."""
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql(COUNT_ORDER)
 
