@@ -18,11 +18,11 @@ inputs are unknown and every classification recomputes.
 
 Edits and deletions of orders are counted apart as well, in `classification_inputs.order_changes`:
 classification keeps a copy of the orders as columns (edm.store.snapshot), which holds as long as that
-count has not moved; new orders, with larger ids, are read on top of it. Deletions by a trigger
-(`ORDER_WATCHED`), edits by the importer's writer, the API's too (`count_order_edit`): an UPDATE trigger on orders, even one
-that never fires, made every import's upsert a fifth slower. An order edited in the database by hand
-is therefore not seen by a large store's classification until `edm classify --full` reads the orders
-afresh.
+count has not moved; new orders, with larger ids, are read on top of it. Deletions are counted by a
+trigger (`ORDER_WATCHED`), edits by the importer's writer, which the API's calls go through too
+(`count_order_edit`): an UPDATE trigger on orders, even one that never fires, made every import's
+upsert a fifth slower. An order edited in the database by hand is therefore not seen by a large
+store's classification until `edm classify --full` reads the orders afresh.
 
 A future migration that rebuilds one of the watched tables on SQLite (Alembic's batch mode copies,
 drops and renames) drops its triggers with it: `install_change_triggers` again afterwards
