@@ -99,10 +99,14 @@ def _merged(kept: OrderColumns, added: OrderColumns) -> OrderColumns:
         lines: np.ndarray[Any, Any] = recode[orders.line]  # NO_LINE (-1) picks the last
         return lines
 
-    columns = {name: np.concatenate([getattr(kept, name), getattr(added, name)])
+    # each added order goes after its customer's kept ones, which keeps the order as long as it is newer
+    # than those (new orders are): one copy of each column, not the sort of them all (which follows,
+    # should an older order have come)
+    at = np.searchsorted(kept.customer_id, added.customer_id, side="right")
+    columns = {name: np.insert(getattr(kept, name), at, getattr(added, name))
                for name in ("customer_id", "day", "amount", "margin")}
-    return by_customer_then_day(OrderColumns(**columns, line=np.concatenate([recoded(kept), recoded(added)]),
-                                             line_names=names))
+    line = np.insert(recoded(kept), at, recoded(added))
+    return by_customer_then_day(OrderColumns(**columns, line=line, line_names=names))
 
 
 def _save_snapshot(connection: Connection, snapshot: Snapshot) -> None:

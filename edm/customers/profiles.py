@@ -32,7 +32,7 @@ from edm.config import ClassificationSettings
 from edm.customers.classify import classify
 from edm.customers.columns import load_store_columns, reading_stored_figures
 from edm.customers.features import FittedModels, customer_features, day_timestamps
-from edm.store import ClassificationRun, Customer, ProfileTransition
+from edm.store import Base, ClassificationRun, Customer, ProfileTransition
 from edm.store.bulk import Upsert, update_columns, write_columns
 from edm.store.changes import input_state
 from edm.surveys.scores import capped_loyalty
@@ -248,6 +248,8 @@ def _write_profiles(
         whole |= differs[dimension]
     kept = ~whole
     figures = tuple(name for name, rows in differs.items() if name not in DIMENSIONS and (rows & kept).any())
+    indexed = tuple(name for name in figures if name in _indexed_columns())
+    figures = tuple(name for name in figures if name not in indexed)
     partly = np.zeros(len(whole), dtype=bool)
     for name in figures:
         partly |= differs[name]
@@ -261,6 +263,11 @@ def _write_profiles(
     # age with the clock), far fewer values to bind than every column
     update_columns(connection, "customer_profiles", "customer_id", (*figures, "computed_at"), values,
                    partly & kept)
+    # an indexed figure (the last order's moment) only where it moved: SQLite rewrites an index entry
+    # for every row whose UPDATE sets the column, changed or not (845 k unchanged ones: 5 s)
+    for name in indexed:
+        update_columns(connection, "customer_profiles", "customer_id", (name, "computed_at"), values,
+                       differs[name] & kept)
 
 
 def _differences(
@@ -289,6 +296,13 @@ def _differences(
         new = new.astype(np.float64)
         differences[name] = (new != old) & ~(np.isnan(new) & np.isnan(old))
     return differences
+
+
+@cache
+def _indexed_columns() -> frozenset[str]:
+    """The profile's columns an index covers."""
+    table = Base.metadata.tables["customer_profiles"]
+    return frozenset(column.name for index in table.indexes for column in index.columns)
 
 
 @cache
