@@ -14,7 +14,9 @@ the clock, so nearly every buyer's profile is written), and a recompute where no
 in <= 5 s writing no profile row (counted by a trigger during that run only); the time per
 order roughly constant from one size to the next (linear cost). A recompute where nothing
 changed keeps the profiles without reading the orders (edm.store.changes); the same recompute
-forced with `full=True` (`edm classify --full`) is timed too, for comparison, not judged.
+forced with `full=True` (`edm classify --full`) is timed too, for comparison, not judged; so is a
+recompute two days on after 30 000 orders were added (a day's imports: the orders' snapshot takes
+them in, edm.store.snapshot), which are deleted again afterwards.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -46,6 +50,8 @@ GOAL_SIZE = (1_000_000, 10_000_000)
 JUDGED = "recompute (nothing changed)"
 FORCED = "recompute (nothing changed, --full)"
 LATER = "recompute a day later"
+BUSY_DAY = "recompute a day later, with a day's new orders"
+NEW_ORDERS = 30_000  # a day's orders at 10 M over about a year, added before BUSY_DAY and removed after it
 TODAY = date(2026, 11, 24)
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -84,9 +90,11 @@ def run(customers: int, orders: int, folder: Path) -> Judged:
         populate(customers, orders, folder, url)
     context = multiprocessing.get_context("spawn")
     judged = {}
-    for label, days_later in ((first, 0), (JUDGED, 0), (FORCED, 0), (LATER, 1)):
+    for label, days_later in ((first, 0), (JUDGED, 0), (FORCED, 0), (LATER, 1), (BUSY_DAY, 2)):
         if label == JUDGED:
             count_profile_writes(folder / "bench.db", on=True)
+        if label == BUSY_DAY:
+            add_orders(folder / "bench.db", NEW_ORDERS, NOW + timedelta(days=1))
         results: multiprocessing.Queue[Measured] = context.Queue()
         process = context.Process(target=classify_phase, args=(url, days_later, label == FORCED, results))
         process.start()
@@ -96,10 +104,31 @@ def run(customers: int, orders: int, folder: Path) -> Judged:
               f"peak RSS {peak_mib:,.0f} MiB, {seconds / orders * 1e6:.2f} s per million orders, "
               f"{moved:,} moved")
         judged[label] = (seconds, peak_mib)
+        if label == BUSY_DAY:
+            remove_added_orders(folder / "bench.db")
         if label == JUDGED:
             written = count_profile_writes(folder / "bench.db", on=False)
             print(f"    profile rows written: {written:,}")
     return (*judged[LATER], judged[JUDGED][0], written)
+
+
+def add_orders(path: Path, count: int, at: datetime) -> None:
+    """`count` new orders of random customers, as a day's import adds them (not judged: for scale)."""
+    stamp = at.strftime("%Y-%m-%d %H:%M:%S.000000")
+    with sqlite3.connect(path) as db:
+        (customers,) = db.execute("SELECT MAX(id) FROM customers").fetchone()
+        rng = np.random.default_rng(24)
+        db.executemany("INSERT INTO orders (external_id, customer_id, ordered_at, amount, product_line) "
+                       "VALUES (?, ?, ?, ?, 'bench')",
+                       ((f"bench-new-{n}", int(c), stamp, 100.0)
+                        for n, c in enumerate(rng.integers(1, customers + 1, count))))
+
+
+def remove_added_orders(path: Path) -> None:
+    """The orders `add_orders` added, gone again: the next run starts from the same store (and reads
+    every order afresh, a deletion ending the orders' snapshot)."""
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM orders WHERE external_id LIKE 'bench-new-%'")
 
 
 def count_profile_writes(path: Path, *, on: bool) -> int:
