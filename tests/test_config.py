@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from edm.config import Quantile, load_settings
+from edm.config import Quantile, SmtpSettings, load_settings
 from edm.errors import ConfigError
 from edm.resources import bundled_config_dir
 from tests.conftest import OLD_SECRET_KEY, SECRET_KEY
@@ -78,3 +79,12 @@ def test_thresholds_are_figures_or_quantiles_and_must_be_ordered(tmp_path: Path)
         "classification:\n  scale: {large: {quantile: 0.5}, medium: {quantile: 0.6}}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="medium must be below large"):
         load_settings(tmp_path / "edm.yaml", environ={})
+
+
+@pytest.mark.parametrize(("cores", "composers"), [(1, 1), (2, 1), (3, 2), (16, 2)])
+def test_compose_processes_default_to_the_cores_beside_the_senders(
+    monkeypatch: pytest.MonkeyPatch, cores: int, composers: int
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)), raising=False)
+    assert SmtpSettings().compose_processes == composers
+    assert SmtpSettings(compose_processes=0).compose_processes == 0  # what is set wins
