@@ -61,12 +61,17 @@ def snapshot_columns(
     for name, dtype in dtypes.items():
         query = (select(OrderSnapshotPart.data).where(OrderSnapshotPart.column == name)
                  .order_by(OrderSnapshotPart.part))
-        parts = [np.frombuffer(data, dtype.newbyteorder("<")) for data in connection.scalars(query)]
-        values = np.concatenate(parts) if parts else np.empty(0, dtype)
-        del parts  # each part's bytes, now copied into the column
-        if len(values) != header.orders:
+        values = np.empty(header.orders, dtype)
+        filled = 0
+        for data in connection.scalars(query):  # one part's bytes alive at a time, copied into the column
+            part = np.frombuffer(data, dtype.newbyteorder("<"))
+            if filled + len(part) > header.orders:
+                return None
+            values[filled:filled + len(part)] = part
+            filled += len(part)
+        if filled != header.orders:
             return None
-        columns[name] = values.astype(dtype, copy=False)
+        columns[name] = values
     return columns
 
 
