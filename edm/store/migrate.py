@@ -29,7 +29,7 @@ HEAD = f"{SCHEMA_VERSION:04d}"  # the newest revision (tests/test_migrations.py 
 
 def upgrade_schema(engine: Engine, revision: str = "head") -> str:
     """Upgrade the database to `revision`; returns the version it is at afterwards."""
-    if revision in ("head", HEAD) and _recorded_version(engine) == HEAD:
+    if revision in ("head", HEAD) and schema_version(engine) == HEAD:
         return HEAD
     from alembic import command
     from alembic.runtime.migration import MigrationContext
@@ -41,15 +41,6 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> str:
             command.stamp(config, _version_of_unversioned(connection))
         command.upgrade(config, revision)
         return MigrationContext.configure(connection).get_current_revision() or "base"
-
-
-def _recorded_version(engine: Engine) -> str | None:
-    """The version `alembic_version` records, or None (no such table: a new or unversioned store)."""
-    with engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
-            return None
-        version = connection.scalar(text("SELECT version_num FROM alembic_version"))
-        return None if version is None else str(version)
 
 
 def downgrade_schema(engine: Engine, revision: str) -> str:
@@ -81,11 +72,12 @@ def _migrating(engine: Engine) -> Iterator[Connection]:
 
 
 def schema_version(engine: Engine) -> str | None:
-    """The database's migration version (None: not under migrations yet)."""
-    from alembic.runtime.migration import MigrationContext
-
+    """The database's migration version (None: not under migrations yet), read without Alembic."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        version = connection.scalar(text("SELECT version_num FROM alembic_version"))
+        return None if version is None else str(version)
 
 
 def head_version() -> str:

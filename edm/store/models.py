@@ -301,7 +301,7 @@ class ClassificationInputs(Base):
 
 
 class OrderSnapshot(Base):
-    """Classification's copy of the orders as columns (edm.customers.snapshot), on SQLite: every order up to
+    """Classification's copy of the orders as columns (edm.store.snapshot), on SQLite: every order up to
     id `through`, as they were while `classification_inputs.order_changes` was `order_changes`. One row,
     or none; its columns in `order_snapshot_parts`."""
 
